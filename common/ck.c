@@ -1,0 +1,238 @@
+/* ck.c: errors, process set-up and the counter-based generator.
+ *
+ * Philox4x32-10 is the generator of Random123, cuRAND and PyTorch: a keyed
+ * bijection of a 128-bit counter, so any draw is reachable in O(1) and
+ * streams keyed by (seed, epoch) and counted by (id, purpose, n) are
+ * independent for practical purposes. Known-answer tests live in
+ * tests/test_common.c.
+ */
+#include "ck.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+static void vformat(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    if (err && errlen) {
+        vsnprintf(err, errlen, fmt, ap);
+    }
+}
+
+int ck_err(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(err, errlen, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int ck_err_vips(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    char *vmsg = vips_error_buffer_copy(); /* copies and clears */
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(err, errlen, fmt, ap);
+    va_end(ap);
+    if (err && errlen) {
+        size_t used = strlen(err);
+        const char *m = vmsg ? vmsg : "";
+        size_t mlen = strcspn(m, "\n");
+        while (mlen > 0 && (m[mlen - 1] == ' ' || m[mlen - 1] == '\r')) {
+            mlen--;
+        }
+        if (mlen == 0) {
+            m = "libvips failed";
+            mlen = strlen(m);
+        }
+        if (used + 2 < errlen) {
+            snprintf(err + used, errlen - used, ": %.*s", (int)mlen, m);
+        }
+    }
+    g_free(vmsg);
+    return code;
+}
+
+const char *ck_strerror(int code)
+{
+    switch (code) {
+    case CK_OK: return "success";
+    case CK_EIO: return "i/o error";
+    case CK_EFORMAT: return "bad format";
+    case CK_ENOMEM: return "out of memory";
+    case CK_EINVAL: return "invalid argument";
+    case CK_ELIMIT: return "limit exceeded";
+    case CK_ECANCELED: return "canceled";
+    case CK_EDB: return "database error";
+    case CK_EDECODE: return "decode error";
+    case CK_ETHREAD: return "thread error";
+    case CK_ENUMERIC: return "numeric error";
+    default: return "unknown error";
+    }
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_status;
+static char init_argv0[256];
+
+static void init_vips(void)
+{
+    if (VIPS_INIT(init_argv0[0] ? init_argv0 : "convkit")) {
+        init_status = CK_EIO;
+        return;
+    }
+    vips_cache_set_max(0);
+    vips_block_untrusted_set(TRUE);
+    init_status = 0;
+}
+
+int ck_init(const char *argv0, char *err, size_t errlen)
+{
+    if (argv0) {
+        snprintf(init_argv0, sizeof init_argv0, "%s", argv0);
+    }
+    if (pthread_once(&init_once, init_vips) != 0) {
+        return ck_err(err, errlen, CK_ETHREAD, "init: pthread_once failed");
+    }
+    if (init_status) {
+        return ck_err_vips(err, errlen, init_status, "init: libvips");
+    }
+    return 0;
+}
+
+double ck_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int ck_ncores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* ---- Philox4x32-10 ---------------------------------------------------- */
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+void ck_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+{
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int round = 0; round < 10; round++) {
+        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
+        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
+        uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
+        uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+void ck_rng_init(ck_rng *r, uint64_t seed, uint64_t epoch, uint64_t id, uint32_t purpose)
+{
+    /* The key mixes seed and epoch; the counter holds the purpose and the id
+     * (ctr[1..3]) and the block number (ctr[0]). */
+    uint64_t k = splitmix64(seed ^ splitmix64(epoch));
+    r->key[0] = (uint32_t)k;
+    r->key[1] = (uint32_t)(k >> 32);
+    r->ctr[0] = 0;
+    r->ctr[1] = purpose;
+    r->ctr[2] = (uint32_t)id;
+    r->ctr[3] = (uint32_t)(id >> 32);
+    r->avail = 0;
+}
+
+uint32_t ck_rng_u32(ck_rng *r)
+{
+    if (r->avail == 0) {
+        ck_philox4x32(r->ctr, r->key, r->buf);
+        r->ctr[0]++;
+        r->avail = 4;
+    }
+    return r->buf[4 - r->avail--];
+}
+
+uint64_t ck_rng_u64(ck_rng *r)
+{
+    uint64_t hi = ck_rng_u32(r);
+    return (hi << 32) | ck_rng_u32(r);
+}
+
+double ck_rng_uniform(ck_rng *r)
+{
+    return (double)(ck_rng_u64(r) >> 11) * 0x1.0p-53;
+}
+
+double ck_rng_range(ck_rng *r, double lo, double hi)
+{
+    return lo + (hi - lo) * ck_rng_uniform(r);
+}
+
+uint32_t ck_rng_below(ck_rng *r, uint32_t n)
+{
+    uint64_t m = (uint64_t)ck_rng_u32(r) * n;
+    uint32_t low = (uint32_t)m;
+    if (low < n) {
+        uint32_t threshold = (uint32_t)(-n) % n;
+        while (low < threshold) {
+            m = (uint64_t)ck_rng_u32(r) * n;
+            low = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}
+
+double ck_rng_normal(ck_rng *r)
+{
+    double u1 = 1.0 - ck_rng_uniform(r); /* (0, 1]: log is finite */
+    double u2 = ck_rng_uniform(r);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void ck_rng_shuffle_u32(ck_rng *r, uint32_t *v, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = ck_rng_below(r, (uint32_t)i);
+        uint32_t t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+void ck_rng_shuffle_i64(ck_rng *r, int64_t *v, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = ck_rng_below(r, (uint32_t)i);
+        int64_t t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}

@@ -1,0 +1,105 @@
+/* ck.h: what every convkit module shares, and nothing else.
+ *
+ * - Status codes and the one-line error convention: a fallible function
+ *   returns 0 or a negative CK_E* code and writes "file[:member]: step: reason"
+ *   into a caller-provided buffer. Only cli/ prints.
+ * - The counter-based random generator (Philox4x32-10, Salmon et al., SC'11).
+ *   Every random choice in convkit is a pure function of
+ *   (seed, epoch, id, purpose, draw index), so results do not depend on how
+ *   many threads run or in which order they finish.
+ * - Process set-up: libvips is started once, before any thread, with its
+ *   operation cache off and untrusted loaders blocked.
+ */
+#ifndef CK_H
+#define CK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    CK_OK = 0,
+    CK_EIO = -1,       /* cannot open, read or write a file */
+    CK_EFORMAT = -2,   /* the input is not what it claims to be */
+    CK_ENOMEM = -3,    /* allocation failed */
+    CK_EINVAL = -4,    /* bad argument or option (usage) */
+    CK_ELIMIT = -5,    /* a safety limit was exceeded (bomb, nesting, size) */
+    CK_ECANCELED = -6, /* stopped on request or by another stage's error */
+    CK_EDB = -7,       /* SQLite failed */
+    CK_EDECODE = -8,   /* an image failed to decode */
+    CK_ETHREAD = -9,   /* a pthread call failed */
+    CK_ENUMERIC = -10, /* NaN or infinity in training */
+};
+
+#if defined(__GNUC__)
+#define CK_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CK_PRINTF(a, b)
+#endif
+
+/* Writes the formatted message into err (truncated to errlen, always
+ * terminated; err may be NULL) and returns code, so callers can write
+ * `return ck_err(err, errlen, CK_EIO, "%s: open: %s", path, why);`. */
+int ck_err(char *err, size_t errlen, int code, const char *fmt, ...) CK_PRINTF(4, 5);
+
+/* As ck_err, then appends ": " and the first line of libvips' error buffer,
+ * and clears that buffer. Call it right after the failing libvips call, on
+ * the same thread. */
+int ck_err_vips(char *err, size_t errlen, int code, const char *fmt, ...) CK_PRINTF(4, 5);
+
+/* A short English name for a CK_E* code ("i/o error", ...). */
+const char *ck_strerror(int code);
+
+/* Starts libvips (once per process, before any thread; thread-safe against
+ * itself), turns its operation cache off and blocks untrusted loaders.
+ * Returns 0 or CK_EIO. */
+int ck_init(const char *argv0, char *err, size_t errlen);
+
+/* Monotonic seconds, for statistics only (never for results). */
+double ck_now(void);
+
+/* Online processors, at least 1. */
+int ck_ncores(void);
+
+/* ---- random numbers ---------------------------------------------------- */
+
+/* What a stream is for; part of the counter, so streams never overlap. */
+enum {
+    CK_RNG_SPLIT = 1,   /* dataset splits */
+    CK_RNG_SHUFFLE = 2, /* per-epoch sample order */
+    CK_RNG_AUGMENT = 3, /* per-sample augmentation parameters */
+    CK_RNG_DROPOUT = 4, /* dropout masks */
+    CK_RNG_INIT = 5,    /* initial weights */
+    CK_RNG_TEST = 99,   /* tests */
+};
+
+/* One stream. A value type: copy it to fork, no allocation, not shared
+ * between threads (each thread makes its own from the same key). */
+typedef struct ck_rng {
+    uint32_t key[2];
+    uint32_t ctr[4]; /* ctr[0] counts blocks; the rest is the stream id */
+    uint32_t buf[4];
+    int avail;       /* unused words left in buf */
+} ck_rng;
+
+/* One Philox4x32-10 block: out = philox(ctr, key). */
+void ck_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/* The stream for (seed, epoch, id, purpose); id is a sample id, a layer
+ * index, ... Same arguments, same numbers, on every machine. */
+void ck_rng_init(ck_rng *r, uint64_t seed, uint64_t epoch, uint64_t id, uint32_t purpose);
+
+uint32_t ck_rng_u32(ck_rng *r);
+uint64_t ck_rng_u64(ck_rng *r);
+/* Uniform in [0, 1) with 53 random bits. */
+double ck_rng_uniform(ck_rng *r);
+/* Uniform in [lo, hi). */
+double ck_rng_range(ck_rng *r, double lo, double hi);
+/* Uniform integer in [0, n), unbiased (Lemire); n > 0. */
+uint32_t ck_rng_below(ck_rng *r, uint32_t n);
+/* Standard normal (Box-Muller). */
+double ck_rng_normal(ck_rng *r);
+/* Fisher-Yates shuffle of v[0..n). */
+void ck_rng_shuffle_u32(ck_rng *r, uint32_t *v, size_t n);
+void ck_rng_shuffle_i64(ck_rng *r, int64_t *v, size_t n);
+
+#endif

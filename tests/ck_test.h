@@ -1,0 +1,58 @@
+/* ck_test.h: helpers shared by the Check suites (header only).
+ *
+ * Real data lives in ../shared/data beside the repository, read-only.
+ * When it is absent a suite skips those tests with a notice, unless
+ * CONVKIT_REQUIRE_SHARED=1 (CI sets it), where absence is a failure.
+ * Scratch files go under a fresh directory in $TMPDIR (or /tmp). */
+#ifndef CK_TEST_H
+#define CK_TEST_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef CK_SHARED_DATA
+#define CK_SHARED_DATA "../shared/data"
+#endif
+
+/* The shared data directory joined with rel, into buf; NULL when it does not
+ * exist (and it is not required). */
+static inline const char *ck_test_data(const char *rel, char *buf, size_t len)
+{
+    const char *root = getenv("CONVKIT_SHARED_DATA");
+    struct stat st;
+    snprintf(buf, len, "%s/%s", root && *root ? root : CK_SHARED_DATA, rel);
+    if (stat(buf, &st) == 0) {
+        return buf;
+    }
+    const char *req = getenv("CONVKIT_REQUIRE_SHARED");
+    if (req && strcmp(req, "1") == 0) {
+        ck_abort_msg("shared data missing: %s", buf);
+    }
+    fprintf(stderr, "note: %s missing, test skipped\n", buf);
+    return NULL;
+}
+
+/* A fresh scratch directory, path written into buf. */
+static inline const char *ck_test_tmpdir(char *buf, size_t len)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, len, "%s/convkit-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp %s", buf);
+    return buf;
+}
+
+/* Runs suite s; returns EXIT_SUCCESS when every test passed. */
+static inline int ck_test_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+#endif

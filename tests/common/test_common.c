@@ -1,0 +1,154 @@
+/* test_common.c: the generator's known answers and statistics, and the
+ * error helpers. The Philox vectors are Random123's kat_vectors. */
+#include <math.h>
+#include <vips/vips.h>
+
+#include "ck.h"
+#include "ck_test.h"
+
+START_TEST(philox_known_answers)
+{
+    static const struct {
+        uint32_t ctr[4], key[2], out[4];
+    } kat[] = {
+        {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+        {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+         {0xffffffff, 0xffffffff},
+         {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+        {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+         {0xa4093822, 0x299f31d0},
+         {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+    };
+    for (size_t i = 0; i < sizeof kat / sizeof kat[0]; i++) {
+        uint32_t out[4];
+        ck_philox4x32(kat[i].ctr, kat[i].key, out);
+        for (int j = 0; j < 4; j++) {
+            ck_assert_msg(out[j] == kat[i].out[j], "vector %zu word %d: %08x != %08x", i, j,
+                          out[j], kat[i].out[j]);
+        }
+    }
+}
+END_TEST
+
+START_TEST(rng_streams_are_keyed)
+{
+    ck_rng a, b, c;
+    ck_rng_init(&a, 42, 3, 1000, CK_RNG_AUGMENT);
+    ck_rng_init(&b, 42, 3, 1000, CK_RNG_AUGMENT);
+    ck_rng_init(&c, 42, 3, 1001, CK_RNG_AUGMENT);
+    int same_c = 0;
+    for (int i = 0; i < 100; i++) {
+        uint32_t x = ck_rng_u32(&a);
+        ck_assert_uint_eq(x, ck_rng_u32(&b));
+        same_c += x == ck_rng_u32(&c);
+    }
+    ck_assert_int_lt(same_c, 3);
+    /* Other epoch, purpose or seed: another stream. */
+    ck_rng d, e, f;
+    ck_rng_init(&a, 42, 3, 1000, CK_RNG_AUGMENT);
+    ck_rng_init(&d, 42, 4, 1000, CK_RNG_AUGMENT);
+    ck_rng_init(&e, 42, 3, 1000, CK_RNG_DROPOUT);
+    ck_rng_init(&f, 43, 3, 1000, CK_RNG_AUGMENT);
+    uint32_t x = ck_rng_u32(&a);
+    ck_assert(x != ck_rng_u32(&d) || x != ck_rng_u32(&e) || x != ck_rng_u32(&f));
+}
+END_TEST
+
+START_TEST(rng_distributions)
+{
+    ck_rng r;
+    ck_rng_init(&r, 7, 0, 0, CK_RNG_TEST);
+    enum { N = 200000 };
+    double sum = 0, sum2 = 0, nsum = 0, nsum2 = 0;
+    int hist[10] = {0};
+    for (int i = 0; i < N; i++) {
+        double u = ck_rng_uniform(&r);
+        ck_assert(u >= 0.0 && u < 1.0);
+        sum += u;
+        sum2 += u * u;
+        hist[ck_rng_below(&r, 10)]++;
+        double z = ck_rng_normal(&r);
+        nsum += z;
+        nsum2 += z * z;
+    }
+    double mean = sum / N, var = sum2 / N - mean * mean;
+    /* Bounds are about 6 standard errors. */
+    ck_assert_double_eq_tol(mean, 0.5, 0.004);
+    ck_assert_double_eq_tol(var, 1.0 / 12, 0.002);
+    ck_assert_double_eq_tol(nsum / N, 0.0, 0.014);
+    ck_assert_double_eq_tol(nsum2 / N, 1.0, 0.02);
+    for (int k = 0; k < 10; k++) {
+        ck_assert_int_lt(abs(hist[k] - N / 10), 800);
+    }
+}
+END_TEST
+
+START_TEST(rng_shuffle_is_permutation)
+{
+    enum { N = 1000 };
+    uint32_t v[N];
+    for (uint32_t i = 0; i < N; i++) {
+        v[i] = i;
+    }
+    ck_rng r;
+    ck_rng_init(&r, 1, 2, 3, CK_RNG_SHUFFLE);
+    ck_rng_shuffle_u32(&r, v, N);
+    int seen[N] = {0}, fixed = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        ck_assert_uint_lt(v[i], N);
+        seen[v[i]]++;
+        fixed += v[i] == i;
+    }
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(seen[i], 1);
+    }
+    ck_assert_int_lt(fixed, 10);
+}
+END_TEST
+
+START_TEST(err_messages)
+{
+    char err[64];
+    ck_assert_int_eq(ck_err(err, sizeof err, CK_EIO, "%s: open: %s", "a.zip", "gone"), CK_EIO);
+    ck_assert_str_eq(err, "a.zip: open: gone");
+    /* Truncated, still terminated. */
+    char small[8];
+    ck_err(small, sizeof small, CK_EIO, "%s", "0123456789");
+    ck_assert_str_eq(small, "0123456");
+    ck_assert_int_eq(ck_err(NULL, 0, CK_EFORMAT, "x"), CK_EFORMAT);
+    ck_assert_str_eq(ck_strerror(CK_EDB), "database error");
+}
+END_TEST
+
+START_TEST(err_vips_takes_and_clears_buffer)
+{
+    char err[256];
+    ck_assert_int_eq(ck_init("test_common", err, sizeof err), 0);
+    VipsImage *im = vips_image_new_from_file("/nonexistent/x.png", NULL);
+    ck_assert_ptr_null(im);
+    ck_assert_int_eq(ck_err_vips(err, sizeof err, CK_EIO, "x.png: load"), CK_EIO);
+    ck_assert_msg(strncmp(err, "x.png: load: ", 13) == 0, "got '%s'", err);
+    ck_assert_msg(strchr(err, '\n') == NULL, "one line: '%s'", err);
+    ck_assert_str_eq(vips_error_buffer(), "");
+}
+END_TEST
+
+static Suite *common_suite(void)
+{
+    Suite *s = suite_create("common");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, philox_known_answers);
+    tcase_add_test(tc, rng_streams_are_keyed);
+    tcase_add_test(tc, rng_distributions);
+    tcase_add_test(tc, rng_shuffle_is_permutation);
+    tcase_add_test(tc, err_messages);
+    tcase_add_test(tc, err_vips_takes_and_clears_buffer);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return ck_test_run(common_suite());
+}
