@@ -78,7 +78,7 @@ typedef struct ck_rng {
     uint32_t key[2];
     uint32_t ctr[4]; /* ctr[0] counts blocks; the rest is the stream id */
     uint32_t buf[4];
-    int avail;       /* unused words left in buf */
+    int avail; /* unused words left in buf */
 } ck_rng;
 
 /* One Philox4x32-10 block: out = philox(ctr, key). */

@@ -58,17 +58,17 @@ enum {
 
 /* One entry of a source, owned by the caller after ds_source_next. */
 typedef struct ds_entry {
-    int64_t ordinal;   /* 0, 1, 2... in read order; stable across runs */
-    char *name;        /* as stored in the catalog, UTF-8 ("train.zip:train/cat.1.jpg");
-                          bytes that are not UTF-8 are escaped as \xNN */
-    char *label;       /* class name, or NULL when unlabelled */
-    char *split;       /* the source's own split ("train", "validation", "test") or NULL */
-    int kind;          /* DS_ENTRY_ENCODED or DS_ENTRY_RAW */
-    uint8_t *data;     /* may be NULL when reject is set */
+    int64_t ordinal; /* 0, 1, 2... in read order; stable across runs */
+    char *name;      /* as stored in the catalog, UTF-8 ("train.zip:train/cat.1.jpg");
+                        bytes that are not UTF-8 are escaped as \xNN */
+    char *label;     /* class name, or NULL when unlabelled */
+    char *split;     /* the source's own split ("train", "validation", "test") or NULL */
+    int kind;        /* DS_ENTRY_ENCODED or DS_ENTRY_RAW */
+    uint8_t *data;   /* may be NULL when reject is set */
     size_t size;
     int width, height, bands; /* DS_ENTRY_RAW only */
-    char *reject;      /* set when the reader already refuses the entry
-                          (over max_entry_bytes, a link, a device...): the reason */
+    char *reject;             /* set when the reader already refuses the entry
+                                 (over max_entry_bytes, a link, a device...): the reason */
 } ds_entry;
 
 void ds_entry_free(ds_entry *e); /* NULL is a no-op */
@@ -79,8 +79,8 @@ typedef struct ds_source ds_source;
  * (DS_LAYOUT_AUTO detects it). Returns 0, or CK_EIO (cannot open),
  * CK_EFORMAT (not a layout we know, or not the one asked for), CK_ELIMIT.
  * Not thread-safe against itself; distinct sources are independent. */
-int ds_source_open(ds_source **out, const char *path, ds_layout layout,
-                   const ds_limits *limits, char *err, size_t errlen);
+int ds_source_open(ds_source **out, const char *path, ds_layout layout, const ds_limits *limits,
+                   char *err, size_t errlen);
 void ds_source_close(ds_source *s); /* NULL is a no-op */
 
 /* The layout in use (the detected one with AUTO). */
@@ -110,15 +110,15 @@ typedef struct ds_check_opts {
 
 /* What ds_check_entry found; owns data. */
 typedef struct ds_sample {
-    int ok;              /* 1: a valid image; 0: rejected, see reason */
-    char reason[256];    /* "decode: Premature end of JPEG file", "not an image", ... */
-    char format[8];      /* "jpeg", "png", "gif", "webp", "tiff", "raw", ... */
+    int ok;                   /* 1: a valid image; 0: rejected, see reason */
+    char reason[256];         /* "decode: Premature end of JPEG file", "not an image", ... */
+    char format[8];           /* "jpeg", "png", "gif", "webp", "tiff", "raw", ... */
     int width, height, bands; /* of the stored image */
     int orig_width, orig_height;
     uint8_t content_hash[16]; /* XXH3-128 of the entry's original bytes */
-    uint64_t phash;      /* 64-bit perceptual hash (DCT of a 32x32 grey thumbnail) */
-    uint8_t *data;       /* bytes to store: the original encoding, a re-encoding when
-                            shrunk, or the raw pixels for DS_ENTRY_RAW */
+    uint64_t phash;           /* 64-bit perceptual hash (DCT of a 32x32 grey thumbnail) */
+    uint8_t *data;            /* bytes to store: the original encoding, a re-encoding when
+                                 shrunk, or the raw pixels for DS_ENTRY_RAW */
     size_t size;
 } ds_sample;
 
@@ -126,8 +126,8 @@ typedef struct ds_sample {
  * a JPEG may be decoded at a reduced DCT scale) and fills *out. A bad image
  * is not an error: returns 0 with out->ok = 0. Returns a negative code only
  * when checking itself failed (CK_ENOMEM). Thread-safe; needs ck_init. */
-int ds_check_entry(const ds_entry *e, const ds_check_opts *o, ds_sample *out,
-                   char *err, size_t errlen);
+int ds_check_entry(const ds_entry *e, const ds_check_opts *o, ds_sample *out, char *err,
+                   size_t errlen);
 void ds_sample_clear(ds_sample *s); /* frees data; safe on a zeroed struct */
 
 /* Hamming distance of two perceptual hashes. */
@@ -136,20 +136,20 @@ int ds_phash_distance(uint64_t a, uint64_t b);
 /* ---- splits ------------------------------------------------------------ */
 
 typedef enum ds_split_mode {
-    DS_SPLIT_SOURCE = 0,    /* the source's own split; unsplit samples go to train */
-    DS_SPLIT_CHOLLET,       /* Kaggle file numbers per class: train 0-999, validation
-                               1000-1499, test 1500-2499; others unused */
-    DS_SPLIT_CHOLLET_1ST,   /* as above, test 1500-1999 */
-    DS_SPLIT_FRACTIONS,     /* stratified train/validation/test fractions, seeded */
+    DS_SPLIT_SOURCE = 0,  /* the source's own split; unsplit samples go to train */
+    DS_SPLIT_CHOLLET,     /* Kaggle file numbers per class: train 0-999, validation
+                             1000-1499, test 1500-2499; others unused */
+    DS_SPLIT_CHOLLET_1ST, /* as above, test 1500-1999 */
+    DS_SPLIT_FRACTIONS,   /* stratified train/validation/test fractions, seeded */
 } ds_split_mode;
 
 typedef struct ds_split_opts {
     ds_split_mode mode;
     double train, validation, test; /* DS_SPLIT_FRACTIONS; sum to 1 */
     uint64_t seed;
-    int64_t limit_per_class;        /* > 0: at most this many per class and split */
-    int near_distance;              /* phash Hamming distance for near duplicates (default 4) */
-    int keep_leakage;               /* 1: report leakage but keep the samples */
+    int64_t limit_per_class; /* > 0: at most this many per class and split */
+    int near_distance;       /* phash Hamming distance for near duplicates (default 4) */
+    int keep_leakage;        /* 1: report leakage but keep the samples */
 } ds_split_opts;
 
 ds_split_opts ds_split_opts_default(void);
@@ -164,8 +164,8 @@ int ds_split_parse(const char *text, ds_split_opts *o, char *err, size_t errlen)
 typedef struct ds_catalog ds_catalog;
 
 enum {
-    DS_OPEN_READ = 0,   /* read-only; any thread may open its own */
-    DS_OPEN_WRITE = 1,  /* create or resume; one writer */
+    DS_OPEN_READ = 0,  /* read-only; any thread may open its own */
+    DS_OPEN_WRITE = 1, /* create or resume; one writer */
 };
 
 /* Opens or creates the catalog at path. Returns 0, CK_EIO, CK_EDB, or
@@ -198,8 +198,8 @@ int ds_catalog_put(ds_catalog *c, int64_t id, int source_index, const ds_entry *
                    const ds_sample *s, char *err, size_t errlen);
 
 /* Marks source index complete with its entry count and hash; commits. */
-int ds_catalog_source_done(ds_catalog *c, int index, int64_t entries, const char *hash,
-                           char *err, size_t errlen);
+int ds_catalog_source_done(ds_catalog *c, int index, int64_t entries, const char *hash, char *err,
+                           size_t errlen);
 
 /* After every source: groups exact and near duplicates, assigns splits,
  * detects and (unless keep_leakage) removes leakage, records the dataset

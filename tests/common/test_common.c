@@ -23,8 +23,8 @@ START_TEST(philox_known_answers)
         uint32_t out[4];
         ck_philox4x32(kat[i].ctr, kat[i].key, out);
         for (int j = 0; j < 4; j++) {
-            ck_assert_msg(out[j] == kat[i].out[j], "vector %zu word %d: %08x != %08x", i, j,
-                          out[j], kat[i].out[j]);
+            ck_assert_msg(out[j] == kat[i].out[j], "vector %zu word %d: %08x != %08x", i, j, out[j],
+                          kat[i].out[j]);
         }
     }
 }
