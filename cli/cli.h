@@ -1,0 +1,49 @@
+/* cli.h: what the convkit subcommands share inside cli/.
+ *
+ * Each subcommand is `int cmd_NAME(int argc, char **argv)` with argv[0] the
+ * subcommand's name, and returns the process exit status: 0 success,
+ * 1 failure, 2 bad usage. Only cli/ prints; the library returns messages.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+int cmd_prepare(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* "convkit CMD: message" on stderr; returns CLI_USAGE, with a hint to --help. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "convkit: message" on stderr; returns CLI_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The exit status for a library status code (CK_EINVAL is usage). */
+int cli_status(int code);
+
+/* Parses a non-negative integer option value, whole string; returns 0 or -1. */
+int cli_parse_i64(const char *s, int64_t *out);
+/* Parses a number; returns 0 or -1. */
+int cli_parse_double(const char *s, double *out);
+
+/* Progress: a bar redrawn in place when stderr is a terminal, otherwise
+ * nothing until cli_progress_line. */
+typedef struct cli_progress {
+    int tty;
+    double last_draw;
+} cli_progress;
+void cli_progress_init(cli_progress *p);
+/* Redraws "label [####....] text" (fraction < 0: no bar). Rate-limited
+ * unless force. */
+void cli_progress_draw(cli_progress *p, const char *label, double fraction, const char *text,
+                       int force);
+/* Ends the bar (newline) on a terminal. */
+void cli_progress_end(cli_progress *p);
+
+/* Human formats: "1,234,567", "12.3 MB", "1:02:03". */
+void cli_fmt_count(char *buf, size_t len, int64_t n);
+void cli_fmt_bytes(char *buf, size_t len, double bytes);
+void cli_fmt_duration(char *buf, size_t len, double seconds);
+
+#endif

@@ -1,0 +1,232 @@
+/* cmd_prepare.c: `convkit prepare-dataset SOURCE... -o DATASET.db`.
+ * Parses options into pl_ingest_opts, runs the ingest pipeline, draws its
+ * progress and prints the final counts. Killed and rerun with the same
+ * arguments, it resumes; on a finished catalog it says so. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "ds.h"
+#include "pl.h"
+
+static const char help[] =
+    "usage: convkit prepare-dataset SOURCE... -o DATASET.db [options]\n"
+    "\n"
+    "Reads image archives and folders in place (nothing is extracted), checks\n"
+    "every image with libvips and indexes it with its bytes in one SQLite file.\n"
+    "Bad images are recorded as rejected with their reason; the rest are kept.\n"
+    "A run that was killed resumes when started again with the same arguments.\n"
+    "\n"
+    "SOURCE: Kaggle dogs-vs-cats.zip (or train.zip), fastai dogscats.zip,\n"
+    "Microsoft PetImages zip, a class-per-folder directory or zip/tar/tar.gz,\n"
+    "an IDX images file (*-images-idx3-ubyte[.gz], labels found beside it),\n"
+    "or a HODA .cdb file. The layout is detected; --layout overrides it.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE       the catalog to write (required)\n"
+    "  --layout NAME           auto, kaggle, fastai, petimages, folders, idx, hoda\n"
+    "  --split MODE            source (default): the source's own split, else train;\n"
+    "                          chollet: Kaggle numbers 0-999 train, 1000-1499\n"
+    "                          validation, 1500-2499 test (chollet-1st: 1500-1999);\n"
+    "                          train=0.8,validation=0.1,test=0.1: stratified, seeded\n"
+    "  --seed N                seed of the fraction split (default 1)\n"
+    "  --limit-per-class N     at most N samples per class and split\n"
+    "  --max-side N            shrink photos whose longest side exceeds N\n"
+    "  --max-pixels N          refuse images declaring more pixels (default 89478485)\n"
+    "  --max-entry-mb N        refuse entries larger than N MB (default 256)\n"
+    "  --near-distance N       perceptual-hash distance of near duplicates (default 4)\n"
+    "  --keep-leakage          report copies of training samples in later splits\n"
+    "                          but keep them (default: removed from splits convkit makes)\n"
+    "  --threads N             decode workers (default: number of cores)\n"
+    "  -q, --quiet             no progress output\n"
+    "  -h, --help              this text\n";
+
+enum {
+    OPT_LAYOUT = 256,
+    OPT_SPLIT,
+    OPT_SEED,
+    OPT_LIMIT,
+    OPT_MAX_SIDE,
+    OPT_MAX_PIXELS,
+    OPT_MAX_ENTRY,
+    OPT_NEAR,
+    OPT_KEEP_LEAKAGE,
+    OPT_THREADS,
+};
+
+typedef struct progress_state {
+    cli_progress bar;
+    uint64_t total_bytes; /* 0 when unknown (directories) */
+    int quiet;
+    const char *last_stage;
+} progress_state;
+
+static void on_progress(const pl_ingest_progress *p, void *user)
+{
+    progress_state *s = user;
+    if (s->quiet) {
+        return;
+    }
+    char read[32], mb[32], eta[32], text[256];
+    cli_fmt_count(read, sizeof read, p->read);
+    cli_fmt_bytes(mb, sizeof mb, p->seconds > 0 ? (double)p->bytes_read / p->seconds : 0);
+    double fraction = -1;
+    if (s->total_bytes > 0) {
+        fraction = (double)p->bytes_read / (double)s->total_bytes;
+    }
+    snprintf(eta, sizeof eta, "?");
+    if (fraction > 0.01 && p->seconds > 0) {
+        cli_fmt_duration(eta, sizeof eta, p->seconds * (1 - fraction) / fraction);
+    }
+    snprintf(text, sizeof text, "%s entries, %lld rejected, %s/s, ETA %s (source %d/%d, %s)", read,
+             (long long)p->rejected, mb, eta, p->source_index + 1, p->nsources,
+             p->stage ? p->stage : "");
+    if (s->bar.tty) {
+        cli_progress_draw(&s->bar, "prepare", fraction, text, 0);
+    } else if (p->stage && (!s->last_stage || strcmp(p->stage, s->last_stage))) {
+        fprintf(stderr, "prepare: %s\n", text);
+    }
+    s->last_stage = p->stage;
+}
+
+int cmd_prepare(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'},
+        {"layout", required_argument, 0, OPT_LAYOUT},
+        {"split", required_argument, 0, OPT_SPLIT},
+        {"seed", required_argument, 0, OPT_SEED},
+        {"limit-per-class", required_argument, 0, OPT_LIMIT},
+        {"max-side", required_argument, 0, OPT_MAX_SIDE},
+        {"max-pixels", required_argument, 0, OPT_MAX_PIXELS},
+        {"max-entry-mb", required_argument, 0, OPT_MAX_ENTRY},
+        {"near-distance", required_argument, 0, OPT_NEAR},
+        {"keep-leakage", no_argument, 0, OPT_KEEP_LEAKAGE},
+        {"threads", required_argument, 0, OPT_THREADS},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *cmd = "prepare-dataset";
+    pl_ingest_opts o;
+    pl_ingest_opts_default(&o);
+    progress_state ps = {0};
+    char err[1024];
+    int64_t v;
+    double d;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.output = optarg; break;
+        case 'q': ps.quiet = 1; break;
+        case 'h': fputs(help, stdout); return CLI_OK;
+        case OPT_LAYOUT:
+            if (ds_layout_parse(optarg, &o.layout)) {
+                return cli_usage(cmd, "--layout: unknown layout '%s'", optarg);
+            }
+            break;
+        case OPT_SPLIT:
+            if (ds_split_parse(optarg, &o.split, err, sizeof err)) {
+                return cli_usage(cmd, "--split: %s", err);
+            }
+            break;
+        case OPT_SEED:
+            if (cli_parse_i64(optarg, &v)) {
+                return cli_usage(cmd, "--seed: not a non-negative integer: '%s'", optarg);
+            }
+            o.split.seed = (uint64_t)v;
+            break;
+        case OPT_LIMIT:
+            if (cli_parse_i64(optarg, &v) || v == 0) {
+                return cli_usage(cmd, "--limit-per-class: not a positive integer: '%s'", optarg);
+            }
+            o.split.limit_per_class = v;
+            break;
+        case OPT_MAX_SIDE:
+            if (cli_parse_i64(optarg, &v) || v < 8 || v > 65535) {
+                return cli_usage(cmd, "--max-side: want an integer from 8 to 65535, got '%s'",
+                                 optarg);
+            }
+            o.check.max_side = (int)v;
+            break;
+        case OPT_MAX_PIXELS:
+            if (cli_parse_i64(optarg, &v) || v == 0) {
+                return cli_usage(cmd, "--max-pixels: not a positive integer: '%s'", optarg);
+            }
+            o.limits.max_pixels = (uint64_t)v;
+            o.check.max_pixels = (uint64_t)v;
+            break;
+        case OPT_MAX_ENTRY:
+            if (cli_parse_double(optarg, &d) || d <= 0 || d > 1e6) {
+                return cli_usage(cmd, "--max-entry-mb: want a size in MB, got '%s'", optarg);
+            }
+            o.limits.max_entry_bytes = (uint64_t)(d * 1e6);
+            break;
+        case OPT_NEAR:
+            if (cli_parse_i64(optarg, &v) || v > 32) {
+                return cli_usage(cmd, "--near-distance: want 0 to 32, got '%s'", optarg);
+            }
+            o.split.near_distance = (int)v;
+            break;
+        case OPT_KEEP_LEAKAGE: o.split.keep_leakage = 1; break;
+        case OPT_THREADS:
+            if (cli_parse_i64(optarg, &v) || v < 1 || v > 256) {
+                return cli_usage(cmd, "--threads: want 1 to 256, got '%s'", optarg);
+            }
+            o.threads = (int)v;
+            break;
+        default: return cli_usage(cmd, "bad option");
+        }
+    }
+    if (!o.output) {
+        return cli_usage(cmd, "-o DATASET.db is required");
+    }
+    if (optind >= argc) {
+        return cli_usage(cmd, "no SOURCE given");
+    }
+    o.sources = (const char *const *)(argv + optind);
+    o.nsources = argc - optind;
+    for (int i = 0; i < o.nsources; i++) {
+        struct stat st;
+        if (stat(o.sources[i], &st) != 0) {
+            return cli_fail("%s: cannot open: no such file or directory", o.sources[i]);
+        }
+        if (S_ISREG(st.st_mode)) {
+            ps.total_bytes += (uint64_t)st.st_size;
+        } else {
+            ps.total_bytes = 0; /* a directory: no byte total, so no bar */
+            break;
+        }
+    }
+
+    cli_progress_init(&ps.bar);
+    o.progress = on_progress;
+    o.user = &ps;
+    pl_ingest_stats st;
+    int rc = pl_ingest_run(&o, &st, err, sizeof err);
+    if (!ps.quiet) {
+        cli_progress_end(&ps.bar);
+    }
+    if (rc) {
+        fprintf(stderr, "convkit: %s\n", err);
+        return cli_status(rc);
+    }
+    if (st.already_finished) {
+        printf("%s: already prepared with these options; nothing to do\n", o.output);
+        return CLI_OK;
+    }
+    char n1[32], n2[32], n3[32];
+    cli_fmt_count(n1, sizeof n1, st.entries);
+    cli_fmt_count(n2, sizeof n2, st.ok);
+    cli_fmt_count(n3, sizeof n3, st.rejected);
+    printf("%s: %s entries, %s images kept, %s rejected", o.output, n1, n2, n3);
+    if (st.resumed > 0) {
+        printf(" (%lld found from an earlier run)", (long long)st.resumed);
+    }
+    printf(", %.1f s\n", st.seconds);
+    printf("see 'convkit info %s'\n", o.output);
+    return CLI_OK;
+}

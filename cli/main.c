@@ -1,0 +1,55 @@
+/* main.c: the convkit command. Dispatches to one function per subcommand;
+ * starts libvips once, before any thread. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ck.h"
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"prepare-dataset", cmd_prepare, "read archives, folders, IDX or HODA into a dataset.db"},
+    {"info", cmd_info, "describe a dataset.db: splits, classes, rejects, duplicates"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: convkit <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(f, "\n'convkit <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("convkit %s\n", CONVKIT_VERSION);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (!strcmp(argv[1], commands[i].name)) {
+            char err[512];
+            if (ck_init(argv[0], err, sizeof err)) {
+                return cli_fail("%s", err);
+            }
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "convkit: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,149 @@
+/* util.c: messages, number parsing, human formats and the progress bar
+ * shared by the subcommands. The bar is drawn on stderr only when stderr is
+ * a terminal, so logs and pipes get plain lines. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ck.h"
+#include "cli.h"
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "convkit %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'convkit %s --help')\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "convkit: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_FAIL;
+}
+
+int cli_status(int code)
+{
+    if (code == 0) {
+        return CLI_OK;
+    }
+    return code == CK_EINVAL ? CLI_USAGE : CLI_FAIL;
+}
+
+int cli_parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 0) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void cli_fmt_count(char *buf, size_t len, int64_t n)
+{
+    char digits[32];
+    snprintf(digits, sizeof digits, "%lld", (long long)(n < 0 ? -n : n));
+    size_t nd = strlen(digits), o = 0;
+    char tmp[48];
+    if (n < 0) {
+        tmp[o++] = '-';
+    }
+    for (size_t i = 0; i < nd; i++) {
+        if (i > 0 && (nd - i) % 3 == 0) {
+            tmp[o++] = ',';
+        }
+        tmp[o++] = digits[i];
+    }
+    tmp[o] = 0;
+    snprintf(buf, len, "%s", tmp);
+}
+
+void cli_fmt_bytes(char *buf, size_t len, double bytes)
+{
+    static const char *unit[] = {"B", "kB", "MB", "GB", "TB"};
+    int u = 0;
+    while (bytes >= 1000.0 && u < 4) {
+        bytes /= 1000.0;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+}
+
+void cli_fmt_duration(char *buf, size_t len, double seconds)
+{
+    if (!isfinite(seconds) || seconds < 0) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    long s = lround(seconds);
+    if (s >= 3600) {
+        snprintf(buf, len, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    } else {
+        snprintf(buf, len, "%ld:%02ld", s / 60, s % 60);
+    }
+}
+
+void cli_progress_init(cli_progress *p)
+{
+    p->tty = isatty(STDERR_FILENO);
+    p->last_draw = 0;
+}
+
+void cli_progress_draw(cli_progress *p, const char *label, double fraction, const char *text,
+                       int force)
+{
+    if (!p->tty) {
+        return;
+    }
+    double now = ck_now();
+    if (!force && now - p->last_draw < 0.1) {
+        return;
+    }
+    p->last_draw = now;
+    enum { WIDTH = 30 };
+    char bar[WIDTH + 3] = "";
+    if (fraction >= 0) {
+        int fill = (int)(fmin(fraction, 1.0) * WIDTH);
+        bar[0] = '[';
+        for (int i = 0; i < WIDTH; i++) {
+            bar[1 + i] = i < fill ? '#' : '.';
+        }
+        bar[WIDTH + 1] = ']';
+        bar[WIDTH + 2] = 0;
+    }
+    fprintf(stderr, "\r\033[K%s %s %s", label, bar, text);
+    fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->tty) {
+        fputc('\n', stderr);
+    }
+}
