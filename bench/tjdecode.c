@@ -3,6 +3,7 @@
  * convkit code involved.
  *
  *   ck-tjdecode [-t THREADS] [-s SCALE_DENOM] FILE...
+ *   ck-tjdecode [-t THREADS] [-s SCALE_DENOM] - < LIST   (one path a line)
  *
  * Files are read into memory first, so the figure is decode only; each
  * thread decodes every THREADS-th file into its own reused buffer at full
@@ -63,6 +64,18 @@ static void *decode_all(void *arg)
     return NULL;
 }
 
+static int read_file(const char *path, file_buf *f)
+{
+    FILE *fp = fopen(path, "rb");
+    int ok = fp && !fseek(fp, 0, SEEK_END) && (f->size = (unsigned long)ftell(fp)) > 0 &&
+             !fseek(fp, 0, SEEK_SET) && (f->data = malloc(f->size)) &&
+             fread(f->data, 1, f->size, fp) == f->size;
+    if (fp) {
+        fclose(fp);
+    }
+    return ok ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     int nthreads = 1, denom = 1, first = 1;
@@ -76,22 +89,37 @@ int main(int argc, char **argv)
         }
         first += 2;
     }
-    int nfiles = argc - first;
-    if (nfiles <= 0 || nthreads < 1 || nthreads > 64 ||
+    if (first >= argc || nthreads < 1 || nthreads > 64 ||
         (denom != 1 && denom != 2 && denom != 4 && denom != 8)) {
-        fprintf(stderr, "usage: ck-tjdecode [-t THREADS] [-s 1|2|4|8] FILE...\n");
+        fprintf(stderr, "usage: ck-tjdecode [-t THREADS] [-s 1|2|4|8] FILE...|-\n");
         return 2;
     }
-    file_buf *files = calloc((size_t)nfiles, sizeof *files);
-    for (int i = 0; i < nfiles; i++) {
-        FILE *fp = fopen(argv[first + i], "rb");
-        if (!fp || fseek(fp, 0, SEEK_END) || (files[i].size = (unsigned long)ftell(fp)) == 0 ||
-            fseek(fp, 0, SEEK_SET) || !(files[i].data = malloc(files[i].size)) ||
-            fread(files[i].data, 1, files[i].size, fp) != files[i].size) {
-            fprintf(stderr, "ck-tjdecode: %s: cannot read\n", argv[first + i]);
+    int nfiles = 0, cap = 0;
+    file_buf *files = NULL;
+    char line[4096];
+    int from_stdin = !strcmp(argv[first], "-");
+    for (int i = first;; i++) {
+        const char *path;
+        if (from_stdin) {
+            if (!fgets(line, sizeof line, stdin)) {
+                break;
+            }
+            line[strcspn(line, "\n")] = 0;
+            path = line;
+        } else if (i < argc) {
+            path = argv[i];
+        } else {
+            break;
+        }
+        if (nfiles == cap) {
+            cap = cap ? 2 * cap : 1024;
+            files = realloc(files, (size_t)cap * sizeof *files);
+        }
+        if (!files || read_file(path, &files[nfiles])) {
+            fprintf(stderr, "ck-tjdecode: %s: cannot read\n", path);
             return 1;
         }
-        fclose(fp);
+        nfiles++;
     }
     job jobs[64];
     pthread_t tids[64];
