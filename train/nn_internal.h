@@ -1,0 +1,125 @@
+/* nn_internal.h: what the train/ files share and the tests reach into.
+ *
+ * Kernels follow llm.c: plain functions on flat float arrays, one per layer
+ * and direction, with the shapes in the comment. Layout is NHWC (Keras's
+ * channels_last), so Flatten is free and matches Keras's order, and kernels
+ * are stored as Keras stores them: Conv2D (R,S,C,K), Dense (I,O). Backward
+ * functions ADD into dx, dw and db; the model zeroes those buffers in
+ * nn_zero_grad. The convolution is reached through a function pointer in
+ * its layer (nn_conv_impl), so a faster formulation can replace im2col+GEMM
+ * per layer without touching the model.
+ *
+ * Letters: N batch, H W C input height/width/channels, K filters,
+ * R S kernel height/width, P Q output height/width, Din Dout dense in/out
+ * (I is taken by <complex.h>, which cblas.h includes).
+ */
+#ifndef NN_INTERNAL_H
+#define NN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ck.h"
+#include "nn.h"
+
+/* ---- kernels ----------------------------------------------------------- */
+
+/* The geometry of a Conv2D or MaxPooling2D layer. Keras's 'same' padding:
+ * P = ceil(H / sh), total = max((P-1)*sh + R - H, 0), top = total/2 (the
+ * extra row, if any, goes to the bottom); 'valid': P = (H - R)/sh + 1. */
+typedef struct nn_conv_shape {
+    int H, W, C; /* input */
+    int K;       /* filters (conv) or C (pool) */
+    int R, S;    /* kernel or pool window */
+    int sh, sw;  /* strides */
+    int pt, pl;  /* top and left padding */
+    int P, Q;    /* output */
+} nn_conv_shape;
+
+/* Fills g's padding and output size from H, W, R, S, strides and the
+ * padding mode; returns 0, or CK_EINVAL when the window does not fit. */
+int nn_conv_shape_set(nn_conv_shape *g, int same);
+
+/* Columns for one sample: x (H,W,C) -> col (P*Q, R*S*C), zeros in padding. */
+void nn_im2col(const nn_conv_shape *g, const float *x, float *col);
+/* The adjoint of nn_im2col: adds col (P*Q, R*S*C) into dx (H,W,C). */
+void nn_col2im_add(const nn_conv_shape *g, const float *col, float *dx);
+
+/* x (N,H,W,C), w (R,S,C,K), b (K) or NULL -> y (N,P,Q,K).
+ * col is scratch of P*Q*R*S*C floats. */
+typedef void (*nn_conv_fwd_fn)(const nn_conv_shape *g, int N, const float *x, const float *w,
+                               const float *b, float *y, float *col);
+/* dy (N,P,Q,K) -> adds into dw (R,S,C,K), db (K) if not NULL, and dx
+ * (N,H,W,C) if not NULL. col is scratch of P*Q*R*S*C floats. */
+typedef void (*nn_conv_bwd_fn)(const nn_conv_shape *g, int N, const float *x, const float *w,
+                               const float *dy, float *dx, float *dw, float *db, float *col);
+
+typedef struct nn_conv_impl {
+    const char *name;
+    nn_conv_fwd_fn forward;
+    nn_conv_bwd_fn backward;
+} nn_conv_impl;
+
+/* im2col per sample + cblas_sgemm. */
+extern const nn_conv_impl nn_conv_im2col;
+
+/* x (N,H,W,C) -> y (N,P,Q,C), max over the window's in-bounds inputs. */
+void nn_maxpool_forward(const nn_conv_shape *g, int N, const float *x, float *y);
+/* Adds dy (N,P,Q,C) into dx (N,H,W,C) at the first maximum of each window
+ * (found again by comparing x with y). */
+void nn_maxpool_backward(const nn_conv_shape *g, int N, const float *x, const float *y,
+                         const float *dy, float *dx);
+
+/* x (N,Din), w (Din,Dout), b (Dout) or NULL -> y (N,Dout). */
+void nn_dense_forward(int N, int Din, int Dout, const float *x, const float *w, const float *b,
+                      float *y);
+/* dy (N,Dout) -> adds into dw (Din,Dout), db (Dout) if not NULL, dx (N,Din)
+ * if not NULL. */
+void nn_dense_backward(int N, int Din, int Dout, const float *x, const float *w, const float *dy,
+                       float *dx, float *dw, float *db);
+
+/* y = x*scale + offset over n floats; backward adds dy*scale into dx. */
+void nn_rescale_forward(size_t n, float scale, float offset, const float *x, float *y);
+void nn_rescale_backward(size_t n, float scale, const float *dy, float *dx);
+
+/* Inverted dropout over n floats: mask[i] = 0 with probability rate, else
+ * 1/(1-rate), drawn from r in order; y = x*mask. */
+void nn_dropout_forward(size_t n, float rate, ck_rng *r, const float *x, float *y, float *mask);
+/* Adds dy*mask into dx. */
+void nn_dropout_backward(size_t n, const float *mask, const float *dy, float *dx);
+
+/* Activations in place on y (N,D): relu, sigmoid, softmax over D. */
+void nn_act_forward(nn_act act, int N, int D, float *y);
+/* Turns dy (N,D), the gradient of the activation's output y, into the
+ * gradient of its input, in place. */
+void nn_act_backward(nn_act act, int N, int D, const float *y, float *dy);
+
+/* ---- losses (fused with the final activation) --------------------------- */
+
+/* Each takes logits z (N,D), returns the SUM over the N samples of the
+ * per-sample loss (double) and writes dz = d(mean loss)/dz (N,D): the
+ * gradient of the batch mean, as Keras's default reduction. */
+/* Sigmoid + binary cross-entropy; D outputs, t (N,D) targets in [0,1]. */
+double nn_loss_binary(int N, int D, const float *z, const float *t, float *dz);
+/* Softmax + categorical cross-entropy; t (N,D) is a distribution per row. */
+double nn_loss_categorical(int N, int D, const float *z, const float *t, float *dz);
+/* Softmax + sparse categorical cross-entropy; labels (N) in [0,D). */
+double nn_loss_sparse(int N, int D, const float *z, const int32_t *labels, float *dz);
+
+/* Correct predictions among N, from the probabilities p (N,D) as Keras's
+ * metrics: binary (D=1): (p > 0.5) == label; otherwise argmax == label
+ * (first maximum on ties). */
+int64_t nn_correct(int N, int D, const float *p, const int32_t *labels);
+
+/* ---- optimizers --------------------------------------------------------- */
+
+/* Floats of state per parameter: SGD 0 (1 with momentum), RMSprop 1,
+ * Adam 2. */
+int nn_optim_slots(const nn_optim_opts *o);
+
+/* One update of n parameters w with gradients g, t = updates done before
+ * this one; s1, s2 are the state slots (NULL when unused). */
+void nn_optim_update(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g,
+                     float *s1, float *s2);
+
+#endif
