@@ -122,4 +122,8 @@ int nn_optim_slots(const nn_optim_opts *o);
 void nn_optim_update(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g,
                      float *s1, float *s2);
 
+/* Glorot-uniform: n floats uniform in [-l, l), l = sqrt(6/(fan_in+fan_out)),
+ * drawn from r in storage order. */
+void nn_glorot_uniform(ck_rng *r, size_t n, int fan_in, int fan_out, float *w);
+
 #endif
