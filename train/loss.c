@@ -10,6 +10,7 @@
  * mean does not depend on how its batches were split.
  */
 #include <math.h>
+#include <string.h>
 
 #include "nn_internal.h"
 
@@ -88,4 +89,25 @@ int64_t nn_correct(int N, int D, const float *p, const int32_t *labels)
         correct += pred == labels[n];
     }
     return correct;
+}
+
+static const char *const loss_names[] = {"auto", "binary_crossentropy", "categorical_crossentropy",
+                                         "sparse_categorical_crossentropy"};
+
+int nn_loss_parse(const char *name)
+{
+    for (int k = 0; name && k < 4; k++) {
+        size_t n = strlen(name);
+        /* "binary" stands for "binary_crossentropy", and so on */
+        if (strcmp(name, loss_names[k]) == 0 ||
+            (k > 0 && strncmp(name, loss_names[k], n) == 0 && loss_names[k][n] == '_')) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+const char *nn_loss_name(nn_loss_kind kind)
+{
+    return kind <= NN_LOSS_SPARSE ? loss_names[kind] : "?";
 }

@@ -58,4 +58,103 @@ nn_optim_opts nn_optim_defaults(nn_optim_kind kind);
 int nn_optim_parse(const char *name);
 const char *nn_optim_name(nn_optim_kind kind);
 
+/* ---- models ------------------------------------------------------------ */
+
+typedef struct nn_model nn_model; /* opaque */
+
+/* Which loss the final activation is fused with. AUTO: binary for sigmoid,
+ * sparse categorical for softmax. */
+typedef enum nn_loss_kind {
+    NN_LOSS_AUTO = 0,
+    NN_LOSS_BINARY,      /* binary_crossentropy, sigmoid output */
+    NN_LOSS_CATEGORICAL, /* categorical_crossentropy, softmax (labels one-hot) */
+    NN_LOSS_SPARSE,      /* sparse_categorical_crossentropy, softmax */
+} nn_loss_kind;
+
+/* "binary_crossentropy", "categorical_crossentropy",
+ * "sparse_categorical_crossentropy" (or "binary", "categorical", "sparse",
+ * "auto") -> kind; -1 if unknown. */
+int nn_loss_parse(const char *name);
+const char *nn_loss_name(nn_loss_kind kind);
+
+/* The spec text of a built-in model (mnist, mnist-3conv, catsdogs-1st,
+ * catsdogs-1st-dropout, catsdogs-2nd, catsdogs-2nd-dropout), NULL if
+ * `name` is not one. Static storage. */
+const char *nn_builtin_spec(const char *name);
+/* The i-th built-in's name, NULL past the last. */
+const char *nn_builtin_name(int i);
+
+/* A model argument as users give it: a built-in name, else a spec file.
+ * *text is malloc'd (the caller frees it). Returns 0, CK_EIO. */
+int nn_spec_load(const char *model, char **text, char *err, size_t errlen);
+
+/* Builds a model from spec text (one Keras layer per line, see README):
+ * parses, computes shapes and allocates every arena for up to `batch`
+ * samples per forward. `name` names the model in errors ("name:LINE: spec:
+ * reason") and in the summary. Weights are zero until nn_model_init.
+ * Returns 0, CK_EFORMAT (bad spec), CK_EINVAL (batch < 1), CK_ENOMEM. */
+int nn_model_create(nn_model **out, const char *spec, const char *name, int batch, char *err,
+                    size_t errlen);
+void nn_model_destroy(nn_model *m); /* NULL is a no-op */
+
+/* Glorot-uniform kernels and zero biases, drawn from streams keyed by
+ * (seed, layer index); resets optimizer state. */
+void nn_model_init(nn_model *m, uint64_t seed);
+
+size_t nn_model_params(const nn_model *m); /* all trainable */
+int nn_model_batch(const nn_model *m);
+const char *nn_model_name(const nn_model *m);
+const char *nn_model_spec(const nn_model *m);
+/* The input shape (H, W, C) of one sample. */
+void nn_model_input_shape(const nn_model *m, int *h, int *w, int *c);
+/* Floats per sample of the output (classes, or 1 for a binary model). */
+int nn_model_outputs(const nn_model *m);
+/* The final activation (NN_ACT_SIGMOID or NN_ACT_SOFTMAX for a model that
+ * can be trained). */
+nn_act nn_model_output_act(const nn_model *m);
+/* 1 when the model starts with a Rescaling layer (catsdogs-2nd: it takes
+ * pixels in [0, 255]); 0 when it expects inputs already scaled, as the
+ * book's other models do ([0, 1]). */
+int nn_model_rescales(const nn_model *m);
+
+/* Keras's model.summary() table (tf.keras 2 layout for a Sequential model,
+ * as the book prints it): layer (type), output shape, param #, then
+ * total/trainable/non-trainable. *out is malloc'd. Returns 0, CK_ENOMEM. */
+int nn_model_summary(const nn_model *m, char **out);
+
+/* ---- one step, for custom loops and benchmarks --------------------------- */
+
+/* The dropout key of a training forward: masks are drawn from the stream
+ * (seed, epoch, layer << 40 | batch, CK_RNG_DROPOUT), so a resumed run
+ * draws the same masks as an uninterrupted one. */
+typedef struct nn_step_key {
+    uint64_t seed;
+    int epoch;     /* 0-based */
+    int64_t batch; /* 0-based index of the batch in its epoch */
+} nn_step_key;
+
+/* Forward over n <= batch samples x (n, H, W, C) NHWC. key != NULL: training
+ * (dropout on); NULL: inference. x is borrowed until nn_model_backward.
+ * Returns 0 or CK_EINVAL (n out of range). */
+int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key);
+/* The last forward's output probabilities (n, outputs), valid until the
+ * next forward. */
+const float *nn_model_output(const nn_model *m);
+/* After a forward: the SUM over its n samples of the loss, and the gradient
+ * of the batch mean placed where backward starts. labels (n) are class
+ * indices (0/1 for binary). Returns NAN for a loss that does not fit the
+ * final activation. */
+double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels);
+/* Correct predictions of the last forward against labels (Keras accuracy). */
+int64_t nn_model_correct(const nn_model *m, const int32_t *labels);
+/* Zeroes the gradient arena and the activation gradients. */
+void nn_zero_grad(nn_model *m);
+/* Backpropagates the last training forward, ADDING into the gradients. */
+void nn_model_backward(nn_model *m);
+/* Chooses the optimizer; allocates and zeroes its state. Returns 0,
+ * CK_ENOMEM. */
+int nn_model_set_optim(nn_model *m, const nn_optim_opts *o);
+/* One optimizer update from the gradients. */
+void nn_model_update(nn_model *m);
+
 #endif

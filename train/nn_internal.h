@@ -122,6 +122,70 @@ int nn_optim_slots(const nn_optim_opts *o);
 void nn_optim_update(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g,
                      float *s1, float *s2);
 
+/* ---- models ----------------------------------------------------------- */
+
+typedef enum nn_kind {
+    NN_INPUT = 0,
+    NN_RESCALING,
+    NN_CONV2D,
+    NN_MAXPOOL2D,
+    NN_FLATTEN,
+    NN_DENSE,
+    NN_DROPOUT,
+    NN_ACTIVATION,
+} nn_kind;
+
+/* One layer: its spec, its output shape and where its tensors live.
+ * A flat output (Flatten, Dense) has h = w = 1 and flat = 1. */
+typedef struct nn_layer {
+    nn_kind kind;
+    char name[64];
+    int line; /* in the spec text */
+    int h, w, c, flat;
+    size_t size;     /* floats per sample of the output: h*w*c */
+    nn_conv_shape g; /* Conv2D, MaxPooling2D */
+    const nn_conv_impl *conv;
+    nn_act act; /* Conv2D, Dense, Activation */
+    int use_bias;
+    float scale, offset;           /* Rescaling */
+    float rate;                    /* Dropout */
+    int fan_in, fan_out;           /* Glorot */
+    size_t w_off, w_n, b_off, b_n; /* in the params and grads arenas */
+    /* Activations arena, (batch, size) each; y of Input and Flatten are
+     * views (the model's input, the previous layer's y), dy may be NULL
+     * where no gradient reaches. */
+    float *y, *dy, *mask;
+    int need_dx; /* does a gradient have to flow into the previous layer? */
+} nn_layer;
+
+/* Parses spec text into layers with shapes and parameter counts (nothing
+ * allocated for tensors). *out is malloc'd, *n set. `source` names the text
+ * in errors: "source:LINE: spec: reason". */
+int nn_spec_parse(const char *text, const char *source, nn_layer **out, int *n, char *err,
+                  size_t errlen);
+
+/* Keras's class name of a layer kind ("Conv2D"). */
+const char *nn_kind_name(nn_kind kind);
+
+struct nn_model {
+    char *name, *spec, *config;
+    nn_layer *layers;
+    int nlayers;
+    int batch; /* maximum samples per forward */
+    size_t nparams;
+    float *params, *grads; /* arenas of nparams floats */
+    nn_optim_opts opt;
+    int64_t steps; /* updates done */
+    float *state;  /* optimizer arena: slots * nparams floats */
+    float *acts;   /* activations arena */
+    size_t nacts;
+    float *logits;  /* (batch, D) the final layer's input to its activation */
+    float *targets; /* (batch, D) one-hot scratch for categorical targets */
+    float *col;     /* im2col scratch */
+    int n;          /* samples in the last forward */
+    int trained;    /* the last forward was in training mode */
+};
+
 /* Glorot-uniform: n floats uniform in [-l, l), l = sqrt(6/(fan_in+fan_out)),
  * drawn from r in storage order. */
 void nn_glorot_uniform(ck_rng *r, size_t n, int fan_in, int fan_out, float *w);

@@ -1,0 +1,377 @@
+/* model.c: a Sequential model: its arenas, one forward, one backward, the
+ * loss and the update.
+ *
+ * As in llm.c, every tensor lives in one of four arenas sized once at
+ * creation for the largest batch: params and grads (the same layout, so
+ * the optimizer runs over the whole model as one array), optimizer state,
+ * and activations (each layer's output y, its gradient dy, dropout masks,
+ * the logits and the im2col scratch). Input and Flatten own nothing: their
+ * y and dy are views of their neighbour's, NHWC making Flatten a no-op.
+ *
+ * The final layer's activation is fused with the loss: its pre-activation
+ * is kept in `logits`, the loss writes d(loss)/d(logits) into that layer's
+ * dy, and backward skips that one activation.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+/* 64-byte aligned, zeroed. */
+static float *arena_alloc(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0) {
+        return NULL;
+    }
+    memset(p, 0, (n ? n : 1) * sizeof(float));
+    return p;
+}
+
+/* Does any layer before i hold parameters (so a gradient must reach i-1)? */
+static int params_before(const nn_model *m, int i)
+{
+    for (int j = 1; j < i; j++) {
+        if (m->layers[j].w_n) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int has_act(const nn_layer *L)
+{
+    return L->kind == NN_CONV2D || L->kind == NN_DENSE || L->kind == NN_ACTIVATION;
+}
+
+int nn_model_create(nn_model **out, const char *spec, const char *name, int batch, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    if (batch < 1 || batch > 1 << 16) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: model: batch size %d out of range", name, batch);
+    }
+    nn_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        return ck_err(err, errlen, CK_ENOMEM, "%s: model: out of memory", name);
+    }
+    int rc = nn_spec_parse(spec, name, &m->layers, &m->nlayers, err, errlen);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    m->name = strdup(name);
+    m->spec = strdup(spec);
+    m->batch = batch;
+    m->opt = nn_optim_defaults(NN_OPT_RMSPROP);
+    /* Parameter offsets, then activation sizes. */
+    size_t acts = 0, col = 0;
+    const nn_layer *last = &m->layers[m->nlayers - 1];
+    for (int i = 0; i < m->nlayers; i++) {
+        nn_layer *L = &m->layers[i];
+        L->w_off = m->nparams;
+        L->b_off = L->w_off + L->w_n;
+        m->nparams += L->w_n + L->b_n;
+        L->need_dx = params_before(m, i);
+        if (L->kind == NN_CONV2D) {
+            size_t c = (size_t)L->g.P * L->g.Q * L->g.R * L->g.S * L->g.C;
+            col = c > col ? c : col;
+        }
+        if (L->kind != NN_INPUT && L->kind != NN_FLATTEN) {
+            acts += 2 * (size_t)batch * L->size;
+        }
+        if (L->kind == NN_DROPOUT) {
+            acts += (size_t)batch * L->size;
+        }
+    }
+    acts += 2 * (size_t)batch * last->size + col;
+    m->nacts = acts;
+    m->params = arena_alloc(m->nparams);
+    m->grads = arena_alloc(m->nparams);
+    m->acts = arena_alloc(acts);
+    if (!m->name || !m->spec || !m->params || !m->grads || !m->acts) {
+        nn_model_destroy(m);
+        return ck_err(err, errlen, CK_ENOMEM, "%s: model: out of memory (%zu activations)", name,
+                      acts);
+    }
+    float *p = m->acts;
+    for (int i = 1; i < m->nlayers; i++) {
+        nn_layer *L = &m->layers[i];
+        if (L->kind == NN_FLATTEN) {
+            continue;
+        }
+        L->y = p;
+        p += (size_t)batch * L->size;
+        L->dy = p;
+        p += (size_t)batch * L->size;
+        if (L->kind == NN_DROPOUT) {
+            L->mask = p;
+            p += (size_t)batch * L->size;
+        }
+    }
+    m->logits = p;
+    p += (size_t)batch * last->size;
+    m->targets = p;
+    p += (size_t)batch * last->size;
+    m->col = p;
+    if (nn_model_set_optim(m, &m->opt)) {
+        nn_model_destroy(m);
+        return ck_err(err, errlen, CK_ENOMEM, "%s: model: out of memory", name);
+    }
+    *out = m;
+    return 0;
+}
+
+void nn_model_destroy(nn_model *m)
+{
+    if (!m) {
+        return;
+    }
+    free(m->name);
+    free(m->spec);
+    free(m->config);
+    free(m->layers);
+    free(m->params);
+    free(m->grads);
+    free(m->state);
+    free(m->acts);
+    free(m);
+}
+
+void nn_model_init(nn_model *m, uint64_t seed)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        nn_layer *L = &m->layers[i];
+        if (!L->w_n) {
+            continue;
+        }
+        ck_rng r;
+        ck_rng_init(&r, seed, 0, (uint64_t)i, CK_RNG_INIT);
+        nn_glorot_uniform(&r, L->w_n, L->fan_in, L->fan_out, m->params + L->w_off);
+        memset(m->params + L->b_off, 0, L->b_n * sizeof(float));
+    }
+    int slots = nn_optim_slots(&m->opt);
+    memset(m->state, 0, (size_t)slots * m->nparams * sizeof(float) + sizeof(float));
+    m->steps = 0;
+}
+
+size_t nn_model_params(const nn_model *m)
+{
+    return m->nparams;
+}
+
+int nn_model_batch(const nn_model *m)
+{
+    return m->batch;
+}
+
+const char *nn_model_name(const nn_model *m)
+{
+    return m->name;
+}
+
+const char *nn_model_spec(const nn_model *m)
+{
+    return m->spec;
+}
+
+void nn_model_input_shape(const nn_model *m, int *h, int *w, int *c)
+{
+    *h = m->layers[0].h;
+    *w = m->layers[0].w;
+    *c = m->layers[0].c;
+}
+
+int nn_model_outputs(const nn_model *m)
+{
+    return (int)m->layers[m->nlayers - 1].size;
+}
+
+nn_act nn_model_output_act(const nn_model *m)
+{
+    const nn_layer *L = &m->layers[m->nlayers - 1];
+    return has_act(L) ? L->act : NN_ACT_LINEAR;
+}
+
+int nn_model_rescales(const nn_model *m)
+{
+    return m->layers[1].kind == NN_RESCALING;
+}
+
+int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
+{
+    if (n < 1 || n > m->batch) {
+        return CK_EINVAL;
+    }
+    m->n = n;
+    m->trained = key != NULL;
+    m->layers[0].y = (float *)x; /* read only: nothing writes through it */
+    for (int i = 1; i < m->nlayers; i++) {
+        nn_layer *L = &m->layers[i];
+        const nn_layer *prev = &m->layers[i - 1];
+        const float *in = prev->y, *w = m->params + L->w_off;
+        const float *b = L->b_n ? m->params + L->b_off : NULL;
+        size_t len = (size_t)n * L->size;
+        switch (L->kind) {
+        case NN_INPUT: break;
+        case NN_RESCALING: nn_rescale_forward(len, L->scale, L->offset, in, L->y); break;
+        case NN_CONV2D: L->conv->forward(&L->g, n, in, w, b, L->y, m->col); break;
+        case NN_MAXPOOL2D: nn_maxpool_forward(&L->g, n, in, L->y); break;
+        case NN_FLATTEN:
+            L->y = prev->y;
+            L->dy = prev->dy;
+            break;
+        case NN_DENSE: nn_dense_forward(n, prev->c, L->c, in, w, b, L->y); break;
+        case NN_DROPOUT:
+            if (key && L->rate > 0) {
+                ck_rng r;
+                uint64_t id = (uint64_t)i << 40 | (uint64_t)key->batch;
+                ck_rng_init(&r, key->seed, (uint64_t)key->epoch, id, CK_RNG_DROPOUT);
+                nn_dropout_forward(len, L->rate, &r, in, L->y, L->mask);
+            } else {
+                memcpy(L->y, in, len * sizeof(float));
+                for (size_t j = 0; j < len; j++) {
+                    L->mask[j] = 1.0f;
+                }
+            }
+            break;
+        case NN_ACTIVATION: memcpy(L->y, in, len * sizeof(float)); break;
+        }
+        if (has_act(L)) {
+            if (i == m->nlayers - 1) {
+                memcpy(m->logits, L->y, len * sizeof(float));
+            }
+            nn_act_forward(L->act, (int)(len / (size_t)L->c), L->c, L->y);
+        }
+    }
+    return 0;
+}
+
+const float *nn_model_output(const nn_model *m)
+{
+    return m->layers[m->nlayers - 1].y;
+}
+
+double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels)
+{
+    const nn_layer *L = &m->layers[m->nlayers - 1];
+    nn_act act = nn_model_output_act(m);
+    int D = (int)L->size, n = m->n;
+    if (loss == NN_LOSS_AUTO) {
+        loss = act == NN_ACT_SIGMOID ? NN_LOSS_BINARY : NN_LOSS_SPARSE;
+    }
+    for (int i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= (D == 1 ? 2 : D)) {
+            return NAN;
+        }
+    }
+    switch (loss) {
+    case NN_LOSS_BINARY:
+        if (act != NN_ACT_SIGMOID) {
+            return NAN;
+        }
+        for (int i = 0; i < n * D; i++) {
+            /* one sigmoid output: the label; several: one-hot (multi-label) */
+            m->targets[i] = D == 1 ? (float)labels[i] : (float)(i % D == labels[i / D]);
+        }
+        return nn_loss_binary(n, D, m->logits, m->targets, L->dy);
+    case NN_LOSS_CATEGORICAL:
+        if (act != NN_ACT_SOFTMAX) {
+            return NAN;
+        }
+        for (int i = 0; i < n * D; i++) {
+            m->targets[i] = (float)(i % D == labels[i / D]);
+        }
+        return nn_loss_categorical(n, D, m->logits, m->targets, L->dy);
+    case NN_LOSS_SPARSE:
+        if (act != NN_ACT_SOFTMAX) {
+            return NAN;
+        }
+        return nn_loss_sparse(n, D, m->logits, labels, L->dy);
+    case NN_LOSS_AUTO: break;
+    }
+    return NAN;
+}
+
+int64_t nn_model_correct(const nn_model *m, const int32_t *labels)
+{
+    return nn_correct(m->n, nn_model_outputs(m), nn_model_output(m), labels);
+}
+
+void nn_zero_grad(nn_model *m)
+{
+    memset(m->grads, 0, m->nparams * sizeof(float));
+    for (int i = 1; i < m->nlayers; i++) {
+        nn_layer *L = &m->layers[i];
+        if (L->kind != NN_FLATTEN && i < m->nlayers - 1) {
+            memset(L->dy, 0, (size_t)m->batch * L->size * sizeof(float));
+        }
+    }
+}
+
+void nn_model_backward(nn_model *m)
+{
+    const int n = m->n;
+    for (int i = m->nlayers - 1; i >= 1; i--) {
+        nn_layer *L = &m->layers[i];
+        nn_layer *prev = &m->layers[i - 1];
+        const float *in = prev->y, *w = m->params + L->w_off;
+        float *dx = L->need_dx ? prev->dy : NULL;
+        float *dw = m->grads + L->w_off, *db = L->b_n ? m->grads + L->b_off : NULL;
+        size_t len = (size_t)n * L->size;
+        if (has_act(L) && i < m->nlayers - 1) {
+            nn_act_backward(L->act, (int)(len / (size_t)L->c), L->c, L->y, L->dy);
+        }
+        switch (L->kind) {
+        case NN_INPUT:
+        case NN_FLATTEN: break;
+        case NN_RESCALING:
+            if (dx) {
+                nn_rescale_backward(len, L->scale, L->dy, dx);
+            }
+            break;
+        case NN_CONV2D: L->conv->backward(&L->g, n, in, w, L->dy, dx, dw, db, m->col); break;
+        case NN_MAXPOOL2D:
+            if (dx) {
+                nn_maxpool_backward(&L->g, n, in, L->y, L->dy, dx);
+            }
+            break;
+        case NN_DENSE: nn_dense_backward(n, prev->c, L->c, in, w, L->dy, dx, dw, db); break;
+        case NN_DROPOUT:
+            if (dx) {
+                nn_dropout_backward(len, L->mask, L->dy, dx);
+            }
+            break;
+        case NN_ACTIVATION:
+            if (dx) {
+                for (size_t j = 0; j < len; j++) {
+                    dx[j] += L->dy[j];
+                }
+            }
+            break;
+        }
+    }
+}
+
+int nn_model_set_optim(nn_model *m, const nn_optim_opts *o)
+{
+    size_t n = (size_t)nn_optim_slots(o) * m->nparams;
+    float *s = arena_alloc(n);
+    if (!s) {
+        return CK_ENOMEM;
+    }
+    free(m->state);
+    m->state = s;
+    m->opt = *o;
+    m->steps = 0;
+    return 0;
+}
+
+void nn_model_update(nn_model *m)
+{
+    int slots = nn_optim_slots(&m->opt);
+    float *s1 = slots > 0 ? m->state : NULL, *s2 = slots > 1 ? m->state + m->nparams : NULL;
+    nn_optim_update(&m->opt, m->steps, m->nparams, m->params, m->grads, s1, s2);
+    m->steps++;
+}

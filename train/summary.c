@@ -1,0 +1,122 @@
+/* summary.c: Keras's model.summary() for a Sequential model.
+ *
+ * The layout is tf.keras 2's print_summary, the one the book prints: lines
+ * of 65 characters, columns ending at 29, 55 and 65, each field cut to its
+ * column with the last character replaced by a space (so a long name like
+ * "max_pooling2d_1 (MaxPooling2D)" loses its tail exactly as in Keras), a
+ * rule of '_' between layers and '=' around the table, and the counts with
+ * thousands separators. The Input layer has no row, as in a Sequential
+ * model.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+enum { LINE = 65 };
+static const int positions[3] = {29, 55, 65};
+
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void put(sbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) {
+            b->oom = 1;
+            return;
+        }
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n + 1);
+    b->len += n;
+}
+
+static void rule(sbuf *b, char c)
+{
+    char line[LINE + 2];
+    memset(line, c, LINE);
+    line[LINE] = '\n';
+    line[LINE + 1] = '\0';
+    put(b, line);
+}
+
+/* Keras's print_row. */
+static void row(sbuf *b, const char *const fields[3])
+{
+    char line[LINE + 2] = "";
+    size_t len = 0;
+    for (int i = 0; i < 3; i++) {
+        if (i > 0) {
+            line[len - 1] = ' ';
+        }
+        size_t room = (size_t)positions[i] - len, n = strlen(fields[i]);
+        memcpy(line + len, fields[i], n < room ? n : room);
+        len += n < room ? n : room;
+        while (len < (size_t)positions[i]) {
+            line[len++] = ' ';
+        }
+    }
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    put(b, line);
+}
+
+/* 3453121 -> "3,453,121" */
+static void thousands(size_t v, char *out, size_t len)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%zu", v), o = 0;
+    for (int i = 0; i < n && (size_t)o + 2 < len; i++) {
+        if (i > 0 && (n - i) % 3 == 0) {
+            out[o++] = ',';
+        }
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+}
+
+int nn_model_summary(const nn_model *m, char **out)
+{
+    sbuf b = {0};
+    char line[256];
+    snprintf(line, sizeof line, "Model: \"%s\"\n", m->name);
+    put(&b, line);
+    rule(&b, '_');
+    row(&b, (const char *const[]){"Layer (type)", "Output Shape", "Param #"});
+    rule(&b, '=');
+    for (int i = 1; i < m->nlayers; i++) {
+        const nn_layer *L = &m->layers[i];
+        char name[160], shape[96], params[32];
+        snprintf(name, sizeof name, "%s (%s)", L->name, nn_kind_name(L->kind));
+        if (L->flat) {
+            snprintf(shape, sizeof shape, "(None, %d)", L->c);
+        } else {
+            snprintf(shape, sizeof shape, "(None, %d, %d, %d)", L->h, L->w, L->c);
+        }
+        snprintf(params, sizeof params, "%zu", L->w_n + L->b_n);
+        row(&b, (const char *const[]){name, shape, params});
+        rule(&b, i == m->nlayers - 1 ? '=' : '_');
+    }
+    char n[32];
+    thousands(m->nparams, n, sizeof n);
+    snprintf(line, sizeof line, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n",
+             n, n);
+    put(&b, line);
+    rule(&b, '_');
+    if (b.oom) {
+        free(b.s);
+        *out = NULL;
+        return CK_ENOMEM;
+    }
+    *out = b.s;
+    return 0;
+}
