@@ -159,6 +159,12 @@ ds_split_opts ds_split_opts_default(void);
  * Returns 0 or CK_EINVAL with a message naming the bad part. */
 int ds_split_parse(const char *text, ds_split_opts *o, char *err, size_t errlen);
 
+/* The canonical one-line text of o, e.g. "split=chollet seed=0
+ * limit-per-class=0 near-distance=4 keep-leakage=0" (fractions as
+ * "split=train=0.8,validation=0.1,test=0.1"): what ds_catalog_finish records
+ * and info shows. Truncated to len. Thread-safe. */
+void ds_split_describe(const ds_split_opts *o, char *buf, size_t len);
+
 /* ---- the catalog ------------------------------------------------------- */
 
 typedef struct ds_catalog ds_catalog;
