@@ -180,7 +180,8 @@ void nn_maxpool_forward(const nn_conv_shape *g, int N, const float *x, float *y)
                         }
                         const float *xv = xn + ((size_t)h * g->W + w) * C;
                         for (int c = 0; c < C; c++) {
-                            yv[c] = xv[c] > yv[c] ? xv[c] : yv[c];
+                            /* a NaN wins, so a diverged run shows in the loss */
+                            yv[c] = xv[c] > yv[c] || isnan(xv[c]) ? xv[c] : yv[c];
                         }
                     }
                 }
@@ -298,7 +299,7 @@ void nn_act_forward(nn_act act, int N, int D, float *y)
     case NN_ACT_LINEAR: break;
     case NN_ACT_RELU:
         for (size_t i = 0; i < n; i++) {
-            y[i] = y[i] > 0 ? y[i] : 0.0f;
+            y[i] = y[i] < 0 ? 0.0f : y[i]; /* NaN passes, as in TensorFlow */
         }
         break;
     case NN_ACT_SIGMOID:

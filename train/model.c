@@ -152,7 +152,7 @@ void nn_model_init(nn_model *m, uint64_t seed)
         memset(m->params + L->b_off, 0, L->b_n * sizeof(float));
     }
     int slots = nn_optim_slots(&m->opt);
-    memset(m->state, 0, (size_t)slots * m->nparams * sizeof(float) + sizeof(float));
+    memset(m->state, 0, (size_t)slots * m->nparams * sizeof(float));
     m->steps = 0;
 }
 
@@ -263,13 +263,13 @@ double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels)
     }
     for (int i = 0; i < n; i++) {
         if (labels[i] < 0 || labels[i] >= (D == 1 ? 2 : D)) {
-            return NAN;
+            return (double)NAN;
         }
     }
     switch (loss) {
     case NN_LOSS_BINARY:
         if (act != NN_ACT_SIGMOID) {
-            return NAN;
+            return (double)NAN;
         }
         for (int i = 0; i < n * D; i++) {
             /* one sigmoid output: the label; several: one-hot (multi-label) */
@@ -278,7 +278,7 @@ double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels)
         return nn_loss_binary(n, D, m->logits, m->targets, L->dy);
     case NN_LOSS_CATEGORICAL:
         if (act != NN_ACT_SOFTMAX) {
-            return NAN;
+            return (double)NAN;
         }
         for (int i = 0; i < n * D; i++) {
             m->targets[i] = (float)(i % D == labels[i / D]);
@@ -286,12 +286,12 @@ double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels)
         return nn_loss_categorical(n, D, m->logits, m->targets, L->dy);
     case NN_LOSS_SPARSE:
         if (act != NN_ACT_SOFTMAX) {
-            return NAN;
+            return (double)NAN;
         }
         return nn_loss_sparse(n, D, m->logits, labels, L->dy);
     case NN_LOSS_AUTO: break;
     }
-    return NAN;
+    return (double)NAN;
 }
 
 int64_t nn_model_correct(const nn_model *m, const int32_t *labels)

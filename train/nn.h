@@ -157,4 +157,132 @@ int nn_model_set_optim(nn_model *m, const nn_optim_opts *o);
 /* One optimizer update from the gradients. */
 void nn_model_update(nn_model *m);
 
+/* ---- checkpoints, evaluation, prediction --------------------------------- */
+
+/* Loads a checkpoint written by nn_train: rebuilds the model from the spec
+ * it holds, with its weights, for up to `batch` samples per forward.
+ * Returns 0, CK_EIO, CK_EFORMAT (not a checkpoint, wrong version, damaged:
+ * the message says which), CK_ENOMEM. */
+int nn_model_load(nn_model **out, const char *path, int batch, char *err, size_t errlen);
+/* The configuration JSON of the run that wrote the checkpoint the model was
+ * loaded from (with the caller's "extra" object, e.g. class names); NULL
+ * for a model that was not loaded. Valid while the model lives. */
+const char *nn_model_config(const nn_model *m);
+
+/* One batch lent by a source: x (n, H, W, C) float32 NHWC in the range the
+ * model expects (see nn_model_rescales), labels (n) class indices (0/1 for
+ * a binary model). Both borrowed until the next call. n == 0 ends the
+ * epoch. */
+typedef struct nn_batch {
+    const float *x;
+    const int32_t *labels;
+    int n;
+} nn_batch;
+
+/* Where batches come from (the training loader, a validation split, or
+ * synthetic data in tests). Called only from the thread running nn_train /
+ * nn_evaluate. Callbacks return 0 or a negative CK_E* code with a message
+ * in err. */
+typedef struct nn_source {
+    void *ctx;
+    int64_t size; /* samples per epoch, for progress and ETA; 0 if unknown */
+    /* Starts epoch `epoch` (0-based): the source orders its samples for it
+     * (shuffles keyed by the epoch). May be NULL. */
+    int (*begin)(void *ctx, int epoch, char *err, size_t errlen);
+    /* Lends the next batch, at most nn_model_batch() samples. */
+    int (*next)(void *ctx, nn_batch *b, char *err, size_t errlen);
+} nn_source;
+
+/* Loss, accuracy and confusion matrix of a model on a source. */
+typedef struct nn_eval {
+    double loss, accuracy; /* means over samples */
+    int64_t n;             /* samples seen */
+    int classes;           /* outputs, or 2 for a binary model */
+    int64_t *confusion;    /* (classes, classes): row = true, column = predicted */
+} nn_eval;
+
+/* Runs src's epoch `epoch` through the model in inference mode. out's
+ * confusion is malloc'd: release with nn_eval_free. Returns 0, the
+ * source's error, CK_EINVAL (a bad label or batch size, or a loss that does
+ * not fit the output), CK_ENOMEM. */
+int nn_evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch, nn_eval *out,
+                char *err, size_t errlen);
+void nn_eval_free(nn_eval *e); /* NULL is a no-op */
+
+/* Class probabilities of n samples x (n, H, W, C), any n, in chunks of the
+ * model's batch: probs (n, outputs). For a binary model the output is
+ * P(class 1). Returns 0 or CK_EINVAL. */
+int nn_predict(nn_model *m, const float *x, int64_t n, float *probs);
+
+/* ---- training ----------------------------------------------------------- */
+
+/* What the trainer reports after each batch and each epoch. */
+typedef struct nn_progress {
+    int epoch, epochs;      /* 1-based */
+    int64_t batch, batches; /* done in this epoch; expected (0 if unknown) */
+    int64_t samples;        /* seen in this epoch */
+    double loss, accuracy;  /* running means over this epoch */
+    double seconds;         /* since the epoch began */
+    /* Set at the end of an epoch: */
+    double val_loss, val_accuracy; /* NAN without a validation source */
+    double images_per_s;           /* training samples per second */
+    double input_stall;            /* seconds spent waiting for batches */
+    int best;                      /* the monitored loss improved */
+} nn_progress;
+
+typedef struct nn_train_opts {
+    int epochs;
+    nn_optim_opts optim;
+    nn_loss_kind loss;
+    uint64_t seed;            /* initial weights, dropout masks */
+    int threads;              /* OpenBLAS threads; 0 leaves them as they are */
+    int patience;             /* early stopping on val_loss (train loss without
+                                 validation), Keras's rule; 0: off */
+    const char *runs_path;    /* runs.db to record in; NULL: none */
+    const char *run_name;     /* required with runs_path */
+    const char *dataset_hash; /* recorded; may be NULL */
+    const char *config_extra; /* a JSON object recorded as "extra"; may be NULL */
+    const char *last_path;    /* checkpoint after every epoch; NULL: none */
+    const char *best_path;    /* checkpoint of the best epoch; NULL: none */
+    int resume;               /* continue from last_path */
+    /* Called on the training thread; a nonzero return stops the run
+     * (status "interrupted"); may be NULL. */
+    int (*on_batch)(void *ctx, const nn_progress *p);
+    int (*on_epoch)(void *ctx, const nn_progress *p);
+    void *cb_ctx;
+} nn_train_opts;
+
+/* Defaults: 1 epoch, RMSprop with Keras's defaults, loss AUTO, seed 0. */
+nn_train_opts nn_train_defaults(void);
+
+typedef struct nn_train_result {
+    int epochs_done;   /* completed epochs, including resumed ones */
+    int best_epoch;    /* 1-based; 0 if none */
+    double best_loss;  /* the monitored loss at best_epoch */
+    int stopped_early; /* by patience */
+    int bad_epoch;     /* 1-based epoch of a NaN/inf loss, else 0 */
+    int64_t bad_batch; /* 1-based batch within bad_epoch */
+} nn_train_result;
+
+/* Trains m on `train` (and evaluates `val`, which may be NULL, after each
+ * epoch), Keras's fit loop: batches in the source's order, one update per
+ * batch, epoch means weighted by samples. Every epoch is recorded in
+ * runs.db, then checkpointed (best, then last), so a run killed at any
+ * point resumes (opts.resume) from its last checkpoint to the same curve,
+ * bit for bit, as an uninterrupted run with the same thread count. A
+ * NaN/inf loss stops the run before its update, with the epoch and batch in
+ * err; the checkpoints of earlier epochs stay. BLAS runs on the calling
+ * thread only (opts.threads of them).
+ * Returns 0; CK_ECANCELED (a callback asked to stop), CK_ENUMERIC,
+ * CK_EINVAL (options, labels, a model that cannot be trained), CK_EDB,
+ * CK_EIO, CK_EFORMAT (a bad checkpoint), or the source's error. res may be
+ * NULL. */
+int nn_train(nn_model *m, const nn_train_opts *opts, const nn_source *train, const nn_source *val,
+             nn_train_result *res, char *err, size_t errlen);
+
+/* Records an evaluation of run `run` on `split` in runs.db (table
+ * evaluations, with the confusion matrix as JSON). Returns 0, CK_EDB. */
+int nn_runs_record_eval(const char *runs_path, const char *run, const char *split, const nn_eval *e,
+                        char *err, size_t errlen);
+
 #endif

@@ -186,6 +186,49 @@ struct nn_model {
     int trained;    /* the last forward was in training mode */
 };
 
+/* ---- checkpoints ------------------------------------------------------- */
+
+/* The trainer's state saved with the weights. The random streams are
+ * counter-based and keyed by (seed, epoch, ...), so the epoch to run next
+ * IS the generator's position. */
+typedef struct nn_ckpt_state {
+    int epoch; /* epochs completed */
+    uint64_t seed;
+    double best;    /* best monitored loss so far (INFINITY: none) */
+    int best_epoch; /* 1-based, 0: none */
+    int wait;       /* epochs without improvement */
+} nn_ckpt_state;
+
+/* Writes m (spec, weights, optimizer and its state), st and config to
+ * path atomically (a temporary file renamed over it). Returns 0, CK_EIO. */
+int nn_ckpt_write(const nn_model *m, const nn_ckpt_state *st, const char *config, const char *path,
+                  char *err, size_t errlen);
+/* Reads path into m, whose spec must be the checkpoint's: weights,
+ * optimizer, its state and step count; st and *config (malloc'd, may be
+ * NULL) when not NULL. Returns 0, CK_EIO, CK_EFORMAT, CK_ENOMEM. */
+int nn_ckpt_read(nn_model *m, const char *path, nn_ckpt_state *st, char **config, char *err,
+                 size_t errlen);
+
+/* ---- runs.db (runs.c) --------------------------------------------------- */
+
+struct sqlite3;
+
+/* Opens (creating tables if needed). Returns 0, CK_EDB. */
+int nn_runs_open(const char *path, struct sqlite3 **db, char *err, size_t errlen);
+void nn_runs_close(struct sqlite3 *db);
+/* A new run (refused if the name exists), or with resume an existing one
+ * whose config must be identical: its epochs after `epoch` are deleted and
+ * its status set back to running. Returns 0, CK_EINVAL, CK_EDB. */
+int nn_runs_start(struct sqlite3 *db, const char *name, const char *config,
+                  const char *dataset_hash, uint64_t seed, const char *summary, int resume,
+                  int epoch, char *err, size_t errlen);
+/* One epoch (1-based): loss, accuracy, val_loss, val_accuracy, seconds,
+ * images_per_s, input_stall (NAN is stored as NULL by SQLite). */
+int nn_runs_epoch(struct sqlite3 *db, const char *name, int epoch, const double v[7], char *err,
+                  size_t errlen);
+int nn_runs_finish(struct sqlite3 *db, const char *name, const char *status, char *err,
+                   size_t errlen);
+
 /* Glorot-uniform: n floats uniform in [-l, l), l = sqrt(6/(fan_in+fan_out)),
  * drawn from r in storage order. */
 void nn_glorot_uniform(ck_rng *r, size_t n, int fan_in, int fan_out, float *w);

@@ -322,6 +322,10 @@ START_TEST(activations_extreme)
     nt_assert_near(y[0], 1.0f, 0);
     nt_assert_near(y[1], 0.0f, 0);
     ck_assert(isfinite(y[2]) && isfinite(y[3]));
+    /* NaN passes relu (as in TensorFlow), so divergence reaches the loss. */
+    float r[2] = {NAN, -1.0f};
+    nn_act_forward(NN_ACT_RELU, 1, 2, r);
+    ck_assert(isnan(r[0]) && r[1] == 0.0f);
     float s[3] = {1000.0f, 999.0f, -1000.0f};
     nn_act_forward(NN_ACT_SOFTMAX, 1, 3, s);
     nt_assert_near(s[0], 0.7310586f, 1e-6f);

@@ -1,0 +1,456 @@
+/* test_nn_train.c: the trainer on a synthetic separable task: it learns it,
+ * the same seed gives the same curve, a run stopped and resumed ends
+ * identical to an uninterrupted one, a NaN stops the run with its place,
+ * early stopping, checkpoints for evaluate/predict, runs.db. */
+#include <sqlite3.h>
+#include <string.h>
+
+#include "nn_internal.h"
+#include "nn_test_util.h"
+
+/* ---- a synthetic source --------------------------------------------------
+ * 8x8 grey images of noise with one half brighter: the class says which. */
+
+enum { SIDE = 8, PIX = SIDE * SIDE, BATCH = 16 };
+
+typedef struct synth {
+    int n;
+    float *x;
+    int32_t *y;
+    uint64_t seed;
+    uint32_t *order;
+    int pos;
+    float bx[BATCH * PIX];
+    int32_t by[BATCH];
+    int nan_epoch, nan_batch, epoch, batch; /* NaN injection, 1-based */
+} synth;
+
+static void synth_make(synth *s, int n, uint64_t id)
+{
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->seed = 77;
+    s->x = nt_rand((size_t)n * PIX, 0, 1, id);
+    s->y = malloc((size_t)n * sizeof *s->y);
+    s->order = malloc((size_t)n * sizeof *s->order);
+    for (int i = 0; i < n; i++) {
+        s->y[i] = i % 2;
+        for (int p = 0; p < PIX; p++) {
+            int right = p % SIDE >= SIDE / 2;
+            s->x[(size_t)i * PIX + p] += right == s->y[i] ? 1.0f : 0.0f;
+        }
+    }
+}
+
+static void synth_free(synth *s)
+{
+    free(s->x);
+    free(s->y);
+    free(s->order);
+}
+
+static int synth_begin(void *ctx, int epoch, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    synth *s = ctx;
+    for (int i = 0; i < s->n; i++) {
+        s->order[i] = (uint32_t)i;
+    }
+    ck_rng r;
+    ck_rng_init(&r, s->seed, (uint64_t)epoch, 0, CK_RNG_SHUFFLE);
+    ck_rng_shuffle_u32(&r, s->order, (size_t)s->n);
+    s->pos = 0;
+    s->epoch = epoch + 1;
+    s->batch = 0;
+    return 0;
+}
+
+static int synth_next(void *ctx, nn_batch *b, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    synth *s = ctx;
+    int k = s->n - s->pos < BATCH ? s->n - s->pos : BATCH;
+    for (int i = 0; i < k; i++) {
+        uint32_t j = s->order[s->pos + i];
+        memcpy(s->bx + (size_t)i * PIX, s->x + (size_t)j * PIX, PIX * sizeof(float));
+        s->by[i] = s->y[j];
+    }
+    s->pos += k;
+    s->batch++;
+    if (k > 0 && s->epoch == s->nan_epoch && s->batch == s->nan_batch) {
+        s->bx[5] = NAN;
+    }
+    *b = (nn_batch){.x = s->bx, .labels = s->by, .n = k};
+    return 0;
+}
+
+static nn_source synth_source(synth *s)
+{
+    return (nn_source){.ctx = s, .size = s->n, .begin = synth_begin, .next = synth_next};
+}
+
+static const char softmax_spec[] = "Input(shape=(8, 8, 1))\n"
+                                   "Conv2D(4, 3, activation='relu')\n"
+                                   "MaxPooling2D(2)\n"
+                                   "Flatten()\n"
+                                   "Dropout(0.2)\n"
+                                   "Dense(2, activation='softmax')\n";
+
+static const char sigmoid_spec[] = "Input(shape=(8, 8, 1))\n"
+                                   "Conv2D(4, 3, padding='same', activation='relu')\n"
+                                   "MaxPooling2D(2)\n"
+                                   "Flatten()\n"
+                                   "Dropout(0.25)\n"
+                                   "Dense(8, activation='relu')\n"
+                                   "Dense(1, activation='sigmoid')\n";
+
+typedef struct fixture {
+    char dir[256], runs[300], last[300], best[300];
+    synth tr, va;
+    nn_source train, val;
+} fixture;
+
+static void fixture_init(fixture *f)
+{
+    ck_test_tmpdir(f->dir, sizeof f->dir);
+    snprintf(f->runs, sizeof f->runs, "%s/runs.db", f->dir);
+    synth_make(&f->tr, 64, 100);
+    synth_make(&f->va, 24, 200);
+    f->train = synth_source(&f->tr);
+    f->val = synth_source(&f->va);
+}
+
+static void fixture_paths(fixture *f, const char *run)
+{
+    snprintf(f->last, sizeof f->last, "%s/%s-last.ckpt", f->dir, run);
+    snprintf(f->best, sizeof f->best, "%s/%s-best.ckpt", f->dir, run);
+}
+
+static void fixture_free(fixture *f)
+{
+    synth_free(&f->tr);
+    synth_free(&f->va);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static nn_model *make_model(const char *spec)
+{
+    char err[256] = "";
+    nn_model *m;
+    ck_assert_msg(nn_model_create(&m, spec, "synth", BATCH, err, sizeof err) == 0, "%s", err);
+    return m;
+}
+
+static nn_train_opts opts_for(fixture *f, const char *run, int epochs)
+{
+    fixture_paths(f, run);
+    nn_train_opts o = nn_train_defaults();
+    o.epochs = epochs;
+    o.optim = nn_optim_defaults(NN_OPT_ADAM);
+    o.optim.lr = 0.01;
+    o.seed = 5;
+    o.threads = 1;
+    o.runs_path = f->runs;
+    o.run_name = run;
+    o.dataset_hash = "synthetic";
+    o.config_extra = "{\"classes\":[\"left\",\"right\"]}";
+    o.last_path = f->last;
+    o.best_path = f->best;
+    return o;
+}
+
+/* The curve of a run as recorded: n rows of (loss, acc, val_loss, val_acc). */
+static int read_curve(const char *runs, const char *run, double *v, int max)
+{
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(runs, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT epoch, loss, accuracy, val_loss, val_accuracy "
+                                        "FROM epochs WHERE run = ? ORDER BY epoch",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && n < max) {
+        ck_assert_int_eq(sqlite3_column_int(st, 0), n + 1);
+        for (int j = 0; j < 4; j++) {
+            v[n * 4 + j] = sqlite3_column_double(st, j + 1);
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void read_status(const char *runs, const char *run, char *out, size_t len)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_open(runs, &db), SQLITE_OK);
+    sqlite3_prepare_v2(db, "SELECT status FROM runs WHERE name = ?", -1, &st, NULL);
+    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static int files_equal(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    ck_assert(fa && fb);
+    int ca, cb, same = 1;
+    do {
+        ca = fgetc(fa);
+        cb = fgetc(fb);
+        same = same && ca == cb;
+    } while (ca != EOF && cb != EOF);
+    fclose(fa);
+    fclose(fb);
+    return same;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+START_TEST(learns_separable_task)
+{
+    fixture f;
+    fixture_init(&f);
+    for (int s = 0; s < 2; s++) {
+        nn_model *m = make_model(s ? sigmoid_spec : softmax_spec);
+        nn_train_opts o = opts_for(&f, s ? "sigmoid" : "softmax", 12);
+        char err[256] = "";
+        nn_train_result res;
+        ck_assert_msg(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(res.epochs_done, 12);
+        nn_eval ev;
+        ck_assert_int_eq(nn_evaluate(m, NN_LOSS_AUTO, &f.train, 0, &ev, err, sizeof err), 0);
+        ck_assert_msg(ev.accuracy == 1.0, "%s: training accuracy %g", s ? "sigmoid" : "softmax",
+                      ev.accuracy);
+        ck_assert_int_eq(ev.n, 64);
+        ck_assert_int_eq(ev.classes, 2);
+        ck_assert(ev.confusion[0] == 32 && ev.confusion[3] == 32);
+        nn_eval_free(&ev);
+        double curve[12 * 4];
+        ck_assert_int_eq(read_curve(f.runs, o.run_name, curve, 12), 12);
+        ck_assert(curve[11 * 4 + 0] < curve[0]); /* loss fell */
+        ck_assert(curve[11 * 4 + 3] >= 0.95);    /* validation learned too */
+        char status[32];
+        read_status(f.runs, o.run_name, status, sizeof status);
+        ck_assert_str_eq(status, "done");
+        nn_model_destroy(m);
+    }
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(same_seed_same_curve)
+{
+    fixture f;
+    fixture_init(&f);
+    double c[3][8 * 4];
+    const char *names[3] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        nn_model *m = make_model(sigmoid_spec);
+        nn_train_opts o = opts_for(&f, names[i], 8);
+        o.seed = i == 2 ? 6 : 5;
+        char err[256] = "";
+        ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(read_curve(f.runs, names[i], c[i], 8), 8);
+        nn_model_destroy(m);
+    }
+    ck_assert_int_eq(memcmp(c[0], c[1], sizeof c[0]), 0);
+    ck_assert_int_ne(memcmp(c[0], c[2], sizeof c[0]), 0);
+    /* A name is a run: recording it twice is refused. */
+    nn_model *m = make_model(sigmoid_spec);
+    nn_train_opts o = opts_for(&f, "a", 8);
+    char err[256] = "";
+    ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err), CK_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "run a: already recorded"));
+    nn_model_destroy(m);
+    fixture_free(&f);
+}
+END_TEST
+
+static int stop_after_3(void *ctx, const nn_progress *p)
+{
+    (void)ctx;
+    return p->epoch == 3;
+}
+
+START_TEST(resume_equals_uninterrupted)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256] = "", status[32];
+    nn_model *m = make_model(sigmoid_spec);
+    nn_train_opts o = opts_for(&f, "full", 7);
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+    nn_model_destroy(m);
+    char full_last[300];
+    snprintf(full_last, sizeof full_last, "%s", f.last);
+
+    /* "Killed" after epoch 3, then resumed by a fresh process's worth of state. */
+    m = make_model(sigmoid_spec);
+    o = opts_for(&f, "part", 7);
+    o.on_epoch = stop_after_3;
+    nn_train_result res;
+    ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err), CK_ECANCELED);
+    ck_assert_int_eq(res.epochs_done, 3);
+    read_status(f.runs, "part", status, sizeof status);
+    ck_assert_str_eq(status, "interrupted");
+    nn_model_destroy(m);
+
+    m = make_model(sigmoid_spec);
+    o.on_epoch = NULL;
+    o.resume = 1;
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(res.epochs_done, 7);
+    nn_model_destroy(m);
+    read_status(f.runs, "part", status, sizeof status);
+    ck_assert_str_eq(status, "done");
+
+    double a[7 * 4], b[7 * 4];
+    ck_assert_int_eq(read_curve(f.runs, "full", a, 7), 7);
+    ck_assert_int_eq(read_curve(f.runs, "part", b, 7), 7);
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    /* Same weights and optimizer state, byte for byte. */
+    ck_assert(files_equal(full_last, f.last));
+
+    /* Resuming with another configuration is refused. */
+    m = make_model(sigmoid_spec);
+    o.optim.lr = 0.02;
+    ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err), CK_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "configuration differs"));
+    nn_model_destroy(m);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(nan_stops_with_place)
+{
+    fixture f;
+    fixture_init(&f);
+    f.tr.nan_epoch = 2;
+    f.tr.nan_batch = 3;
+    nn_model *m = make_model(softmax_spec);
+    nn_train_opts o = opts_for(&f, "nan", 5);
+    char err[256] = "";
+    nn_train_result res;
+    ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err), CK_ENUMERIC);
+    ck_assert_msg(strstr(err, "epoch 2 batch 3: loss is NaN") != NULL, "%s", err);
+    ck_assert_int_eq(res.bad_epoch, 2);
+    ck_assert_int_eq(res.bad_batch, 3);
+    ck_assert_int_eq(res.epochs_done, 1);
+    char status[32];
+    read_status(f.runs, "nan", status, sizeof status);
+    ck_assert_str_eq(status, "failed");
+    /* The last good checkpoint is epoch 1's, with finite weights. */
+    nn_ckpt_state st;
+    ck_assert_int_eq(nn_ckpt_read(m, f.last, &st, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(st.epoch, 1);
+    for (size_t i = 0; i < m->nparams; i++) {
+        ck_assert(isfinite(m->params[i]));
+    }
+    nn_model_destroy(m);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(early_stopping)
+{
+    fixture f;
+    fixture_init(&f);
+    nn_model *m = make_model(softmax_spec);
+    nn_train_opts o = opts_for(&f, "flat", 10);
+    o.optim = nn_optim_defaults(NN_OPT_SGD);
+    o.optim.lr = 0; /* val_loss never improves after epoch 1 */
+    o.patience = 2;
+    char err[256] = "";
+    nn_train_result res;
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(res.epochs_done, 3);
+    ck_assert_int_eq(res.best_epoch, 1);
+    ck_assert(res.stopped_early);
+    nn_model_destroy(m);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(checkpoint_evaluate_predict)
+{
+    fixture f;
+    fixture_init(&f);
+    nn_model *m = make_model(softmax_spec);
+    nn_train_opts o = opts_for(&f, "ck", 4);
+    char err[256] = "";
+    nn_train_result res;
+    ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err), 0);
+    nn_eval a, b;
+    ck_assert_int_eq(nn_evaluate(m, NN_LOSS_AUTO, &f.val, 0, &a, err, sizeof err), 0);
+
+    nn_model *l;
+    ck_assert_msg(nn_model_load(&l, f.last, 5, err, sizeof err) == 0, "%s", err);
+    ck_assert_ptr_nonnull(
+        strstr(nn_model_config(l), "\"extra\":{\"classes\":[\"left\",\"right\"]}"));
+    ck_assert_int_eq(nn_model_params(l), nn_model_params(m));
+    /* A batch of 5 against a source of 16s is refused, with the place. */
+    ck_assert_int_eq(nn_evaluate(l, NN_LOSS_AUTO, &f.val, 0, &b, err, sizeof err), CK_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "epoch 1 batch 1: 16 samples (batch size 5)"));
+    /* Same weights: predict (in chunks of 5) gives the evaluated outputs. */
+    float *p = nt_zeros(24 * 2);
+    ck_assert_int_eq(nn_predict(l, f.va.x, 24, p), 0);
+    int correct = 0;
+    for (int i = 0; i < 24; i++) {
+        nt_assert_near(p[2 * i] + p[2 * i + 1], 1.0, 1e-6);
+        correct += (p[2 * i + 1] > p[2 * i]) == f.va.y[i];
+    }
+    ck_assert(fabs(correct / 24.0 - a.accuracy) < 1e-12);
+    free(p);
+    ck_assert_int_eq(nn_runs_record_eval(f.runs, "ck", "validation", &a, err, sizeof err), 0);
+    nn_eval_free(&a);
+    nn_model_destroy(l);
+
+    /* A damaged checkpoint is named and refused. */
+    FILE *fp = fopen(f.last, "r+b");
+    fseek(fp, 200, SEEK_SET);
+    fputc(0x55, fp);
+    fclose(fp);
+    ck_assert_int_eq(nn_model_load(&l, f.last, 5, err, sizeof err), CK_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "-last.ckpt: checkpoint: checksum mismatch"));
+    ck_assert_int_eq(nn_model_load(&l, f.runs, 5, err, sizeof err), CK_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "not a convkit checkpoint"));
+    /* The best checkpoint fits only its own model. */
+    nn_model *other = make_model(sigmoid_spec);
+    ck_assert_int_eq(nn_ckpt_read(other, f.best, NULL, NULL, err, sizeof err), CK_EINVAL);
+    nn_model_destroy(other);
+    nn_model_destroy(m);
+    fixture_free(&f);
+}
+END_TEST
+
+static Suite *train_suite(void)
+{
+    Suite *s = suite_create("nn_train");
+    TCase *tc = tcase_create("train");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, learns_separable_task);
+    tcase_add_test(tc, same_seed_same_curve);
+    tcase_add_test(tc, resume_equals_uninterrupted);
+    tcase_add_test(tc, nan_stops_with_place);
+    tcase_add_test(tc, early_stopping);
+    tcase_add_test(tc, checkpoint_evaluate_predict);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return ck_test_run(train_suite());
+}

@@ -1,0 +1,208 @@
+/* runs.c: runs.db, the record of experiments.
+ *
+ *   runs(name PRIMARY KEY, config JSON, dataset_hash, seed, model_summary,
+ *        start, end, status)      status: running, done, interrupted, failed
+ *   epochs(run, epoch, loss, accuracy, val_loss, val_accuracy, seconds,
+ *          images_per_s, input_stall)  epoch is 1-based, as Keras prints it;
+ *          input_stall is seconds spent waiting for batches
+ *   evaluations(run, split, loss, accuracy, n, confusion JSON, time)
+ *
+ * Each epoch row is its own transaction, written before that epoch's
+ * checkpoint: a run killed between the two has one row more than its
+ * checkpoint, and resuming deletes rows past the checkpoint before it
+ * redoes them. Times are UTC ISO 8601 text, which sorts and reads well.
+ */
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nn_internal.h"
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS runs(name TEXT PRIMARY KEY, config TEXT NOT NULL,"
+    " dataset_hash TEXT, seed INTEGER, model_summary TEXT, start TEXT, end TEXT, status TEXT);"
+    "CREATE TABLE IF NOT EXISTS epochs(run TEXT NOT NULL REFERENCES runs(name),"
+    " epoch INTEGER NOT NULL, loss REAL, accuracy REAL, val_loss REAL, val_accuracy REAL,"
+    " seconds REAL, images_per_s REAL, input_stall REAL, PRIMARY KEY(run, epoch));"
+    "CREATE TABLE IF NOT EXISTS evaluations(run TEXT NOT NULL, split TEXT NOT NULL, loss REAL,"
+    " accuracy REAL, n INTEGER, confusion TEXT, time TEXT);";
+
+int nn_runs_open(const char *path, sqlite3 **db, char *err, size_t errlen)
+{
+    *db = NULL;
+    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        int rc = ck_err(err, errlen, CK_EDB, "%s: open: %s", path,
+                        *db ? sqlite3_errmsg(*db) : "out of memory");
+        sqlite3_close(*db);
+        *db = NULL;
+        return rc;
+    }
+    sqlite3_busy_timeout(*db, 10000);
+    char *msg = NULL;
+    if (sqlite3_exec(*db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = ck_err(err, errlen, CK_EDB, "%s: schema: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(*db);
+        *db = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+void nn_runs_close(sqlite3 *db)
+{
+    sqlite3_close(db);
+}
+
+/* Now as "2026-01-31T12:00:00Z". */
+static void utc_now(char out[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Prepares sql, binds text/int/double arguments described by `types`
+ * ('t' text, 'i' int64, 'd' double, 'n' null), runs it to completion. */
+static int exec_bound(sqlite3 *db, const char *what, char *err, size_t errlen, const char *sql,
+                      const char *types, ...)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return ck_err(err, errlen, CK_EDB, "runs.db: %s: %s", what, sqlite3_errmsg(db));
+    }
+    va_list ap;
+    va_start(ap, types);
+    for (int i = 0; types[i]; i++) {
+        switch (types[i]) {
+        case 't': {
+            const char *s = va_arg(ap, const char *);
+            if (s) {
+                sqlite3_bind_text(st, i + 1, s, -1, SQLITE_TRANSIENT);
+            } else {
+                sqlite3_bind_null(st, i + 1);
+            }
+            break;
+        }
+        case 'i': sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)); break;
+        case 'd': sqlite3_bind_double(st, i + 1, va_arg(ap, double)); break;
+        default: sqlite3_bind_null(st, i + 1); break;
+        }
+    }
+    va_end(ap);
+    int rc = sqlite3_step(st);
+    while (rc == SQLITE_ROW) {
+        rc = sqlite3_step(st);
+    }
+    int out = 0;
+    if (rc != SQLITE_DONE) {
+        out = ck_err(err, errlen, CK_EDB, "runs.db: %s: %s", what, sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+int nn_runs_start(sqlite3 *db, const char *name, const char *config, const char *dataset_hash,
+                  uint64_t seed, const char *summary, int resume, int epoch, char *err,
+                  size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT config, status FROM runs WHERE name = ?", -1, &st, NULL) !=
+        SQLITE_OK) {
+        return ck_err(err, errlen, CK_EDB, "runs.db: run %s: %s", name, sqlite3_errmsg(db));
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int found = sqlite3_step(st) == SQLITE_ROW, rc = 0;
+    if (found && !resume) {
+        rc = ck_err(err, errlen, CK_EINVAL,
+                    "runs.db: run %s: already recorded (resume it or choose another name)", name);
+    } else if (!found && resume) {
+        rc = ck_err(err, errlen, CK_EINVAL, "runs.db: run %s: resume: no such run", name);
+    } else if (found) {
+        const char *old = (const char *)sqlite3_column_text(st, 0);
+        if (!old || strcmp(old, config) != 0) {
+            rc = ck_err(err, errlen, CK_EINVAL,
+                        "runs.db: run %s: resume: the configuration differs from the recorded "
+                        "one",
+                        name);
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc) {
+        return rc;
+    }
+    char now[32];
+    utc_now(now);
+    if (resume) {
+        if ((rc = exec_bound(db, "resume", err, errlen,
+                             "DELETE FROM epochs WHERE run = ? AND epoch > ?", "ti", name,
+                             (int64_t)epoch))) {
+            return rc;
+        }
+        return exec_bound(db, "resume", err, errlen,
+                          "UPDATE runs SET status = 'running', end = NULL WHERE name = ?", "t",
+                          name);
+    }
+    return exec_bound(db, "start", err, errlen,
+                      "INSERT INTO runs(name, config, dataset_hash, seed, model_summary, start, "
+                      "status) VALUES(?, ?, ?, ?, ?, ?, 'running')",
+                      "tttitt", name, config, dataset_hash, (int64_t)seed, summary, now);
+}
+
+int nn_runs_epoch(sqlite3 *db, const char *name, int epoch, const double v[7], char *err,
+                  size_t errlen)
+{
+    return exec_bound(db, "epoch", err, errlen,
+                      "INSERT OR REPLACE INTO epochs(run, epoch, loss, accuracy, val_loss, "
+                      "val_accuracy, seconds, images_per_s, input_stall) "
+                      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      "tiddddddd", name, (int64_t)epoch, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+}
+
+int nn_runs_finish(sqlite3 *db, const char *name, const char *status, char *err, size_t errlen)
+{
+    char now[32];
+    utc_now(now);
+    return exec_bound(db, "finish", err, errlen,
+                      "UPDATE runs SET status = ?, end = ? WHERE name = ?", "ttt", status, now,
+                      name);
+}
+
+int nn_runs_record_eval(const char *runs_path, const char *run, const char *split, const nn_eval *e,
+                        char *err, size_t errlen)
+{
+    sqlite3 *db;
+    int rc = nn_runs_open(runs_path, &db, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    size_t cap = (size_t)e->classes * e->classes * 22 + 16, len = 0;
+    char *json = malloc(cap);
+    if (!json) {
+        nn_runs_close(db);
+        return ck_err(err, errlen, CK_ENOMEM, "%s: evaluation: out of memory", runs_path);
+    }
+    json[len++] = '[';
+    for (int i = 0; i < e->classes; i++) {
+        json[len++] = '[';
+        for (int j = 0; j < e->classes; j++) {
+            len += (size_t)snprintf(json + len, cap - len, "%s%lld", j ? "," : "",
+                                    (long long)e->confusion[i * e->classes + j]);
+        }
+        len += (size_t)snprintf(json + len, cap - len, "]%s", i + 1 < e->classes ? "," : "");
+    }
+    snprintf(json + len, cap - len, "]");
+    char now[32];
+    utc_now(now);
+    rc = exec_bound(db, "evaluation", err, errlen,
+                    "INSERT INTO evaluations(run, split, loss, accuracy, n, confusion, time) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?)",
+                    "ttddittt", run, split, e->loss, e->accuracy, e->n, json, now);
+    free(json);
+    nn_runs_close(db);
+    return rc;
+}

@@ -1,0 +1,458 @@
+/* trainer.c: Keras's fit loop, evaluation and prediction.
+ *
+ * The trainer pulls batches from an nn_source, so it knows nothing of
+ * datasets or threads: the loader (or a test) lends float NHWC batches
+ * and labels. Everything random is keyed by (seed, epoch, batch), and the
+ * source orders each epoch by its own key, so an epoch's result depends
+ * only on the weights and optimizer state at its start. That is what makes
+ * resuming exact: a checkpoint after epoch k holds those, and epoch k+1
+ * runs the same whether the process was restarted or not.
+ *
+ * Per epoch: train (a NaN/inf loss stops before its update), evaluate the
+ * validation source, record the row in runs.db, then write the best and
+ * last checkpoints (in that order, see runs.c for why).
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+nn_train_opts nn_train_defaults(void)
+{
+    nn_train_opts o = {.epochs = 1, .optim = nn_optim_defaults(NN_OPT_RMSPROP)};
+    return o;
+}
+
+/* The loss for the model's output, or -1 when they do not fit. */
+static int resolve_loss(const nn_model *m, nn_loss_kind loss)
+{
+    nn_act act = nn_model_output_act(m);
+    if (loss == NN_LOSS_AUTO) {
+        return act == NN_ACT_SIGMOID ? NN_LOSS_BINARY : act == NN_ACT_SOFTMAX ? NN_LOSS_SPARSE : -1;
+    }
+    if (loss == NN_LOSS_BINARY) {
+        return act == NN_ACT_SIGMOID ? (int)loss : -1;
+    }
+    return act == NN_ACT_SOFTMAX ? (int)loss : -1;
+}
+
+/* Checks a lent batch; returns 0 or CK_EINVAL with the place in err. */
+static int check_batch(const nn_model *m, const nn_batch *b, const char *where, int epoch,
+                       int64_t batch, char *err, size_t errlen)
+{
+    if (b->n < 0 || b->n > m->batch || (b->n > 0 && (!b->x || !b->labels))) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: epoch %d batch %lld: %d samples (batch size %d)",
+                      where, epoch + 1, (long long)batch + 1, b->n, m->batch);
+    }
+    int D = nn_model_outputs(m), classes = D == 1 ? 2 : D;
+    for (int i = 0; i < b->n; i++) {
+        if (b->labels[i] < 0 || b->labels[i] >= classes) {
+            return ck_err(err, errlen, CK_EINVAL,
+                          "%s: epoch %d batch %lld: label %d out of range [0, %d)", where,
+                          epoch + 1, (long long)batch + 1, (int)b->labels[i], classes);
+        }
+    }
+    return 0;
+}
+
+static void eval_init(nn_eval *e)
+{
+    memset(e, 0, sizeof *e);
+}
+
+void nn_eval_free(nn_eval *e)
+{
+    if (e) {
+        free(e->confusion);
+        e->confusion = NULL;
+    }
+}
+
+int nn_evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch, nn_eval *out,
+                char *err, size_t errlen)
+{
+    eval_init(out);
+    int kind = resolve_loss(m, loss);
+    if (kind < 0) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: evaluate: loss %s does not fit the output",
+                      m->name, nn_loss_name(loss));
+    }
+    int D = nn_model_outputs(m), classes = D == 1 ? 2 : D;
+    out->classes = classes;
+    out->confusion = calloc((size_t)classes * classes, sizeof *out->confusion);
+    if (!out->confusion) {
+        return ck_err(err, errlen, CK_ENOMEM, "%s: evaluate: out of memory", m->name);
+    }
+    int rc = src->begin ? src->begin(src->ctx, epoch, err, errlen) : 0;
+    double total = 0;
+    int64_t correct = 0;
+    for (int64_t bi = 0; rc == 0; bi++) {
+        nn_batch b = {0};
+        if ((rc = src->next(src->ctx, &b, err, errlen)) ||
+            (rc = check_batch(m, &b, "evaluate", epoch, bi, err, errlen)) || b.n == 0) {
+            break;
+        }
+        nn_model_forward(m, b.x, b.n, NULL);
+        total += nn_model_loss(m, (nn_loss_kind)kind, b.labels);
+        correct += nn_model_correct(m, b.labels);
+        const float *p = nn_model_output(m);
+        for (int i = 0; i < b.n; i++) {
+            const float *r = p + (size_t)i * D;
+            int pred = 0;
+            if (D == 1) {
+                pred = r[0] > 0.5f;
+            } else {
+                for (int j = 1; j < D; j++) {
+                    pred = r[j] > r[pred] ? j : pred;
+                }
+            }
+            out->confusion[(size_t)b.labels[i] * classes + pred]++;
+        }
+        out->n += b.n;
+    }
+    if (rc) {
+        nn_eval_free(out);
+        return rc;
+    }
+    out->loss = out->n ? total / (double)out->n : (double)NAN;
+    out->accuracy = out->n ? (double)correct / (double)out->n : (double)NAN;
+    return 0;
+}
+
+int nn_predict(nn_model *m, const float *x, int64_t n, float *probs)
+{
+    int D = nn_model_outputs(m);
+    size_t in = m->layers[0].size;
+    for (int64_t i = 0; i < n; i += m->batch) {
+        int k = n - i < m->batch ? (int)(n - i) : m->batch;
+        int rc = nn_model_forward(m, x + (size_t)i * in, k, NULL);
+        if (rc) {
+            return rc;
+        }
+        memcpy(probs + (size_t)i * D, nn_model_output(m), (size_t)k * D * sizeof *probs);
+    }
+    return 0;
+}
+
+/* ---- configuration JSON ------------------------------------------------- */
+
+typedef struct jbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} jbuf;
+
+static void jput(jbuf *b, const char *s, size_t n)
+{
+    if (b->oom) {
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) {
+            b->oom = 1;
+            return;
+        }
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void jraw(jbuf *b, const char *s)
+{
+    jput(b, s, strlen(s));
+}
+
+static void jstr(jbuf *b, const char *s)
+{
+    jraw(b, "\"");
+    for (; s && *s; s++) {
+        char esc[8];
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            snprintf(esc, sizeof esc, "\\%c", c);
+        } else if (c == '\n') {
+            snprintf(esc, sizeof esc, "\\n");
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+        } else {
+            esc[0] = (char)c;
+            esc[1] = '\0';
+        }
+        jraw(b, esc);
+    }
+    jraw(b, "\"");
+}
+
+static void jnum(jbuf *b, const char *key, double v)
+{
+    char t[64];
+    snprintf(t, sizeof t, ",\"%s\":%.17g", key, v);
+    jraw(b, t);
+}
+
+/* The run's full configuration. Resuming requires the same text. */
+static char *config_json(const nn_model *m, const nn_train_opts *o, int loss)
+{
+    jbuf b = {0};
+    char t[64];
+    jraw(&b, "{\"model\":");
+    jstr(&b, m->name);
+    jraw(&b, ",\"spec\":");
+    jstr(&b, m->spec);
+    snprintf(t, sizeof t, ",\"epochs\":%d,\"batch\":%d", o->epochs, m->batch);
+    jraw(&b, t);
+    jraw(&b, ",\"optimizer\":{\"name\":");
+    jstr(&b, nn_optim_name(o->optim.kind));
+    jnum(&b, "lr", o->optim.lr);
+    if (o->optim.kind == NN_OPT_SGD) {
+        jnum(&b, "momentum", o->optim.momentum);
+        jraw(&b, o->optim.nesterov ? ",\"nesterov\":true" : ",\"nesterov\":false");
+    } else if (o->optim.kind == NN_OPT_RMSPROP) {
+        jnum(&b, "rho", o->optim.rho);
+        jnum(&b, "epsilon", o->optim.eps);
+    } else {
+        jnum(&b, "beta_1", o->optim.beta1);
+        jnum(&b, "beta_2", o->optim.beta2);
+        jnum(&b, "epsilon", o->optim.eps);
+    }
+    jraw(&b, "},\"loss\":");
+    jstr(&b, nn_loss_name((nn_loss_kind)loss));
+    snprintf(t, sizeof t, ",\"seed\":%llu,\"threads\":%d,\"patience\":%d",
+             (unsigned long long)o->seed, o->threads, o->patience);
+    jraw(&b, t);
+    jraw(&b, ",\"dataset_hash\":");
+    if (o->dataset_hash) {
+        jstr(&b, o->dataset_hash);
+    } else {
+        jraw(&b, "null");
+    }
+    if (o->config_extra) {
+        jraw(&b, ",\"extra\":");
+        jraw(&b, o->config_extra);
+    }
+    jraw(&b, "}");
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+typedef struct run {
+    nn_model *m;
+    const nn_train_opts *o;
+    struct sqlite3 *db;
+    char *config;
+    int loss;
+} run;
+
+/* One training epoch; fills p (means, stall, speed). Returns 0, 1 when a
+ * callback asked to stop, or an error. */
+static int train_epoch(run *r, const nn_source *src, int epoch, nn_progress *p,
+                       nn_train_result *res, char *err, size_t errlen)
+{
+    nn_model *m = r->m;
+    const nn_train_opts *o = r->o;
+    double t0 = ck_now(), total = 0;
+    int64_t correct = 0;
+    int rc = src->begin ? src->begin(src->ctx, epoch, err, errlen) : 0;
+    for (int64_t bi = 0; rc == 0; bi++) {
+        nn_batch b = {0};
+        double tw = ck_now();
+        rc = src->next(src->ctx, &b, err, errlen);
+        p->input_stall += ck_now() - tw;
+        if (rc || (rc = check_batch(m, &b, m->name, epoch, bi, err, errlen)) || b.n == 0) {
+            break;
+        }
+        nn_step_key key = {.seed = o->seed, .epoch = epoch, .batch = bi};
+        nn_zero_grad(m);
+        nn_model_forward(m, b.x, b.n, &key);
+        double l = nn_model_loss(m, (nn_loss_kind)r->loss, b.labels);
+        if (!isfinite(l)) {
+            res->bad_epoch = epoch + 1;
+            res->bad_batch = bi + 1;
+            return ck_err(err, errlen, CK_ENUMERIC,
+                          "%s: epoch %d batch %lld: loss is %s; training stopped (the checkpoint "
+                          "of epoch %d is kept)",
+                          m->name, epoch + 1, (long long)bi + 1, isnan(l) ? "NaN" : "infinite",
+                          epoch);
+        }
+        nn_model_backward(m);
+        nn_model_update(m);
+        total += l;
+        correct += nn_model_correct(m, b.labels);
+        p->samples += b.n;
+        p->batch = bi + 1;
+        p->loss = total / (double)p->samples;
+        p->accuracy = (double)correct / (double)p->samples;
+        p->seconds = ck_now() - t0;
+        if (o->on_batch && o->on_batch(o->cb_ctx, p)) {
+            return 1;
+        }
+    }
+    if (rc) {
+        return rc;
+    }
+    if (p->samples == 0) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: epoch %d: the training source is empty", m->name,
+                      epoch + 1);
+    }
+    double secs = ck_now() - t0;
+    p->images_per_s = secs > 0 ? (double)p->samples / secs : 0;
+    return 0;
+}
+
+static int save_checkpoints(run *r, const nn_ckpt_state *st, int improved, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (improved && r->o->best_path) {
+        rc = nn_ckpt_write(r->m, st, r->config, r->o->best_path, err, errlen);
+    }
+    if (rc == 0 && r->o->last_path) {
+        rc = nn_ckpt_write(r->m, st, r->config, r->o->last_path, err, errlen);
+    }
+    return rc;
+}
+
+static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_ckpt_state *st,
+                      nn_train_result *res, char *err, size_t errlen)
+{
+    const nn_train_opts *o = r->o;
+    nn_model *m = r->m;
+    int64_t batches = train->size > 0 ? (train->size + m->batch - 1) / m->batch : 0;
+    for (int e = st->epoch; e < o->epochs; e++) {
+        nn_progress p = {.epoch = e + 1, .epochs = o->epochs, .batches = batches};
+        p.val_loss = p.val_accuracy = (double)NAN;
+        double t0 = ck_now();
+        int rc = train_epoch(r, train, e, &p, res, err, errlen);
+        if (rc) {
+            return rc;
+        }
+        if (val) {
+            nn_eval ev;
+            if ((rc = nn_evaluate(m, (nn_loss_kind)r->loss, val, e, &ev, err, errlen))) {
+                return rc;
+            }
+            p.val_loss = ev.loss;
+            p.val_accuracy = ev.accuracy;
+            nn_eval_free(&ev);
+        }
+        p.seconds = ck_now() - t0;
+        /* Keras's EarlyStopping(monitor="val_loss", min_delta=0). */
+        double monitor = val ? p.val_loss : p.loss;
+        p.best = monitor < st->best;
+        if (p.best) {
+            st->best = monitor;
+            st->best_epoch = e + 1;
+            st->wait = 0;
+        } else {
+            st->wait++;
+        }
+        st->epoch = e + 1;
+        res->epochs_done = st->epoch;
+        res->best_epoch = st->best_epoch;
+        res->best_loss = st->best;
+        double row[7] = {p.loss,    p.accuracy,     p.val_loss,   p.val_accuracy,
+                         p.seconds, p.images_per_s, p.input_stall};
+        if (r->db && (rc = nn_runs_epoch(r->db, o->run_name, e + 1, row, err, errlen))) {
+            return rc;
+        }
+        if ((rc = save_checkpoints(r, st, p.best, err, errlen))) {
+            return rc;
+        }
+        if (o->on_epoch && o->on_epoch(o->cb_ctx, &p)) {
+            return 1;
+        }
+        if (o->patience > 0 && st->wait >= o->patience) {
+            res->stopped_early = 1;
+            break;
+        }
+    }
+    return 0;
+}
+
+int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const nn_source *val,
+             nn_train_result *res, char *err, size_t errlen)
+{
+    nn_train_result local;
+    res = res ? res : &local;
+    memset(res, 0, sizeof *res);
+    int loss = resolve_loss(m, o->loss);
+    if (loss < 0) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "%s: train: the last layer must end in sigmoid or softmax matching the "
+                      "loss (%s)",
+                      m->name, nn_loss_name(o->loss));
+    }
+    if (o->epochs < 1 || o->patience < 0 || !train || !train->next ||
+        (o->runs_path && !o->run_name) || (o->resume && !o->last_path)) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "%s: train: bad options (epochs >= 1, a run name with runs.db, a last "
+                      "checkpoint to resume)",
+                      m->name);
+    }
+    if (o->threads > 0) {
+        openblas_set_num_threads(o->threads);
+    }
+    run r = {.m = m, .o = o, .loss = loss};
+    nn_ckpt_state st = {.seed = o->seed, .best = INFINITY};
+    char *summary = NULL;
+    r.config = config_json(m, o, loss);
+    int rc = r.config && nn_model_summary(m, &summary) == 0
+                 ? 0
+                 : ck_err(err, errlen, CK_ENOMEM, "%s: train: out of memory", m->name);
+    if (rc == 0 && o->resume) {
+        char *cfg = NULL;
+        rc = nn_ckpt_read(m, o->last_path, &st, &cfg, err, errlen);
+        if (rc == 0 && strcmp(cfg ? cfg : "", r.config) != 0) {
+            rc = ck_err(err, errlen, CK_EINVAL,
+                        "%s: resume: the run's configuration differs from this one", o->last_path);
+        }
+        free(cfg);
+    } else if (rc == 0) {
+        rc = nn_model_set_optim(m, &o->optim);
+        if (rc == 0) {
+            nn_model_init(m, o->seed);
+        }
+    }
+    if (rc == 0 && o->runs_path) {
+        rc = nn_runs_open(o->runs_path, &r.db, err, errlen);
+        if (rc == 0) {
+            rc = nn_runs_start(r.db, o->run_name, r.config, o->dataset_hash, o->seed, summary,
+                               o->resume, st.epoch, err, errlen);
+        }
+    }
+    int started = rc == 0;
+    res->epochs_done = st.epoch;
+    res->best_epoch = st.best_epoch;
+    res->best_loss = st.best;
+    if (rc == 0) {
+        rc = train_loop(&r, train, val, &st, res, err, errlen);
+        if (rc == 1) {
+            rc = ck_err(err, errlen, CK_ECANCELED, "%s: train: stopped after epoch %d", m->name,
+                        st.epoch);
+        }
+    }
+    if (r.db && started) {
+        const char *status = rc == 0 ? "done" : rc == CK_ECANCELED ? "interrupted" : "failed";
+        char e2[256];
+        int rc2 = nn_runs_finish(r.db, o->run_name, status, e2, sizeof e2);
+        if (rc == 0 && rc2) {
+            rc = ck_err(err, errlen, rc2, "%s", e2);
+        }
+    }
+    nn_runs_close(r.db);
+    free(summary);
+    free(r.config);
+    return rc;
+}
