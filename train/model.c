@@ -213,6 +213,7 @@ int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
         const float *in = prev->y, *w = m->params + L->w_off;
         const float *b = L->b_n ? m->params + L->b_off : NULL;
         size_t len = (size_t)n * L->size;
+        double t0 = m->prof ? ck_now() : 0;
         switch (L->kind) {
         case NN_INPUT: break;
         case NN_RESCALING: nn_rescale_forward(len, L->scale, L->offset, in, L->y); break;
@@ -243,6 +244,9 @@ int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
                 memcpy(m->logits, L->y, len * sizeof(float));
             }
             nn_act_forward(L->act, (int)(len / (size_t)L->c), L->c, L->y);
+        }
+        if (m->prof) {
+            m->prof[i] += ck_now() - t0;
         }
     }
     return 0;
@@ -320,6 +324,7 @@ void nn_model_backward(nn_model *m)
         float *dx = L->need_dx ? prev->dy : NULL;
         float *dw = m->grads + L->w_off, *db = L->b_n ? m->grads + L->b_off : NULL;
         size_t len = (size_t)n * L->size;
+        double t0 = m->prof ? ck_now() : 0;
         if (has_act(L) && i < m->nlayers - 1) {
             nn_act_backward(L->act, (int)(len / (size_t)L->c), L->c, L->y, L->dy);
         }
@@ -350,6 +355,9 @@ void nn_model_backward(nn_model *m)
                 }
             }
             break;
+        }
+        if (m->prof) {
+            m->prof[m->nlayers + i] += ck_now() - t0;
         }
     }
 }

@@ -280,6 +280,37 @@ typedef struct nn_train_result {
 int nn_train(nn_model *m, const nn_train_opts *opts, const nn_source *train, const nn_source *val,
              nn_train_result *res, char *err, size_t errlen);
 
+/* ---- measurement --------------------------------------------------------- */
+
+/* Where one layer's time goes, per training step. */
+typedef struct nn_bench_layer {
+    char name[64];    /* Keras's layer name */
+    const char *type; /* "Conv2D", ... (static) */
+    double forward_s; /* seconds per step */
+    double backward_s;
+    double gflop; /* GFLOP per step, forward + backward */
+} nn_bench_layer;
+
+typedef struct nn_bench {
+    int batch, threads, steps;
+    double train_images_per_s;       /* forward, loss, backward, update */
+    double infer_images_per_s;       /* forward only */
+    double step_s;                   /* seconds per training step */
+    double step_gflop;               /* GFLOP per training step (convolutions, dense) */
+    double gflops;                   /* achieved: step_gflop / step_s */
+    double zero_s, loss_s, update_s; /* per step, outside the layers */
+    int nlayers;
+    nn_bench_layer *layers; /* nlayers rows, Input excluded; malloc'd */
+} nn_bench;
+
+/* Times `steps` training steps (after one warm-up) and as many inference
+ * forwards of m on synthetic full batches (uniform pixels in the model's
+ * range, labels cycling), with OpenBLAS on `threads` threads (0: as set).
+ * Weights are re-initialised from seed 0. Returns 0, CK_EINVAL,
+ * CK_ENOMEM; release out with nn_bench_free. */
+int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, size_t errlen);
+void nn_bench_free(nn_bench *b); /* NULL is a no-op */
+
 /* Records an evaluation of run `run` on `split` in runs.db (table
  * evaluations, with the confusion matrix as JSON). Returns 0, CK_EDB. */
 int nn_runs_record_eval(const char *runs_path, const char *run, const char *split, const nn_eval *e,

@@ -182,6 +182,8 @@ struct nn_model {
     float *logits;  /* (batch, D) the final layer's input to its activation */
     float *targets; /* (batch, D) one-hot scratch for categorical targets */
     float *col;     /* im2col scratch */
+    double *prof;   /* NULL, or seconds per layer: forward [0, nlayers),
+                       backward [nlayers, 2*nlayers), added by each pass */
     int n;          /* samples in the last forward */
     int trained;    /* the last forward was in training mode */
 };

@@ -1,0 +1,128 @@
+/* bench.c: how fast a training step is, and where its time goes.
+ *
+ * Synthetic full batches isolate the trainer from the loader. The FLOP
+ * count is the usual one for GEMM-shaped work (2 per multiply-add):
+ * a convolution's forward 2*P*Q*K*R*S*C per sample, its backward the same
+ * again for the kernel gradient and once more when a gradient flows into
+ * its input; Dense likewise with Din*Dout. Pooling, activations and the
+ * update are counted as time but not as FLOPs, which is what a GEMM-peak
+ * comparison wants. Per-layer times come from the model's profile hook
+ * (two clock reads per layer and pass).
+ */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+/* GFLOP of one layer's forward for n samples. */
+static double layer_gflop(const nn_layer *L, int n)
+{
+    double f = 0;
+    if (L->kind == NN_CONV2D) {
+        f = 2.0 * L->g.P * L->g.Q * L->g.K * L->g.R * L->g.S * L->g.C;
+    } else if (L->kind == NN_DENSE) {
+        f = 2.0 * (double)L->w_n;
+    }
+    return f * n * 1e-9;
+}
+
+void nn_bench_free(nn_bench *b)
+{
+    if (b) {
+        free(b->layers);
+        b->layers = NULL;
+    }
+}
+
+int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (steps < 1 || nn_model_output_act(m) == NN_ACT_LINEAR) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: bench: need steps >= 1 and a trainable model",
+                      m->name);
+    }
+    if (threads > 0) {
+        openblas_set_num_threads(threads);
+    }
+    const int n = m->batch, D = nn_model_outputs(m);
+    size_t in = (size_t)n * m->layers[0].size;
+    float *x = malloc(in * sizeof *x);
+    int32_t *labels = malloc((size_t)n * sizeof *labels);
+    double *prof = calloc(2 * (size_t)m->nlayers, sizeof *prof);
+    out->layers = calloc((size_t)m->nlayers, sizeof *out->layers);
+    if (!x || !labels || !prof || !out->layers) {
+        free(x);
+        free(labels);
+        free(prof);
+        nn_bench_free(out);
+        return ck_err(err, errlen, CK_ENOMEM, "%s: bench: out of memory", m->name);
+    }
+    ck_rng r;
+    ck_rng_init(&r, 0, 0, 0, CK_RNG_TEST);
+    double hi = nn_model_rescales(m) ? 255.0 : 1.0;
+    for (size_t i = 0; i < in; i++) {
+        x[i] = (float)ck_rng_range(&r, 0, hi);
+    }
+    for (int i = 0; i < n; i++) {
+        labels[i] = i % (D == 1 ? 2 : D);
+    }
+    nn_model_init(m, 0);
+    nn_step_key key = {0};
+    double t_zero = 0, t_loss = 0, t_update = 0, t_total = 0;
+    for (int s = -1; s < steps; s++) { /* step -1 warms up caches and BLAS threads */
+        m->prof = s >= 0 ? prof : NULL;
+        key.batch = s + 1;
+        double t0 = ck_now();
+        nn_zero_grad(m);
+        double t1 = ck_now();
+        nn_model_forward(m, x, n, &key);
+        double t2 = ck_now();
+        nn_model_loss(m, NN_LOSS_AUTO, labels);
+        double t3 = ck_now();
+        nn_model_backward(m);
+        double t4 = ck_now();
+        nn_model_update(m);
+        double t5 = ck_now();
+        if (s >= 0) {
+            t_zero += t1 - t0;
+            t_loss += t3 - t2;
+            t_update += t5 - t4;
+            t_total += t5 - t0;
+        }
+    }
+    m->prof = NULL;
+    double t_infer = 0;
+    for (int s = -1; s < steps; s++) {
+        double t0 = ck_now();
+        nn_model_forward(m, x, n, NULL);
+        if (s >= 0) {
+            t_infer += ck_now() - t0;
+        }
+    }
+    out->batch = n;
+    out->threads = threads > 0 ? threads : openblas_get_num_threads();
+    out->steps = steps;
+    out->step_s = t_total / steps;
+    out->train_images_per_s = n * steps / t_total;
+    out->infer_images_per_s = n * steps / t_infer;
+    out->zero_s = t_zero / steps;
+    out->loss_s = t_loss / steps;
+    out->update_s = t_update / steps;
+    for (int i = 1; i < m->nlayers; i++) {
+        const nn_layer *L = &m->layers[i];
+        nn_bench_layer *b = &out->layers[out->nlayers++];
+        snprintf(b->name, sizeof b->name, "%s", L->name);
+        b->type = nn_kind_name(L->kind);
+        b->forward_s = prof[i] / steps;
+        b->backward_s = prof[m->nlayers + i] / steps;
+        double f = layer_gflop(L, n);
+        b->gflop = f + f + (L->need_dx ? f : 0);
+        out->step_gflop += b->gflop;
+    }
+    out->gflops = out->step_gflop / out->step_s;
+    free(x);
+    free(labels);
+    free(prof);
+    return 0;
+}
