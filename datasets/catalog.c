@@ -102,15 +102,24 @@ int ds_cat_exec(ds_catalog *c, const char *sql, const char *step, char *err, siz
 int ds_cat_prepare(ds_catalog *c, const char *sql, sqlite3_stmt **st, const char *step, char *err,
                    size_t errlen)
 {
+    *st = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK) {
+        return ds_cat_err(c, err, errlen, "%s", step);
+    }
+    return 0;
+}
+
+/* A statement kept for the life of the connection: prepared on first use,
+ * reset and unbound on the next. */
+static int cached(ds_catalog *c, const char *sql, sqlite3_stmt **st, const char *step, char *err,
+                  size_t errlen)
+{
     if (*st) {
         sqlite3_reset(*st);
         sqlite3_clear_bindings(*st);
         return 0;
     }
-    if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK) {
-        return ds_cat_err(c, err, errlen, "%s", step);
-    }
-    return 0;
+    return ds_cat_prepare(c, sql, st, step, err, errlen);
 }
 
 int ds_cat_tx_begin(ds_catalog *c, char *err, size_t errlen)
@@ -302,10 +311,10 @@ int ds_catalog_open(ds_catalog **out, const char *path, int mode, char *err, siz
     }
     if (rc == 0) {
         sqlite3_busy_timeout(c->db, 10000);
-        rc = ds_cat_exec(c, "PRAGMA cache_size = -16384", "open", err, errlen);
+        rc = check_schema(c, err, errlen);
     }
     if (rc == 0) {
-        rc = check_schema(c, err, errlen);
+        rc = ds_cat_exec(c, "PRAGMA cache_size = -16384", "open", err, errlen);
     }
     if (rc == 0) {
         rc = load_state(c, err, errlen);
@@ -498,7 +507,7 @@ int ds_catalog_source(ds_catalog *c, int index, const char *path, ds_layout layo
 
 int ds_catalog_has(ds_catalog *c, int64_t id)
 {
-    if (ds_cat_prepare(c, "SELECT 1 FROM samples WHERE id = ?", &c->st_has, "has", NULL, 0)) {
+    if (cached(c, "SELECT 1 FROM samples WHERE id = ?", &c->st_has, "has", NULL, 0)) {
         return CK_EDB;
     }
     sqlite3_bind_int64(c->st_has, 1, id);
@@ -564,8 +573,8 @@ static int put_blob(ds_catalog *c, int64_t id, const ds_entry *e, const ds_sampl
 {
     int rc;
     if (!s->ok) {
-        rc = ds_cat_prepare(c, "DELETE FROM blobs WHERE id = ?", &c->st_blob_del, "delete image",
-                            err, errlen);
+        rc = cached(c, "DELETE FROM blobs WHERE id = ?", &c->st_blob_del, "delete image", err,
+                    errlen);
         if (rc == 0) {
             sqlite3_bind_int64(c->st_blob_del, 1, id);
             if (sqlite3_step(c->st_blob_del) != SQLITE_DONE) {
@@ -575,10 +584,10 @@ static int put_blob(ds_catalog *c, int64_t id, const ds_entry *e, const ds_sampl
         }
         return rc;
     }
-    rc = ds_cat_prepare(c,
-                        "INSERT OR REPLACE INTO blobs(id, kind, width, height, bands, data)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        &c->st_blob_put, "insert image", err, errlen);
+    rc = cached(c,
+                "INSERT OR REPLACE INTO blobs(id, kind, width, height, bands, data)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                &c->st_blob_put, "insert image", err, errlen);
     if (rc) {
         return rc;
     }
@@ -613,12 +622,12 @@ int ds_catalog_put(ds_catalog *c, int64_t id, int source_index, const ds_entry *
     }
     int rc = ds_cat_tx_begin(c, err, errlen);
     if (rc == 0) {
-        rc = ds_cat_prepare(c,
-                            "INSERT OR REPLACE INTO samples(id, source_idx, name, class_name,"
-                            " src_split, number, status, reason, format, width, height, bands,"
-                            " orig_width, orig_height, bytes, content_hash, phash)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            &c->st_put, "insert sample", err, errlen);
+        rc = cached(c,
+                    "INSERT OR REPLACE INTO samples(id, source_idx, name, class_name,"
+                    " src_split, number, status, reason, format, width, height, bands,"
+                    " orig_width, orig_height, bytes, content_hash, phash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    &c->st_put, "insert sample", err, errlen);
     }
     if (rc) {
         return rc;
@@ -852,10 +861,10 @@ int ds_catalog_split(ds_catalog *c, const char *split, int64_t **ids, int32_t **
 int ds_catalog_blob(ds_catalog *c, int64_t id, ds_blob *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    int rc = ds_cat_prepare(c,
-                            "SELECT b.kind, b.width, b.height, b.bands, b.data, s.name"
-                            " FROM blobs b JOIN samples s ON s.id = b.id WHERE b.id = ?",
-                            &c->st_blob_get, "read image", err, errlen);
+    int rc = cached(c,
+                    "SELECT b.kind, b.width, b.height, b.bands, b.data, s.name"
+                    " FROM blobs b JOIN samples s ON s.id = b.id WHERE b.id = ?",
+                    &c->st_blob_get, "read image", err, errlen);
     if (rc) {
         return rc;
     }

@@ -44,7 +44,8 @@ int ds_cat_err(ds_catalog *c, char *err, size_t errlen, const char *fmt, ...) CK
 /* Runs sql (no results wanted); step names it in errors. */
 int ds_cat_exec(ds_catalog *c, const char *sql, const char *step, char *err, size_t errlen);
 
-/* Prepares sql into *st; step names it in errors. */
+/* Prepares sql into *st (a new statement, the caller finalizes it); step
+ * names it in errors. */
 int ds_cat_prepare(ds_catalog *c, const char *sql, sqlite3_stmt **st, const char *step, char *err,
                    size_t errlen);
 
