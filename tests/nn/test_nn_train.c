@@ -307,6 +307,17 @@ START_TEST(resume_equals_uninterrupted)
     ck_assert_str_eq(status, "interrupted");
     nn_model_destroy(m);
 
+    /* A kill between epoch 4's row and its checkpoint leaves a row that
+     * the resumed run must redo. */
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(f.runs, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "INSERT INTO epochs(run, epoch, loss, accuracy) "
+                                  "VALUES('part', 4, 9.0, 0.1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
     m = make_model(sigmoid_spec);
     o.on_epoch = NULL;
     o.resume = 1;
