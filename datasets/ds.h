@@ -103,7 +103,7 @@ void ds_source_hash(const ds_source *s, char hex[33]);
 /* ---- checking one entry ------------------------------------------------ */
 
 typedef struct ds_check_opts {
-    uint64_t max_pixels; /* as ds_limits */
+    uint64_t max_pixels; /* as ds_limits; 0 means the default */
     int max_side;        /* > 0: photos larger than this are shrunk (longest side) and
                             re-encoded as JPEG q 95 (PNG for images with alpha) */
 } ds_check_opts;
@@ -123,9 +123,13 @@ typedef struct ds_sample {
 } ds_sample;
 
 /* Decodes and verifies e (all of it: a truncated or corrupt file is caught;
- * a JPEG may be decoded at a reduced DCT scale) and fills *out. A bad image
- * is not an error: returns 0 with out->ok = 0. Returns a negative code only
- * when checking itself failed (CK_ENOMEM). Thread-safe; needs ck_init. */
+ * a JPEG may be decoded at a reduced DCT scale) and fills *out (overwritten:
+ * clear a reused sample first). A bad image is not an error: returns 0 with
+ * out->ok = 0, a one-line reason and no data; the declared size is checked
+ * against max_pixels before any pixel is decoded; an entry with e->reject
+ * is rejected with that reason. content_hash is always set. Returns a
+ * negative code only when checking itself failed (CK_ENOMEM). Thread-safe;
+ * needs ck_init. */
 int ds_check_entry(const ds_entry *e, const ds_check_opts *o, ds_sample *out, char *err,
                    size_t errlen);
 void ds_sample_clear(ds_sample *s); /* frees data; safe on a zeroed struct */
@@ -148,7 +152,8 @@ typedef struct ds_split_opts {
     double train, validation, test; /* DS_SPLIT_FRACTIONS; sum to 1 */
     uint64_t seed;
     int64_t limit_per_class; /* > 0: at most this many per class and split */
-    int near_distance;       /* phash Hamming distance for near duplicates (default 4) */
+    int near_distance;       /* phash Hamming distance for near duplicates (default 4,
+                                at most 16; < 0: no near-duplicate search) */
     int keep_leakage;        /* 1: report leakage but keep the samples */
 } ds_split_opts;
 
@@ -195,21 +200,28 @@ int ds_catalog_begin(ds_catalog *c, const char *options, int *finished, char *er
 int ds_catalog_source(ds_catalog *c, int index, const char *path, ds_layout layout,
                       int64_t *id_base, int *complete, char *err, size_t errlen);
 
-/* 1 if the sample with this id is already stored (a resumed run skips it). */
+/* 1 if the sample with this id is already stored (a resumed run skips it),
+ * 0 if not, CK_EDB on failure. A read connection sees committed rows only. */
 int ds_catalog_has(ds_catalog *c, int64_t id);
 
-/* Stores one checked entry (ok or rejected) under id. Writes are grouped in
- * large transactions; a crash loses at most the open transaction. */
+/* Stores one checked entry (ok or rejected) under id (again: replaced).
+ * Writes are grouped in large transactions; a crash loses at most the open
+ * transaction. Source source_index must be registered and not complete. */
 int ds_catalog_put(ds_catalog *c, int64_t id, int source_index, const ds_entry *e,
                    const ds_sample *s, char *err, size_t errlen);
 
-/* Marks source index complete with its entry count and hash; commits. */
+/* Marks source index complete with its entry count and hash; commits.
+ * CK_EINVAL when the stored samples are not exactly ids id_base ..
+ * id_base+entries-1, or when an already complete source now has another
+ * count or hash (the file changed between runs). */
 int ds_catalog_source_done(ds_catalog *c, int index, int64_t entries, const char *hash, char *err,
                            size_t errlen);
 
 /* After every source: groups exact and near duplicates, assigns splits,
  * detects and (unless keep_leakage) removes leakage, records the dataset
- * hash, marks the preparation finished. Deterministic. */
+ * hash, marks the preparation finished. Deterministic: a function of the
+ * stored rows and o only (catalog_finish.c states the policy). A no-op on
+ * a finished catalog. CK_EINVAL for bad options or an incomplete source. */
 int ds_catalog_finish(ds_catalog *c, const ds_split_opts *o, char *err, size_t errlen);
 
 /* -- reading -- */
