@@ -1,0 +1,861 @@
+/* test_catalog.c: the SQLite catalog on hand-made samples (no decoding):
+ * dense ids across sources, resume after a kill equals a one-shot run,
+ * finished and mismatched catalogs, every split mode and the per-class
+ * limit, duplicate groups, the leakage policy, the info JSON, errors. */
+#include <sqlite3.h>
+#include <sys/wait.h>
+
+#include "ck_test.h"
+#include "ds.h"
+
+#define OPTIONS "sources=test split=test"
+
+typedef struct fix {
+    char dir[256];
+    char path[300];
+    ds_catalog *c;
+    char err[512];
+} fix;
+
+static void fix_init(fix *f, const char *name)
+{
+    ck_test_tmpdir(f->dir, sizeof f->dir);
+    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
+    f->c = NULL;
+    f->err[0] = '\0';
+}
+
+static void open_w(fix *f)
+{
+    int rc = ds_catalog_open(&f->c, f->path, DS_OPEN_WRITE, f->err, sizeof f->err);
+    ck_assert_msg(rc == 0, "%s", f->err);
+}
+
+static int begin(fix *f)
+{
+    int finished = -1;
+    int rc = ds_catalog_begin(f->c, OPTIONS, &finished, f->err, sizeof f->err);
+    ck_assert_msg(rc == 0, "%s", f->err);
+    return finished;
+}
+
+static int64_t source(fix *f, int index, int *complete)
+{
+    int64_t base = -1;
+    int done = -1;
+    char path[64];
+    snprintf(path, sizeof path, "src%d.zip", index);
+    int rc = ds_catalog_source(f->c, index, path, DS_LAYOUT_FOLDERS, &base, &done, f->err,
+                               sizeof f->err);
+    ck_assert_msg(rc == 0, "%s", f->err);
+    if (complete) {
+        *complete = done;
+    }
+    return base;
+}
+
+/* One sample. ok: a 2x2 raw image whose bytes and content hash derive from
+ * content; phash given. Not ok: rejected with reason. */
+typedef struct spec {
+    const char *name, *label, *split;
+    int ok;
+    uint32_t content;
+    uint64_t phash;
+    const char *reason;
+} spec;
+
+static void put(fix *f, int64_t id, int src, const spec *s)
+{
+    uint8_t px[4] = {(uint8_t)s->content, (uint8_t)(s->content >> 8), (uint8_t)(s->content >> 16),
+                     (uint8_t)(s->content >> 24)};
+    ds_entry e = {0};
+    e.ordinal = id;
+    e.name = (char *)s->name;
+    e.label = (char *)s->label;
+    e.split = (char *)s->split;
+    e.kind = DS_ENTRY_RAW;
+    e.data = px;
+    e.size = 4;
+    e.width = e.height = 2;
+    e.bands = 1;
+    ds_sample smp = {0};
+    smp.ok = s->ok;
+    if (s->ok) {
+        snprintf(smp.format, sizeof smp.format, "raw");
+        smp.width = smp.height = smp.orig_width = smp.orig_height = 2;
+        smp.bands = 1;
+        smp.data = px;
+        smp.size = 4;
+        smp.phash = s->phash;
+    } else {
+        snprintf(smp.reason, sizeof smp.reason, "%s", s->reason ? s->reason : "not an image");
+    }
+    for (int i = 0; i < 16; i++) {
+        smp.content_hash[i] = px[i % 4] ^ (uint8_t)(i * 37);
+    }
+    int rc = ds_catalog_put(f->c, id, src, &e, &smp, f->err, sizeof f->err);
+    ck_assert_msg(rc == 0, "%s", f->err);
+}
+
+static void source_done(fix *f, int index, int64_t entries, const char *hash)
+{
+    int rc = ds_catalog_source_done(f->c, index, entries, hash, f->err, sizeof f->err);
+    ck_assert_msg(rc == 0, "%s", f->err);
+}
+
+static void finish(fix *f, const ds_split_opts *o)
+{
+    int rc = ds_catalog_finish(f->c, o, f->err, sizeof f->err);
+    ck_assert_msg(rc == 0, "%s", f->err);
+}
+
+static void close_c(fix *f)
+{
+    ds_catalog_close(f->c);
+    f->c = NULL;
+}
+
+/* Every row of every table, in order, as text: two catalogs with the same
+ * dump hold the same content. */
+static char *dump(const char *path)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    static const char *const queries[] = {
+        "SELECT key, value FROM meta ORDER BY key",
+        "SELECT * FROM sources ORDER BY idx",
+        "SELECT * FROM classes ORDER BY label",
+        "SELECT id, source_idx, name, class_name, label, src_split, number, split, status,"
+        " reason, format, width, height, bands, orig_width, orig_height, bytes,"
+        " hex(content_hash), phash, dup_group, near_group, leak_of, leak_kind"
+        " FROM samples ORDER BY id",
+        "SELECT id, kind, width, height, bands, hex(data) FROM blobs ORDER BY id",
+    };
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
+        sqlite3_stmt *st = NULL;
+        ck_assert_int_eq(sqlite3_prepare_v2(db, queries[q], -1, &st, NULL), SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            for (int i = 0; i < sqlite3_column_count(st); i++) {
+                const char *v = (const char *)sqlite3_column_text(st, i);
+                size_t n = (v ? strlen(v) : 4) + 2;
+                if (len + n + 1 > cap) {
+                    cap = 2 * (len + n + 1);
+                    out = realloc(out, cap);
+                }
+                len += (size_t)snprintf(out + len, cap - len, "%s%c", v ? v : "NULL",
+                                        i + 1 < sqlite3_column_count(st) ? '|' : '\n');
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return out;
+}
+
+/* A sample set for two sources: source 0 has 12 labelled samples of cat
+ * and dog (one rejected), source 1 has 5 (unlabelled ones too). */
+static spec sample_spec(int64_t id, char *name, size_t len)
+{
+    spec s = {0};
+    if (id < 12) {
+        int dog = id % 2;
+        snprintf(name, len, "train/%s.%d.jpg", dog ? "dog" : "cat", (int)id * 100);
+        s.label = dog ? "dog" : "cat";
+        s.ok = id != 7;
+        s.reason = "decode: Premature end of input file";
+    } else {
+        snprintf(name, len, "test1/%d.jpg", (int)id);
+        s.ok = 1;
+    }
+    s.name = name;
+    s.content = (uint32_t)(id * 2654435761u);
+    s.phash = (uint64_t)id * 0x9E3779B97F4A7C15ull;
+    return s;
+}
+
+static void put_range(fix *f, int src, int64_t from, int64_t to)
+{
+    for (int64_t id = from; id < to; id++) {
+        char name[64];
+        spec s = sample_spec(id, name, sizeof name);
+        if (ds_catalog_has(f->c, id) != 1) {
+            put(f, id, src, &s);
+        }
+    }
+}
+
+static char *one_shot(const char *name, const ds_split_opts *o)
+{
+    fix f;
+    fix_init(&f, name);
+    open_w(&f);
+    ck_assert_int_eq(begin(&f), 0);
+    ck_assert_int_eq(source(&f, 0, NULL), 0);
+    put_range(&f, 0, 0, 12);
+    source_done(&f, 0, 12, "hash0");
+    ck_assert_int_eq(source(&f, 1, NULL), 12);
+    put_range(&f, 1, 12, 17);
+    source_done(&f, 1, 5, "hash1");
+    finish(&f, o);
+    close_c(&f);
+    return dump(f.path);
+}
+
+START_TEST(ids_and_resume)
+{
+    ds_split_opts o = ds_split_opts_default();
+    ck_assert_int_eq(ds_split_parse("train=0.5,validation=0.25,test=0.25", &o, NULL, 0), 0);
+    char *want = one_shot("one.db", &o);
+
+    fix f;
+    fix_init(&f, "resumed.db");
+    /* Run 1 is killed while source 1 is being read: its open transaction
+     * (ids 12..14) is lost. */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (ds_catalog_open(&f.c, f.path, DS_OPEN_WRITE, NULL, 0) != 0) {
+            _exit(1);
+        }
+        int fin, done;
+        int64_t base;
+        ds_catalog_begin(f.c, OPTIONS, &fin, NULL, 0);
+        ds_catalog_source(f.c, 0, "src0.zip", DS_LAYOUT_FOLDERS, &base, &done, NULL, 0);
+        put_range(&f, 0, 0, 12);
+        ds_catalog_source_done(f.c, 0, 12, "hash0", NULL, 0);
+        ds_catalog_source(f.c, 1, "src1.zip", DS_LAYOUT_FOLDERS, &base, &done, NULL, 0);
+        put_range(&f, 1, 12, 15);
+        _exit(0); /* no close: as if killed */
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* Run 2 resumes: source 0 is complete, source 1 starts over. */
+    open_w(&f);
+    ck_assert_int_eq(begin(&f), 0);
+    int complete = -1;
+    ck_assert_int_eq(source(&f, 0, &complete), 0);
+    ck_assert_int_eq(complete, 1);
+    ck_assert_int_eq(ds_catalog_has(f.c, 11), 1);
+    ck_assert_int_eq(source(&f, 1, &complete), 12);
+    ck_assert_int_eq(complete, 0);
+    ck_assert_int_eq(ds_catalog_has(f.c, 12), 0);
+    put_range(&f, 1, 12, 14);
+    close_c(&f); /* an orderly stop: what was put is kept */
+
+    /* Run 3 puts the rest and finishes. */
+    open_w(&f);
+    ck_assert_int_eq(begin(&f), 0);
+    source(&f, 0, &complete);
+    ck_assert_int_eq(source(&f, 1, &complete), 12);
+    ck_assert_int_eq(ds_catalog_has(f.c, 13), 1);
+    ck_assert_int_eq(ds_catalog_has(f.c, 14), 0);
+    put_range(&f, 1, 12, 17);
+    source_done(&f, 1, 5, "hash1");
+    finish(&f, &o);
+    close_c(&f);
+
+    char *got = dump(f.path);
+    ck_assert_str_eq(got, want);
+    ck_assert_ptr_nonnull(strstr(got, "dataset_hash|"));
+    free(got);
+    free(want);
+}
+END_TEST
+
+static char *file_bytes(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, 0, SEEK_END);
+    *len = (size_t)ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc(*len + 1);
+    ck_assert_uint_eq(fread(buf, 1, *len, fp), *len);
+    fclose(fp);
+    return buf;
+}
+
+START_TEST(finished_and_mismatched)
+{
+    ds_split_opts o = ds_split_opts_default();
+    fix f;
+    fix_init(&f, "done.db");
+    open_w(&f);
+    begin(&f);
+    source(&f, 0, NULL);
+    put_range(&f, 0, 0, 12);
+    source_done(&f, 0, 12, "hash0");
+    finish(&f, &o);
+    char hash[40];
+    snprintf(hash, sizeof hash, "%s", ds_catalog_hash(f.c));
+    ck_assert_uint_eq(strlen(hash), 32);
+    close_c(&f);
+
+    size_t len0, len1;
+    char *before = file_bytes(f.path, &len0);
+    open_w(&f);
+    ck_assert_int_eq(begin(&f), 1);
+    ck_assert_str_eq(ds_catalog_hash(f.c), hash);
+    close_c(&f);
+    char *after = file_bytes(f.path, &len1);
+    ck_assert_uint_eq(len0, len1);
+    ck_assert_mem_eq(before, after, len0);
+    free(before);
+    free(after);
+
+    open_w(&f);
+    int finished = -1;
+    int rc = ds_catalog_begin(f.c, "sources=other", &finished, f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EINVAL);
+    ck_assert_msg(strstr(f.err, f.path) && strstr(f.err, "was prepared with " OPTIONS) &&
+                      strstr(f.err, "use a new output file"),
+                  "%s", f.err);
+    close_c(&f);
+}
+END_TEST
+
+START_TEST(errors_name_the_catalog)
+{
+    fix f;
+    fix_init(&f, "bad.db");
+    FILE *fp = fopen(f.path, "wb");
+    fputs("this is not a database, just some text that is long enough to matter\n", fp);
+    fclose(fp);
+    int rc = ds_catalog_open(&f.c, f.path, DS_OPEN_WRITE, f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EFORMAT);
+    ck_assert_ptr_null(f.c);
+    ck_assert_msg(strstr(f.err, f.path) && strstr(f.err, "not a convkit catalog"), "%s", f.err);
+
+    snprintf(f.path, sizeof f.path, "%s/missing.db", f.dir);
+    rc = ds_catalog_open(&f.c, f.path, DS_OPEN_READ, f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EIO);
+    ck_assert_msg(strstr(f.err, f.path) != NULL, "%s", f.err);
+
+    snprintf(f.path, sizeof f.path, "%s/new.db", f.dir);
+    open_w(&f);
+    spec s = {.name = "a.jpg", .label = "a", .ok = 1};
+    ds_entry e = {.name = "a.jpg"};
+    ds_sample smp = {.ok = 1};
+    rc = ds_catalog_put(f.c, 0, 0, &e, &smp, f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EINVAL);
+    ck_assert_msg(strstr(f.err, "insert sample 0") && strstr(f.err, "not begun"), "%s", f.err);
+    begin(&f);
+    int64_t base;
+    int complete;
+    rc = ds_catalog_source(f.c, 1, "x", DS_LAYOUT_IDX, &base, &complete, f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EINVAL);
+    ck_assert_msg(strstr(f.err, "source 1") != NULL, "%s", f.err);
+    source(&f, 0, NULL);
+    put(&f, 0, 0, &s);
+    rc = ds_catalog_source_done(f.c, 0, 2, "h", f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EINVAL);
+    ck_assert_msg(strstr(f.err, "1 samples stored") != NULL, "%s", f.err);
+    source_done(&f, 0, 1, "h");
+    rc = ds_catalog_source_done(f.c, 0, 1, "other", f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EINVAL);
+    ck_assert_msg(strstr(f.err, "changed") != NULL, "%s", f.err);
+    ds_blob b;
+    rc = ds_catalog_blob(f.c, 5, &b, f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EINVAL);
+    ck_assert_msg(strstr(f.err, f.path) && strstr(f.err, "sample 5"), "%s", f.err);
+    ds_split_opts o = ds_split_opts_default();
+    o.near_distance = 40;
+    rc = ds_catalog_finish(f.c, &o, f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EINVAL);
+    close_c(&f);
+
+    /* Read-only: no writing. */
+    ck_assert_int_eq(ds_catalog_open(&f.c, f.path, DS_OPEN_READ, f.err, sizeof f.err), 0);
+    int finished;
+    rc = ds_catalog_begin(f.c, OPTIONS, &finished, f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EINVAL);
+    close_c(&f);
+}
+END_TEST
+
+/* Builds a finished catalog from n specs in one source. */
+static void build(fix *f, const char *name, const spec *specs, int n, const ds_split_opts *o)
+{
+    fix_init(f, name);
+    open_w(f);
+    begin(f);
+    source(f, 0, NULL);
+    for (int i = 0; i < n; i++) {
+        put(f, i, 0, &specs[i]);
+    }
+    source_done(f, 0, n, "h");
+    finish(f, o);
+}
+
+static size_t split_count(fix *f, const char *split, int label)
+{
+    int64_t *ids;
+    int32_t *labels;
+    size_t n;
+    int rc = ds_catalog_split(f->c, split, &ids, &labels, &n, f->err, sizeof f->err);
+    ck_assert_msg(rc == 0, "%s", f->err);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            ck_assert_int_lt(ids[i - 1], ids[i]);
+        }
+        k += label < -1 || labels[i] == label;
+    }
+    free(ids);
+    free(labels);
+    return k;
+}
+
+/* Kaggle-like: cat.N and dog.N for N in 0..2599, plus unlabelled test1. */
+static spec *kaggle(int *n, char names[][32])
+{
+    spec *s = calloc(5300, sizeof *s);
+    int k = 0;
+    for (int num = 0; num < 2600; num++) {
+        for (int dog = 0; dog < 2; dog++) {
+            snprintf(names[k], 32, "train/%s.%d.jpg", dog ? "dog" : "cat", num);
+            s[k] = (spec){.name = names[k],
+                          .label = dog ? "dog" : "cat",
+                          .ok = 1,
+                          .content = (uint32_t)k + 1,
+                          .phash = (uint64_t)(k + 1) * 0x9E3779B97F4A7C15ull};
+            k++;
+        }
+    }
+    for (int i = 0; i < 50; i++) {
+        snprintf(names[k], 32, "test1/%d.jpg", i);
+        s[k] = (spec){.name = names[k],
+                      .ok = 1,
+                      .content = (uint32_t)k + 1,
+                      .phash = (uint64_t)(k + 1) * 0x9E3779B97F4A7C15ull};
+        k++;
+    }
+    *n = k;
+    return s;
+}
+
+START_TEST(split_modes)
+{
+    static char names[5300][32];
+    int n;
+    spec *s = kaggle(&n, names);
+    const char *const modes[] = {"chollet", "chollet-1st", "train=0.8,validation=0.1,test=0.1",
+                                 "source"};
+    const size_t want[][3] = {{1000, 500, 1000}, {1000, 500, 500}, {2080, 260, 260}, {2600, 0, 0}};
+    for (int m = 0; m < 4; m++) {
+        ds_split_opts o = ds_split_opts_default();
+        ck_assert_int_eq(ds_split_parse(modes[m], &o, NULL, 0), 0);
+        fix f;
+        build(&f, "split.db", s, n, &o);
+        const char *const *classes;
+        int nclasses;
+        ck_assert_int_eq(ds_catalog_classes(f.c, &classes, &nclasses, NULL, 0), 0);
+        ck_assert_int_eq(nclasses, 2);
+        ck_assert_str_eq(classes[0], "cat");
+        ck_assert_str_eq(classes[1], "dog");
+        for (int label = 0; label < 2; label++) {
+            ck_assert_uint_eq(split_count(&f, "train", label), want[m][0]);
+            ck_assert_uint_eq(split_count(&f, "validation", label), want[m][1]);
+            ck_assert_uint_eq(split_count(&f, "test", label), want[m][2]);
+        }
+        ck_assert_uint_eq(split_count(&f, "unlabeled", -1), 50);
+        close_c(&f);
+    }
+
+    /* Chollet's files are the numbered ones. */
+    ds_split_opts o = ds_split_opts_default();
+    o.mode = DS_SPLIT_CHOLLET;
+    fix f;
+    build(&f, "chollet.db", s, n, &o);
+    int64_t *ids;
+    int32_t *labels;
+    size_t count;
+    ck_assert_int_eq(ds_catalog_split(f.c, "validation", &ids, &labels, &count, NULL, 0), 0);
+    ck_assert_uint_eq(count, 1000);
+    ds_blob b;
+    ck_assert_int_eq(ds_catalog_blob(f.c, ids[0], &b, f.err, sizeof f.err), 0);
+    ck_assert_str_eq(b.name, "train/cat.1000.jpg");
+    ck_assert_int_eq(b.kind, DS_ENTRY_RAW);
+    ck_assert_uint_eq(b.size, 4);
+    ck_assert_int_eq(b.width, 2);
+    ck_assert_int_eq(labels[0], 0);
+    ck_assert_int_eq(labels[1], 1);
+    free(ids);
+    free(labels);
+    close_c(&f);
+    free(s);
+}
+END_TEST
+
+START_TEST(fractions_are_seeded_and_limited)
+{
+    static char names[5300][32];
+    int n;
+    spec *s = kaggle(&n, names);
+    char *dumps[3];
+    for (int k = 0; k < 3; k++) {
+        ds_split_opts o = ds_split_opts_default();
+        ck_assert_int_eq(ds_split_parse("train=0.5,test=0.5", &o, NULL, 0), 0);
+        o.seed = k == 2 ? 8 : 7;
+        fix f;
+        build(&f, "seeded.db", s, n, &o);
+        close_c(&f);
+        dumps[k] = dump(f.path);
+    }
+    ck_assert_str_eq(dumps[0], dumps[1]);
+    ck_assert_str_ne(dumps[0], dumps[2]);
+    for (int k = 0; k < 3; k++) {
+        free(dumps[k]);
+    }
+
+    const char *const modes[] = {"chollet", "train=0.8,validation=0.1,test=0.1", "source"};
+    for (int m = 0; m < 3; m++) {
+        ds_split_opts o = ds_split_opts_default();
+        ck_assert_int_eq(ds_split_parse(modes[m], &o, NULL, 0), 0);
+        o.limit_per_class = 100;
+        fix f;
+        build(&f, "limited.db", s, n, &o);
+        for (int label = 0; label < 2; label++) {
+            ck_assert_uint_eq(split_count(&f, "train", label), 100);
+            ck_assert_uint_eq(split_count(&f, "validation", label), m == 2 ? 0 : 100);
+            ck_assert_uint_eq(split_count(&f, "test", label), m == 2 ? 0 : 100);
+        }
+        close_c(&f);
+    }
+    free(s);
+}
+END_TEST
+
+START_TEST(split_parse)
+{
+    ds_split_opts o = ds_split_opts_default();
+    char err[256];
+    ck_assert_int_eq(o.mode, DS_SPLIT_SOURCE);
+    ck_assert_int_eq(o.near_distance, 4);
+    ck_assert_int_eq(ds_split_parse("chollet-1st", &o, err, sizeof err), 0);
+    ck_assert_int_eq(o.mode, DS_SPLIT_CHOLLET_1ST);
+    ck_assert_int_eq(ds_split_parse("train=0.7,validation=0.2,test=0.1", &o, err, sizeof err), 0);
+    ck_assert_int_eq(o.mode, DS_SPLIT_FRACTIONS);
+    ck_assert_double_eq_tol(o.validation, 0.2, 1e-12);
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"train=0.8,validation=0.1,test=0.2", "sum to 1.1"},
+        {"train=0.8,valid=0.2", "'valid=0.2': unknown part"},
+        {"train=abc,test=1", "'train=abc': not a number"},
+        {"train=-0.5,test=1.5", "'train=-0.5'"},
+        {"train=0.5,train=0.5", "given twice"},
+        {"random", "'random'"},
+        {"", "empty"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(ds_split_parse(bad[i].text, &o, err, sizeof err), CK_EINVAL);
+        ck_assert_msg(strstr(err, bad[i].msg) != NULL, "'%s': %s", bad[i].text, err);
+    }
+    char text[256];
+    ds_split_describe(&o, text, sizeof text);
+    ck_assert_str_eq(text, "split=train=0.7,validation=0.2,test=0.1 seed=0 limit-per-class=0 "
+                           "near-distance=4 keep-leakage=0");
+}
+END_TEST
+
+/* Leakage: cat.5 (train) and cat.1200 (validation) are the same file;
+ * cat.6 (train) and cat.1300 (validation) are near copies. */
+static int leak_specs(spec *s, char names[][32])
+{
+    int k = 0;
+    for (int num = 0; num < 2000; num += 1) {
+        if (num > 10 && num < 1000 && num % 50) {
+            continue;
+        }
+        if (num > 1000 && num < 1500 && num != 1200 && num != 1300 && num % 100) {
+            continue;
+        }
+        if (num > 1500 && num % 100) {
+            continue;
+        }
+        snprintf(names[k], 32, "train/cat.%d.jpg", num);
+        s[k] = (spec){.name = names[k],
+                      .label = "cat",
+                      .ok = 1,
+                      .content = (uint32_t)num + 1,
+                      .phash = (uint64_t)(num + 1) * 0x9E3779B97F4A7C15ull};
+        if (num == 1200) {
+            s[k].content = 5 + 1;
+            s[k].phash = 6 * 0x9E3779B97F4A7C15ull;
+        }
+        if (num == 1300) {
+            s[k].phash = (7 * 0x9E3779B97F4A7C15ull) ^ 0x10204;
+        }
+        k++;
+    }
+    return k;
+}
+
+static void sample_row(const char *path, const char *name, char *out, size_t len)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT split, status, leak_kind,"
+                                        " (SELECT name FROM samples t WHERE t.id = s.leak_of)"
+                                        " FROM samples s WHERE name = ?",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, len, "%s %s %s %s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
+             sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "-",
+             sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "-");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+START_TEST(leakage_policy)
+{
+    static spec s[200];
+    static char names[200][32];
+    int n = leak_specs(s, names);
+    char row[256];
+    for (int keep = 0; keep < 2; keep++) {
+        ds_split_opts o = ds_split_opts_default();
+        o.mode = DS_SPLIT_CHOLLET;
+        o.keep_leakage = keep;
+        fix f;
+        build(&f, "leak.db", s, n, &o);
+        size_t val = split_count(&f, "validation", 0);
+        close_c(&f);
+        sample_row(f.path, "train/cat.1200.jpg", row, sizeof row);
+        ck_assert_str_eq(row, keep ? "validation ok exact train/cat.5.jpg"
+                                   : "validation leakage exact train/cat.5.jpg");
+        sample_row(f.path, "train/cat.1300.jpg", row, sizeof row);
+        ck_assert_str_eq(row, "validation ok near train/cat.6.jpg");
+        sample_row(f.path, "train/cat.5.jpg", row, sizeof row);
+        ck_assert_str_eq(row, "train ok - -");
+        ck_assert_uint_eq(val, keep ? 5 : 4);
+    }
+
+    /* The source's own split is never altered. */
+    for (int i = 0; i < n; i++) {
+        s[i].split = strstr(s[i].name, ".1200.") ? "test" : "train";
+    }
+    ds_split_opts o = ds_split_opts_default();
+    fix f;
+    build(&f, "source.db", s, n, &o);
+    ck_assert_uint_eq(split_count(&f, "test", 0), 1);
+    ck_assert_uint_eq(split_count(&f, "train", 0), (size_t)n - 1);
+    close_c(&f);
+    sample_row(f.path, "train/cat.1200.jpg", row, sizeof row);
+    ck_assert_str_eq(row, "test ok exact train/cat.5.jpg");
+}
+END_TEST
+
+static int64_t column_of(const char *path, const char *column, const char *name)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT %s FROM samples WHERE name = ?", column);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+START_TEST(duplicate_groups)
+{
+    const uint64_t p = 0x0123456789ABCDEFull;
+    spec s[] = {
+        {.name = "a", .label = "x", .ok = 1, .content = 1, .phash = 1},
+        {.name = "b", .label = "x", .ok = 1, .content = 2, .phash = p},
+        {.name = "c", .label = "y", .ok = 1, .content = 1, .phash = 1},       /* = a */
+        {.name = "d", .label = "x", .ok = 1, .content = 3, .phash = p ^ 0x7}, /* b + 3 bits */
+        {.name = "e", .label = "x", .ok = 1, .content = 4, .phash = p ^ 0x7 ^ 0x70}, /* d + 3 */
+        {.name = "f", .label = "x", .ok = 1, .content = 5, .phash = ~p},
+        {.name = "g", .label = "x", .ok = 1, .content = 1, .phash = 1}, /* = a */
+        {.name = "h", .label = "x", .ok = 0, .content = 1},             /* rejected */
+    };
+    int n = (int)(sizeof s / sizeof s[0]);
+    ds_split_opts o = ds_split_opts_default();
+    fix f;
+    build(&f, "dups.db", s, n, &o);
+    close_c(&f);
+    ck_assert_int_eq(column_of(f.path, "dup_group", "a"), 0);
+    ck_assert_int_eq(column_of(f.path, "dup_group", "c"), 0);
+    ck_assert_int_eq(column_of(f.path, "dup_group", "g"), 0);
+    ck_assert_int_eq(column_of(f.path, "dup_group", "b"), -1);
+    ck_assert_int_eq(column_of(f.path, "dup_group", "h"), -1);
+    /* b - d - e chain: one near cluster; a/c/g are one file, not near. */
+    ck_assert_int_eq(column_of(f.path, "near_group", "b"), 1);
+    ck_assert_int_eq(column_of(f.path, "near_group", "d"), 1);
+    ck_assert_int_eq(column_of(f.path, "near_group", "e"), 1);
+    ck_assert_int_eq(column_of(f.path, "near_group", "a"), -1);
+    ck_assert_int_eq(column_of(f.path, "near_group", "f"), -1);
+
+    o.near_distance = 2; /* now no pair is near */
+    build(&f, "dups2.db", s, n, &o);
+    close_c(&f);
+    ck_assert_int_eq(column_of(f.path, "near_group", "b"), -1);
+    ck_assert_int_eq(column_of(f.path, "dup_group", "g"), 0);
+}
+END_TEST
+
+/* A small JSON checker: returns the end of the value at p, or NULL. */
+static const char *json_value(const char *p);
+
+static const char *json_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') {
+        p++;
+    }
+    return p;
+}
+
+static const char *json_string(const char *p)
+{
+    if (*p++ != '"') {
+        return NULL;
+    }
+    while (*p && *p != '"') {
+        if ((unsigned char)*p < 0x20) {
+            return NULL;
+        }
+        if (*p == '\\') {
+            p++;
+            if (*p == 'u') {
+                for (int i = 1; i <= 4; i++) {
+                    if (!strchr("0123456789abcdefABCDEF", p[i]) || !p[i]) {
+                        return NULL;
+                    }
+                }
+                p += 4;
+            } else if (!*p || !strchr("\"\\/bfnrt", *p)) {
+                return NULL;
+            }
+        }
+        p++;
+    }
+    return *p == '"' ? p + 1 : NULL;
+}
+
+static const char *json_value(const char *p)
+{
+    p = json_ws(p);
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        p = json_ws(p + 1);
+        if (*p == close) {
+            return p + 1;
+        }
+        for (;;) {
+            if (close == '}') {
+                p = json_string(json_ws(p));
+                if (!p || *(p = json_ws(p)) != ':') {
+                    return NULL;
+                }
+                p++;
+            }
+            p = json_value(p);
+            if (!p) {
+                return NULL;
+            }
+            p = json_ws(p);
+            if (*p == close) {
+                return p + 1;
+            }
+            if (*p++ != ',') {
+                return NULL;
+            }
+        }
+    }
+    if (*p == '"') {
+        return json_string(p);
+    }
+    static const char *const words[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        if (strncmp(p, words[i], strlen(words[i])) == 0) {
+            return p + strlen(words[i]);
+        }
+    }
+    char *end;
+    strtod(p, &end);
+    return end > p ? end : NULL;
+}
+
+START_TEST(info_json)
+{
+    spec s[] = {
+        {.name = "cat/1.jpg", .label = "cat", .ok = 1, .content = 1, .phash = 1},
+        {.name = "cat/\"odd\"\n\xff.jpg", .label = "cat", .ok = 0, .reason = "not an image"},
+        {.name = "cat/Thumbs.db", .label = "cat", .ok = 0, .reason = "not an image"},
+        {.name = "dog/1.jpg", .label = "dog", .ok = 1, .content = 1, .phash = 1},
+        {.name = "dog/2.jpg", .label = "dog", .ok = 0, .reason = "not an image"},
+        {.name = "dog/3.jpg", .label = "dog", .ok = 0, .reason = "decode: Premature end"},
+        {.name = "test1/1.jpg", .ok = 1, .content = 9, .phash = 9},
+    };
+    ds_split_opts o = ds_split_opts_default();
+    fix f;
+    build(&f, "info.db", s, 7, &o);
+    close_c(&f);
+    ck_assert_int_eq(ds_catalog_open(&f.c, f.path, DS_OPEN_READ, f.err, sizeof f.err), 0);
+    char *json = NULL;
+    int rc = ds_catalog_info_json(f.c, &json, f.err, sizeof f.err);
+    ck_assert_msg(rc == 0, "%s", f.err);
+    const char *end = json_value(json);
+    ck_assert_msg(end && *json_ws(end) == '\0', "not JSON: %s", json);
+    static const char *const want[] = {
+        "\"finished\":true",
+        "\"classes\":[\"cat\",\"dog\"]",
+        "\"samples\":{\"total\":7,\"ok\":3,\"rejected\":4,\"leakage\":0,\"unused\":0}",
+        "\"train\":{\"total\":2,\"classes\":{\"cat\":1,\"dog\":1}}",
+        "\"unlabeled\":{\"total\":1}",
+        "{\"reason\":\"not an "
+        "image\",\"count\":3,\"examples\":[\"cat/\\\"odd\\\"\\n\xEF\xBF\xBD.jpg\","
+        "\"cat/Thumbs.db\",\"dog/2.jpg\"]}",
+        "\"reason\":\"decode: Premature end\",\"count\":1",
+        "\"exact\":{\"groups\":1,\"samples\":2",
+        "\"layout\":\"folders\"",
+        "\"options\":\"" OPTIONS "\"",
+        "\"split\":\"split=source seed=0",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        ck_assert_msg(strstr(json, want[i]) != NULL, "missing %s in %s", want[i], json);
+    }
+    ck_assert_msg(strstr(json, ds_catalog_hash(f.c)) != NULL, "%s", json);
+    free(json);
+    close_c(&f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("ds_catalog");
+    TCase *tc = tcase_create("catalog");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, ids_and_resume);
+    tcase_add_test(tc, finished_and_mismatched);
+    tcase_add_test(tc, errors_name_the_catalog);
+    tcase_add_test(tc, split_modes);
+    tcase_add_test(tc, fractions_are_seeded_and_limited);
+    tcase_add_test(tc, split_parse);
+    tcase_add_test(tc, leakage_policy);
+    tcase_add_test(tc, duplicate_groups);
+    tcase_add_test(tc, info_json);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return ck_test_run(suite());
+}
