@@ -85,6 +85,14 @@ static void w_floats(wbuf *b, const float *v, size_t n)
     }
 }
 
+const char *nn_strerror(int errnum, char *buf, size_t len)
+{
+    if (strerror_r(errnum, buf, len) != 0) {
+        snprintf(buf, len, "error %d", errnum);
+    }
+    return buf;
+}
+
 static uint64_t fnv1a(const unsigned char *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -137,18 +145,22 @@ int nn_ckpt_write(const nn_model *m, const nn_ckpt_state *st, const char *config
     }
     snprintf(tmp, plen, "%s.tmp", path);
     int rc = 0;
+    char why[128];
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: checkpoint: %s", tmp, strerror(errno));
+        rc = ck_err(err, errlen, CK_EIO, "%s: checkpoint: %s", tmp,
+                    nn_strerror(errno, why, sizeof why));
     } else {
         int ok = fwrite(b.p, 1, b.len, f) == b.len && fflush(f) == 0 && fsync(fileno(f)) == 0;
         int e = errno;
         ok = fclose(f) == 0 && ok;
         if (!ok) {
-            rc = ck_err(err, errlen, CK_EIO, "%s: checkpoint: write: %s", tmp, strerror(e));
+            rc = ck_err(err, errlen, CK_EIO, "%s: checkpoint: write: %s", tmp,
+                        nn_strerror(e, why, sizeof why));
             remove(tmp);
         } else if (rename(tmp, path) != 0) {
-            rc = ck_err(err, errlen, CK_EIO, "%s: checkpoint: rename: %s", path, strerror(errno));
+            rc = ck_err(err, errlen, CK_EIO, "%s: checkpoint: rename: %s", path,
+                        nn_strerror(errno, why, sizeof why));
             remove(tmp);
         }
     }
@@ -225,7 +237,9 @@ static int slurp(const char *path, rbuf *b, char *err, size_t errlen)
     memset(b, 0, sizeof *b);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        return ck_err(err, errlen, CK_EIO, "%s: open: %s", path, strerror(errno));
+        char why[128];
+        return ck_err(err, errlen, CK_EIO, "%s: open: %s", path,
+                      nn_strerror(errno, why, sizeof why));
     }
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) {

@@ -93,8 +93,9 @@ int nn_spec_load(const char *model, char **text, char *err, size_t errlen)
     }
     FILE *f = fopen(model, "rb");
     if (!f) {
+        char why[128];
         return ck_err(err, errlen, CK_EIO, "%s: open: %s (not a built-in model either)", model,
-                      strerror(errno));
+                      nn_strerror(errno, why, sizeof why));
     }
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
