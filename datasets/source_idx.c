@@ -23,7 +23,7 @@
 
 #include "source_internal.h"
 
-enum { IDX_BLOCK = 256 * 1024 };
+enum { IDX_BLOCK = 256 * 1024, IDX_OUT = 64 * 1024 };
 
 typedef struct idx_stream {
     char *path;
@@ -32,7 +32,10 @@ typedef struct idx_stream {
     int gz;
     z_stream z;
     int zinit;
-    int zend; /* the last gzip member ended and no input follows */
+    int zend;     /* the last gzip member ended and no input follows */
+    uint8_t *out; /* gzip: inflated bytes not yet read (items are small: one
+                     inflate call per label would cost more than the label) */
+    size_t opos, olen;
 } idx_stream;
 
 struct src_idx {
@@ -60,6 +63,7 @@ static void stream_close(idx_stream *s)
     if (s->xx) {
         XXH3_freeState(s->xx);
     }
+    free(s->out);
     free(s->path);
     memset(s, 0, sizeof *s);
 }
@@ -89,7 +93,7 @@ static int stream_open(idx_stream *s, const char *path, int hash)
     s->gz = n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     src_file_seek(&s->f, 0);
     if (s->gz) {
-        if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK) {
+        if (!(s->out = malloc(IDX_OUT)) || inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK) {
             return -ENOMEM;
         }
         s->zinit = 1;
@@ -97,18 +101,10 @@ static int stream_open(idx_stream *s, const char *path, int hash)
     return 0;
 }
 
-/* Reads up to n bytes of the (decompressed) data: the count, short only at
- * the end, or a negative code with why. */
-static ssize_t stream_read(idx_stream *s, void *dst, size_t n, char *why, size_t whylen)
+/* Inflates up to n bytes into dst: the count (short only at the end) or a
+ * negative code with why. */
+static ssize_t inflate_some(idx_stream *s, uint8_t *dst, size_t n, char *why, size_t whylen)
 {
-    if (!s->gz) {
-        ssize_t r = src_file_read(&s->f, dst, n);
-        if (r < 0) {
-            src_strerror((int)-r, why, whylen);
-            return CK_EIO;
-        }
-        return r;
-    }
     s->z.next_out = dst;
     s->z.avail_out = (uInt)n;
     while (s->z.avail_out > 0 && !s->zend) {
@@ -150,6 +146,40 @@ static ssize_t stream_read(idx_stream *s, void *dst, size_t n, char *why, size_t
         }
     }
     return (ssize_t)(n - s->z.avail_out);
+}
+
+/* Reads up to n bytes of the (decompressed) data: the count, short only at
+ * the end, or a negative code with why. */
+static ssize_t stream_read(idx_stream *s, void *dst, size_t n, char *why, size_t whylen)
+{
+    if (!s->gz) {
+        ssize_t r = src_file_read(&s->f, dst, n);
+        if (r < 0) {
+            src_strerror((int)-r, why, whylen);
+            return CK_EIO;
+        }
+        return r;
+    }
+    uint8_t *d = dst;
+    size_t got = 0;
+    while (got < n) {
+        if (s->opos == s->olen) {
+            ssize_t r = inflate_some(s, s->out, IDX_OUT, why, whylen);
+            if (r < 0) {
+                return r;
+            }
+            if (r == 0) {
+                break;
+            }
+            s->opos = 0;
+            s->olen = (size_t)r;
+        }
+        size_t take = s->olen - s->opos < n - got ? s->olen - s->opos : n - got;
+        memcpy(d + got, s->out + s->opos, take);
+        s->opos += take;
+        got += take;
+    }
+    return (ssize_t)got;
 }
 
 /* Skips n bytes of data. */
@@ -262,9 +292,10 @@ int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *er
     x->rows = be32(h + 8);
     x->cols = be32(h + 12);
     uint64_t pixels = (uint64_t)x->rows * x->cols;
-    if (pixels == 0 && x->count > 0) {
-        rc = ck_err(err, errlen, CK_EFORMAT, "%s: header: images of %ux%u pixels", path,
-                    (unsigned)x->rows, (unsigned)x->cols);
+    if ((pixels == 0 && x->count > 0) || x->rows > INT32_MAX || x->cols > INT32_MAX ||
+        (pixels && x->count > (UINT64_MAX - 16) / pixels)) {
+        rc = ck_err(err, errlen, CK_EFORMAT, "%s: header: %u images of %ux%u pixels", path,
+                    (unsigned)x->count, (unsigned)x->rows, (unsigned)x->cols);
         goto fail;
     }
     uint64_t want = 16 + pixels * x->count;

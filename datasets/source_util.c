@@ -42,6 +42,8 @@ int src_file_open(src_file *f, int dirfd, const char *path, int nofollow, XXH3_s
         close(fd);
         return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
     }
+    /* Sources are read front to back: ask for a larger read-ahead. */
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     f->buf = malloc(cap);
     if (!f->buf) {
         close(fd);

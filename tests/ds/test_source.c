@@ -392,6 +392,41 @@ START_TEST(kaggle_nested_zip)
 }
 END_TEST
 
+/* The same archives, unpacked one level: a folder holding train.zip. */
+START_TEST(kaggle_directory)
+{
+    char dir[512];
+    ck_test_tmpdir(dir, sizeof dir);
+    blob a = make_image(8, 8, 1, 0);
+    fent train[] = {{"train/cat.0.jpg", a.data, a.size, F_FILE}};
+    fent test1[] = {{"test1/1.jpg", a.data, a.size, F_FILE}};
+    write_archive(join(dir, "train.zip"), FMT_ZIP, train, 1);
+    write_archive(join(dir, "test1.zip"), FMT_ZIP, test1, 1);
+    write_file(join(dir, "sampleSubmission.csv"), "id,label\n", 9);
+    got g, g2;
+    read_all(&g, dir, DS_LAYOUT_AUTO, NULL);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    ck_assert_int_eq(g.layout, DS_LAYOUT_KAGGLE);
+    ck_assert_int_eq(g.n, 2);
+    expect_ok(&g, 0, "test1.zip:test1/1.jpg", NULL, "test", &a);
+    expect_ok(&g, 1, "train.zip:train/cat.0.jpg", "cat", "train", &a);
+    read_all(&g2, dir, DS_LAYOUT_AUTO, NULL);
+    ck_assert_str_eq(g2.hash, g.hash);
+    got_free(&g2);
+    /* The zip files' bytes are part of the hash. */
+    blob b = make_image(8, 8, 2, 0);
+    fent train2[] = {{"train/cat.0.jpg", b.data, b.size, F_FILE}};
+    write_archive(join(dir, "train.zip"), FMT_ZIP, train2, 1);
+    blob_free(&b);
+    read_all(&g2, dir, DS_LAYOUT_AUTO, NULL);
+    ck_assert_msg(g2.rc == 0, "%s", g2.err);
+    ck_assert_str_ne(g2.hash, g.hash);
+    got_free(&g2);
+    got_free(&g);
+    blob_free(&a);
+}
+END_TEST
+
 START_TEST(kaggle_nesting_limit)
 {
     char dir[512];
@@ -641,6 +676,7 @@ START_TEST(folders_directory)
     got_free(&g2);
     write_file(join(sub, "alien/Thumbs.db"), "u", 1);
     read_all(&g2, dir, DS_LAYOUT_AUTO, NULL);
+    ck_assert_msg(g2.rc == 0, "%s", g2.err);
     ck_assert_str_ne(g2.hash, g.hash);
     got_free(&g2);
 
@@ -889,6 +925,18 @@ START_TEST(idx_corrupt)
                   "%s", g.err);
     ck_assert_int_eq(g.n, 3);
     got_free(&g);
+    /* A header whose sizes overflow is refused at open. */
+    be32(raw + 4, 16);
+    be32(raw + 8, 0x7FFFFFFF);
+    be32(raw + 12, 0x7FFFFFFF);
+    f = gzopen(ip, "wb");
+    ck_assert(gzwrite(f, raw, sizeof raw) == (int)sizeof raw);
+    gzclose(f);
+    read_all(&g, ip, DS_LAYOUT_AUTO, NULL);
+    ck_assert_int_eq(g.rc, CK_EFORMAT);
+    ck_assert_msg(strstr(g.err, "gz-images-idx3-ubyte.gz: header: 16 images of "
+                                "2147483647x2147483647 pixels"),
+                  "%s", g.err);
     /* Label count differs from image count. */
     write_idx(dir, "more", 4, 0, 1);
     read_all(&g, join(dir, "more-images-idx3-ubyte"), DS_LAYOUT_AUTO, NULL);
@@ -1015,6 +1063,7 @@ static Suite *source_suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, layout_names_and_limits);
     tcase_add_test(t, kaggle_nested_zip);
+    tcase_add_test(t, kaggle_directory);
     tcase_add_test(t, kaggle_nesting_limit);
     tcase_add_test(t, kaggle_train_zip_alone);
     tcase_add_test(t, fastai_layout);
