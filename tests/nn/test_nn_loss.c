@@ -145,6 +145,19 @@ START_TEST(accuracy)
 }
 END_TEST
 
+START_TEST(names)
+{
+    ck_assert_int_eq(nn_loss_parse("binary_crossentropy"), NN_LOSS_BINARY);
+    ck_assert_int_eq(nn_loss_parse("binary"), NN_LOSS_BINARY);
+    ck_assert_int_eq(nn_loss_parse("categorical"), NN_LOSS_CATEGORICAL);
+    ck_assert_int_eq(nn_loss_parse("sparse_categorical_crossentropy"), NN_LOSS_SPARSE);
+    ck_assert_int_eq(nn_loss_parse("auto"), NN_LOSS_AUTO);
+    ck_assert_int_eq(nn_loss_parse("mse"), -1);
+    ck_assert_int_eq(nn_loss_parse("bin"), -1);
+    ck_assert_str_eq(nn_loss_name(NN_LOSS_SPARSE), "sparse_categorical_crossentropy");
+}
+END_TEST
+
 static Suite *loss_suite(void)
 {
     Suite *s = suite_create("nn_loss");
@@ -155,6 +168,7 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, sparse);
     tcase_add_test(tc, extreme_logits);
     tcase_add_test(tc, accuracy);
+    tcase_add_test(tc, names);
     suite_add_tcase(s, tc);
     return s;
 }
