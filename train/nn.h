@@ -244,7 +244,9 @@ typedef struct nn_train_opts {
     const char *config_extra; /* a JSON object recorded as "extra"; may be NULL */
     const char *last_path;    /* checkpoint after every epoch; NULL: none */
     const char *best_path;    /* checkpoint of the best epoch; NULL: none */
-    int resume;               /* continue from last_path */
+    int resume;               /* continue from last_path (from the start if
+                                 it was never written); the configuration
+                                 must be the recorded one */
     /* Called on the training thread; a nonzero return stops the run
      * (status "interrupted"); may be NULL. */
     int (*on_batch)(void *ctx, const nn_progress *p);

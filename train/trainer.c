@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nn_internal.h"
 
@@ -411,7 +412,9 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
     int rc = r.config && nn_model_summary(m, &summary) == 0
                  ? 0
                  : ck_err(err, errlen, CK_ENOMEM, "%s: train: out of memory", m->name);
-    if (rc == 0 && o->resume) {
+    /* A run killed before its first checkpoint resumes from the start. */
+    int from_ckpt = o->resume && access(o->last_path, F_OK) == 0;
+    if (rc == 0 && from_ckpt) {
         char *cfg = NULL;
         rc = nn_ckpt_read(m, o->last_path, &st, &cfg, err, errlen);
         if (rc == 0 && strcmp(cfg ? cfg : "", r.config) != 0) {

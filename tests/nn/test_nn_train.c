@@ -284,6 +284,13 @@ static int stop_after_3(void *ctx, const nn_progress *p)
     return p->epoch == 3;
 }
 
+static int stop_at_once(void *ctx, const nn_progress *p)
+{
+    (void)ctx;
+    (void)p;
+    return 1;
+}
+
 START_TEST(resume_equals_uninterrupted)
 {
     fixture f;
@@ -333,6 +340,19 @@ START_TEST(resume_equals_uninterrupted)
     ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
     /* Same weights and optimizer state, byte for byte. */
     ck_assert(files_equal(full_last, f.last));
+
+    /* A run killed before its first checkpoint resumes from the start. */
+    m = make_model(sigmoid_spec);
+    o = opts_for(&f, "early", 7);
+    o.on_batch = stop_at_once;
+    ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err), CK_ECANCELED);
+    ck_assert_int_eq(access(f.last, F_OK), -1);
+    o.on_batch = NULL;
+    o.resume = 1;
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(read_curve(f.runs, "early", b, 7), 7);
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    nn_model_destroy(m);
 
     /* Resuming with another configuration is refused. */
     m = make_model(sigmoid_spec);
