@@ -202,7 +202,7 @@ int src_idx_probe(const char *path)
 {
     idx_stream s;
     char why[64];
-    uint8_t h[4];
+    uint8_t h[4] = {0};
     int rc = stream_open(&s, path, 0);
     ssize_t n = rc ? rc : stream_read(&s, h, 4, why, sizeof why);
     stream_close(&s);

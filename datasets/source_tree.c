@@ -279,7 +279,7 @@ static int read_arc_data(src_tree *t, level *l, int64_t declared, ds_entry *e, c
                          size_t errlen)
 {
     uint64_t max = t->lim.max_entry_bytes;
-    size_t cap = declared >= 0 ? (size_t)declared : 64 * 1024;
+    size_t cap = declared >= 0 ? (size_t)declared : (size_t)64 * 1024;
     if (declared < 0 && cap > max) {
         cap = (size_t)max + 1;
     }

@@ -91,7 +91,9 @@ static int list_dir(int fd, char ***names, size_t *count)
         free(v);
         return rc;
     }
-    qsort(v, n, sizeof *v, cmp_names);
+    if (n > 1) {
+        qsort(v, n, sizeof *v, cmp_names);
+    }
     *names = v;
     *count = n;
     return 0;
