@@ -44,8 +44,11 @@ int ds_layout_parse(const char *name, ds_layout *out);
 
 typedef struct ds_limits {
     uint64_t max_pixels;      /* declared width*height above this: rejected (default 89,478,485) */
-    uint64_t max_entry_bytes; /* uncompressed entry above this: rejected (default 256 MiB) */
-    int max_nesting;          /* archives inside archives, deeper: refused (default 2) */
+    uint64_t max_entry_bytes; /* uncompressed entry above this: rejected, its data never
+                                 held in full (default 256 MiB). Nested archives are
+                                 streamed, never held, so they are not bounded by it */
+    int max_nesting;          /* archives inside archives (Kaggle's train.zip is 1),
+                                 deeper: refused with CK_ELIMIT (default 2) */
 } ds_limits;
 
 /* The defaults above. */
@@ -76,9 +79,13 @@ void ds_entry_free(ds_entry *e); /* NULL is a no-op */
 typedef struct ds_source ds_source;
 
 /* Opens path (a file or a directory) for reading with the given layout
- * (DS_LAYOUT_AUTO detects it). Returns 0, or CK_EIO (cannot open),
+ * (DS_LAYOUT_AUTO detects it; the rules are in datasets/source_layout.c).
+ * limits may be NULL (the defaults). Returns 0, or CK_EIO (cannot open),
  * CK_EFORMAT (not a layout we know, or not the one asked for), CK_ELIMIT.
- * Not thread-safe against itself; distinct sources are independent. */
+ * AUTO and FOLDERS read every name first (for zips, a local header per
+ * entry; for a tar.gz, one decompression). Nothing is ever written or
+ * extracted. Not thread-safe against itself; distinct sources are
+ * independent. */
 int ds_source_open(ds_source **out, const char *path, ds_layout layout, const ds_limits *limits,
                    char *err, size_t errlen);
 void ds_source_close(ds_source *s); /* NULL is a no-op */
@@ -89,15 +96,21 @@ ds_layout ds_source_layout(const ds_source *s);
 /* Next entry: returns 1 and sets *out (owned by the caller), 0 at the end,
  * or a negative code when the source itself cannot be read further (a
  * truncated archive, an IDX header that disagrees with the file size, a
- * .cdb record that runs past the end) with err naming file and entry.
+ * .cdb record that runs past the end) with err naming file and entry
+ * ("dogs-vs-cats.zip:train.zip: read: <reason>"); after that, only close.
  * Entries that are part of a layout's structure and not samples (fastai
- * sample/ and models/, Kaggle's sampleSubmission.csv, directories) are
- * skipped silently; anything else that is not an image is returned for
- * ds_check to reject. */
+ * sample/ and models/, Kaggle's sampleSubmission.csv, directories, hidden
+ * files and folders such as .DS_Store and __MACOSX/) are skipped silently;
+ * anything else that is not an image is returned for ds_check to reject.
+ * Names: relative to the source, ':' between archive levels, "#N" after
+ * an IDX or .cdb file name ("train-images-idx3-ubyte.gz#12"). */
 int ds_source_next(ds_source *s, ds_entry **out, char *err, size_t errlen);
 
 /* After ds_source_next returned 0: a 128-bit hash (hex, 32 chars + NUL) of
- * the bytes read, the source's identity in the catalog. */
+ * the bytes read, the source's identity in the catalog; "" before. XXH3-128
+ * of: an archive or .cdb file's bytes (as xxh128sum prints); for a
+ * directory, each entry's name, NUL, size and bytes in read order; for IDX,
+ * the digests of the images and of the labels file. */
 void ds_source_hash(const ds_source *s, char hex[33]);
 
 /* ---- checking one entry ------------------------------------------------ */
