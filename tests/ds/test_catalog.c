@@ -2,6 +2,7 @@
  * dense ids across sources, resume after a kill equals a one-shot run,
  * finished and mismatched catalogs, every split mode and the per-class
  * limit, duplicate groups, the leakage policy, the info JSON, errors. */
+#include <dirent.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 
@@ -23,6 +24,25 @@ static void fix_init(fix *f, const char *name)
     snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
     f->c = NULL;
     f->err[0] = '\0';
+}
+
+/* Closes the catalog and removes the scratch directory with its files. */
+static void fix_done(fix *f)
+{
+    ds_catalog_close(f->c);
+    f->c = NULL;
+    DIR *d = opendir(f->dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            char file[600];
+            snprintf(file, sizeof file, "%s/%s", f->dir, de->d_name);
+            ck_assert_int_eq(unlink(file), 0);
+        }
+    }
+    closedir(d);
+    ck_assert_int_eq(rmdir(f->dir), 0);
 }
 
 static void open_w(fix *f)
@@ -201,7 +221,9 @@ static char *one_shot(const char *name, const ds_split_opts *o)
     source_done(&f, 1, 5, "hash1");
     finish(&f, o);
     close_c(&f);
-    return dump(f.path);
+    char *d = dump(f.path);
+    fix_done(&f);
+    return d;
 }
 
 START_TEST(ids_and_resume)
@@ -264,6 +286,7 @@ START_TEST(ids_and_resume)
     ck_assert_ptr_nonnull(strstr(got, "dataset_hash|"));
     free(got);
     free(want);
+    fix_done(&f);
 }
 END_TEST
 
@@ -315,7 +338,7 @@ START_TEST(finished_and_mismatched)
     ck_assert_msg(strstr(f.err, f.path) && strstr(f.err, "was prepared with " OPTIONS) &&
                       strstr(f.err, "use a new output file"),
                   "%s", f.err);
-    close_c(&f);
+    fix_done(&f);
 }
 END_TEST
 
@@ -374,7 +397,7 @@ START_TEST(errors_name_the_catalog)
     int finished;
     rc = ds_catalog_begin(f.c, OPTIONS, &finished, f.err, sizeof f.err);
     ck_assert_int_eq(rc, CK_EINVAL);
-    close_c(&f);
+    fix_done(&f);
 }
 END_TEST
 
@@ -464,7 +487,7 @@ START_TEST(split_modes)
             ck_assert_uint_eq(split_count(&f, "test", label), want[m][2]);
         }
         ck_assert_uint_eq(split_count(&f, "unlabeled", -1), 50);
-        close_c(&f);
+        fix_done(&f);
     }
 
     /* Chollet's files are the numbered ones. */
@@ -487,7 +510,7 @@ START_TEST(split_modes)
     ck_assert_int_eq(labels[1], 1);
     free(ids);
     free(labels);
-    close_c(&f);
+    fix_done(&f);
     free(s);
 }
 END_TEST
@@ -506,6 +529,7 @@ START_TEST(fractions_are_seeded_and_limited)
         build(&f, "seeded.db", s, n, &o);
         close_c(&f);
         dumps[k] = dump(f.path);
+        fix_done(&f);
     }
     ck_assert_str_eq(dumps[0], dumps[1]);
     ck_assert_str_ne(dumps[0], dumps[2]);
@@ -525,7 +549,7 @@ START_TEST(fractions_are_seeded_and_limited)
             ck_assert_uint_eq(split_count(&f, "validation", label), m == 2 ? 0 : 100);
             ck_assert_uint_eq(split_count(&f, "test", label), m == 2 ? 0 : 100);
         }
-        close_c(&f);
+        fix_done(&f);
     }
     free(s);
 }
@@ -639,6 +663,7 @@ START_TEST(leakage_policy)
         sample_row(f.path, "train/cat.5.jpg", row, sizeof row);
         ck_assert_str_eq(row, "train ok - -");
         ck_assert_uint_eq(val, keep ? 5 : 4);
+        fix_done(&f);
     }
 
     /* The source's own split is never altered. */
@@ -653,6 +678,7 @@ START_TEST(leakage_policy)
     close_c(&f);
     sample_row(f.path, "train/cat.1200.jpg", row, sizeof row);
     ck_assert_str_eq(row, "test ok exact train/cat.5.jpg");
+    fix_done(&f);
 }
 END_TEST
 
@@ -701,12 +727,14 @@ START_TEST(duplicate_groups)
     ck_assert_int_eq(column_of(f.path, "near_group", "e"), 1);
     ck_assert_int_eq(column_of(f.path, "near_group", "a"), -1);
     ck_assert_int_eq(column_of(f.path, "near_group", "f"), -1);
+    fix_done(&f);
 
     o.near_distance = 2; /* now no pair is near */
     build(&f, "dups2.db", s, n, &o);
     close_c(&f);
     ck_assert_int_eq(column_of(f.path, "near_group", "b"), -1);
     ck_assert_int_eq(column_of(f.path, "dup_group", "g"), 0);
+    fix_done(&f);
 }
 END_TEST
 
@@ -833,7 +861,7 @@ START_TEST(info_json)
     }
     ck_assert_msg(strstr(json, ds_catalog_hash(f.c)) != NULL, "%s", json);
     free(json);
-    close_c(&f);
+    fix_done(&f);
 }
 END_TEST
 
