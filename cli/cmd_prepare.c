@@ -31,7 +31,7 @@ static const char help[] =
     "                          chollet: Kaggle numbers 0-999 train, 1000-1499\n"
     "                          validation, 1500-2499 test (chollet-1st: 1500-1999);\n"
     "                          train=0.8,validation=0.1,test=0.1: stratified, seeded\n"
-    "  --seed N                seed of the fraction split (default 1)\n"
+    "  --seed N                seed of the fraction split (default 0)\n"
     "  --limit-per-class N     at most N samples per class and split\n"
     "  --max-side N            shrink photos whose longest side exceeds N\n"
     "  --max-pixels N          refuse images declaring more pixels (default 89478485)\n"

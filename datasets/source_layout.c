@@ -9,7 +9,9 @@
  *     and macOS resource forks (__MACOSX/) are skipped: they are never
  *     samples, and counting them would invent classes. Thumbs.db and other
  *     visible non-images are returned for ds_check to reject.
- *   - a ".." component makes the entry come back rejected ("unsafe name").
+ *   - a ".." component or an absolute name makes the entry come back
+ *     rejected ("unsafe name"): such names are only ever written by tools
+ *     that mean to escape an extraction directory.
  *
  * KAGGLE (dogs-vs-cats.zip, or train.zip alone, or their extracted folders):
  *   *.zip entries are nested archives, read in place; *.csv files at the top
@@ -360,9 +362,11 @@ void src_rule(const src_rules *r, int top, int in_test, const src_item *it, src_
             v->act = SRC_SKIP;
             return;
         }
-    } else if (n == 0 || (flags & NAME_DOTDOT)) {
+    } else if (n == 0 || (flags & NAME_DOTDOT) || it->path[0] == '/') {
         entry(v, NULL, 0, NULL);
-        v->reject = n == 0 ? "empty name" : "unsafe name ('..' component)";
+        v->reject = n == 0               ? "empty name"
+                    : it->path[0] == '/' ? "unsafe name (absolute path)"
+                                         : "unsafe name ('..' component)";
         return;
     }
     /* The stored components stop at MAXC; labels come from the first few. */
