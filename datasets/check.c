@@ -218,10 +218,12 @@ static void reject_vips(ds_sample *out, const char *step)
     char msg[sizeof out->reason];
     ck_err_vips(msg, sizeof msg, 0, "%s", step);
     size_t head = strlen(step) + 2;
-    char *rest = msg + head;
-    size_t tok = strcspn(rest, " :");
-    if (strlen(msg) > head && tok > 0 && rest[tok] == ':' && rest[tok + 1] == ' ') {
-        memmove(rest, rest + tok + 2, strlen(rest + tok + 2) + 1);
+    if (strlen(msg) > head) {
+        char *rest = msg + head;
+        size_t tok = strcspn(rest, " :");
+        if (tok > 0 && rest[tok] == ':' && rest[tok + 1] == ' ') {
+            memmove(rest, rest + tok + 2, strlen(rest + tok + 2) + 1);
+        }
     }
     reject(out, "%s", msg);
 }
