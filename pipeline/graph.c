@@ -219,7 +219,9 @@ static int graph_alloc(pl_graph **out, const pl_graph_opts *o, char *err, size_t
         free(g->ring);
         free(g->workers);
         free(g);
-        return ck_err(err, errlen, CK_ETHREAD, "graph: init: %s", strerror(prc));
+        char why[128];
+        return ck_err(err, errlen, CK_ETHREAD, "graph: init: %s",
+                      pl_strerror(prc, why, sizeof why));
     }
     g->st.source.threads = 1;
     g->st.workers.threads = o->workers;
@@ -248,7 +250,9 @@ int pl_graph_start(pl_graph **out, const pl_graph_opts *o, char *err, size_t err
     }
     if (prc) {
         pl_graph_close(g, NULL);
-        return ck_err(err, errlen, CK_ETHREAD, "graph: create thread: %s", strerror(prc));
+        char why[128];
+        return ck_err(err, errlen, CK_ETHREAD, "graph: create thread: %s",
+                      pl_strerror(prc, why, sizeof why));
     }
     *out = g;
     return 0;

@@ -12,8 +12,9 @@
  * The first error of any stage stops every stage and reaches the consumer
  * with its message; closing the graph at any moment ends every thread.
  *
- * Ingest (`convkit prepare-dataset`) runs on it: datasets/ sources ->
- * ds_check_entry -> the dataset.db writer.
+ * Ingest (`convkit prepare-dataset`) runs on it: one reader thread over the
+ * datasets/ sources -> workers running ds_check_entry -> the caller's thread
+ * writing dataset.db in source order.
  */
 #ifndef PL_H
 #define PL_H
@@ -94,5 +95,73 @@ void pl_graph_get_stats(pl_graph *g, pl_graph_stats *st);
  * Works at any moment: mid-stream, with a full or an empty window, after an
  * error. Consumer thread only. NULL is a no-op. */
 void pl_graph_close(pl_graph *g, pl_graph_stats *st);
+
+/* ---- ingest: sources -> checked samples -> dataset.db ------------------ */
+
+/* Where an ingest is, for a progress display. */
+typedef struct pl_ingest_progress {
+    int64_t read;     /* entries read from the sources */
+    int64_t checked;  /* entries decoded and verified by the workers */
+    int64_t written;  /* rows stored by this run */
+    int64_t rejected; /* of them, rejected samples */
+    int64_t skipped;  /* entries found stored by an earlier run */
+    uint64_t bytes_read;
+    int source_index; /* the source being written (0-based) */
+    int nsources;
+    const char *stage; /* "ingest", then "finish" (splits, duplicates), then "done" */
+    double seconds;    /* since the start */
+} pl_ingest_progress;
+
+/* Called on the calling (writer) thread, at most about 10 times a second,
+ * and once at the end with stage "done". p is valid during the call. */
+typedef void (*pl_ingest_progress_fn)(const pl_ingest_progress *p, void *user);
+
+typedef struct pl_ingest_opts {
+    const char *const *sources; /* paths, in this order (ids follow it) */
+    int nsources;
+    ds_layout layout;   /* DS_LAYOUT_AUTO: detected per source */
+    const char *output; /* the catalog, created or resumed */
+    ds_limits limits;
+    ds_check_opts check; /* check.max_pixels 0: limits.max_pixels */
+    ds_split_opts split;
+    int threads;                    /* workers; 0 = number of cores. Does not change the result. */
+    pl_ingest_progress_fn progress; /* may be NULL */
+    void *user;
+} pl_ingest_opts;
+
+/* Defaults: auto layout, ds_limits_default, ds_split_opts_default, no
+ * max_side, threads 0; sources and output NULL. */
+void pl_ingest_opts_default(pl_ingest_opts *o);
+
+typedef struct pl_ingest_stats {
+    int64_t entries;      /* entries in the sources (ok + rejected + resumed) */
+    int64_t ok;           /* valid images stored by this run */
+    int64_t rejected;     /* rejected samples stored by this run */
+    int64_t resumed;      /* entries already stored by an earlier, interrupted run */
+    int already_finished; /* the catalog was complete with these options: nothing done */
+    double seconds;
+    pl_stage_stats reader, workers, writer; /* writer.wait is its input stall */
+} pl_ingest_stats;
+
+/* Reads every source, checks every entry on o->threads workers and stores
+ * them, in source order, in the catalog o->output, then computes splits,
+ * duplicates and leakage (ds_catalog_finish).
+ *
+ * The catalog records a canonical text of every option that changes the
+ * result (absolute source paths, layout, limits, max_side, the split
+ * options): rerun with the same options after an interruption (even
+ * SIGKILL), it resumes and ends with the same catalog as an uninterrupted
+ * run; on a finished catalog it sets st->already_finished and changes
+ * nothing; with other options it is refused (CK_EINVAL).
+ *
+ * Rejected samples are recorded, not errors. Returns 0, or the first error
+ * with its message: a source that cannot be read (CK_EIO, CK_EFORMAT,
+ * CK_ELIMIT, naming the file), a database error (CK_EDB, CK_EIO), CK_EINVAL,
+ * CK_ENOMEM, CK_ETHREAD. Memory stays bounded: a fixed number of entries
+ * (8 per worker) is in flight. *st is filled in either case.
+ *
+ * Calls ck_init. Runs its own threads; call it from one thread at a time
+ * per output file. */
+int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_t errlen);
 
 #endif

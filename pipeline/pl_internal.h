@@ -12,6 +12,8 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "pl.h"
 
@@ -48,6 +50,15 @@ static inline void pl_broadcast(pthread_cond_t *c)
     int rc = pthread_cond_broadcast(c);
     assert(rc == 0);
     (void)rc;
+}
+
+/* The text of error number e, in buf (strerror is not thread-safe). */
+static inline const char *pl_strerror(int e, char *buf, size_t len)
+{
+    if (strerror_r(e, buf, len) != 0) {
+        snprintf(buf, len, "error %d", e);
+    }
+    return buf;
 }
 
 /* ---- bounded MPMC queue ------------------------------------------------ */

@@ -59,7 +59,8 @@ int pl_queue_create(pl_queue **out, int capacity, char *err, size_t errlen)
 fail:
     free(ring);
     free(q);
-    return ck_err(err, errlen, CK_ETHREAD, "queue: init: %s", strerror(rc));
+    char why[128];
+    return ck_err(err, errlen, CK_ETHREAD, "queue: init: %s", pl_strerror(rc, why, sizeof why));
 }
 
 void pl_queue_destroy(pl_queue *q, pl_drop_fn drop, void *user)

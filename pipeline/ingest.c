@@ -1,0 +1,429 @@
+/* ingest.c: `convkit prepare-dataset` as a stage graph (see pl.h).
+ *
+ *   reader (source thread)  ds_source_next over the sources in order
+ *   workers                 ds_check_entry: decode, verify, hash
+ *   writer (caller thread)  ds_catalog_put, in read order
+ *
+ * The reader numbers entries itself: source i's ids start at the number of
+ * entries of the sources before it, so ids are the same in every run. It
+ * sends three kinds of items down the graph: BEGIN (a source opened, with
+ * its detected layout and id base), ENTRY, and END (the source's count and
+ * hash). Ordered delivery lets the writer register source i+1 only after
+ * source i is marked done, as the catalog requires, without the reader ever
+ * touching the write connection.
+ *
+ * Resume: the reader holds its own read-only connection and asks
+ * ds_catalog_has for every id; entries stored by an earlier run are freed at
+ * once and never reach the workers. The writer commits in id order, so what
+ * survives a kill is a prefix of what an uninterrupted run writes, and the
+ * rerun fills in the rest: the same catalog. Complete sources are read again
+ * (cheap next to decoding) so that ds_catalog_source_done can verify that
+ * they did not change.
+ *
+ * Memory: at most 8 items per worker are alive (enough slack that a worker
+ * held up on one image does not leave the others idle, measured on small
+ * photos), and a worker frees an entry's bytes as soon as it is checked
+ * (the sample holds what is stored).
+ * Progress counters written by the reader and workers are atomics that the
+ * writer reads for its display; everything else is owned by one thread.
+ */
+#define _XOPEN_SOURCE 700 /* realpath (XSI) */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pl_internal.h"
+
+enum { ITEMS_PER_WORKER = 8 };
+#define PROGRESS_PERIOD 0.1 /* seconds between progress calls */
+
+typedef enum item_kind { ITEM_BEGIN, ITEM_ENTRY, ITEM_END } item_kind;
+
+typedef struct item {
+    item_kind kind;
+    int source;
+    int64_t id;       /* ENTRY: the sample id; BEGIN: the source's id base */
+    ds_layout layout; /* BEGIN */
+    ds_entry *entry;  /* ENTRY */
+    ds_sample sample; /* ENTRY, filled by a worker */
+    int64_t entries;  /* END */
+    char hash[33];    /* END */
+} item;
+
+typedef struct ingest {
+    const pl_ingest_opts *o;
+    char **paths; /* absolute source paths, as recorded */
+    ds_check_opts check;
+
+    /* Reader thread only. */
+    ds_catalog *lookup; /* read-only connection for ds_catalog_has */
+    int cur;            /* source being read */
+    ds_source *src;     /* open source, NULL between sources */
+    int64_t base;       /* id base of cur */
+    int64_t count;      /* entries of cur so far */
+
+    /* Written by the reader and workers, read by the writer. */
+    atomic_llong read, checked, skipped;
+    atomic_ullong bytes_read;
+
+    /* Writer (calling thread) only. */
+    int64_t ok, rejected;
+    int wsource;
+    double t0, last_progress;
+} ingest;
+
+static void item_free(void *user, void *p)
+{
+    (void)user;
+    item *it = p;
+    if (!it) {
+        return;
+    }
+    ds_entry_free(it->entry);
+    ds_sample_clear(&it->sample);
+    free(it);
+}
+
+static int item_new(item **out, item_kind kind, int source, char *err, size_t errlen)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) {
+        return ck_err(err, errlen, CK_ENOMEM, "ingest: out of memory");
+    }
+    (*out)->kind = kind;
+    (*out)->source = source;
+    return 0;
+}
+
+/* ---- reader ------------------------------------------------------------ */
+
+static int reader_produce(void *user, int64_t seq, void **out, char *err, size_t errlen)
+{
+    ingest *in = user;
+    const pl_ingest_opts *o = in->o;
+    (void)seq;
+    while (in->cur < o->nsources) {
+        item *it;
+        int rc;
+        if (!in->src) {
+            rc = ds_source_open(&in->src, o->sources[in->cur], o->layout, &o->limits, err, errlen);
+            if (rc == 0) {
+                rc = item_new(&it, ITEM_BEGIN, in->cur, err, errlen);
+            }
+            if (rc) {
+                return rc;
+            }
+            in->count = 0;
+            it->id = in->base;
+            it->layout = ds_source_layout(in->src);
+            *out = it;
+            return 1;
+        }
+        ds_entry *e;
+        rc = ds_source_next(in->src, &e, err, errlen);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0) {
+            if ((rc = item_new(&it, ITEM_END, in->cur, err, errlen))) {
+                return rc;
+            }
+            it->entries = in->count;
+            ds_source_hash(in->src, it->hash);
+            ds_source_close(in->src);
+            in->src = NULL;
+            in->base += in->count;
+            in->cur++;
+            *out = it;
+            return 1;
+        }
+        int64_t id = in->base + in->count++;
+        atomic_fetch_add_explicit(&in->read, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&in->bytes_read, e->size, memory_order_relaxed);
+        int stored = ds_catalog_has(in->lookup, id);
+        if (stored < 0) {
+            ds_entry_free(e);
+            return ck_err(err, errlen, stored, "%s: look up sample %lld: database error", o->output,
+                          (long long)id);
+        }
+        if (stored) {
+            atomic_fetch_add_explicit(&in->skipped, 1, memory_order_relaxed);
+            ds_entry_free(e);
+            continue;
+        }
+        if ((rc = item_new(&it, ITEM_ENTRY, in->cur, err, errlen))) {
+            ds_entry_free(e);
+            return rc;
+        }
+        it->id = id;
+        it->entry = e;
+        *out = it;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- workers ----------------------------------------------------------- */
+
+static int worker_check(void *user, int worker, int64_t seq, void *p, char *err, size_t errlen)
+{
+    ingest *in = user;
+    item *it = p;
+    (void)worker;
+    (void)seq;
+    if (it->kind != ITEM_ENTRY) {
+        return 0;
+    }
+    int rc = ds_check_entry(it->entry, &in->check, &it->sample, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    /* The sample holds what will be stored: drop the input bytes now. */
+    free(it->entry->data);
+    it->entry->data = NULL;
+    it->entry->size = 0;
+    atomic_fetch_add_explicit(&in->checked, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+static void report(ingest *in, const char *stage)
+{
+    if (!in->o->progress) {
+        return;
+    }
+    double now = ck_now();
+    in->last_progress = now;
+    pl_ingest_progress p = {
+        .read = atomic_load_explicit(&in->read, memory_order_relaxed),
+        .checked = atomic_load_explicit(&in->checked, memory_order_relaxed),
+        .written = in->ok + in->rejected,
+        .rejected = in->rejected,
+        .skipped = atomic_load_explicit(&in->skipped, memory_order_relaxed),
+        .bytes_read = atomic_load_explicit(&in->bytes_read, memory_order_relaxed),
+        .source_index = in->wsource,
+        .nsources = in->o->nsources,
+        .stage = stage,
+        .seconds = now - in->t0,
+    };
+    in->o->progress(&p, in->o->user);
+}
+
+static int write_item(ingest *in, ds_catalog *c, item *it, char *err, size_t errlen)
+{
+    int rc = 0;
+    switch (it->kind) {
+    case ITEM_BEGIN: {
+        int64_t base;
+        int complete;
+        rc = ds_catalog_source(c, it->source, in->paths[it->source], it->layout, &base, &complete,
+                               err, errlen);
+        if (rc == 0 && base != it->id) {
+            rc = ck_err(err, errlen, CK_EINVAL,
+                        "%s: source %d: ids start at %lld in the catalog, %lld in this run",
+                        in->o->output, it->source, (long long)base, (long long)it->id);
+        }
+        in->wsource = it->source;
+        break;
+    }
+    case ITEM_ENTRY:
+        rc = ds_catalog_put(c, it->id, it->source, it->entry, &it->sample, err, errlen);
+        if (rc == 0) {
+            in->ok += it->sample.ok != 0;
+            in->rejected += it->sample.ok == 0;
+        }
+        break;
+    case ITEM_END:
+        rc = ds_catalog_source_done(c, it->source, it->entries, it->hash, err, errlen);
+        break;
+    }
+    return rc;
+}
+
+/* The graph's consumer: stores items in order until the end or an error. */
+static int run_graph(ingest *in, ds_catalog *c, pl_ingest_stats *st, char *err, size_t errlen)
+{
+    int workers = in->o->threads > 0 ? in->o->threads : ck_ncores();
+    pl_graph_opts go = {
+        .produce = reader_produce,
+        .work = worker_check,
+        .drop = item_free,
+        .user = in,
+        .workers = workers,
+        .window = ITEMS_PER_WORKER * workers,
+    };
+    pl_graph *g;
+    int rc = pl_graph_start(&g, &go, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    void *p;
+    int64_t seq;
+    while ((rc = pl_graph_next(g, &p, &seq, err, errlen)) == 1) {
+        rc = write_item(in, c, p, err, errlen);
+        item_free(NULL, p);
+        if (rc) {
+            break;
+        }
+        if (ck_now() - in->last_progress >= PROGRESS_PERIOD) {
+            report(in, "ingest");
+        }
+    }
+    pl_graph_stats gs;
+    pl_graph_close(g, &gs);
+    st->reader = gs.source;
+    st->workers = gs.workers;
+    st->writer = gs.consumer;
+    return rc;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+/* Appends to a malloc'd string; on failure frees it and leaves NULL. */
+static void append(char **s, const char *fmt, ...) CK_PRINTF(2, 3);
+static void append(char **s, const char *fmt, ...)
+{
+    if (!*s) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    size_t used = strlen(*s);
+    char *grown = n < 0 ? NULL : realloc(*s, used + (size_t)n + 1);
+    if (!grown) {
+        free(*s);
+        *s = NULL;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(grown + used, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    *s = grown;
+}
+
+/* The canonical text of every option that changes the catalog, one line:
+ * "source=/abs/a source=/abs/b layout=auto max-pixels=... split=...".
+ * The thread count is not in it: it does not change the result. */
+static int options_text(const ingest *in, char **out, char *err, size_t errlen)
+{
+    const pl_ingest_opts *o = in->o;
+    char split[512];
+    ds_split_describe(&o->split, split, sizeof split);
+    char *s = calloc(1, 1);
+    for (int i = 0; i < o->nsources; i++) {
+        append(&s, "source=%s ", in->paths[i]);
+    }
+    append(&s, "layout=%s max-pixels=%llu", ds_layout_name(o->layout),
+           (unsigned long long)o->limits.max_pixels);
+    if (in->check.max_pixels != o->limits.max_pixels) {
+        append(&s, " check-max-pixels=%llu", (unsigned long long)in->check.max_pixels);
+    }
+    append(&s, " max-entry-bytes=%llu max-nesting=%d max-side=%d %s",
+           (unsigned long long)o->limits.max_entry_bytes, o->limits.max_nesting,
+           o->check.max_side > 0 ? o->check.max_side : 0, split);
+    *out = s;
+    return s ? 0 : ck_err(err, errlen, CK_ENOMEM, "ingest: out of memory");
+}
+
+static int resolve_paths(ingest *in, char *err, size_t errlen)
+{
+    const pl_ingest_opts *o = in->o;
+    in->paths = calloc((size_t)o->nsources, sizeof *in->paths);
+    if (!in->paths) {
+        return ck_err(err, errlen, CK_ENOMEM, "ingest: out of memory");
+    }
+    for (int i = 0; i < o->nsources; i++) {
+        in->paths[i] = realpath(o->sources[i], NULL);
+        if (!in->paths[i]) {
+            int e = errno;
+            char why[128];
+            return ck_err(err, errlen, e == ENOMEM ? CK_ENOMEM : CK_EIO, "%s: open: %s",
+                          o->sources[i], pl_strerror(e, why, sizeof why));
+        }
+    }
+    return 0;
+}
+
+/* ---- the run ----------------------------------------------------------- */
+
+void pl_ingest_opts_default(pl_ingest_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->layout = DS_LAYOUT_AUTO;
+    o->limits = ds_limits_default();
+    o->check.max_pixels = o->limits.max_pixels;
+    o->check.max_side = 0;
+    o->split = ds_split_opts_default();
+    o->threads = 0;
+}
+
+int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    if (!o->sources || o->nsources < 1 || !o->output || o->threads < 0) {
+        return ck_err(err, errlen, CK_EINVAL, "ingest: need sources, an output and threads >= 0");
+    }
+    ingest in = {.o = o, .check = o->check, .t0 = ck_now()};
+    if (in.check.max_pixels == 0) {
+        in.check.max_pixels = o->limits.max_pixels;
+    }
+    atomic_init(&in.read, 0);
+    atomic_init(&in.checked, 0);
+    atomic_init(&in.skipped, 0);
+    atomic_init(&in.bytes_read, 0);
+
+    ds_catalog *c = NULL;
+    char *options = NULL;
+    int finished = 0;
+    int rc = ck_init(NULL, err, errlen);
+    if (rc == 0) {
+        rc = resolve_paths(&in, err, errlen);
+    }
+    if (rc == 0) {
+        rc = options_text(&in, &options, err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_catalog_open(&c, o->output, DS_OPEN_WRITE, err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_catalog_begin(c, options, &finished, err, errlen);
+    }
+    if (rc == 0 && !finished) {
+        rc = ds_catalog_open(&in.lookup, o->output, DS_OPEN_READ, err, errlen);
+        if (rc == 0) {
+            report(&in, "ingest");
+            rc = run_graph(&in, c, st, err, errlen);
+        }
+        /* The reader has stopped: its source and connection are ours now. */
+        ds_source_close(in.src);
+        ds_catalog_close(in.lookup);
+    }
+    if (rc == 0 && !finished) {
+        report(&in, "finish");
+        rc = ds_catalog_finish(c, &o->split, err, errlen);
+    }
+    ds_catalog_close(c);
+
+    st->already_finished = finished;
+    st->ok = in.ok;
+    st->rejected = in.rejected;
+    st->resumed = atomic_load(&in.skipped);
+    st->entries = st->ok + st->rejected + st->resumed;
+    st->seconds = ck_now() - in.t0;
+    if (rc == 0) {
+        report(&in, "done");
+    }
+    for (int i = 0; in.paths && i < o->nsources; i++) {
+        free(in.paths[i]);
+    }
+    free(in.paths);
+    free(options);
+    return rc;
+}
