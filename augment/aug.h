@@ -1,0 +1,256 @@
+/* aug.h: augment — per-sample random geometry and colour, done on real
+ * images with Keras's semantics, fast and reproducible.
+ *
+ * Four parts:
+ *
+ *   aug_policy  a short text ("flip=horizontal,rotate=0.1,zoom=0.2") parsed
+ *               once, immutable, shared by every thread.
+ *   aug_sample  the parameters of one sample, drawn from ck_rng keyed by
+ *               (seed, epoch, sample id, CK_RNG_AUGMENT): the same key gives
+ *               the same parameters and the same bytes on any thread.
+ *   aug_pipe    one per worker thread: decodes one image with libvips
+ *               (shrink-on-load for JPEG), composes every geometric part and
+ *               the resize into one affine map about the image centre, and
+ *               resamples once, straight into the caller's buffer (float32
+ *               HWC for training, 8-bit for pictures).
+ *   tools       preview grids, augmented copies of files, the classic
+ *               convolution filters, and a throughput bench.
+ *
+ * libvips must be started with ck_init() before any of this is used (the
+ * functions here call it too, which is a no-op once done).
+ */
+#ifndef AUG_H
+#define AUG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ck.h"
+
+/* ---- policies ---------------------------------------------------------- */
+
+typedef enum aug_fill {
+    AUG_FILL_REFLECT = 0, /* (d c b a | a b c d | d c b a), Keras's default */
+    AUG_FILL_NEAREST,     /* (a a a a | a b c d | d d d d) */
+    AUG_FILL_WRAP,        /* (a b c d | a b c d | a b c d) */
+    AUG_FILL_CONSTANT,    /* (k k k k | a b c d | k k k k), k = fill_value */
+} aug_fill;
+
+typedef enum aug_interp {
+    AUG_INTERP_NEAREST = 0,
+    AUG_INTERP_BILINEAR,
+    AUG_INTERP_BICUBIC, /* Catmull-Rom, as libvips' "bicubic" */
+} aug_interp;
+
+typedef struct aug_policy aug_policy;
+
+/* Parses a policy: comma-separated key=value items and presets, later items
+ * overriding earlier ones. aug_policy_help() lists the keys. Returns 0 and a
+ * new policy in *out (free with aug_policy_destroy), or CK_EINVAL with a
+ * message naming the key, the value and why ("policy: rotate=1.5: ..."), or
+ * CK_ENOMEM. "" and "none" are the identity. Thread-safe. */
+int aug_policy_parse(aug_policy **out, const char *text, char *err, size_t errlen);
+
+void aug_policy_destroy(aug_policy *p); /* NULL is a no-op */
+
+/* Writes the canonical text of p into buf (always terminated when len > 0)
+ * and returns its length, as snprintf does. Parsing the canonical text gives
+ * the same policy. Thread-safe. */
+size_t aug_policy_print(const aug_policy *p, char *buf, size_t len);
+
+/* 1 when p never changes an image (no random part), else 0. */
+int aug_policy_is_identity(const aug_policy *p);
+
+aug_fill aug_policy_fill(const aug_policy *p);
+aug_interp aug_policy_interp(const aug_policy *p);
+
+/* Multi-line text for --help: every key, its meaning, and the presets. */
+const char *aug_policy_help(void);
+
+/* ---- per-sample parameters --------------------------------------------- */
+
+/* One sample's transform. Coordinates are output pixels (x right, y down)
+ * about the image centre; the image is flipped, rotated, zoomed, shifted and
+ * sheared in that order, as a stack of Keras preprocessing layers. */
+typedef struct aug_sample {
+    int legacy;              /* 1: ImageDataGenerator's composition (see aug_policy_help) */
+    int flip_h, flip_v;      /* mirror left-right, top-bottom */
+    double angle;            /* radians, counter-clockwise on screen positive */
+    double zoom_x, zoom_y;   /* > 1 zooms out (shows more), < 1 zooms in */
+    double shift_x, shift_y; /* fractions of the output width/height; the
+                                content moves right/down when positive */
+    double shear;            /* Keras: x_in = x + shear * y; legacy: the angle
+                                in radians of ImageDataGenerator's shear */
+    double contrast;         /* (x - mean) * contrast + mean per channel; 1: none */
+    double brightness;       /* brightness * 255 added; 0: none */
+} aug_sample;
+
+/* The identity sample. */
+aug_sample aug_sample_identity(void);
+
+/* Draws the sample for key (seed, epoch, id) from stream CK_RNG_AUGMENT.
+ * Every quantity has a fixed draw slot, so enabling one key does not change
+ * the others' values. p NULL gives the identity. Pure and thread-safe. */
+void aug_policy_draw(const aug_policy *p, uint64_t seed, uint64_t epoch, uint64_t id,
+                     aug_sample *out);
+
+/* ---- the per-worker pipe ----------------------------------------------- */
+
+typedef enum aug_dtype {
+    AUG_F32 = 0, /* float32 HWC, value = pixel (0..255) * scale */
+    AUG_U8,      /* 8-bit HWC, for pictures */
+} aug_dtype;
+
+typedef enum aug_resize {
+    AUG_RESIZE_STRETCH = 0, /* to width x height, aspect ratio not kept (Keras's
+                               image_dataset_from_directory default) */
+    AUG_RESIZE_FIT,         /* whole image inside, centred, padded with pad;
+                               everything outside the image reads pad, whatever
+                               the fill mode */
+    AUG_RESIZE_CROP,        /* fill the output, centred, the excess cut off
+                               (crop_to_aspect_ratio=True) */
+} aug_resize;
+
+typedef enum aug_engine {
+    AUG_ENGINE_GATHER = 0, /* libvips decodes; our own resampler writes the output */
+    AUG_ENGINE_VIPS,       /* the whole chain in libvips (vips_embed + vips_affine):
+                              the reference the fast path is tested against */
+} aug_engine;
+
+typedef struct aug_params {
+    int width, height;        /* output size */
+    int channels;             /* 1 (grey) or 3 (RGB): grey->RGB replicates,
+                                 RGB->grey is 0.299 R + 0.587 G + 0.114 B, alpha
+                                 is dropped */
+    aug_dtype dtype;          /* default AUG_F32 */
+    float scale;              /* AUG_F32 only; default 1/255 */
+    aug_resize resize;        /* default AUG_RESIZE_STRETCH */
+    float pad;                /* AUG_RESIZE_FIT padding, pixel units; default 0 */
+    const aug_policy *policy; /* NULL: no augmentation. Borrowed: must outlive
+                                 the pipe */
+    aug_engine engine;        /* default AUG_ENGINE_GATHER */
+    int shrink_on_load;       /* 1 (default): decode at 1/2, 1/4 or 1/8 when the
+                                 output needs no more pixels than that */
+} aug_params;
+
+/* The defaults above for an output of width x height x channels. */
+aug_params aug_params_default(int width, int height, int channels);
+
+/* Bytes of one output sample: width * height * channels * (4 or 1). */
+size_t aug_params_sample_bytes(const aug_params *p);
+
+/* One input image: encoded bytes (JPEG, PNG, ... anything libvips loads
+ * that ck_init did not block), or raw 8-bit pixels, row-major HWC with
+ * width, height and bands (1..4) all set. data is borrowed for the call. */
+typedef struct aug_src {
+    const void *data;
+    size_t size;
+    int width, height, bands; /* all 0 for encoded bytes */
+    const char *name;         /* for messages; may be NULL */
+} aug_src;
+
+typedef struct aug_pipe aug_pipe;
+
+/* Makes a pipe for params p (copied; p->policy is borrowed). Returns 0,
+ * CK_EINVAL (a bad size, channel count...) or CK_ENOMEM. A pipe is used by
+ * one thread at a time; make one per worker. */
+int aug_pipe_create(aug_pipe **out, const aug_params *p, char *err, size_t errlen);
+
+void aug_pipe_destroy(aug_pipe *p); /* NULL is a no-op */
+
+/* Decodes src, draws the sample for (seed, epoch, id) from the pipe's
+ * policy, and writes aug_params_sample_bytes() bytes into dst (for AUG_F32,
+ * aligned for float). No allocation beyond libvips' own decode in steady
+ * state. Returns 0, CK_EDECODE ("name: decode: reason"), CK_EINVAL (a raw
+ * src with bad dimensions) or CK_ENOMEM; dst is unspecified on error. */
+int aug_pipe_run(aug_pipe *p, const aug_src *src, uint64_t seed, uint64_t epoch, uint64_t id,
+                 void *dst, char *err, size_t errlen);
+
+/* As aug_pipe_run with given parameters (NULL: identity). The policy still
+ * supplies fill mode and interpolation (reflect and bilinear without one). */
+int aug_pipe_run_sample(aug_pipe *p, const aug_src *src, const aug_sample *s, void *dst, char *err,
+                        size_t errlen);
+
+/* ---- tools -------------------------------------------------------------- */
+
+/* Reads a whole file into a new buffer (free() it). Returns 0, CK_EIO or
+ * CK_ENOMEM; refuses files over max_bytes with CK_ELIMIT. */
+int aug_read_file(const char *path, size_t max_bytes, void **data, size_t *size, char *err,
+                  size_t errlen);
+
+/* Writes a PNG of the original and n augmented variants (keys (seed, 0,
+ * 0..n-1)) in a grid of cells whose longer side is cell pixels, like the
+ * book's figure of augmented cats. The file appears complete or not at all
+ * (written beside it, then renamed). Returns 0, CK_EINVAL, CK_EDECODE,
+ * CK_EIO or CK_ENOMEM. */
+int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
+                     const char *out_png, char *err, size_t errlen);
+
+/* Writes `copies` augmented copies of each input file into outdir (which
+ * must exist), as STEM_augK.EXT with EXT png for PNG inputs and jpg
+ * otherwise, at the input's size; input i copy k uses key (seed, 0,
+ * i * copies + k). Every output is made in a staging directory inside outdir
+ * first: on any error nothing is left in outdir. Returns 0, CK_EIO (a file
+ * missing or unwritable), CK_EDECODE, CK_EINVAL or CK_ENOMEM; the message
+ * names the file. */
+int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const char *const *paths,
+                    int npaths, const char *outdir, char *err, size_t errlen);
+
+typedef enum aug_filter {
+    AUG_FILTER_PREWITT_X = 0,
+    AUG_FILTER_PREWITT_Y,
+    AUG_FILTER_PREWITT, /* magnitude sqrt(x^2 + y^2) */
+    AUG_FILTER_SOBEL_X,
+    AUG_FILTER_SOBEL_Y,
+    AUG_FILTER_SOBEL,
+    AUG_FILTER_LAPLACIAN_X, /* [1 -2 1] along x */
+    AUG_FILTER_LAPLACIAN_Y,
+    AUG_FILTER_LAPLACIAN, /* the two summed: the 5-point Laplacian */
+    AUG_FILTER_SHARPEN,
+    AUG_FILTER_COUNT,
+} aug_filter;
+
+/* "prewitt-x", "sobel", ...; NULL when out of range. */
+const char *aug_filter_name(aug_filter f);
+
+/* Returns 0 and sets *out, or CK_EINVAL naming the unknown filter. */
+int aug_filter_parse(const char *name, aug_filter *out, char *err, size_t errlen);
+
+/* Multi-line text: every filter and its kernel(s), for --help. */
+const char *aug_filter_help(void);
+
+/* Filters raw 8-bit pixels (bands 1..4) as libvips convolutions, edges
+ * extended by copying. Edge filters work on the grey image and write one
+ * band; sharpen works per colour band (alpha dropped). dst holds w * h *
+ * aug_filter_bands(f, bands) floats: the signed responses (magnitudes for
+ * prewitt/sobel). Correlation: x kernels respond positively to intensity
+ * rising to the right, y kernels to intensity rising downwards. Returns 0,
+ * CK_EINVAL or CK_EDECODE. Thread-safe. */
+int aug_filter_raw(aug_filter f, const uint8_t *src, int w, int h, int bands, float *dst, char *err,
+                   size_t errlen);
+int aug_filter_bands(aug_filter f, int bands);
+
+/* Filters an image file into an 8-bit image file (format from out's suffix):
+ * absolute responses (magnitudes) clipped to 0..255, sharpen clipped. The
+ * output appears complete or not at all. Returns 0, CK_EIO, CK_EDECODE or
+ * CK_EINVAL. */
+int aug_filter_file(aug_filter f, const char *in, const char *out, char *err, size_t errlen);
+
+/* ---- bench --------------------------------------------------------------- */
+
+typedef struct aug_bench_result {
+    int threads;
+    long samples;
+    double seconds;       /* wall time of the timed passes */
+    double samples_per_s; /* samples / seconds */
+    long decode_errors;   /* samples that failed to decode (skipped) */
+} aug_bench_result;
+
+/* Reads the files into memory, makes one pipe and one output slot per
+ * thread, then times `passes` passes over all files (pass k is epoch k;
+ * sample i goes to thread i % threads). Only the passes are timed. Returns 0,
+ * CK_EIO (a file unreadable), CK_EINVAL, CK_ETHREAD or CK_ENOMEM. */
+int aug_bench_run(const char *const *paths, int npaths, const aug_params *p, int threads,
+                  int passes, aug_bench_result *res, char *err, size_t errlen);
+
+#endif

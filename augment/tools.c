@@ -1,0 +1,240 @@
+/* tools.c: what a person looks at — preview grids and augmented copies of
+ * files — built on the same pipe the training loader uses, so a picture
+ * shows exactly what the model is fed.
+ *
+ * `apply` writes into a staging directory inside the output directory and
+ * moves the files out only when every input has succeeded; on error it
+ * removes what it made, so the output directory is left as it was.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+#include "aug_internal.h"
+
+#define GAP             4 /* pixels between grid cells */
+#define MAX_INPUT_BYTES ((size_t)256 << 20)
+
+/* Size and bands of an encoded or raw source, from its header. */
+static int src_header(const aug_src *src, int *w, int *h, int *bands, char *err, size_t errlen)
+{
+    if (src->width || src->height || src->bands) {
+        *w = src->width;
+        *h = src->height;
+        *bands = src->bands;
+        return 0;
+    }
+    if (!src->data || src->size == 0) {
+        return ck_err(err, errlen, CK_EDECODE, "%s: decode: empty input", aug_src_name(src));
+    }
+    VipsImage *im = vips_image_new_from_buffer(src->data, src->size, "", NULL);
+    if (!im) {
+        return ck_err_vips(err, errlen, CK_EDECODE, "%s: decode", aug_src_name(src));
+    }
+    *w = im->Xsize;
+    *h = im->Ysize;
+    *bands = im->Bands;
+    g_object_unref(im);
+    return 0;
+}
+
+int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
+                     const char *out_png, char *err, size_t errlen)
+{
+    if (n < 0 || n > 1000 || cell < 8 || cell > 4096) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "preview: n=%d cell=%d: n must be 0..1000 and cell 8..4096", n, cell);
+    }
+    int rc = ck_init(NULL, err, errlen);
+    int sw, sh, sb;
+    if (rc || (rc = src_header(src, &sw, &sh, &sb, err, errlen))) {
+        return rc;
+    }
+    /* Cells keep the source's aspect ratio, the longer side `cell`. */
+    int cw = sw >= sh ? cell : (int)fmax(1, round((double)cell * sw / sh));
+    int ch = sh >= sw ? cell : (int)fmax(1, round((double)cell * sh / sw));
+    int cols = (int)ceil(sqrt(n + 1.0)), rows = (n + cols) / cols;
+    int gw = cols * cw + (cols + 1) * GAP, gh = rows * ch + (rows + 1) * GAP;
+    aug_params p = aug_params_default(cw, ch, 3);
+    p.dtype = AUG_U8;
+    p.policy = policy;
+    uint8_t *canvas = malloc((size_t)gw * gh * 3), *cellbuf = malloc((size_t)cw * ch * 3);
+    aug_pipe *pipe = NULL;
+    if (!canvas || !cellbuf) {
+        rc = ck_err(err, errlen, CK_ENOMEM, "preview: out of memory");
+    } else {
+        memset(canvas, 255, (size_t)gw * gh * 3);
+        rc = aug_pipe_create(&pipe, &p, err, errlen);
+    }
+    for (int i = 0; rc == 0 && i <= n; i++) {
+        aug_sample s;
+        if (i == 0) {
+            s = aug_sample_identity();
+        } else {
+            aug_policy_draw(policy, seed, 0, (uint64_t)(i - 1), &s);
+        }
+        rc = aug_pipe_run_sample(pipe, src, &s, cellbuf, err, errlen);
+        int x0 = GAP + (i % cols) * (cw + GAP), y0 = GAP + (i / cols) * (ch + GAP);
+        for (int y = 0; rc == 0 && y < ch; y++) {
+            memcpy(canvas + ((size_t)(y0 + y) * gw + x0) * 3, cellbuf + (size_t)y * cw * 3,
+                   (size_t)cw * 3);
+        }
+    }
+    if (rc == 0) {
+        VipsImage *im =
+            vips_image_new_from_memory(canvas, (size_t)gw * gh * 3, gw, gh, 3, VIPS_FORMAT_UCHAR);
+        if (!im) {
+            rc = ck_err_vips(err, errlen, CK_ENOMEM, "%s: grid", out_png);
+        } else {
+            rc = aug_save_atomic(im, out_png, err, errlen);
+            g_object_unref(im);
+        }
+    }
+    aug_pipe_destroy(pipe);
+    free(canvas);
+    free(cellbuf);
+    return rc;
+}
+
+/* ---- apply ---- */
+
+/* The output name of copy k of path: STEM_augK.png for a .png name, else
+ * STEM_augK.jpg. */
+static void out_name(const char *path, int k, char *buf, size_t len)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    const char *dot = strrchr(b, '.');
+    size_t n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
+    int png = dot && g_ascii_strcasecmp(dot, ".png") == 0;
+    snprintf(buf, len, "%.*s_aug%d.%s", (int)n, b, k, png ? "png" : "jpg");
+}
+
+/* Augments one file into `copies` outputs in dir. */
+static int apply_one(const aug_policy *policy, uint64_t seed, int copies, const char *path,
+                     uint64_t first_id, const char *dir, char *err, size_t errlen)
+{
+    void *data = NULL;
+    size_t size = 0;
+    int rc = aug_read_file(path, MAX_INPUT_BYTES, &data, &size, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    aug_src src = {.data = data, .size = size, .name = path};
+    int w, h, bands;
+    aug_pipe *pipe = NULL;
+    uint8_t *pix = NULL;
+    aug_params p;
+    if ((rc = src_header(&src, &w, &h, &bands, err, errlen)) == 0) {
+        p = aug_params_default(w, h, bands <= 2 ? 1 : 3);
+        p.dtype = AUG_U8;
+        p.policy = policy;
+        rc = aug_pipe_create(&pipe, &p, err, errlen);
+    }
+    if (rc == 0 && !(pix = malloc(aug_params_sample_bytes(&p)))) {
+        rc = ck_err(err, errlen, CK_ENOMEM, "%s: out of memory", path);
+    }
+    for (int k = 0; rc == 0 && k < copies; k++) {
+        rc = aug_pipe_run(pipe, &src, seed, 0, first_id + (uint64_t)k, pix, err, errlen);
+        VipsImage *im = NULL;
+        if (rc == 0 && !(im = vips_image_new_from_memory(pix, aug_params_sample_bytes(&p), w, h,
+                                                         p.channels, VIPS_FORMAT_UCHAR))) {
+            rc = ck_err_vips(err, errlen, CK_ENOMEM, "%s: augment", path);
+        }
+        if (rc == 0) {
+            char name[300], out[4400];
+            out_name(path, k, name, sizeof name);
+            snprintf(out, sizeof out, "%s/%s", dir, name);
+            rc = aug_save_atomic(im, out, err, errlen);
+        }
+        if (im) {
+            g_object_unref(im);
+        }
+    }
+    aug_pipe_destroy(pipe);
+    free(pix);
+    free(data);
+    return rc;
+}
+
+/* Removes the outputs of inputs [0, n) from dir (errors ignored: cleanup). */
+static void remove_outputs(const char *const *paths, int n, int copies, const char *dir)
+{
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < copies; k++) {
+            char name[300], full[4400];
+            out_name(paths[i], k, name, sizeof name);
+            snprintf(full, sizeof full, "%s/%s", dir, name);
+            unlink(full);
+        }
+    }
+}
+
+int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const char *const *paths,
+                    int npaths, const char *outdir, char *err, size_t errlen)
+{
+    if (copies < 1 || copies > 10000 || npaths < 0) {
+        return ck_err(err, errlen, CK_EINVAL, "apply: copies=%d: must be 1..10000", copies);
+    }
+    int rc = ck_init(NULL, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    /* Two inputs with one output name would overwrite each other. */
+    for (int i = 0; i < npaths; i++) {
+        char a[300], b[300];
+        out_name(paths[i], 0, a, sizeof a);
+        for (int j = 0; j < i; j++) {
+            out_name(paths[j], 0, b, sizeof b);
+            if (strcmp(a, b) == 0) {
+                return ck_err(err, errlen, CK_EINVAL, "%s: apply: same output names as %s (%s)",
+                              paths[i], paths[j], a);
+            }
+        }
+    }
+    size_t dlen = strlen(outdir);
+    char *stage = malloc(dlen + 32);
+    if (!stage) {
+        return ck_err(err, errlen, CK_ENOMEM, "apply: out of memory");
+    }
+    snprintf(stage, dlen + 32, "%s/.aug-staging-XXXXXX", outdir);
+    if (!mkdtemp(stage)) {
+        rc = ck_err(err, errlen, CK_EIO, "%s: apply: cannot create a staging directory: %s", outdir,
+                    strerror(errno));
+        free(stage);
+        return rc;
+    }
+    int made = 0;
+    while (rc == 0 && made < npaths) {
+        rc = apply_one(policy, seed, copies, paths[made], (uint64_t)made * copies, stage, err,
+                       errlen);
+        made++;
+    }
+    /* Move everything out; on failure take back what was moved. */
+    int moved = 0;
+    while (rc == 0 && moved < npaths) {
+        for (int k = 0; rc == 0 && k < copies; k++) {
+            char name[300], from[4400], to[4400];
+            out_name(paths[moved], k, name, sizeof name);
+            snprintf(from, sizeof from, "%s/%s", stage, name);
+            snprintf(to, sizeof to, "%s/%s", outdir, name);
+            if (rename(from, to) != 0) {
+                rc = ck_err(err, errlen, CK_EIO, "%s: rename: %s", to, strerror(errno));
+            }
+        }
+        moved++;
+    }
+    if (rc) {
+        remove_outputs(paths, moved, copies, outdir);
+    }
+    remove_outputs(paths, made, copies, stage);
+    if (rmdir(stage) != 0 && rc == 0) {
+        rc = ck_err(err, errlen, CK_EIO, "%s: rmdir: %s", stage, strerror(errno));
+    }
+    free(stage);
+    return rc;
+}

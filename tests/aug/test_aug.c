@@ -1,0 +1,867 @@
+/* test_aug.c: augmentation geometry checked exactly on synthetic images,
+ * Keras's fill modes pixel by pixel, determinism across threads, the
+ * statistics of the drawn parameters, policy text, raw and real inputs, and
+ * the fast gather against the libvips engine. */
+#include <math.h>
+#include <pthread.h>
+#include <vips/vips.h>
+
+#include "aug.h"
+#include "ck_test.h"
+
+#define PI 3.14159265358979323846
+
+static char err[512];
+
+static void init(void)
+{
+    ck_assert_msg(ck_init("test_aug", err, sizeof err) == 0, "%s", err);
+}
+
+static aug_policy *policy(const char *text)
+{
+    aug_policy *p = NULL;
+    ck_assert_msg(aug_policy_parse(&p, text, err, sizeof err) == 0, "%s: %s", text, err);
+    return p;
+}
+
+/* A w x h x b image whose every byte differs from its neighbours. */
+static uint8_t *pattern(int w, int h, int b)
+{
+    uint8_t *px = malloc((size_t)w * h * b);
+    for (int i = 0; i < w * h * b; i++) {
+        px[i] = (uint8_t)((i * 37 + (i / (w * b)) * 11) % 251);
+    }
+    return px;
+}
+
+typedef struct run_opts {
+    int ow, oh, oc;
+    aug_dtype dtype;
+    aug_engine engine;
+    aug_resize resize;
+    const aug_policy *policy;
+} run_opts;
+
+/* Runs sample s on raw pixels; returns the pipe's status. */
+static int run_raw(const uint8_t *px, int w, int h, int b, const run_opts *o, const aug_sample *s,
+                   void *out)
+{
+    aug_params p = aug_params_default(o->ow, o->oh, o->oc);
+    p.dtype = o->dtype;
+    p.engine = o->engine;
+    p.resize = o->resize;
+    p.policy = o->policy;
+    aug_pipe *pipe = NULL;
+    ck_assert_msg(aug_pipe_create(&pipe, &p, err, sizeof err) == 0, "%s", err);
+    aug_src src = {px, (size_t)w * h * b, w, h, b, "synthetic"};
+    int rc = aug_pipe_run_sample(pipe, &src, s, out, err, sizeof err);
+    aug_pipe_destroy(pipe);
+    return rc;
+}
+
+/* ---- geometry ---- */
+
+START_TEST(two_flips_are_identity)
+{
+    init();
+    int w = 37, h = 23;
+    uint8_t *in = pattern(w, h, 3), *a = malloc(w * h * 3), *b = malloc(w * h * 3);
+    for (int e = 0; e < 2; e++) {
+        run_opts o = {w, h, 3, AUG_U8, (aug_engine)e, AUG_RESIZE_STRETCH, NULL};
+        aug_sample s = aug_sample_identity();
+        s.flip_h = 1;
+        ck_assert_int_eq(run_raw(in, w, h, 3, &o, &s, a), 0);
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                for (int c = 0; c < 3; c++) {
+                    ck_assert_uint_eq(a[(y * w + x) * 3 + c], in[(y * w + (w - 1 - x)) * 3 + c]);
+                }
+            }
+        }
+        ck_assert_int_eq(run_raw(a, w, h, 3, &o, &s, b), 0);
+        ck_assert_int_eq(memcmp(b, in, w * h * 3), 0);
+        s.flip_h = 0;
+        s.flip_v = 1;
+        ck_assert_int_eq(run_raw(in, w, h, 3, &o, &s, a), 0);
+        ck_assert_int_eq(memcmp(a, in + (h - 1) * w * 3, w * 3), 0);
+    }
+    free(in);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* A quarter turn counter-clockwise is libvips' 270-degree (clockwise)
+ * rotation; clockwise is vips_rot 90. Nearest and bilinear are both exact
+ * on pixel centres. */
+START_TEST(quarter_turn_equals_vips_rot)
+{
+    init();
+    int n = 32;
+    uint8_t *in = pattern(n, n, 3), *out = malloc(n * n * 3);
+    VipsImage *im = vips_image_new_from_memory(in, n * n * 3, n, n, 3, VIPS_FORMAT_UCHAR);
+    for (int turn = 0; turn < 2; turn++) {
+        VipsImage *rot = NULL;
+        ck_assert_int_eq(vips_rot(im, &rot, turn == 0 ? VIPS_ANGLE_D270 : VIPS_ANGLE_D90, NULL), 0);
+        size_t len;
+        uint8_t *want = vips_image_write_to_memory(rot, &len);
+        ck_assert_uint_eq(len, (size_t)n * n * 3);
+        for (int interp = 0; interp < 2; interp++) {
+            aug_policy *p = policy(interp ? "interp=bilinear" : "interp=nearest");
+            for (int e = 0; e < 2; e++) {
+                run_opts o = {n, n, 3, AUG_U8, (aug_engine)e, AUG_RESIZE_STRETCH, p};
+                aug_sample s = aug_sample_identity();
+                s.angle = turn == 0 ? PI / 2 : -PI / 2;
+                ck_assert_int_eq(run_raw(in, n, n, 3, &o, &s, out), 0);
+                ck_assert_msg(memcmp(out, want, len) == 0, "turn %d interp %d engine %d", turn,
+                              interp, e);
+            }
+            aug_policy_destroy(p);
+        }
+        g_free(want);
+        g_object_unref(rot);
+    }
+    /* Counter-clockwise on screen: the top-right corner goes to the top-left. */
+    run_opts o = {n, n, 3, AUG_U8, AUG_ENGINE_GATHER, AUG_RESIZE_STRETCH, NULL};
+    aug_sample s = aug_sample_identity();
+    s.angle = PI / 2;
+    ck_assert_int_eq(run_raw(in, n, n, 3, &o, &s, out), 0);
+    ck_assert_int_eq(memcmp(out, in + (n - 1) * 3, 3), 0);
+    g_object_unref(im);
+    free(in);
+    free(out);
+}
+END_TEST
+
+START_TEST(zoom_keeps_centre)
+{
+    init();
+    int n = 31, c = 15;
+    uint8_t *in = pattern(n, n, 1), *out = malloc(n * n);
+    aug_policy *p = policy("interp=nearest");
+    for (int e = 0; e < 2; e++) {
+        run_opts o = {n, n, 1, AUG_U8, (aug_engine)e, AUG_RESIZE_STRETCH, p};
+        aug_sample s = aug_sample_identity();
+        /* Zoom in by 2: output pixel c + 2j shows input pixel c + j. */
+        s.zoom_x = s.zoom_y = 0.5;
+        ck_assert_int_eq(run_raw(in, n, n, 1, &o, &s, out), 0);
+        for (int j = -7; j <= 7; j++) {
+            ck_assert_uint_eq(out[(c + 2 * j) * n + c], in[(c + j) * n + c]);
+            ck_assert_uint_eq(out[c * n + c + 2 * j], in[c * n + c + j]);
+        }
+        /* Zoom out by 2: output c + j shows input c + 2j. */
+        s.zoom_x = s.zoom_y = 2;
+        ck_assert_int_eq(run_raw(in, n, n, 1, &o, &s, out), 0);
+        for (int j = -7; j <= 7; j++) {
+            ck_assert_uint_eq(out[c * n + c + j], in[c * n + c + 2 * j]);
+        }
+    }
+    aug_policy_destroy(p);
+    free(in);
+    free(out);
+}
+END_TEST
+
+START_TEST(shift_moves_marker)
+{
+    init();
+    int w = 40, h = 30;
+    uint8_t *in = calloc(w * h, 1), *out = malloc(w * h);
+    in[12 * w + 10] = 200;
+    aug_policy *p = policy("fill=constant,interp=bilinear");
+    int shifts[][2] = {{3, 0}, {0, 5}, {-7, 4}, {13, -9}};
+    for (int e = 0; e < 2; e++) {
+        for (size_t k = 0; k < sizeof shifts / sizeof shifts[0]; k++) {
+            run_opts o = {w, h, 1, AUG_U8, (aug_engine)e, AUG_RESIZE_STRETCH, p};
+            aug_sample s = aug_sample_identity();
+            s.shift_x = (double)shifts[k][0] / w;
+            s.shift_y = (double)shifts[k][1] / h;
+            ck_assert_int_eq(run_raw(in, w, h, 1, &o, &s, out), 0);
+            int found = -1, count = 0;
+            for (int i = 0; i < w * h; i++) {
+                if (out[i]) {
+                    found = i;
+                    count++;
+                }
+            }
+            ck_assert_int_eq(count, 1);
+            ck_assert_int_eq(found, (12 + shifts[k][1]) * w + 10 + shifts[k][0]);
+            ck_assert_uint_eq(out[found], 200);
+        }
+    }
+    aug_policy_destroy(p);
+    free(in);
+    free(out);
+}
+END_TEST
+
+/* Keras's definitions on a row a b c d: a shift of +3 reads columns -3..0,
+ * a shift of -6 reads 6..9. */
+START_TEST(fill_modes_match_keras)
+{
+    init();
+    uint8_t row[4] = {10, 20, 30, 40}, in[8]; /* a b c d */
+    memcpy(in, row, 4);
+    memcpy(in + 4, row, 4);
+    static const struct {
+        const char *policy;
+        int shift;
+        uint8_t want[4];
+    } cases[] = {
+        {"fill=reflect", 3, {30, 20, 10, 10}},
+        {"fill=nearest", 3, {10, 10, 10, 10}},
+        {"fill=wrap", 3, {20, 30, 40, 10}},
+        {"fill=constant,fill_value=99", 3, {99, 99, 99, 10}},
+        {"fill=reflect", -6, {20, 10, 10, 20}},
+        {"fill=nearest", -6, {40, 40, 40, 40}},
+        {"fill=wrap", -6, {30, 40, 10, 20}},
+        {"fill=constant,fill_value=99", -6, {99, 99, 99, 99}},
+        {"fill=reflect", 9, {10, 10, 20, 30}},
+        {"fill=wrap", 9, {40, 10, 20, 30}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int interp = 0; interp < 3; interp++) {
+            char text[80];
+            snprintf(text, sizeof text, "%s,interp=%s", cases[i].policy,
+                     interp == 0   ? "nearest"
+                     : interp == 1 ? "bilinear"
+                                   : "bicubic");
+            aug_policy *p = policy(text);
+            for (int e = 0; e < 2; e++) {
+                run_opts o = {4, 2, 1, AUG_U8, (aug_engine)e, AUG_RESIZE_STRETCH, p};
+                aug_sample s = aug_sample_identity();
+                s.shift_x = cases[i].shift / 4.0;
+                uint8_t out[8];
+                ck_assert_int_eq(run_raw(in, 4, 2, 1, &o, &s, out), 0);
+                for (int x = 0; x < 4; x++) {
+                    ck_assert_msg(out[x] == cases[i].want[x] && out[4 + x] == cases[i].want[x],
+                                  "%s shift %d engine %d: x=%d got %d want %d", text,
+                                  cases[i].shift, e, x, out[x], cases[i].want[x]);
+                }
+            }
+            aug_policy_destroy(p);
+        }
+    }
+}
+END_TEST
+
+/* The claim the libvips engine rests on: in libvips 8.14 vips_embed's
+ * MIRROR repeats the edge pixel, as Keras's reflect. */
+START_TEST(vips_embed_mirror_repeats_edge)
+{
+    init();
+    uint8_t row[4] = {10, 20, 30, 40};
+    VipsImage *im = vips_image_new_from_memory(row, 4, 4, 1, 1, VIPS_FORMAT_UCHAR), *out = NULL;
+    ck_assert_int_eq(vips_embed(im, &out, 5, 0, 14, 1, "extend", VIPS_EXTEND_MIRROR, NULL), 0);
+    size_t len;
+    uint8_t *got = vips_image_write_to_memory(out, &len);
+    /* columns -5..8: (d d c b a | a b c d | d c b a a) */
+    uint8_t want[14] = {40, 40, 30, 20, 10, 10, 20, 30, 40, 40, 30, 20, 10, 10};
+    ck_assert_int_eq(len, 14);
+    ck_assert_int_eq(memcmp(got, want, 14), 0);
+    g_free(got);
+    g_object_unref(out);
+    g_object_unref(im);
+}
+END_TEST
+
+/* Resizing alone: a 2x downscale by bilinear at half-pixel centres is the
+ * mean of each 2x2 block (Keras/TF resize without antialiasing). */
+START_TEST(resize_half_pixel_centres)
+{
+    init();
+    int w = 8, h = 6;
+    uint8_t *in = pattern(w, h, 1);
+    float out[4 * 3];
+    aug_params p = aug_params_default(4, 3, 1);
+    p.shrink_on_load = 0;
+    aug_pipe *pipe;
+    ck_assert_int_eq(aug_pipe_create(&pipe, &p, err, sizeof err), 0);
+    aug_src src = {in, (size_t)w * h, w, h, 1, "x"};
+    ck_assert_int_eq(aug_pipe_run_sample(pipe, &src, NULL, out, err, sizeof err), 0);
+    aug_pipe_destroy(pipe);
+    for (int y = 0; y < 3; y++) {
+        for (int x = 0; x < 4; x++) {
+            const uint8_t *q = in + 2 * y * w + 2 * x;
+            double mean = (q[0] + q[1] + q[w] + q[w + 1]) / 4.0;
+            ck_assert_double_eq_tol((double)out[y * 4 + x] * 255.0, mean, 1e-3);
+        }
+    }
+    free(in);
+}
+END_TEST
+
+/* ---- determinism ---- */
+
+#define DET_N    48
+#define DET_SIZE (64 * 48 * 3 * 4)
+
+typedef struct det_job {
+    const aug_src *srcs;
+    const aug_policy *pol;
+    int index, threads;
+    uint8_t *out; /* DET_N * DET_SIZE */
+    int rc;
+} det_job;
+
+static void *det_thread(void *arg)
+{
+    det_job *j = arg;
+    aug_params p = aug_params_default(64, 48, 3);
+    p.policy = j->pol;
+    aug_pipe *pipe;
+    char e[256];
+    j->rc = aug_pipe_create(&pipe, &p, e, sizeof e);
+    /* Backwards, so the order differs from the single-thread run too. */
+    for (int i = DET_N - 1 - j->index; j->rc == 0 && i >= 0; i -= j->threads) {
+        j->rc = aug_pipe_run(pipe, &j->srcs[i], 7, 3, (uint64_t)i, j->out + (size_t)i * DET_SIZE, e,
+                             sizeof e);
+    }
+    aug_pipe_destroy(pipe);
+    return NULL;
+}
+
+static void run_threads(const aug_src *srcs, const aug_policy *pol, int threads, uint8_t *out)
+{
+    pthread_t t[8];
+    det_job jobs[8];
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (det_job){srcs, pol, i, threads, out, 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, det_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(jobs[i].rc, 0);
+    }
+}
+
+START_TEST(same_key_same_bytes_any_threads)
+{
+    init();
+    /* Encoded JPEG and PNG inputs, made here. */
+    aug_src srcs[DET_N];
+    void *bufs[DET_N];
+    for (int i = 0; i < DET_N; i++) {
+        uint8_t *px = pattern(90 + i, 70, 3);
+        VipsImage *im = vips_image_new_from_memory(px, (size_t)(90 + i) * 70 * 3, 90 + i, 70, 3,
+                                                   VIPS_FORMAT_UCHAR);
+        size_t len;
+        ck_assert_int_eq(
+            vips_image_write_to_buffer(im, i % 2 ? ".png" : ".jpg", &bufs[i], &len, NULL), 0);
+        srcs[i] = (aug_src){.data = bufs[i], .size = len, .name = "det"};
+        g_object_unref(im);
+        free(px);
+    }
+    aug_policy *pol = policy("flip=both,rotate=0.2,zoom=0.3,shift=0.1,shear=0.2,contrast=0.3,"
+                             "brightness=0.1,fill=reflect");
+    uint8_t *one = malloc((size_t)DET_N * DET_SIZE), *four = malloc((size_t)DET_N * DET_SIZE);
+    run_threads(srcs, pol, 1, one);
+    run_threads(srcs, pol, 4, four);
+    ck_assert_int_eq(memcmp(one, four, (size_t)DET_N * DET_SIZE), 0);
+    /* Another seed gives other bytes. */
+    aug_params p = aug_params_default(64, 48, 3);
+    p.policy = pol;
+    aug_pipe *pipe;
+    ck_assert_int_eq(aug_pipe_create(&pipe, &p, err, sizeof err), 0);
+    ck_assert_int_eq(aug_pipe_run(pipe, &srcs[0], 8, 3, 0, four, err, sizeof err), 0);
+    ck_assert_int_ne(memcmp(one, four, DET_SIZE), 0);
+    aug_pipe_destroy(pipe);
+    aug_policy_destroy(pol);
+    for (int i = 0; i < DET_N; i++) {
+        g_free(bufs[i]);
+    }
+    free(one);
+    free(four);
+}
+END_TEST
+
+/* ---- statistics of the draws ---- */
+
+/* |mean - want| within 6 standard errors of a uniform on [lo, hi]. */
+static void check_uniform(const char *what, double sum, double sum2, int n, double lo, double hi)
+{
+    double mean = sum / n, var = sum2 / n - mean * mean;
+    double sd = (hi - lo) / sqrt(12.0);
+    ck_assert_msg(fabs(mean - (lo + hi) / 2) < 6 * sd / sqrt(n), "%s: mean %g", what, mean);
+    ck_assert_msg(fabs(var - sd * sd) < 6 * sd * sd * sqrt(0.8 / n), "%s: var %g", what, var);
+}
+
+START_TEST(draws_have_configured_ranges)
+{
+    enum { N = 20000 };
+    aug_policy *keras = policy("flip=both,rotate=0.1,zoom=0.2,shift=0.1:0.3,contrast=0.5");
+    aug_policy *legacy = policy("chollet-1st");
+    double s[2][6] = {{0}};
+    int flips[2] = {0, 0}, legacy_flips[2] = {0, 0};
+    for (int i = 0; i < N; i++) {
+        aug_sample a, b;
+        aug_policy_draw(keras, 42, 1, (uint64_t)i, &a);
+        aug_policy_draw(legacy, 42, 1, (uint64_t)i, &b);
+        ck_assert(fabs(a.angle) <= 0.2 * PI);
+        ck_assert(a.zoom_x >= 0.8 && a.zoom_x <= 1.2 && a.zoom_x == a.zoom_y);
+        ck_assert(a.shift_x >= 0.1 && a.shift_x <= 0.3);
+        ck_assert(a.contrast >= 0.5 && a.contrast <= 1.5 && a.brightness == 0 && a.shear == 0);
+        ck_assert(fabs(b.angle) <= 40 * PI / 180 && fabs(b.shear) <= 0.2);
+        ck_assert(b.zoom_x >= 0.8 && b.zoom_x <= 1.2 && b.zoom_y >= 0.8 && b.zoom_y <= 1.2);
+        ck_assert(fabs(b.shift_x) <= 0.2 && fabs(b.shift_y) <= 0.2 && !b.flip_v && b.legacy);
+        flips[0] += a.flip_h;
+        flips[1] += a.flip_v;
+        legacy_flips[0] += b.flip_h;
+        legacy_flips[1] += b.zoom_x == b.zoom_y;
+        double v[6] = {a.angle, a.zoom_x, a.shift_x, b.angle, b.zoom_x, b.zoom_y};
+        for (int k = 0; k < 6; k++) {
+            s[0][k] += v[k];
+            s[1][k] += v[k] * v[k];
+        }
+    }
+    check_uniform("keras angle", s[0][0], s[1][0], N, -0.2 * PI, 0.2 * PI);
+    check_uniform("keras zoom", s[0][1], s[1][1], N, 0.8, 1.2);
+    check_uniform("keras shift", s[0][2], s[1][2], N, 0.1, 0.3);
+    check_uniform("legacy angle", s[0][3], s[1][3], N, -40 * PI / 180, 40 * PI / 180);
+    check_uniform("legacy zoom x", s[0][4], s[1][4], N, 0.8, 1.2);
+    check_uniform("legacy zoom y", s[0][5], s[1][5], N, 0.8, 1.2);
+    double sd = sqrt(0.25 * N);
+    ck_assert_msg(fabs(flips[0] - N / 2.0) < 6 * sd, "flip_h %d", flips[0]);
+    ck_assert_msg(fabs(flips[1] - N / 2.0) < 6 * sd, "flip_v %d", flips[1]);
+    ck_assert_msg(fabs(legacy_flips[0] - N / 2.0) < 6 * sd, "legacy flip %d", legacy_flips[0]);
+    ck_assert_int_eq(legacy_flips[1], 0); /* x and y zoom drawn independently */
+    /* Fixed slots: adding brightness leaves the other draws alone. */
+    aug_policy *more = policy("flip=both,rotate=0.1,zoom=0.2,shift=0.1:0.3,contrast=0.5,"
+                              "brightness=0.2");
+    aug_sample a, b;
+    aug_policy_draw(keras, 5, 0, 9, &a);
+    aug_policy_draw(more, 5, 0, 9, &b);
+    ck_assert(a.angle == b.angle && a.zoom_x == b.zoom_x && a.flip_h == b.flip_h &&
+              b.brightness != 0);
+    aug_policy_destroy(more);
+    aug_policy_destroy(keras);
+    aug_policy_destroy(legacy);
+}
+END_TEST
+
+/* ---- policy text ---- */
+
+START_TEST(policy_canonical_round_trip)
+{
+    static const char *texts[][2] = {
+        {"flip=horizontal,rotate=0.1,zoom=0.2,shift=0.2,shear=0.2,fill=reflect,interp=bilinear",
+         "flip=horizontal,rotate=0.1,zoom=0.2,shift=0.2,shear=0.2,fill=reflect,interp=bilinear"},
+        {"chollet-2nd", "flip=horizontal,rotate=0.1,zoom=0.2,fill=reflect,interp=bilinear"},
+        {"chollet-1st", "mode=legacy,flip=horizontal,rotate=40,zoom=0.2,shift=0.2,shear=0.2,"
+                        "fill=nearest,interp=bilinear"},
+        {"", "fill=reflect,interp=bilinear"},
+        {"none", "fill=reflect,interp=bilinear"},
+        {" rotate = -0.05:0.1 , interp=bicubic,zoom_w=0.1, shift_y=0.3 ,flip=both",
+         "flip=both,rotate=-0.05:0.1,zoom_w=0.1,shift_y=0.3,fill=reflect,interp=bicubic"},
+        {"chollet-2nd,fill=constant,fill_value=127.5,contrast=0.2,brightness=-0.1:0.3",
+         "flip=horizontal,rotate=0.1,zoom=0.2,contrast=0.2,brightness=-0.1:0.3,fill=constant,"
+         "fill_value=127.5,interp=bilinear"},
+        {"rotate=30,mode=legacy", "mode=legacy,rotate=30,fill=nearest,interp=bilinear"},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        aug_policy *p = policy(texts[i][0]);
+        char buf[512], again[512];
+        size_t n = aug_policy_print(p, buf, sizeof buf);
+        ck_assert_uint_eq(n, strlen(buf));
+        ck_assert_str_eq(buf, texts[i][1]);
+        aug_policy *q = policy(buf);
+        aug_policy_print(q, again, sizeof again);
+        ck_assert_str_eq(again, buf);
+        /* Same parameters from both. */
+        aug_sample a, b;
+        aug_policy_draw(p, 1, 2, 3, &a);
+        aug_policy_draw(q, 1, 2, 3, &b);
+        ck_assert(a.legacy == b.legacy && a.flip_h == b.flip_h && a.flip_v == b.flip_v &&
+                  a.angle == b.angle && a.zoom_x == b.zoom_x && a.zoom_y == b.zoom_y &&
+                  a.shift_x == b.shift_x && a.shift_y == b.shift_y && a.shear == b.shear &&
+                  a.contrast == b.contrast && a.brightness == b.brightness);
+        aug_policy_destroy(p);
+        aug_policy_destroy(q);
+    }
+    aug_policy *p = policy("none");
+    ck_assert(aug_policy_is_identity(p));
+    char tiny[8];
+    ck_assert_uint_eq(aug_policy_print(p, tiny, sizeof tiny),
+                      strlen("fill=reflect,interp=bilinear"));
+    ck_assert_str_eq(tiny, "fill=re");
+    aug_policy_destroy(p);
+    p = policy("chollet-2nd");
+    ck_assert(!aug_policy_is_identity(p));
+    ck_assert_int_eq(aug_policy_fill(p), AUG_FILL_REFLECT);
+    aug_policy_destroy(p);
+    ck_assert_ptr_nonnull(strstr(aug_policy_help(), "chollet-1st"));
+}
+END_TEST
+
+START_TEST(policy_errors_name_key_value_and_why)
+{
+    static const char *cases[][2] = {
+        {"rotate=1.5", "policy: rotate=1.5: out of range"},
+        {"zoom=-0.2", "policy: zoom=-0.2: a single value is a magnitude"},
+        {"zoom=-1:0.5", "policy: zoom=-1:0.5: LO must be above -1"},
+        {"zoom=1", "policy: zoom=1: a single zoom value must be below 1"},
+        {"colour=1", "policy: colour=1: unknown key"},
+        {"fill=mirror", "policy: fill=mirror: expected reflect, nearest, wrap or constant"},
+        {"interp=lanczos", "policy: interp=lanczos: expected nearest, bilinear or bicubic"},
+        {"flip=diagonal", "policy: flip=diagonal: expected none, horizontal, vertical or both"},
+        {"shift=0.2:0.1", "policy: shift=0.2:0.1: LO is above HI"},
+        {"shift=1.5", "policy: shift=1.5: out of range"},
+        {"rotate=abc", "policy: rotate=abc: expected a number or LO:HI"},
+        {"rotate=", "policy: rotate=: expected a number or LO:HI"},
+        {"rotate=nan", "policy: rotate=nan: expected a number or LO:HI"},
+        {"chollet-3rd", "policy: chollet-3rd: expected key=value or a preset"},
+        {"mode=tf", "policy: mode=tf: expected keras or legacy"},
+        {"fill_value=300", "policy: fill_value=300: expected a pixel value in [0, 255]"},
+        {"shear=2", "policy: shear=2: out of range"},
+        {"mode=legacy,rotate=200", "policy: rotate=200: out of range"},
+        {"brightness=1.2", "policy: brightness=1.2: out of range"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aug_policy *p = (aug_policy *)1;
+        int rc = aug_policy_parse(&p, cases[i][0], err, sizeof err);
+        ck_assert_msg(rc == CK_EINVAL, "%s: rc %d", cases[i][0], rc);
+        ck_assert_ptr_null(p);
+        ck_assert_msg(strncmp(err, cases[i][1], strlen(cases[i][1])) == 0, "%s: got '%s'",
+                      cases[i][0], err);
+    }
+}
+END_TEST
+
+/* ---- inputs, channels, resize modes ---- */
+
+START_TEST(raw_grey_identity_is_exact)
+{
+    init();
+    uint8_t *in = pattern(28, 28, 1);
+    float out[28 * 28];
+    run_opts o = {28, 28, 1, AUG_F32, AUG_ENGINE_GATHER, AUG_RESIZE_STRETCH, NULL};
+    for (int e = 0; e < 2; e++) {
+        o.engine = (aug_engine)e;
+        ck_assert_int_eq(run_raw(in, 28, 28, 1, &o, NULL, out), 0);
+        for (int i = 0; i < 28 * 28; i++) {
+            ck_assert_msg(out[i] == in[i] * (1.0f / 255), "engine %d px %d", e, i);
+        }
+    }
+    /* Bad raw dimensions are refused with the name. */
+    aug_params p = aug_params_default(28, 28, 1);
+    aug_pipe *pipe;
+    ck_assert_int_eq(aug_pipe_create(&pipe, &p, err, sizeof err), 0);
+    aug_src bad = {in, 10, 28, 28, 1, "digit 7"};
+    ck_assert_int_eq(aug_pipe_run_sample(pipe, &bad, NULL, out, err, sizeof err), CK_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "digit 7"));
+    aug_pipe_destroy(pipe);
+    free(in);
+}
+END_TEST
+
+START_TEST(channel_conversions)
+{
+    init();
+    int w = 5, h = 4;
+    uint8_t *rgba = pattern(w, h, 4), *grey = pattern(w, h, 1);
+    uint8_t out[5 * 4 * 3];
+    run_opts o = {w, h, 3, AUG_U8, AUG_ENGINE_GATHER, AUG_RESIZE_STRETCH, NULL};
+    for (int e = 0; e < 2; e++) {
+        o.engine = (aug_engine)e;
+        o.oc = 3;
+        ck_assert_int_eq(run_raw(rgba, w, h, 4, &o, NULL, out), 0); /* alpha dropped */
+        for (int i = 0; i < w * h; i++) {
+            ck_assert_int_eq(memcmp(out + i * 3, rgba + i * 4, 3), 0);
+        }
+        ck_assert_int_eq(run_raw(grey, w, h, 1, &o, NULL, out), 0); /* grey replicated */
+        for (int i = 0; i < w * h * 3; i++) {
+            ck_assert_uint_eq(out[i], grey[i / 3]);
+        }
+        o.oc = 1;
+        ck_assert_int_eq(run_raw(rgba, w, h, 4, &o, NULL, out), 0); /* PIL's "L" */
+        for (int i = 0; i < w * h; i++) {
+            const uint8_t *q = rgba + i * 4;
+            double y = 0.299 * q[0] + 0.587 * q[1] + 0.114 * q[2];
+            ck_assert_msg(fabs(out[i] - y) <= 0.51, "engine %d px %d: %d vs %g", e, i, out[i], y);
+        }
+    }
+    free(rgba);
+    free(grey);
+}
+END_TEST
+
+/* A HODA-like 20x40 digit fitted into 28x28: scaled by 0.7, centred, the
+ * sides padded with 0 whatever the fill mode. */
+START_TEST(fit_pads_and_centres)
+{
+    init();
+    int w = 20, h = 40;
+    uint8_t *in = malloc(w * h);
+    memset(in, 255, w * h);
+    float out[28 * 28];
+    aug_policy *p = policy("fill=reflect");
+    for (int e = 0; e < 2; e++) {
+        run_opts o = {28, 28, 1, AUG_F32, (aug_engine)e, AUG_RESIZE_FIT, p};
+        ck_assert_int_eq(run_raw(in, w, h, 1, &o, NULL, out), 0);
+        /* 20 / (40/28) = 14 columns of ink, centred: 7..20 */
+        for (int y = 0; y < 28; y++) {
+            for (int x = 0; x < 28; x++) {
+                float v = out[y * 28 + x];
+                if (x <= 6 || x >= 21) {
+                    ck_assert_msg(v == 0, "engine %d (%d,%d) = %g", e, x, y, (double)v);
+                } else {
+                    ck_assert_msg(fabsf(v - 1) < 1e-6f, "engine %d (%d,%d) = %g", e, x, y,
+                                  (double)v);
+                }
+            }
+        }
+    }
+    /* crop fills the output: no padding anywhere. */
+    run_opts o = {28, 28, 1, AUG_F32, AUG_ENGINE_GATHER, AUG_RESIZE_CROP, p};
+    ck_assert_int_eq(run_raw(in, w, h, 1, &o, NULL, out), 0);
+    for (int i = 0; i < 28 * 28; i++) {
+        ck_assert_msg(fabsf(out[i] - 1) < 1e-6f, "px %d", i);
+    }
+    aug_policy_destroy(p);
+    free(in);
+}
+END_TEST
+
+START_TEST(contrast_and_brightness)
+{
+    init();
+    uint8_t in[4] = {50, 100, 150, 200}; /* mean 125 */
+    float out[4];
+    run_opts o = {4, 1, 1, AUG_F32, AUG_ENGINE_GATHER, AUG_RESIZE_STRETCH, NULL};
+    aug_sample s = aug_sample_identity();
+    s.contrast = 2;
+    ck_assert_int_eq(run_raw(in, 4, 1, 1, &o, &s, out), 0);
+    float want[4] = {0, 75, 175, 255}; /* (x-125)*2+125, clipped */
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(fabsf(out[i] * 255 - want[i]) < 1e-3f, "px %d", i);
+    }
+    s.contrast = 1;
+    s.brightness = 0.2; /* +51 */
+    ck_assert_int_eq(run_raw(in, 4, 1, 1, &o, &s, out), 0);
+    float want2[4] = {101, 151, 201, 251};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(fabsf(out[i] * 255 - want2[i]) < 1e-3f, "px %d", i);
+    }
+}
+END_TEST
+
+/* ---- encoded inputs ---- */
+
+/* A smooth synthetic photo-like JPEG of w x h. */
+static void *make_jpeg(int w, int h, size_t *len)
+{
+    uint8_t *px = malloc((size_t)w * h * 3);
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            uint8_t *p = px + ((size_t)y * w + x) * 3;
+            p[0] = (uint8_t)(128 + 100 * sin(x * 0.02));
+            p[1] = (uint8_t)(128 + 100 * cos(y * 0.03));
+            p[2] = (uint8_t)((x + y) * 255 / (w + h));
+        }
+    }
+    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * 3, w, h, 3, VIPS_FORMAT_UCHAR);
+    void *buf = NULL;
+    ck_assert_int_eq(vips_image_write_to_buffer(im, ".jpg[Q=95]", &buf, len, NULL), 0);
+    g_object_unref(im);
+    free(px);
+    return buf;
+}
+
+static double mean_abs_diff(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        s += fabs((double)a[i] - (double)b[i]);
+    }
+    return s / (double)n;
+}
+
+START_TEST(shrink_on_load_matches_full_decode)
+{
+    init();
+    size_t len;
+    void *jpg = make_jpeg(1200, 900, &len);
+    aug_src src = {.data = jpg, .size = len, .name = "big.jpg"};
+    size_t n = 150 * 150 * 3;
+    float *a = malloc(n * 4), *b = malloc(n * 4);
+    aug_params p = aug_params_default(150, 150, 3);
+    aug_pipe *pa, *pb;
+    ck_assert_int_eq(aug_pipe_create(&pa, &p, err, sizeof err), 0);
+    p.shrink_on_load = 0;
+    ck_assert_int_eq(aug_pipe_create(&pb, &p, err, sizeof err), 0);
+    ck_assert_int_eq(aug_pipe_run_sample(pa, &src, NULL, a, err, sizeof err), 0);
+    ck_assert_int_eq(aug_pipe_run_sample(pb, &src, NULL, b, err, sizeof err), 0);
+    double d = mean_abs_diff(a, b, n);
+    ck_assert_msg(d < 2.0 / 255, "mean difference %g", d);
+    aug_pipe_destroy(pa);
+    aug_pipe_destroy(pb);
+    free(a);
+    free(b);
+    g_free(jpg);
+}
+END_TEST
+
+START_TEST(corrupt_input_names_the_file)
+{
+    init();
+    size_t len;
+    uint8_t *jpg = make_jpeg(64, 64, &len);
+    aug_params p = aug_params_default(32, 32, 3);
+    aug_pipe *pipe;
+    ck_assert_int_eq(aug_pipe_create(&pipe, &p, err, sizeof err), 0);
+    float out[32 * 32 * 3];
+    aug_src cut = {.data = jpg, .size = len / 2, .name = "train.zip:cat.41.jpg"};
+    ck_assert_int_eq(aug_pipe_run_sample(pipe, &cut, NULL, out, err, sizeof err), CK_EDECODE);
+    ck_assert_msg(strncmp(err, "train.zip:cat.41.jpg: decode: ", 30) == 0, "got '%s'", err);
+    ck_assert_ptr_null(strchr(err, '\n'));
+    aug_src junk = {.data = "not an image at all", .size = 19, .name = "junk.bin"};
+    ck_assert_int_eq(aug_pipe_run_sample(pipe, &junk, NULL, out, err, sizeof err), CK_EDECODE);
+    ck_assert_msg(strncmp(err, "junk.bin: decode: ", 18) == 0, "got '%s'", err);
+    /* The pipe still works after errors. */
+    aug_src ok = {.data = jpg, .size = len, .name = "ok.jpg"};
+    ck_assert_int_eq(aug_pipe_run_sample(pipe, &ok, NULL, out, err, sizeof err), 0);
+    aug_pipe_destroy(pipe);
+    ck_assert_int_eq(aug_pipe_create(&pipe, &(aug_params){.width = 0}, err, sizeof err), CK_EINVAL);
+    p.channels = 2;
+    ck_assert_int_eq(aug_pipe_create(&pipe, &p, err, sizeof err), CK_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "channels=2"));
+    g_free(jpg);
+}
+END_TEST
+
+/* The fast gather against the libvips engine on random samples, every fill
+ * mode and interpolation: the same picture to within rounding. */
+START_TEST(gather_matches_vips_engine)
+{
+    init();
+    size_t len;
+    void *jpg = make_jpeg(300, 220, &len);
+    aug_src src = {.data = jpg, .size = len, .name = "x.jpg"};
+    static const char *fills[] = {"reflect", "nearest", "wrap", "constant,fill_value=60"};
+    size_t n = 96 * 80 * 3;
+    float *a = malloc(n * 4), *b = malloc(n * 4);
+    for (int f = 0; f < 4; f++) {
+        for (int interp = 0; interp < 3; interp++) {
+            char text[200];
+            snprintf(text, sizeof text,
+                     "flip=both,rotate=0.15,zoom=0.4,shift=0.3,shear=0.3,fill=%s,interp=%s",
+                     fills[f],
+                     interp == 0   ? "nearest"
+                     : interp == 1 ? "bilinear"
+                                   : "bicubic");
+            aug_policy *pol = policy(text);
+            aug_params p = aug_params_default(96, 80, 3);
+            p.policy = pol;
+            aug_pipe *pg, *pv;
+            ck_assert_int_eq(aug_pipe_create(&pg, &p, err, sizeof err), 0);
+            p.engine = AUG_ENGINE_VIPS;
+            ck_assert_int_eq(aug_pipe_create(&pv, &p, err, sizeof err), 0);
+            for (uint64_t id = 0; id < 4; id++) {
+                ck_assert_int_eq(aug_pipe_run(pg, &src, 1, 0, id, a, err, sizeof err), 0);
+                ck_assert_msg(aug_pipe_run(pv, &src, 1, 0, id, b, err, sizeof err) == 0, "%s", err);
+                double d = mean_abs_diff(a, b, n);
+                /* Nearest can pick the other neighbour where a coordinate
+                 * is within rounding of a half. */
+                double tol = interp == 0 ? 1.0 / 255 : 0.1 / 255;
+                ck_assert_msg(d < tol, "%s id %d: mean |diff| %g", text, (int)id, d * 255);
+            }
+            aug_pipe_destroy(pg);
+            aug_pipe_destroy(pv);
+            aug_policy_destroy(pol);
+        }
+    }
+    free(a);
+    free(b);
+    g_free(jpg);
+}
+END_TEST
+
+/* Every preset over real photos: values in [0, 1], pictures not flat, and
+ * the augmented samples differ from the plain resize. */
+START_TEST(presets_on_real_photos)
+{
+    init();
+    char dir[4096];
+    if (!ck_test_data("alien-vs-predator/train/alien", dir, sizeof dir)) {
+        return;
+    }
+    static const char *presets[] = {"none", "chollet-1st", "chollet-2nd"};
+    size_t n = 150 * 150 * 3;
+    float *plain = malloc(n * 4), *out = malloc(n * 4);
+    for (int i = 0; i < 12; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%d.jpg", dir, i * 29);
+        void *data;
+        size_t size;
+        ck_assert_msg(aug_read_file(path, 1 << 24, &data, &size, err, sizeof err) == 0, "%s", err);
+        aug_src src = {.data = data, .size = size, .name = path};
+        for (int k = 0; k < 3; k++) {
+            aug_policy *pol = policy(presets[k]);
+            aug_params p = aug_params_default(150, 150, 3);
+            p.policy = pol;
+            aug_pipe *pipe;
+            ck_assert_int_eq(aug_pipe_create(&pipe, &p, err, sizeof err), 0);
+            ck_assert_msg(
+                aug_pipe_run(pipe, &src, 3, 0, (uint64_t)i, k ? out : plain, err, sizeof err) == 0,
+                "%s", err);
+            float *x = k ? out : plain;
+            float lo = 1, hi = 0;
+            for (size_t j = 0; j < n; j++) {
+                lo = fminf(lo, x[j]);
+                hi = fmaxf(hi, x[j]);
+            }
+            ck_assert_msg(lo >= 0 && hi <= 1 && hi - lo > 0.2f, "%s %s: [%g, %g]", path, presets[k],
+                          (double)lo, (double)hi);
+            if (k > 0) {
+                ck_assert_msg(mean_abs_diff(plain, out, n) > 0.01, "%s %s: unchanged", path,
+                              presets[k]);
+            }
+            aug_pipe_destroy(pipe);
+            aug_policy_destroy(pol);
+        }
+        free(data);
+    }
+    free(plain);
+    free(out);
+}
+END_TEST
+
+static Suite *aug_suite(void)
+{
+    Suite *s = suite_create("aug");
+    TCase *geo = tcase_create("geometry");
+    tcase_set_timeout(geo, 120);
+    tcase_add_test(geo, two_flips_are_identity);
+    tcase_add_test(geo, quarter_turn_equals_vips_rot);
+    tcase_add_test(geo, zoom_keeps_centre);
+    tcase_add_test(geo, shift_moves_marker);
+    tcase_add_test(geo, fill_modes_match_keras);
+    tcase_add_test(geo, vips_embed_mirror_repeats_edge);
+    tcase_add_test(geo, resize_half_pixel_centres);
+    suite_add_tcase(s, geo);
+    TCase *pol = tcase_create("policy");
+    tcase_set_timeout(pol, 120);
+    tcase_add_test(pol, draws_have_configured_ranges);
+    tcase_add_test(pol, policy_canonical_round_trip);
+    tcase_add_test(pol, policy_errors_name_key_value_and_why);
+    suite_add_tcase(s, pol);
+    TCase *io = tcase_create("inputs");
+    tcase_set_timeout(io, 300);
+    tcase_add_test(io, same_key_same_bytes_any_threads);
+    tcase_add_test(io, raw_grey_identity_is_exact);
+    tcase_add_test(io, channel_conversions);
+    tcase_add_test(io, fit_pads_and_centres);
+    tcase_add_test(io, contrast_and_brightness);
+    tcase_add_test(io, shrink_on_load_matches_full_decode);
+    tcase_add_test(io, corrupt_input_names_the_file);
+    tcase_add_test(io, gather_matches_vips_engine);
+    tcase_add_test(io, presets_on_real_photos);
+    suite_add_tcase(s, io);
+    return s;
+}
+
+int main(void)
+{
+    return ck_test_run(aug_suite());
+}
