@@ -81,12 +81,25 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_status;
 static char init_argv0[256];
 
+/* libvips reports recoverable decoder trouble ("error in tile", libjpeg's
+ * "Corrupt JPEG data") as GLib warnings on stderr, from any thread. convkit
+ * turns every failure that matters into a returned message naming the file,
+ * so the warnings are dropped. */
+static void drop_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user)
+{
+    (void)domain;
+    (void)level;
+    (void)message;
+    (void)user;
+}
+
 static void init_vips(void)
 {
     if (VIPS_INIT(init_argv0[0] ? init_argv0 : "convkit")) {
         init_status = CK_EIO;
         return;
     }
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, drop_log, NULL);
     vips_cache_set_max(0);
     vips_block_untrusted_set(TRUE);
     init_status = 0;

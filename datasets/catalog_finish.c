@@ -22,7 +22,8 @@
  *
  * Duplicates, among 'ok' samples: exact copies share a content hash
  * (dup_group = smallest id of the group); near copies have perceptual hashes
- * within near_distance bits, grouped transitively (near_group = smallest id
+ * within near_distance bits (among images at least NEAR_MIN_SIDE pixels on
+ * their shorter side), grouped transitively (near_group = smallest id
  * of the cluster, set when the cluster holds at least two different files).
  * Near pairs are found by pigeonhole: split the 64 bits into d+1 blocks; two
  * hashes within d bits agree on at least one block, so only hashes sharing
@@ -52,6 +53,11 @@
 
 enum { LEAK_NONE = 0, LEAK_EXACT, LEAK_NEAR };
 enum { MAX_NEAR_DISTANCE = 16 };
+/* The perceptual hash of a thumbnail-sized image (MNIST-style digits,
+ * Fashion-MNIST) is a coarse 8x8 view of a 28x28 picture: whole classes share
+ * it, so near-copy search there reports neighbours, not copies. Such images
+ * are only compared exactly. */
+enum { NEAR_MIN_SIDE = 64 };
 
 typedef struct row {
     int64_t id;
@@ -61,6 +67,7 @@ typedef struct row {
     int32_t label; /* -1: unlabelled */
     uint8_t hash[16];
     unsigned char ok, src, split, removed, leak_kind;
+    unsigned char small; /* shorter side under NEAR_MIN_SIDE: no near search */
 } row;
 
 typedef struct rows {
@@ -88,7 +95,9 @@ static int load_rows(ds_catalog *c, rows *r, char *err, size_t errlen)
     sqlite3_stmt *st = NULL;
     int rc = ds_cat_prepare(c,
                             "SELECT s.id, c.label, s.src_split, s.number, s.status,"
-                            " s.content_hash, s.phash FROM samples s"
+                            " s.content_hash, s.phash,"
+                            " min(coalesce(s.orig_width, 0), coalesce(s.orig_height, 0))"
+                            " FROM samples s"
                             " LEFT JOIN classes c ON c.name = s.class_name ORDER BY s.id",
                             &st, "finish: read samples", err, errlen);
     if (rc) {
@@ -123,6 +132,7 @@ static int load_rows(ds_catalog *c, rows *r, char *err, size_t errlen)
             memcpy(w->hash, sqlite3_column_blob(st, 5), 16);
         }
         w->phash = (uint64_t)sqlite3_column_int64(st, 6);
+        w->small = sqlite3_column_int(st, 7) < NEAR_MIN_SIDE;
         w->dup_group = w->near_group = w->leak_of = -1;
     }
     if (rc == 0 && step != SQLITE_DONE) {
@@ -389,7 +399,7 @@ static int near_groups(rows *r, near_state *s)
     }
     for (size_t i = 0; i < r->n; i++) {
         const row *w = &r->v[i];
-        if (w->ok) {
+        if (w->ok && !w->small) {
             k[n].comp = uf_find(s->parent, s->row_val[i]);
             k[n].rep = w->dup_group >= 0 ? w->dup_group : w->id;
             k[n].row = i;
@@ -434,7 +444,7 @@ static int near_duplicates(rows *r, const ds_split_opts *o, char *err, size_t er
         goto done;
     }
     for (size_t i = 0; i < r->n; i++) {
-        if (r->v[i].ok) {
+        if (r->v[i].ok && !r->v[i].small) {
             k[n].phash = r->v[i].phash;
             k[n].id = r->v[i].id;
             k[n].row = i;
@@ -463,7 +473,7 @@ static int near_duplicates(rows *r, const ds_split_opts *o, char *err, size_t er
     if (rc == 0) {
         for (size_t i = 0; i < r->n; i++) {
             row *w = &r->v[i];
-            if (w->ok && w->leak_kind == LEAK_NONE && is_later_split(w->split) &&
+            if (w->ok && !w->small && w->leak_kind == LEAK_NONE && is_later_split(w->split) &&
                 s.near[s.row_val[i]] >= 0) {
                 w->leak_kind = LEAK_NEAR;
                 w->leak_of = s.near[s.row_val[i]];

@@ -82,6 +82,7 @@ typedef struct spec {
     uint32_t content;
     uint64_t phash;
     const char *reason;
+    int side; /* original size (square); 0: 64, photo-sized */
 } spec;
 
 static void put(fix *f, int64_t id, int src, const spec *s)
@@ -102,7 +103,10 @@ static void put(fix *f, int64_t id, int src, const spec *s)
     smp.ok = s->ok;
     if (s->ok) {
         snprintf(smp.format, sizeof smp.format, "raw");
-        smp.width = smp.height = smp.orig_width = smp.orig_height = 2;
+        /* Stored 2x2, described as shrunk from s->side (near-copy search
+         * skips thumbnail-sized originals). */
+        smp.width = smp.height = 2;
+        smp.orig_width = smp.orig_height = s->side ? s->side : 64;
         smp.bands = 1;
         smp.data = px;
         smp.size = 4;
@@ -710,6 +714,9 @@ START_TEST(duplicate_groups)
         {.name = "f", .label = "x", .ok = 1, .content = 5, .phash = ~p},
         {.name = "g", .label = "x", .ok = 1, .content = 1, .phash = 1}, /* = a */
         {.name = "h", .label = "x", .ok = 0, .content = 1},             /* rejected */
+        /* Thumbnail-sized: same phash as b, yet never a near copy. */
+        {.name = "i", .label = "x", .ok = 1, .content = 6, .phash = p, .side = 28},
+        {.name = "j", .label = "x", .ok = 1, .content = 7, .phash = p, .side = 28},
     };
     int n = (int)(sizeof s / sizeof s[0]);
     ds_split_opts o = ds_split_opts_default();
@@ -727,6 +734,8 @@ START_TEST(duplicate_groups)
     ck_assert_int_eq(column_of(f.path, "near_group", "e"), 1);
     ck_assert_int_eq(column_of(f.path, "near_group", "a"), -1);
     ck_assert_int_eq(column_of(f.path, "near_group", "f"), -1);
+    ck_assert_int_eq(column_of(f.path, "near_group", "i"), -1);
+    ck_assert_int_eq(column_of(f.path, "near_group", "j"), -1);
     fix_done(&f);
 
     o.near_distance = 2; /* now no pair is near */
