@@ -389,7 +389,7 @@ static void check_uniform(const char *what, double sum, double sum2, int n, doub
 
 START_TEST(draws_have_configured_ranges)
 {
-    enum { N = 20000 };
+    enum { N = 100000 };
     aug_policy *keras = policy("flip=both,rotate=0.1,zoom=0.2,shift=0.1:0.3,contrast=0.5");
     aug_policy *legacy = policy("chollet-1st");
     double s[2][6] = {{0}};
