@@ -11,6 +11,9 @@
  * earlier one) has a distinct slot: workers never wait to hand an item over,
  * out-of-order results cannot pile up, and the todo queue (same capacity)
  * never fills. This one rule gives both ordered delivery and bounded memory.
+ * The consumer wakes a blocked source only once half the window is free, so
+ * with cheap items the source refills in bursts instead of one wake-up (a
+ * context switch) per item.
  *
  * Stopping is one flag under the graph mutex plus a cancel of the todo
  * queue; both wake every waiter (broadcast). An error is recorded once —
@@ -279,7 +282,9 @@ int pl_graph_next(pl_graph *g, void **item, int64_t *seq, char *err, size_t errl
             s->done = 0;
             g->delivered++;
             g->st.consumer.items++;
-            pl_signal(&g->room);
+            if (g->produced - g->delivered <= g->o.window / 2) {
+                pl_signal(&g->room);
+            }
             rc = 1;
             break;
         }

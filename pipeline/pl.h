@@ -77,7 +77,9 @@ int pl_graph_start(pl_graph **out, const pl_graph_opts *o, char *err, size_t err
 /* The next item in sequence order, waiting for it. Returns 1 with *item
  * (owned by the caller from now on) and *seq set; 0 when every item was
  * delivered; or the first error of any stage (CK_ECANCELED after
- * pl_graph_cancel) with its message in err, again on every later call.
+ * pl_graph_cancel) with its message in err, again on every later call. An
+ * error is reported as soon as it happens, ahead of finished items that
+ * were still waiting for an earlier one (they are dropped at close).
  * Consumer thread only: one thread calls next and close. */
 int pl_graph_next(pl_graph *g, void **item, int64_t *seq, char *err, size_t errlen);
 
