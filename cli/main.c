@@ -15,6 +15,7 @@ typedef struct command {
 static const command commands[] = {
     {"prepare-dataset", cmd_prepare, "read archives, folders, IDX or HODA into a dataset.db"},
     {"info", cmd_info, "describe a dataset.db: splits, classes, rejects, duplicates"},
+    {"summary", cmd_summary, "print a model's layers, output shapes and parameters"},
 };
 
 static void usage(FILE *f)
