@@ -78,7 +78,8 @@ typedef struct aug_sample {
     double angle;            /* radians, counter-clockwise on screen positive */
     double zoom_x, zoom_y;   /* > 1 zooms out (shows more), < 1 zooms in */
     double shift_x, shift_y; /* fractions of the output width/height; the
-                                content moves right/down when positive */
+                                content moves right/down when positive
+                                (legacy: along the axes before rotation) */
     double shear;            /* Keras: x_in = x + shear * y; legacy: the angle
                                 in radians of ImageDataGenerator's shear */
     double contrast;         /* (x - mean) * contrast + mean per channel; 1: none */
@@ -241,9 +242,12 @@ int aug_filter_file(aug_filter f, const char *in, const char *out, char *err, si
 typedef struct aug_bench_result {
     int threads;
     long samples;
-    double seconds;       /* wall time of the timed passes */
-    double samples_per_s; /* samples / seconds */
-    long decode_errors;   /* samples that failed to decode (skipped) */
+    double seconds;           /* wall time of the timed passes */
+    double samples_per_s;     /* samples / seconds */
+    double cpu_seconds;       /* process CPU time over the same span */
+    double samples_per_cpu_s; /* samples / cpu_seconds: steadier than wall
+                                 time on a shared machine */
+    long decode_errors;       /* samples that failed to decode (skipped) */
 } aug_bench_result;
 
 /* Reads the files into memory, makes one pipe and one output slot per

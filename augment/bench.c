@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aug_internal.h"
 
@@ -30,6 +31,13 @@ typedef struct bench_worker {
     void *out;
     long done, errors;
 } bench_worker;
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static void *bench_thread(void *arg)
 {
@@ -99,18 +107,20 @@ int aug_bench_run(const char *const *paths, int npaths, const aug_params *p, int
     sh.cancel = rc != 0;
     pthread_cond_broadcast(&sh.cv);
     pthread_mutex_unlock(&sh.mu);
-    double t0 = ck_now();
+    double t0 = ck_now(), c0 = cpu_now();
     for (int i = 0; i < started; i++) {
         pthread_join(tids[i], NULL);
     }
     if (rc == 0) {
         res->seconds = ck_now() - t0;
+        res->cpu_seconds = cpu_now() - c0;
         res->threads = threads;
         for (int i = 0; i < threads; i++) {
             res->samples += ws[i].done;
             res->decode_errors += ws[i].errors;
         }
         res->samples_per_s = res->seconds > 0 ? (double)res->samples / res->seconds : 0;
+        res->samples_per_cpu_s = res->cpu_seconds > 0 ? (double)res->samples / res->cpu_seconds : 0;
     }
     pthread_cond_destroy(&sh.cv);
     pthread_mutex_destroy(&sh.mu);

@@ -7,6 +7,7 @@
 #include <vips/vips.h>
 
 #include "aug.h"
+#include "aug_internal.h"
 #include "ck_test.h"
 
 #define PI 3.14159265358979323846
@@ -677,6 +678,32 @@ static double mean_abs_diff(const float *a, const float *b, size_t n)
     return s / (double)n;
 }
 
+/* The shrink is the largest power of two (up to 8) that keeps at least one
+ * source pixel per output pixel in every direction. */
+START_TEST(shrink_factor_rule)
+{
+    aug_sample s = aug_sample_identity();
+    double m[6];
+    static const int cases[][5] = {
+        /* sw, sh, ow, oh, shrink */
+        {1200, 900, 150, 150, 4},  {400, 360, 150, 150, 2}, {225, 225, 150, 150, 1},
+        {4000, 3000, 150, 150, 8}, {600, 200, 150, 150, 1}, {299, 301, 150, 150, 1},
+        {300, 300, 150, 150, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aug_geom_map(&s, cases[i][2], cases[i][3], cases[i][0], cases[i][1], AUG_RESIZE_STRETCH, m);
+        ck_assert_int_eq(aug_geom_shrink(aug_geom_min_scale(m)), cases[i][4]);
+    }
+    /* A rotation does not change the scale; a zoom-in by 2 halves it. */
+    s.angle = 0.7;
+    aug_geom_map(&s, 150, 150, 1200, 1200, AUG_RESIZE_STRETCH, m);
+    ck_assert_double_eq_tol(aug_geom_min_scale(m), 8, 1e-9);
+    s.zoom_x = s.zoom_y = 0.5;
+    aug_geom_map(&s, 150, 150, 1200, 1200, AUG_RESIZE_STRETCH, m);
+    ck_assert_int_eq(aug_geom_shrink(aug_geom_min_scale(m)), 4);
+}
+END_TEST
+
 START_TEST(shrink_on_load_matches_full_decode)
 {
     init();
@@ -853,6 +880,7 @@ static Suite *aug_suite(void)
     tcase_add_test(io, channel_conversions);
     tcase_add_test(io, fit_pads_and_centres);
     tcase_add_test(io, contrast_and_brightness);
+    tcase_add_test(io, shrink_factor_rule);
     tcase_add_test(io, shrink_on_load_matches_full_decode);
     tcase_add_test(io, corrupt_input_names_the_file);
     tcase_add_test(io, gather_matches_vips_engine);

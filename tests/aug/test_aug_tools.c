@@ -285,7 +285,7 @@ START_TEST(bench_runs_every_sample)
     ck_assert_int_eq(r.threads, 2);
     ck_assert_int_eq(r.samples, 6);
     ck_assert_int_eq(r.decode_errors, 3);
-    ck_assert(r.seconds > 0 && r.samples_per_s > 0);
+    ck_assert(r.seconds > 0 && r.samples_per_s > 0 && r.cpu_seconds > 0 && r.samples_per_cpu_s > 0);
     const char *missing[] = {a, "/nonexistent/x.jpg"};
     ck_assert_int_eq(aug_bench_run(missing, 2, &p, 1, 1, &r, err, sizeof err), CK_EIO);
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x.jpg"));
