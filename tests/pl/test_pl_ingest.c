@@ -23,17 +23,6 @@
 #include "ck_test.h"
 #include "pl.h"
 
-/* ThreadSanitizer: making the fixtures, libvips runs the codecs (libjpeg,
- * libpng, zlib) on its own threads and hands their buffers over through
- * GLib's futex-based locks, which TSan cannot see. tests/tsan.supp covers
- * frames in libvips and GLib, but those are not instrumented and so never
- * appear in the reported stacks; the codec libraries do. */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-    return "race:libjpeg.so\nrace:libpng16.so\nrace:libz.so\n";
-}
-
 static void init(void)
 {
     char err[256];
