@@ -15,6 +15,8 @@ typedef struct command {
 static const command commands[] = {
     {"prepare-dataset", cmd_prepare, "read archives, folders, IDX or HODA into a dataset.db"},
     {"info", cmd_info, "describe a dataset.db: splits, classes, rejects, duplicates"},
+    {"augment", cmd_augment, "preview a policy on an image, or write augmented copies"},
+    {"filter", cmd_filter, "apply a classic kernel (Sobel, Prewitt, Laplacian...) to an image"},
     {"summary", cmd_summary, "print a model's layers, output shapes and parameters"},
 };
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config check sqlite3
+packages=(build-essential cmake pkg-config check sqlite3 libvips-tools
           libvips-dev libarchive-dev libsqlite3-dev libopenblas-dev libxxhash-dev
           zlib1g-dev libjansson-dev libhdf5-dev libplplot-dev plplot-driver-cairo
           dataset-fashion-mnist)

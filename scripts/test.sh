@@ -12,7 +12,7 @@ for m in jansson vips libarchive sqlite3 openblas check libxxhash plplot hdf5; d
   pkg-config --exists "$m" || need_setup=1
 done
 [ -d /usr/share/datasets/fashion-mnist ] || need_setup=1
-command -v sqlite3 >/dev/null || need_setup=1
+command -v sqlite3 >/dev/null && command -v vipsheader >/dev/null || need_setup=1
 [ $need_setup -eq 0 ] || scripts/setup.sh
 
 # Assertions stay on in test builds (no NDEBUG).
