@@ -25,4 +25,14 @@ expect_status 1 "bad spec file" "$convkit" summary bad.spec
 expect_output "bad.spec:2" "error names the file and line"
 expect_status 1 "unknown model" "$convkit" summary no-such-model
 expect_status 2 "no model" "$convkit" summary
+
+# convkit bench train: figures as JSON for the benchmark scripts
+expect_status 0 "bench train --json" "$convkit" bench train --model tiny.spec --batch 4 --threads 1 --steps 1 --json
+expect_output '"train_images_per_s":[0-9.]+' "bench train reports images/s"
+expect_status 2 "bench train without a model" "$convkit" bench train
+if need_shared alien-vs-predator/train; then
+  expect_status 0 "bench augment --json" "$convkit" bench augment --threads 1 --passes 1 --size 32 --json \
+    "$shared/alien-vs-predator/train/alien/1.jpg" "$shared/alien-vs-predator/train/alien/2.jpg"
+  expect_eq "$(grep -c '"samples":2,' "$work/out")" "2" "bench augment: with and without the policy"
+fi
 finish

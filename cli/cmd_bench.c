@@ -1,0 +1,296 @@
+/* cmd_bench.c: `convkit bench augment|train`: throughput figures for
+ * docs/BENCHMARKS.md, as a table or one JSON object per configuration
+ * (--json), so scripts/bench-*.sh can set them next to their peers. */
+#include <dirent.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "aug.h"
+#include "cli.h"
+#include "nn.h"
+
+/* "1,2" -> {1, 2}; returns the count or -1. */
+static int parse_threads(const char *s, int *out, int max)
+{
+    int n = 0;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int64_t v;
+        if (n == max || cli_parse_i64(tok, &v) || v < 1 || v > 256) {
+            return -1;
+        }
+        out[n++] = (int)v;
+    }
+    return n;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef struct file_list {
+    char **v;
+    int n, cap;
+} file_list;
+
+static void file_list_free(file_list *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        free(l->v[i]);
+    }
+    free(l->v);
+}
+
+static int file_list_add(file_list *l, const char *dir, const char *name)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 1024;
+        char **grown = realloc(l->v, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            return -1;
+        }
+        l->v = grown;
+        l->cap = cap;
+    }
+    size_t need = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
+    if (!(l->v[l->n] = malloc(need))) {
+        return -1;
+    }
+    snprintf(l->v[l->n++], need, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    return 0;
+}
+
+static int is_image_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcmp(dot, ".jpg") || !strcmp(dot, ".jpeg") || !strcmp(dot, ".png"));
+}
+
+/* The image files named, directories expanded to their .jpg/.jpeg/.png
+ * files, in sorted order. */
+static int collect_files(char **args, int nargs, file_list *l)
+{
+    for (int i = 0; i < nargs; i++) {
+        DIR *d = opendir(args[i]);
+        if (!d) {
+            struct stat st;
+            if (stat(args[i], &st) != 0) {
+                return cli_fail("%s: no such file or directory", args[i]);
+            }
+            if (file_list_add(l, NULL, args[i])) {
+                return cli_fail("bench: out of memory");
+            }
+            continue;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+            if (is_image_name(de->d_name) && file_list_add(l, args[i], de->d_name)) {
+                closedir(d);
+                return cli_fail("bench: out of memory");
+            }
+        }
+        closedir(d);
+    }
+    qsort(l->v, (size_t)l->n, sizeof *l->v, by_name);
+    return l->n ? CLI_OK : cli_fail("bench: no image files given");
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static int bench_augment(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"policy", required_argument, 0, 'p'},
+        {"size", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 't'},
+        {"passes", required_argument, 0, 'n'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *cmd = "bench augment", *policy_text = "chollet-2nd";
+    int64_t size = 150, passes = 2;
+    int threads[8] = {1, 2}, nthreads = 2, as_json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'p': policy_text = optarg; break;
+        case 's': bad = cli_parse_i64(optarg, &size) || size < 8 || size > 4096; break;
+        case 't': bad = (nthreads = parse_threads(optarg, threads, 8)) < 1; break;
+        case 'n': bad = cli_parse_i64(optarg, &passes) || passes < 1; break;
+        case 'j': as_json = 1; break;
+        case 'h':
+            printf("usage: convkit bench augment [--policy P] [--size 150] [--threads 1,2]\n"
+                   "                             [--passes 2] [--json] FILE|DIR...\n"
+                   "\n"
+                   "Augmented samples/s (decode with shrink-on-load, one resample to\n"
+                   "SIZE x SIZE x 3 float32) over the image files, with the policy and\n"
+                   "without it, at each thread count. Files are read into memory first.\n");
+            return CLI_OK;
+        default: return cli_usage(cmd, "bad option");
+        }
+        if (bad) {
+            return cli_usage(cmd, "bad value '%s'", optarg);
+        }
+    }
+    char err[1024];
+    if (optind >= argc) {
+        return cli_usage(cmd, "want image files or a directory");
+    }
+    aug_policy *policy;
+    if (aug_policy_parse(&policy, policy_text, err, sizeof err)) {
+        return cli_usage(cmd, "%s", err);
+    }
+    file_list files = {0};
+    if (collect_files(argv + optind, argc - optind, &files)) {
+        file_list_free(&files);
+        aug_policy_destroy(policy);
+        return CLI_FAIL;
+    }
+    char canon[256];
+    aug_policy_print(policy, canon, sizeof canon);
+    int rc = 0;
+    if (!as_json) {
+        printf("%d files, %lldx%lld output\n%-40s %8s %12s %14s\n", files.n, (long long)size,
+               (long long)size, "policy", "threads", "samples/s", "samples/cpu-s");
+    }
+    for (int aug = 0; aug < 2 && rc == 0; aug++) {
+        for (int t = 0; t < nthreads && rc == 0; t++) {
+            aug_params p = aug_params_default((int)size, (int)size, 3);
+            p.policy = aug ? policy : NULL;
+            aug_bench_result r;
+            rc = aug_bench_run((const char *const *)files.v, files.n, &p, threads[t], (int)passes,
+                               &r, err, sizeof err);
+            if (rc) {
+                break;
+            }
+            const char *name = aug ? canon : "none";
+            if (as_json) {
+                printf("{\"bench\":\"augment\",\"policy\":\"%s\",\"size\":%lld,\"threads\":%d,"
+                       "\"samples\":%ld,\"seconds\":%.4f,\"samples_per_s\":%.1f,"
+                       "\"samples_per_cpu_s\":%.1f,\"decode_errors\":%ld}\n",
+                       name, (long long)size, r.threads, r.samples, r.seconds, r.samples_per_s,
+                       r.samples_per_cpu_s, r.decode_errors);
+            } else {
+                printf("%-40.40s %8d %12.1f %14.1f\n", name, r.threads, r.samples_per_s,
+                       r.samples_per_cpu_s);
+            }
+            fflush(stdout);
+        }
+    }
+    aug_policy_destroy(policy);
+    file_list_free(&files);
+    if (rc) {
+        fprintf(stderr, "convkit: %s\n", err);
+        return cli_status(rc);
+    }
+    return CLI_OK;
+}
+
+static int bench_train(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},
+        {"batch", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 't'},
+        {"steps", required_argument, 0, 'n'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *cmd = "bench train", *model = NULL;
+    int64_t batch = 32, steps = 5;
+    int threads[8] = {1, 2}, nthreads = 2, as_json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'b': bad = cli_parse_i64(optarg, &batch) || batch < 1 || batch > 4096; break;
+        case 't': bad = (nthreads = parse_threads(optarg, threads, 8)) < 1; break;
+        case 'n': bad = cli_parse_i64(optarg, &steps) || steps < 1; break;
+        case 'j': as_json = 1; break;
+        case 'h':
+            printf("usage: convkit bench train --model M [--batch 32] [--threads 1,2]\n"
+                   "                           [--steps 5] [--json]\n"
+                   "\n"
+                   "Training images/s (forward, loss, backward, update) and inference\n"
+                   "images/s of a model on synthetic batches, with achieved GFLOP/s and\n"
+                   "where each layer's time goes.\n");
+            return CLI_OK;
+        default: return cli_usage(cmd, "bad option");
+        }
+        if (bad) {
+            return cli_usage(cmd, "bad value '%s'", optarg);
+        }
+    }
+    if (!model || optind != argc) {
+        return cli_usage(cmd, "want --model M");
+    }
+    char err[1024], *spec = NULL;
+    nn_model *m = NULL;
+    int rc = nn_spec_load(model, &spec, err, sizeof err);
+    if (rc == 0) {
+        rc = nn_model_create(&m, spec, model, (int)batch, err, sizeof err);
+    }
+    free(spec);
+    for (int t = 0; t < nthreads && rc == 0; t++) {
+        nn_bench b;
+        rc = nn_bench_run(m, threads[t], (int)steps, &b, err, sizeof err);
+        if (rc) {
+            break;
+        }
+        if (as_json) {
+            printf("{\"bench\":\"train\",\"model\":\"%s\",\"batch\":%d,\"threads\":%d,"
+                   "\"train_images_per_s\":%.2f,\"infer_images_per_s\":%.2f,"
+                   "\"step_gflop\":%.3f,\"gflops\":%.2f,\"peak_rss_mb\":%.0f}\n",
+                   model, b.batch, b.threads, b.train_images_per_s, b.infer_images_per_s,
+                   b.step_gflop, b.gflops, peak_rss_mb());
+        } else {
+            printf("%s, batch %d, %d thread%s: training %.1f images/s (%.1f GFLOP/s), "
+                   "inference %.1f images/s\n",
+                   model, b.batch, b.threads, b.threads > 1 ? "s" : "", b.train_images_per_s,
+                   b.gflops, b.infer_images_per_s);
+            printf("  %-22s %-14s %10s %10s %8s\n", "layer", "type", "fwd ms", "bwd ms", "GFLOP");
+            for (int i = 0; i < b.nlayers; i++) {
+                const nn_bench_layer *l = &b.layers[i];
+                printf("  %-22s %-14s %10.2f %10.2f %8.3f\n", l->name, l->type, l->forward_s * 1e3,
+                       l->backward_s * 1e3, l->gflop);
+            }
+        }
+        nn_bench_free(&b);
+        fflush(stdout);
+    }
+    nn_model_destroy(m);
+    if (rc) {
+        fprintf(stderr, "convkit: %s\n", err);
+        return cli_status(rc);
+    }
+    return CLI_OK;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "augment")) {
+        return bench_augment(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && !strcmp(argv[1], "train")) {
+        return bench_train(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: convkit bench augment|train [options] (see --help of each)\n");
+        return CLI_OK;
+    }
+    return cli_usage("bench", "want 'augment' or 'train'");
+}
