@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end: convkit summary on built-in models and spec files.
-#   test_summary.sh CONVKIT SHARED_DATA_DIR
+# End-to-end: convkit summary and bench on built-in models and spec files.
+#   test_models.sh CONVKIT SHARED_DATA_DIR
 . "$(dirname "$0")/lib.sh"
 cd "$work"
 
