@@ -1,0 +1,858 @@
+/* test_nn_curves.c: curves from runs.db. The runs are recorded by the
+ * real trainer (a small convnet on a synthetic task, 3 epochs), so the
+ * exports read what nn_train writes. Exports must hold exactly the
+ * recorded epochs and values and be byte-identical for identical content;
+ * plots must be valid PNG/SVG files of the requested size that hold one
+ * curve per run, metric and split (checked in the SVG's geometry and the
+ * PNG's pixels); bad input must give messages that name it. */
+#include <math.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "nn_internal.h"
+#include "nn_test_util.h"
+
+/* ---- runs recorded by nn_train ------------------------------------------- */
+
+enum { SIDE = 8, PIX = SIDE * SIDE, BATCH = 16, EPOCHS = 3 };
+
+/* 8x8 noise with the left or right half brighter: the class says which. */
+typedef struct synth {
+    int n, pos;
+    float *x;
+    int32_t *y;
+    uint32_t *order;
+    float bx[BATCH * PIX];
+    int32_t by[BATCH];
+} synth;
+
+static void synth_make(synth *s, int n, uint64_t id)
+{
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->x = nt_rand((size_t)n * PIX, 0, 1, id);
+    s->y = malloc((size_t)n * sizeof *s->y);
+    s->order = malloc((size_t)n * sizeof *s->order);
+    ck_assert(s->y && s->order);
+    for (int i = 0; i < n; i++) {
+        s->y[i] = i % 2;
+        for (int p = 0; p < PIX; p++) {
+            s->x[(size_t)i * PIX + p] += (p % SIDE >= SIDE / 2) == s->y[i] ? 0.6f : 0.0f;
+        }
+    }
+}
+
+static void synth_free(synth *s)
+{
+    free(s->x);
+    free(s->y);
+    free(s->order);
+}
+
+static int synth_begin(void *ctx, int epoch, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    synth *s = ctx;
+    for (int i = 0; i < s->n; i++) {
+        s->order[i] = (uint32_t)i;
+    }
+    ck_rng r;
+    ck_rng_init(&r, 77, (uint64_t)epoch, 0, CK_RNG_SHUFFLE);
+    ck_rng_shuffle_u32(&r, s->order, (size_t)s->n);
+    s->pos = 0;
+    return 0;
+}
+
+static int synth_next(void *ctx, nn_batch *b, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    synth *s = ctx;
+    int k = s->n - s->pos < BATCH ? s->n - s->pos : BATCH;
+    for (int i = 0; i < k; i++) {
+        uint32_t j = s->order[s->pos + i];
+        memcpy(s->bx + (size_t)i * PIX, s->x + (size_t)j * PIX, PIX * sizeof(float));
+        s->by[i] = s->y[j];
+    }
+    s->pos += k;
+    *b = (nn_batch){.x = s->bx, .labels = s->by, .n = k};
+    return 0;
+}
+
+static const char spec_plain[] = "Input(shape=(8, 8, 1))\n"
+                                 "Conv2D(4, 3, activation='relu')\n"
+                                 "MaxPooling2D(2)\n"
+                                 "Flatten()\n"
+                                 "Dense(2, activation='softmax')\n";
+
+static const char spec_dropout[] = "Input(shape=(8, 8, 1))\n"
+                                   "Conv2D(4, 3, activation='relu')\n"
+                                   "MaxPooling2D(2)\n"
+                                   "Flatten()\n"
+                                   "Dropout(0.5)\n"
+                                   "Dense(2, activation='softmax')\n";
+
+/* Trains `run` for EPOCHS epochs into runs_path; with `test`, records an
+ * evaluation on split "test" too. */
+static void train_run(const char *runs_path, const char *run, const char *spec, const char *augment,
+                      int test)
+{
+    synth tr, va;
+    synth_make(&tr, 64, 100);
+    synth_make(&va, 32, 200);
+    nn_source train = {.ctx = &tr, .size = tr.n, .begin = synth_begin, .next = synth_next};
+    nn_source val = {.ctx = &va, .size = va.n, .begin = synth_begin, .next = synth_next};
+    char err[256] = "", extra[128];
+    nn_model *m;
+    ck_assert_msg(nn_model_create(&m, spec, "synth", BATCH, err, sizeof err) == 0, "%s", err);
+    nn_model_init(m, 3);
+    nn_train_opts o = nn_train_defaults();
+    o.epochs = EPOCHS;
+    o.optim = nn_optim_defaults(NN_OPT_RMSPROP);
+    o.seed = 3;
+    o.threads = 1;
+    o.runs_path = runs_path;
+    o.run_name = run;
+    o.dataset_hash = "0123456789abcdef0123";
+    snprintf(extra, sizeof extra, "{\"augment\":\"%s\"}", augment);
+    o.config_extra = extra;
+    ck_assert_msg(nn_train(m, &o, &train, &val, NULL, err, sizeof err) == 0, "%s", err);
+    if (test) {
+        nn_eval e;
+        ck_assert_msg(nn_evaluate(m, NN_LOSS_AUTO, &val, 0, &e, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(nn_runs_record_eval(runs_path, run, "test", &e, err, sizeof err) == 0, "%s",
+                      err);
+        nn_eval_free(&e);
+    }
+    nn_model_destroy(m);
+    synth_free(&tr);
+    synth_free(&va);
+}
+
+/* A run that started and recorded no epoch (a failed start). */
+static void empty_run(const char *runs_path, const char *run)
+{
+    char err[256];
+    struct sqlite3 *db;
+    ck_assert_msg(nn_runs_open(runs_path, &db, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(nn_runs_start(db, run, "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(nn_runs_finish(db, run, "failed", err, sizeof err) == 0, "%s", err);
+    nn_runs_close(db);
+}
+
+typedef struct fixture {
+    char dir[256], runs[300];
+} fixture;
+
+/* runs.db with "plain" (no augmentation) and "dropout" (a test accuracy
+ * recorded), as nn_train writes them. */
+static void fixture_init(fixture *f)
+{
+    ck_test_tmpdir(f->dir, sizeof f->dir);
+    snprintf(f->runs, sizeof f->runs, "%s/runs.db", f->dir);
+    train_run(f->runs, "plain", spec_plain, "none", 0);
+    train_run(f->runs, "dropout", spec_dropout, "chollet-2nd", 1);
+}
+
+static void fixture_free(fixture *f)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    ck_assert_msg(fp != NULL, "open %s", path);
+    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+    long n = ftell(fp);
+    ck_assert_int_ge(n, 0);
+    rewind(fp);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    buf[n] = '\0';
+    fclose(fp);
+    if (len) {
+        *len = (size_t)n;
+    }
+    return buf;
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* ---- export ----------------------------------------------------------------- */
+
+/* Splits one CSV record (RFC 4180 quotes) at *p into fields; returns the
+ * count and advances *p past the line. */
+static int csv_record(const char **p, char fields[][128], int max)
+{
+    int n = 0;
+    const char *s = *p;
+    for (;;) {
+        char *out = fields[n];
+        size_t k = 0;
+        if (*s == '"') {
+            for (s++; !(*s == '"' && s[1] != '"'); s++) {
+                ck_assert_msg(*s != '\0', "unterminated quote");
+                if (*s == '"') {
+                    s++;
+                }
+                out[k++] = *s;
+            }
+            s++;
+        } else {
+            while (*s && *s != ',' && *s != '\n') {
+                out[k++] = *s++;
+            }
+        }
+        out[k] = '\0';
+        n++;
+        ck_assert_int_le(n, max);
+        if (*s == ',') {
+            s++;
+            continue;
+        }
+        ck_assert_msg(*s == '\n', "record ends in 0x%02x", (unsigned char)*s);
+        *p = s + 1;
+        return n;
+    }
+}
+
+/* Every epoch row of runs.db, in (run rowid, epoch) order, against the CSV
+ * rows; returns the number of rows compared. */
+static int compare_csv_with_db(const char *runs_path, const char *csv)
+{
+    char f[16][128];
+    const char *p = csv;
+    ck_assert_int_eq(csv_record(&p, f, 16), 9);
+    const char *head[9] = {"run",          "epoch",   "loss",         "accuracy",   "val_loss",
+                           "val_accuracy", "seconds", "images_per_s", "input_stall"};
+    for (int k = 0; k < 9; k++) {
+        ck_assert_str_eq(f[k], head[k]);
+    }
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_open_v2(runs_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT e.run, e.epoch, e.loss, e.accuracy, e.val_loss,"
+                                        " e.val_accuracy, e.seconds, e.images_per_s,"
+                                        " e.input_stall FROM epochs e JOIN runs r ON r.name ="
+                                        " e.run ORDER BY r.rowid, e.epoch",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    int rows = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        ck_assert_msg(*p != '\0', "CSV ends before runs.db row %d", rows + 1);
+        ck_assert_int_eq(csv_record(&p, f, 16), 9);
+        ck_assert_str_eq(f[0], (const char *)sqlite3_column_text(q, 0));
+        ck_assert_int_eq(atoi(f[1]), sqlite3_column_int(q, 1));
+        for (int k = 2; k < 9; k++) {
+            if (sqlite3_column_type(q, k) == SQLITE_NULL) {
+                ck_assert_msg(f[k][0] == '\0', "row %d col %d: '%s' for NULL", rows + 1, k, f[k]);
+            } else {
+                char *end;
+                double v = strtod(f[k], &end);
+                ck_assert_msg(*end == '\0' && f[k][0] != '\0', "row %d: '%s'", rows + 1, f[k]);
+                ck_assert_msg(v == sqlite3_column_double(q, k), "row %d col %d: %s != %.17g",
+                              rows + 1, k, f[k], sqlite3_column_double(q, k));
+            }
+        }
+        rows++;
+    }
+    ck_assert_msg(*p == '\0', "CSV has rows beyond runs.db: %.40s", p);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return rows;
+}
+
+START_TEST(export_csv_round_trips)
+{
+    fixture f;
+    fixture_init(&f);
+    /* A name that needs CSV quoting, and a NULL (no validation) value. */
+    char err[256];
+    struct sqlite3 *db;
+    ck_assert_msg(nn_runs_open(f.runs, &db, err, sizeof err) == 0, "%s", err);
+    const char *odd = "odd, \"quoted\" name";
+    ck_assert(nn_runs_start(db, odd, "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0);
+    double v[7] = {0.1, 1.0 / 3.0, NAN, NAN, 1e-300, 123456.789, 0};
+    ck_assert(nn_runs_epoch(db, odd, 1, v, err, sizeof err) == 0);
+    nn_runs_close(db);
+
+    char *csv;
+    size_t len;
+    ck_assert_msg(nn_curves_export(f.runs, NULL, 0, NULL, &csv, &len, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_uint_eq(strlen(csv), len);
+    ck_assert_int_eq(compare_csv_with_db(f.runs, csv), 2 * EPOCHS + 1);
+    ck_assert_ptr_nonnull(strstr(csv, "\n\"odd, \"\"quoted\"\" name\",1,0.1,"));
+    free(csv);
+
+    /* A selection in the order given, with chosen columns. */
+    const char *sel[] = {"dropout", "plain"};
+    nn_curves_export_opts o = {.format = NN_CURVES_CSV, .columns = NN_CURVES_DETERMINISTIC};
+    ck_assert_msg(nn_curves_export(f.runs, sel, 2, &o, &csv, NULL, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_msg(starts_with(csv, "run,epoch,loss,accuracy,val_loss,val_accuracy\ndropout,1,"),
+                  "%.80s", csv);
+    int lines = 0;
+    for (const char *p = csv; *p; p++) {
+        lines += *p == '\n';
+    }
+    ck_assert_int_eq(lines, 1 + 2 * EPOCHS);
+    ck_assert_ptr_nonnull(strstr(csv, "\nplain,3,"));
+    free(csv);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(export_json_holds_the_epochs)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256], *json, *csv;
+    nn_curves_export_opts o = {.format = NN_CURVES_JSON};
+    ck_assert_msg(nn_curves_export(f.runs, NULL, 0, &o, &json, NULL, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_msg(nn_curves_export(f.runs, NULL, 0, NULL, &csv, NULL, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_msg(starts_with(json, "[\n{\"run\":\"plain\",\"epoch\":1,\"loss\":"), "%.60s", json);
+    /* Row i of the JSON has the values of CSV row i. */
+    const char *jp = json, *cp = strchr(csv, '\n') + 1;
+    int rows = 0;
+    while ((jp = strstr(jp, "{\"run\":")) != NULL) {
+        char fld[16][128];
+        ck_assert_int_eq(csv_record(&cp, fld, 16), 9);
+        const char *keys[7] = {"loss",    "accuracy",     "val_loss",   "val_accuracy",
+                               "seconds", "images_per_s", "input_stall"};
+        for (int k = 0; k < 7; k++) {
+            char key[32];
+            snprintf(key, sizeof key, "\"%s\":", keys[k]);
+            const char *at = strstr(jp, key);
+            ck_assert_ptr_nonnull(at);
+            ck_assert_msg(strtod(at + strlen(key), NULL) == strtod(fld[k + 2], NULL), "%s", key);
+        }
+        rows++;
+        jp++;
+    }
+    ck_assert_int_eq(rows, 2 * EPOCHS);
+    ck_assert_msg(strcmp(json + strlen(json) - 4, "}\n]\n") == 0, "ends %s",
+                  json + strlen(json) - 4);
+    free(json);
+    free(csv);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(export_is_byte_identical)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256], out1[400], out2[400], copy[400], cmd[1000];
+    snprintf(out1, sizeof out1, "%s/a.csv", f.dir);
+    snprintf(out2, sizeof out2, "%s/b.csv", f.dir);
+    snprintf(copy, sizeof copy, "%s/copy.db", f.dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", f.runs, copy);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(nn_curves_export_file(f.runs, NULL, 0, NULL, out1, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_msg(nn_curves_export_file(copy, NULL, 0, NULL, out2, err, sizeof err) == 0, "%s",
+                  err);
+    size_t n1, n2;
+    char *a = read_file(out1, &n1), *b = read_file(out2, &n2);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert(memcmp(a, b, n1) == 0);
+    free(a);
+    free(b);
+
+    /* The same seeded training recorded twice: the deterministic columns
+     * are identical, byte for byte. */
+    char runs2[400];
+    snprintf(runs2, sizeof runs2, "%s/again.db", f.dir);
+    train_run(runs2, "plain", spec_plain, "none", 0);
+    train_run(runs2, "dropout", spec_dropout, "chollet-2nd", 1);
+    nn_curves_export_opts o = {.columns = NN_CURVES_DETERMINISTIC};
+    ck_assert_msg(nn_curves_export(f.runs, NULL, 0, &o, &a, &n1, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(nn_curves_export(runs2, NULL, 0, &o, &b, &n2, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_msg(memcmp(a, b, n1) == 0, "%s\nvs\n%s", a, b);
+    free(a);
+    free(b);
+
+    /* The format follows the extension. */
+    snprintf(out1, sizeof out1, "%s/c.json", f.dir);
+    ck_assert_msg(nn_curves_export_file(f.runs, NULL, 0, NULL, out1, err, sizeof err) == 0, "%s",
+                  err);
+    a = read_file(out1, NULL);
+    ck_assert_int_eq(a[0], '[');
+    free(a);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(export_errors_are_clear)
+{
+    fixture f;
+    fixture_init(&f);
+    empty_run(f.runs, "empty");
+    char err[512], path[400], *text = (char *)1;
+
+    snprintf(path, sizeof path, "%s/missing.db", f.dir);
+    ck_assert_int_eq(nn_curves_export(path, NULL, 0, NULL, &text, NULL, err, sizeof err), CK_EIO);
+    ck_assert_msg(strstr(err, path) && strstr(err, "No such file"), "%s", err);
+    ck_assert_ptr_null(text);
+    ck_assert_msg(!file_exists(path), "a missing runs.db must not be created");
+
+    const char *bad[] = {"plain", "nosuch"};
+    ck_assert_int_eq(nn_curves_export(f.runs, bad, 2, NULL, &text, NULL, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_msg(strstr(err, "run nosuch: no such run (recorded: plain, dropout, empty)"), "%s",
+                  err);
+
+    const char *twice[] = {"plain", "plain"};
+    ck_assert_int_eq(nn_curves_export(f.runs, twice, 2, NULL, &text, NULL, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_msg(strstr(err, "run plain: given twice"), "%s", err);
+
+    const char *empty[] = {"empty"};
+    ck_assert_int_eq(nn_curves_export(f.runs, empty, 1, NULL, &text, NULL, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_msg(strstr(err, "run empty: no epochs recorded (status failed)"), "%s", err);
+
+    nn_curves_export_opts o = {.columns = "loss,val_los"};
+    ck_assert_int_eq(nn_curves_export(f.runs, NULL, 0, &o, &text, NULL, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_msg(strstr(err, "unknown column 'val_los'"), "%s", err);
+
+    snprintf(path, sizeof path, "%s/notadb.db", f.dir);
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("this is not a database, just enough text to fill a header page.........\n", fp);
+    fclose(fp);
+    ck_assert_int_eq(nn_curves_export(path, NULL, 0, NULL, &text, NULL, err, sizeof err),
+                     CK_EFORMAT);
+    ck_assert_msg(strstr(err, path), "%s", err);
+
+    /* Unwritable output: an error naming it, and an existing file intact. */
+    snprintf(path, sizeof path, "%s/no/such/dir/out.csv", f.dir);
+    ck_assert_int_eq(nn_curves_export_file(f.runs, NULL, 0, NULL, path, err, sizeof err), CK_EIO);
+    ck_assert_msg(strstr(err, path) && strstr(err, "create"), "%s", err);
+    fixture_free(&f);
+}
+END_TEST
+
+/* ---- list ------------------------------------------------------------------- */
+
+START_TEST(list_summarises_runs)
+{
+    fixture f;
+    fixture_init(&f);
+    empty_run(f.runs, "empty");
+    char err[256], *text;
+    nn_curves_list l;
+    ck_assert_msg(nn_curves_list_runs(f.runs, NULL, 0, &l, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(l.n, 3);
+    ck_assert_str_eq(l.runs[0].name, "plain");
+    ck_assert_str_eq(l.runs[1].name, "dropout");
+    ck_assert_str_eq(l.runs[2].name, "empty");
+    const nn_curves_run *r = &l.runs[1];
+    ck_assert_str_eq(r->model, "synth");
+    ck_assert_str_eq(r->optimizer, "rmsprop");
+    ck_assert_str_eq(r->augment, "chollet-2nd");
+    ck_assert_str_eq(r->dataset_hash, "0123456789abcdef0123");
+    ck_assert_str_eq(r->status, "done");
+    ck_assert_int_eq(r->epochs, EPOCHS);
+    ck_assert_int_eq(r->epochs_done, EPOCHS);
+    ck_assert_int_eq(r->batch, BATCH);
+    ck_assert_uint_eq(r->seed, 3);
+    ck_assert(r->config_json);
+    nt_assert_near(r->lr, 1e-3, 1e-15);
+    ck_assert(!isnan(r->test_accuracy) && r->test_n == 32);
+    ck_assert(isnan(l.runs[0].test_accuracy));
+
+    /* The best epoch is the recorded maximum of val_accuracy. */
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_open_v2(f.runs, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT epoch, val_accuracy FROM epochs WHERE run ="
+                                        " 'dropout' ORDER BY val_accuracy DESC, epoch LIMIT 1",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(r->best_val_accuracy_epoch, sqlite3_column_int(q, 0));
+    ck_assert(r->best_val_accuracy == sqlite3_column_double(q, 1));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    ck_assert_int_eq(l.runs[2].epochs_done, 0);
+    ck_assert_int_eq(l.runs[2].best_val_accuracy_epoch, 0);
+
+    ck_assert_int_eq(nn_curves_list_table(&l, &text), 0);
+    ck_assert_msg(starts_with(text, "run      model  epochs"), "%s", text);
+    ck_assert_msg(strstr(text, "\ndropout  synth  3/3 ") && strstr(text, "chollet-2nd") &&
+                      strstr(text, "0123456789ab ") && strstr(text, "\nempty "),
+                  "%s", text);
+    free(text);
+    ck_assert_int_eq(nn_curves_list_json(&l, &text), 0);
+    ck_assert_msg(strstr(text, "{\"name\":\"dropout\",\"model\":\"synth\",\"epochs\":3,") &&
+                      strstr(text, "\"config\":{\"model\":\"synth\""),
+                  "%s", text);
+    free(text);
+    nn_curves_list_free(&l);
+
+    /* Ties go to the first epoch; val_loss has its own best. */
+    struct sqlite3 *w;
+    ck_assert_msg(nn_runs_open(f.runs, &w, err, sizeof err) == 0, "%s", err);
+    ck_assert(nn_runs_start(w, "hand", "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0);
+    const double acc[4] = {0.5, 0.8, 0.8, 0.7}, loss[4] = {0.9, 0.4, 0.3, 0.6};
+    for (int e = 0; e < 4; e++) {
+        double v[7] = {1, 0.5, loss[e], acc[e], 1, 1, 0};
+        ck_assert(nn_runs_epoch(w, "hand", e + 1, v, err, sizeof err) == 0);
+    }
+    nn_runs_close(w);
+    const char *hand[] = {"hand", "plain"};
+    ck_assert_msg(nn_curves_list_runs(f.runs, hand, 2, &l, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(l.n, 2);
+    ck_assert_str_eq(l.runs[1].name, "plain");
+    r = &l.runs[0];
+    ck_assert(r->best_val_accuracy == 0.8 && r->best_val_accuracy_epoch == 2);
+    ck_assert(r->best_val_loss == 0.3 && r->best_val_loss_epoch == 3);
+    ck_assert(r->model == NULL && r->epochs == 0 && isnan(r->lr));
+    nn_curves_list_free(&l);
+    nn_curves_list_free(NULL);
+
+    const char *bad[] = {"nope"};
+    ck_assert_int_eq(nn_curves_list_runs(f.runs, bad, 1, &l, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "run nope: no such run"), "%s", err);
+    fixture_free(&f);
+}
+END_TEST
+
+/* ---- plots ------------------------------------------------------------------ */
+
+/* matplotlib's tab10, the documented run colours. */
+static const unsigned char run_rgb[2][3] = {{0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}};
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Decodes an 8-bit RGB or RGBA PNG (signature and IHDR checked) into
+ * *rgb (w*h*3). */
+static void png_decode(const char *path, uint32_t *w, uint32_t *h, unsigned char **rgb)
+{
+    size_t n;
+    unsigned char *d = (unsigned char *)read_file(path, &n);
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    ck_assert_msg(n > 33 && memcmp(d, sig, 8) == 0, "%s: not a PNG", path);
+    ck_assert_msg(memcmp(d + 12, "IHDR", 4) == 0, "%s: no IHDR first", path);
+    *w = be32(d + 16);
+    *h = be32(d + 20);
+    int depth = d[24], type = d[25];
+    ck_assert_msg(depth == 8 && (type == 2 || type == 6), "depth %d type %d", depth, type);
+    int bpp = type == 6 ? 4 : 3;
+    size_t stride = (size_t)*w * bpp, rawlen = (stride + 1) * *h, zlen = 0;
+    unsigned char *z = malloc(n), *raw = malloc(rawlen);
+    ck_assert(z && raw);
+    for (size_t pos = 8; pos + 12 <= n;) {
+        uint32_t len = be32(d + pos);
+        if (memcmp(d + pos + 4, "IDAT", 4) == 0) {
+            memcpy(z + zlen, d + pos + 8, len);
+            zlen += len;
+        }
+        pos += 12 + (size_t)len;
+    }
+    uLongf out = rawlen;
+    ck_assert_int_eq(uncompress(raw, &out, z, zlen), Z_OK);
+    ck_assert_uint_eq(out, rawlen);
+    *rgb = malloc((size_t)*w * *h * 3);
+    ck_assert_ptr_nonnull(*rgb);
+    for (uint32_t y = 0; y < *h; y++) {
+        unsigned char *line = raw + y * (stride + 1) + 1, *prev = y ? line - stride - 1 : NULL;
+        int filter = line[-1];
+        for (size_t x = 0; x < stride; x++) {
+            int a = x >= (size_t)bpp ? line[x - bpp] : 0, b = prev ? prev[x] : 0;
+            int c = prev && x >= (size_t)bpp ? prev[x - bpp] : 0;
+            int pred = 0;
+            if (filter == 1) {
+                pred = a;
+            } else if (filter == 2) {
+                pred = b;
+            } else if (filter == 3) {
+                pred = (a + b) / 2;
+            } else if (filter == 4) {
+                int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+                pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+            }
+            line[x] = (unsigned char)(line[x] + pred);
+        }
+        for (uint32_t x = 0; x < *w; x++) {
+            memcpy(*rgb + ((size_t)y * *w + x) * 3, line + (size_t)x * bpp, 3);
+        }
+    }
+    free(z);
+    free(raw);
+    free(d);
+}
+
+/* Pixels within a small distance of colour c in columns [x0, x1) and rows
+ * [0, y1). */
+static long count_colour(const unsigned char *rgb, uint32_t w, uint32_t x0, uint32_t x1,
+                         uint32_t y1, const unsigned char c[3])
+{
+    long n = 0;
+    for (uint32_t y = 0; y < y1; y++) {
+        for (uint32_t x = x0; x < x1; x++) {
+            const unsigned char *p = rgb + ((size_t)y * w + x) * 3;
+            n += abs(p[0] - c[0]) + abs(p[1] - c[1]) + abs(p[2] - c[2]) <= 24;
+        }
+    }
+    return n;
+}
+
+START_TEST(plot_png_has_size_and_curves)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256], out[400];
+    snprintf(out, sizeof out, "%s/curves.png", f.dir);
+    const char *runs[] = {"plain", "dropout"};
+    const char *labels[] = {"without augmentation", "with augmentation"};
+    nn_curves_plot_opts o = nn_curves_plot_defaults();
+    o.width = 900;
+    o.height = 420;
+    o.labels = labels;
+    o.title = "synthetic halves, 3 epochs";
+    ck_assert_msg(nn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
+    uint32_t w, h;
+    unsigned char *rgb;
+    png_decode(out, &w, &h, &rgb);
+    ck_assert_uint_eq(w, 900);
+    ck_assert_uint_eq(h, 420);
+    /* Each run's colour in both panels (above the legend strip). */
+    for (int r = 0; r < 2; r++) {
+        ck_assert_msg(count_colour(rgb, w, 0, w / 2, h * 3 / 4, run_rgb[r]) > 100,
+                      "run %d missing in the accuracy panel", r);
+        ck_assert_msg(count_colour(rgb, w, w / 2, w, h * 3 / 4, run_rgb[r]) > 100,
+                      "run %d missing in the loss panel", r);
+    }
+    free(rgb);
+
+    /* Again in the same process (PLplot's state is reset), side by side. */
+    o.layout = NN_CURVES_SIDE;
+    o.width = 700;
+    o.height = 600;
+    ck_assert_msg(nn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
+    png_decode(out, &w, &h, &rgb);
+    ck_assert_uint_eq(w, 700);
+    ck_assert_uint_eq(h, 600);
+    /* Side by side: run 0 only in the left column, run 1 only in the right. */
+    ck_assert(count_colour(rgb, w, 0, w / 2, h * 3 / 4, run_rgb[0]) > 100);
+    ck_assert(count_colour(rgb, w, w / 2, w, h * 3 / 4, run_rgb[0]) == 0);
+    ck_assert(count_colour(rgb, w, w / 2, w, h * 3 / 4, run_rgb[1]) > 100);
+    ck_assert(count_colour(rgb, w, 0, w / 2, h * 3 / 4, run_rgb[1]) == 0);
+    free(rgb);
+    fixture_free(&f);
+}
+END_TEST
+
+/* What an SVG from cairo holds, per run colour: stroked paths outside
+ * <defs> (glyphs live in <defs>). A solid curve over E epochs is one path
+ * of E points; a dashed curve is a chain of 2-point dashes, each starting
+ * within a gap's length of where the previous one ended. */
+typedef struct svg_stats {
+    double width, height;
+    int solid[2];  /* paths of exactly `epochs` points */
+    int dashed[2]; /* chains of at least 3 dashes */
+} svg_stats;
+
+static int parse_points(const char *d, double *x0, double *y0, double *x1, double *y1)
+{
+    int n = 0;
+    for (const char *p = d; *p && *p != '"'; p++) {
+        if (*p == 'M' || *p == 'L') {
+            double x, y;
+            ck_assert_int_eq(sscanf(p + 1, " %lf %lf", &x, &y), 2);
+            if (n == 0) {
+                *x0 = x;
+                *y0 = y;
+            }
+            *x1 = x;
+            *y1 = y;
+            n++;
+        }
+    }
+    return n;
+}
+
+static void svg_analyse(const char *path, int epochs, svg_stats *st)
+{
+    char *svg = read_file(path, NULL);
+    memset(st, 0, sizeof *st);
+    const char *svgtag = strstr(svg, "<svg ");
+    ck_assert_ptr_nonnull(svgtag);
+    const char *wa = strstr(svgtag, " width=\""), *ha = strstr(svgtag, " height=\"");
+    ck_assert(wa && ha);
+    st->width = strtod(wa + 8, NULL);
+    st->height = strtod(ha + 9, NULL);
+    const char *p = strstr(svg, "</defs>");
+    ck_assert_ptr_nonnull(p);
+    int chain[2] = {0, 0};
+    double lastx[2] = {-1e9, -1e9}, lasty[2] = {-1e9, -1e9};
+    while ((p = strstr(p, "<path ")) != NULL) {
+        const char *style = strstr(p, "style=\""), *d = strstr(p, " d=\"");
+        const char *end = strstr(p, "/>");
+        p += 6;
+        if (!style || !d || !end || style > end || d > end) {
+            continue;
+        }
+        const char *stroke = strstr(style, "stroke:rgb(");
+        if (!stroke || stroke > d) {
+            continue;
+        }
+        double c[3];
+        ck_assert_int_eq(sscanf(stroke, "stroke:rgb(%lf%%,%lf%%,%lf%%)", &c[0], &c[1], &c[2]), 3);
+        int run = -1;
+        for (int r = 0; r < 2; r++) {
+            int same = 1;
+            for (int k = 0; k < 3; k++) {
+                same &= fabs(c[k] * 2.55 - run_rgb[r][k]) < 0.5;
+            }
+            run = same ? r : run;
+        }
+        if (run < 0) {
+            continue;
+        }
+        double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+        int n = parse_points(d + 4, &x0, &y0, &x1, &y1);
+        if (n == epochs) {
+            st->solid[run]++;
+        } else if (n == 2) {
+            double gap = hypot(x0 - lastx[run], y0 - lasty[run]);
+            if (gap > 8.0) { /* a new chain */
+                st->dashed[run] += chain[run] >= 3;
+                chain[run] = 0;
+            }
+            chain[run]++;
+            lastx[run] = x1;
+            lasty[run] = y1;
+        }
+    }
+    for (int r = 0; r < 2; r++) {
+        st->dashed[r] += chain[r] >= 3;
+    }
+    free(svg);
+}
+
+START_TEST(plot_svg_has_one_path_per_curve)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256], out[400];
+    snprintf(out, sizeof out, "%s/curves.svg", f.dir);
+    const char *runs[] = {"plain", "dropout"};
+    for (int layout = 0; layout < 2; layout++) {
+        nn_curves_plot_opts o = nn_curves_plot_defaults();
+        o.layout = (nn_curves_layout)layout;
+        o.width = 800 + 100 * layout;
+        o.height = 500;
+        ck_assert_msg(nn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
+        svg_stats st;
+        svg_analyse(out, EPOCHS, &st);
+        ck_assert(st.width == o.width && st.height == o.height);
+        for (int r = 0; r < 2; r++) {
+            /* training: solid, one path per metric; validation: dashed */
+            ck_assert_msg(st.solid[r] == 2, "layout %d run %d: %d solid curves", layout, r,
+                          st.solid[r]);
+            ck_assert_msg(st.dashed[r] == 2, "layout %d run %d: %d dashed curves", layout, r,
+                          st.dashed[r]);
+        }
+    }
+    /* One run: the other colour is absent. */
+    nn_curves_plot_opts o = nn_curves_plot_defaults();
+    o.best = NN_CURVES_BEST_VAL_LOSS;
+    ck_assert_msg(nn_curves_plot(f.runs, runs + 1, 1, &o, out, err, sizeof err) == 0, "%s", err);
+    svg_stats st;
+    svg_analyse(out, EPOCHS, &st);
+    ck_assert(st.width == 1100 && st.height == 520);
+    ck_assert(st.solid[0] == 2 && st.dashed[0] == 2 && st.solid[1] == 0 && st.dashed[1] == 0);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(plot_errors_are_clear)
+{
+    fixture f;
+    fixture_init(&f);
+    empty_run(f.runs, "empty");
+    char err[512], out[400], missing[400];
+    const char *runs[] = {"plain", "nosuch"};
+    snprintf(out, sizeof out, "%s/p.png", f.dir);
+    snprintf(missing, sizeof missing, "%s/none.db", f.dir);
+
+    ck_assert_int_eq(nn_curves_plot(missing, NULL, 0, NULL, out, err, sizeof err), CK_EIO);
+    ck_assert_msg(strstr(err, missing), "%s", err);
+    ck_assert_int_eq(nn_curves_plot(f.runs, runs, 2, NULL, out, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "run nosuch: no such run (recorded: plain, dropout, empty)"), "%s",
+                  err);
+    const char *empty[] = {"empty"};
+    ck_assert_int_eq(nn_curves_plot(f.runs, empty, 1, NULL, out, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "run empty: no epochs recorded"), "%s", err);
+    ck_assert_msg(!file_exists(out), "no file after a failure");
+
+    snprintf(out, sizeof out, "%s/p.jpg", f.dir);
+    ck_assert_int_eq(nn_curves_plot(f.runs, NULL, 0, NULL, out, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, ".png or .svg"), "%s", err);
+
+    snprintf(out, sizeof out, "%s/missing-dir/p.svg", f.dir);
+    ck_assert_int_eq(nn_curves_plot(f.runs, NULL, 0, NULL, out, err, sizeof err), CK_EIO);
+    ck_assert_msg(strstr(err, out) && strstr(err, "No such file"), "%s", err);
+
+    nn_curves_plot_opts o = nn_curves_plot_defaults();
+    o.width = 150;
+    snprintf(out, sizeof out, "%s/p.png", f.dir);
+    ck_assert_int_eq(nn_curves_plot(f.runs, NULL, 0, &o, out, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "size 150x520"), "%s", err);
+
+    /* All runs: the empty one is left out, the others drawn. */
+    ck_assert_msg(nn_curves_plot(f.runs, NULL, 0, NULL, out, err, sizeof err) == 0, "%s", err);
+    ck_assert(file_exists(out));
+
+    ck_assert_int_eq(nn_curves_layout_parse("side"), NN_CURVES_SIDE);
+    ck_assert_int_eq(nn_curves_layout_parse("grid"), -1);
+    ck_assert_int_eq(nn_curves_best_parse("val_loss"), NN_CURVES_BEST_VAL_LOSS);
+    ck_assert_int_eq(nn_curves_format_parse("JSON"), NN_CURVES_JSON);
+    fixture_free(&f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("nn_curves");
+    TCase *tc = tcase_create("curves");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, export_csv_round_trips);
+    tcase_add_test(tc, export_json_holds_the_epochs);
+    tcase_add_test(tc, export_is_byte_identical);
+    tcase_add_test(tc, export_errors_are_clear);
+    tcase_add_test(tc, list_summarises_runs);
+    tcase_add_test(tc, plot_png_has_size_and_curves);
+    tcase_add_test(tc, plot_svg_has_one_path_per_curve);
+    tcase_add_test(tc, plot_errors_are_clear);
+    suite_add_tcase(s, tc);
+    return ck_test_run(s);
+}

@@ -1,0 +1,76 @@
+/* curves_internal.h: what curves.c (reading runs.db, export, list) shares
+ * with curves_plot.c (PLplot figures).
+ *
+ * A run's curve is loaded whole: a few hundred epochs of seven doubles, so
+ * every consumer works on plain arrays and none keeps a statement open.
+ * SQL NULL (SQLite stores NaN as NULL) becomes NAN here; writers turn it
+ * back into an empty CSV field or a JSON null.
+ */
+#ifndef CURVES_INTERNAL_H
+#define CURVES_INTERNAL_H
+
+#include <stddef.h>
+
+#include "nn.h"
+
+/* The metric columns of table epochs, in its order, after run and epoch. */
+enum {
+    NN_CV_LOSS = 0,
+    NN_CV_ACCURACY,
+    NN_CV_VAL_LOSS,
+    NN_CV_VAL_ACCURACY,
+    NN_CV_SECONDS,
+    NN_CV_IMAGES_PER_S,
+    NN_CV_INPUT_STALL,
+    NN_CV_COUNT
+};
+
+/* Column names as in runs.db and in exports, indexed by NN_CV_*. */
+extern const char *const nn_curve_colnames[NN_CV_COUNT];
+
+typedef struct nn_curve {
+    char *run;
+    char *status;
+    int n;      /* epochs recorded */
+    int *epoch; /* n, 1-based, ascending */
+    double *v;  /* n x NN_CV_COUNT, row-major; NAN where NULL */
+} nn_curve;
+
+struct sqlite3;
+
+/* Opens runs_path read-only (never creates it) and checks it has a runs
+ * table. Returns 0, CK_EIO (missing), CK_EFORMAT (not a runs.db), CK_EDB. */
+int nn_curves_db_open(const char *runs_path, struct sqlite3 **db, char *err, size_t errlen);
+
+/* Loads the named runs in the order given, or every run in the order they
+ * were recorded when nruns == 0. A name that is not recorded, or given
+ * twice, is CK_EINVAL (the message lists the recorded runs); with
+ * need_epochs a named run without epochs is CK_EINVAL too. *out is
+ * malloc'd (release with nn_curves_free). Returns 0, CK_EINVAL, CK_EDB,
+ * CK_ENOMEM. */
+int nn_curves_load(struct sqlite3 *db, const char *runs_path, const char *const *runs, int nruns,
+                   int need_epochs, nn_curve **out, int *n, char *err, size_t errlen);
+void nn_curves_free(nn_curve *c, int n); /* NULL is a no-op */
+/* nn_curves_db_open and nn_curves_load in one read transaction, then
+ * closes runs.db. */
+int nn_curves_read(const char *runs_path, const char *const *runs, int nruns, int need_epochs,
+                   nn_curve **c, int *n, char *err, size_t errlen);
+
+/* The row of the best validation epoch by `which` (maximum val_accuracy or
+ * minimum val_loss, the first on ties), -1 when there is none. */
+int nn_curve_best(const nn_curve *c, nn_curves_best which);
+
+/* A temporary file beside out_path (created empty, mode 0666 & ~umask),
+ * so that output is written whole or not at all: *tmp is malloc'd, *fd
+ * open for writing. Returns 0, CK_EIO (the directory is not writable),
+ * CK_ENOMEM. */
+int nn_curves_tmp_open(const char *out_path, char **tmp, int *fd, char *err, size_t errlen);
+/* Renames tmp over out_path (removing tmp on failure) and frees tmp.
+ * Returns 0, CK_EIO. */
+int nn_curves_tmp_commit(const char *out_path, char *tmp, char *err, size_t errlen);
+
+/* A value in the shortest "%.Ng" (N = 15..17) that reads back to the same
+ * double. */
+void nn_curves_fmt_double(char *buf, size_t len, double v);
+
+#endif

@@ -1,0 +1,575 @@
+/* curves_plot.c: the chapter's figures from runs.db, drawn by PLplot.
+ *
+ * The look is the book's (matplotlib's defaults): per metric a panel with
+ * training solid and validation dashed against epochs, one colour per run
+ * from matplotlib's tab10, light grid, white background. Everything is
+ * laid out in units of the text height, which is set from the figure size,
+ * so a figure of any size keeps its proportions; the legend sits in its
+ * own strip under the panels, so it can never cover a curve.
+ *
+ * PLplot is a process-wide library (a driver table and a list of streams),
+ * so a figure is one stream made here and ended here. Its failures fall in
+ * two kinds: those it reports by printing (bad arguments: avoided by
+ * validating first) and those it ends the process for (a device it cannot
+ * find makes it prompt on stdin, a file it cannot open makes it retry and
+ * exit). So the device is looked up in PLplot's list before use, and
+ * PLplot only ever writes a temporary file that we created ourselves;
+ * the figure is renamed over the output when PLplot is done.
+ */
+#include <math.h>
+#include <plplot.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "curves_internal.h"
+#include "nn_internal.h"
+
+enum {
+    MAX_RUNS = 10,
+    /* cmap0 entries */
+    COL_BG = 0,
+    COL_FG = 1,
+    COL_GRID = 2,
+    COL_RUN0 = 3,
+};
+
+/* matplotlib's tab10. */
+static const unsigned char palette[MAX_RUNS][3] = {
+    {0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c}, {0xd6, 0x27, 0x28},
+    {0x94, 0x67, 0xbd}, {0x8c, 0x56, 0x4b}, {0xe3, 0x77, 0xc2}, {0x7f, 0x7f, 0x7f},
+    {0xbc, 0xbd, 0x22}, {0x17, 0xbe, 0xcf},
+};
+
+/* PLplot's built-in line style 4: 2 mm dashes, 1 mm gaps (matplotlib's
+ * "--" proportions). */
+enum { STYLE_SOLID = 1, STYLE_DASHED = 4 };
+
+static const char best_symbol[] = "●"; /* U+25CF, drawn through Pango */
+
+nn_curves_plot_opts nn_curves_plot_defaults(void)
+{
+    return (nn_curves_plot_opts){.layout = NN_CURVES_OVERLAY, .best = NN_CURVES_BEST_VAL_ACCURACY};
+}
+
+int nn_curves_layout_parse(const char *name)
+{
+    if (name && strcasecmp(name, "overlay") == 0) {
+        return NN_CURVES_OVERLAY;
+    }
+    if (name && strcasecmp(name, "side") == 0) {
+        return NN_CURVES_SIDE;
+    }
+    return -1;
+}
+
+int nn_curves_best_parse(const char *name)
+{
+    if (name && strcasecmp(name, "val_accuracy") == 0) {
+        return NN_CURVES_BEST_VAL_ACCURACY;
+    }
+    if (name && strcasecmp(name, "val_loss") == 0) {
+        return NN_CURVES_BEST_VAL_LOSS;
+    }
+    if (name && strcasecmp(name, "none") == 0) {
+        return NN_CURVES_BEST_NONE;
+    }
+    return -1;
+}
+
+/* ---- the figure's geometry ------------------------------------------------- */
+
+/* One figure: runs, labels and the page in pixels; f is the text height in
+ * pixels, the unit of every margin. */
+typedef struct figure {
+    const nn_curve *c;
+    int n;
+    char **label; /* n, PLplot-escaped */
+    int best[MAX_RUNS];
+    nn_curves_best which;
+    nn_curves_layout layout;
+    const char *title;
+    double W, H, f;
+    double px_per_mm;
+    double top, legend_h; /* pixels above and below the panels */
+} figure;
+
+/* Around each panel's frame, in text heights: room for tick labels and the
+ * y label on the left, the title above, tick labels and x label below. */
+#define MARGIN_L 5.8
+#define MARGIN_R 1.4
+#define MARGIN_T 2.4
+#define MARGIN_B 4.0
+
+/* PLplot's normalised device coordinates from pixels (y down). */
+static void vport_px(const figure *g, double x0, double y0, double x1, double y1)
+{
+    plvpor(x0 / g->W, x1 / g->W, 1.0 - y1 / g->H, 1.0 - y0 / g->H);
+}
+
+/* Text height in pixels (PLplot's unit is the millimetre). */
+static void text_px(const figure *g, double px)
+{
+    plschr(px / g->px_per_mm, 1.0);
+}
+
+/* '#' starts PLplot's escape sequences: double it. */
+static char *escape_label(const char *s)
+{
+    size_t n = strlen(s), k = 0;
+    char *out = malloc(2 * n + 1);
+    if (!out) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[k++] = s[i];
+        if (s[i] == '#') {
+            out[k++] = '#';
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* A tick step of 1, 2 or 5 times a power of ten, at least 1, giving at most
+ * about 8 ticks over span epochs. */
+static double epoch_step(double span)
+{
+    double raw = span / 8.0, p = 1.0;
+    while (p * 10.0 <= raw) {
+        p *= 10.0;
+    }
+    double step = raw <= p ? p : raw <= 2 * p ? 2 * p : raw <= 5 * p ? 5 * p : 10 * p;
+    return step < 1.0 ? 1.0 : step;
+}
+
+/* The range of the columns tr and va over runs [r0, r1), padded by 5%. */
+static void value_range(const figure *g, int r0, int r1, int tr, int va, double *lo, double *hi)
+{
+    double a = INFINITY, b = -INFINITY;
+    for (int r = r0; r < r1; r++) {
+        for (int i = 0; i < g->c[r].n; i++) {
+            for (int k = 0; k < 2; k++) {
+                double v = g->c[r].v[(size_t)i * NN_CV_COUNT + (k ? va : tr)];
+                if (isfinite(v)) {
+                    a = fmin(a, v);
+                    b = fmax(b, v);
+                }
+            }
+        }
+    }
+    if (!(a <= b)) {
+        a = 0;
+        b = 1;
+    }
+    double pad = (b - a) * 0.05;
+    if (pad < 1e-9) {
+        pad = fmax(fabs(a) * 0.05, 0.05);
+    }
+    *lo = a - pad;
+    *hi = b + pad;
+}
+
+/* Draws column col of run r as runs of finite points (a NULL value, such
+ * as a missing validation, breaks the line). */
+static void draw_series(const nn_curve *c, int col)
+{
+    PLFLT *x = malloc((size_t)c->n * sizeof *x), *y = malloc((size_t)c->n * sizeof *y);
+    int k = 0;
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return;
+    }
+    for (int i = 0; i <= c->n; i++) {
+        double v = i < c->n ? c->v[(size_t)i * NN_CV_COUNT + col] : (double)NAN;
+        if (isfinite(v)) {
+            x[k] = c->epoch[i];
+            y[k] = v;
+            k++;
+            continue;
+        }
+        if (k == 1) {
+            plstring(1, x, y, "•");
+        } else if (k > 1) {
+            plline(k, x, y);
+        }
+        k = 0;
+    }
+    free(x);
+    free(y);
+}
+
+/* One panel at pixel box (x0, y0)-(x1, y1) (the axes' frame) for runs
+ * [r0, r1): metric columns tr (training) and va (validation), y range
+ * [lo, hi], x range up to max_epoch. */
+static void draw_panel(const figure *g, double x0, double y0, double x1, double y1, int r0, int r1,
+                       int tr, int va, double lo, double hi, int max_epoch, const char *title,
+                       int title_col, const char *ylabel)
+{
+    double span = max_epoch > 1 ? max_epoch - 1 : 1;
+    double pad = fmax(0.5, span * 0.03);
+    vport_px(g, x0, y0, x1, y1);
+    plwind(1 - pad, max_epoch + pad, lo, hi);
+    double step = epoch_step(span);
+
+    text_px(g, g->f);
+    plwidth(1.0);
+    plcol0(COL_GRID);
+    plbox("g", step, 0, "g", 0, 0);
+
+    for (int r = r0; r < r1; r++) {
+        plcol0(COL_RUN0 + r);
+        plwidth(2.0);
+        pllsty(STYLE_SOLID);
+        draw_series(&g->c[r], tr);
+        pllsty(STYLE_DASHED);
+        draw_series(&g->c[r], va);
+        pllsty(STYLE_SOLID);
+        if (g->best[r] >= 0) {
+            int i = g->best[r];
+            PLFLT bx = g->c[r].epoch[i], by = g->c[r].v[(size_t)i * NN_CV_COUNT + va];
+            if (isfinite(by)) {
+                text_px(g, g->f * 1.25);
+                plstring(1, &bx, &by, best_symbol);
+                text_px(g, g->f);
+            }
+        }
+    }
+
+    plwidth(1.0);
+    plcol0(COL_FG);
+    plbox("bc", 0, 0, "bc", 0, 0);
+    plbox("bnti", step, 0, "bntiv", 0, 0);
+    plmtex("b", 3.0, 0.5, 0.5, "epoch");
+    plmtex("l", 4.2, 0.5, 0.5, ylabel);
+    text_px(g, g->f * 1.1);
+    plcol0(title_col);
+    plmtex("t", 0.9, 0.5, 0.5, title);
+    plcol0(COL_FG);
+    text_px(g, g->f);
+}
+
+/* ---- the legend ------------------------------------------------------------ */
+
+static const char *best_name(nn_curves_best b)
+{
+    return b == NN_CURVES_BEST_VAL_LOSS ? "val_loss" : "val_accuracy";
+}
+
+/* The legend's entry for run r: its label and best validation epoch. */
+static void run_entry(const figure *g, int r, char *buf, size_t len)
+{
+    if (g->best[r] < 0) {
+        snprintf(buf, len, "%s", g->label[r]);
+        return;
+    }
+    int col = g->which == NN_CURVES_BEST_VAL_LOSS ? NN_CV_VAL_LOSS : NN_CV_VAL_ACCURACY;
+    double v = g->c[r].v[(size_t)g->best[r] * NN_CV_COUNT + col];
+    snprintf(buf, len, "%s (best %s %.4f at epoch %d)", g->label[r], best_name(g->which), v,
+             g->c[r].epoch[g->best[r]]);
+}
+
+/* Legend rows and columns for n entries whose longest text is `chars`
+ * characters, so that a row fits the page width. */
+static void legend_grid(const figure *g, int n, size_t chars, int *rows, int *cols)
+{
+    double entry = (double)chars * 0.56 * g->f + 5.0 * g->f;
+    int c = (int)floor(g->W * 0.94 / entry);
+    c = c < 1 ? 1 : c > n ? n : c;
+    *cols = c;
+    *rows = (n + c - 1) / c;
+}
+
+static int legend_rows(const figure *g);
+
+/* Sets the strips above and below the panels; 0 when the panels keep at
+ * least 4x3 text heights of plotting area. */
+static int layout_fits(figure *g)
+{
+    double f = g->f;
+    int cols = g->layout == NN_CURVES_SIDE ? g->n : 2;
+    int rows = g->layout == NN_CURVES_SIDE ? 2 : 1;
+    g->top = g->title ? 2.8 * f : 0.6 * f;
+    g->legend_h = legend_rows(g) * 1.9 * f + 1.6 * f;
+    double cell_w = g->W / cols, cell_h = (g->H - g->top - g->legend_h) / rows;
+    return cell_w - (MARGIN_L + MARGIN_R) * f >= 4 * f &&
+           cell_h - (MARGIN_T + MARGIN_B) * f >= 3 * f;
+}
+
+static int legend_rows(const figure *g)
+{
+    char t[512];
+    size_t chars = 0;
+    int rows, cols;
+    for (int r = 0; r < g->n; r++) {
+        run_entry(g, r, t, sizeof t);
+        chars = strlen(t) > chars ? strlen(t) : chars;
+    }
+    legend_grid(g, g->n, chars, &rows, &cols);
+    int srows, scols;
+    legend_grid(g, 3, strlen("validation"), &srows, &scols);
+    return rows + srows;
+}
+
+/* Draws the runs' legend over the style legend in the strip at the
+ * bottom of the page. */
+static int draw_legend(const figure *g)
+{
+    enum { STYLES = 3 };
+    PLINT opt[MAX_RUNS], colors[MAX_RUNS], styles[MAX_RUNS];
+    PLFLT widths[MAX_RUNS], scales[MAX_RUNS];
+    PLINT numbers[MAX_RUNS];
+    const char *symbols[MAX_RUNS];
+    char *text[MAX_RUNS];
+    size_t chars = 0;
+    int rows, cols;
+    for (int r = 0; r < g->n; r++) {
+        text[r] = malloc(512);
+        if (!text[r]) {
+            for (int k = 0; k < r; k++) {
+                free(text[k]);
+            }
+            return CK_ENOMEM;
+        }
+        run_entry(g, r, text[r], 512);
+        chars = strlen(text[r]) > chars ? strlen(text[r]) : chars;
+        opt[r] = PL_LEGEND_LINE;
+        colors[r] = COL_RUN0 + r;
+        styles[r] = STYLE_SOLID;
+        widths[r] = 2.0;
+        scales[r] = 1.0;
+        numbers[r] = 1;
+        symbols[r] = best_symbol;
+    }
+    legend_grid(g, g->n, chars, &rows, &cols);
+    text_px(g, g->f);
+    double sample = 3.0 * g->f / g->W, margin = 0.5 * g->f / g->H;
+    PLINT pos = PL_POSITION_BOTTOM | PL_POSITION_INSIDE | PL_POSITION_SUBPAGE;
+    PLFLT lw, lh;
+
+    const char *stext[STYLES] = {"training", "validation", "best epoch"};
+    PLINT sopt[STYLES] = {PL_LEGEND_LINE, PL_LEGEND_LINE, PL_LEGEND_SYMBOL};
+    PLINT scol[STYLES] = {COL_FG, COL_FG, COL_FG}, ssty[STYLES] = {STYLE_SOLID, STYLE_DASHED, 1};
+    PLINT snum[STYLES] = {1, 1, 1};
+    PLFLT swid[STYLES] = {2.0, 2.0, 1.0}, sscale[STYLES] = {1.0, 1.0, 1.25};
+    const char *ssym[STYLES] = {best_symbol, best_symbol, best_symbol};
+    int ns = g->which == NN_CURVES_BEST_NONE ? 2 : 3;
+    pllegend(&lw, &lh, PL_LEGEND_ROW_MAJOR, pos, 0.0, margin, sample, COL_BG, COL_FG, 1, 1, ns, ns,
+             sopt, 1.0, 1.0, 2.0, 0.0, scol, stext, NULL, NULL, NULL, NULL, scol, ssty, swid, scol,
+             sscale, snum, ssym);
+
+    pllegend(&lw, &lh, PL_LEGEND_ROW_MAJOR, pos, 0.0, margin + lh, sample, COL_BG, COL_FG, 1, rows,
+             cols, g->n, opt, 1.0, 1.0, 2.0, 0.0, colors, (const char *const *)text, NULL, NULL,
+             NULL, NULL, colors, styles, widths, colors, scales, numbers, symbols);
+    for (int r = 0; r < g->n; r++) {
+        free(text[r]);
+    }
+    return 0;
+}
+
+/* ---- the figure ------------------------------------------------------------ */
+
+static int max_epoch(const figure *g, int r0, int r1)
+{
+    int m = 1;
+    for (int r = r0; r < r1; r++) {
+        for (int i = 0; i < g->c[r].n; i++) {
+            m = g->c[r].epoch[i] > m ? g->c[r].epoch[i] : m;
+        }
+    }
+    return m;
+}
+
+/* Panels: OVERLAY one row (accuracy, loss) of all runs; SIDE a column per
+ * run, accuracy over loss, ranges shared along a row. */
+static int draw_figure(figure *g)
+{
+    double f = g->f, top = g->top;
+    int cols = g->layout == NN_CURVES_SIDE ? g->n : 2;
+    int rows = g->layout == NN_CURVES_SIDE ? 2 : 1;
+    double cell_w = g->W / cols, cell_h = (g->H - top - g->legend_h) / rows;
+    double ml = MARGIN_L * f, mr = MARGIN_R * f, mt = MARGIN_T * f, mb = MARGIN_B * f;
+
+    if (g->title) {
+        vport_px(g, 0, 0, g->W, top);
+        plwind(0, 1, 0, 1);
+        text_px(g, f * 1.35);
+        plcol0(COL_FG);
+        plmtex("t", -1.6, 0.5, 0.5, g->title);
+    }
+    double acc_lo, acc_hi, loss_lo, loss_hi;
+    value_range(g, 0, g->n, NN_CV_ACCURACY, NN_CV_VAL_ACCURACY, &acc_lo, &acc_hi);
+    value_range(g, 0, g->n, NN_CV_LOSS, NN_CV_VAL_LOSS, &loss_lo, &loss_hi);
+    int me = max_epoch(g, 0, g->n);
+    for (int col = 0; col < cols; col++) {
+        for (int row = 0; row < rows; row++) {
+            int loss = g->layout == NN_CURVES_SIDE ? row == 1 : col == 1;
+            int r0 = g->layout == NN_CURVES_SIDE ? col : 0;
+            int r1 = g->layout == NN_CURVES_SIDE ? col + 1 : g->n;
+            char title[320];
+            if (g->layout == NN_CURVES_SIDE) {
+                snprintf(title, sizeof title, "%s: %s", g->label[col], loss ? "loss" : "accuracy");
+            } else {
+                snprintf(title, sizeof title, "Training and validation %s",
+                         loss ? "loss" : "accuracy");
+            }
+            double x0 = col * cell_w + ml, y0 = top + row * cell_h + mt;
+            draw_panel(
+                g, x0, y0, (col + 1) * cell_w - mr, top + (row + 1) * cell_h - mb, r0, r1,
+                loss ? NN_CV_LOSS : NN_CV_ACCURACY, loss ? NN_CV_VAL_LOSS : NN_CV_VAL_ACCURACY,
+                loss ? loss_lo : acc_lo, loss ? loss_hi : acc_hi, me, title,
+                g->layout == NN_CURVES_SIDE ? COL_RUN0 + col : COL_FG, loss ? "loss" : "accuracy");
+        }
+    }
+    return draw_legend(g);
+}
+
+/* PLplot prompts on stdin for a device it does not know: look it up. */
+static int have_device(const char *dev)
+{
+    enum { MAXDEV = 128 };
+    const char *menu[MAXDEV], *names[MAXDEV];
+    const char **pm = menu, **pn = names;
+    int n = MAXDEV;
+    plgFileDevs(&pm, &pn, &n);
+    for (int i = 0; i < n; i++) {
+        if (pn[i] && strcmp(pn[i], dev) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* Renders g into the file tmp with device dev. */
+static int render(figure *g, const char *dev, const char *tmp)
+{
+    PLINT strm;
+    plmkstrm(&strm);
+    plsdev(dev);
+    plsfnam(tmp);
+    plspage(0, 0, (PLINT)g->W, (PLINT)g->H, 0, 0);
+    plscolbg(255, 255, 255);
+    plscmap0n(COL_RUN0 + MAX_RUNS);
+    plscol0(COL_FG, 0, 0, 0);
+    plscol0(COL_GRID, 0xdd, 0xdd, 0xdd);
+    for (int r = 0; r < MAX_RUNS; r++) {
+        plscol0(COL_RUN0 + r, palette[r][0], palette[r][1], palette[r][2]);
+    }
+    plinit();
+    pladv(0); /* the one page; the subpage size is known from here on */
+    PLFLT xmin, xmax, ymin, ymax;
+    plgspa(&xmin, &xmax, &ymin, &ymax); /* the page in mm */
+    g->px_per_mm = g->W / (xmax - xmin);
+    plsmaj(0.45 * g->f / g->px_per_mm, 1.0);
+    plsmin(0.25 * g->f / g->px_per_mm, 1.0);
+    int rc = draw_figure(g);
+    plend1();
+    return rc;
+}
+
+int nn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
+                   const nn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen)
+{
+    nn_curves_plot_opts opts = o ? *o : nn_curves_plot_defaults();
+    const char *dev = has_suffix(out_path, ".png")   ? "pngcairo"
+                      : has_suffix(out_path, ".svg") ? "svgcairo"
+                                                     : NULL;
+    if (!dev) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: plot: the file name must end in .png or .svg",
+                      out_path);
+    }
+    if ((unsigned)opts.layout > NN_CURVES_SIDE || (unsigned)opts.best > NN_CURVES_BEST_NONE) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: plot: bad layout or best-epoch option",
+                      out_path);
+    }
+    if (opts.labels && nruns == 0) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: plot: labels need named runs", out_path);
+    }
+    nn_curve *all;
+    int nall;
+    int rc = nn_curves_read(runs_path, runs, nruns, 1, &all, &nall, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    /* All runs: those without epochs have nothing to draw. */
+    figure g = {.which = opts.best, .layout = opts.layout, .title = opts.title};
+    nn_curve *c = all;
+    int n = 0;
+    for (int i = 0; i < nall; i++) {
+        if (all[i].n > 0) {
+            nn_curve t = all[n];
+            all[n++] = all[i];
+            all[i] = t;
+        }
+    }
+    if (n == 0) {
+        rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: no epochs recorded in any run", runs_path);
+    } else if (n > MAX_RUNS) {
+        rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: %d runs, at most %d fit one figure",
+                    runs_path, n, MAX_RUNS);
+    }
+    int side = opts.layout == NN_CURVES_SIDE;
+    g.W = opts.width ? opts.width : side ? 440.0 * n + 80 : 1100;
+    g.H = opts.height ? opts.height : side ? 760 : 520;
+    if (rc == 0 && (g.W < 200 || g.W > 8000 || g.H < 200 || g.H > 8000)) {
+        rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: size %.0fx%.0f out of 200..8000", out_path,
+                    g.W, g.H);
+    }
+    if (rc == 0 && !have_device(dev)) {
+        rc = ck_err(err, errlen, CK_EIO,
+                    "%s: plot: PLplot has no %s driver (Debian package plplot-driver-cairo)",
+                    out_path, dev);
+    }
+    char *label[MAX_RUNS] = {0};
+    for (int r = 0; r < n && rc == 0; r++) {
+        const char *l = opts.labels && opts.labels[r] ? opts.labels[r] : c[r].run;
+        label[r] = escape_label(l);
+        if (!label[r]) {
+            rc = ck_err(err, errlen, CK_ENOMEM, "%s: plot: out of memory", out_path);
+        }
+        g.best[r] = nn_curve_best(&c[r], opts.best);
+    }
+    g.c = c;
+    g.n = n;
+    g.label = label;
+    /* Text height (of a capital, as PLplot measures it) from the panels'
+     * size: 11 pixels for two panels of 550x520, within 9..24. */
+    double pw = g.W / (side ? n : 2), ph = g.H / (side ? 2 : 1);
+    g.f = fmin(24.0, fmax(9.0, fmin(pw / 50.0, ph / 40.0)));
+    if (rc == 0 && !layout_fits(&g)) {
+        rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: %.0fx%.0f is too small for %d runs",
+                    out_path, g.W, g.H, n);
+    }
+    char *tmp = NULL;
+    int fd = -1;
+    if (rc == 0) {
+        rc = nn_curves_tmp_open(out_path, &tmp, &fd, err, errlen);
+    }
+    if (rc == 0) {
+        close(fd);
+        rc = render(&g, dev, tmp);
+        if (rc == CK_ENOMEM) {
+            ck_err(err, errlen, rc, "%s: plot: out of memory", out_path);
+        }
+        if (rc) {
+            unlink(tmp);
+            free(tmp);
+        } else {
+            rc = nn_curves_tmp_commit(out_path, tmp, err, errlen);
+        }
+    }
+    for (int r = 0; r < MAX_RUNS; r++) {
+        free(label[r]);
+    }
+    nn_curves_free(all, nall);
+    return rc;
+}
