@@ -2,13 +2,15 @@
  * possible per image.
  *
  * At 150x150 the cost of a sample is mostly per-image set-up, not pixels.
- * Measured on the 694 alien-vs-predator photos (about 250x200), one thread:
- * loading with vips_image_new_from_buffer and vips_image_write_to_memory ran
- * at ~1,000-1,150 images/s, because the write and the loader's own "real"
- * image each run a threaded sink; a sequential-access load whose region is
- * prepared in the calling thread (vips_region_prepare) ran at ~1,600-2,100,
- * with no thread pool at all. libjpeg-turbo alone decodes the same files at
- * ~5,400/s: what is left is GObject construction inside libvips.
+ * Measured on the 694 alien-vs-predator photos (about 250x200 JPEG), one
+ * thread, CPU time per image (the machine is shared, so wall time is not
+ * steady): a sequential-access jpegload whose region is prepared in the
+ * calling thread (vips_region_prepare, no thread pool at all) took 490-560
+ * us; the same load written out with vips_image_write_to_memory at
+ * vips_concurrency 1, 600-620 us; random access + write_to_memory (the
+ * loader's own "real" image and the write each run a sink), 685 us; at
+ * shrink 2, 370-385 us. libjpeg-turbo alone decodes the same files in about
+ * 190 us (5,300/s): the rest is GObject construction inside libvips.
  *
  * JPEG size comes from the SOF marker (a few bytes) so that one loader call,
  * with the right shrink, does the whole decode; other formats read their

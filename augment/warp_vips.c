@@ -11,6 +11,10 @@
  * the margin; libvips uses the same pixel-centre convention as ours.
  * Float outputs are resampled in float so that the two engines agree to
  * rounding.
+ *
+ * It is slow: 180-260 samples per CPU-second with reflect (vips_embed's
+ * MIRROR assembles flipped copies of the image per call), 470-630 with
+ * nearest, against 1,230-1,450 for the gather.
  */
 #include <math.h>
 #include <string.h>

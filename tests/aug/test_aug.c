@@ -293,6 +293,55 @@ START_TEST(resize_half_pixel_centres)
 }
 END_TEST
 
+/* Extreme draws on tiny images: every tap stays inside the source (ASan
+ * runs this suite) and every value inside [0, 1]. */
+START_TEST(extreme_samples_stay_in_bounds)
+{
+    init();
+    static const int sizes[][2] = {{1, 1}, {2, 3}, {7, 5}, {64, 3}};
+    static const int outs[][2] = {{1, 1}, {3, 2}, {40, 30}};
+    static const char *fills[] = {"reflect", "nearest", "wrap", "constant,fill_value=255"};
+    float out[40 * 30 * 3];
+    for (int f = 0; f < 4; f++) {
+        for (int interp = 0; interp < 3; interp++) {
+            char text[200];
+            snprintf(text, sizeof text,
+                     "flip=both,rotate=1,zoom=-0.999:10,zoom_w=-0.9:3,shift=1,shear=1,fill=%s,"
+                     "interp=%s",
+                     fills[f],
+                     interp == 0   ? "nearest"
+                     : interp == 1 ? "bilinear"
+                                   : "bicubic");
+            aug_policy *p = policy(text);
+            for (int s = 0; s < 4; s++) {
+                uint8_t *in = pattern(sizes[s][0], sizes[s][1], 3);
+                for (int o = 0; o < 3; o++) {
+                    aug_params prm = aug_params_default(outs[o][0], outs[o][1], 3);
+                    prm.policy = p;
+                    aug_pipe *pipe;
+                    ck_assert_int_eq(aug_pipe_create(&pipe, &prm, err, sizeof err), 0);
+                    aug_src src = {in,          (size_t)sizes[s][0] * sizes[s][1] * 3,
+                                   sizes[s][0], sizes[s][1],
+                                   3,           "tiny"};
+                    for (uint64_t id = 0; id < 25; id++) {
+                        ck_assert_int_eq(aug_pipe_run(pipe, &src, 9, 0, id, out, err, sizeof err),
+                                         0);
+                        int bad = -1; /* one check per sample: Check logs each assert */
+                        for (int i = 0; i < outs[o][0] * outs[o][1] * 3; i++) {
+                            bad = out[i] >= 0 && out[i] <= 1 ? bad : i;
+                        }
+                        ck_assert_msg(bad < 0, "%s: %g", text, bad < 0 ? 0.0 : (double)out[bad]);
+                    }
+                    aug_pipe_destroy(pipe);
+                }
+                free(in);
+            }
+            aug_policy_destroy(p);
+        }
+    }
+}
+END_TEST
+
 /* ---- determinism ---- */
 
 #define DET_N    48
@@ -866,6 +915,7 @@ static Suite *aug_suite(void)
     tcase_add_test(geo, fill_modes_match_keras);
     tcase_add_test(geo, vips_embed_mirror_repeats_edge);
     tcase_add_test(geo, resize_half_pixel_centres);
+    tcase_add_test(geo, extreme_samples_stay_in_bounds);
     suite_add_tcase(s, geo);
     TCase *pol = tcase_create("policy");
     tcase_set_timeout(pol, 120);
