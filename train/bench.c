@@ -8,10 +8,18 @@
  * update are counted as time but not as FLOPs, which is what a GEMM-peak
  * comparison wants. Per-layer times come from the model's profile hook
  * (two clock reads per layer and pass).
+ *
+ * The peak to compare with is measured in the same run, on the same
+ * threads, because the machine's speed is not a constant (shared cores,
+ * turbo) and because OpenBLAS's kernel family depends on what it detects
+ * at load time: on a virtual CPU it may fall back to a generic SSE3 kernel
+ * ("Prescott"), five times slower than its AVX-512 one; blas_core says
+ * which one ran.
  */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "nn_internal.h"
 
@@ -25,6 +33,44 @@ static double layer_gflop(const nn_layer *L, int n)
         f = 2.0 * (double)L->w_n;
     }
     return f * n * 1e-9;
+}
+
+/* GFLOP/s of the fastest of `reps` row-major sgemms C (M,N) = A (M,Kd) B (Kd,N).
+ * Returns 0 when the buffers cannot be allocated. */
+static double sgemm_rate(int M, int N, int Kd, int reps)
+{
+    float *a = malloc((size_t)M * Kd * sizeof *a), *b = malloc((size_t)Kd * N * sizeof *b);
+    float *c = malloc((size_t)M * N * sizeof *c);
+    double best = 0;
+    if (a && b && c) {
+        for (size_t i = 0; i < (size_t)M * Kd; i++) {
+            a[i] = (float)(i % 7) * 0.125f;
+        }
+        for (size_t i = 0; i < (size_t)Kd * N; i++) {
+            b[i] = (float)(i % 5) * 0.25f;
+        }
+        for (int r = 0; r < reps; r++) {
+            double t = ck_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, Kd, 1.0f, a, Kd, b, N,
+                        0.0f, c, N);
+            t = ck_now() - t;
+            double g = 2.0 * M * N * Kd * 1e-9 / t;
+            best = g > best ? g : best;
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+/* OpenBLAS's best on this machine: a square product and one shaped like a
+ * 3x3 convolution's forward (batch*P*Q rows, 128 filters, 9*128 deep). */
+static double sgemm_peak(void)
+{
+    double sq = sgemm_rate(1536, 1536, 1536, 3);
+    double conv = sgemm_rate(4096, 128, 1152, 4);
+    return sq > conv ? sq : conv;
 }
 
 void nn_bench_free(nn_bench *b)
@@ -121,6 +167,13 @@ int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, 
         out->step_gflop += b->gflop;
     }
     out->gflops = out->step_gflop / out->step_s;
+    out->sgemm_gflops = sgemm_peak();
+    out->peak_fraction = out->sgemm_gflops > 0 ? out->gflops / out->sgemm_gflops : 0;
+    out->blas_core = openblas_get_corename();
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        out->peak_rss_mib = (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is in KiB */
+    }
     free(x);
     free(labels);
     free(prof);

@@ -301,15 +301,23 @@ typedef struct nn_bench {
     double step_gflop;               /* GFLOP per training step (convolutions, dense) */
     double gflops;                   /* achieved: step_gflop / step_s */
     double zero_s, loss_s, update_s; /* per step, outside the layers */
+    /* The reference: a bare OpenBLAS sgemm on the same threads, measured in
+     * the same run (the best GFLOP/s over a square and a convolution-shaped
+     * product), and the step's share of it. */
+    double sgemm_gflops;
+    double peak_fraction;  /* gflops / sgemm_gflops */
+    const char *blas_core; /* OpenBLAS's kernel family ("SkylakeX"; static) */
+    double peak_rss_mib;   /* the process's peak resident set so far */
     int nlayers;
     nn_bench_layer *layers; /* nlayers rows, Input excluded; malloc'd */
 } nn_bench;
 
 /* Times `steps` training steps (after one warm-up) and as many inference
  * forwards of m on synthetic full batches (uniform pixels in the model's
- * range, labels cycling), with OpenBLAS on `threads` threads (0: as set).
- * Weights are re-initialised from seed 0. Returns 0, CK_EINVAL,
- * CK_ENOMEM; release out with nn_bench_free. */
+ * range, labels cycling), with OpenBLAS on `threads` threads (0: as set),
+ * then the sgemm reference (about a second). Weights are re-initialised
+ * from seed 0. Returns 0, CK_EINVAL, CK_ENOMEM; release out with
+ * nn_bench_free. */
 int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, size_t errlen);
 void nn_bench_free(nn_bench *b); /* NULL is a no-op */
 

@@ -1,5 +1,6 @@
 /* test_nn_bench.c: the measurement adds up (layer times within the step
- * time, FLOPs as counted by hand) and leaves no trace in the model. */
+ * time, FLOPs as counted by hand, the peak fraction against the sgemm
+ * measured in the same run) and leaves no trace in the model. */
 #include "nn_internal.h"
 #include "nn_test_util.h"
 
@@ -25,6 +26,11 @@ START_TEST(bench_mnist_small_batch)
     }
     ck_assert(sum <= b.step_s * 1.01);
     ck_assert(b.train_images_per_s > 0 && b.infer_images_per_s > b.train_images_per_s);
+    /* The sgemm reference is measured, and the fraction is against it. */
+    ck_assert(b.sgemm_gflops > 0);
+    ck_assert(fabs(b.peak_fraction - b.gflops / b.sgemm_gflops) < 1e-12);
+    ck_assert_ptr_nonnull(b.blas_core);
+    ck_assert(b.peak_rss_mib > 1);
     ck_assert_ptr_null(m->prof);
     nn_bench_free(&b);
     nn_model_destroy(m);
