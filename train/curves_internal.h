@@ -1,5 +1,6 @@
-/* curves_internal.h: what curves.c (reading runs.db, export, list) shares
- * with curves_plot.c (PLplot figures).
+/* curves_internal.h: what the curves files share: curves.c (reading
+ * runs.db, text buffers), curves_export.c, curves_list.c and
+ * curves_plot.c (PLplot figures).
  *
  * A run's curve is loaded whole: a few hundred epochs of seven doubles, so
  * every consumer works on plain arrays and none keeps a statement open.
@@ -11,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "ck.h"
 #include "nn.h"
 
 /* The metric columns of table epochs, in its order, after run and epoch. */
@@ -37,6 +39,32 @@ typedef struct nn_curve {
 } nn_curve;
 
 struct sqlite3;
+struct sqlite3_stmt;
+
+/* A growing text buffer: a failed allocation sets oom, after which appends
+ * do nothing (check oom once at the end). s is malloc'd. */
+typedef struct nn_sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} nn_sbuf;
+
+void nn_sb_put(nn_sbuf *b, const char *s, size_t n);
+void nn_sb_str(nn_sbuf *b, const char *s);
+/* Appends at most 255 formatted bytes. */
+void nn_sb_printf(nn_sbuf *b, const char *fmt, ...) CK_PRINTF(2, 3);
+/* A JSON string literal, or null for NULL. */
+void nn_sb_json_str(nn_sbuf *b, const char *s);
+/* A JSON number (nn_curves_fmt_double), null when NaN or infinite. */
+void nn_sb_json_num(nn_sbuf *b, double v);
+
+/* Column col of the current row: text strdup'd (NULL for NULL or out of
+ * memory); a double, NAN for NULL (how SQLite stores NaN). */
+char *nn_curves_col_text(struct sqlite3_stmt *q, int col);
+double nn_curves_col_double(struct sqlite3_stmt *q, int col);
+/* CK_EDB with "path: step: SQLite's message". */
+int nn_curves_db_err(struct sqlite3 *db, const char *path, const char *step, char *err,
+                     size_t errlen);
 
 /* Opens runs_path read-only (never creates it) and checks it has a runs
  * table. Returns 0, CK_EIO (missing), CK_EFORMAT (not a runs.db), CK_EDB. */
@@ -51,8 +79,11 @@ int nn_curves_db_open(const char *runs_path, struct sqlite3 **db, char *err, siz
 int nn_curves_load(struct sqlite3 *db, const char *runs_path, const char *const *runs, int nruns,
                    int need_epochs, nn_curve **out, int *n, char *err, size_t errlen);
 void nn_curves_free(nn_curve *c, int n); /* NULL is a no-op */
-/* nn_curves_db_open and nn_curves_load in one read transaction, then
- * closes runs.db. */
+/* nn_curves_db_open and nn_curves_load in one read transaction, leaving
+ * *db open in it (for further reads; sqlite3_close ends both). */
+int nn_curves_open_load(const char *runs_path, const char *const *runs, int nruns, int need_epochs,
+                        struct sqlite3 **db, nn_curve **c, int *n, char *err, size_t errlen);
+/* nn_curves_open_load, then closes runs.db. */
 int nn_curves_read(const char *runs_path, const char *const *runs, int nruns, int need_epochs,
                    nn_curve **c, int *n, char *err, size_t errlen);
 
@@ -68,6 +99,9 @@ int nn_curves_tmp_open(const char *out_path, char **tmp, int *fd, char *err, siz
 /* Renames tmp over out_path (removing tmp on failure) and frees tmp.
  * Returns 0, CK_EIO. */
 int nn_curves_tmp_commit(const char *out_path, char *tmp, char *err, size_t errlen);
+
+/* 1 when s ends in suffix, ignoring case. */
+int nn_curves_has_suffix(const char *s, const char *suffix);
 
 /* A value in the shortest "%.Ng" (N = 15..17) that reads back to the same
  * double. */

@@ -276,9 +276,10 @@ static void run_entry(const figure *g, int r, char *buf, size_t len)
  * characters, so that a row fits the page width. */
 static void legend_grid(const figure *g, int n, size_t chars, int *rows, int *cols)
 {
-    double entry = (double)chars * 0.56 * g->f + 5.0 * g->f;
+    double entry = (double)chars * 0.75 * g->f + 6.0 * g->f; /* DejaVu Sans: ~0.75 f a character */
     int c = (int)floor(g->W * 0.94 / entry);
-    c = c < 1 ? 1 : c > n ? n : c;
+    c = c > n ? n : c;
+    c = c < 1 ? 1 : c;
     *cols = c;
     *rows = (n + c - 1) / c;
 }
@@ -443,12 +444,6 @@ static int have_device(const char *dev)
     return 0;
 }
 
-static int has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
-
 /* Renders g into the file tmp with device dev. */
 static int render(figure *g, const char *dev, const char *tmp)
 {
@@ -480,9 +475,9 @@ int nn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
                    const nn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen)
 {
     nn_curves_plot_opts opts = o ? *o : nn_curves_plot_defaults();
-    const char *dev = has_suffix(out_path, ".png")   ? "pngcairo"
-                      : has_suffix(out_path, ".svg") ? "svgcairo"
-                                                     : NULL;
+    const char *dev = nn_curves_has_suffix(out_path, ".png")   ? "pngcairo"
+                      : nn_curves_has_suffix(out_path, ".svg") ? "svgcairo"
+                                                               : NULL;
     if (!dev) {
         return ck_err(err, errlen, CK_EINVAL, "%s: plot: the file name must end in .png or .svg",
                       out_path);
@@ -494,8 +489,8 @@ int nn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
     if (opts.labels && nruns == 0) {
         return ck_err(err, errlen, CK_EINVAL, "%s: plot: labels need named runs", out_path);
     }
-    nn_curve *all;
-    int nall;
+    nn_curve *all = NULL;
+    int nall = 0;
     int rc = nn_curves_read(runs_path, runs, nruns, 1, &all, &nall, err, errlen);
     if (rc) {
         return rc;

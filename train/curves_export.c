@@ -1,0 +1,231 @@
+/* curves_export.c: learning curves as CSV or JSON.
+ *
+ * Output is a pure function of the database content: rows in selection
+ * order, epochs ascending, numbers in the shortest %.Ng that reads back to
+ * the same double, no timestamps. That is what lets the experiment scripts
+ * compare two runs' exports byte for byte (on the deterministic columns:
+ * seconds, images/s and input stall are measurements). Files are written
+ * whole through a temporary file, so a failed export leaves nothing
+ * half-written behind.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "curves_internal.h"
+#include "nn_internal.h"
+
+/* A CSV field, quoted (RFC 4180) only when it holds a separator, quote,
+ * line break or surrounding space. */
+static void sb_csv_str(nn_sbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (strpbrk(s, ",\"\r\n") == NULL && (n == 0 || (s[0] != ' ' && s[n - 1] != ' '))) {
+        nn_sb_put(b, s, n);
+        return;
+    }
+    nn_sb_str(b, "\"");
+    for (; *s; s++) {
+        nn_sb_put(b, s, 1);
+        if (*s == '"') {
+            nn_sb_put(b, s, 1);
+        }
+    }
+    nn_sb_str(b, "\"");
+}
+
+int nn_curves_format_parse(const char *name)
+{
+    if (name && strcasecmp(name, "csv") == 0) {
+        return NN_CURVES_CSV;
+    }
+    if (name && strcasecmp(name, "json") == 0) {
+        return NN_CURVES_JSON;
+    }
+    return -1;
+}
+
+/* Column list "a,b" -> indices into cols; returns how many, or CK_EINVAL. */
+static int parse_columns(const char *runs_path, const char *spec, int cols[NN_CV_COUNT], char *err,
+                         size_t errlen)
+{
+    int n = 0;
+    if (!spec || !*spec) {
+        for (int k = 0; k < NN_CV_COUNT; k++) {
+            cols[k] = k;
+        }
+        return NN_CV_COUNT;
+    }
+    for (const char *p = spec; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && *p == ' ') {
+            p++;
+            len--;
+        }
+        while (len && p[len - 1] == ' ') {
+            len--;
+        }
+        int found = -1;
+        for (int k = 0; k < NN_CV_COUNT && found < 0; k++) {
+            if (strlen(nn_curve_colnames[k]) == len && strncmp(p, nn_curve_colnames[k], len) == 0) {
+                found = k;
+            }
+        }
+        if (found < 0) {
+            return ck_err(err, errlen, CK_EINVAL,
+                          "%s: export: unknown column '%.*s' (columns: " NN_CURVES_COLUMNS ")",
+                          runs_path, (int)len, p);
+        }
+        for (int j = 0; j < n; j++) {
+            if (cols[j] == found) {
+                return ck_err(err, errlen, CK_EINVAL, "%s: export: column %s given twice",
+                              runs_path, nn_curve_colnames[found]);
+            }
+        }
+        cols[n++] = found;
+        p = end ? end + 1 : p + len;
+        if (end && !end[1]) {
+            return ck_err(err, errlen, CK_EINVAL, "%s: export: empty column name", runs_path);
+        }
+    }
+    return n;
+}
+
+static void write_csv(nn_sbuf *b, const nn_curve *c, int nc, const int *cols, int ncols)
+{
+    nn_sb_str(b, "run,epoch");
+    for (int k = 0; k < ncols; k++) {
+        nn_sb_str(b, ",");
+        nn_sb_str(b, nn_curve_colnames[cols[k]]);
+    }
+    nn_sb_str(b, "\n");
+    for (int r = 0; r < nc; r++) {
+        for (int i = 0; i < c[r].n; i++) {
+            sb_csv_str(b, c[r].run);
+            nn_sb_printf(b, ",%d", c[r].epoch[i]);
+            for (int k = 0; k < ncols; k++) {
+                double v = c[r].v[(size_t)i * NN_CV_COUNT + cols[k]];
+                char t[32] = "";
+                if (!isnan(v)) {
+                    nn_curves_fmt_double(t, sizeof t, v);
+                }
+                nn_sb_str(b, ",");
+                nn_sb_str(b, t);
+            }
+            nn_sb_str(b, "\n");
+        }
+    }
+}
+
+static void write_json(nn_sbuf *b, const nn_curve *c, int nc, const int *cols, int ncols)
+{
+    int first = 1;
+    nn_sb_str(b, "[");
+    for (int r = 0; r < nc; r++) {
+        for (int i = 0; i < c[r].n; i++) {
+            nn_sb_str(b, first ? "\n{\"run\":" : ",\n{\"run\":");
+            first = 0;
+            nn_sb_json_str(b, c[r].run);
+            nn_sb_printf(b, ",\"epoch\":%d", c[r].epoch[i]);
+            for (int k = 0; k < ncols; k++) {
+                nn_sb_printf(b, ",\"%s\":", nn_curve_colnames[cols[k]]);
+                nn_sb_json_num(b, c[r].v[(size_t)i * NN_CV_COUNT + cols[k]]);
+            }
+            nn_sb_str(b, "}");
+        }
+    }
+    nn_sb_str(b, first ? "]\n" : "\n]\n");
+}
+
+static int export_text(const char *runs_path, const char *const *runs, int nruns,
+                       const nn_curves_export_opts *o, nn_curves_format fmt, char **text,
+                       size_t *len, char *err, size_t errlen)
+{
+    int cols[NN_CV_COUNT];
+    *text = NULL;
+    int ncols = parse_columns(runs_path, o ? o->columns : NULL, cols, err, errlen);
+    if (ncols < 0) {
+        return ncols;
+    }
+    nn_curve *c = NULL;
+    int nc = 0;
+    int rc = nn_curves_read(runs_path, runs, nruns, 1, &c, &nc, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    nn_sbuf b = {0};
+    if (fmt == NN_CURVES_JSON) {
+        write_json(&b, c, nc, cols, ncols);
+    } else {
+        write_csv(&b, c, nc, cols, ncols);
+    }
+    nn_curves_free(c, nc);
+    if (b.oom) {
+        free(b.s);
+        return ck_err(err, errlen, CK_ENOMEM, "%s: export: out of memory", runs_path);
+    }
+    *text = b.s;
+    if (len) {
+        *len = b.len;
+    }
+    return 0;
+}
+
+int nn_curves_export(const char *runs_path, const char *const *runs, int nruns,
+                     const nn_curves_export_opts *o, char **text, size_t *len, char *err,
+                     size_t errlen)
+{
+    nn_curves_format fmt = o && o->format == NN_CURVES_JSON ? NN_CURVES_JSON : NN_CURVES_CSV;
+    return export_text(runs_path, runs, nruns, o, fmt, text, len, err, errlen);
+}
+
+int nn_curves_export_file(const char *runs_path, const char *const *runs, int nruns,
+                          const nn_curves_export_opts *o, const char *out_path, char *err,
+                          size_t errlen)
+{
+    nn_curves_format fmt = o ? o->format : NN_CURVES_AUTO;
+    if (fmt == NN_CURVES_AUTO) {
+        fmt = nn_curves_has_suffix(out_path, ".json") ? NN_CURVES_JSON : NN_CURVES_CSV;
+    }
+    char *text = NULL, *tmp = NULL, why[128];
+    size_t len = 0;
+    int fd = -1;
+    int rc = export_text(runs_path, runs, nruns, o, fmt, &text, &len, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    rc = nn_curves_tmp_open(out_path, &tmp, &fd, err, errlen);
+    if (rc) {
+        free(text);
+        return rc;
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            rc = ck_err(err, errlen, CK_EIO, "%s: write: %s", out_path,
+                        nn_strerror(w < 0 ? errno : ENOSPC, why, sizeof why));
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (close(fd) != 0 && rc == 0) {
+        rc = ck_err(err, errlen, CK_EIO, "%s: write: %s", out_path,
+                    nn_strerror(errno, why, sizeof why));
+    }
+    free(text);
+    if (rc) {
+        unlink(tmp);
+        free(tmp);
+        return rc;
+    }
+    return nn_curves_tmp_commit(out_path, tmp, err, errlen);
+}

@@ -1,0 +1,289 @@
+/* curves_list.c: the runs of runs.db with their configuration summary,
+ * best validation epoch and test result, as rows, a text table or JSON.
+ *
+ * The configuration summary is read with SQLite's JSON functions (built in
+ * since 3.38), so no JSON parser is linked for it; a configuration that is
+ * not JSON leaves the summary fields empty instead of failing the list.
+ */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "curves_internal.h"
+#include "nn_internal.h"
+
+static int list_run(sqlite3 *db, const char *path, const nn_curve *c, nn_curves_run *r, char *err,
+                    size_t errlen)
+{
+    static const char sql[] =
+        "SELECT config, dataset_hash, seed, status, start, end, json_valid(config),"
+        " CASE WHEN json_valid(config) THEN json_extract(config, '$.model') END,"
+        " CASE WHEN json_valid(config) THEN json_extract(config, '$.epochs') END,"
+        " CASE WHEN json_valid(config) THEN json_extract(config, '$.batch') END,"
+        " CASE WHEN json_valid(config) THEN json_extract(config, '$.optimizer.name') END,"
+        " CASE WHEN json_valid(config) THEN json_extract(config, '$.optimizer.lr') END,"
+        " CASE WHEN json_valid(config) THEN json_extract(config, '$.extra.augment') END"
+        " FROM runs WHERE name = ?";
+    sqlite3_stmt *q = NULL;
+    memset(r, 0, sizeof *r);
+    r->lr = r->best_val_accuracy = r->best_val_loss = (double)NAN;
+    r->test_accuracy = r->test_loss = (double)NAN;
+    r->name = strdup(c->run);
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        return nn_curves_db_err(db, path, "list", err, errlen);
+    }
+    sqlite3_bind_text(q, 1, c->run, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        r->config = nn_curves_col_text(q, 0);
+        r->dataset_hash = nn_curves_col_text(q, 1);
+        r->seed = (uint64_t)sqlite3_column_int64(q, 2);
+        r->status = nn_curves_col_text(q, 3);
+        r->start = nn_curves_col_text(q, 4);
+        r->end = nn_curves_col_text(q, 5);
+        r->config_json = sqlite3_column_int(q, 6);
+        r->model = nn_curves_col_text(q, 7);
+        r->epochs = sqlite3_column_int(q, 8);
+        r->batch = sqlite3_column_int(q, 9);
+        r->optimizer = nn_curves_col_text(q, 10);
+        r->lr = nn_curves_col_double(q, 11);
+        r->augment = nn_curves_col_text(q, 12);
+    }
+    sqlite3_finalize(q);
+    r->epochs_done = c->n;
+    int i = nn_curve_best(c, NN_CURVES_BEST_VAL_ACCURACY);
+    if (i >= 0 && c->v) {
+        r->best_val_accuracy = c->v[(size_t)i * NN_CV_COUNT + NN_CV_VAL_ACCURACY];
+        r->best_val_accuracy_epoch = c->epoch[i];
+    }
+    i = nn_curve_best(c, NN_CURVES_BEST_VAL_LOSS);
+    if (i >= 0 && c->v) {
+        r->best_val_loss = c->v[(size_t)i * NN_CV_COUNT + NN_CV_VAL_LOSS];
+        r->best_val_loss_epoch = c->epoch[i];
+    }
+    if (sqlite3_prepare_v2(db,
+                           "SELECT accuracy, loss, n FROM evaluations WHERE run = ?"
+                           " AND split = 'test' ORDER BY rowid DESC LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK) {
+        return nn_curves_db_err(db, path, "evaluations", err, errlen);
+    }
+    sqlite3_bind_text(q, 1, c->run, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        r->test_accuracy = nn_curves_col_double(q, 0);
+        r->test_loss = nn_curves_col_double(q, 1);
+        r->test_n = sqlite3_column_int64(q, 2);
+    }
+    sqlite3_finalize(q);
+    if (!r->name) {
+        return ck_err(err, errlen, CK_ENOMEM, "%s: list: out of memory", path);
+    }
+    return 0;
+}
+
+int nn_curves_list_runs(const char *runs_path, const char *const *runs, int nruns,
+                        nn_curves_list *out, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    nn_curve *c = NULL;
+    int nc = 0;
+    memset(out, 0, sizeof *out);
+    int rc = nn_curves_open_load(runs_path, runs, nruns, 0, &db, &c, &nc, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    out->runs = calloc(nc ? (size_t)nc : 1, sizeof *out->runs);
+    if (!out->runs) {
+        rc = CK_ENOMEM;
+        ck_err(err, errlen, rc, "%s: list: out of memory", runs_path);
+    }
+    for (int i = 0; i < nc && out->runs && rc == 0; i++) {
+        rc = list_run(db, runs_path, &c[i], &out->runs[i], err, errlen);
+        out->n = i + 1;
+    }
+    nn_curves_free(c, nc);
+    sqlite3_close(db);
+    if (rc) {
+        nn_curves_list_free(out);
+    }
+    return rc;
+}
+
+void nn_curves_list_free(nn_curves_list *l)
+{
+    if (!l) {
+        return;
+    }
+    for (int i = 0; i < l->n && l->runs; i++) {
+        nn_curves_run *r = &l->runs[i];
+        free(r->name);
+        free(r->model);
+        free(r->optimizer);
+        free(r->augment);
+        free(r->dataset_hash);
+        free(r->status);
+        free(r->start);
+        free(r->end);
+        free(r->config);
+    }
+    free(l->runs);
+    l->runs = NULL;
+    l->n = 0;
+}
+
+enum { TABLE_COLS = 12, CELL = 48 };
+
+/* One row of the table as cells; missing values as "-". */
+static void table_cells(const nn_curves_run *r, char cell[TABLE_COLS][CELL])
+{
+    const char *dash = "-";
+    snprintf(cell[0], CELL, "%s", r->name);
+    snprintf(cell[1], CELL, "%s", r->model ? r->model : dash);
+    if (r->epochs > 0) {
+        snprintf(cell[2], CELL, "%d/%d", r->epochs_done, r->epochs);
+    } else {
+        snprintf(cell[2], CELL, "%d", r->epochs_done);
+    }
+    if (r->batch > 0) {
+        snprintf(cell[3], CELL, "%d", r->batch);
+    } else {
+        snprintf(cell[3], CELL, "%s", dash);
+    }
+    snprintf(cell[4], CELL, "%s", r->optimizer ? r->optimizer : dash);
+    if (isnan(r->lr)) {
+        snprintf(cell[5], CELL, "%s", dash);
+    } else {
+        snprintf(cell[5], CELL, "%g", r->lr);
+    }
+    snprintf(cell[6], CELL, "%s", r->augment ? r->augment : dash);
+    snprintf(cell[7], CELL, "%.12s", r->dataset_hash ? r->dataset_hash : dash);
+    snprintf(cell[8], CELL, "%llu", (unsigned long long)r->seed);
+    snprintf(cell[9], CELL, "%s", r->status ? r->status : dash);
+    if (r->best_val_accuracy_epoch > 0) {
+        snprintf(cell[10], CELL, "%.4f (%d)", r->best_val_accuracy, r->best_val_accuracy_epoch);
+    } else {
+        snprintf(cell[10], CELL, "%s", dash);
+    }
+    if (isnan(r->test_accuracy)) {
+        snprintf(cell[11], CELL, "%s", dash);
+    } else {
+        snprintf(cell[11], CELL, "%.4f", r->test_accuracy);
+    }
+    for (int k = 0; k < TABLE_COLS; k++) {
+        if (strlen(cell[k]) == CELL - 1) {
+            memcpy(cell[k] + CELL - 4, "...", 3); /* truncated */
+        }
+    }
+}
+
+int nn_curves_list_table(const nn_curves_list *l, char **text)
+{
+    static const char *const head[TABLE_COLS] = {
+        "run",     "model",   "epochs", "batch",  "optimizer",    "lr",
+        "augment", "dataset", "seed",   "status", "best val_acc", "test acc",
+    };
+    char(*cells)[TABLE_COLS][CELL] = malloc((size_t)(l->n + 1) * sizeof *cells);
+    nn_sbuf b = {0};
+    int width[TABLE_COLS];
+    *text = NULL;
+    if (!cells) {
+        return CK_ENOMEM;
+    }
+    for (int k = 0; k < TABLE_COLS; k++) {
+        snprintf(cells[0][k], CELL, "%s", head[k]);
+    }
+    for (int i = 0; i < l->n; i++) {
+        table_cells(&l->runs[i], cells[i + 1]);
+    }
+    for (int k = 0; k < TABLE_COLS; k++) {
+        width[k] = 0;
+        for (int i = 0; i <= l->n; i++) {
+            int w = (int)strlen(cells[i][k]);
+            width[k] = w > width[k] ? w : width[k];
+        }
+    }
+    for (int i = 0; i <= l->n; i++) {
+        for (int k = 0; k < TABLE_COLS; k++) {
+            if (k + 1 < TABLE_COLS) {
+                nn_sb_printf(&b, "%-*s  ", width[k], cells[i][k]);
+            } else {
+                nn_sb_printf(&b, "%s\n", cells[i][k]);
+            }
+        }
+    }
+    free(cells);
+    if (b.oom) {
+        free(b.s);
+        return CK_ENOMEM;
+    }
+    *text = b.s;
+    return 0;
+}
+
+static void json_int_or_null(nn_sbuf *b, const char *key, long long v, int present)
+{
+    if (present) {
+        nn_sb_printf(b, ",\"%s\":%lld", key, v);
+    } else {
+        nn_sb_printf(b, ",\"%s\":null", key);
+    }
+}
+
+static void json_key_num(nn_sbuf *b, const char *key, double v)
+{
+    nn_sb_printf(b, ",\"%s\":", key);
+    nn_sb_json_num(b, v);
+}
+
+static void json_key_str(nn_sbuf *b, const char *key, const char *v)
+{
+    nn_sb_printf(b, ",\"%s\":", key);
+    nn_sb_json_str(b, v);
+}
+
+int nn_curves_list_json(const nn_curves_list *l, char **text)
+{
+    nn_sbuf b = {0};
+    *text = NULL;
+    nn_sb_str(&b, "[");
+    for (int i = 0; i < l->n; i++) {
+        const nn_curves_run *r = &l->runs[i];
+        nn_sb_str(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
+        nn_sb_json_str(&b, r->name);
+        json_key_str(&b, "model", r->model);
+        json_int_or_null(&b, "epochs", r->epochs, r->epochs > 0);
+        json_int_or_null(&b, "epochs_done", r->epochs_done, 1);
+        json_int_or_null(&b, "batch", r->batch, r->batch > 0);
+        json_key_str(&b, "optimizer", r->optimizer);
+        json_key_num(&b, "lr", r->lr);
+        json_key_str(&b, "augment", r->augment);
+        json_key_str(&b, "dataset_hash", r->dataset_hash);
+        nn_sb_printf(&b, ",\"seed\":%llu", (unsigned long long)r->seed);
+        json_key_str(&b, "status", r->status);
+        json_key_str(&b, "start", r->start);
+        json_key_str(&b, "end", r->end);
+        json_key_num(&b, "best_val_accuracy", r->best_val_accuracy);
+        json_int_or_null(&b, "best_val_accuracy_epoch", r->best_val_accuracy_epoch,
+                         r->best_val_accuracy_epoch > 0);
+        json_key_num(&b, "best_val_loss", r->best_val_loss);
+        json_int_or_null(&b, "best_val_loss_epoch", r->best_val_loss_epoch,
+                         r->best_val_loss_epoch > 0);
+        json_key_num(&b, "test_accuracy", r->test_accuracy);
+        json_key_num(&b, "test_loss", r->test_loss);
+        json_int_or_null(&b, "test_n", (long long)r->test_n, r->test_n > 0);
+        if (r->config && r->config_json) {
+            nn_sb_str(&b, ",\"config\":");
+            nn_sb_str(&b, r->config);
+        } else {
+            json_key_str(&b, "config", r->config);
+        }
+        nn_sb_str(&b, "}");
+    }
+    nn_sb_str(&b, l->n ? "\n]\n" : "]\n");
+    if (b.oom) {
+        free(b.s);
+        return CK_ENOMEM;
+    }
+    *text = b.s;
+    return 0;
+}
