@@ -18,6 +18,7 @@ int cmd_summary(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_curves(int argc, char **argv);
 
 /* "convkit CMD: message" on stderr; returns CLI_USAGE, with a hint to --help. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"augment", cmd_augment, "preview a policy on an image, or write augmented copies"},
     {"filter", cmd_filter, "apply a classic kernel (Sobel, Prewitt, Laplacian...) to an image"},
     {"summary", cmd_summary, "print a model's layers, output shapes and parameters"},
+    {"curves", cmd_curves, "export, plot or list learning curves from a runs.db"},
     {"bench", cmd_bench, "measure augmentation and training throughput"},
 };
 

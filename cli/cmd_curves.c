@@ -1,0 +1,188 @@
+/* cmd_curves.c: `convkit curves export|plot|list`: learning curves out of
+ * runs.db, as CSV/JSON for pandas, as the book's figures, or as a table of
+ * runs with their best validation and test accuracy. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ck.h"
+#include "cli.h"
+#include "nn.h"
+
+enum { MAX_RUNS = 64 };
+
+static const char help[] =
+    "usage: convkit curves export --runs runs.db [--run NAME]... [--format csv|json]\n"
+    "                             [--columns LIST] [-o FILE]\n"
+    "       convkit curves plot --runs runs.db [--run NAME [--label TEXT]]...\n"
+    "                           [--layout overlay|side] [--best val_accuracy|val_loss|none]\n"
+    "                           [--title TEXT] [--size WxH] -o FILE.png|FILE.svg\n"
+    "       convkit curves list --runs runs.db [--run NAME]... [--json]\n"
+    "\n"
+    "export: one row per run and epoch (loss, accuracy, val_loss, val_accuracy,\n"
+    "  seconds, images_per_s, input_stall), CSV or JSON, to FILE or stdout;\n"
+    "  --columns loss,accuracy,val_loss,val_accuracy keeps the columns that a\n"
+    "  seeded run reproduces exactly (the others are measured times).\n"
+    "plot: training (solid) and validation (dashed) accuracy and loss per epoch,\n"
+    "  the best validation epoch marked; several runs overlaid with a legend or\n"
+    "  side by side. --label names the preceding --run in the legend.\n"
+    "list: runs with their model, optimizer, augmentation, dataset, seed, status,\n"
+    "  best validation accuracy and test accuracy.\n"
+    "Without --run, every run in runs.db, in the order they were recorded.\n";
+
+typedef struct curves_args {
+    const char *runs_path, *out, *columns, *title;
+    const char *names[MAX_RUNS], *labels[MAX_RUNS];
+    int nruns, has_labels, json;
+    nn_curves_format format;
+    nn_curves_plot_opts plot;
+} curves_args;
+
+static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
+{
+    static const struct option longopts[] = {
+        {"runs", required_argument, 0, 'r'},
+        {"run", required_argument, 0, 'n'},
+        {"label", required_argument, 0, 'l'},
+        {"format", required_argument, 0, 'f'},
+        {"columns", required_argument, 0, 'c'},
+        {"layout", required_argument, 0, 'L'},
+        {"best", required_argument, 0, 'b'},
+        {"title", required_argument, 0, 't'},
+        {"size", required_argument, 0, 's'},
+        {"json", no_argument, 0, 'j'},
+        {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    a->plot = nn_curves_plot_defaults();
+    int c, v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r': a->runs_path = optarg; break;
+        case 'n':
+            if (a->nruns == MAX_RUNS) {
+                return cli_usage(cmd, "at most %d runs", MAX_RUNS);
+            }
+            a->names[a->nruns++] = optarg;
+            break;
+        case 'l':
+            if (a->nruns == 0) {
+                return cli_usage(cmd, "--label names the --run before it");
+            }
+            a->labels[a->nruns - 1] = optarg;
+            a->has_labels = 1;
+            break;
+        case 'f':
+            if ((v = nn_curves_format_parse(optarg)) < 0) {
+                return cli_usage(cmd, "--format: want csv or json, got '%s'", optarg);
+            }
+            a->format = (nn_curves_format)v;
+            break;
+        case 'c': a->columns = optarg; break;
+        case 'L':
+            if ((v = nn_curves_layout_parse(optarg)) < 0) {
+                return cli_usage(cmd, "--layout: want overlay or side, got '%s'", optarg);
+            }
+            a->plot.layout = (nn_curves_layout)v;
+            break;
+        case 'b':
+            if ((v = nn_curves_best_parse(optarg)) < 0) {
+                return cli_usage(cmd, "--best: want val_accuracy, val_loss or none, got '%s'",
+                                 optarg);
+            }
+            a->plot.best = (nn_curves_best)v;
+            break;
+        case 't': a->plot.title = optarg; break;
+        case 's':
+            if (sscanf(optarg, "%dx%d", &a->plot.width, &a->plot.height) != 2) {
+                return cli_usage(cmd, "--size: want WIDTHxHEIGHT, got '%s'", optarg);
+            }
+            break;
+        case 'j': a->json = 1; break;
+        case 'o': a->out = optarg; break;
+        case 'h': fputs(help, stdout); return -1;
+        default: return cli_usage(cmd, "bad option");
+        }
+    }
+    if (optind != argc) {
+        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    }
+    if (!a->runs_path) {
+        return cli_usage(cmd, "--runs runs.db is required");
+    }
+    if (a->has_labels) {
+        a->plot.labels = a->labels;
+    }
+    return 0;
+}
+
+static int curves_export(curves_args *a, char *err, size_t errlen)
+{
+    nn_curves_export_opts o = {.format = a->format, .columns = a->columns};
+    if (a->out) {
+        return nn_curves_export_file(a->runs_path, a->names, a->nruns, &o, a->out, err, errlen);
+    }
+    char *text;
+    size_t len;
+    int rc = nn_curves_export(a->runs_path, a->names, a->nruns, &o, &text, &len, err, errlen);
+    if (rc == 0) {
+        fwrite(text, 1, len, stdout);
+        free(text);
+    }
+    return rc;
+}
+
+static int curves_list(curves_args *a, char *err, size_t errlen)
+{
+    nn_curves_list l = {0};
+    int rc = nn_curves_list_runs(a->runs_path, a->names, a->nruns, &l, err, errlen);
+    char *text = NULL;
+    if (rc == 0 && (a->json ? nn_curves_list_json(&l, &text) : nn_curves_list_table(&l, &text))) {
+        rc = ck_err(err, errlen, CK_ENOMEM, "%s: list: out of memory", a->runs_path);
+    }
+    if (rc == 0) {
+        fputs(text, stdout);
+    }
+    free(text);
+    nn_curves_list_free(&l);
+    return rc;
+}
+
+int cmd_curves(int argc, char **argv)
+{
+    const char *verb = argc >= 2 ? argv[1] : "";
+    if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
+        fputs(help, stdout);
+        return CLI_OK;
+    }
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "curves %s", verb);
+    if (strcmp(verb, "export") && strcmp(verb, "plot") && strcmp(verb, "list")) {
+        return cli_usage("curves", "want 'export', 'plot' or 'list'");
+    }
+    curves_args a = {0};
+    int rc = parse_args(cmd, argc - 1, argv + 1, &a);
+    if (rc) {
+        return rc < 0 ? CLI_OK : rc;
+    }
+    char err[1024];
+    if (!strcmp(verb, "export")) {
+        rc = curves_export(&a, err, sizeof err);
+    } else if (!strcmp(verb, "list")) {
+        rc = curves_list(&a, err, sizeof err);
+    } else if (!a.out) {
+        return cli_usage(cmd, "-o FILE.png or FILE.svg is required");
+    } else {
+        rc = nn_curves_plot(a.runs_path, a.names, a.nruns, &a.plot, a.out, err, sizeof err);
+    }
+    if (rc) {
+        fprintf(stderr, "convkit: %s\n", err);
+        return cli_status(rc);
+    }
+    if (a.out) {
+        fprintf(stderr, "wrote %s\n", a.out);
+    }
+    return CLI_OK;
+}
