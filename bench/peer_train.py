@@ -128,8 +128,9 @@ def child(model_name, threads, fmt, phase, iterations, warmup, seed):
     iterations = iterations or default_iters
     model = build(model_name)
     n_params = sum(p.numel() for p in model.parameters())
-    assert n_params == params, "%s: %d parameters, expected %d" % (
-        model_name, n_params, params)
+    if n_params != params:  # the layer-for-layer check, even under -O
+        raise SystemExit("%s: %d parameters, expected %d" % (
+            model_name, n_params, params))
     mf = torch.channels_last if fmt == "channels_last" else \
         torch.contiguous_format
     model = model.to(memory_format=mf)
@@ -188,6 +189,7 @@ def child(model_name, threads, fmt, phase, iterations, warmup, seed):
 
 def child_environment():
     import torch
+    sys.dont_write_bytecode = True
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import peer_common as pc
 
