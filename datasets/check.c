@@ -342,18 +342,24 @@ static int is_jpeg(const uint8_t *d, size_t n)
  * shrink > 1 for JPEG shrink-on-load. */
 static VipsImage *open_image(const char *nickname, const ds_entry *e, int shrink)
 {
-    VipsBlob *blob = vips_blob_new(NULL, e->data, e->size);
-    VipsImage *im = NULL;
-    int rc;
-    if (shrink > 1) {
-        rc = vips_call(nickname, blob, &im, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                       VIPS_FAIL_ON_ERROR, "shrink", shrink, NULL);
-    } else {
-        rc = vips_call(nickname, blob, &im, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                       VIPS_FAIL_ON_ERROR, NULL);
+    VipsOperation *op = vips_operation_new(nickname);
+    if (!op) {
+        return NULL;
     }
+    VipsBlob *blob = vips_blob_new(NULL, e->data, e->size);
+    g_object_set(op, "buffer", blob, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                 VIPS_FAIL_ON_ERROR, NULL);
     vips_area_unref(VIPS_AREA(blob));
-    return rc ? NULL : im;
+    if (shrink > 1) {
+        g_object_set(op, "shrink", shrink, NULL);
+    }
+    VipsImage *im = NULL;
+    if (vips_object_build(VIPS_OBJECT(op)) == 0) {
+        g_object_get(op, "out", &im, NULL);
+    }
+    vips_object_unref_outputs(VIPS_OBJECT(op));
+    g_object_unref(op);
+    return im;
 }
 
 /* Pulls every pixel of im through a region in this thread, strip by strip,
