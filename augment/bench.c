@@ -74,10 +74,13 @@ int aug_bench_run(const char *const *paths, int npaths, const aug_params *p, int
     bench_worker *ws = calloc((size_t)threads, sizeof *ws);
     pthread_t *tids = calloc((size_t)threads, sizeof *tids);
     sh.srcs = calloc((size_t)npaths, sizeof *sh.srcs);
-    int rc = 0, nread = 0, nmade = 0, started = 0;
     if (!ws || !tids || !sh.srcs) {
-        rc = ck_err(err, errlen, CK_ENOMEM, "bench: out of memory");
+        free(ws);
+        free(tids);
+        free(sh.srcs);
+        return ck_err(err, errlen, CK_ENOMEM, "bench: out of memory");
     }
+    int rc = 0, nread = 0, nmade = 0, started = 0;
     for (; rc == 0 && nread < npaths; nread++) {
         void *data;
         size_t size;
@@ -124,11 +127,11 @@ int aug_bench_run(const char *const *paths, int npaths, const aug_params *p, int
     }
     pthread_cond_destroy(&sh.cv);
     pthread_mutex_destroy(&sh.mu);
-    for (int i = 0; ws && i < nmade; i++) {
+    for (int i = 0; i < nmade; i++) {
         aug_pipe_destroy(ws[i].pipe);
         free(ws[i].out);
     }
-    for (int i = 0; sh.srcs && i < nread; i++) {
+    for (int i = 0; i < nread; i++) {
         free((void *)sh.srcs[i].data);
     }
     free(sh.srcs);

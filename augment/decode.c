@@ -16,7 +16,8 @@
  * with the right shrink, does the whole decode; other formats read their
  * header through libvips and shrink with vips_shrink (a box filter) in the
  * same chain. Pixels that are not 8-bit sRGB or grey (CMYK, 16-bit) are
- * converted by libvips on this rare path only.
+ * converted by libvips on this rare path only. EXIF orientation is ignored,
+ * as Keras's load_img (PIL) ignores it.
  */
 #include <string.h>
 #include <vips/vips.h>

@@ -15,14 +15,24 @@
 
 #include "aug_internal.h"
 
+const char *aug_strerror(int errnum, char *buf, size_t len)
+{
+    if (strerror_r(errnum, buf, len) != 0) {
+        snprintf(buf, len, "error %d", errnum);
+    }
+    return buf;
+}
+
 int aug_read_file(const char *path, size_t max_bytes, void **data, size_t *size, char *err,
                   size_t errlen)
 {
     *data = NULL;
     *size = 0;
+    char eb[128];
     FILE *f = fopen(path, "rb");
     if (!f) {
-        return ck_err(err, errlen, CK_EIO, "%s: open: %s", path, strerror(errno));
+        return ck_err(err, errlen, CK_EIO, "%s: open: %s", path,
+                      aug_strerror(errno, eb, sizeof eb));
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -68,6 +78,7 @@ static const char *save_suffix(const char *path)
 int aug_save_atomic(void *image, const char *path, char *err, size_t errlen)
 {
     const char *suffix = save_suffix(path);
+    char eb[128];
     if (!suffix) {
         return ck_err(err, errlen, CK_EINVAL, "%s: save: no file suffix to choose a format", path);
     }
@@ -89,7 +100,7 @@ int aug_save_atomic(void *image, const char *path, char *err, size_t errlen)
         int e = errno;
         g_free(buf);
         free(tmp);
-        return ck_err(err, errlen, CK_EIO, "%s: create: %s", path, strerror(e));
+        return ck_err(err, errlen, CK_EIO, "%s: create: %s", path, aug_strerror(e, eb, sizeof eb));
     }
     int rc = 0;
     size_t done = 0;
@@ -99,20 +110,22 @@ int aug_save_atomic(void *image, const char *path, char *err, size_t errlen)
             continue;
         }
         if (w <= 0) {
-            rc = ck_err(err, errlen, CK_EIO, "%s: write: %s", path, strerror(errno));
+            rc = ck_err(err, errlen, CK_EIO, "%s: write: %s", path,
+                        aug_strerror(errno, eb, sizeof eb));
             break;
         }
         done += (size_t)w;
     }
     if (close(fd) != 0 && rc == 0) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: write: %s", path, strerror(errno));
+        rc = ck_err(err, errlen, CK_EIO, "%s: write: %s", path, aug_strerror(errno, eb, sizeof eb));
     }
     /* mkstemp makes the file 0600; give it the usual mode. */
     if (rc == 0 && chmod(tmp, 0644) != 0) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: chmod: %s", path, strerror(errno));
+        rc = ck_err(err, errlen, CK_EIO, "%s: chmod: %s", path, aug_strerror(errno, eb, sizeof eb));
     }
     if (rc == 0 && rename(tmp, path) != 0) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: rename: %s", path, strerror(errno));
+        rc =
+            ck_err(err, errlen, CK_EIO, "%s: rename: %s", path, aug_strerror(errno, eb, sizeof eb));
     }
     if (rc) {
         unlink(tmp);

@@ -196,7 +196,7 @@ static int parse_item(aug_policy *p, int *fill_set, const parse_ctx *c)
                            &p->rotate);
     }
     if (strcmp(k, "zoom") == 0 || strcmp(k, "zoom_w") == 0) {
-        aug_range r;
+        aug_range r = {0, 0};
         int rc = parse_range(c, -1, 10, "the zoom deviation", &r);
         if (rc) {
             return rc;
@@ -216,16 +216,15 @@ static int parse_item(aug_policy *p, int *fill_set, const parse_ctx *c)
         return 0;
     }
     if (strcmp(k, "shift") == 0 || strcmp(k, "shift_x") == 0 || strcmp(k, "shift_y") == 0) {
-        aug_range r;
+        aug_range r = {0, 0};
         int rc = parse_range(c, -1, 1, "a fraction of the size", &r);
         if (rc) {
             return rc;
         }
-        char axis = k[5] == '_' ? k[6] : '\0';
-        if (axis != 'y') {
+        if (strcmp(k, "shift_y") != 0) {
             p->shift_x = r;
         }
-        if (axis != 'x') {
+        if (strcmp(k, "shift_x") != 0) {
             p->shift_y = r;
         }
         return 0;

@@ -49,8 +49,8 @@ int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed
         return ck_err(err, errlen, CK_EINVAL,
                       "preview: n=%d cell=%d: n must be 0..1000 and cell 8..4096", n, cell);
     }
+    int sw = 0, sh = 0, sb = 0;
     int rc = ck_init(NULL, err, errlen);
-    int sw, sh, sb;
     if (rc || (rc = src_header(src, &sw, &sh, &sb, err, errlen))) {
         return rc;
     }
@@ -65,11 +65,12 @@ int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed
     uint8_t *canvas = malloc((size_t)gw * gh * 3), *cellbuf = malloc((size_t)cw * ch * 3);
     aug_pipe *pipe = NULL;
     if (!canvas || !cellbuf) {
-        rc = ck_err(err, errlen, CK_ENOMEM, "preview: out of memory");
-    } else {
-        memset(canvas, 255, (size_t)gw * gh * 3);
-        rc = aug_pipe_create(&pipe, &p, err, errlen);
+        free(canvas);
+        free(cellbuf);
+        return ck_err(err, errlen, CK_ENOMEM, "preview: out of memory");
     }
+    memset(canvas, 255, (size_t)gw * gh * 3);
+    rc = aug_pipe_create(&pipe, &p, err, errlen);
     for (int i = 0; rc == 0 && i <= n; i++) {
         aug_sample s;
         if (i == 0) {
@@ -125,7 +126,7 @@ static int apply_one(const aug_policy *policy, uint64_t seed, int copies, const 
         return rc;
     }
     aug_src src = {.data = data, .size = size, .name = path};
-    int w, h, bands;
+    int w = 0, h = 0, bands = 0;
     aug_pipe *pipe = NULL;
     uint8_t *pix = NULL;
     aug_params p;
@@ -180,6 +181,7 @@ int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const c
     if (copies < 1 || copies > 10000 || npaths < 0) {
         return ck_err(err, errlen, CK_EINVAL, "apply: copies=%d: must be 1..10000", copies);
     }
+    char eb[128];
     int rc = ck_init(NULL, err, errlen);
     if (rc) {
         return rc;
@@ -204,7 +206,7 @@ int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const c
     snprintf(stage, dlen + 32, "%s/.aug-staging-XXXXXX", outdir);
     if (!mkdtemp(stage)) {
         rc = ck_err(err, errlen, CK_EIO, "%s: apply: cannot create a staging directory: %s", outdir,
-                    strerror(errno));
+                    aug_strerror(errno, eb, sizeof eb));
         free(stage);
         return rc;
     }
@@ -223,7 +225,8 @@ int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const c
             snprintf(from, sizeof from, "%s/%s", stage, name);
             snprintf(to, sizeof to, "%s/%s", outdir, name);
             if (rename(from, to) != 0) {
-                rc = ck_err(err, errlen, CK_EIO, "%s: rename: %s", to, strerror(errno));
+                rc = ck_err(err, errlen, CK_EIO, "%s: rename: %s", to,
+                            aug_strerror(errno, eb, sizeof eb));
             }
         }
         moved++;
@@ -233,7 +236,8 @@ int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const c
     }
     remove_outputs(paths, made, copies, stage);
     if (rmdir(stage) != 0 && rc == 0) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: rmdir: %s", stage, strerror(errno));
+        rc =
+            ck_err(err, errlen, CK_EIO, "%s: rmdir: %s", stage, aug_strerror(errno, eb, sizeof eb));
     }
     free(stage);
     return rc;
