@@ -1,12 +1,19 @@
-/* layers.c: forward and backward kernels of every layer (see
- * nn_internal.h for shapes and conventions).
+/* layers.c: forward and backward of every layer but pooling (pool.c) and
+ * the direct convolution (conv_direct.c); see nn_internal.h for shapes and
+ * conventions.
  *
- * The convolution is im2col per sample followed by one sgemm: with NHWC the
- * columns of a window row (S*C floats) are contiguous in x, so im2col is
- * mostly memcpy, and (P*Q, R*S*C) x (R*S*C, K) lands directly in NHWC
- * order. Per sample keeps the scratch small (catsdogs' second layer needs
- * 6 MB instead of 190 MB for a batch of 32); whether batching the GEMMs is
- * worth the memory is a question for the performance phase.
+ * The im2col convolution is the reference and the path on CPUs without
+ * AVX-512: im2col per sample followed by one sgemm. With NHWC the columns
+ * of a window row (S*C floats) are contiguous in x, so im2col is mostly
+ * memcpy, and (P*Q, R*S*C) x (R*S*C, K) lands directly in NHWC order. Per
+ * sample keeps the scratch small (catsdogs' second layer needs 6 MB
+ * instead of 190 MB for a batch of 32).
+ *
+ * Dense layers run on the model's kernels when it has them (nn_kconv with
+ * the samples as pixels; nn_kdw for the kernel gradient; the input
+ * gradient as (w dy^T)^T so the weights are read in place), split over
+ * the threads by output columns or weight rows so each thread streams its
+ * own part of w; otherwise on OpenBLAS.
  */
 #include <cblas.h>
 #include <math.h>
@@ -117,11 +124,18 @@ static void sum_rows(size_t M, int K, const float *dy, float *db)
     }
 }
 
+static size_t im2col_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
+{
+    (void)N, (void)threads, (void)need_dx;
+    return (size_t)g->P * g->Q * ((size_t)g->R * g->S * g->C + g->K);
+}
+
 static void conv_im2col_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
-                                const float *b, float *y, float *col)
+                                const float *b, nn_act act, float *y, const nn_exec *ex)
 {
     const int M = g->P * g->Q, Kd = g->R * g->S * g->C;
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)M * g->K;
+    float *col = ex->scratch;
     for (int n = 0; n < N; n++) {
         nn_im2col(g, x + n * xs, col);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, g->K, Kd, 1.0f, col, Kd, w, g->K,
@@ -130,104 +144,95 @@ static void conv_im2col_forward(const nn_conv_shape *g, int N, const float *x, c
     if (b) {
         add_bias((size_t)N * M, g->K, b, y);
     }
+    if (act == NN_ACT_RELU) {
+        nn_act_forward(act, N * M, g->K, y);
+    }
 }
 
 static void conv_im2col_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
-                                 const float *dy, float *dx, float *dw, float *db, float *col)
+                                 const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                                 float *db, const nn_exec *ex)
 {
     const int M = g->P * g->Q, Kd = g->R * g->S * g->C;
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)M * g->K;
+    float *col = ex->scratch, *masked = col + (size_t)M * Kd;
     for (int n = 0; n < N; n++) {
         const float *dyn = dy + n * ys;
+        if (act == NN_ACT_RELU) {
+            memcpy(masked, dyn, ys * sizeof *masked);
+            nn_act_backward(act, M, g->K, y + n * ys, masked);
+            dyn = masked;
+        }
         nn_im2col(g, x + n * xs, col);
         /* dw (Kd,K) += col^T (Kd,M) dy (M,K) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kd, g->K, M, 1.0f, col, Kd, dyn, g->K,
                     1.0f, dw, g->K);
+        if (db) {
+            sum_rows((size_t)M, g->K, dyn, db);
+        }
         if (dx) {
             /* dcol (M,Kd) = dy (M,K) w^T (K,Kd), reusing col */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, Kd, g->K, 1.0f, dyn, g->K, w,
                         g->K, 0.0f, col, Kd);
+            memset(dx + n * xs, 0, xs * sizeof *dx);
             nn_col2im_add(g, col, dx + n * xs);
         }
     }
-    if (db) {
-        sum_rows((size_t)N * M, g->K, dy, db);
-    }
 }
 
-const nn_conv_impl nn_conv_im2col = {"im2col+sgemm", conv_im2col_forward, conv_im2col_backward};
+const nn_conv_impl nn_conv_im2col = {"im2col+sgemm", im2col_scratch, conv_im2col_forward,
+                                     conv_im2col_backward};
 
-void nn_maxpool_forward(const nn_conv_shape *g, int N, const float *x, float *y)
+/* ---- Dense ---------------------------------------------------------------- */
+
+/* Columns [lo, hi) of n for thread t of nt, in whole 16-float vectors. */
+static void split16(int n, int t, int nt, int *lo, int *hi)
 {
-    const int C = g->C;
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * g->H * g->W * C;
-        for (int p = 0; p < g->P; p++) {
-            for (int q = 0; q < g->Q; q++) {
-                float *yv = y + (((size_t)n * g->P + p) * g->Q + q) * C;
-                for (int c = 0; c < C; c++) {
-                    yv[c] = -INFINITY;
-                }
-                for (int r = 0; r < g->R; r++) {
-                    int h = p * g->sh - g->pt + r;
-                    if (h < 0 || h >= g->H) {
-                        continue;
-                    }
-                    for (int s = 0; s < g->S; s++) {
-                        int w = q * g->sw - g->pl + s;
-                        if (w < 0 || w >= g->W) {
-                            continue;
-                        }
-                        const float *xv = xn + ((size_t)h * g->W + w) * C;
-                        for (int c = 0; c < C; c++) {
-                            /* a NaN wins, so a diverged run shows in the loss */
-                            yv[c] = xv[c] > yv[c] || isnan(xv[c]) ? xv[c] : yv[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
+    int v = (n + 15) / 16;
+    *lo = v * t / nt * 16;
+    *hi = t == nt - 1 ? n : v * (t + 1) / nt * 16;
+    *lo = *lo < n ? *lo : n;
+    *hi = *hi < n ? *hi : n;
 }
 
-void nn_maxpool_backward(const nn_conv_shape *g, int N, const float *x, const float *y,
-                         const float *dy, float *dx)
+typedef struct dense_job {
+    int N, Din, Dout;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw, *db, *dyt, *dxt;
+    const nn_exec *ex;
+} dense_job;
+
+static void dense_forward_part(void *ctx, int t, int nt)
 {
-    const int C = g->C;
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * g->H * g->W * C;
-        float *dxn = dx + (size_t)n * g->H * g->W * C;
-        for (int p = 0; p < g->P; p++) {
-            for (int q = 0; q < g->Q; q++) {
-                size_t o = (((size_t)n * g->P + p) * g->Q + q) * C;
-                for (int c = 0; c < C; c++) {
-                    int done = 0;
-                    for (int r = 0; r < g->R && !done; r++) {
-                        int h = p * g->sh - g->pt + r;
-                        if (h < 0 || h >= g->H) {
-                            continue;
-                        }
-                        for (int s = 0; s < g->S && !done; s++) {
-                            int w = q * g->sw - g->pl + s;
-                            if (w < 0 || w >= g->W) {
-                                continue;
-                            }
-                            size_t i = ((size_t)h * g->W + w) * C + c;
-                            if (xn[i] == y[o + c]) {
-                                dxn[i] += dy[o + c];
-                                done = 1;
-                            }
-                        }
-                    }
-                }
-            }
-        }
+    const dense_job *j = ctx;
+    int lo, hi;
+    split16(j->Dout, t, nt, &lo, &hi);
+    if (lo == hi) {
+        return;
     }
+    nn_kconv k = {.a = j->x,
+                  .a_cs = j->Din,
+                  .taps = 1,
+                  .depth = j->Din,
+                  .b = j->w + lo,
+                  .ldb = j->Dout,
+                  .ncols = hi - lo,
+                  .y = j->y + lo,
+                  .y_cs = j->Dout,
+                  .P = 1,
+                  .Q = j->N,
+                  .bias = j->b ? j->b + lo : NULL};
+    j->ex->kern->conv(&k);
 }
 
 void nn_dense_forward(int N, int Din, int Dout, const float *x, const float *w, const float *b,
-                      float *y)
+                      float *y, const nn_exec *ex)
 {
+    if (ex->kern) {
+        dense_job j = {.N = N, .Din = Din, .Dout = Dout, .x = x, .w = w, .b = b, .y = y, .ex = ex};
+        nn_par_run(Dout >= 32 ? ex->par : NULL, dense_forward_part, &j);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Dout, Din, 1.0f, x, Din, w, Dout,
                 0.0f, y, Dout);
     if (b) {
@@ -235,9 +240,80 @@ void nn_dense_forward(int N, int Din, int Dout, const float *x, const float *w, 
     }
 }
 
-void nn_dense_backward(int N, int Din, int Dout, const float *x, const float *w, const float *dy,
-                       float *dx, float *dw, float *db)
+/* Thread t's rows [lo, hi) of w: dw for them, and dx's columns for them
+ * through dxt (Din,N) = w (Din,Dout) dy^T (Dout,N). */
+static void dense_backward_part(void *ctx, int t, int nt)
 {
+    const dense_job *j = ctx;
+    int lo = (int)((long)j->Din * t / nt), hi = (int)((long)j->Din * (t + 1) / nt);
+    nn_kdw kw = {.x = j->x + lo,
+                 .x_cs = j->Din,
+                 .taps = 1,
+                 .depth = hi - lo,
+                 .dy = j->dy,
+                 .dy_cs = j->Dout,
+                 .ncols = j->Dout,
+                 .P = 1,
+                 .Q = j->N,
+                 .dw = j->dw + (size_t)lo * j->Dout,
+                 .ldw = j->Dout,
+                 .db = t == 0 ? j->db : NULL};
+    if (hi > lo) {
+        j->ex->kern->dw(&kw);
+    } else if (kw.db) {
+        j->ex->kern->db(j->dy, NULL, 0, j->Dout, 1, j->N, j->Dout, j->db);
+    }
+    if (!j->dx || hi == lo) {
+        return;
+    }
+    nn_kconv kx = {.a = j->w + (size_t)lo * j->Dout,
+                   .a_cs = j->Dout,
+                   .taps = 1,
+                   .depth = j->Dout,
+                   .b = j->dyt,
+                   .ldb = j->N,
+                   .ncols = j->N,
+                   .y = j->dxt + (size_t)lo * j->N,
+                   .y_cs = j->N,
+                   .P = 1,
+                   .Q = hi - lo};
+    j->ex->kern->conv(&kx);
+    for (int n = 0; n < j->N; n++) {
+        for (int i = lo; i < hi; i++) {
+            j->dx[(size_t)n * j->Din + i] = j->dxt[(size_t)i * j->N + n];
+        }
+    }
+}
+
+size_t nn_dense_scratch(int N, int Din, int Dout)
+{
+    return (size_t)N * ((size_t)Din + Dout);
+}
+
+void nn_dense_backward(int N, int Din, int Dout, const float *x, const float *w, const float *dy,
+                       float *dx, float *dw, float *db, const nn_exec *ex)
+{
+    if (ex->kern) {
+        dense_job j = {.N = N,
+                       .Din = Din,
+                       .Dout = Dout,
+                       .x = x,
+                       .w = w,
+                       .dy = dy,
+                       .dx = dx,
+                       .dw = dw,
+                       .db = db,
+                       .ex = ex,
+                       .dyt = ex->scratch,
+                       .dxt = ex->scratch + (size_t)N * Dout};
+        for (int n = 0; dx && n < N; n++) {
+            for (int k = 0; k < Dout; k++) {
+                j.dyt[(size_t)k * N + n] = dy[(size_t)n * Dout + k];
+            }
+        }
+        nn_par_run(Din >= 256 ? ex->par : NULL, dense_backward_part, &j);
+        return;
+    }
     /* dw (Din,Dout) += x^T (Din,N) dy (N,Dout) */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Din, Dout, N, 1.0f, x, Din, dy, Dout, 1.0f,
                 dw, Dout);
@@ -245,9 +321,9 @@ void nn_dense_backward(int N, int Din, int Dout, const float *x, const float *w,
         sum_rows((size_t)N, Dout, dy, db);
     }
     if (dx) {
-        /* dx (N,Din) += dy (N,Dout) w^T (Dout,Din) */
+        /* dx (N,Din) = dy (N,Dout) w^T (Dout,Din) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Din, Dout, 1.0f, dy, Dout, w, Dout,
-                    1.0f, dx, Din);
+                    0.0f, dx, Din);
     }
 }
 
@@ -261,7 +337,7 @@ void nn_rescale_forward(size_t n, float scale, float offset, const float *x, flo
 void nn_rescale_backward(size_t n, float scale, const float *dy, float *dx)
 {
     for (size_t i = 0; i < n; i++) {
-        dx[i] += dy[i] * scale;
+        dx[i] = dy[i] * scale;
     }
 }
 
@@ -279,7 +355,7 @@ void nn_dropout_forward(size_t n, float rate, ck_rng *r, const float *x, float *
 void nn_dropout_backward(size_t n, const float *mask, const float *dy, float *dx)
 {
     for (size_t i = 0; i < n; i++) {
-        dx[i] += dy[i] * mask[i];
+        dx[i] = dy[i] * mask[i];
     }
 }
 

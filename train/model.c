@@ -5,8 +5,14 @@
  * creation for the largest batch: params and grads (the same layout, so
  * the optimizer runs over the whole model as one array), optimizer state,
  * and activations (each layer's output y, its gradient dy, dropout masks,
- * the logits and the im2col scratch). Input and Flatten own nothing: their
- * y and dy are views of their neighbour's, NHWC making Flatten a no-op.
+ * pooling argmaxes, the logits and the kernels' scratch). Input and
+ * Flatten own nothing: their y and dy are views of their neighbour's, NHWC
+ * making Flatten a no-op. Each dy is written whole by the layer after it,
+ * so only the parameter gradients are zeroed before a backward.
+ *
+ * A Conv2D applies its own ReLU (in its kernels' epilogue, and masking its
+ * gradient in its backward) unless it is the final layer; the model
+ * applies every other activation.
  *
  * The final layer's activation is fused with the loss: its pre-activation
  * is kept in `logits`, the loss writes d(loss)/d(logits) into that layer's
@@ -45,6 +51,14 @@ static int has_act(const nn_layer *L)
     return L->kind == NN_CONV2D || L->kind == NN_DENSE || L->kind == NN_ACTIVATION;
 }
 
+/* Does layer i's convolution apply its activation itself? */
+static int conv_fuses(const nn_model *m, int i)
+{
+    const nn_layer *L = &m->layers[i];
+    return L->kind == NN_CONV2D && i < m->nlayers - 1 &&
+           (L->act == NN_ACT_LINEAR || L->act == NN_ACT_RELU);
+}
+
 int nn_model_create(nn_model **out, const char *spec, const char *name, int batch, char *err,
                     size_t errlen)
 {
@@ -65,6 +79,8 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
     m->spec = strdup(spec);
     m->batch = batch;
     m->opt = nn_optim_defaults(NN_OPT_RMSPROP);
+    m->ex.kern = nn_have_avx512() ? &nn_kernels_avx512 : NULL;
+    m->ex.max_threads = nn_par_max();
     /* Parameter offsets, then activation sizes. */
     size_t acts = 0, col = 0;
     const nn_layer *last = &m->layers[m->nlayers - 1];
@@ -74,15 +90,19 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
         L->b_off = L->w_off + L->w_n;
         m->nparams += L->w_n + L->b_n;
         L->need_dx = params_before(m, i);
+        size_t c = 0;
         if (L->kind == NN_CONV2D) {
-            size_t c = (size_t)L->g.P * L->g.Q * L->g.R * L->g.S * L->g.C;
-            col = c > col ? c : col;
+            L->conv = nn_conv_select(&L->g, &m->ex);
+            c = L->conv->scratch(&L->g, batch, m->ex.max_threads, L->need_dx);
+        } else if (L->kind == NN_DENSE) {
+            c = nn_dense_scratch(batch, m->layers[i - 1].c, L->c);
         }
+        col = c > col ? c : col;
         if (L->kind != NN_INPUT && L->kind != NN_FLATTEN) {
             acts += 2 * (size_t)batch * L->size;
         }
-        if (L->kind == NN_DROPOUT) {
-            acts += (size_t)batch * L->size;
+        if (L->kind == NN_DROPOUT || L->kind == NN_MAXPOOL2D) {
+            acts += (size_t)batch * L->size; /* mask, or argmax (4 bytes each) */
         }
     }
     acts += 2 * (size_t)batch * last->size + col;
@@ -109,12 +129,17 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
             L->mask = p;
             p += (size_t)batch * L->size;
         }
+        if (L->kind == NN_MAXPOOL2D) {
+            L->arg = (uint32_t *)(void *)p;
+            p += (size_t)batch * L->size;
+        }
     }
     m->logits = p;
     p += (size_t)batch * last->size;
     m->targets = p;
     p += (size_t)batch * last->size;
-    m->col = p;
+    m->ex.scratch = p;
+    m->ex.nscratch = col;
     if (nn_model_set_optim(m, &m->opt)) {
         nn_model_destroy(m);
         return ck_err(err, errlen, CK_ENOMEM, "%s: model: out of memory", name);
@@ -136,6 +161,7 @@ void nn_model_destroy(nn_model *m)
     free(m->grads);
     free(m->state);
     free(m->acts);
+    nn_par_destroy(m->ex.par);
     free(m);
 }
 
@@ -207,6 +233,7 @@ int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
     m->n = n;
     m->trained = key != NULL;
     m->layers[0].y = (float *)x; /* read only: nothing writes through it */
+    nn_exec_update(&m->ex);
     for (int i = 1; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
         const nn_layer *prev = &m->layers[i - 1];
@@ -217,13 +244,16 @@ int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
         switch (L->kind) {
         case NN_INPUT: break;
         case NN_RESCALING: nn_rescale_forward(len, L->scale, L->offset, in, L->y); break;
-        case NN_CONV2D: L->conv->forward(&L->g, n, in, w, b, L->y, m->col); break;
-        case NN_MAXPOOL2D: nn_maxpool_forward(&L->g, n, in, L->y); break;
+        case NN_CONV2D:
+            L->conv->forward(&L->g, n, in, w, b, conv_fuses(m, i) ? L->act : NN_ACT_LINEAR, L->y,
+                             &m->ex);
+            break;
+        case NN_MAXPOOL2D: nn_maxpool_forward(&L->g, n, in, L->y, L->arg, &m->ex); break;
         case NN_FLATTEN:
             L->y = prev->y;
             L->dy = prev->dy;
             break;
-        case NN_DENSE: nn_dense_forward(n, prev->c, L->c, in, w, b, L->y); break;
+        case NN_DENSE: nn_dense_forward(n, prev->c, L->c, in, w, b, L->y, &m->ex); break;
         case NN_DROPOUT:
             if (key && L->rate > 0) {
                 ck_rng r;
@@ -239,7 +269,7 @@ int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
             break;
         case NN_ACTIVATION: memcpy(L->y, in, len * sizeof(float)); break;
         }
-        if (has_act(L)) {
+        if (has_act(L) && !conv_fuses(m, i)) {
             if (i == m->nlayers - 1) {
                 memcpy(m->logits, L->y, len * sizeof(float));
             }
@@ -306,17 +336,12 @@ int64_t nn_model_correct(const nn_model *m, const int32_t *labels)
 void nn_zero_grad(nn_model *m)
 {
     memset(m->grads, 0, m->nparams * sizeof(float));
-    for (int i = 1; i < m->nlayers; i++) {
-        nn_layer *L = &m->layers[i];
-        if (L->kind != NN_FLATTEN && i < m->nlayers - 1) {
-            memset(L->dy, 0, (size_t)m->batch * L->size * sizeof(float));
-        }
-    }
 }
 
 void nn_model_backward(nn_model *m)
 {
     const int n = m->n;
+    nn_exec_update(&m->ex);
     for (int i = m->nlayers - 1; i >= 1; i--) {
         nn_layer *L = &m->layers[i];
         nn_layer *prev = &m->layers[i - 1];
@@ -325,7 +350,7 @@ void nn_model_backward(nn_model *m)
         float *dw = m->grads + L->w_off, *db = L->b_n ? m->grads + L->b_off : NULL;
         size_t len = (size_t)n * L->size;
         double t0 = m->prof ? ck_now() : 0;
-        if (has_act(L) && i < m->nlayers - 1) {
+        if (has_act(L) && i < m->nlayers - 1 && !conv_fuses(m, i)) {
             nn_act_backward(L->act, (int)(len / (size_t)L->c), L->c, L->y, L->dy);
         }
         switch (L->kind) {
@@ -336,13 +361,16 @@ void nn_model_backward(nn_model *m)
                 nn_rescale_backward(len, L->scale, L->dy, dx);
             }
             break;
-        case NN_CONV2D: L->conv->backward(&L->g, n, in, w, L->dy, dx, dw, db, m->col); break;
+        case NN_CONV2D:
+            L->conv->backward(&L->g, n, in, w, L->y, conv_fuses(m, i) ? L->act : NN_ACT_LINEAR,
+                              L->dy, dx, dw, db, &m->ex);
+            break;
         case NN_MAXPOOL2D:
             if (dx) {
-                nn_maxpool_backward(&L->g, n, in, L->y, L->dy, dx);
+                nn_maxpool_backward(&L->g, n, L->arg, L->dy, dx, &m->ex);
             }
             break;
-        case NN_DENSE: nn_dense_backward(n, prev->c, L->c, in, w, L->dy, dx, dw, db); break;
+        case NN_DENSE: nn_dense_backward(n, prev->c, L->c, in, w, L->dy, dx, dw, db, &m->ex); break;
         case NN_DROPOUT:
             if (dx) {
                 nn_dropout_backward(len, L->mask, L->dy, dx);
@@ -350,9 +378,7 @@ void nn_model_backward(nn_model *m)
             break;
         case NN_ACTIVATION:
             if (dx) {
-                for (size_t j = 0; j < len; j++) {
-                    dx[j] += L->dy[j];
-                }
+                memcpy(dx, L->dy, len * sizeof(float));
             }
             break;
         }

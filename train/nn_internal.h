@@ -4,10 +4,14 @@
  * and direction, with the shapes in the comment. Layout is NHWC (Keras's
  * channels_last), so Flatten is free and matches Keras's order, and kernels
  * are stored as Keras stores them: Conv2D (R,S,C,K), Dense (I,O). Backward
- * functions ADD into dx, dw and db; the model zeroes those buffers in
- * nn_zero_grad. The convolution is reached through a function pointer in
- * its layer (nn_conv_impl), so a faster formulation can replace im2col+GEMM
- * per layer without touching the model.
+ * functions ADD into the parameter gradients dw and db (nn_zero_grad
+ * zeroes them) and WRITE the activation gradient dx: in a Sequential
+ * model each dx has exactly one writer, and zeroing every activation
+ * gradient of a batch (hundreds of MB for catsdogs) cost as much as the
+ * pass that then overwrote it. The convolution is reached through a
+ * function pointer in its layer (nn_conv_impl), chosen per layer when the
+ * model is built (nn_conv_select). Kernels get the model's nn_exec: its
+ * threads, its scratch and its kernel set.
  *
  * Letters: N batch, H W C input height/width/channels, K filters,
  * R S kernel height/width, P Q output height/width, Din Dout dense in/out
@@ -45,47 +49,158 @@ void nn_im2col(const nn_conv_shape *g, const float *x, float *col);
 /* The adjoint of nn_im2col: adds col (P*Q, R*S*C) into dx (H,W,C). */
 void nn_col2im_add(const nn_conv_shape *g, const float *col, float *dx);
 
-/* x (N,H,W,C), w (R,S,C,K), b (K) or NULL -> y (N,P,Q,K).
- * col is scratch of P*Q*R*S*C floats. */
+/* ---- threads and kernels (kern_par.c, kern_avx512.c, kern_ref.c) --------- */
+
+/* A team of threads that runs one function on all of them at once. */
+typedef struct nn_par nn_par;
+typedef void (*nn_par_fn)(void *ctx, int t, int nt); /* thread t of nt */
+enum { NN_PAR_MAX = 16 };
+/* threads >= 1 (1: no worker threads). Returns 0, CK_ENOMEM. */
+int nn_par_create(nn_par **out, int threads);
+void nn_par_destroy(nn_par *p);      /* NULL is a no-op */
+int nn_par_threads(const nn_par *p); /* 1 for NULL */
+/* fn(ctx, t, nt) for every t < nt, t = 0 on the calling thread; returns
+ * when all are done. p may be NULL (fn(ctx, 0, 1)). One caller at a time. */
+void nn_par_run(nn_par *p, nn_par_fn fn, void *ctx);
+/* CPUs online, at most NN_PAR_MAX. */
+int nn_par_max(void);
+
+/* One implicit GEMM (kern_avx512.c explains the formulation): for output
+ * pixel (p,q) < (P,Q) and column n < ncols,
+ *   y[p*y_rs + q*y_cs + n] (+)= sum over t < taps, d < depth of
+ *       a[p*a_rs + q*a_cs + t*tap_rs + d] * b[(t*depth + d)*ldb + n]
+ * then + bias[n] and ReLU (a NaN passes) when set; `accumulate` adds to y.
+ * A convolution: a = x, a_cs = sw*C, tap_rs = W*C, taps = R, depth = S*C,
+ * b = the (R,S,C,K) kernel; a dense layer: P = 1, Q = samples, taps = 1. */
+typedef struct nn_kconv {
+    const float *a;
+    ptrdiff_t a_rs, a_cs, tap_rs;
+    int taps, depth;
+    const float *b;
+    ptrdiff_t ldb;
+    int ncols;
+    float *y;
+    ptrdiff_t y_rs, y_cs;
+    int P, Q;
+    const float *bias; /* or NULL */
+    int relu, accumulate;
+} nn_kconv;
+
+/* The kernel-gradient product: for t < taps, d < depth, n < ncols,
+ *   dw[(t*depth + d)*ldw + n] += sum over p < P, q < Q of
+ *       x[p*x_rs + q*x_cs + t*tap_rs + d] * g(p,q,n),
+ * g = dy[p*dy_rs + q*dy_cs + n], or 0 where ym (same strides, a ReLU's
+ * output) is not > 0 when ym is set; db[n] += sum of g when db is set. */
+typedef struct nn_kdw {
+    const float *x;
+    ptrdiff_t x_rs, x_cs, tap_rs;
+    int taps, depth;
+    const float *dy, *ym;
+    ptrdiff_t dy_rs, dy_cs;
+    int ncols, P, Q;
+    float *dw;
+    ptrdiff_t ldw;
+    float *db;
+} nn_kdw;
+
+/* A set of kernels: the AVX-512 ones, or their portable twins (plain C,
+ * the same sums in another order). */
+typedef struct nn_kernels {
+    const char *name;
+    void (*conv)(const nn_kconv *k);
+    void (*dw)(const nn_kdw *k);
+    /* db[n] += sum over (p,q) < (rows,Q) of dy[p*rs + q*cs + n], masked
+     * by ym > 0 when ym is set. */
+    void (*db)(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
+               int ncols, float *db);
+    /* out = y > 0 ? dy : 0 over n floats (a ReLU's backward). */
+    void (*relu_mask)(size_t n, const float *dy, const float *y, float *out);
+} nn_kernels;
+extern const nn_kernels nn_kernels_ref, nn_kernels_avx512;
+/* Does this CPU (and OS) run AVX-512 F/VL/BW/DQ? */
+int nn_have_avx512(void);
+void nn_kconv_avx512(const nn_kconv *k);
+void nn_kdw_avx512(const nn_kdw *k);
+void nn_kdb_avx512(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
+                   int ncols, float *db);
+void nn_kmask_avx512(size_t n, const float *dy, const float *y, float *out);
+void nn_kconv_ref(const nn_kconv *k);
+void nn_kdw_ref(const nn_kdw *k);
+void nn_kdb_add(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
+                int ncols, float *db);
+void nn_kmask_ref(size_t n, const float *dy, const float *y, float *out);
+
+/* What a model's kernels share: its thread team, scratch, and the kernels
+ * (NULL: OpenBLAS does the products, as on CPUs without AVX-512). */
+typedef struct nn_exec {
+    nn_par *par;
+    int max_threads; /* scratch is sized for this many */
+    const nn_kernels *kern;
+    float *scratch;
+    size_t nscratch; /* floats */
+} nn_exec;
+/* Matches the team to OpenBLAS's thread count (what nn_train and
+ * nn_bench_run set), at most max_threads; when threads cannot be started
+ * the kernels run on the calling thread alone. */
+void nn_exec_update(nn_exec *ex);
+
+/* x (N,H,W,C), w (R,S,C,K), b (K) or NULL -> y (N,P,Q,K), then act
+ * (NN_ACT_LINEAR or NN_ACT_RELU) applied to y. */
 typedef void (*nn_conv_fwd_fn)(const nn_conv_shape *g, int N, const float *x, const float *w,
-                               const float *b, float *y, float *col);
-/* dy (N,P,Q,K) -> adds into dw (R,S,C,K), db (K) if not NULL, and dx
- * (N,H,W,C) if not NULL. col is scratch of P*Q*R*S*C floats. */
+                               const float *b, nn_act act, float *y, const nn_exec *ex);
+/* dy (N,P,Q,K), the gradient of the activation's output y (N,P,Q,K) ->
+ * WRITES dx (N,H,W,C) if not NULL and ADDS into dw (R,S,C,K) and db (K) if
+ * not NULL. With act NN_ACT_RELU the gradient is masked by y > 0 first. */
 typedef void (*nn_conv_bwd_fn)(const nn_conv_shape *g, int N, const float *x, const float *w,
-                               const float *dy, float *dx, float *dw, float *db, float *col);
+                               const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                               float *db, const nn_exec *ex);
 
 typedef struct nn_conv_impl {
     const char *name;
+    /* Floats of ex->scratch it needs for N samples on up to `threads`,
+     * with or without an input gradient. */
+    size_t (*scratch)(const nn_conv_shape *g, int N, int threads, int need_dx);
     nn_conv_fwd_fn forward;
     nn_conv_bwd_fn backward;
 } nn_conv_impl;
 
-/* im2col per sample + cblas_sgemm. */
+/* im2col per sample + cblas_sgemm: the reference, and the path on CPUs
+ * without AVX-512. */
 extern const nn_conv_impl nn_conv_im2col;
+/* Direct (implicit-GEMM) convolution on ex->kern, threads over the batch,
+ * stride 1 (conv_direct.c). */
+extern const nn_conv_impl nn_conv_direct;
+/* The implementation for a layer of geometry g run with ex. */
+const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex);
 
-/* x (N,H,W,C) -> y (N,P,Q,C), max over the window's in-bounds inputs. */
-void nn_maxpool_forward(const nn_conv_shape *g, int N, const float *x, float *y);
-/* Adds dy (N,P,Q,C) into dx (N,H,W,C) at the first maximum of each window
- * (found again by comparing x with y). */
-void nn_maxpool_backward(const nn_conv_shape *g, int N, const float *x, const float *y,
-                         const float *dy, float *dx);
+/* x (N,H,W,C) -> y (N,P,Q,C), max over the window's in-bounds inputs (a
+ * NaN wins), and arg (N,P,Q,C) the window cell r*S + s of the first
+ * maximum (pool.c). */
+void nn_maxpool_forward(const nn_conv_shape *g, int N, const float *x, float *y, uint32_t *arg,
+                        const nn_exec *ex);
+/* WRITES dx (N,H,W,C): dy (N,P,Q,C) at each window's arg, zero elsewhere
+ * (summed where windows overlap). */
+void nn_maxpool_backward(const nn_conv_shape *g, int N, const uint32_t *arg, const float *dy,
+                         float *dx, const nn_exec *ex);
 
 /* x (N,Din), w (Din,Dout), b (Dout) or NULL -> y (N,Dout). */
 void nn_dense_forward(int N, int Din, int Dout, const float *x, const float *w, const float *b,
-                      float *y);
-/* dy (N,Dout) -> adds into dw (Din,Dout), db (Dout) if not NULL, dx (N,Din)
- * if not NULL. */
+                      float *y, const nn_exec *ex);
+/* dy (N,Dout) -> adds into dw (Din,Dout), db (Dout) if not NULL; WRITES dx
+ * (N,Din) if not NULL. */
 void nn_dense_backward(int N, int Din, int Dout, const float *x, const float *w, const float *dy,
-                       float *dx, float *dw, float *db);
+                       float *dx, float *dw, float *db, const nn_exec *ex);
+/* Floats of ex->scratch the dense kernels need for N samples. */
+size_t nn_dense_scratch(int N, int Din, int Dout);
 
-/* y = x*scale + offset over n floats; backward adds dy*scale into dx. */
+/* y = x*scale + offset over n floats; backward writes dx = dy*scale. */
 void nn_rescale_forward(size_t n, float scale, float offset, const float *x, float *y);
 void nn_rescale_backward(size_t n, float scale, const float *dy, float *dx);
 
 /* Inverted dropout over n floats: mask[i] = 0 with probability rate, else
  * 1/(1-rate), drawn from r in order; y = x*mask. */
 void nn_dropout_forward(size_t n, float rate, ck_rng *r, const float *x, float *y, float *mask);
-/* Adds dy*mask into dx. */
+/* Writes dx = dy*mask. */
 void nn_dropout_backward(size_t n, const float *mask, const float *dy, float *dx);
 
 /* Activations in place on y (N,D): relu, sigmoid, softmax over D. */
@@ -155,7 +270,8 @@ typedef struct nn_layer {
      * views (the model's input, the previous layer's y), dy may be NULL
      * where no gradient reaches. */
     float *y, *dy, *mask;
-    int need_dx; /* does a gradient have to flow into the previous layer? */
+    uint32_t *arg; /* MaxPooling2D: the argmax of each output, (batch, size) */
+    int need_dx;   /* does a gradient have to flow into the previous layer? */
 } nn_layer;
 
 /* Parses spec text into layers with shapes and parameter counts (nothing
@@ -181,7 +297,7 @@ struct nn_model {
     size_t nacts;
     float *logits;  /* (batch, D) the final layer's input to its activation */
     float *targets; /* (batch, D) one-hot scratch for categorical targets */
-    float *col;     /* im2col scratch */
+    nn_exec ex;     /* threads, scratch (in the activations arena), kernels */
     double *prof;   /* NULL, or seconds per layer: forward [0, nlayers),
                        backward [nlayers, 2*nlayers), added by each pass */
     int n;          /* samples in the last forward */

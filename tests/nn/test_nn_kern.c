@@ -1,0 +1,542 @@
+/* test_nn_kern.c: the fast kernels against naive twins in double, on odd
+ * shapes that reach every tail: panels narrower than 16 lanes, pixel rows
+ * shorter than a tile, tiles that cross rows, weight panels large enough
+ * to be swept in chunks, 1 to 3 threads; and the thread team itself.
+ * Each kernel set the CPU runs is tested (the portable one always, the
+ * AVX-512 one where the CPU has it). */
+#include <string.h>
+
+#include "nn_internal.h"
+#include "nn_test_util.h"
+
+/* |a - ref| within tol times the sum of the absolute terms (float
+ * rounding grows with it), plus a floor. */
+static void assert_sums(size_t n, const float *a, const double *ref, const double *mag,
+                        const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - ref[i]), lim = 1e-5 * mag[i] + 1e-6;
+        ck_assert_msg(e <= lim, "%s[%zu]: %.8g vs %.8g (err %.3g > %.3g)", what, i, (double)a[i],
+                      ref[i], e, lim);
+    }
+}
+
+static int nsets(void)
+{
+    return nn_have_avx512() ? 2 : 1;
+}
+
+static const nn_kernels *kset(int i)
+{
+    return i == 0 ? &nn_kernels_ref : &nn_kernels_avx512;
+}
+
+/* ---- nn_kconv ---------------------------------------------------------------- */
+
+typedef struct kconv_shape {
+    int P, Q, Wv, taps, depth, ncols, bias, relu, acc;
+} kconv_shape;
+
+static void kconv_check(const nn_kernels *kern, kconv_shape s, uint64_t id)
+{
+    /* a: P rows of Wv pixels of `depth` floats, plus taps-1 more rows. */
+    const int D = s.depth;
+    const ptrdiff_t a_cs = D, a_rs = (ptrdiff_t)s.Wv * D, tap = a_rs;
+    size_t na = (size_t)(s.P + s.taps) * a_rs + D, nb = (size_t)s.taps * D * s.ncols;
+    const ptrdiff_t y_cs = s.ncols + 3, y_rs = s.Q * y_cs + 5; /* gaps stay untouched */
+    size_t ny = (size_t)s.P * y_rs;
+    float *a = nt_rand(na, -1, 1, id), *b = nt_rand(nb, -1, 1, id + 1);
+    float *bias = nt_rand((size_t)s.ncols, -1, 1, id + 2), *y = nt_rand(ny, -1, 1, id + 3);
+    double *ref = calloc(ny, sizeof *ref), *mag = calloc(ny, sizeof *mag);
+    for (size_t i = 0; i < ny; i++) {
+        ref[i] = (double)y[i];
+        mag[i] = fabs(ref[i]);
+    }
+    for (int p = 0; p < s.P; p++)
+        for (int q = 0; q < s.Q; q++)
+            for (int n = 0; n < s.ncols; n++) {
+                size_t o = (size_t)p * y_rs + (size_t)q * y_cs + n;
+                double v = s.acc ? (double)y[o] : 0, m = s.acc ? fabs(v) : 0;
+                for (int t = 0; t < s.taps; t++)
+                    for (int d = 0; d < D; d++) {
+                        double pr = (double)a[p * a_rs + q * a_cs + t * tap + d] *
+                                    (double)b[((size_t)t * D + d) * s.ncols + n];
+                        v += pr;
+                        m += fabs(pr);
+                    }
+                if (s.bias) {
+                    v += (double)bias[n];
+                    m += fabs((double)bias[n]);
+                }
+                ref[o] = s.relu && v < 0 ? 0 : v;
+                mag[o] = m;
+            }
+    nn_kconv k = {.a = a,
+                  .a_rs = a_rs,
+                  .a_cs = a_cs,
+                  .tap_rs = tap,
+                  .taps = s.taps,
+                  .depth = D,
+                  .b = b,
+                  .ldb = s.ncols,
+                  .ncols = s.ncols,
+                  .y = y,
+                  .y_rs = y_rs,
+                  .y_cs = y_cs,
+                  .P = s.P,
+                  .Q = s.Q,
+                  .bias = s.bias ? bias : NULL,
+                  .relu = s.relu,
+                  .accumulate = s.acc};
+    kern->conv(&k);
+    char what[160];
+    snprintf(what, sizeof what, "%s kconv P%d Q%d Wv%d taps%d depth%d ncols%d b%d r%d acc%d",
+             kern->name, s.P, s.Q, s.Wv, s.taps, s.depth, s.ncols, s.bias, s.relu, s.acc);
+    assert_sums(ny, y, ref, mag, what);
+    free(a);
+    free(b);
+    free(bias);
+    free(y);
+    free(ref);
+    free(mag);
+}
+
+START_TEST(kconv_shapes)
+{
+    static const kconv_shape shapes[] = {
+        {1, 1, 1, 1, 1, 1, 0, 0, 0},      {3, 7, 9, 3, 5, 17, 1, 1, 0},
+        {2, 15, 15, 1, 3, 16, 1, 0, 1},   {4, 5, 7, 2, 9, 33, 0, 1, 1},
+        {5, 13, 14, 3, 4, 64, 1, 1, 0},   {2, 29, 31, 1, 7, 70, 1, 0, 0},
+        {3, 6, 8, 3, 200, 48, 1, 1, 0}, /* chunked: 3*200 rows of 64 */
+        {1, 9, 9, 1, 1300, 130, 1, 0, 1}, {6, 1, 3, 2, 11, 100, 0, 1, 0},
+        {7, 7, 9, 3, 256, 256, 1, 1, 0},  {2, 40, 40, 1, 2, 2, 1, 1, 1},
+    };
+    for (int k = 0; k < nsets(); k++) {
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            kconv_check(kset(k), shapes[i], 100 + 10 * i);
+        }
+    }
+}
+END_TEST
+
+/* ---- nn_kdw --------------------------------------------------------------------- */
+
+typedef struct kdw_shape {
+    int P, Q, taps, depth, ncols, mask, db;
+} kdw_shape;
+
+static void kdw_check(const nn_kernels *kern, kdw_shape s, uint64_t id)
+{
+    const ptrdiff_t x_cs = s.depth + 1, x_rs = (ptrdiff_t)(s.Q + 2) * x_cs, tap = x_rs;
+    const ptrdiff_t dy_cs = s.ncols + 2, dy_rs = (ptrdiff_t)s.Q * dy_cs + 1;
+    size_t nx = (size_t)(s.P + s.taps) * x_rs, ndy = (size_t)s.P * dy_rs;
+    size_t nw = (size_t)s.taps * s.depth * s.ncols;
+    float *x = nt_rand(nx, -1, 1, id), *dy = nt_rand(ndy, -1, 1, id + 1);
+    float *ym = nt_rand(ndy, -1, 1, id + 2), *dw = nt_rand(nw, -1, 1, id + 3);
+    float *db = nt_rand((size_t)s.ncols, -1, 1, id + 4);
+    double *ref = calloc(nw + s.ncols, sizeof *ref), *mag = calloc(nw + s.ncols, sizeof *mag);
+    for (size_t i = 0; i < nw; i++) {
+        ref[i] = (double)dw[i];
+        mag[i] = fabs(ref[i]);
+    }
+    for (int n = 0; n < s.ncols; n++) {
+        ref[nw + n] = (double)db[n];
+        mag[nw + n] = fabs(ref[nw + n]);
+    }
+    for (int p = 0; p < s.P; p++)
+        for (int q = 0; q < s.Q; q++)
+            for (int n = 0; n < s.ncols; n++) {
+                size_t o = (size_t)p * dy_rs + (size_t)q * dy_cs + n;
+                double g = s.mask && !(ym[o] > 0) ? 0 : (double)dy[o];
+                ref[nw + n] += g;
+                mag[nw + n] += fabs(g);
+                for (int t = 0; t < s.taps; t++)
+                    for (int d = 0; d < s.depth; d++) {
+                        size_t w = ((size_t)t * s.depth + d) * s.ncols + n;
+                        double pr = (double)x[p * x_rs + q * x_cs + t * tap + d] * g;
+                        ref[w] += pr;
+                        mag[w] += fabs(pr);
+                    }
+            }
+    nn_kdw k = {.x = x,
+                .x_rs = x_rs,
+                .x_cs = x_cs,
+                .tap_rs = tap,
+                .taps = s.taps,
+                .depth = s.depth,
+                .dy = dy,
+                .ym = s.mask ? ym : NULL,
+                .dy_rs = dy_rs,
+                .dy_cs = dy_cs,
+                .ncols = s.ncols,
+                .P = s.P,
+                .Q = s.Q,
+                .dw = dw,
+                .ldw = s.ncols,
+                .db = s.db ? db : NULL};
+    kern->dw(&k);
+    char what[160];
+    snprintf(what, sizeof what, "%s kdw P%d Q%d taps%d depth%d ncols%d mask%d", kern->name, s.P,
+             s.Q, s.taps, s.depth, s.ncols, s.mask);
+    assert_sums(nw, dw, ref, mag, what);
+    if (s.db) {
+        assert_sums((size_t)s.ncols, db, ref + nw, mag + nw, what);
+    }
+    free(x);
+    free(dy);
+    free(ym);
+    free(dw);
+    free(db);
+    free(ref);
+    free(mag);
+}
+
+START_TEST(kdw_shapes)
+{
+    static const kdw_shape shapes[] = {
+        {1, 1, 1, 1, 1, 0, 1},    {3, 7, 3, 9, 32, 1, 1},  {2, 300, 1, 5, 17, 0, 1},
+        {9, 30, 2, 13, 70, 1, 0}, {4, 5, 3, 25, 64, 0, 1}, {2, 3, 1, 40, 130, 1, 1},
+        {1, 33, 3, 7, 3, 1, 1},   {5, 2, 2, 14, 48, 0, 0},
+    };
+    for (int k = 0; k < nsets(); k++) {
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            kdw_check(kset(k), shapes[i], 200 + 10 * i);
+        }
+    }
+}
+END_TEST
+
+/* ---- the direct convolution ----------------------------------------------------------- */
+
+typedef struct conv_ref {
+    double *y, *ymag, *dx, *dxmag, *dw, *dwmag, *db, *dbmag;
+} conv_ref;
+
+/* The definitions, in double: y = act(conv(x, w) + b); g = dy masked by
+ * y > 0 for relu; dx, dw, db the sums of g's products. */
+static conv_ref conv_naive(const nn_conv_shape *g, int N, const float *x, const float *w,
+                           const float *b, int relu, const float *dy)
+{
+    size_t ny = (size_t)N * g->P * g->Q * g->K, nx = (size_t)N * g->H * g->W * g->C;
+    size_t nw = (size_t)g->R * g->S * g->C * g->K;
+    conv_ref r = {calloc(ny, 8), calloc(ny, 8), calloc(nx, 8),   calloc(nx, 8),
+                  calloc(nw, 8), calloc(nw, 8), calloc(g->K, 8), calloc(g->K, 8)};
+    for (int n = 0; n < N; n++)
+        for (int p = 0; p < g->P; p++)
+            for (int q = 0; q < g->Q; q++)
+                for (int k = 0; k < g->K; k++) {
+                    size_t o = (((size_t)n * g->P + p) * g->Q + q) * g->K + k;
+                    double v = (double)b[k], m = fabs(v);
+                    for (int a = 0; a < g->R; a++)
+                        for (int s = 0; s < g->S; s++)
+                            for (int c = 0; c < g->C; c++) {
+                                int h = p - g->pt + a, wi = q - g->pl + s;
+                                if (h >= 0 && h < g->H && wi >= 0 && wi < g->W) {
+                                    double pr =
+                                        (double)x[(((size_t)n * g->H + h) * g->W + wi) * g->C + c] *
+                                        (double)w[(((size_t)a * g->S + s) * g->C + c) * g->K + k];
+                                    v += pr;
+                                    m += fabs(pr);
+                                }
+                            }
+                    r.y[o] = relu && v < 0 ? 0 : v;
+                    r.ymag[o] = m;
+                }
+    for (int n = 0; n < N; n++)
+        for (int p = 0; p < g->P; p++)
+            for (int q = 0; q < g->Q; q++)
+                for (int k = 0; k < g->K; k++) {
+                    size_t o = (((size_t)n * g->P + p) * g->Q + q) * g->K + k;
+                    double gd = relu && !(r.y[o] > 0) ? 0 : (double)dy[o];
+                    r.db[k] += gd;
+                    r.dbmag[k] += fabs(gd);
+                    for (int a = 0; a < g->R; a++)
+                        for (int s = 0; s < g->S; s++)
+                            for (int c = 0; c < g->C; c++) {
+                                int h = p - g->pt + a, wi = q - g->pl + s;
+                                if (h < 0 || h >= g->H || wi < 0 || wi >= g->W) {
+                                    continue;
+                                }
+                                size_t xi = (((size_t)n * g->H + h) * g->W + wi) * g->C + c;
+                                size_t wj = (((size_t)a * g->S + s) * g->C + c) * g->K + k;
+                                r.dx[xi] += (double)w[wj] * gd;
+                                r.dxmag[xi] += fabs((double)w[wj] * gd);
+                                r.dw[wj] += (double)x[xi] * gd;
+                                r.dwmag[wj] += fabs((double)x[xi] * gd);
+                            }
+                }
+    return r;
+}
+
+static void conv_ref_free(conv_ref *r)
+{
+    free(r->y);
+    free(r->ymag);
+    free(r->dx);
+    free(r->dxmag);
+    free(r->dw);
+    free(r->dwmag);
+    free(r->db);
+    free(r->dbmag);
+}
+
+typedef struct conv_shape_case {
+    int N, H, W, C, K, R, S, same;
+} conv_shape_case;
+
+static void direct_check(const nn_kernels *kern, int threads, conv_shape_case c, int relu,
+                         int need_dx, uint64_t id)
+{
+    nn_conv_shape g = {
+        .H = c.H, .W = c.W, .C = c.C, .K = c.K, .R = c.R, .S = c.S, .sh = 1, .sw = 1};
+    ck_assert_int_eq(nn_conv_shape_set(&g, c.same), 0);
+    size_t nx = (size_t)c.N * c.H * c.W * c.C, ny = (size_t)c.N * g.P * g.Q * c.K;
+    size_t nw = (size_t)c.R * c.S * c.C * c.K;
+    nn_exec ex = {.kern = kern, .max_threads = threads};
+    ck_assert_int_eq(nn_par_create(&ex.par, threads), 0);
+    ex.nscratch = nn_conv_direct.scratch(&g, c.N, threads, need_dx);
+    ex.scratch = nt_rand(ex.nscratch, 5, 6, id); /* garbage: the kernels must not read it */
+    float *x = nt_rand(nx, -1, 1, id + 1), *w = nt_rand(nw, -1, 1, id + 2);
+    float *b = nt_rand((size_t)c.K, -1, 1, id + 3), *dy = nt_rand(ny, -1, 1, id + 4);
+    float *y = nt_zeros(ny), *dx = nt_rand(nx, 7, 8, id + 5), *dw = nt_zeros(nw);
+    float *db = nt_zeros((size_t)c.K);
+    conv_ref r = conv_naive(&g, c.N, x, w, b, relu, dy);
+    nn_conv_direct.forward(&g, c.N, x, w, b, relu ? NN_ACT_RELU : NN_ACT_LINEAR, y, &ex);
+    char what[160];
+    snprintf(what, sizeof what, "%s t%d N%d %dx%dx%d K%d %dx%d %s relu%d dx%d", kern->name, threads,
+             c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.same ? "same" : "valid", relu, need_dx);
+    assert_sums(ny, y, r.y, r.ymag, what);
+    nn_conv_direct.backward(&g, c.N, x, w, y, relu ? NN_ACT_RELU : NN_ACT_LINEAR, dy,
+                            need_dx ? dx : NULL, dw, db, &ex);
+    if (need_dx) {
+        assert_sums(nx, dx, r.dx, r.dxmag, what);
+    }
+    assert_sums(nw, dw, r.dw, r.dwmag, what);
+    assert_sums((size_t)c.K, db, r.db, r.dbmag, what);
+    conv_ref_free(&r);
+    nn_par_destroy(ex.par);
+    free(ex.scratch);
+    free(x);
+    free(w);
+    free(b);
+    free(dy);
+    free(y);
+    free(dx);
+    free(dw);
+    free(db);
+}
+
+static const conv_shape_case conv_cases[] = {
+    {3, 9, 8, 3, 32, 3, 3, 0},   /* a first layer: C = 3 */
+    {2, 11, 13, 1, 17, 5, 5, 0}, /* mnist-like, K not a multiple of 16 */
+    {3, 7, 7, 20, 40, 3, 3, 0},  {2, 6, 9, 16, 70, 2, 3, 0},  {1, 5, 5, 33, 16, 3, 3, 1},
+    {2, 8, 6, 5, 24, 3, 2, 1},   {4, 4, 4, 64, 64, 3, 3, 0},  {1, 12, 12, 24, 48, 5, 5, 0},
+    {3, 3, 3, 7, 5, 3, 3, 0},    {2, 10, 3, 9, 130, 1, 1, 0},
+};
+
+START_TEST(direct_vs_naive)
+{
+    for (int k = 0; k < nsets(); k++) {
+        for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
+            for (int relu = 0; relu < 2; relu++) {
+                direct_check(kset(k), 1, conv_cases[i], relu, 1, 300 + 10 * i);
+                direct_check(kset(k), 1, conv_cases[i], relu, 0, 300 + 10 * i);
+            }
+        }
+    }
+}
+END_TEST
+
+/* Threads split the batch: any count gives the naive sums (and two runs
+ * with the same count give the same bits). */
+START_TEST(direct_threads)
+{
+    const nn_kernels *kern = kset(nsets() - 1);
+    for (int threads = 2; threads <= 3; threads++) {
+        for (size_t i = 0; i < 4; i++) {
+            direct_check(kern, threads, conv_cases[i], 1, 1, 400 + 10 * i);
+        }
+        direct_check(kern, threads, (conv_shape_case){1, 6, 6, 4, 16, 3, 3, 0}, 1, 1, 450);
+    }
+}
+END_TEST
+
+/* A NaN in the input reaches the output through the fused ReLU. */
+START_TEST(direct_nan)
+{
+    for (int k = 0; k < nsets(); k++) {
+        nn_conv_shape g = {.H = 4, .W = 4, .C = 2, .K = 16, .R = 3, .S = 3, .sh = 1, .sw = 1};
+        ck_assert_int_eq(nn_conv_shape_set(&g, 0), 0);
+        nn_exec ex = {.kern = kset(k), .max_threads = 1};
+        ex.nscratch = nn_conv_direct.scratch(&g, 1, 1, 1);
+        ex.scratch = nt_zeros(ex.nscratch);
+        float *x = nt_rand(32, -1, 1, 500), *w = nt_rand(288, -1, 1, 501), y[64];
+        x[0] = NAN;
+        nn_conv_direct.forward(&g, 1, x, w, NULL, NN_ACT_RELU, y, &ex);
+        ck_assert(isnan(y[0]) && isnan(y[15]));
+        free(x);
+        free(w);
+        free(ex.scratch);
+    }
+}
+END_TEST
+
+/* ---- dense, pooling -------------------------------------------------------------- */
+
+static void dense_check(const nn_kernels *kern, int threads, int N, int Din, int Dout, uint64_t id)
+{
+    nn_exec ex = {.kern = kern, .max_threads = threads};
+    ck_assert_int_eq(nn_par_create(&ex.par, threads), 0);
+    ex.nscratch = nn_dense_scratch(N, Din, Dout);
+    ex.scratch = nt_rand(ex.nscratch, 5, 6, id);
+    size_t nx = (size_t)N * Din, nw = (size_t)Din * Dout, ny = (size_t)N * Dout;
+    float *x = nt_rand(nx, -1, 1, id + 1), *w = nt_rand(nw, -1, 1, id + 2);
+    float *b = nt_rand((size_t)Dout, -1, 1, id + 3), *dy = nt_rand(ny, -1, 1, id + 4);
+    float *y = nt_zeros(ny), *dx = nt_rand(nx, 7, 8, id + 5), *dw = nt_rand(nw, -1, 1, id + 6);
+    float *db = nt_rand((size_t)Dout, -1, 1, id + 7);
+    double *ry = calloc(ny, 8), *my = calloc(ny, 8), *rx = calloc(nx, 8), *mx = calloc(nx, 8);
+    double *rw = calloc(nw, 8), *mw = calloc(nw, 8), *rb = calloc(Dout, 8), *mb = calloc(Dout, 8);
+    for (size_t i = 0; i < nw; i++) {
+        rw[i] = (double)dw[i];
+        mw[i] = fabs(rw[i]);
+    }
+    for (int o = 0; o < Dout; o++) {
+        rb[o] = (double)db[o];
+        mb[o] = fabs(rb[o]);
+    }
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < Dout; o++) {
+            double v = (double)b[o], m = fabs(v), gd = (double)dy[(size_t)n * Dout + o];
+            rb[o] += gd;
+            mb[o] += fabs(gd);
+            for (int i = 0; i < Din; i++) {
+                double xv = (double)x[(size_t)n * Din + i], wv = (double)w[(size_t)i * Dout + o];
+                v += xv * wv;
+                m += fabs(xv * wv);
+                rx[(size_t)n * Din + i] += wv * gd;
+                mx[(size_t)n * Din + i] += fabs(wv * gd);
+                rw[(size_t)i * Dout + o] += xv * gd;
+                mw[(size_t)i * Dout + o] += fabs(xv * gd);
+            }
+            ry[(size_t)n * Dout + o] = v;
+            my[(size_t)n * Dout + o] = m;
+        }
+    nn_dense_forward(N, Din, Dout, x, w, b, y, &ex);
+    nn_dense_backward(N, Din, Dout, x, w, dy, dx, dw, db, &ex);
+    char what[96];
+    snprintf(what, sizeof what, "%s t%d dense N%d %d->%d", kern->name, threads, N, Din, Dout);
+    assert_sums(ny, y, ry, my, what);
+    assert_sums(nx, dx, rx, mx, what);
+    assert_sums(nw, dw, rw, mw, what);
+    assert_sums((size_t)Dout, db, rb, mb, what);
+    nn_par_destroy(ex.par);
+    free(ex.scratch);
+    free(x), free(w), free(b), free(dy), free(y), free(dx), free(dw), free(db);
+    free(ry), free(my), free(rx), free(mx), free(rw), free(mw), free(rb), free(mb);
+}
+
+START_TEST(dense_vs_naive)
+{
+    for (int k = 0; k < nsets(); k++) {
+        dense_check(kset(k), 1, 5, 7, 3, 600);
+        dense_check(kset(k), 2, 32, 1500, 70, 610); /* chunked depth */
+        dense_check(kset(k), 2, 3, 300, 1, 620);
+        dense_check(kset(k), 3, 17, 260, 130, 630);
+    }
+}
+END_TEST
+
+/* The AVX-512 2x2 pool against the generic loops: same maxima, same
+ * argmax (the first maximum on ties, a NaN wins), same gradient. */
+START_TEST(pool_fast_vs_generic)
+{
+    if (!nn_have_avx512()) {
+        return;
+    }
+    nn_conv_shape g = {.H = 7, .W = 9, .C = 48, .K = 48, .R = 2, .S = 2, .sh = 2, .sw = 2};
+    ck_assert_int_eq(nn_conv_shape_set(&g, 0), 0);
+    const int N = 3;
+    size_t nx = (size_t)N * 7 * 9 * 48, ny = (size_t)N * g.P * g.Q * 48;
+    float *x = nt_rand(nx, -1, 1, 700), *dy = nt_rand(ny, -1, 1, 701);
+    for (size_t i = 0; i < nx; i += 7) {
+        x[i] = 0.5f; /* ties */
+    }
+    x[3] = NAN;
+    nn_exec fast = {.kern = &nn_kernels_avx512}, slow = {.kern = NULL};
+    float *y1 = nt_zeros(ny), *y2 = nt_zeros(ny), *dx1 = nt_rand(nx, 3, 4, 702);
+    float *dx2 = nt_rand(nx, 3, 4, 703);
+    uint32_t *a1 = calloc(ny, 4), *a2 = calloc(ny, 4);
+    ck_assert_int_eq(nn_par_create(&fast.par, 2), 0);
+    nn_maxpool_forward(&g, N, x, y1, a1, &fast);
+    nn_maxpool_forward(&g, N, x, y2, a2, &slow);
+    ck_assert_int_eq(memcmp(a1, a2, ny * 4), 0);
+    ck_assert(isnan(y1[3]) && isnan(y2[3]));
+    for (size_t i = 0; i < ny; i++) {
+        ck_assert(y1[i] == y2[i] || (isnan(y1[i]) && isnan(y2[i])));
+    }
+    nn_maxpool_backward(&g, N, a1, dy, dx1, &fast);
+    nn_maxpool_backward(&g, N, a2, dy, dx2, &slow);
+    ck_assert_int_eq(memcmp(dx1, dx2, nx * 4), 0);
+    nn_par_destroy(fast.par);
+    free(x), free(dy), free(y1), free(y2), free(dx1), free(dx2), free(a1), free(a2);
+}
+END_TEST
+
+/* ---- the thread team ------------------------------------------------------------ */
+
+typedef struct count_ctx {
+    int hits[8];
+    int nt;
+} count_ctx;
+
+static void count_part(void *ctx, int t, int nt)
+{
+    count_ctx *c = ctx;
+    c->hits[t]++;
+    c->nt = nt;
+}
+
+START_TEST(par_team)
+{
+    for (int threads = 1; threads <= 4; threads++) {
+        nn_par *p;
+        ck_assert_int_eq(nn_par_create(&p, threads), 0);
+        ck_assert_int_eq(nn_par_threads(p), threads);
+        count_ctx c = {{0}, 0};
+        for (int i = 0; i < 500; i++) {
+            nn_par_run(p, count_part, &c);
+        }
+        ck_assert_int_eq(c.nt, threads);
+        for (int t = 0; t < 8; t++) {
+            ck_assert_int_eq(c.hits[t], t < threads ? 500 : 0);
+        }
+        nn_par_destroy(p);
+    }
+    count_ctx c = {{0}, 0};
+    nn_par_run(NULL, count_part, &c);
+    ck_assert_int_eq(c.hits[0], 1);
+    nn_par_destroy(NULL);
+}
+END_TEST
+
+static Suite *kern_suite(void)
+{
+    Suite *s = suite_create("nn_kern");
+    TCase *tc = tcase_create("kern");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, kconv_shapes);
+    tcase_add_test(tc, kdw_shapes);
+    tcase_add_test(tc, direct_vs_naive);
+    tcase_add_test(tc, direct_threads);
+    tcase_add_test(tc, direct_nan);
+    tcase_add_test(tc, dense_vs_naive);
+    tcase_add_test(tc, pool_fast_vs_generic);
+    tcase_add_test(tc, par_team);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return ck_test_run(kern_suite());
+}

@@ -1,0 +1,397 @@
+/* conv_direct.c: Conv2D (stride 1) as implicit GEMMs on the model's
+ * kernels (kern_avx512.c), the batch split over the model's threads.
+ *
+ * Forward: one nn_kconv per image straight from x (no im2col), bias and
+ * ReLU in the kernel's epilogue; 'same' padding copies the image into a
+ * zero-bordered buffer first (the book's models are all 'valid').
+ *
+ * Backward, per image and thread:
+ *  1. the output gradient, masked by the ReLU (y > 0), is copied once
+ *     (this pass replaces the model's separate activation pass);
+ *  2. dw += x^T dy (nn_kdw; db from the same pass), into the thread's own
+ *     partial sums, added together at the end (so a run is reproducible
+ *     for a given number of threads);
+ *  3. dx = dy times the kernel transposed per tap, each product row added
+ *     into dx at its window ("col2im" in the kernel's epilogue, no column
+ *     buffer), written, not added, so the model need not zero activation
+ *     gradients; with 'same' padding instead a correlation of the
+ *     zero-padded dy with the flipped kernel (choose_dx has the figures).
+ * A layer without an input gradient (the first) skips 1 and 3 and masks
+ * inside nn_kdw instead.
+ *
+ * Why this and not im2col + GEMM: with NHWC the im2col matrix is R*S
+ * copies of the input (catsdogs' second layer: 190 MB per batch of 32)
+ * written and read again for the forward, and the column gradient as much
+ * again for col2im; here nothing is materialised but one masked copy of
+ * dy per image. One core, catsdogs-1st layers, GFLOP/s in CPU time:
+ * forward 100-150, kernel gradient 100-150, input gradient 120-140,
+ * against 15-25 for the im2col path on the OpenBLAS this machine picks
+ * (its SSE3 "Prescott" kernels) and 60-140 on its AVX-512 ones.
+ */
+#include <string.h>
+
+#include "nn_internal.h"
+
+/* Rows and columns of the input the windows cover, padding included. */
+static int padded_h(const nn_conv_shape *g)
+{
+    return (g->P - 1) * g->sh + g->R;
+}
+
+static int padded_w(const nn_conv_shape *g)
+{
+    return (g->Q - 1) * g->sw + g->S;
+}
+
+/* Does the layer read outside x (so x goes through a padded copy)? */
+static int needs_pad(const nn_conv_shape *g)
+{
+    return g->pt > 0 || g->pl > 0 || padded_h(g) - g->pt > g->H || padded_w(g) - g->pl > g->W;
+}
+
+static size_t dyp_size(const nn_conv_shape *g)
+{
+    return (size_t)(g->P + 2 * (g->R - 1)) * (g->Q + 2 * (g->S - 1)) * g->K;
+}
+
+static size_t xpad_size(const nn_conv_shape *g)
+{
+    return needs_pad(g) ? (size_t)padded_h(g) * padded_w(g) * g->C : 0;
+}
+
+static size_t kernel_size(const nn_conv_shape *g)
+{
+    return (size_t)g->R * g->S * g->C * g->K;
+}
+
+/* Scratch layout: [wf] then per thread [dyp][xpad][dw partial][db partial]
+ * (thread 0 accumulates into dw and db directly). */
+static size_t per_thread(const nn_conv_shape *g, int need_dx)
+{
+    return (need_dx ? dyp_size(g) : 0) + xpad_size(g) + kernel_size(g) + (size_t)g->K;
+}
+
+static size_t direct_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
+{
+    (void)N;
+    return (need_dx ? kernel_size(g) : 0) + (size_t)threads * per_thread(g, need_dx);
+}
+
+/* x (H,W,C) -> xp (Hp,Wp,C) with zeros where the windows leave x. */
+static void pad_copy(const nn_conv_shape *g, const float *x, float *xp)
+{
+    const int Hp = padded_h(g), Wp = padded_w(g), C = g->C;
+    for (int i = 0; i < Hp; i++) {
+        float *row = xp + (size_t)i * Wp * C;
+        int h = i - g->pt;
+        if (h < 0 || h >= g->H) {
+            memset(row, 0, (size_t)Wp * C * sizeof *row);
+            continue;
+        }
+        int w0 = g->pl, w1 = g->pl + g->W < Wp ? g->pl + g->W : Wp; /* [w0, w1) from x */
+        memset(row, 0, (size_t)w0 * C * sizeof *row);
+        memcpy(row + (size_t)w0 * C, x + (size_t)h * g->W * C, (size_t)(w1 - w0) * C * sizeof *row);
+        memset(row + (size_t)w1 * C, 0, (size_t)(Wp - w1) * C * sizeof *row);
+    }
+}
+
+/* The input as the kernels read it: x itself, or its padded copy. */
+static const float *input_view(const nn_conv_shape *g, const float *x, float *xpad, int *Wp)
+{
+    if (!needs_pad(g)) {
+        *Wp = g->W;
+        return x;
+    }
+    pad_copy(g, x, xpad);
+    *Wp = padded_w(g);
+    return xpad;
+}
+
+/* Images [lo, hi) of N for thread t of nt. */
+static void share(int N, int t, int nt, int *lo, int *hi)
+{
+    *lo = (int)((long)N * t / nt);
+    *hi = (int)((long)N * (t + 1) / nt);
+}
+
+typedef struct conv_job {
+    const nn_conv_shape *g;
+    int N, relu;
+    const float *x, *w, *b, *y, *dy, *wk;
+    float *out, *dx, *dw, *db;
+    const nn_exec *ex;
+    float *scratch; /* the per-thread part of ex->scratch */
+    int need_dx;
+    int mode; /* dx_mode */
+} conv_job;
+
+static float *thread_scratch(const conv_job *j, int t)
+{
+    return j->scratch + (size_t)t * per_thread(j->g, j->need_dx);
+}
+
+static void forward_part(void *ctx, int t, int nt)
+{
+    const conv_job *j = ctx;
+    const nn_conv_shape *g = j->g;
+    const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->K;
+    float *xpad = thread_scratch(j, t);
+    int lo, hi;
+    share(j->N, t, nt, &lo, &hi);
+    for (int n = lo; n < hi; n++) {
+        int Wp;
+        const float *a = input_view(g, j->x + n * xs, xpad, &Wp);
+        nn_kconv k = {
+            .a = a,
+            .a_rs = (ptrdiff_t)g->sh * Wp * g->C,
+            .a_cs = (ptrdiff_t)g->sw * g->C,
+            .tap_rs = (ptrdiff_t)Wp * g->C,
+            .taps = g->R,
+            .depth = g->S * g->C,
+            .b = j->w,
+            .ldb = g->K,
+            .ncols = g->K,
+            .y = j->out + n * ys,
+            .y_rs = (ptrdiff_t)g->Q * g->K,
+            .y_cs = g->K,
+            .P = g->P,
+            .Q = g->Q,
+            .bias = j->b,
+            .relu = j->relu,
+        };
+        j->ex->kern->conv(&k);
+    }
+}
+
+static void direct_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                           const float *b, nn_act act, float *y, const nn_exec *ex)
+{
+    /* Each thread's slot starts with its xpad, laid out as a backward
+     * without dx would (no larger than the size reserved). */
+    conv_job j = {.g = g,
+                  .N = N,
+                  .relu = act == NN_ACT_RELU,
+                  .x = x,
+                  .w = w,
+                  .b = b,
+                  .out = y,
+                  .ex = ex,
+                  .scratch = ex->scratch};
+    nn_par_run(ex->par, forward_part, &j);
+}
+
+/* How the input gradient is formed. */
+typedef enum dx_mode {
+    DX_CORR,   /* padded dy correlated with the flipped, transposed kernel */
+    DX_COL2IM, /* dy times the transposed kernel, scattered into dx */
+} dx_mode;
+
+/* The correlation computes all H*W input pixels from a dy padded to
+ * (P+2R-2, Q+2S-2): on small maps many of its products are with padding
+ * zeros (mnist's second layer, 12x12 from 8x8: 2.25 times the forward's
+ * work). The scatter does exactly the forward's products and adds each
+ * into dx R*(S*C/64) times, in L1/L2. Measured per layer (one core, CPU
+ * time, GFLOP/s of the forward's count), correlation -> scatter:
+ * catsdogs 74x74x32 113 -> 122, 36x36x64 129 -> 142, 17x17x128 107 -> 128,
+ * 20x20x128 99 -> 127, 9x9x256 54 -> 92; mnist 12x12x32 62 -> 138. So the
+ * scatter everywhere it can go: not with padding, whose scatter would
+ * reach outside dx. */
+static dx_mode choose_dx(const nn_conv_shape *g)
+{
+    return needs_pad(g) ? DX_CORR : DX_COL2IM;
+}
+
+/* dy (P,Q,K) masked by y > 0 when y is set -> dst (P,Q,K) with row stride
+ * rs floats. */
+static void masked_rows(const nn_conv_shape *g, const nn_kernels *kern, const float *dy,
+                        const float *y, float *dst, size_t rs)
+{
+    const size_t row = (size_t)g->Q * g->K;
+    for (int p = 0; p < g->P; p++) {
+        if (y) {
+            kern->relu_mask(row, dy + p * row, y + p * row, dst + p * rs);
+        } else {
+            memcpy(dst + p * rs, dy + p * row, row * sizeof *dst);
+        }
+    }
+}
+
+/* dx (H,W,C) = sum over taps r of g (P*Q, K) wt_r (K, S*C), each product
+ * row (p,q) added at dx row p+r, column q: a window row is S*C contiguous
+ * floats of dx, so the scatter of col2im happens in the kernel's
+ * epilogue (rows of one tile overlap in dx, and are added in order). */
+static void dx_col2im(const nn_conv_shape *g, const nn_kernels *kern, const float *gd,
+                      const float *wt, float *dx)
+{
+    const int C = g->C, K = g->K, SC = g->S * C;
+    memset(dx, 0, (size_t)g->H * g->W * C * sizeof *dx);
+    for (int r = 0; r < g->R; r++) {
+        nn_kconv k = {
+            .a = gd,
+            .a_rs = (ptrdiff_t)g->Q * K,
+            .a_cs = K,
+            .taps = 1,
+            .depth = K,
+            .b = wt + (size_t)r * K * SC,
+            .ldb = SC,
+            .ncols = SC,
+            .y = dx + (size_t)(r - g->pt) * g->W * C - (size_t)g->pl * C,
+            .y_rs = (ptrdiff_t)g->W * C,
+            .y_cs = C,
+            .P = g->P,
+            .Q = g->Q,
+            .accumulate = 1,
+        };
+        kern->conv(&k);
+    }
+}
+
+static void backward_part(void *ctx, int t, int nt)
+{
+    const conv_job *j = ctx;
+    const nn_conv_shape *g = j->g;
+    const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->K;
+    const int K = g->K, C = g->C, Qp = g->Q + 2 * (g->S - 1);
+    const nn_kernels *kern = j->ex->kern;
+    float *dyp = thread_scratch(j, t);
+    float *xpad = dyp + (j->need_dx ? dyp_size(g) : 0);
+    float *dw = j->dw, *db = j->db;
+    if (t > 0) { /* partial sums, added up by the caller */
+        dw = xpad + xpad_size(g);
+        db = dw + kernel_size(g);
+        memset(dw, 0, (kernel_size(g) + (size_t)K) * sizeof *dw);
+    }
+    if (j->need_dx && j->mode == DX_CORR) {
+        memset(dyp, 0, dyp_size(g) * sizeof *dyp); /* the borders stay zero */
+    }
+    int lo, hi;
+    share(j->N, t, nt, &lo, &hi);
+    for (int n = lo; n < hi; n++) {
+        int Wp;
+        const float *a = input_view(g, j->x + n * xs, xpad, &Wp);
+        const float *y = j->relu ? j->y + n * ys : NULL;
+        nn_kdw kw = {
+            .x = a,
+            .x_rs = (ptrdiff_t)Wp * C,
+            .x_cs = C,
+            .tap_rs = (ptrdiff_t)Wp * C,
+            .taps = g->R,
+            .depth = g->S * C,
+            .dy = j->dy + n * ys,
+            .ym = y,
+            .dy_rs = (ptrdiff_t)g->Q * K,
+            .dy_cs = K,
+            .ncols = K,
+            .P = g->P,
+            .Q = g->Q,
+            .dw = dw,
+            .ldw = K,
+            .db = j->db ? db : NULL,
+        };
+        if (!j->need_dx) {
+            kern->dw(&kw);
+            continue;
+        }
+        if (j->mode == DX_COL2IM) {
+            masked_rows(g, kern, j->dy + n * ys, y, dyp, (size_t)g->Q * K);
+            kw.dy = dyp;
+            kw.ym = NULL;
+            kern->dw(&kw);
+            dx_col2im(g, kern, dyp, j->wk, j->dx + n * xs);
+            continue;
+        }
+        float *inner = dyp + ((size_t)(g->R - 1) * Qp + (g->S - 1)) * K;
+        masked_rows(g, kern, j->dy + n * ys, y, inner, (size_t)Qp * K);
+        kw.dy = inner;
+        kw.ym = NULL;
+        kw.dy_rs = (ptrdiff_t)Qp * K;
+        kern->dw(&kw);
+        nn_kconv kx = {
+            .a = dyp + ((size_t)g->pt * Qp + g->pl) * K,
+            .a_rs = (ptrdiff_t)Qp * K,
+            .a_cs = K,
+            .tap_rs = (ptrdiff_t)Qp * K,
+            .taps = g->R,
+            .depth = g->S * K,
+            .b = j->wk,
+            .ldb = C,
+            .ncols = C,
+            .y = j->dx + n * xs,
+            .y_rs = (ptrdiff_t)g->W * C,
+            .y_cs = C,
+            .P = g->H,
+            .Q = g->W,
+        };
+        kern->conv(&kx);
+    }
+}
+
+/* The kernel rearranged for the input gradient: DX_CORR wants
+ * wk[r][s][k][c] = w[R-1-r][S-1-s][c][k] (flipped, C and K swapped);
+ * DX_COL2IM wants wk[r][k][s*C + c] = w[r][s][c][k] (per tap, transposed). */
+static void arrange_kernel(const nn_conv_shape *g, dx_mode mode, const float *w, float *wk)
+{
+    const int C = g->C, K = g->K, S = g->S;
+    for (int r = 0; r < g->R; r++) {
+        for (int s = 0; s < S; s++) {
+            for (int c = 0; c < C; c++) {
+                const float *src = w + (((size_t)r * S + s) * C + c) * K;
+                if (mode == DX_CORR) {
+                    float *dst = wk + ((size_t)(g->R - 1 - r) * S + (S - 1 - s)) * K * C + c;
+                    for (int k = 0; k < K; k++) {
+                        dst[(size_t)k * C] = src[k];
+                    }
+                } else {
+                    float *dst = wk + (size_t)r * K * S * C + (size_t)s * C + c;
+                    for (int k = 0; k < K; k++) {
+                        dst[(size_t)k * S * C] = src[k];
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void direct_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                            const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                            float *db, const nn_exec *ex)
+{
+    conv_job j = {.g = g,
+                  .N = N,
+                  .relu = act == NN_ACT_RELU,
+                  .x = x,
+                  .y = y,
+                  .dy = dy,
+                  .dx = dx,
+                  .dw = dw,
+                  .db = db,
+                  .ex = ex,
+                  .need_dx = dx != NULL,
+                  .mode = choose_dx(g)};
+    j.scratch = ex->scratch + (dx ? kernel_size(g) : 0);
+    if (dx) {
+        arrange_kernel(g, j.mode, w, ex->scratch);
+        j.wk = ex->scratch;
+    }
+    nn_par_run(ex->par, backward_part, &j);
+    for (int t = 1; t < nn_par_threads(ex->par); t++) {
+        const float *pw = thread_scratch(&j, t) + (dx ? dyp_size(g) : 0) + xpad_size(g);
+        const size_t nw = kernel_size(g);
+        for (size_t i = 0; i < nw; i++) {
+            dw[i] += pw[i];
+        }
+        for (int k = 0; db && k < g->K; k++) {
+            db[k] += pw[nw + k];
+        }
+    }
+}
+
+const nn_conv_impl nn_conv_direct = {"direct", direct_scratch, direct_forward, direct_backward};
+
+const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex)
+{
+    if (ex->kern && g->sh == 1 && g->sw == 1) {
+        return &nn_conv_direct;
+    }
+    return &nn_conv_im2col;
+}
