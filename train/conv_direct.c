@@ -64,17 +64,34 @@ static size_t kernel_size(const nn_conv_shape *g)
     return (size_t)g->R * g->S * g->C * g->K;
 }
 
-/* Scratch layout: [wf] then per thread [dyp][xpad][dw partial][db partial]
- * (thread 0 accumulates into dw and db directly). */
+/* The kernel gradient of a batch is summed in NPART fixed groups of
+ * images, each into its own partial sums (group 0 straight into dw),
+ * added up in group order at the end: the threads take groups as they
+ * come (nn_units), and the result is the same bits whatever the number of
+ * threads and whoever took what. */
+enum { NPART = 8 };
+
+static int nparts(int N)
+{
+    return N < NPART ? N : NPART;
+}
+
+/* Scratch layout: [wk, if dx] [per thread: dyp (if dx), xpad]
+ * [per group from 1: dw partial, db partial]. */
 static size_t per_thread(const nn_conv_shape *g, int need_dx)
 {
-    return (need_dx ? dyp_size(g) : 0) + xpad_size(g) + kernel_size(g) + (size_t)g->K;
+    return (need_dx ? dyp_size(g) : 0) + xpad_size(g);
+}
+
+static size_t per_part(const nn_conv_shape *g)
+{
+    return kernel_size(g) + (size_t)g->K;
 }
 
 static size_t direct_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
 {
-    (void)N;
-    return (need_dx ? kernel_size(g) : 0) + (size_t)threads * per_thread(g, need_dx);
+    return (need_dx ? kernel_size(g) : 0) + (size_t)threads * per_thread(g, need_dx) +
+           (size_t)(nparts(N) - 1) * per_part(g);
 }
 
 /* x (H,W,C) -> xp (Hp,Wp,C) with zeros where the windows leave x. */
@@ -107,22 +124,17 @@ static const float *input_view(const nn_conv_shape *g, const float *x, float *xp
     return xpad;
 }
 
-/* Images [lo, hi) of N for thread t of nt. */
-static void share(int N, int t, int nt, int *lo, int *hi)
-{
-    *lo = (int)((long)N * t / nt);
-    *hi = (int)((long)N * (t + 1) / nt);
-}
-
 typedef struct conv_job {
     const nn_conv_shape *g;
     int N, relu;
     const float *x, *w, *b, *y, *dy, *wk;
     float *out, *dx, *dw, *db;
     const nn_exec *ex;
-    float *scratch; /* the per-thread part of ex->scratch */
+    float *scratch; /* the per-thread slots of ex->scratch */
+    float *parts;   /* the partial sums of groups 1.. */
     int need_dx;
     int mode; /* dx_mode */
+    nn_units units;
 } conv_job;
 
 static float *thread_scratch(const conv_job *j, int t)
@@ -132,13 +144,12 @@ static float *thread_scratch(const conv_job *j, int t)
 
 static void forward_part(void *ctx, int t, int nt)
 {
-    const conv_job *j = ctx;
+    conv_job *j = ctx;
     const nn_conv_shape *g = j->g;
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->K;
     float *xpad = thread_scratch(j, t);
-    int lo, hi;
-    share(j->N, t, nt, &lo, &hi);
-    for (int n = lo; n < hi; n++) {
+    (void)nt;
+    for (int n; (n = nn_units_take(&j->units)) >= 0;) {
         int Wp;
         const float *a = input_view(g, j->x + n * xs, xpad, &Wp);
         nn_kconv k = {
@@ -166,17 +177,12 @@ static void forward_part(void *ctx, int t, int nt)
 static void direct_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
                            const float *b, nn_act act, float *y, const nn_exec *ex)
 {
-    /* Each thread's slot starts with its xpad, laid out as a backward
-     * without dx would (no larger than the size reserved). */
-    conv_job j = {.g = g,
-                  .N = N,
-                  .relu = act == NN_ACT_RELU,
-                  .x = x,
-                  .w = w,
-                  .b = b,
-                  .out = y,
-                  .ex = ex,
-                  .scratch = ex->scratch};
+    conv_job j = {
+        .g = g, .N = N, .relu = act == NN_ACT_RELU, .x = x, .w = w, .b = b, .out = y, .ex = ex};
+    /* Each thread's slot starts with an xpad, laid out as a backward
+     * without dx would: never larger than the size reserved. */
+    j.scratch = ex->scratch;
+    nn_units_init(&j.units, N);
     nn_par_run(ex->par, forward_part, &j);
 }
 
@@ -246,27 +252,20 @@ static void dx_col2im(const nn_conv_shape *g, const nn_kernels *kern, const floa
     }
 }
 
-static void backward_part(void *ctx, int t, int nt)
+/* Group i's images, summed into its own dw and db. */
+static void backward_group(conv_job *j, int i, float *dyp, float *xpad)
 {
-    const conv_job *j = ctx;
     const nn_conv_shape *g = j->g;
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->K;
-    const int K = g->K, C = g->C, Qp = g->Q + 2 * (g->S - 1);
+    const int K = g->K, C = g->C, Qp = g->Q + 2 * (g->S - 1), np = nparts(j->N);
     const nn_kernels *kern = j->ex->kern;
-    float *dyp = thread_scratch(j, t);
-    float *xpad = dyp + (j->need_dx ? dyp_size(g) : 0);
     float *dw = j->dw, *db = j->db;
-    if (t > 0) { /* partial sums, added up by the caller */
-        dw = xpad + xpad_size(g);
+    if (i > 0) {
+        dw = j->parts + (size_t)(i - 1) * per_part(g);
         db = dw + kernel_size(g);
-        memset(dw, 0, (kernel_size(g) + (size_t)K) * sizeof *dw);
+        memset(dw, 0, per_part(g) * sizeof *dw);
     }
-    if (j->need_dx && j->mode == DX_CORR) {
-        memset(dyp, 0, dyp_size(g) * sizeof *dyp); /* the borders stay zero */
-    }
-    int lo, hi;
-    share(j->N, t, nt, &lo, &hi);
-    for (int n = lo; n < hi; n++) {
+    for (int n = j->N * i / np; n < j->N * (i + 1) / np; n++) {
         int Wp;
         const float *a = input_view(g, j->x + n * xs, xpad, &Wp);
         const float *y = j->relu ? j->y + n * ys : NULL;
@@ -326,6 +325,43 @@ static void backward_part(void *ctx, int t, int nt)
     }
 }
 
+static void backward_part(void *ctx, int t, int nt)
+{
+    conv_job *j = ctx;
+    float *dyp = thread_scratch(j, t);
+    float *xpad = dyp + (j->need_dx ? dyp_size(j->g) : 0);
+    (void)nt;
+    if (j->need_dx && j->mode == DX_CORR) {
+        memset(dyp, 0, dyp_size(j->g) * sizeof *dyp); /* the borders stay zero */
+    }
+    for (int i; (i = nn_units_take(&j->units)) >= 0;) {
+        backward_group(j, i, dyp, xpad);
+    }
+}
+
+enum { REDUCE_SLICES = 16 };
+
+/* dw and db += the groups' partial sums, in group order, one slice of
+ * them per unit. */
+static void reduce_part(void *ctx, int t, int nt)
+{
+    conv_job *j = ctx;
+    const size_t nw = kernel_size(j->g), n = per_part(j->g);
+    (void)t, (void)nt;
+    for (int s; (s = nn_units_take(&j->units)) >= 0;) {
+        size_t lo = n * (size_t)s / REDUCE_SLICES, hi = n * (size_t)(s + 1) / REDUCE_SLICES;
+        for (int i = 1; i < nparts(j->N); i++) {
+            const float *p = j->parts + (size_t)(i - 1) * n;
+            for (size_t k = lo; k < hi && k < nw; k++) {
+                j->dw[k] += p[k];
+            }
+            for (size_t k = lo > nw ? lo : nw; j->db && k < hi; k++) {
+                j->db[k - nw] += p[k];
+            }
+        }
+    }
+}
+
 /* The kernel rearranged for the input gradient: DX_CORR wants
  * wk[r][s][k][c] = w[R-1-r][S-1-s][c][k] (flipped, C and K swapped);
  * DX_COL2IM wants wk[r][k][s*C + c] = w[r][s][c][k] (per tap, transposed). */
@@ -369,20 +405,16 @@ static void direct_backward(const nn_conv_shape *g, int N, const float *x, const
                   .need_dx = dx != NULL,
                   .mode = choose_dx(g)};
     j.scratch = ex->scratch + (dx ? kernel_size(g) : 0);
+    j.parts = j.scratch + (size_t)ex->max_threads * per_thread(g, j.need_dx);
     if (dx) {
         arrange_kernel(g, j.mode, w, ex->scratch);
         j.wk = ex->scratch;
     }
+    nn_units_init(&j.units, nparts(N));
     nn_par_run(ex->par, backward_part, &j);
-    for (int t = 1; t < nn_par_threads(ex->par); t++) {
-        const float *pw = thread_scratch(&j, t) + (dx ? dyp_size(g) : 0) + xpad_size(g);
-        const size_t nw = kernel_size(g);
-        for (size_t i = 0; i < nw; i++) {
-            dw[i] += pw[i];
-        }
-        for (int k = 0; db && k < g->K; k++) {
-            db[k] += pw[nw + k];
-        }
+    if (nparts(N) > 1) {
+        nn_units_init(&j.units, REDUCE_SLICES);
+        nn_par_run(ex->par, reduce_part, &j);
     }
 }
 

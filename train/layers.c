@@ -185,44 +185,42 @@ const nn_conv_impl nn_conv_im2col = {"im2col+sgemm", im2col_scratch, conv_im2col
 
 /* ---- Dense ---------------------------------------------------------------- */
 
-/* Columns [lo, hi) of n for thread t of nt, in whole 16-float vectors. */
-static void split16(int n, int t, int nt, int *lo, int *hi)
-{
-    int v = (n + 15) / 16;
-    *lo = v * t / nt * 16;
-    *hi = t == nt - 1 ? n : v * (t + 1) / nt * 16;
-    *lo = *lo < n ? *lo : n;
-    *hi = *hi < n ? *hi : n;
-}
-
 typedef struct dense_job {
     int N, Din, Dout;
     const float *x, *w, *b, *dy;
     float *y, *dx, *dw, *db, *dyt, *dxt;
     const nn_exec *ex;
+    nn_units units; /* column blocks (forward), row blocks of w (backward) */
 } dense_job;
 
+enum { DENSE_COLS = 64, DENSE_ROWS = 256 };
+
+static int blocks(int n, int per)
+{
+    return (n + per - 1) / per;
+}
+
+/* y's columns [u*64, u*64 + 64) for each unit u taken. */
 static void dense_forward_part(void *ctx, int t, int nt)
 {
-    const dense_job *j = ctx;
-    int lo, hi;
-    split16(j->Dout, t, nt, &lo, &hi);
-    if (lo == hi) {
-        return;
+    dense_job *j = ctx;
+    (void)t, (void)nt;
+    for (int u; (u = nn_units_take(&j->units)) >= 0;) {
+        int lo = u * DENSE_COLS, hi = lo + DENSE_COLS < j->Dout ? lo + DENSE_COLS : j->Dout;
+        nn_kconv k = {.a = j->x,
+                      .a_cs = j->Din,
+                      .taps = 1,
+                      .depth = j->Din,
+                      .b = j->w + lo,
+                      .ldb = j->Dout,
+                      .ncols = hi - lo,
+                      .y = j->y + lo,
+                      .y_cs = j->Dout,
+                      .P = 1,
+                      .Q = j->N,
+                      .bias = j->b ? j->b + lo : NULL};
+        j->ex->kern->conv(&k);
     }
-    nn_kconv k = {.a = j->x,
-                  .a_cs = j->Din,
-                  .taps = 1,
-                  .depth = j->Din,
-                  .b = j->w + lo,
-                  .ldb = j->Dout,
-                  .ncols = hi - lo,
-                  .y = j->y + lo,
-                  .y_cs = j->Dout,
-                  .P = 1,
-                  .Q = j->N,
-                  .bias = j->b ? j->b + lo : NULL};
-    j->ex->kern->conv(&k);
 }
 
 void nn_dense_forward(int N, int Din, int Dout, const float *x, const float *w, const float *b,
@@ -230,7 +228,8 @@ void nn_dense_forward(int N, int Din, int Dout, const float *x, const float *w, 
 {
     if (ex->kern) {
         dense_job j = {.N = N, .Din = Din, .Dout = Dout, .x = x, .w = w, .b = b, .y = y, .ex = ex};
-        nn_par_run(Dout >= 32 ? ex->par : NULL, dense_forward_part, &j);
+        nn_units_init(&j.units, blocks(Dout, DENSE_COLS));
+        nn_par_run(j.units.n > 1 ? ex->par : NULL, dense_forward_part, &j);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Dout, Din, 1.0f, x, Din, w, Dout,
@@ -240,47 +239,47 @@ void nn_dense_forward(int N, int Din, int Dout, const float *x, const float *w, 
     }
 }
 
-/* Thread t's rows [lo, hi) of w: dw for them, and dx's columns for them
- * through dxt (Din,N) = w (Din,Dout) dy^T (Dout,N). */
+/* For each block of rows [lo, hi) of w taken: dw for them, and dx's
+ * columns for them through dxt (Din,N) = w (Din,Dout) dy^T (Dout,N);
+ * db with block 0. */
 static void dense_backward_part(void *ctx, int t, int nt)
 {
-    const dense_job *j = ctx;
-    int lo = (int)((long)j->Din * t / nt), hi = (int)((long)j->Din * (t + 1) / nt);
-    nn_kdw kw = {.x = j->x + lo,
-                 .x_cs = j->Din,
-                 .taps = 1,
-                 .depth = hi - lo,
-                 .dy = j->dy,
-                 .dy_cs = j->Dout,
-                 .ncols = j->Dout,
-                 .P = 1,
-                 .Q = j->N,
-                 .dw = j->dw + (size_t)lo * j->Dout,
-                 .ldw = j->Dout,
-                 .db = t == 0 ? j->db : NULL};
-    if (hi > lo) {
+    dense_job *j = ctx;
+    (void)t, (void)nt;
+    for (int u; (u = nn_units_take(&j->units)) >= 0;) {
+        int lo = u * DENSE_ROWS, hi = lo + DENSE_ROWS < j->Din ? lo + DENSE_ROWS : j->Din;
+        nn_kdw kw = {.x = j->x + lo,
+                     .x_cs = j->Din,
+                     .taps = 1,
+                     .depth = hi - lo,
+                     .dy = j->dy,
+                     .dy_cs = j->Dout,
+                     .ncols = j->Dout,
+                     .P = 1,
+                     .Q = j->N,
+                     .dw = j->dw + (size_t)lo * j->Dout,
+                     .ldw = j->Dout,
+                     .db = u == 0 ? j->db : NULL};
         j->ex->kern->dw(&kw);
-    } else if (kw.db) {
-        j->ex->kern->db(j->dy, NULL, 0, j->Dout, 1, j->N, j->Dout, j->db);
-    }
-    if (!j->dx || hi == lo) {
-        return;
-    }
-    nn_kconv kx = {.a = j->w + (size_t)lo * j->Dout,
-                   .a_cs = j->Dout,
-                   .taps = 1,
-                   .depth = j->Dout,
-                   .b = j->dyt,
-                   .ldb = j->N,
-                   .ncols = j->N,
-                   .y = j->dxt + (size_t)lo * j->N,
-                   .y_cs = j->N,
-                   .P = 1,
-                   .Q = hi - lo};
-    j->ex->kern->conv(&kx);
-    for (int n = 0; n < j->N; n++) {
-        for (int i = lo; i < hi; i++) {
-            j->dx[(size_t)n * j->Din + i] = j->dxt[(size_t)i * j->N + n];
+        if (!j->dx) {
+            continue;
+        }
+        nn_kconv kx = {.a = j->w + (size_t)lo * j->Dout,
+                       .a_cs = j->Dout,
+                       .taps = 1,
+                       .depth = j->Dout,
+                       .b = j->dyt,
+                       .ldb = j->N,
+                       .ncols = j->N,
+                       .y = j->dxt + (size_t)lo * j->N,
+                       .y_cs = j->N,
+                       .P = 1,
+                       .Q = hi - lo};
+        j->ex->kern->conv(&kx);
+        for (int n = 0; n < j->N; n++) {
+            for (int i = lo; i < hi; i++) {
+                j->dx[(size_t)n * j->Din + i] = j->dxt[(size_t)i * j->N + n];
+            }
         }
     }
 }
@@ -311,7 +310,8 @@ void nn_dense_backward(int N, int Din, int Dout, const float *x, const float *w,
                 j.dyt[(size_t)k * N + n] = dy[(size_t)n * Dout + k];
             }
         }
-        nn_par_run(Din >= 256 ? ex->par : NULL, dense_backward_part, &j);
+        nn_units_init(&j.units, blocks(Din, DENSE_ROWS));
+        nn_par_run(j.units.n > 1 ? ex->par : NULL, dense_backward_part, &j);
         return;
     }
     /* dw (Din,Dout) += x^T (Din,N) dy (N,Dout) */

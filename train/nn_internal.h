@@ -20,6 +20,7 @@
 #ifndef NN_INTERNAL_H
 #define NN_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,28 @@ int nn_par_threads(const nn_par *p); /* 1 for NULL */
 void nn_par_run(nn_par *p, nn_par_fn fn, void *ctx);
 /* CPUs online, at most NN_PAR_MAX. */
 int nn_par_max(void);
+
+/* Work units handed out to a team as the threads come for them: on a
+ * shared machine a thread may be descheduled for milliseconds, and a
+ * static split would leave the other waiting at the end of every layer.
+ * Results must not depend on who took which unit. */
+typedef struct nn_units {
+    atomic_int next;
+    int n;
+} nn_units;
+
+static inline void nn_units_init(nn_units *u, int n)
+{
+    atomic_init(&u->next, 0);
+    u->n = n;
+}
+
+/* The next unit, or -1 when none is left. */
+static inline int nn_units_take(nn_units *u)
+{
+    int i = atomic_fetch_add_explicit(&u->next, 1, memory_order_relaxed);
+    return i < u->n ? i : -1;
+}
 
 /* One implicit GEMM (kern_avx512.c explains the formulation): for output
  * pixel (p,q) < (P,Q) and column n < ncols,

@@ -163,14 +163,16 @@ typedef struct pool_job {
     float *y, *dx;
     uint32_t *arg;          /* forward */
     const uint32_t *arg_in; /* backward */
+    nn_units units;         /* images */
 } pool_job;
 
 static void forward_part(void *ctx, int t, int nt)
 {
-    const pool_job *j = ctx;
+    pool_job *j = ctx;
     const nn_conv_shape *g = j->g;
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->C;
-    for (int n = j->N * t / nt; n < j->N * (t + 1) / nt; n++) {
+    (void)t, (void)nt;
+    for (int n; (n = nn_units_take(&j->units)) >= 0;) {
 #if defined(__x86_64__) && defined(__GNUC__)
         if (j->fast) {
             forward_2x2(g, j->x + n * xs, j->y + n * ys, j->arg + n * ys);
@@ -183,10 +185,11 @@ static void forward_part(void *ctx, int t, int nt)
 
 static void backward_part(void *ctx, int t, int nt)
 {
-    const pool_job *j = ctx;
+    pool_job *j = ctx;
     const nn_conv_shape *g = j->g;
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->C;
-    for (int n = j->N * t / nt; n < j->N * (t + 1) / nt; n++) {
+    (void)t, (void)nt;
+    for (int n; (n = nn_units_take(&j->units)) >= 0;) {
 #if defined(__x86_64__) && defined(__GNUC__)
         if (j->fast) {
             backward_2x2(g, j->arg_in + n * ys, j->dy + n * ys, j->dx + n * xs);
@@ -206,6 +209,7 @@ void nn_maxpool_forward(const nn_conv_shape *g, int N, const float *x, float *y,
                   .x = x,
                   .y = y,
                   .arg = arg};
+    nn_units_init(&j.units, N);
     nn_par_run(ex->par, forward_part, &j);
 }
 
@@ -218,5 +222,6 @@ void nn_maxpool_backward(const nn_conv_shape *g, int N, const uint32_t *arg, con
                   .dy = dy,
                   .dx = dx,
                   .arg_in = arg};
+    nn_units_init(&j.units, N);
     nn_par_run(ex->par, backward_part, &j);
 }
