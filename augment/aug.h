@@ -188,12 +188,15 @@ int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed
                      const char *out_png, char *err, size_t errlen);
 
 /* Writes `copies` augmented copies of each input file into outdir (which
- * must exist), as STEM_augK.EXT with EXT png for PNG inputs and jpg
- * otherwise, at the input's size; input i copy k uses key (seed, 0,
- * i * copies + k). Every output is made in a staging directory inside outdir
- * first: on any error nothing is left in outdir. Returns 0, CK_EIO (a file
- * missing or unwritable), CK_EDECODE, CK_EINVAL or CK_ENOMEM; the message
- * names the file. */
+ * must exist), as STEM_augK.png when the input's name ends in .png, else
+ * STEM_augK.jpg (quality 95), at the input's size and colour (grey stays
+ * grey, alpha is dropped); input i copy k uses key (seed, 0, i * copies + k).
+ * Every output is made in a staging directory inside outdir first: on any
+ * error nothing of ours is left in outdir (files of the same name already
+ * there are replaced on success). Two inputs with one stem are refused
+ * (CK_EINVAL). Returns 0, CK_EIO (a file missing or unwritable), CK_EDECODE,
+ * CK_EINVAL or CK_ENOMEM; the message names the file. Not thread-safe
+ * against another call writing the same outdir. */
 int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const char *const *paths,
                     int npaths, const char *outdir, char *err, size_t errlen);
 
