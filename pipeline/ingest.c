@@ -7,10 +7,10 @@
  * The reader numbers entries itself: source i's ids start at the number of
  * entries of the sources before it, so ids are the same in every run. It
  * sends three kinds of items down the graph: BEGIN (a source opened, with
- * its detected layout and id base), ENTRY, and END (the source's count and
- * hash). Ordered delivery lets the writer register source i+1 only after
- * source i is marked done, as the catalog requires, without the reader ever
- * touching the write connection.
+ * its detected layout and id base), ENTRIES (a batch of entries, see
+ * below), and END (the source's count and hash). Ordered delivery lets the writer register source
+ * i+1 only after source i is marked done, as the catalog requires, without the reader ever touching
+ * the write connection.
  *
  * Resume: the reader holds its own read-only connection and asks
  * ds_catalog_has for every id; entries stored by an earlier run are freed at
@@ -20,10 +20,11 @@
  * (cheap next to decoding) so that ds_catalog_source_done can verify that
  * they did not change.
  *
- * Memory: at most 8 items per worker are alive (enough slack that a worker
- * held up on one image does not leave the others idle, measured on small
- * photos), and a worker frees an entry's bytes as soon as it is checked
- * (the sample holds what is stored).
+ * Memory: at most ITEMS_PER_WORKER batches per worker are alive (enough
+ * slack that a worker held up on one batch does not leave the others idle),
+ * each of at most BATCH_ENTRIES entries and about BATCH_BYTES, and a worker
+ * frees an entry's bytes as soon as it is checked (the sample holds what is
+ * stored).
  * Progress counters written by the reader and workers are atomics that the
  * writer reads for its display; everything else is owned by one thread.
  */
@@ -38,20 +39,35 @@
 
 #include "pl_internal.h"
 
-enum { ITEMS_PER_WORKER = 8 };
+/* Entries travel in batches: one hand-off (a queue push, a wake-up of a
+ * worker, of the writer) per batch instead of per entry, and each thread
+ * runs longer between switches. A batch closes at BATCH_ENTRIES entries or
+ * BATCH_BYTES of entry data, whichever comes first, so a batch of large
+ * photos is not larger than a few of them. */
+enum {
+    ITEMS_PER_WORKER = 4, /* batches in flight per worker */
+    BATCH_ENTRIES = 16,
+    BATCH_BYTES = 1 << 20,
+};
 #define PROGRESS_PERIOD 0.1 /* seconds between progress calls */
 
-typedef enum item_kind { ITEM_BEGIN, ITEM_ENTRY, ITEM_END } item_kind;
+typedef enum item_kind { ITEM_BEGIN, ITEM_ENTRIES, ITEM_END } item_kind;
+
+typedef struct slot {
+    int64_t id;       /* the sample id */
+    ds_entry *entry;  /* its data is freed once checked */
+    ds_sample sample; /* filled by a worker */
+} slot;
 
 typedef struct item {
     item_kind kind;
     int source;
-    int64_t id;       /* ENTRY: the sample id; BEGIN: the source's id base */
+    int64_t id;       /* BEGIN: the source's id base */
     ds_layout layout; /* BEGIN */
-    ds_entry *entry;  /* ENTRY */
-    ds_sample sample; /* ENTRY, filled by a worker */
+    int n;            /* ENTRIES: used slots */
     int64_t entries;  /* END */
     char hash[33];    /* END */
+    slot e[BATCH_ENTRIES];
 } item;
 
 typedef struct ingest {
@@ -63,15 +79,19 @@ typedef struct ingest {
     ds_catalog *lookup; /* read-only connection for ds_catalog_has */
     int cur;            /* source being read */
     ds_source *src;     /* open source, NULL between sources */
+    int src_ended;      /* src has no more entries: END is next */
+    int64_t batched[2]; /* batches made, entries in them */
     int64_t base;       /* id base of cur */
     int64_t count;      /* entries of cur so far */
 
     /* Written by the reader and workers, read by the writer. */
     atomic_llong read, checked, skipped;
+    atomic_llong checked_batches[2]; /* batches checked in full, entries in them */
     atomic_ullong bytes_read;
 
     /* Writer (calling thread) only. */
     int64_t ok, rejected;
+    int64_t written_batches[2]; /* batches stored in full, entries in them */
     int wsource;
     double t0, last_progress;
 } ingest;
@@ -83,8 +103,10 @@ static void item_free(void *user, void *p)
     if (!it) {
         return;
     }
-    ds_entry_free(it->entry);
-    ds_sample_clear(&it->sample);
+    for (int i = 0; i < it->n; i++) {
+        ds_entry_free(it->e[i].entry);
+        ds_sample_clear(&it->e[i].sample);
+    }
     free(it);
 }
 
@@ -100,6 +122,57 @@ static int item_new(item **out, item_kind kind, int source, char *err, size_t er
 }
 
 /* ---- reader ------------------------------------------------------------ */
+
+/* Reads entries of the open source into one batch, skipping those an
+ * earlier run stored. Returns 1 with *out (a batch), 0 when the source has
+ * no more entries (in->src_ended set), or an error. */
+static int read_batch(ingest *in, item **out, char *err, size_t errlen)
+{
+    item *it = NULL;
+    size_t bytes = 0;
+    *out = NULL;
+    for (;;) {
+        ds_entry *e;
+        int rc = ds_source_next(in->src, &e, err, errlen);
+        if (rc < 0) {
+            item_free(NULL, it);
+            return rc;
+        }
+        if (rc == 0) {
+            in->src_ended = 1;
+            break;
+        }
+        int64_t id = in->base + in->count++;
+        atomic_fetch_add_explicit(&in->read, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&in->bytes_read, e->size, memory_order_relaxed);
+        int stored = ds_catalog_has(in->lookup, id);
+        if (stored) {
+            ds_entry_free(e);
+            if (stored < 0) {
+                item_free(NULL, it);
+                return ck_err(err, errlen, stored, "%s: look up sample %lld: database error",
+                              in->o->output, (long long)id);
+            }
+            atomic_fetch_add_explicit(&in->skipped, 1, memory_order_relaxed);
+            continue;
+        }
+        if (!it && (rc = item_new(&it, ITEM_ENTRIES, in->cur, err, errlen))) {
+            ds_entry_free(e);
+            return rc;
+        }
+        it->e[it->n++] = (slot){.id = id, .entry = e};
+        bytes += e->size;
+        if (it->n == BATCH_ENTRIES || bytes >= BATCH_BYTES) {
+            break;
+        }
+    }
+    if (it) {
+        in->batched[0]++;
+        in->batched[1] += it->n;
+    }
+    *out = it;
+    return it != NULL;
+}
 
 static int reader_produce(void *user, int64_t seq, void **out, char *err, size_t errlen)
 {
@@ -118,49 +191,29 @@ static int reader_produce(void *user, int64_t seq, void **out, char *err, size_t
                 return rc;
             }
             in->count = 0;
+            in->src_ended = 0;
             it->id = in->base;
             it->layout = ds_source_layout(in->src);
             *out = it;
             return 1;
         }
-        ds_entry *e;
-        rc = ds_source_next(in->src, &e, err, errlen);
-        if (rc < 0) {
-            return rc;
-        }
-        if (rc == 0) {
-            if ((rc = item_new(&it, ITEM_END, in->cur, err, errlen))) {
+        if (!in->src_ended) {
+            rc = read_batch(in, &it, err, errlen);
+            if (rc != 0) {
+                *out = it;
                 return rc;
             }
-            it->entries = in->count;
-            ds_source_hash(in->src, it->hash);
-            ds_source_close(in->src);
-            in->src = NULL;
-            in->base += in->count;
-            in->cur++;
-            *out = it;
-            return 1;
+            continue; /* the source ended: END next */
         }
-        int64_t id = in->base + in->count++;
-        atomic_fetch_add_explicit(&in->read, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&in->bytes_read, e->size, memory_order_relaxed);
-        int stored = ds_catalog_has(in->lookup, id);
-        if (stored < 0) {
-            ds_entry_free(e);
-            return ck_err(err, errlen, stored, "%s: look up sample %lld: database error", o->output,
-                          (long long)id);
-        }
-        if (stored) {
-            atomic_fetch_add_explicit(&in->skipped, 1, memory_order_relaxed);
-            ds_entry_free(e);
-            continue;
-        }
-        if ((rc = item_new(&it, ITEM_ENTRY, in->cur, err, errlen))) {
-            ds_entry_free(e);
+        if ((rc = item_new(&it, ITEM_END, in->cur, err, errlen))) {
             return rc;
         }
-        it->id = id;
-        it->entry = e;
+        it->entries = in->count;
+        ds_source_hash(in->src, it->hash);
+        ds_source_close(in->src);
+        in->src = NULL;
+        in->base += in->count;
+        in->cur++;
         *out = it;
         return 1;
     }
@@ -175,18 +228,22 @@ static int worker_check(void *user, int worker, int64_t seq, void *p, char *err,
     item *it = p;
     (void)worker;
     (void)seq;
-    if (it->kind != ITEM_ENTRY) {
-        return 0;
+    for (int i = 0; i < it->n; i++) {
+        slot *sl = &it->e[i];
+        int rc = ds_check_entry(sl->entry, &in->check, &sl->sample, err, errlen);
+        if (rc) {
+            return rc;
+        }
+        /* The sample holds what will be stored: drop the input bytes now. */
+        free(sl->entry->data);
+        sl->entry->data = NULL;
+        sl->entry->size = 0;
+        atomic_fetch_add_explicit(&in->checked, 1, memory_order_relaxed);
     }
-    int rc = ds_check_entry(it->entry, &in->check, &it->sample, err, errlen);
-    if (rc) {
-        return rc;
+    if (it->kind == ITEM_ENTRIES) {
+        atomic_fetch_add_explicit(&in->checked_batches[0], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&in->checked_batches[1], it->n, memory_order_relaxed);
     }
-    /* The sample holds what will be stored: drop the input bytes now. */
-    free(it->entry->data);
-    it->entry->data = NULL;
-    it->entry->size = 0;
-    atomic_fetch_add_explicit(&in->checked, 1, memory_order_relaxed);
     return 0;
 }
 
@@ -231,11 +288,18 @@ static int write_item(ingest *in, ds_catalog *c, item *it, char *err, size_t err
         in->wsource = it->source;
         break;
     }
-    case ITEM_ENTRY:
-        rc = ds_catalog_put(c, it->id, it->source, it->entry, &it->sample, err, errlen);
+    case ITEM_ENTRIES:
+        for (int i = 0; i < it->n && rc == 0; i++) {
+            const slot *sl = &it->e[i];
+            rc = ds_catalog_put(c, sl->id, it->source, sl->entry, &sl->sample, err, errlen);
+            if (rc == 0) {
+                in->ok += sl->sample.ok != 0;
+                in->rejected += sl->sample.ok == 0;
+            }
+        }
         if (rc == 0) {
-            in->ok += it->sample.ok != 0;
-            in->rejected += it->sample.ok == 0;
+            in->written_batches[0]++;
+            in->written_batches[1] += it->n;
         }
         break;
     case ITEM_END:
@@ -276,9 +340,15 @@ static int run_graph(ingest *in, ds_catalog *c, pl_ingest_stats *st, char *err, 
     }
     pl_graph_stats gs;
     pl_graph_close(g, &gs);
+    /* Stage statistics count entries (and the BEGIN and END items), not
+     * batches. The threads have left: their counters are final. */
     st->reader = gs.source;
     st->workers = gs.workers;
     st->writer = gs.consumer;
+    st->reader.items += in->batched[1] - in->batched[0];
+    st->workers.items +=
+        atomic_load(&in->checked_batches[1]) - atomic_load(&in->checked_batches[0]);
+    st->writer.items += in->written_batches[1] - in->written_batches[0];
     return rc;
 }
 
@@ -376,6 +446,8 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
     }
     atomic_init(&in.read, 0);
     atomic_init(&in.checked, 0);
+    atomic_init(&in.checked_batches[0], 0);
+    atomic_init(&in.checked_batches[1], 0);
     atomic_init(&in.skipped, 0);
     atomic_init(&in.bytes_read, 0);
 
