@@ -50,12 +50,17 @@ enum {
 /* Area average of the source into THUMB x THUMB bins. Source pixel x spans
  * bins [x*THUMB/w, ((x+1)*THUMB-1)/w]; a pixel straddling two bins counts in
  * both, which is close enough to a box filter and covers every bin even
- * when the source is smaller than the thumbnail. */
+ * when the source is smaller than the thumbnail. Both ends grow with x, so
+ * each bin column takes a contiguous run of columns, [xs, xe], and a bin's
+ * pixel count is its column's count times its row's. This runs on every
+ * pixel of every image: rows are turned grey by a loop per pixel layout,
+ * then summed run by run. */
 typedef struct grey_acc {
     int width, height;
-    int *xlo, *xhi;
+    double *line;             /* one row of grey values */
+    int xs[THUMB], xe[THUMB]; /* the columns of each bin column (xe < xs: none) */
+    double rowcount[THUMB];   /* source rows counted in each bin row */
     double sum[THUMB * THUMB];
-    double count[THUMB * THUMB];
 } grey_acc;
 
 static int grey_init(grey_acc *g, int width, int height)
@@ -63,22 +68,31 @@ static int grey_init(grey_acc *g, int width, int height)
     memset(g, 0, sizeof *g);
     g->width = width;
     g->height = height;
-    g->xlo = malloc(2 * (size_t)width * sizeof *g->xlo);
-    if (!g->xlo) {
+    g->line = malloc((size_t)width * sizeof *g->line);
+    if (!g->line) {
         return CK_ENOMEM;
     }
-    g->xhi = g->xlo + width;
-    for (int x = 0; x < width; x++) {
-        g->xlo[x] = (int)((int64_t)x * THUMB / width);
-        g->xhi[x] = (int)(((int64_t)x * THUMB + THUMB - 1) / width);
+    for (int b = 0; b < THUMB; b++) {
+        g->xs[b] = 0;
+        g->xe[b] = -1;
+    }
+    for (int x = width - 1; x >= 0; x--) {
+        int lo = (int)((int64_t)x * THUMB / width);
+        int hi = (int)(((int64_t)x * THUMB + THUMB - 1) / width);
+        for (int b = lo; b <= hi; b++) {
+            if (g->xe[b] < 0) {
+                g->xe[b] = x;
+            }
+            g->xs[b] = x;
+        }
     }
     return 0;
 }
 
 static void grey_free(grey_acc *g)
 {
-    free(g->xlo);
-    g->xlo = g->xhi = NULL;
+    free(g->line);
+    g->line = NULL;
 }
 
 /* Pixel layout of the rows given to grey_row. */
@@ -111,23 +125,45 @@ static double pixel_grey(const VipsPel *p, const pix_fmt *f)
     return y;
 }
 
+/* v[x] = pixel_grey of pixel x of row, with the same arithmetic: 8-bit
+ * RGB(A) and grey rows get their own loops. */
+static void grey_values(const VipsPel *row, const pix_fmt *f, int width, double *v)
+{
+    size_t step = (size_t)f->bands * (f->ushort ? 2 : 1);
+    if (!f->ushort && f->bands < 3) {
+        for (int x = 0; x < width; x++) {
+            v[x] = row[(size_t)x * step];
+        }
+    } else if (!f->ushort && !f->cmyk) {
+        for (int x = 0; x < width; x++) {
+            const VipsPel *p = row + (size_t)x * step;
+            v[x] = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+        }
+    } else {
+        for (int x = 0; x < width; x++) {
+            v[x] = pixel_grey(row + (size_t)x * step, f);
+        }
+    }
+}
+
 static void grey_row(grey_acc *g, int y, const VipsPel *row, const pix_fmt *f)
 {
-    double rsum[THUMB] = {0}, rcount[THUMB] = {0};
-    size_t step = (size_t)f->bands * (f->ushort ? 2 : 1);
-    for (int x = 0; x < g->width; x++) {
-        double v = pixel_grey(row + (size_t)x * step, f);
-        for (int b = g->xlo[x]; b <= g->xhi[x]; b++) {
-            rsum[b] += v;
-            rcount[b] += 1;
+    double rsum[THUMB];
+    const double *v = g->line;
+    grey_values(row, f, g->width, g->line);
+    for (int b = 0; b < THUMB; b++) {
+        double s = 0;
+        for (int x = g->xs[b]; x <= g->xe[b]; x++) {
+            s += v[x];
         }
+        rsum[b] = s;
     }
     int ylo = (int)((int64_t)y * THUMB / g->height);
     int yhi = (int)(((int64_t)y * THUMB + THUMB - 1) / g->height);
     for (int by = ylo; by <= yhi; by++) {
+        g->rowcount[by] += 1;
         for (int bx = 0; bx < THUMB; bx++) {
             g->sum[by * THUMB + bx] += rsum[bx];
-            g->count[by * THUMB + bx] += rcount[bx];
         }
     }
 }
@@ -142,8 +178,12 @@ static uint64_t grey_phash(const grey_acc *g)
 {
     static const double pi = 3.14159265358979323846;
     double f[THUMB * THUMB], c[LOW][THUMB], rows[THUMB][LOW], d[LOW * LOW];
-    for (int i = 0; i < THUMB * THUMB; i++) {
-        f[i] = g->count[i] > 0 ? g->sum[i] / g->count[i] : 0.0;
+    for (int by = 0; by < THUMB; by++) {
+        for (int bx = 0; bx < THUMB; bx++) {
+            double count = g->rowcount[by] * (g->xe[bx] - g->xs[bx] + 1);
+            int i = by * THUMB + bx;
+            f[i] = count > 0 ? g->sum[i] / count : 0.0;
+        }
     }
     /* c[u][x] = cos(u * a), a = (2x+1) pi / 64, by Chebyshev's recurrence:
      * 32 cosines per image instead of 256. */
