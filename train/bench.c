@@ -73,6 +73,17 @@ static double sgemm_peak(void)
     return sq > conv ? sq : conv;
 }
 
+/* User and system seconds of the whole process so far. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        return 0;
+    }
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 void nn_bench_free(nn_bench *b)
 {
     if (b) {
@@ -115,10 +126,14 @@ int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, 
     }
     nn_model_init(m, 0);
     nn_step_key key = {0};
+    double cpu0 = 0;
     double t_zero = 0, t_loss = 0, t_update = 0, t_total = 0;
     for (int s = -1; s < steps; s++) { /* step -1 warms up caches and BLAS threads */
         m->prof = s >= 0 ? prof : NULL;
         key.batch = s + 1;
+        if (s == 0) {
+            cpu0 = cpu_seconds();
+        }
         double t0 = ck_now();
         nn_zero_grad(m);
         double t1 = ck_now();
@@ -138,6 +153,7 @@ int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, 
         }
     }
     m->prof = NULL;
+    out->step_cpu_s = (cpu_seconds() - cpu0) / steps;
     double t_infer = 0;
     for (int s = -1; s < steps; s++) {
         double t0 = ck_now();

@@ -76,11 +76,34 @@ static int nparts(int N)
     return N < NPART ? N : NPART;
 }
 
-/* Scratch layout: [wk, if dx] [per thread: dyp (if dx), xpad]
- * [per group from 1: dw partial, db partial]. */
+/* With a pool fused after it (see below), the convolution's output goes
+ * through a buffer of a few rows, 2 * pool_rows of them. */
+enum { POOL_GROUP_PX = 128 };
+
+static int pool_rows(const nn_conv_shape *g)
+{
+    int r = POOL_GROUP_PX / (2 * g->Q);
+    return r < 1 ? 1 : r;
+}
+
+static size_t rows_size(const nn_conv_shape *g)
+{
+    return (size_t)2 * pool_rows(g) * g->Q * g->K;
+}
+
+/* Scratch layout: [wk, if dx] [per thread: dyp (if dx) or the rows
+ * buffer, xpad] [per group from 1: dw partial, db partial]. */
 static size_t per_thread(const nn_conv_shape *g, int need_dx)
 {
-    return (need_dx ? dyp_size(g) : 0) + xpad_size(g);
+    size_t d = need_dx ? dyp_size(g) : 0, r = rows_size(g);
+    return (d > r ? d : r) + xpad_size(g);
+}
+
+/* The dyp or rows buffer, then xpad. */
+static float *xpad_of(const nn_conv_shape *g, int need_dx, float *slot)
+{
+    size_t d = need_dx ? dyp_size(g) : 0, r = rows_size(g);
+    return slot + (d > r ? d : r);
 }
 
 static size_t per_part(const nn_conv_shape *g)
@@ -135,6 +158,12 @@ typedef struct conv_job {
     int need_dx;
     int mode; /* dx_mode */
     nn_units units;
+    /* a fused pool: its geometry, output, argmax and output gradient */
+    const nn_conv_shape *pg;
+    float *py;
+    uint32_t *parg;
+    const float *py_in, *pdy;
+    const uint32_t *parg_in;
 } conv_job;
 
 static float *thread_scratch(const conv_job *j, int t)
@@ -147,7 +176,7 @@ static void forward_part(void *ctx, int t, int nt)
     conv_job *j = ctx;
     const nn_conv_shape *g = j->g;
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->K;
-    float *xpad = thread_scratch(j, t);
+    float *xpad = xpad_of(g, 0, thread_scratch(j, t));
     (void)nt;
     for (int n; (n = nn_units_take(&j->units)) >= 0;) {
         int Wp;
@@ -222,15 +251,15 @@ static void masked_rows(const nn_conv_shape *g, const nn_kernels *kern, const fl
     }
 }
 
-/* dx (H,W,C) = sum over taps r of g (P*Q, K) wt_r (K, S*C), each product
- * row (p,q) added at dx row p+r, column q: a window row is S*C contiguous
- * floats of dx, so the scatter of col2im happens in the kernel's
- * epilogue (rows of one tile overlap in dx, and are added in order). */
-static void dx_col2im(const nn_conv_shape *g, const nn_kernels *kern, const float *gd,
-                      const float *wt, float *dx)
+/* Rows [p0, p0+np) of the output gradient, gd (np*Q, K) -> added into dx
+ * (H,W,C): for each tap r, gd times wt_r (K, S*C), product row (p,q) added
+ * at dx row p+r, column q. A window row is S*C contiguous floats of dx, so
+ * col2im happens in the kernel's epilogue (rows of one tile overlap in dx
+ * and are added in order). Unpadded layers only. */
+static void dx_col2im(const nn_conv_shape *g, const nn_kernels *kern, const float *gd, int p0,
+                      int np, const float *wt, float *dx)
 {
     const int C = g->C, K = g->K, SC = g->S * C;
-    memset(dx, 0, (size_t)g->H * g->W * C * sizeof *dx);
     for (int r = 0; r < g->R; r++) {
         nn_kconv k = {
             .a = gd,
@@ -241,14 +270,126 @@ static void dx_col2im(const nn_conv_shape *g, const nn_kernels *kern, const floa
             .b = wt + (size_t)r * K * SC,
             .ldb = SC,
             .ncols = SC,
-            .y = dx + (size_t)(r - g->pt) * g->W * C - (size_t)g->pl * C,
+            .y = dx + (size_t)(p0 + r) * g->W * C,
             .y_rs = (ptrdiff_t)g->W * C,
             .y_cs = C,
-            .P = g->P,
+            .P = np,
             .Q = g->Q,
             .accumulate = 1,
         };
         kern->conv(&k);
+    }
+}
+
+/* ---- fused with the max pool after it -------------------------------------- */
+
+/* The pair goes through the convolution's output a group of rows at a
+ * time, in a buffer that stays in L1/L2: forward, conv rows then the pool
+ * over them; backward, the pool's gradient spread back over the rows
+ * (masked by the ReLU, whose output at the argmax is the pool's) then the
+ * kernel and input gradients of those rows. The largest tensors of the
+ * book's models, the first convolutions' outputs and their gradients,
+ * never reach memory: before, they were written, read by the pool, its
+ * gradient written by the pool's backward and read with y again (catsdogs-2nd's
+ * first layer: 4 MB per image, 17 MB of traffic per image and step). */
+int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act act,
+                       const nn_conv_shape *pg, const nn_exec *ex)
+{
+    return impl == &nn_conv_direct && ex->kern == &nn_kernels_avx512 && act == NN_ACT_RELU &&
+           !needs_pad(g) && nn_pool2_fast(pg) && pg->H == g->P && pg->W == g->Q && pg->C == g->K;
+}
+
+/* The pool's geometry over pool rows [p0, p0+np). */
+static nn_conv_shape pool_slice(const nn_conv_shape *pg, int np)
+{
+    nn_conv_shape s = *pg;
+    s.H = 2 * np;
+    s.P = np;
+    return s;
+}
+
+static void forward_pool_part(void *ctx, int t, int nt)
+{
+    conv_job *j = ctx;
+    const nn_conv_shape *g = j->g, *pg = j->pg;
+    const size_t xs = (size_t)g->H * g->W * g->C, ps = (size_t)pg->P * pg->Q * pg->C;
+    float *rows = thread_scratch(j, t), *xpad = xpad_of(g, 0, rows);
+    const int gr = pool_rows(g);
+    (void)nt;
+    for (int n; (n = nn_units_take(&j->units)) >= 0;) {
+        int Wp;
+        const float *a = input_view(g, j->x + n * xs, xpad, &Wp);
+        for (int p0 = 0; p0 < pg->P; p0 += gr) {
+            int np = pg->P - p0 < gr ? pg->P - p0 : gr;
+            nn_kconv k = {
+                .a = a + (ptrdiff_t)2 * p0 * Wp * g->C,
+                .a_rs = (ptrdiff_t)Wp * g->C,
+                .a_cs = g->C,
+                .tap_rs = (ptrdiff_t)Wp * g->C,
+                .taps = g->R,
+                .depth = g->S * g->C,
+                .b = j->w,
+                .ldb = g->K,
+                .ncols = g->K,
+                .y = rows,
+                .y_rs = (ptrdiff_t)g->Q * g->K,
+                .y_cs = g->K,
+                .P = 2 * np,
+                .Q = g->Q,
+                .bias = j->b,
+                .relu = 1,
+            };
+            j->ex->kern->conv(&k);
+            nn_conv_shape sg = pool_slice(pg, np);
+            size_t o = n * ps + (size_t)p0 * pg->Q * pg->C;
+            nn_pool2_forward(&sg, rows, j->py + o, j->parg + o);
+        }
+    }
+}
+
+static void direct_forward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                                const float *b, const nn_conv_shape *pg, float *py, uint32_t *parg,
+                                const nn_exec *ex)
+{
+    conv_job j = {.g = g,
+                  .N = N,
+                  .x = x,
+                  .w = w,
+                  .b = b,
+                  .ex = ex,
+                  .scratch = ex->scratch,
+                  .pg = pg,
+                  .py = py,
+                  .parg = parg};
+    nn_units_init(&j.units, N);
+    nn_par_run(ex->par, forward_pool_part, &j);
+}
+
+/* Image n of a fused pair: rows of the output gradient rebuilt from the
+ * pool's, then their share of dw, db and dx. Conv rows below the last
+ * pool window get no gradient. */
+static void backward_pooled(const conv_job *j, int n, const float *a, nn_kdw *kw, float *rows)
+{
+    const nn_conv_shape *g = j->g, *pg = j->pg;
+    const size_t xs = (size_t)g->H * g->W * g->C, ps = (size_t)pg->P * pg->Q * pg->C;
+    const int gr = pool_rows(g);
+    float *dx = j->dx ? j->dx + n * xs : NULL;
+    if (dx) {
+        memset(dx, 0, xs * sizeof *dx);
+    }
+    for (int p0 = 0; p0 < pg->P; p0 += gr) {
+        int np = pg->P - p0 < gr ? pg->P - p0 : gr;
+        nn_conv_shape sg = pool_slice(pg, np);
+        size_t o = n * ps + (size_t)p0 * pg->Q * pg->C;
+        nn_pool2_backward(&sg, j->parg_in + o, j->pdy + o, j->py_in + o, rows);
+        kw->x = a + (ptrdiff_t)2 * p0 * kw->x_rs;
+        kw->dy = rows;
+        kw->ym = NULL;
+        kw->P = 2 * np;
+        j->ex->kern->dw(kw);
+        if (dx) {
+            dx_col2im(g, j->ex->kern, rows, 2 * p0, 2 * np, j->wk, dx);
+        }
     }
 }
 
@@ -287,6 +428,10 @@ static void backward_group(conv_job *j, int i, float *dyp, float *xpad)
             .ldw = K,
             .db = j->db ? db : NULL,
         };
+        if (j->pg) {
+            backward_pooled(j, n, a, &kw, dyp);
+            continue;
+        }
         if (!j->need_dx) {
             kern->dw(&kw);
             continue;
@@ -296,7 +441,8 @@ static void backward_group(conv_job *j, int i, float *dyp, float *xpad)
             kw.dy = dyp;
             kw.ym = NULL;
             kern->dw(&kw);
-            dx_col2im(g, kern, dyp, j->wk, j->dx + n * xs);
+            memset(j->dx + n * xs, 0, xs * sizeof(float));
+            dx_col2im(g, kern, dyp, 0, g->P, j->wk, j->dx + n * xs);
             continue;
         }
         float *inner = dyp + ((size_t)(g->R - 1) * Qp + (g->S - 1)) * K;
@@ -329,7 +475,7 @@ static void backward_part(void *ctx, int t, int nt)
 {
     conv_job *j = ctx;
     float *dyp = thread_scratch(j, t);
-    float *xpad = dyp + (j->need_dx ? dyp_size(j->g) : 0);
+    float *xpad = xpad_of(j->g, j->need_dx, dyp);
     (void)nt;
     if (j->need_dx && j->mode == DX_CORR) {
         memset(dyp, 0, dyp_size(j->g) * sizeof *dyp); /* the borders stay zero */
@@ -388,6 +534,27 @@ static void arrange_kernel(const nn_conv_shape *g, dx_mode mode, const float *w,
     }
 }
 
+/* Runs the backward of job j (its fields set but the scratch's). */
+static void run_backward(conv_job *j, const float *w)
+{
+    const nn_conv_shape *g = j->g;
+    const nn_exec *ex = j->ex;
+    j->mode = choose_dx(g);
+    j->need_dx = j->dx != NULL;
+    j->scratch = ex->scratch + (j->dx ? kernel_size(g) : 0);
+    j->parts = j->scratch + (size_t)ex->max_threads * per_thread(g, j->need_dx);
+    if (j->dx) {
+        arrange_kernel(g, (dx_mode)j->mode, w, ex->scratch);
+        j->wk = ex->scratch;
+    }
+    nn_units_init(&j->units, nparts(j->N));
+    nn_par_run(ex->par, backward_part, j);
+    if (nparts(j->N) > 1) {
+        nn_units_init(&j->units, REDUCE_SLICES);
+        nn_par_run(ex->par, reduce_part, j);
+    }
+}
+
 static void direct_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
                             const float *y, nn_act act, const float *dy, float *dx, float *dw,
                             float *db, const nn_exec *ex)
@@ -401,24 +568,35 @@ static void direct_backward(const nn_conv_shape *g, int N, const float *x, const
                   .dx = dx,
                   .dw = dw,
                   .db = db,
-                  .ex = ex,
-                  .need_dx = dx != NULL,
-                  .mode = choose_dx(g)};
-    j.scratch = ex->scratch + (dx ? kernel_size(g) : 0);
-    j.parts = j.scratch + (size_t)ex->max_threads * per_thread(g, j.need_dx);
-    if (dx) {
-        arrange_kernel(g, j.mode, w, ex->scratch);
-        j.wk = ex->scratch;
-    }
-    nn_units_init(&j.units, nparts(N));
-    nn_par_run(ex->par, backward_part, &j);
-    if (nparts(N) > 1) {
-        nn_units_init(&j.units, REDUCE_SLICES);
-        nn_par_run(ex->par, reduce_part, &j);
-    }
+                  .ex = ex};
+    run_backward(&j, w);
 }
 
-const nn_conv_impl nn_conv_direct = {"direct", direct_scratch, direct_forward, direct_backward};
+static void direct_backward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                                 const nn_conv_shape *pg, const float *py, const uint32_t *parg,
+                                 const float *pdy, float *dx, float *dw, float *db,
+                                 const nn_exec *ex)
+{
+    conv_job j = {.g = g,
+                  .N = N,
+                  .x = x,
+                  .dx = dx,
+                  .dw = dw,
+                  .db = db,
+                  .ex = ex,
+                  .pg = pg,
+                  .py_in = py,
+                  .parg_in = parg,
+                  .pdy = pdy};
+    run_backward(&j, w);
+}
+
+const nn_conv_impl nn_conv_direct = {.name = "direct",
+                                     .scratch = direct_scratch,
+                                     .forward = direct_forward,
+                                     .backward = direct_backward,
+                                     .forward_pool = direct_forward_pool,
+                                     .backward_pool = direct_backward_pool};
 
 const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex)
 {

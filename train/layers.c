@@ -180,8 +180,10 @@ static void conv_im2col_backward(const nn_conv_shape *g, int N, const float *x, 
     }
 }
 
-const nn_conv_impl nn_conv_im2col = {"im2col+sgemm", im2col_scratch, conv_im2col_forward,
-                                     conv_im2col_backward};
+const nn_conv_impl nn_conv_im2col = {.name = "im2col+sgemm",
+                                     .scratch = im2col_scratch,
+                                     .forward = conv_im2col_forward,
+                                     .backward = conv_im2col_backward};
 
 /* ---- Dense ---------------------------------------------------------------- */
 

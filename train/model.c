@@ -12,7 +12,10 @@
  *
  * A Conv2D applies its own ReLU (in its kernels' epilogue, and masking its
  * gradient in its backward) unless it is the final layer; the model
- * applies every other activation.
+ * applies every other activation. A Conv2D with a ReLU followed by a 2x2
+ * max pool may run as one with it (nn_conv_pool_fuses): the pair writes
+ * only the pool's output and reads only its gradient, and the
+ * convolution's own y and dy are not even allocated.
  *
  * The final layer's activation is fused with the loss: its pre-activation
  * is kept in `logits`, the loss writes d(loss)/d(logits) into that layer's
@@ -59,6 +62,18 @@ static int conv_fuses(const nn_model *m, int i)
            (L->act == NN_ACT_LINEAR || L->act == NN_ACT_RELU);
 }
 
+/* Does layer i's convolution run together with the max pool after it
+ * (its own output then never stored)? */
+static int pool_fused(const nn_model *m, int i)
+{
+    if (i < 1 || i + 1 >= m->nlayers) {
+        return 0;
+    }
+    const nn_layer *L = &m->layers[i], *P = &m->layers[i + 1];
+    return L->kind == NN_CONV2D && P->kind == NN_MAXPOOL2D && conv_fuses(m, i) &&
+           nn_conv_pool_fuses(L->conv, &L->g, L->act, &P->g, &m->ex);
+}
+
 int nn_model_create(nn_model **out, const char *spec, const char *name, int batch, char *err,
                     size_t errlen)
 {
@@ -98,7 +113,7 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
             c = nn_dense_scratch(batch, m->layers[i - 1].c, L->c);
         }
         col = c > col ? c : col;
-        if (L->kind != NN_INPUT && L->kind != NN_FLATTEN) {
+        if (L->kind != NN_INPUT && L->kind != NN_FLATTEN && !pool_fused(m, i)) {
             acts += 2 * (size_t)batch * L->size;
         }
         if (L->kind == NN_DROPOUT || L->kind == NN_MAXPOOL2D) {
@@ -118,8 +133,8 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
     float *p = m->acts;
     for (int i = 1; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
-        if (L->kind == NN_FLATTEN) {
-            continue;
+        if (L->kind == NN_FLATTEN || pool_fused(m, i)) {
+            continue; /* views, or never stored */
         }
         L->y = p;
         p += (size_t)batch * L->size;
@@ -245,10 +260,19 @@ int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
         case NN_INPUT: break;
         case NN_RESCALING: nn_rescale_forward(len, L->scale, L->offset, in, L->y); break;
         case NN_CONV2D:
+            if (pool_fused(m, i)) {
+                nn_layer *P = &m->layers[i + 1];
+                L->conv->forward_pool(&L->g, n, in, w, b, &P->g, P->y, P->arg, &m->ex);
+                break;
+            }
             L->conv->forward(&L->g, n, in, w, b, conv_fuses(m, i) ? L->act : NN_ACT_LINEAR, L->y,
                              &m->ex);
             break;
-        case NN_MAXPOOL2D: nn_maxpool_forward(&L->g, n, in, L->y, L->arg, &m->ex); break;
+        case NN_MAXPOOL2D:
+            if (!pool_fused(m, i - 1)) {
+                nn_maxpool_forward(&L->g, n, in, L->y, L->arg, &m->ex);
+            }
+            break;
         case NN_FLATTEN:
             L->y = prev->y;
             L->dy = prev->dy;
@@ -362,11 +386,17 @@ void nn_model_backward(nn_model *m)
             }
             break;
         case NN_CONV2D:
+            if (pool_fused(m, i)) {
+                const nn_layer *P = &m->layers[i + 1];
+                L->conv->backward_pool(&L->g, n, in, w, &P->g, P->y, P->arg, P->dy, dx, dw, db,
+                                       &m->ex);
+                break;
+            }
             L->conv->backward(&L->g, n, in, w, L->y, conv_fuses(m, i) ? L->act : NN_ACT_LINEAR,
                               L->dy, dx, dw, db, &m->ex);
             break;
         case NN_MAXPOOL2D:
-            if (dx) {
+            if (dx && !pool_fused(m, i - 1)) {
                 nn_maxpool_backward(&L->g, n, L->arg, L->dy, dx, &m->ex);
             }
             break;

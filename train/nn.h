@@ -298,6 +298,10 @@ typedef struct nn_bench {
     double train_images_per_s;       /* forward, loss, backward, update */
     double infer_images_per_s;       /* forward only */
     double step_s;                   /* seconds per training step */
+    /* CPU seconds per training step, all of the process's threads: on a
+     * shared machine step_cpu_s / (threads * step_s) is the share of its
+     * threads' cores the run got. */
+    double step_cpu_s;
     double step_gflop;               /* GFLOP per training step (convolutions, dense) */
     double gflops;                   /* achieved: step_gflop / step_s */
     double zero_s, loss_s, update_s; /* per step, outside the layers */

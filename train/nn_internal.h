@@ -167,6 +167,16 @@ typedef struct nn_exec {
  * the kernels run on the calling thread alone. */
 void nn_exec_update(nn_exec *ex);
 
+/* One image of a 2x2, stride 2, unpadded max pool over channels that are
+ * a multiple of 16 (nn_pool2_fast says whether g is one), on AVX-512:
+ * the forward (as nn_maxpool_forward), and the backward writing dx whole
+ * with the gradient masked by ym > 0 when ym (the pool's output, a ReLU's
+ * output at the argmax) is set. pool.c. */
+int nn_pool2_fast(const nn_conv_shape *g);
+void nn_pool2_forward(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg);
+void nn_pool2_backward(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
+                       const float *ym, float *dx);
+
 /* x (N,H,W,C), w (R,S,C,K), b (K) or NULL -> y (N,P,Q,K), then act
  * (NN_ACT_LINEAR or NN_ACT_RELU) applied to y. */
 typedef void (*nn_conv_fwd_fn)(const nn_conv_shape *g, int N, const float *x, const float *w,
@@ -178,6 +188,20 @@ typedef void (*nn_conv_bwd_fn)(const nn_conv_shape *g, int N, const float *x, co
                                const float *y, nn_act act, const float *dy, float *dx, float *dw,
                                float *db, const nn_exec *ex);
 
+/* A convolution with its ReLU, fused with the 2x2 max pool pg after it:
+ * x -> the pool's output py (N,P/2,Q/2,K) and argmax parg; the
+ * convolution's own output is never stored (nn_conv_pool_fuses says when
+ * a pair can be). */
+typedef void (*nn_conv_pool_fwd_fn)(const nn_conv_shape *g, int N, const float *x, const float *w,
+                                    const float *b, const nn_conv_shape *pg, float *py,
+                                    uint32_t *parg, const nn_exec *ex);
+/* Its backward from the pool's output gradient pdy: WRITES dx if not
+ * NULL, ADDS into dw and db (if not NULL). */
+typedef void (*nn_conv_pool_bwd_fn)(const nn_conv_shape *g, int N, const float *x, const float *w,
+                                    const nn_conv_shape *pg, const float *py, const uint32_t *parg,
+                                    const float *pdy, float *dx, float *dw, float *db,
+                                    const nn_exec *ex);
+
 typedef struct nn_conv_impl {
     const char *name;
     /* Floats of ex->scratch it needs for N samples on up to `threads`,
@@ -185,7 +209,14 @@ typedef struct nn_conv_impl {
     size_t (*scratch)(const nn_conv_shape *g, int N, int threads, int need_dx);
     nn_conv_fwd_fn forward;
     nn_conv_bwd_fn backward;
+    nn_conv_pool_fwd_fn forward_pool; /* NULL: no fused pooling */
+    nn_conv_pool_bwd_fn backward_pool;
 } nn_conv_impl;
+
+/* Can a Conv2D of geometry g with activation act, run by impl, and the
+ * MaxPooling2D pg after it go through impl->forward_pool? */
+int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act act,
+                       const nn_conv_shape *pg, const nn_exec *ex);
 
 /* im2col per sample + cblas_sgemm: the reference, and the path on CPUs
  * without AVX-512. */

@@ -75,7 +75,7 @@ static void backward_generic(const nn_conv_shape *g, const uint32_t *arg, const 
 
 /* ---- 2x2, stride 2, C % 16 == 0, no padding --------------------------------- */
 
-static int is_2x2(const nn_conv_shape *g)
+int nn_pool2_fast(const nn_conv_shape *g)
 {
     return g->R == 2 && g->S == 2 && g->sh == 2 && g->sw == 2 && g->pt == 0 && g->pl == 0 &&
            2 * g->P <= g->H && 2 * g->Q <= g->W && g->C % 16 == 0;
@@ -90,7 +90,7 @@ KT static inline __mmask16 beats(__m512 v, __m512 m)
     return _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
 }
 
-KT static void forward_2x2(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg)
+KT void nn_pool2_forward(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg)
 {
     const ptrdiff_t C = g->C, row = (ptrdiff_t)g->W * C;
     for (int p = 0; p < g->P; p++) {
@@ -120,16 +120,23 @@ KT static void forward_2x2(const nn_conv_shape *g, const float *x, float *y, uin
     }
 }
 
-KT static void backward_2x2(const nn_conv_shape *g, const uint32_t *arg, const float *dy, float *dx)
+KT void nn_pool2_backward(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
+                          const float *ym, float *dx)
 {
     const ptrdiff_t C = g->C, row = (ptrdiff_t)g->W * C;
     for (int p = 0; p < g->P; p++) {
         float *d0 = dx + 2 * p * row, *d1 = d0 + row;
         for (int q = 0; q < g->Q; q++, d0 += 2 * C, d1 += 2 * C) {
             const float *gv = dy + ((size_t)p * g->Q + q) * C;
+            const float *yv = ym ? ym + ((size_t)p * g->Q + q) * C : NULL;
             const uint32_t *av = arg + ((size_t)p * g->Q + q) * C;
             for (ptrdiff_t c = 0; c < C; c += 16) {
                 __m512 v = _mm512_loadu_ps(gv + c);
+                if (yv) { /* the ReLU before the pool: its y at the argmax is ours */
+                    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_loadu_ps(yv + c),
+                                                               _mm512_setzero_ps(), _CMP_GT_OQ),
+                                            v);
+                }
                 __m512i a = _mm512_loadu_si512(av + c);
                 _mm512_storeu_ps(d0 + c, _mm512_maskz_mov_ps(
                                              _mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(0)), v));
@@ -150,6 +157,28 @@ KT static void backward_2x2(const nn_conv_shape *g, const uint32_t *arg, const f
     }
     if (2 * g->P < g->H) { /* the last row */
         memset(dx + 2 * g->P * row, 0, (size_t)row * sizeof *dx);
+    }
+}
+#else
+
+void nn_pool2_forward(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg)
+{
+    forward_generic(g, x, y, arg);
+}
+
+void nn_pool2_backward(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
+                       const float *ym, float *dx)
+{
+    backward_generic(g, arg, dy, dx);
+    for (int p = 0; ym && p < g->P; p++) {
+        for (int q = 0; q < g->Q; q++) {
+            for (int c = 0; c < g->C; c++) {
+                size_t o = ((size_t)p * g->Q + q) * g->C + c;
+                int r = (int)arg[o] / 2, s = (int)arg[o] % 2;
+                float *d = dx + ((size_t)(2 * p + r) * g->W + 2 * q + s) * g->C + c;
+                *d = ym[o] > 0 ? *d : 0.0f;
+            }
+        }
     }
 }
 #endif
@@ -175,7 +204,7 @@ static void forward_part(void *ctx, int t, int nt)
     for (int n; (n = nn_units_take(&j->units)) >= 0;) {
 #if defined(__x86_64__) && defined(__GNUC__)
         if (j->fast) {
-            forward_2x2(g, j->x + n * xs, j->y + n * ys, j->arg + n * ys);
+            nn_pool2_forward(g, j->x + n * xs, j->y + n * ys, j->arg + n * ys);
             continue;
         }
 #endif
@@ -192,7 +221,7 @@ static void backward_part(void *ctx, int t, int nt)
     for (int n; (n = nn_units_take(&j->units)) >= 0;) {
 #if defined(__x86_64__) && defined(__GNUC__)
         if (j->fast) {
-            backward_2x2(g, j->arg_in + n * ys, j->dy + n * ys, j->dx + n * xs);
+            nn_pool2_backward(g, j->arg_in + n * ys, j->dy + n * ys, NULL, j->dx + n * xs);
             continue;
         }
 #endif
@@ -205,7 +234,7 @@ void nn_maxpool_forward(const nn_conv_shape *g, int N, const float *x, float *y,
 {
     pool_job j = {.g = g,
                   .N = N,
-                  .fast = ex->kern == &nn_kernels_avx512 && is_2x2(g),
+                  .fast = ex->kern == &nn_kernels_avx512 && nn_pool2_fast(g),
                   .x = x,
                   .y = y,
                   .arg = arg};
@@ -218,7 +247,7 @@ void nn_maxpool_backward(const nn_conv_shape *g, int N, const uint32_t *arg, con
 {
     pool_job j = {.g = g,
                   .N = N,
-                  .fast = ex->kern == &nn_kernels_avx512 && is_2x2(g),
+                  .fast = ex->kern == &nn_kernels_avx512 && nn_pool2_fast(g),
                   .dy = dy,
                   .dx = dx,
                   .arg_in = arg};

@@ -24,9 +24,10 @@ static int usage(void)
 static void print_text(const char *model, const nn_bench *b, int layers)
 {
     printf("%-14s batch %3d threads %d: train %8.1f img/s (%6.1f GFLOP/s, %4.0f%% of sgemm "
-           "%.1f on %s), infer %8.1f img/s, step %.1f ms, rss %.0f MiB\n",
+           "%.1f on %s), infer %8.1f img/s, step %.1f ms (cpu %.1f ms), rss %.0f MiB\n",
            model, b->batch, b->threads, b->train_images_per_s, b->gflops, 100 * b->peak_fraction,
-           b->sgemm_gflops, b->blas_core, b->infer_images_per_s, 1e3 * b->step_s, b->peak_rss_mib);
+           b->sgemm_gflops, b->blas_core, b->infer_images_per_s, 1e3 * b->step_s,
+           1e3 * b->step_cpu_s, b->peak_rss_mib);
     if (!layers) {
         return;
     }
@@ -50,12 +51,13 @@ static void print_json(const char *model, const nn_bench *b)
 {
     printf("{\"bench\": \"convkit-train\", \"model\": \"%s\", \"batch\": %d, \"threads\": %d, "
            "\"steps\": %d, \"train_images_per_s\": %.3f, \"infer_images_per_s\": %.3f, "
-           "\"step_seconds\": %.6f, \"step_gflop\": %.6f, \"gflops\": %.3f, "
+           "\"step_seconds\": %.6f, \"step_cpu_seconds\": %.6f, \"step_gflop\": %.6f, "
+           "\"gflops\": %.3f, "
            "\"sgemm_gflops\": %.3f, \"peak_fraction\": %.4f, \"blas_core\": \"%s\", "
            "\"peak_rss_mib\": %.1f, \"layers\": [",
            model, b->batch, b->threads, b->steps, b->train_images_per_s, b->infer_images_per_s,
-           b->step_s, b->step_gflop, b->gflops, b->sgemm_gflops, b->peak_fraction, b->blas_core,
-           b->peak_rss_mib);
+           b->step_s, b->step_cpu_s, b->step_gflop, b->gflops, b->sgemm_gflops, b->peak_fraction,
+           b->blas_core, b->peak_rss_mib);
     for (int i = 0; i < b->nlayers; i++) {
         const nn_bench_layer *l = &b->layers[i];
         printf("%s{\"name\": \"%s\", \"type\": \"%s\", \"forward_s\": %.6f, \"backward_s\": %.6f, "

@@ -400,6 +400,68 @@ START_TEST(direct_same_bits)
 }
 END_TEST
 
+/* A convolution fused with the 2x2 pool after it gives what the two give
+ * one after the other (ReLU conv, then pool; pool backward, then the
+ * conv's backward masked by its y): the same bits but for dx and db,
+ * whose terms are added in another order. */
+static void conv_pool_check(int threads, int N, int H, int W, int C, int K, int R, int need_dx)
+{
+    nn_conv_shape g = {.H = H, .W = W, .C = C, .K = K, .R = R, .S = R, .sh = 1, .sw = 1};
+    ck_assert_int_eq(nn_conv_shape_set(&g, 0), 0);
+    nn_conv_shape pg = {.H = g.P, .W = g.Q, .C = K, .K = K, .R = 2, .S = 2, .sh = 2, .sw = 2};
+    ck_assert_int_eq(nn_conv_shape_set(&pg, 0), 0);
+    nn_exec ex = {.kern = &nn_kernels_avx512, .max_threads = threads};
+    ck_assert(nn_conv_pool_fuses(&nn_conv_direct, &g, NN_ACT_RELU, &pg, &ex));
+    ck_assert(!nn_conv_pool_fuses(&nn_conv_direct, &g, NN_ACT_LINEAR, &pg, &ex));
+    ck_assert_int_eq(nn_par_create(&ex.par, threads), 0);
+    ex.nscratch = nn_conv_direct.scratch(&g, N, threads, need_dx);
+    ex.scratch = nt_zeros(ex.nscratch);
+    size_t nx = (size_t)N * H * W * C, ny = (size_t)N * g.P * g.Q * K;
+    size_t np = (size_t)N * pg.P * pg.Q * K, nw = (size_t)R * R * C * K;
+    float *x = nt_rand(nx, -1, 1, 470), *w = nt_rand(nw, -1, 1, 471), *b = nt_rand(K, -1, 1, 472);
+    float *pdy = nt_rand(np, -1, 1, 473), *y = nt_zeros(ny), *dy = nt_zeros(ny);
+    float *py1 = nt_zeros(np), *py2 = nt_zeros(np), *dx1 = nt_zeros(nx), *dx2 = nt_zeros(nx);
+    float *dw1 = nt_zeros(nw), *dw2 = nt_zeros(nw), *db1 = nt_zeros(K), *db2 = nt_zeros(K);
+    uint32_t *a1 = calloc(np, 4), *a2 = calloc(np, 4);
+    /* apart */
+    nn_conv_direct.forward(&g, N, x, w, b, NN_ACT_RELU, y, &ex);
+    nn_maxpool_forward(&pg, N, y, py1, a1, &ex);
+    nn_maxpool_backward(&pg, N, a1, pdy, dy, &ex);
+    nn_conv_direct.backward(&g, N, x, w, y, NN_ACT_RELU, dy, need_dx ? dx1 : NULL, dw1, db1, &ex);
+    /* fused */
+    nn_conv_direct.forward_pool(&g, N, x, w, b, &pg, py2, a2, &ex);
+    nn_conv_direct.backward_pool(&g, N, x, w, &pg, py2, a2, pdy, need_dx ? dx2 : NULL, dw2, db2,
+                                 &ex);
+    ck_assert_int_eq(memcmp(py1, py2, np * 4), 0);
+    ck_assert_int_eq(memcmp(a1, a2, np * 4), 0);
+    for (size_t i = 0; i < nx; i++) { /* dx adds the taps in another order */
+        nt_assert_near(dx1[i], dx2[i], 1e-5f * (1 + fabsf(dx1[i])));
+    }
+    ck_assert_int_eq(memcmp(dw1, dw2, nw * 4), 0);
+    for (int k = 0; k < K; k++) { /* summed in other blocks of pixels */
+        nt_assert_near(db1[k], db2[k], 1e-5f * (1 + fabsf(db1[k])));
+    }
+    nn_par_destroy(ex.par);
+    float *fl[] = {ex.scratch, x, w, b, pdy, y, dy, py1, py2, dx1, dx2, dw1, dw2, db1, db2};
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
+        free(fl[i]);
+    }
+    free(a1);
+    free(a2);
+}
+
+START_TEST(conv_pool_fused)
+{
+    if (!nn_have_avx512()) {
+        return;
+    }
+    conv_pool_check(1, 3, 11, 9, 3, 32, 3, 0); /* odd conv output: row and column dropped */
+    conv_pool_check(2, 5, 12, 12, 16, 16, 5, 1);
+    conv_pool_check(3, 4, 10, 30, 8, 48, 3, 1); /* rows in groups, partial groups */
+    conv_pool_check(2, 2, 70, 6, 4, 64, 3, 1);
+}
+END_TEST
+
 /* A NaN in the input reaches the output through the fused ReLU. */
 START_TEST(direct_nan)
 {
@@ -578,6 +640,7 @@ static Suite *kern_suite(void)
     tcase_add_test(tc, direct_threads);
     tcase_add_test(tc, direct_same_bits);
     tcase_add_test(tc, direct_nan);
+    tcase_add_test(tc, conv_pool_fused);
     tcase_add_test(tc, dense_vs_naive);
     tcase_add_test(tc, pool_fast_vs_generic);
     tcase_add_test(tc, par_team);
