@@ -13,9 +13,12 @@
  * A dispatch is a generation counter under a mutex: workers sleep on a
  * condition variable, not spin, because the machine's cores are shared
  * (with the loader's workers, and with other processes) and a spinning
- * worker steals the core that the thread it waits for needs. The cost is
- * a wake-up per layer and pass, some tens of microseconds, against layers
- * that take milliseconds.
+ * worker steals the core that the thread it waits for needs. The caller
+ * starts on the work at once, and the work is shared out in units
+ * (nn_units) to whoever comes for them; a worker that wakes only after
+ * the caller has finished is not waited for at all: on a busy machine a
+ * wake-up can take a scheduler tick (milliseconds), and a step has some
+ * thirty dispatches.
  */
 #include <cblas.h>
 #include <pthread.h>
@@ -30,7 +33,8 @@ struct nn_par {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     uint64_t gen; /* dispatches so far */
-    int pending;  /* workers still running the current dispatch */
+    int open;     /* the current dispatch still takes workers */
+    int active;   /* workers running it */
     int quit;
     nn_par_fn fn;
     void *ctx;
@@ -57,12 +61,16 @@ static void *worker(void *arg)
             break;
         }
         seen = p->gen;
+        if (!p->open) {
+            continue; /* the caller finished without us */
+        }
+        p->active++;
         nn_par_fn fn = p->fn;
         void *ctx = p->ctx;
         pthread_mutex_unlock(&p->mu);
         fn(ctx, id, p->nt);
         pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) {
+        if (--p->active == 0) {
             pthread_cond_signal(&p->done);
         }
     }
@@ -147,13 +155,14 @@ void nn_par_run(nn_par *p, nn_par_fn fn, void *ctx)
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
-    p->pending = p->nt - 1;
+    p->open = 1;
     p->gen++;
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->nt);
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) {
+    p->open = 0;
+    while (p->active > 0) {
         pthread_cond_wait(&p->done, &p->mu);
     }
     pthread_mutex_unlock(&p->mu);

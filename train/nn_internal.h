@@ -60,8 +60,11 @@ enum { NN_PAR_MAX = 16 };
 int nn_par_create(nn_par **out, int threads);
 void nn_par_destroy(nn_par *p);      /* NULL is a no-op */
 int nn_par_threads(const nn_par *p); /* 1 for NULL */
-/* fn(ctx, t, nt) for every t < nt, t = 0 on the calling thread; returns
- * when all are done. p may be NULL (fn(ctx, 0, 1)). One caller at a time. */
+/* fn(ctx, 0, nt) on the calling thread, and fn(ctx, t, nt) on each worker
+ * t that wakes up before the caller's call has returned; returns when all
+ * those are done. So fn must share its work out through nn_units, and may
+ * use per-thread scratch slot t. p may be NULL (fn(ctx, 0, 1)). One
+ * caller at a time. */
 void nn_par_run(nn_par *p, nn_par_fn fn, void *ctx);
 /* CPUs online, at most NN_PAR_MAX. */
 int nn_par_max(void);

@@ -595,36 +595,59 @@ END_TEST
 /* ---- the thread team ------------------------------------------------------------ */
 
 typedef struct count_ctx {
-    int hits[8];
+    nn_units units;
+    atomic_int done[64];
+    atomic_int calls[8];
     int nt;
 } count_ctx;
 
 static void count_part(void *ctx, int t, int nt)
 {
     count_ctx *c = ctx;
-    c->hits[t]++;
+    atomic_fetch_add(&c->calls[t], 1);
     c->nt = nt;
+    for (int u; (u = nn_units_take(&c->units)) >= 0;) {
+        atomic_fetch_add(&c->done[u], 1);
+    }
 }
 
+/* Every unit is done once per dispatch, the caller always takes part, no
+ * worker more than once. */
 START_TEST(par_team)
 {
     for (int threads = 1; threads <= 4; threads++) {
         nn_par *p;
         ck_assert_int_eq(nn_par_create(&p, threads), 0);
         ck_assert_int_eq(nn_par_threads(p), threads);
-        count_ctx c = {{0}, 0};
-        for (int i = 0; i < 500; i++) {
+        for (int i = 0; i < 300; i++) {
+            count_ctx c = {.nt = 0};
+            nn_units_init(&c.units, 64);
+            for (int k = 0; k < 64; k++) {
+                atomic_init(&c.done[k], 0);
+            }
+            for (int k = 0; k < 8; k++) {
+                atomic_init(&c.calls[k], 0);
+            }
             nn_par_run(p, count_part, &c);
-        }
-        ck_assert_int_eq(c.nt, threads);
-        for (int t = 0; t < 8; t++) {
-            ck_assert_int_eq(c.hits[t], t < threads ? 500 : 0);
+            ck_assert_int_eq(c.nt, threads);
+            for (int k = 0; k < 64; k++) {
+                ck_assert_int_eq(atomic_load(&c.done[k]), 1);
+            }
+            ck_assert_int_eq(atomic_load(&c.calls[0]), 1);
+            for (int t = 1; t < 8; t++) {
+                ck_assert_int_le(atomic_load(&c.calls[t]), t < threads ? 1 : 0);
+            }
         }
         nn_par_destroy(p);
     }
-    count_ctx c = {{0}, 0};
+    count_ctx c = {.nt = 0};
+    nn_units_init(&c.units, 3);
+    for (int k = 0; k < 3; k++) {
+        atomic_init(&c.done[k], 0);
+    }
+    atomic_init(&c.calls[0], 0);
     nn_par_run(NULL, count_part, &c);
-    ck_assert_int_eq(c.hits[0], 1);
+    ck_assert_int_eq(atomic_load(&c.done[2]), 1);
     nn_par_destroy(NULL);
 }
 END_TEST
