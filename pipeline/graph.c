@@ -11,9 +11,9 @@
  * earlier one) has a distinct slot: workers never wait to hand an item over,
  * out-of-order results cannot pile up, and the todo queue (same capacity)
  * never fills. This one rule gives both ordered delivery and bounded memory.
- * The consumer wakes a blocked source only once half the window is free, so
- * with cheap items the source refills in bursts instead of one wake-up (a
- * context switch) per item.
+ * The consumer wakes a blocked source only once `refill` slots are free
+ * (by default half the window), so with cheap items the source refills in
+ * bursts instead of one wake-up (a context switch) per item.
  *
  * Stopping is one flag under the graph mutex plus a cancel of the todo
  * queue; both wake every waiter (broadcast). An error is recorded once —
@@ -189,6 +189,9 @@ static int graph_alloc(pl_graph **out, const pl_graph_opts *o, char *err, size_t
     if (g->o.window <= 0) {
         g->o.window = 2 * o->workers;
     }
+    if (g->o.refill <= 0 || g->o.refill > g->o.window) {
+        g->o.refill = g->o.window - g->o.window / 2;
+    }
     g->ring = calloc((size_t)g->o.window, sizeof *g->ring);
     g->workers = calloc((size_t)o->workers, sizeof *g->workers);
     if (!g->ring || !g->workers) {
@@ -282,7 +285,7 @@ int pl_graph_next(pl_graph *g, void **item, int64_t *seq, char *err, size_t errl
             s->done = 0;
             g->delivered++;
             g->st.consumer.items++;
-            if (g->produced - g->delivered <= g->o.window / 2) {
+            if (g->o.window - (g->produced - g->delivered) >= g->o.refill) {
                 pl_signal(&g->room);
             }
             rc = 1;

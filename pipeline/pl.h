@@ -15,6 +15,10 @@
  * Ingest (`convkit prepare-dataset`) runs on it: one reader thread over the
  * datasets/ sources -> workers running ds_check_entry -> the caller's thread
  * writing dataset.db in source order.
+ *
+ * The training loader runs on it too: a sampler thread -> workers decoding
+ * and augmenting whole batches from dataset.db -> the trainer's thread
+ * taking ready float batches in order.
  */
 #ifndef PL_H
 #define PL_H
@@ -22,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aug.h"
 #include "ck.h"
 #include "ds.h"
 
@@ -65,6 +70,11 @@ typedef struct pl_graph_opts {
     void *user;            /* passed to the three functions */
     int workers;           /* worker threads, >= 1 */
     int window;            /* items alive at once, >= 1; 0: 2 * workers */
+    int refill;            /* free window slots that wake a blocked source:
+                              0: half the window (bursts, fewer wake-ups for
+                              cheap items); 1: every slot (costly items in a
+                              small window, where a worker must not idle
+                              beside a free slot) */
 } pl_graph_opts;
 
 typedef struct pl_graph pl_graph;
@@ -165,5 +175,123 @@ typedef struct pl_ingest_stats {
  * Calls ck_init. Runs its own threads; call it from one thread at a time
  * per output file. */
 int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_t errlen);
+
+/* ---- the training loader: one split of dataset.db -> float batches ----- */
+
+enum { PL_LOADER_AUTO = -1 }; /* workers, prefetch: chosen for the machine */
+
+typedef struct pl_loader_opts {
+    const char *catalog; /* dataset.db path; copied */
+    const char *split;   /* "train", "validation", "test"...; copied */
+    int batch;           /* samples per batch, >= 1 */
+    int shuffle;         /* 1: a new order every epoch, keyed by (seed, epoch,
+                            CK_RNG_SHUFFLE); 0: id order (validation, test) */
+    int drop_last;       /* 1: an epoch ends before a last, partial batch */
+    uint64_t seed;       /* keys the shuffle and each sample's augmentation */
+    aug_params aug;      /* output width, height, channels, scale (1/255 for
+                            models expecting [0, 1], 1 for models that start
+                            with Rescaling), resize mode, policy (NULL: no
+                            augmentation; borrowed, must outlive the loader).
+                            dtype must be AUG_F32 */
+    int workers;         /* decode threads; 0: decode on the caller's thread
+                            inside pl_loader_next; PL_LOADER_AUTO: a quarter
+                            of the cores (at least 1, at most 4), the rest
+                            left to the trainer's BLAS */
+    int prefetch;        /* batches made ahead besides the ones the workers
+                            are on, >= 1; PL_LOADER_AUTO: 2 */
+} pl_loader_opts;
+
+/* Defaults: batch 32, shuffle 1, drop_last 0, seed 0, aug 150x150x3 scaled
+ * 1/255 stretched without policy, workers and prefetch PL_LOADER_AUTO;
+ * catalog and split NULL. */
+void pl_loader_opts_default(pl_loader_opts *o);
+
+/* One batch, lent by the loader until the next pl_loader_next,
+ * pl_loader_begin or pl_loader_close. */
+typedef struct pl_batch {
+    const float *x;        /* (n, H, W, C) float32 NHWC, 64-byte aligned */
+    const int32_t *labels; /* (n) class index (label order of the catalog:
+                              0/1 for two classes); -1 for unlabelled samples */
+    const int64_t *ids;    /* (n) sample ids */
+    int n;                 /* samples, 1..batch */
+    int64_t index;         /* 0, 1, 2... within the epoch */
+} pl_batch;
+
+/* One epoch so far (or the last one, once ended). Stage items are batches.
+ * sampler: the thread ordering batches; workers: read + decode + augment +
+ * resize, seconds summed over threads (0 threads: done inline by the
+ * consumer); consumer: busy is the caller's time between pl_loader_next
+ * calls, wait its input stall. */
+typedef struct pl_loader_stats {
+    int epoch;
+    int64_t batches, samples; /* delivered */
+    double seconds;           /* from the end of pl_loader_begin to the end
+                                 of the epoch (or now): stall + consumer.busy */
+    double stall;             /* seconds spent inside pl_loader_next: waiting
+                                 for the workers, or decoding when inline */
+    pl_stage_stats sampler, workers, consumer;
+} pl_loader_stats;
+
+typedef struct pl_loader pl_loader;
+
+/* Opens o->catalog read-only, lists the split, makes one catalog connection
+ * and one aug_pipe per worker and the batch buffers (prefetch + workers + 1
+ * batches): after this nothing is allocated per batch or per sample. No
+ * thread runs until pl_loader_begin. Returns 0 and gives *out to the caller
+ * (free with pl_loader_close), or CK_EINVAL (bad options, an unknown or
+ * empty split, an empty epoch with drop_last), CK_EIO / CK_EDB / CK_EFORMAT
+ * (the catalog), CK_ENOMEM, with a message. Calls ck_init. */
+int pl_loader_open(pl_loader **out, const pl_loader_opts *o, char *err, size_t errlen);
+
+/* Samples per epoch (the split's size, less the last partial batch with
+ * drop_last). */
+int64_t pl_loader_size(const pl_loader *l);
+
+/* Starts epoch `epoch` (>= 0): stops the epoch in progress if any, orders
+ * the samples and starts the workers, which begin filling batches at once.
+ * The order is a function of (seed, epoch) only, and each batch's bytes of
+ * (seed, epoch, its samples), whatever the number of workers. Returns 0, or
+ * CK_EINVAL, CK_ENOMEM, CK_ETHREAD with a message. */
+int pl_loader_begin(pl_loader *l, int epoch, char *err, size_t errlen);
+
+/* The next batch of the epoch, in order, waiting for it. Returns 1 with *b
+ * set (lent as described at pl_batch), 0 at the end of the epoch (and on
+ * every later call), or a negative code with a message, again on every
+ * later call until the next begin: CK_EDECODE / CK_EINVAL naming the catalog,
+ * the sample id and the entry name ("x.db: sample 17:
+ * train.zip:train/cat.3.jpg: decode: ..."), CK_EDB, CK_ENOMEM, CK_EINVAL
+ * before any pl_loader_begin. The first error stops every worker. */
+int pl_loader_next(pl_loader *l, pl_batch *b, char *err, size_t errlen);
+
+/* The current (or last) epoch's statistics. Consumer thread. */
+void pl_loader_get_stats(pl_loader *l, pl_loader_stats *st);
+
+/* Stops the epoch in progress (workers leave after the sample they are on,
+ * also when every buffer is full), joins every thread and frees l. NULL is
+ * a no-op. */
+void pl_loader_close(pl_loader *l);
+
+/* pl_loader_open, pl_loader_size, pl_loader_begin, pl_loader_next and
+ * pl_loader_close are for one thread at a time (the consumer's). */
+
+/* One timed configuration of `convkit bench loader`. */
+typedef struct pl_loader_bench_result {
+    int workers;
+    int epochs;
+    int64_t batches, images;
+    double seconds;     /* wall time of the timed epochs */
+    double cpu_seconds; /* process CPU time over the same span */
+    double images_per_s, batches_per_s;
+    double images_per_cpu_s; /* steadier than images_per_s on a shared machine */
+    double stall;            /* the consumer's input stall, summed */
+    pl_loader_stats last;    /* the last timed epoch */
+} pl_loader_bench_result;
+
+/* Opens a loader with o, runs an untimed warm-up (the first batches of
+ * epoch 0), then times epochs 1..epochs with a consumer that takes each
+ * batch and does nothing else. Returns 0, or pl_loader_open's and
+ * pl_loader_next's errors. */
+int pl_loader_bench_run(const pl_loader_opts *o, int epochs, pl_loader_bench_result *res, char *err,
+                        size_t errlen);
 
 #endif
