@@ -36,6 +36,7 @@
  * baseline x86-64 and nn_have_avx512() decides at run time.
  */
 #include <immintrin.h>
+#include <math.h>
 
 #include "nn_internal.h"
 
@@ -130,12 +131,14 @@ typedef void (*fwd_fn)(const float *a, ptrdiff_t acs, ptrdiff_t tap, int taps, i
     FWD(1, NV)                                                                                     \
     FWD(2, NV)                                                                                     \
     FWD(3, NV)                                                                                     \
-    FWD(4, NV) FWD(5, NV) FWD(6, NV) FWD(7, NV) FWD(8, NV) FWD(9, NV) FWD(10, NV) FWD(11, NV)      \
-        FWD(12, NV) FWD(13, NV) FWD(14, NV)
+    FWD(4, NV)                                                                                     \
+    FWD(5, NV) FWD(6, NV) FWD(7, NV) FWD(8, NV) FWD(9, NV) FWD(10, NV) FWD(11, NV) FWD(12, NV)     \
+        FWD(13, NV) FWD(14, NV)
 FWD14(1)
 FWD14(2)
 FWD(1, 4)
-FWD(2, 4) FWD(3, 4) FWD(4, 4) FWD(5, 4) FWD(6, 4)
+FWD(2, 4)
+FWD(3, 4) FWD(4, 4) FWD(5, 4) FWD(6, 4)
 
 #define ROW14(NV)                                                                                  \
     {                                                                                              \
@@ -323,8 +326,9 @@ typedef void (*dw_fn)(const float *x, ptrdiff_t xrs, ptrdiff_t xcs, const float 
     DW(1, NV, MASK)                                                                                \
     DW(2, NV, MASK)                                                                                \
     DW(3, NV, MASK)                                                                                \
-    DW(4, NV, MASK) DW(5, NV, MASK) DW(6, NV, MASK) DW(7, NV, MASK) DW(8, NV, MASK)                \
-        DW(9, NV, MASK) DW(10, NV, MASK) DW(11, NV, MASK) DW(12, NV, MASK)
+    DW(4, NV, MASK)                                                                                \
+    DW(5, NV, MASK) DW(6, NV, MASK) DW(7, NV, MASK) DW(8, NV, MASK) DW(9, NV, MASK)                \
+        DW(10, NV, MASK) DW(11, NV, MASK) DW(12, NV, MASK)
 #define DW6(NV, MASK)                                                                              \
     DW(1, NV, MASK)                                                                                \
     DW(2, NV, MASK) DW(3, NV, MASK) DW(4, NV, MASK) DW(5, NV, MASK) DW(6, NV, MASK)
@@ -430,8 +434,62 @@ KT void nn_kmask_avx512(size_t n, const float *dy, const float *y, float *out)
     }
 }
 
-const nn_kernels nn_kernels_avx512 = {"avx512", nn_kconv_avx512, nn_kdw_avx512, nn_kdb_avx512,
-                                      nn_kmask_avx512};
+/* ---- optimizer update -------------------------------------------------------- */
+
+/* nn_optim_update's loops (optim.c) 16 floats at a time, with the same
+ * operations in the same order and no contraction into FMAs: IEEE
+ * multiply, add, divide and square root round the same in both, so the
+ * results are the same bits (the tests compare them). */
+KT void nn_kupdate_avx512(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g,
+                          float *s1, float *s2)
+{
+    const __m512 lr = _mm512_set1_ps((float)o->lr);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = lanes(n - i < 16 ? (int)(n - i) : 16);
+        __m512 gv = _mm512_maskz_loadu_ps(m, g + i), wv = _mm512_maskz_loadu_ps(m, w + i);
+        switch (o->kind) {
+        case NN_OPT_SGD:
+            if (o->momentum == 0.0) {
+                wv = _mm512_sub_ps(wv, _mm512_mul_ps(gv, lr));
+            } else {
+                const __m512 mu = _mm512_set1_ps((float)o->momentum);
+                __m512 step = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), gv), lr);
+                __m512 v = _mm512_add_ps(step, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s1 + i), mu));
+                _mm512_mask_storeu_ps(s1 + i, m, v);
+                wv = _mm512_add_ps(wv, o->nesterov ? _mm512_add_ps(step, _mm512_mul_ps(v, mu)) : v);
+            }
+            break;
+        case NN_OPT_RMSPROP: {
+            const float rho = (float)o->rho;
+            const __m512 r = _mm512_set1_ps(rho), r1 = _mm512_set1_ps(1.0f - rho);
+            __m512 a = _mm512_add_ps(_mm512_mul_ps(r, _mm512_maskz_loadu_ps(m, s1 + i)),
+                                     _mm512_mul_ps(_mm512_mul_ps(r1, gv), gv));
+            _mm512_mask_storeu_ps(s1 + i, m, a);
+            __m512 d = _mm512_sqrt_ps(_mm512_add_ps(a, _mm512_set1_ps((float)o->eps)));
+            wv = _mm512_sub_ps(wv, _mm512_div_ps(_mm512_mul_ps(lr, gv), d));
+            break;
+        }
+        case NN_OPT_ADAM: {
+            const float b1 = (float)o->beta1, b2 = (float)o->beta2, step = (float)(t + 1);
+            const float alpha =
+                (float)o->lr * sqrtf(1.0f - powf(b2, step)) / (1.0f - powf(b1, step));
+            __m512 m1 = _mm512_maskz_loadu_ps(m, s1 + i), m2 = _mm512_maskz_loadu_ps(m, s2 + i);
+            m1 = _mm512_add_ps(m1, _mm512_mul_ps(_mm512_sub_ps(gv, m1), _mm512_set1_ps(1.0f - b1)));
+            m2 = _mm512_add_ps(m2, _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(gv, gv), m2),
+                                                 _mm512_set1_ps(1.0f - b2)));
+            _mm512_mask_storeu_ps(s1 + i, m, m1);
+            _mm512_mask_storeu_ps(s2 + i, m, m2);
+            __m512 d = _mm512_add_ps(_mm512_sqrt_ps(m2), _mm512_set1_ps((float)o->eps));
+            wv = _mm512_sub_ps(wv, _mm512_div_ps(_mm512_mul_ps(m1, _mm512_set1_ps(alpha)), d));
+            break;
+        }
+        }
+        _mm512_mask_storeu_ps(w + i, m, wv);
+    }
+}
+
+const nn_kernels nn_kernels_avx512 = {"avx512",      nn_kconv_avx512, nn_kdw_avx512,
+                                      nn_kdb_avx512, nn_kmask_avx512, nn_kupdate_avx512};
 
 #else
 
@@ -450,7 +508,11 @@ void nn_kdw_avx512(const nn_kdw *k)
     nn_kdw_ref(k);
 }
 
-const nn_kernels nn_kernels_avx512 = {"avx512 (not built: portable)", nn_kconv_ref, nn_kdw_ref,
-                                      nn_kdb_add, nn_kmask_ref};
+const nn_kernels nn_kernels_avx512 = {"avx512 (not built: portable)",
+                                      nn_kconv_ref,
+                                      nn_kdw_ref,
+                                      nn_kdb_add,
+                                      nn_kmask_ref,
+                                      nn_optim_update};
 
 #endif

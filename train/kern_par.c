@@ -23,6 +23,7 @@
 #include <cblas.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "nn_internal.h"
@@ -186,4 +187,58 @@ void nn_exec_update(nn_exec *ex)
     if (want > 1 && nn_par_create(&ex->par, want) != 0) {
         ex->par = NULL; /* run on the calling thread */
     }
+}
+
+/* ---- whole-arena passes ------------------------------------------------------ */
+
+/* Floats per unit of the elementwise passes: big enough that a unit costs
+ * more than taking it, small enough to share 3.5 M parameters. */
+enum { ARENA_UNIT = 1 << 16 };
+
+typedef struct arena_job {
+    const nn_exec *ex;
+    const nn_optim_opts *o;
+    int64_t t;
+    size_t n;
+    float *w, *s1, *s2;
+    const float *g;
+    nn_units units;
+} arena_job;
+
+static void update_part(void *ctx, int t, int nt)
+{
+    arena_job *j = ctx;
+    (void)t, (void)nt;
+    for (int u; (u = nn_units_take(&j->units)) >= 0;) {
+        size_t lo = (size_t)u * ARENA_UNIT, n = j->n - lo < ARENA_UNIT ? j->n - lo : ARENA_UNIT;
+        void (*update)(const nn_optim_opts *, int64_t, size_t, float *, const float *, float *,
+                       float *) = j->ex->kern ? j->ex->kern->update : nn_optim_update;
+        update(j->o, j->t, n, j->w + lo, j->g + lo, j->s1 ? j->s1 + lo : NULL,
+               j->s2 ? j->s2 + lo : NULL);
+    }
+}
+
+void nn_exec_update_params(const nn_exec *ex, const nn_optim_opts *o, int64_t t, size_t n, float *w,
+                           const float *g, float *s1, float *s2)
+{
+    arena_job j = {.ex = ex, .o = o, .t = t, .n = n, .w = w, .g = g, .s1 = s1, .s2 = s2};
+    nn_units_init(&j.units, (int)((n + ARENA_UNIT - 1) / ARENA_UNIT));
+    nn_par_run(j.units.n > 1 ? ex->par : NULL, update_part, &j);
+}
+
+static void zero_part(void *ctx, int t, int nt)
+{
+    arena_job *j = ctx;
+    (void)t, (void)nt;
+    for (int u; (u = nn_units_take(&j->units)) >= 0;) {
+        size_t lo = (size_t)u * ARENA_UNIT, n = j->n - lo < ARENA_UNIT ? j->n - lo : ARENA_UNIT;
+        memset(j->w + lo, 0, n * sizeof(float));
+    }
+}
+
+void nn_exec_zero(const nn_exec *ex, float *p, size_t n)
+{
+    arena_job j = {.ex = ex, .n = n, .w = p};
+    nn_units_init(&j.units, (int)((n + ARENA_UNIT - 1) / ARENA_UNIT));
+    nn_par_run(j.units.n > 1 ? ex->par : NULL, zero_part, &j);
 }

@@ -359,7 +359,8 @@ int64_t nn_model_correct(const nn_model *m, const int32_t *labels)
 
 void nn_zero_grad(nn_model *m)
 {
-    memset(m->grads, 0, m->nparams * sizeof(float));
+    nn_exec_update(&m->ex);
+    nn_exec_zero(&m->ex, m->grads, m->nparams);
 }
 
 void nn_model_backward(nn_model *m)
@@ -436,6 +437,7 @@ void nn_model_update(nn_model *m)
 {
     int slots = nn_optim_slots(&m->opt);
     float *s1 = slots > 0 ? m->state : NULL, *s2 = slots > 1 ? m->state + m->nparams : NULL;
-    nn_optim_update(&m->opt, m->steps, m->nparams, m->params, m->grads, s1, s2);
+    nn_exec_update(&m->ex);
+    nn_exec_update_params(&m->ex, &m->opt, m->steps, m->nparams, m->params, m->grads, s1, s2);
     m->steps++;
 }

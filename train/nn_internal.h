@@ -141,6 +141,9 @@ typedef struct nn_kernels {
                int ncols, float *db);
     /* out = y > 0 ? dy : 0 over n floats (a ReLU's backward). */
     void (*relu_mask)(size_t n, const float *dy, const float *y, float *out);
+    /* nn_optim_update, the same bits. */
+    void (*update)(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g, float *s1,
+                   float *s2);
 } nn_kernels;
 extern const nn_kernels nn_kernels_ref, nn_kernels_avx512;
 /* Does this CPU (and OS) run AVX-512 F/VL/BW/DQ? */
@@ -150,6 +153,8 @@ void nn_kdw_avx512(const nn_kdw *k);
 void nn_kdb_avx512(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
                    int ncols, float *db);
 void nn_kmask_avx512(size_t n, const float *dy, const float *y, float *out);
+void nn_kupdate_avx512(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g,
+                       float *s1, float *s2);
 void nn_kconv_ref(const nn_kconv *k);
 void nn_kdw_ref(const nn_kdw *k);
 void nn_kdb_add(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
@@ -165,6 +170,13 @@ typedef struct nn_exec {
     float *scratch;
     size_t nscratch; /* floats */
 } nn_exec;
+/* nn_optim_update of n parameters split over ex's team (elementwise: the
+ * same bits as one call), on ex->kern's update when it has one. */
+void nn_exec_update_params(const nn_exec *ex, const nn_optim_opts *o, int64_t t, size_t n, float *w,
+                           const float *g, float *s1, float *s2);
+/* Zeroes n floats, split over ex's team. */
+void nn_exec_zero(const nn_exec *ex, float *p, size_t n);
+
 /* Matches the team to OpenBLAS's thread count (what nn_train and
  * nn_bench_run set), at most max_threads; when threads cannot be started
  * the kernels run on the calling thread alone. */

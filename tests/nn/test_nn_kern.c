@@ -592,6 +592,50 @@ START_TEST(pool_fast_vs_generic)
 }
 END_TEST
 
+/* ---- optimizer updates ---------------------------------------------------------- */
+
+/* Every kernel set's update, split over a team, gives nn_optim_update's
+ * bits, for every optimizer, over a few steps (Adam's bias correction). */
+START_TEST(update_same_bits)
+{
+    enum { N = 70001 }; /* more than one unit, a partial vector */
+    nn_optim_opts opts[5] = {nn_optim_defaults(NN_OPT_SGD), nn_optim_defaults(NN_OPT_SGD),
+                             nn_optim_defaults(NN_OPT_SGD), nn_optim_defaults(NN_OPT_RMSPROP),
+                             nn_optim_defaults(NN_OPT_ADAM)};
+    opts[1].momentum = 0.9;
+    opts[2].momentum = 0.8;
+    opts[2].nesterov = 1;
+    for (int k = 0; k < nsets(); k++) {
+        nn_exec ex = {.kern = kset(k)};
+        ck_assert_int_eq(nn_par_create(&ex.par, 2), 0);
+        for (int o = 0; o < 5; o++) {
+            float *w1 = nt_rand(N, -1, 1, 800), *w2 = nt_rand(N, -1, 1, 800);
+            float *a1 = nt_zeros(N), *a2 = nt_zeros(N), *b1 = nt_zeros(N), *b2 = nt_zeros(N);
+            for (int t = 0; t < 3; t++) {
+                float *g = nt_rand(N, -1, 1, 801 + t);
+                nn_optim_update(&opts[o], t, N, w1, g, a1, b1);
+                nn_exec_update_params(&ex, &opts[o], t, N, w2, g, a2, b2);
+                free(g);
+            }
+            ck_assert_msg(memcmp(w1, w2, N * 4) == 0, "%s optimizer %d", kset(k)->name, o);
+            ck_assert_int_eq(memcmp(a1, a2, N * 4), 0);
+            ck_assert_int_eq(memcmp(b1, b2, N * 4), 0);
+            float *fl[] = {w1, w2, a1, a2, b1, b2};
+            for (int i = 0; i < 6; i++) {
+                free(fl[i]);
+            }
+        }
+        float *z = nt_rand(N, 1, 2, 809);
+        nn_exec_zero(&ex, z, N);
+        for (int i = 0; i < N; i++) {
+            ck_assert(z[i] == 0.0f);
+        }
+        free(z);
+        nn_par_destroy(ex.par);
+    }
+}
+END_TEST
+
 /* ---- the thread team ------------------------------------------------------------ */
 
 typedef struct count_ctx {
@@ -666,6 +710,7 @@ static Suite *kern_suite(void)
     tcase_add_test(tc, conv_pool_fused);
     tcase_add_test(tc, dense_vs_naive);
     tcase_add_test(tc, pool_fast_vs_generic);
+    tcase_add_test(tc, update_same_bits);
     tcase_add_test(tc, par_team);
     suite_add_tcase(s, tc);
     return s;
