@@ -19,6 +19,9 @@ int cmd_augment(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_curves(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* "convkit CMD: message" on stderr; returns CLI_USAGE, with a hint to --help. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

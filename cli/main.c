@@ -18,6 +18,9 @@ static const command commands[] = {
     {"augment", cmd_augment, "preview a policy on an image, or write augmented copies"},
     {"filter", cmd_filter, "apply a classic kernel (Sobel, Prewitt, Laplacian...) to an image"},
     {"summary", cmd_summary, "print a model's layers, output shapes and parameters"},
+    {"train", cmd_train, "train a model on a dataset.db, recording every epoch in runs.db"},
+    {"evaluate", cmd_evaluate, "loss, accuracy and confusion matrix of a checkpoint on a split"},
+    {"predict", cmd_predict, "class and probability of image files from a checkpoint"},
     {"curves", cmd_curves, "export, plot or list learning curves from a runs.db"},
     {"bench", cmd_bench, "measure augmentation and training throughput"},
 };

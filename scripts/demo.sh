@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The main job, end to end on data every Debian machine can have: installs
+# The main job, end to end, on data every Debian machine can have: installs
 # and builds (scripts/setup.sh), prepares Fashion-MNIST (Debian's
-# dataset-fashion-mnist) into one catalog and describes it.
+# dataset-fashion-mnist) into one catalog and describes it, then runs a short
+# version of the chapter's small-data experiment (scripts/ch8-small-data.sh):
+# the same convnet trained on 1,000 images without and with augmentation.
+# Leaves the curves plot, the augmented samples, the CSV and a results table
+# in one folder.
 #   scripts/demo.sh [OUTDIR]      (default: out/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,9 +15,14 @@ mkdir -p "$out"
 fm=/usr/share/datasets/fashion-mnist
 convkit=build/cli/convkit
 
-echo "== prepare-dataset: Fashion-MNIST"
+echo "== prepare-dataset: Fashion-MNIST, 60,000 + 10,000 images"
+rm -f "$out/fashion-mnist.db"
 $convkit prepare-dataset "$fm/train-images-idx3-ubyte.gz" "$fm/t10k-images-idx3-ubyte.gz" \
     -o "$out/fashion-mnist.db"
-echo "== info"
-$convkit info "$out/fashion-mnist.db"
-echo "outputs are in $out/"
+$convkit info "$out/fashion-mnist.db" | sed -n '1,8p'
+
+echo "== small-data experiment: 100 images per class, without and with augmentation"
+scripts/ch8-small-data.sh --epochs 30 --out "$out"
+echo
+echo "demo outputs are in $out/: curves.png (learning curves), augmented-samples.png,"
+echo "curves.csv, results.md, runs.db and the catalogs"

@@ -3,7 +3,7 @@
 # the plain "N passed, N failed" line and sets the exit status.
 set -u
 convkit=$1
-shared=$2
+shared=${CONVKIT_SHARED_DATA:-$2}
 passed=0
 failed=0
 work=$(mktemp -d "${TMPDIR:-/tmp}/convkit-e2e-XXXXXX")

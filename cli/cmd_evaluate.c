@@ -1,0 +1,237 @@
+/* cmd_evaluate.c: `convkit evaluate` (a checkpoint on a split of a
+ * dataset.db: loss, accuracy, confusion matrix, optionally recorded in
+ * runs.db) and `convkit predict` (a checkpoint on image files: class and
+ * probability per file). The checkpoint carries the model and the run's
+ * configuration (class names, resize mode), so the inputs are prepared as
+ * they were in training. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ck.h"
+#include "cli.h"
+#include "data.h"
+
+enum { MAX_FILE_BYTES = 256 << 20 };
+
+/* Class names and resize mode recorded with the run ("extra" in its
+ * configuration). */
+typedef struct run_facts {
+    json_t *config;
+    json_t *classes; /* borrowed from config; may be NULL */
+    aug_resize resize;
+} run_facts;
+
+static void run_facts_read(const nn_model *m, run_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    const char *text = nn_model_config(m);
+    f->config = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *extra = json_object_get(f->config, "extra");
+    f->classes = json_object_get(extra, "classes");
+    const char *resize = json_string_value(json_object_get(extra, "resize"));
+    f->resize = !resize || !strcmp(resize, "stretch") ? AUG_RESIZE_STRETCH
+                : !strcmp(resize, "fit")              ? AUG_RESIZE_FIT
+                                                      : AUG_RESIZE_CROP;
+}
+
+static const char *class_name(const run_facts *f, int i, char *buf, size_t len)
+{
+    const char *s = json_string_value(json_array_get(f->classes, (size_t)i));
+    if (s) {
+        return s;
+    }
+    snprintf(buf, len, "%d", i);
+    return buf;
+}
+
+int cmd_evaluate(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, 'd'},  {"split", required_argument, 0, 's'},
+        {"runs", required_argument, 0, 'r'},  {"name", required_argument, 0, 'n'},
+        {"batch", required_argument, 0, 'b'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+    };
+    const char *cmd = "evaluate", *data = NULL, *split = "test", *runs = NULL, *name = NULL;
+    int64_t batch = 64;
+    int as_json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data = optarg; break;
+        case 's': split = optarg; break;
+        case 'r': runs = optarg; break;
+        case 'n': name = optarg; break;
+        case 'b':
+            if (cli_parse_i64(optarg, &batch) || batch < 1 || batch > 65536) {
+                return cli_usage(cmd, "--batch: bad value '%s'", optarg);
+            }
+            break;
+        case 'j': as_json = 1; break;
+        case 'h':
+            printf("usage: convkit evaluate CHECKPOINT --data DATASET.db [--split test]\n"
+                   "                        [--runs runs.db --name RUN] [--json]\n"
+                   "\n"
+                   "Loss, accuracy and confusion matrix of a checkpoint on a split (rows:\n"
+                   "true class, columns: predicted). With --runs and --name the result is\n"
+                   "recorded for the run (convkit curves list shows test accuracy).\n");
+            return CLI_OK;
+        default: return cli_usage(cmd, "bad option");
+        }
+    }
+    if (optind != argc - 1 || !data) {
+        return cli_usage(cmd, "want CHECKPOINT --data DATASET.db");
+    }
+    if ((runs != NULL) != (name != NULL)) {
+        return cli_usage(cmd, "--runs and --name go together");
+    }
+    char err[1024];
+    nn_model *m = NULL;
+    data_facts facts = {0};
+    data_split d = {0};
+    run_facts rf = {0};
+    nn_eval e = {0};
+    int rc = nn_model_load(&m, argv[optind], (int)batch, err, sizeof err);
+    if (rc == 0) {
+        run_facts_read(m, &rf);
+        rc = data_catalog_facts(data, &facts, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = data_check_model(&facts, m, data, argv[optind], err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = data_open(&d, data, split, m, rf.resize, NULL, 0, 0, -1, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = nn_evaluate(m, NN_LOSS_AUTO, &d.source, 0, &e, err, sizeof err);
+    }
+    if (rc == 0 && runs) {
+        rc = nn_runs_record_eval(runs, name, split, &e, err, sizeof err);
+    }
+    if (rc == 0) {
+        char buf[32];
+        if (as_json) {
+            json_t *conf = json_array();
+            for (int i = 0; i < e.classes; i++) {
+                json_t *row = json_array();
+                for (int j = 0; j < e.classes; j++) {
+                    json_array_append_new(row, json_integer(e.confusion[i * e.classes + j]));
+                }
+                json_array_append_new(conf, row);
+            }
+            json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:f, s:o}", "checkpoint", argv[optind],
+                                  "split", split, "samples", (json_int_t)e.n, "loss", e.loss,
+                                  "accuracy", e.accuracy, "confusion", conf);
+            char *text = json_dumps(o, JSON_COMPACT);
+            printf("%s\n", text ? text : "{}");
+            free(text);
+            json_decref(o);
+        } else {
+            printf("%s on %s (%s, %lld samples): loss %.4f, accuracy %.4f\n", argv[optind], data,
+                   split, (long long)e.n, e.loss, e.accuracy);
+            printf("\nconfusion (rows: true, columns: predicted)\n%12s", "");
+            for (int j = 0; j < e.classes; j++) {
+                printf(" %8.8s", class_name(&rf, j, buf, sizeof buf));
+            }
+            printf("\n");
+            for (int i = 0; i < e.classes; i++) {
+                printf("%12.12s", class_name(&rf, i, buf, sizeof buf));
+                for (int j = 0; j < e.classes; j++) {
+                    printf(" %8lld", (long long)e.confusion[i * e.classes + j]);
+                }
+                printf("\n");
+            }
+        }
+    }
+    nn_eval_free(&e);
+    data_close(&d);
+    data_facts_free(&facts);
+    json_decref(rf.config);
+    nn_model_destroy(m);
+    if (rc) {
+        fprintf(stderr, "convkit: %s\n", err);
+        return cli_status(rc);
+    }
+    return CLI_OK;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            printf("usage: convkit predict CHECKPOINT IMAGE...\n"
+                   "\n"
+                   "The class and its probability for each image file, prepared as the\n"
+                   "run's training inputs were (size, channels, scale, resize mode).\n");
+            return CLI_OK;
+        }
+        return cli_usage("predict", "bad option");
+    }
+    if (argc - optind < 2) {
+        return cli_usage("predict", "want CHECKPOINT IMAGE...");
+    }
+    char err[1024];
+    nn_model *m = NULL;
+    aug_pipe *pipe = NULL;
+    run_facts rf = {0};
+    float *x = NULL, *probs = NULL;
+    int rc = nn_model_load(&m, argv[optind], 1, err, sizeof err);
+    if (rc == 0) {
+        run_facts_read(m, &rf);
+        aug_params p = data_model_params(m, rf.resize);
+        rc = aug_pipe_create(&pipe, &p, err, sizeof err);
+        x = malloc(aug_params_sample_bytes(&p));
+        probs = malloc((size_t)nn_model_outputs(m) * sizeof *probs);
+        if (rc == 0 && (!x || !probs)) {
+            rc = ck_err(err, sizeof err, CK_ENOMEM, "predict: out of memory");
+        }
+    }
+    int binary = m && nn_model_output_act(m) == NN_ACT_SIGMOID;
+    for (int i = optind + 1; rc == 0 && i < argc; i++) {
+        void *bytes = NULL;
+        size_t size = 0;
+        rc = aug_read_file(argv[i], MAX_FILE_BYTES, &bytes, &size, err, sizeof err);
+        if (rc == 0) {
+            aug_src src = {.data = bytes, .size = size, .name = argv[i]};
+            rc = aug_pipe_run_sample(pipe, &src, NULL, x, err, sizeof err);
+        }
+        free(bytes);
+        if (rc == 0) {
+            rc = nn_predict(m, x, 1, probs);
+        }
+        if (rc == 0) {
+            int best = 0;
+            float p = probs[0];
+            if (binary) {
+                best = probs[0] >= 0.5f;
+                p = best ? probs[0] : 1.0f - probs[0];
+            } else {
+                for (int k = 1; k < nn_model_outputs(m); k++) {
+                    if (probs[k] > p) {
+                        best = k;
+                        p = probs[k];
+                    }
+                }
+            }
+            char buf[32];
+            printf("%s\t%s\t%.4f\n", argv[i], class_name(&rf, best, buf, sizeof buf), (double)p);
+        } else if (rc == CK_EINVAL) {
+            rc = ck_err(err, sizeof err, CK_EINVAL, "%s: predict: bad input", argv[i]);
+        }
+    }
+    free(x);
+    free(probs);
+    aug_pipe_destroy(pipe);
+    json_decref(rf.config);
+    nn_model_destroy(m);
+    if (rc) {
+        fprintf(stderr, "convkit: %s\n", err);
+        return cli_status(rc) == CLI_USAGE ? CLI_FAIL : cli_status(rc);
+    }
+    return CLI_OK;
+}

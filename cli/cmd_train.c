@@ -1,0 +1,307 @@
+/* cmd_train.c: `convkit train`: a model from the book (or a spec file)
+ * trained on a dataset.db split through the prefetching loader, validated
+ * every epoch, every epoch recorded in runs.db with checkpoints beside it.
+ * Output: a Keras-style bar on a terminal, one line per epoch otherwise. */
+#include <getopt.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ck.h"
+#include "cli.h"
+#include "data.h"
+
+static const char help[] =
+    "usage: convkit train --data DATASET.db --model MODEL|SPEC --name NAME [options]\n"
+    "\n"
+    "Trains on the 'train' split, evaluates the 'validation' split after every\n"
+    "epoch, and records each epoch in runs.db with the configuration, the\n"
+    "dataset's hash and the seed. Checkpoints NAME.last.ckpt and NAME.best.ckpt\n"
+    "(lowest val_loss) are written beside runs.db; --resume continues a killed\n"
+    "run from its last checkpoint to the same curve.\n"
+    "\n"
+    "  --data FILE             the catalog (convkit prepare-dataset)\n"
+    "  --model M               a built-in (convkit summary --help) or a spec file\n"
+    "  --name NAME             the run's name in runs.db\n"
+    "  --runs FILE             runs.db (default: runs.db)\n"
+    "  --epochs N              (default 10)\n"
+    "  --batch N               (default 32)\n"
+    "  --optimizer NAME        rmsprop (default), adam, sgd\n"
+    "  --lr X                  learning rate (default: Keras's for the optimizer)\n"
+    "  --momentum X            SGD momentum; --nesterov for Nesterov's\n"
+    "  --augment POLICY        augmentation of training samples (convkit augment --help)\n"
+    "  --resize MODE           stretch (default, as Keras), fit (keep the aspect\n"
+    "                          ratio, centre, pad with 0), crop\n"
+    "  --seed N                weights, shuffles, augmentation, dropout (default 0)\n"
+    "  --early-stopping patience=N   stop when val_loss has not improved for N epochs\n"
+    "  --train-split NAME      (default train); --val-split NAME (default validation,\n"
+    "                          'none' for no validation)\n"
+    "  --threads N             BLAS threads (default: all cores)\n"
+    "  --workers N             loader threads (default: chosen for the machine)\n"
+    "  --resume                continue the run NAME from its last checkpoint\n"
+    "  -q, --quiet             no progress output\n";
+
+typedef struct train_view {
+    cli_progress bar;
+    int quiet;
+} train_view;
+
+static int on_batch(void *ctx, const nn_progress *p)
+{
+    train_view *v = ctx;
+    if (v->quiet || !v->bar.tty) {
+        return 0;
+    }
+    char label[32], text[160], eta[16];
+    snprintf(label, sizeof label, "epoch %d/%d", p->epoch, p->epochs);
+    double fraction = p->batches > 0 ? (double)p->batch / (double)p->batches : -1;
+    cli_fmt_duration(eta, sizeof eta,
+                     fraction > 0 ? p->seconds * (1 - fraction) / fraction : (double)NAN);
+    snprintf(text, sizeof text, "%lld/%lld - ETA %s - loss %.4f - accuracy %.4f",
+             (long long)p->batch, (long long)p->batches, eta, p->loss, p->accuracy);
+    cli_progress_draw(&v->bar, label, fraction, text, p->batch == p->batches);
+    return 0;
+}
+
+static int on_epoch(void *ctx, const nn_progress *p)
+{
+    train_view *v = ctx;
+    if (v->quiet) {
+        return 0;
+    }
+    if (v->bar.tty) {
+        fputs("\r\033[K", stderr);
+    }
+    fprintf(stderr, "epoch %d/%d: %.1f s - loss %.4f - accuracy %.4f", p->epoch, p->epochs,
+            p->seconds, p->loss, p->accuracy);
+    if (!isnan(p->val_loss)) {
+        fprintf(stderr, " - val_loss %.4f - val_accuracy %.4f", p->val_loss, p->val_accuracy);
+    }
+    fprintf(stderr, " - %.0f img/s - stall %.2f s%s\n", p->images_per_s, p->input_stall,
+            p->best ? " (best)" : "");
+    return 0;
+}
+
+/* {"augment": ..., "classes": [...], "dataset": ..., ...}: what the run
+ * needs beyond nn_train's own configuration, recorded with it. */
+static char *config_extra(const char *data, const data_facts *f, const char *augment,
+                          const char *resize, const char *train_split, const char *val_split)
+{
+    json_t *classes = json_array();
+    for (int i = 0; i < f->nclasses; i++) {
+        json_array_append_new(classes, json_string(f->classes[i]));
+    }
+    json_t *o = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s?}", "augment", augment, "classes", classes,
+                          "dataset", data, "resize", resize, "train_split", train_split,
+                          "val_split", val_split);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return text;
+}
+
+static int parse_resize(const char *s, aug_resize *out)
+{
+    static const char *const names[] = {"stretch", "fit", "crop"};
+    for (int i = 0; i < 3; i++) {
+        if (!strcmp(s, names[i])) {
+            *out = (aug_resize)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    enum {
+        O_DATA = 256,
+        O_MODEL,
+        O_NAME,
+        O_RUNS,
+        O_EPOCHS,
+        O_BATCH,
+        O_OPT,
+        O_LR,
+        O_MOM,
+        O_NESTEROV,
+        O_AUGMENT,
+        O_RESIZE,
+        O_SEED,
+        O_EARLY,
+        O_TRAIN_SPLIT,
+        O_VAL_SPLIT,
+        O_THREADS,
+        O_WORKERS,
+        O_RESUME
+    };
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, O_DATA},
+        {"model", required_argument, 0, O_MODEL},
+        {"name", required_argument, 0, O_NAME},
+        {"runs", required_argument, 0, O_RUNS},
+        {"epochs", required_argument, 0, O_EPOCHS},
+        {"batch", required_argument, 0, O_BATCH},
+        {"optimizer", required_argument, 0, O_OPT},
+        {"lr", required_argument, 0, O_LR},
+        {"momentum", required_argument, 0, O_MOM},
+        {"nesterov", no_argument, 0, O_NESTEROV},
+        {"augment", required_argument, 0, O_AUGMENT},
+        {"resize", required_argument, 0, O_RESIZE},
+        {"seed", required_argument, 0, O_SEED},
+        {"early-stopping", required_argument, 0, O_EARLY},
+        {"train-split", required_argument, 0, O_TRAIN_SPLIT},
+        {"val-split", required_argument, 0, O_VAL_SPLIT},
+        {"threads", required_argument, 0, O_THREADS},
+        {"workers", required_argument, 0, O_WORKERS},
+        {"resume", no_argument, 0, O_RESUME},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *cmd = "train", *data = NULL, *model = NULL, *name = NULL;
+    const char *runs = "runs.db", *augment = NULL, *resize_name = "stretch";
+    const char *train_split = "train", *val_split = "validation";
+    int64_t epochs = 10, batch = 32, seed = 0, patience = 0, threads = 0, workers = -1;
+    double lr = NAN, momentum = NAN;
+    int nesterov = 0, resume = 0, c;
+    nn_optim_kind kind = NN_OPT_RMSPROP;
+    aug_resize resize = AUG_RESIZE_STRETCH;
+    train_view view = {0};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case O_DATA: data = optarg; break;
+        case O_MODEL: model = optarg; break;
+        case O_NAME: name = optarg; break;
+        case O_RUNS: runs = optarg; break;
+        case O_EPOCHS: bad = cli_parse_i64(optarg, &epochs) || epochs < 1; break;
+        case O_BATCH: bad = cli_parse_i64(optarg, &batch) || batch < 1 || batch > 65536; break;
+        case O_OPT: {
+            int k = nn_optim_parse(optarg);
+            bad = k < 0;
+            kind = (nn_optim_kind)k;
+            break;
+        }
+        case O_LR: bad = cli_parse_double(optarg, &lr) || lr <= 0; break;
+        case O_MOM: bad = cli_parse_double(optarg, &momentum) || momentum < 0; break;
+        case O_NESTEROV: nesterov = 1; break;
+        case O_AUGMENT: augment = optarg; break;
+        case O_RESIZE:
+            resize_name = optarg;
+            bad = parse_resize(optarg, &resize);
+            break;
+        case O_SEED: bad = cli_parse_i64(optarg, &seed); break;
+        case O_EARLY:
+            bad = cli_parse_i64(strncmp(optarg, "patience=", 9) ? optarg : optarg + 9, &patience) ||
+                  patience < 1;
+            break;
+        case O_TRAIN_SPLIT: train_split = optarg; break;
+        case O_VAL_SPLIT: val_split = strcmp(optarg, "none") ? optarg : NULL; break;
+        case O_THREADS: bad = cli_parse_i64(optarg, &threads) || threads < 1; break;
+        case O_WORKERS: bad = cli_parse_i64(optarg, &workers) || workers > 64; break;
+        case O_RESUME: resume = 1; break;
+        case 'q': view.quiet = 1; break;
+        case 'h': fputs(help, stdout); return CLI_OK;
+        default: return cli_usage(cmd, "bad option");
+        }
+        if (bad) {
+            return cli_usage(cmd, "bad value '%s'", optarg);
+        }
+    }
+    if (!data || !model || !name || optind != argc) {
+        return cli_usage(cmd, "want --data DATASET.db --model M --name NAME");
+    }
+    if (strchr(name, '/') || name[0] == '.' || !name[0]) {
+        return cli_usage(cmd, "--name: '%s' is not usable in a file name", name);
+    }
+
+    char err[1024], *spec = NULL, *extra = NULL;
+    char last_path[4096], best_path[4096], canon[512] = "none";
+    char *runs_copy = strdup(runs);
+    const char *dir = runs_copy ? dirname(runs_copy) : ".";
+    snprintf(last_path, sizeof last_path, "%s/%s.last.ckpt", dir, name);
+    snprintf(best_path, sizeof best_path, "%s/%s.best.ckpt", dir, name);
+    free(runs_copy);
+
+    aug_policy *policy = NULL;
+    if (augment && aug_policy_parse(&policy, augment, err, sizeof err)) {
+        return cli_usage(cmd, "--augment: %s", err);
+    }
+    if (policy) {
+        aug_policy_print(policy, canon, sizeof canon);
+    }
+    nn_model *m = NULL;
+    data_facts facts = {0};
+    data_split tr = {0}, va = {0};
+    int rc = nn_spec_load(model, &spec, err, sizeof err);
+    if (rc == 0) {
+        rc = nn_model_create(&m, spec, model, (int)batch, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = data_catalog_facts(data, &facts, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = data_check_model(&facts, m, data, model, err, sizeof err);
+    }
+    if (rc == 0 && val_split && !strcmp(val_split, "validation") && facts.split_size[1] == 0) {
+        val_split = NULL; /* the catalog has no validation split */
+    }
+    if (rc == 0) {
+        rc = data_open(&tr, data, train_split, m, resize, policy, 1, (uint64_t)seed, (int)workers,
+                       err, sizeof err);
+    }
+    if (rc == 0 && val_split) {
+        rc = data_open(&va, data, val_split, m, resize, NULL, 0, (uint64_t)seed, (int)workers, err,
+                       sizeof err);
+    }
+    if (rc == 0 &&
+        !(extra = config_extra(data, &facts, canon, resize_name, train_split, val_split))) {
+        rc = ck_err(err, sizeof err, CK_ENOMEM, "train: out of memory");
+    }
+    nn_train_result res = {0};
+    if (rc == 0) {
+        nn_train_opts o = nn_train_defaults();
+        o.epochs = (int)epochs;
+        o.optim = nn_optim_defaults(kind);
+        if (!isnan(lr)) {
+            o.optim.lr = lr;
+        }
+        if (!isnan(momentum)) {
+            o.optim.momentum = momentum;
+        }
+        o.optim.nesterov = nesterov;
+        o.seed = (uint64_t)seed;
+        o.threads = threads ? (int)threads : ck_ncores();
+        o.patience = (int)patience;
+        o.runs_path = runs;
+        o.run_name = name;
+        o.dataset_hash = facts.hash;
+        o.config_extra = extra;
+        o.last_path = last_path;
+        o.best_path = best_path;
+        o.resume = resume;
+        o.on_batch = on_batch;
+        o.on_epoch = on_epoch;
+        o.cb_ctx = &view;
+        cli_progress_init(&view.bar);
+        rc = nn_train(m, &o, &tr.source, val_split ? &va.source : NULL, &res, err, sizeof err);
+    }
+    data_close(&va);
+    data_close(&tr);
+    data_facts_free(&facts);
+    nn_model_destroy(m);
+    aug_policy_destroy(policy);
+    free(extra);
+    free(spec);
+    if (rc) {
+        fprintf(stderr, "convkit: %s\n", err);
+        return cli_status(rc);
+    }
+    printf("%s: %d epochs%s; best epoch %d (val_loss %.4f); runs in %s, checkpoints %s, %s\n", name,
+           res.epochs_done, res.stopped_early ? " (stopped early)" : "", res.best_epoch,
+           res.best_loss, runs, last_path, best_path);
+    return CLI_OK;
+}

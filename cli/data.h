@@ -1,0 +1,41 @@
+/* data.h: dataset.db splits as trainer sources, for cli/ (see data.c). */
+#ifndef CLI_DATA_H
+#define CLI_DATA_H
+
+#include "aug.h"
+#include "ds.h"
+#include "nn.h"
+#include "pl.h"
+
+typedef struct data_split {
+    pl_loader *loader;
+    nn_source source; /* borrows loader */
+} data_split;
+
+/* What the trainer needs to know of a catalog. */
+typedef struct data_facts {
+    char hash[64];
+    char **classes; /* nclasses names in label order, malloc'd */
+    int nclasses;
+    int64_t split_size[3]; /* train, validation, test */
+} data_facts;
+
+/* The loader's output for model m: its input size and channels, scale 1/255
+ * unless the model starts with Rescaling. */
+aug_params data_model_params(const nn_model *m, aug_resize resize);
+
+/* Opens a loader over `split` of catalog, batches of the model's batch size,
+ * and the nn_source over it. policy may be NULL (borrowed). */
+int data_open(data_split *d, const char *catalog, const char *split, const nn_model *m,
+              aug_resize resize, const aug_policy *policy, int shuffle, uint64_t seed, int workers,
+              char *err, size_t errlen);
+void data_close(data_split *d);
+
+int data_catalog_facts(const char *catalog, data_facts *f, char *err, size_t errlen);
+void data_facts_free(data_facts *f);
+
+/* CK_EINVAL unless the model's output fits the catalog's classes. */
+int data_check_model(const data_facts *f, const nn_model *m, const char *catalog, const char *model,
+                     char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# End-to-end: train, evaluate, predict and curves on real photos with a
+# small model; same seed same curve; a killed run resumed equals an
+# uninterrupted one; clear errors.
+#   test_train.sh CONVKIT SHARED_DATA_DIR
+. "$(dirname "$0")/lib.sh"
+cd "$work"
+need_shared alien-vs-predator/train || { finish; exit; }
+avp=$shared/alien-vs-predator/train
+
+"$convkit" prepare-dataset "$avp" --split train=0.6,validation=0.2,test=0.2 --seed 3 \
+  --limit-per-class 60 -o avp.db -q > /dev/null || fail "prepare"
+cat > small.spec <<'SPEC'
+Input(shape=(32, 32, 3))
+Conv2D(8, (3, 3), activation="relu")
+MaxPooling2D((2, 2))
+Conv2D(16, (3, 3), activation="relu")
+MaxPooling2D((2, 2))
+Flatten()
+Dropout(0.3)
+Dense(1, activation="sigmoid")
+SPEC
+train() { # NAME EPOCHS [more options]
+  local name=$1 epochs=$2; shift 2
+  "$convkit" train --data avp.db --model small.spec --name "$name" --epochs "$epochs" \
+    --batch 16 --seed 5 --threads 1 --workers 1 --runs runs.db -q "$@"
+}
+curve() { # NAME: the deterministic columns of a run, without its name
+  "$convkit" curves export --runs runs.db --run "$1" --columns loss,accuracy,val_loss,val_accuracy | cut -d, -f2-
+}
+
+expect_status 0 "train" train plain 4
+expect_output "best epoch" "train reports its best epoch"
+expect_eq "$(sqlite3 runs.db "SELECT count(*) FROM epochs WHERE run = 'plain'")" "4" "4 epochs recorded"
+[ -f plain.last.ckpt ] && [ -f plain.best.ckpt ] && ok "checkpoints beside runs.db" || fail "checkpoints missing"
+expect_status 0 "train again, same seed" train again 4
+expect_eq "$(curve again)" "$(curve plain)" "same seed, same curve"
+expect_status 0 "train with augmentation" train augmented 4 --augment chollet-2nd
+[ "$(curve augmented)" != "$(curve plain)" ] && ok "augmentation changes the curve" || fail "augmentation changed nothing"
+expect_status 2 "a recorded name is not reused" train plain 4
+
+# A run killed after its second epoch, resumed, ends as the uninterrupted one.
+train killed 4 > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 2000); do
+  n=$(sqlite3 runs.db "SELECT count(*) FROM epochs WHERE run = 'killed'" 2>/dev/null || echo 0)
+  [ "${n:-0}" -ge 2 ] && break
+  sleep 0.02
+done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+n=$(sqlite3 runs.db "SELECT count(*) FROM epochs WHERE run = 'killed'")
+[ "$n" -lt 4 ] && ok "killed after $n epochs" || fail "run finished before the kill: test proves nothing"
+expect_status 0 "resume" train killed 4 --resume
+expect_eq "$(curve killed)" "$(curve plain)" "resumed curve equals the uninterrupted one"
+
+expect_status 0 "evaluate on test" "$convkit" evaluate plain.best.ckpt --data avp.db --runs runs.db --name plain
+expect_output "accuracy 0\.[0-9]+" "evaluate prints accuracy"
+expect_output "alien +[0-9]+ +[0-9]+" "evaluate prints the confusion matrix"
+expect_status 0 "curves list" "$convkit" curves list --runs runs.db
+expect_output "plain .* 4/4 " "list shows the run"
+expect_status 0 "predict" "$convkit" predict plain.best.ckpt "$avp/alien/0.jpg" "$avp/predator/0.jpg"
+expect_eq "$(cut -f2 "$work/out" | sort -u | grep -cvE '^(alien|predator)$')" "0" "predict names classes"
+expect_status 0 "curves plot" "$convkit" curves plot --runs runs.db --run plain --label "without augmentation" \
+  --run augmented --label "with augmentation" --size 900x400 -o curves.png
+expect_eq "$(od -An -tu1 -j16 -N8 curves.png | awk '{ printf "%dx%d", $3*256+$4, $7*256+$8 }')" "900x400" "plot is a 900x400 PNG"
+expect_status 0 "curves export csv" "$convkit" curves export --runs runs.db -o curves.csv
+expect_eq "$(($(wc -l < curves.csv) - 1))" "$(sqlite3 runs.db 'SELECT count(*) FROM epochs')" "CSV holds every epoch"
+
+expect_status 2 "curves: unknown run" "$convkit" curves plot --runs runs.db --run nope -o x.png
+expect_output "nope" "unknown run named"
+expect_status 1 "curves: missing runs.db" "$convkit" curves list --runs "$work/none.db"
+expect_status 1 "train: missing catalog" "$convkit" train --data none.db --model small.spec --name x
+expect_status 2 "train: model does not fit the classes" "$convkit" train --data avp.db --model mnist --name y
+expect_output "classes" "mismatch explained"
+finish
