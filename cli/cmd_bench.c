@@ -11,9 +11,10 @@
 #include "aug.h"
 #include "cli.h"
 #include "nn.h"
+#include "pl.h"
 
-/* "1,2" -> {1, 2}; returns the count or -1. */
-static int parse_threads(const char *s, int *out, int max)
+/* "0,1,2" -> {0, 1, 2}, each in [lo, 256]; returns the count or -1. */
+static int parse_counts(const char *s, int *out, int max, int lo)
 {
     int n = 0;
     char buf[64];
@@ -21,7 +22,7 @@ static int parse_threads(const char *s, int *out, int max)
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         int64_t v;
-        if (n == max || cli_parse_i64(tok, &v) || v < 1 || v > 256) {
+        if (n == max || cli_parse_i64(tok, &v) || v < lo || v > 256) {
             return -1;
         }
         out[n++] = (int)v;
@@ -127,7 +128,7 @@ static int bench_augment(int argc, char **argv)
         switch (c) {
         case 'p': policy_text = optarg; break;
         case 's': bad = cli_parse_i64(optarg, &size) || size < 8 || size > 4096; break;
-        case 't': bad = (nthreads = parse_threads(optarg, threads, 8)) < 1; break;
+        case 't': bad = (nthreads = parse_counts(optarg, threads, 8, 1)) < 1; break;
         case 'n': bad = cli_parse_i64(optarg, &passes) || passes < 1; break;
         case 'j': as_json = 1; break;
         case 'h':
@@ -218,7 +219,7 @@ static int bench_train(int argc, char **argv)
         switch (c) {
         case 'm': model = optarg; break;
         case 'b': bad = cli_parse_i64(optarg, &batch) || batch < 1 || batch > 4096; break;
-        case 't': bad = (nthreads = parse_threads(optarg, threads, 8)) < 1; break;
+        case 't': bad = (nthreads = parse_counts(optarg, threads, 8, 1)) < 1; break;
         case 'n': bad = cli_parse_i64(optarg, &steps) || steps < 1; break;
         case 'j': as_json = 1; break;
         case 'h':
@@ -280,6 +281,103 @@ static int bench_train(int argc, char **argv)
     return CLI_OK;
 }
 
+static int bench_loader(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"policy", required_argument, 0, 'p'},
+        {"size", required_argument, 0, 's'},
+        {"workers", required_argument, 0, 'w'},
+        {"batch", required_argument, 0, 'b'},
+        {"epochs", required_argument, 0, 'e'},
+        {"split", required_argument, 0, 'S'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *cmd = "bench loader", *policy_text = "chollet-2nd", *split = "train";
+    int64_t size = 150, batch = 32, epochs = 1;
+    int workers[8] = {0, 1, 2}, nworkers = 3, as_json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'p': policy_text = optarg; break;
+        case 's': bad = cli_parse_i64(optarg, &size) || size < 8 || size > 4096; break;
+        case 'w': bad = (nworkers = parse_counts(optarg, workers, 8, 0)) < 1; break;
+        case 'b': bad = cli_parse_i64(optarg, &batch) || batch < 1 || batch > 4096; break;
+        case 'e': bad = cli_parse_i64(optarg, &epochs) || epochs < 1; break;
+        case 'S': split = optarg; break;
+        case 'j': as_json = 1; break;
+        case 'h':
+            printf("usage: convkit bench loader DATASET.db [--policy P] [--size 150]\n"
+                   "                            [--workers 0,1,2] [--batch 32] [--epochs 1]\n"
+                   "                            [--split train] [--json]\n"
+                   "\n"
+                   "Batches/s and images/s of the training loader over a split, SIZE x SIZE\n"
+                   "x 3 float32 batches, for each worker count (0: decoded inline by the\n"
+                   "consumer), with the policy and without it. The consumer only takes\n"
+                   "the batches.\n");
+            return CLI_OK;
+        default: return cli_usage(cmd, "bad option");
+        }
+        if (bad) {
+            return cli_usage(cmd, "bad value '%s'", optarg);
+        }
+    }
+    if (optind != argc - 1) {
+        return cli_usage(cmd, "want one DATASET.db");
+    }
+    char err[1024], canon[256];
+    aug_policy *policy;
+    if (aug_policy_parse(&policy, policy_text, err, sizeof err)) {
+        return cli_usage(cmd, "%s", err);
+    }
+    aug_policy_print(policy, canon, sizeof canon);
+    int rc = 0;
+    if (!as_json) {
+        printf("%s (%s), batch %lld, %lldx%lld\n%-40s %8s %10s %12s %14s %10s\n", argv[optind],
+               split, (long long)batch, (long long)size, (long long)size, "policy", "workers",
+               "batches/s", "images/s", "images/cpu-s", "stall s");
+    }
+    for (int aug = 0; aug < 2 && rc == 0; aug++) {
+        for (int w = 0; w < nworkers && rc == 0; w++) {
+            pl_loader_opts o;
+            pl_loader_opts_default(&o);
+            o.catalog = argv[optind];
+            o.split = split;
+            o.batch = (int)batch;
+            o.workers = workers[w];
+            o.aug = aug_params_default((int)size, (int)size, 3);
+            o.aug.policy = aug ? policy : NULL;
+            pl_loader_bench_result r;
+            rc = pl_loader_bench_run(&o, (int)epochs, &r, err, sizeof err);
+            if (rc) {
+                break;
+            }
+            const char *name = aug ? canon : "none";
+            if (as_json) {
+                printf("{\"bench\":\"loader\",\"policy\":\"%s\",\"size\":%lld,\"batch\":%lld,"
+                       "\"workers\":%d,\"images\":%lld,\"seconds\":%.4f,\"batches_per_s\":%.2f,"
+                       "\"images_per_s\":%.1f,\"images_per_cpu_s\":%.1f,\"stall\":%.4f,"
+                       "\"peak_rss_mb\":%.0f}\n",
+                       name, (long long)size, (long long)batch, r.workers, (long long)r.images,
+                       r.seconds, r.batches_per_s, r.images_per_s, r.images_per_cpu_s, r.stall,
+                       peak_rss_mb());
+            } else {
+                printf("%-40.40s %8d %10.2f %12.1f %14.1f %10.3f\n", name, r.workers,
+                       r.batches_per_s, r.images_per_s, r.images_per_cpu_s, r.stall);
+            }
+            fflush(stdout);
+        }
+    }
+    aug_policy_destroy(policy);
+    if (rc) {
+        fprintf(stderr, "convkit: %s\n", err);
+        return cli_status(rc);
+    }
+    return CLI_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "augment")) {
@@ -288,9 +386,12 @@ int cmd_bench(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "train")) {
         return bench_train(argc - 1, argv + 1);
     }
+    if (argc >= 2 && !strcmp(argv[1], "loader")) {
+        return bench_loader(argc - 1, argv + 1);
+    }
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: convkit bench augment|train [options] (see --help of each)\n");
+        printf("usage: convkit bench augment|loader|train [options] (see --help of each)\n");
         return CLI_OK;
     }
-    return cli_usage("bench", "want 'augment' or 'train'");
+    return cli_usage("bench", "want 'augment', 'loader' or 'train'");
 }

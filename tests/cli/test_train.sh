@@ -66,6 +66,10 @@ expect_eq "$(od -An -tu1 -j16 -N8 curves.png | awk '{ printf "%dx%d", $3*256+$4,
 expect_status 0 "curves export csv" "$convkit" curves export --runs runs.db -o curves.csv
 expect_eq "$(($(wc -l < curves.csv) - 1))" "$(sqlite3 runs.db 'SELECT count(*) FROM epochs')" "CSV holds every epoch"
 
+expect_status 0 "bench loader --json" "$convkit" bench loader avp.db --workers 0,1 --size 32 --json
+ntrain=$(sqlite3 avp.db "SELECT count(*) FROM samples WHERE split = 'train'")
+expect_eq "$(grep -c "\"images\":$ntrain," "$work/out")" "4" "bench loader: 2 worker counts, with and without the policy"
+
 expect_status 2 "curves: unknown run" "$convkit" curves plot --runs runs.db --run nope -o x.png
 expect_output "nope" "unknown run named"
 expect_status 1 "curves: missing runs.db" "$convkit" curves list --runs "$work/none.db"
