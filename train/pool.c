@@ -95,7 +95,7 @@ KT void nn_pool2_forward(const nn_conv_shape *g, const float *x, float *y, uint3
     const ptrdiff_t C = g->C, row = (ptrdiff_t)g->W * C;
     for (int p = 0; p < g->P; p++) {
         for (int q = 0; q < g->Q; q++) {
-            const float *x0 = x + 2 * p * row + 2 * q * C, *x1 = x0 + row;
+            const float *x0 = x + (ptrdiff_t)2 * p * row + (ptrdiff_t)2 * q * C, *x1 = x0 + row;
             float *yv = y + ((size_t)p * g->Q + q) * C;
             uint32_t *av = arg + ((size_t)p * g->Q + q) * C;
             for (ptrdiff_t c = 0; c < C; c += 16) {
@@ -125,7 +125,7 @@ KT void nn_pool2_backward(const nn_conv_shape *g, const uint32_t *arg, const flo
 {
     const ptrdiff_t C = g->C, row = (ptrdiff_t)g->W * C;
     for (int p = 0; p < g->P; p++) {
-        float *d0 = dx + 2 * p * row, *d1 = d0 + row;
+        float *d0 = dx + (ptrdiff_t)2 * p * row, *d1 = d0 + row;
         for (int q = 0; q < g->Q; q++, d0 += 2 * C, d1 += 2 * C) {
             const float *gv = dy + ((size_t)p * g->Q + q) * C;
             const float *yv = ym ? ym + ((size_t)p * g->Q + q) * C : NULL;
@@ -156,7 +156,7 @@ KT void nn_pool2_backward(const nn_conv_shape *g, const uint32_t *arg, const flo
         }
     }
     if (2 * g->P < g->H) { /* the last row */
-        memset(dx + 2 * g->P * row, 0, (size_t)row * sizeof *dx);
+        memset(dx + (ptrdiff_t)2 * g->P * row, 0, (size_t)row * sizeof *dx);
     }
 }
 #else
