@@ -65,17 +65,24 @@ static size_t kernel_size(const nn_conv_shape *g)
 }
 
 /* The kernel gradient of a batch is summed in fixed groups of images,
- * one per thread the scratch was sized for (the CPUs online when the
- * model was made), each into its own partial sums (group 0 straight into
- * dw), added up in group order at the end: the threads take groups as
- * they come (nn_units), and the result is the same bits whatever the
- * number of threads and whoever took what. Not more groups: each costs a
- * pass over dw to zero it and one to add it, which on the deep layers is
- * as much as an image's products (catsdogs-2nd's last layer, 16 images:
- * 8 groups 75 GFLOP/s, 1 group 121). */
-static int nparts(int N, int max_threads)
+ * each into its own partial sums (group 0 straight into dw), added up in
+ * group order at the end: the threads take groups as they come
+ * (nn_units), and the result is the same bits whatever the number of
+ * threads and whoever took what. More groups balance the threads better
+ * (a thread that loses its core mid-group holds the layer back by the
+ * rest of its group); each costs a pass over dw to zero its partial sums
+ * and one to add them. Where the kernel is small against an image's
+ * output (the large early layers) eight groups cost nothing; where it is
+ * larger (the deep layers) one group per thread the scratch was sized
+ * for (catsdogs-2nd's last layer, 16 images, one core: eight groups 75
+ * GFLOP/s, one 121). */
+enum { NPART_LIGHT = 8 };
+
+static int nparts(const nn_conv_shape *g, int N, int max_threads)
 {
-    return N < max_threads ? N : max_threads < 1 ? 1 : max_threads;
+    int light = kernel_size(g) <= (size_t)g->P * g->Q * g->K;
+    int np = light && NPART_LIGHT > max_threads ? NPART_LIGHT : max_threads;
+    return N < np ? N : np < 1 ? 1 : np;
 }
 
 /* With a pool fused after it (see below), the convolution's output goes
@@ -116,7 +123,7 @@ static size_t per_part(const nn_conv_shape *g)
 static size_t direct_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
 {
     return (need_dx ? kernel_size(g) : 0) + (size_t)threads * per_thread(g, need_dx) +
-           (size_t)(nparts(N, threads) - 1) * per_part(g);
+           (size_t)(nparts(g, N, threads) - 1) * per_part(g);
 }
 
 /* x (H,W,C) -> xp (Hp,Wp,C) with zeros where the windows leave x. */
@@ -400,7 +407,8 @@ static void backward_group(conv_job *j, int i, float *dyp, float *xpad)
 {
     const nn_conv_shape *g = j->g;
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->K;
-    const int K = g->K, C = g->C, Qp = g->Q + 2 * (g->S - 1), np = nparts(j->N, j->ex->max_threads);
+    const int K = g->K, C = g->C, Qp = g->Q + 2 * (g->S - 1),
+              np = nparts(g, j->N, j->ex->max_threads);
     const nn_kernels *kern = j->ex->kern;
     float *dw = j->dw, *db = j->db;
     if (i > 0) {
@@ -498,7 +506,7 @@ static void reduce_part(void *ctx, int t, int nt)
     (void)t, (void)nt;
     for (int s; (s = nn_units_take(&j->units)) >= 0;) {
         size_t lo = n * (size_t)s / REDUCE_SLICES, hi = n * (size_t)(s + 1) / REDUCE_SLICES;
-        for (int i = 1; i < nparts(j->N, j->ex->max_threads); i++) {
+        for (int i = 1; i < nparts(j->g, j->N, j->ex->max_threads); i++) {
             const float *p = j->parts + (size_t)(i - 1) * n;
             for (size_t k = lo; k < hi && k < nw; k++) {
                 j->dw[k] += p[k];
@@ -549,9 +557,9 @@ static void run_backward(conv_job *j, const float *w)
         arrange_kernel(g, (dx_mode)j->mode, w, ex->scratch);
         j->wk = ex->scratch;
     }
-    nn_units_init(&j->units, nparts(j->N, ex->max_threads));
+    nn_units_init(&j->units, nparts(g, j->N, ex->max_threads));
     nn_par_run(ex->par, backward_part, j);
-    if (nparts(j->N, ex->max_threads) > 1) {
+    if (nparts(g, j->N, ex->max_threads) > 1) {
         nn_units_init(&j->units, REDUCE_SLICES);
         nn_par_run(ex->par, reduce_part, j);
     }
