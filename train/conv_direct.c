@@ -1,32 +1,33 @@
 /* conv_direct.c: Conv2D (stride 1) as implicit GEMMs on the model's
- * kernels (kern_avx512.c), the batch split over the model's threads.
+ * kernels (kern_avx512.c), the batch shared out to the model's threads.
  *
  * Forward: one nn_kconv per image straight from x (no im2col), bias and
  * ReLU in the kernel's epilogue; 'same' padding copies the image into a
  * zero-bordered buffer first (the book's models are all 'valid').
  *
- * Backward, per image and thread:
+ * Backward, per image:
  *  1. the output gradient, masked by the ReLU (y > 0), is copied once
  *     (this pass replaces the model's separate activation pass);
- *  2. dw += x^T dy (nn_kdw; db from the same pass), into the thread's own
- *     partial sums, added together at the end (so a run is reproducible
- *     for a given number of threads);
+ *  2. dw += x^T dy (nn_kdw; db from the same pass), into the partial sums
+ *     of the image's group (see nparts);
  *  3. dx = dy times the kernel transposed per tap, each product row added
  *     into dx at its window ("col2im" in the kernel's epilogue, no column
  *     buffer), written, not added, so the model need not zero activation
  *     gradients; with 'same' padding instead a correlation of the
  *     zero-padded dy with the flipped kernel (choose_dx has the figures).
  * A layer without an input gradient (the first) skips 1 and 3 and masks
- * inside nn_kdw instead.
+ * inside nn_kdw instead. With the 2x2 pool after it fused in (further
+ * down), 1 rebuilds the gradient from the pool's, a few rows at a time.
  *
  * Why this and not im2col + GEMM: with NHWC the im2col matrix is R*S
  * copies of the input (catsdogs' second layer: 190 MB per batch of 32)
  * written and read again for the forward, and the column gradient as much
  * again for col2im; here nothing is materialised but one masked copy of
- * dy per image. One core, catsdogs-1st layers, GFLOP/s in CPU time:
- * forward 100-150, kernel gradient 100-150, input gradient 120-140,
- * against 15-25 for the im2col path on the OpenBLAS this machine picks
- * (its SSE3 "Prescott" kernels) and 60-140 on its AVX-512 ones.
+ * dy per image. One core, catsdogs layers, GFLOP/s in CPU time, forward /
+ * kernel gradient / input gradient: 100-146 / 118-139 / 85-135 here,
+ * 24-29 / 27-31 / 25-29 for im2col on the OpenBLAS this machine loads
+ * (its SSE3 "Prescott" kernels), 74-105 / 85-136 / 75-98 on its AVX-512
+ * ones (kern_avx512.c has the table).
  */
 #include <string.h>
 

@@ -1,36 +1,45 @@
-/* kern_avx512.c: the two AVX-512 micro-kernels behind every convolution
- * and dense layer (see nn_kconv and nn_kdw in nn_internal.h).
+/* kern_avx512.c: the AVX-512 micro-kernels behind every convolution and
+ * dense layer (nn_kconv and nn_kdw in nn_internal.h), and the small
+ * elementwise ones (bias gradient, ReLU mask, optimizer update).
  *
  * Formulation. With NHWC activations and (R,S,C,K) kernels, a convolution
  * is a GEMM whose left operand never has to be built: output pixel (p,q)'s
  * row of the im2col matrix is, for each kernel row r, S*C floats that are
  * already contiguous in x. So the forward kernel ("implicit GEMM") keeps an
- * MR x (16*NV) tile of the output (MR pixels of one output row, 16*NV
- * filters) in zmm registers and, for every depth index, loads NV vectors
- * of one weight row and broadcasts one input float per pixel straight
- * from x (an FMA with a {1to16} memory operand). No im2col buffer, no
- * packing: weight rows are read in place (the B panel of one tile stays
- * in L2), the input window of a tile in L1. The same kernel computes the
- * input gradient (a correlation of the zero-padded output gradient with
- * the flipped, transposed kernel) and dense layers (one tap, the samples
- * as pixels). Bias, ReLU and accumulation are applied in the epilogue on
- * the registers, so the output is written once.
+ * MR x (16*NV) tile of the output (MR pixels, 16*NV filters) in zmm
+ * registers and, for every depth index, loads NV vectors of one weight
+ * row and broadcasts one input float per pixel straight from x. No im2col
+ * buffer, no packing: weight rows are read in place, the input window of
+ * a tile from L1. The same kernel computes the input gradient (dy times
+ * the transposed kernel, with col2im done by accumulating rows into dx)
+ * and dense layers (one tap, the samples as pixels). Bias, ReLU and
+ * accumulation are applied in the epilogue on the registers, so an output
+ * is written once (once per depth chunk, below).
  *
  * The kernel gradient is the other product, dw (R*S*C, K) += col^T dy:
  * its tile (MR depth rows of one tap x 16*NV filters) stays in registers
  * while the kernel sweeps a block of pixels, loading NV vectors of dy and
  * broadcasting MR consecutive input floats per pixel; blocks of ~256
  * pixels keep dy and x in L1/L2 while every tile passes over them. With a
- * ReLU the gradient is masked by y > 0 as it is loaded (the first layer,
- * which has no padded copy to do it in).
+ * ReLU the gradient can be masked by y > 0 as it is loaded.
  *
  * Tile shapes: 6x64 (24 accumulators, 4 loads and 6 broadcasts per 24
  * FMAs), 14x32 and 14x16; a last panel narrower than 16*NV uses masked
- * loads and stores, a short last row of pixels a smaller MR (every MR is
- * instantiated). Measured on one Sapphire Rapids core (CPU time; its FMA
- * peak is ~173 GFLOP/s): forward 120-170 GFLOP/s on the catsdogs layers
- * against 90-150 for OpenBLAS's own SkylakeX sgemm on im2col, and 5x the
- * "Prescott" kernels OpenBLAS falls back to on this virtual CPU.
+ * loads and stores, a short row of pixels a smaller MR (every MR is
+ * instantiated), or tiles that run across row ends (plan()).
+ *
+ * Measured on one core of this Sapphire Rapids (CPU time, so other users
+ * of the machine do not count; its FMA peak is ~173 GFLOP/s), GFLOP/s on
+ * the catsdogs layers (74x74x32 -> 64, 36x36x64 -> 128, 17x17x128 -> 128,
+ * 9x9x256 -> 256), forward / kernel gradient / input gradient:
+ *   these kernels                       146/137/125  138/139/135
+ *                                       127/126/128  101/118/85
+ *   im2col + OpenBLAS as it loads here
+ *     (its SSE3 "Prescott" kernels)     24/27/25  28/30/28  29/31/29  28/30/27
+ *   im2col + OpenBLAS forced to its
+ *     AVX-512 kernels (SkylakeX)        74/85/75  96/113/98  105/130/96  88/136/82
+ * The whole training step runs at 115-130 GFLOP/s of CPU time (mnist,
+ * catsdogs-1st, catsdogs-2nd), 70-75% of the FMA peak.
  *
  * Only compiled with target attributes: the rest of the binary stays
  * baseline x86-64 and nn_have_avx512() decides at run time.
@@ -132,13 +141,15 @@ typedef void (*fwd_fn)(const float *a, ptrdiff_t acs, ptrdiff_t tap, int taps, i
     FWD(2, NV)                                                                                     \
     FWD(3, NV)                                                                                     \
     FWD(4, NV)                                                                                     \
-    FWD(5, NV) FWD(6, NV) FWD(7, NV) FWD(8, NV) FWD(9, NV) FWD(10, NV) FWD(11, NV) FWD(12, NV)     \
-        FWD(13, NV) FWD(14, NV)
+    FWD(5, NV)                                                                                     \
+    FWD(6, NV) FWD(7, NV) FWD(8, NV) FWD(9, NV) FWD(10, NV) FWD(11, NV) FWD(12, NV) FWD(13, NV)    \
+        FWD(14, NV)
 FWD14(1)
 FWD14(2)
 FWD(1, 4)
 FWD(2, 4)
-FWD(3, 4) FWD(4, 4) FWD(5, 4) FWD(6, 4)
+FWD(3, 4)
+FWD(4, 4) FWD(5, 4) FWD(6, 4)
 
 #define ROW14(NV)                                                                                  \
     {                                                                                              \
@@ -327,8 +338,9 @@ typedef void (*dw_fn)(const float *x, ptrdiff_t xrs, ptrdiff_t xcs, const float 
     DW(2, NV, MASK)                                                                                \
     DW(3, NV, MASK)                                                                                \
     DW(4, NV, MASK)                                                                                \
-    DW(5, NV, MASK) DW(6, NV, MASK) DW(7, NV, MASK) DW(8, NV, MASK) DW(9, NV, MASK)                \
-        DW(10, NV, MASK) DW(11, NV, MASK) DW(12, NV, MASK)
+    DW(5, NV, MASK)                                                                                \
+    DW(6, NV, MASK) DW(7, NV, MASK) DW(8, NV, MASK) DW(9, NV, MASK) DW(10, NV, MASK)               \
+        DW(11, NV, MASK) DW(12, NV, MASK)
 #define DW6(NV, MASK)                                                                              \
     DW(1, NV, MASK)                                                                                \
     DW(2, NV, MASK) DW(3, NV, MASK) DW(4, NV, MASK) DW(5, NV, MASK) DW(6, NV, MASK)

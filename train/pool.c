@@ -15,8 +15,11 @@
  * per 16 channels; the backward four masked moves). Everything else (other
  * windows, overlapping or partial ones with 'same') takes the generic
  * loops, which are also the reference the fast path is tested against.
- * Images are split over the model's threads. Measured on catsdogs-1st
- * (batch 32, one thread): see the commit message.
+ * Images are shared out to the model's threads. catsdogs-1st's first pool
+ * (148x148x32, batch 32, one core, CPU time): forward 27.8 -> 11.5 ms,
+ * zeroing dx and backward 43.6 -> 12.0 ms. Where a ReLU convolution comes
+ * before it the pair runs fused instead (conv_direct.c) and only the
+ * one-image functions nn_pool2_* are used, a few rows at a time.
  */
 #include <immintrin.h>
 #include <math.h>
