@@ -9,13 +9,20 @@
  *
  * Items are whole batches, not samples. Per sample, an item costs a queue
  * push and pop, a hand-over and a take, each under a lock, and often a
- * wake-up: measured on Fashion-MNIST (28x28 raw, 60,000 samples, 1 worker)
- * an epoch took 0.84 s of CPU with batch items and 1.07-1.19 s with sample
- * items (+30-40 %); on 150x150 photos (about 1 ms each) the difference is
- * lost in noise but the sample items still doubled the context switches.
- * What batch items give up is latency: the first batch of an epoch takes
- * one worker B samples' time instead of B / workers, a few tens of ms per
- * epoch.
+ * wake-up. Measured on Fashion-MNIST (28x28 raw, 60,000 samples, 1 worker):
+ * 0.90-0.95 s of CPU per epoch with batch items, 1.14-1.34 s with sample
+ * items, and 20k against 400k context switches over six epochs. On 150x150
+ * photos (about 1 ms of CPU each) the CPU difference is lost in noise, but
+ * sample items still doubled the context switches. What batch items give up
+ * is latency: the first batch of an epoch takes one worker B samples' time
+ * instead of B / workers, a few tens of ms per epoch.
+ *
+ * The default worker count is a quarter of the cores (1..4): a worker makes
+ * about 1,000 augmented 150x150 samples per second, and a training step
+ * costs 1.4-2.5 GFLOP per such image (bench/README.md), so the trainer's
+ * BLAS threads keep the other cores and still consume far fewer. The
+ * graph refills each free slot at once (refill 1): a batch costs tens of
+ * ms, so a worker must not idle while a buffer is free.
  *
  * Nothing allocates per batch: the item is the batch buffer itself. Batch k
  * lives in buffer k % nbuf with nbuf = window + 1; the graph lets the
