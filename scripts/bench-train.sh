@@ -13,8 +13,19 @@
 #   -l  also print convkit's per-layer time table of each best run
 #
 # BUILD (default: build) is the CMake build directory; the bench_train
-# driver is built in it. Prints a Markdown table on stdout; raw JSON lines
-# go to $BENCH_LOG (default: a temporary file, removed at exit).
+# driver is built in it. BASELINE, if set, is another bench_train (an
+# older build) run once in the same loop, for a before/after column,
+# with OpenBLAS as it loads. Prints a
+# Markdown table on stdout; raw JSON lines go to $BENCH_LOG (default: a
+# temporary file, removed at exit).
+#
+# The sgemm peak: OpenBLAS 0.3.21 picks its kernels from the CPU model,
+# and on a virtual CPU that it does not recognise it falls back to SSE3
+# ("Prescott", about a fifth of the AVX-512 rate). The trainer does not
+# depend on it (its products run on kernels of its own), but the peak it
+# is compared with should be OpenBLAS's best, so on a CPU with AVX-512 the
+# reference is measured with OPENBLAS_CORETYPE=SkylakeX unless the
+# variable is already set. The JSON records which kernels ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=1 models="mnist catsdogs-1st catsdogs-2nd" threads="1 2" layers=0
@@ -30,12 +41,25 @@ done
 build=${BUILD:-build}
 cmake --build "$build" --target bench_train >/dev/null
 driver=$build/tests/nn/bench_train
+baseline=${BASELINE:-}
 py=/usr/bin/python3
 tc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 log=${BENCH_LOG:-$scratch/log.jsonl}
 : > "$log"
+coretype=${OPENBLAS_CORETYPE:-}
+if [ -z "$coretype" ] && grep -qw avx512f /proc/cpuinfo; then
+  export OPENBLAS_CORETYPE=SkylakeX
+fi
+# The baseline runs with OpenBLAS as it loads (it does its products there).
+run_baseline() {
+  if [ -n "$coretype" ]; then
+    OPENBLAS_CORETYPE=$coretype "$baseline" "$@"
+  else
+    env -u OPENBLAS_CORETYPE "$baseline" "$@"
+  fi
+}
 
 batch_of() { case $1 in mnist*) echo 64 ;; *) echo 32 ;; esac; }
 steps_of() { case $1 in mnist*) echo 100 ;; *) echo 10 ;; esac; }
@@ -46,32 +70,44 @@ best() { jq -s -c "max_by(.$2)" "$1"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
   "$(date -u +%Y-%m-%d), load average $(cut -d' ' -f1-3 /proc/loadavg), best of $repeats"
 echo
-echo "| model | batch | threads | convkit img/s | GFLOP/s | of sgemm peak (GFLOP/s, kernel) | RSS MiB | PyTorch default img/s | PyTorch tcmalloc img/s | RSS MiB | convkit / PyTorch best |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| model | batch | threads |${baseline:+ before img/s |} convkit img/s | GFLOP/s | of sgemm peak (GFLOP/s, kernels) | CPU share | RSS MiB | PyTorch default img/s | PyTorch tcmalloc img/s | RSS MiB | convkit / PyTorch best |"
+echo "| --- | ---: | ---: |${baseline:+ ---: |} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for m in $models; do
   b=$(batch_of "$m")
   for t in $threads; do
-    ck=$scratch/ck-$m-$t pg=$scratch/pg-$m-$t pt=$scratch/pt-$m-$t
-    : > "$ck"; : > "$pg"; : > "$pt"
-    for _ in $(seq "$repeats"); do
+    ck=$scratch/ck-$m-$t bl=$scratch/bl-$m-$t pg=$scratch/pg-$m-$t pt=$scratch/pt-$m-$t
+    : > "$ck"; : > "$bl"; : > "$pg"; : > "$pt"
+    for r in $(seq "$repeats"); do
       "$driver" --model "$m" --batch "$b" --threads "$t" --steps "$(steps_of "$m")" --json >> "$ck"
+      if [ -n "$baseline" ] && [ "$r" = 1 ]; then # slow: once
+        run_baseline --model "$m" --batch "$b" --threads "$t" --steps "$(steps_of "$m")" --json >> "$bl"
+      fi
       $py bench/peer_train.py --models "$m" --threads "$t" --phases train --allocator glibc >> "$pg"
       $py bench/peer_train.py --models "$m" --threads "$t" --phases train --allocator tcmalloc >> "$pt"
     done
-    cat "$ck" "$pg" "$pt" >> "$log"
+    cat "$ck" "$bl" "$pg" "$pt" >> "$log"
     c=$(best "$ck" train_images_per_s) g=$(best "$pg" images_per_s) p=$(best "$pt" images_per_s)
-    jq -n -r --argjson c "$c" --argjson g "$g" --argjson p "$p" --arg m "$m" '
-      "| \($m) | \($c.batch) | \($c.threads) | \($c.train_images_per_s | round) | \($c.gflops | round) | "
-      + "\($c.peak_fraction * 100 | round)% (\($c.sgemm_gflops | round), \($c.blas_core)) | "
-      + "\($c.peak_rss_mib | round) | \($g.images_per_s | round) | \($p.images_per_s | round) | "
+    before=""
+    if [ -n "$baseline" ]; then
+      before=" $(best "$bl" train_images_per_s | jq -r '.train_images_per_s * 10 | round / 10') |"
+    fi
+    jq -n -r --argjson c "$c" --argjson g "$g" --argjson p "$p" --arg m "$m" --arg before "$before" '
+      "| \($m) | \($c.batch) | \($c.threads) |\($before) \($c.train_images_per_s * 10 | round / 10) | "
+      + "\($c.gflops | round) | \($c.peak_fraction * 100 | round)% (\($c.sgemm_gflops | round), \($c.blas_core)) | "
+      + "\($c.step_cpu_seconds / ($c.step_seconds * $c.threads) * 100 | round)% | "
+      + "\($c.peak_rss_mib | round) | \($g.images_per_s * 10 | round / 10) | \($p.images_per_s * 10 | round / 10) | "
       + "\($p.peak_rss_mib | round) | \($c.train_images_per_s / ([$g.images_per_s, $p.images_per_s] | max) * 100 | round)% |"'
   done
 done
+echo
+echo "CPU share: the CPU time of convkit's training steps over threads x wall time (below 100%: other"
+echo "processes held the cores, or threads waited)."
 if [ "$layers" = 1 ]; then
   for m in $models; do
     for t in $threads; do
       echo
-      echo "$m, $t thread(s), best run: seconds per step by layer"
+      echo "$m, $t thread(s), best run: time per step by layer (a pool fused with the convolution"
+      echo "before it shows no time of its own)"
       echo
       echo "| layer | type | forward ms | backward ms | share | GFLOP/s |"
       echo "| --- | --- | ---: | ---: | ---: | ---: |"
