@@ -57,7 +57,7 @@ int pl_loader_bench_run(const pl_loader_opts *o, int epochs, pl_loader_bench_res
     if (rc == 0) {
         res->seconds = ck_now() - t0;
         res->cpu_seconds = cpu_now() - c0;
-        res->workers = o->workers;
+        res->workers = res->last.workers.threads; /* PL_LOADER_AUTO resolved */
         res->epochs = epochs;
         if (res->seconds > 0) {
             res->images_per_s = (double)res->images / res->seconds;

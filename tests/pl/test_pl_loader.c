@@ -604,6 +604,13 @@ START_TEST(bench_counts_every_epoch)
     ck_assert(r.images_per_cpu_s > 0 && r.stall <= r.seconds);
     ck_assert_int_eq(r.last.epoch, 2);
     ck_assert_int_eq(pl_loader_bench_run(&o, 0, &r, err, sizeof err), CK_EINVAL);
+    o.workers = PL_LOADER_AUTO;
+    ck_assert_msg(pl_loader_bench_run(&o, 1, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_ge(r.workers, 1);
+    o.workers = 0;
+    ck_assert_msg(pl_loader_bench_run(&o, 1, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(r.workers, 0);
+    ck_assert_int_eq(r.images, NSAMPLES);
     rm_tree(f.dir);
 }
 END_TEST
