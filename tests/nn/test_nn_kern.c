@@ -650,7 +650,9 @@ static void count_part(void *ctx, int t, int nt)
 {
     count_ctx *c = ctx;
     atomic_fetch_add(&c->calls[t], 1);
-    c->nt = nt;
+    if (t == 0) {
+        c->nt = nt;
+    }
     for (int u; (u = nn_units_take(&c->units)) >= 0;) {
         atomic_fetch_add(&c->done[u], 1);
     }
