@@ -1,4 +1,9 @@
-/* ck.c: errors, process set-up and the counter-based generator.
+/* ck.c: errors, the text buffer, process set-up and the counter-based
+ * generator.
+ *
+ * The buffer's JSON strings replace bytes that are not UTF-8 with U+FFFD:
+ * names come from archives and file systems in any encoding, and a JSON
+ * reader must get valid UTF-8 whatever they hold.
  *
  * Philox4x32-10 is the generator of Random123, cuRAND and PyTorch: a keyed
  * bijection of a 128-bit counter, so any draw is reachable in O(1) and
@@ -11,7 +16,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +82,144 @@ const char *ck_strerror(int code)
     case CK_ENUMERIC: return "numeric error";
     default: return "unknown error";
     }
+}
+
+/* ---- a growing text buffer ----------------------------------------------- */
+
+/* Room for n more bytes and the terminator; 0 (and oom set) when there is
+ * none. The capacity doubles, so appending is amortized O(1). */
+static int buf_reserve(ck_buf *b, size_t n)
+{
+    if (b->oom) {
+        return 0;
+    }
+    if (n >= SIZE_MAX - b->len) {
+        b->oom = 1;
+        return 0;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) {
+            cap = cap > SIZE_MAX / 2 ? b->len + n + 1 : cap * 2;
+        }
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return 0;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    return 1;
+}
+
+void ck_buf_add(ck_buf *b, const void *p, size_t n)
+{
+    if (buf_reserve(b, n)) {
+        if (n) {
+            memcpy(b->s + b->len, p, n);
+        }
+        b->len += n;
+        b->s[b->len] = '\0';
+    }
+}
+
+void ck_buf_str(ck_buf *b, const char *s)
+{
+    ck_buf_add(b, s, strlen(s));
+}
+
+void ck_buf_printf(ck_buf *b, const char *fmt, ...)
+{
+    va_list ap, aq;
+    va_start(ap, fmt);
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = 1; /* an encoding error: the text would be wrong */
+    } else if (buf_reserve(b, (size_t)n)) {
+        vsnprintf(b->s + b->len, (size_t)n + 1, fmt, aq);
+        b->len += (size_t)n;
+    }
+    va_end(aq);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    size_t n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+    if (n == 0 || s[0] > 0xF4) {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+    }
+    unsigned cp = s[0] & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;
+    }
+    return n;
+}
+
+void ck_buf_json_str(ck_buf *b, const char *s)
+{
+    if (!s) {
+        ck_buf_str(b, "null");
+        return;
+    }
+    ck_buf_str(b, "\"");
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_len(p);
+        if (n == 0) {
+            ck_buf_str(b, "\xEF\xBF\xBD");
+            n = 1;
+        } else if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            ck_buf_add(b, esc, 2);
+        } else if (*p < 0x20) {
+            switch (*p) {
+            case '\n': ck_buf_str(b, "\\n"); break;
+            case '\r': ck_buf_str(b, "\\r"); break;
+            case '\t': ck_buf_str(b, "\\t"); break;
+            case '\b': ck_buf_str(b, "\\b"); break;
+            case '\f': ck_buf_str(b, "\\f"); break;
+            default: ck_buf_printf(b, "\\u%04x", *p); break;
+            }
+        } else {
+            ck_buf_add(b, p, n);
+        }
+        p += n;
+    }
+    ck_buf_str(b, "\"");
+}
+
+char *ck_buf_take(ck_buf *b)
+{
+    ck_buf_add(b, "", 0); /* "" rather than NULL for an empty text */
+    char *s = b->oom ? NULL : b->s;
+    if (!s) {
+        free(b->s);
+    }
+    *b = (ck_buf){0};
+    return s;
+}
+
+void ck_buf_free(ck_buf *b)
+{
+    free(b->s);
+    *b = (ck_buf){0};
 }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;

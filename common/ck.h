@@ -9,6 +9,9 @@
  *   many threads run or in which order they finish.
  * - Process set-up: libvips is started once, before any thread, with its
  *   operation cache off and untrusted loaders blocked.
+ * - A growing text buffer for the JSON, CSV and tables modules write: a
+ *   failed allocation only sets a flag, so builders append without checking
+ *   and look once at the end.
  */
 #ifndef CK_H
 #define CK_H
@@ -59,6 +62,34 @@ double ck_now(void);
 
 /* Online processors, at least 1. */
 int ck_ncores(void);
+
+/* ---- a growing text buffer --------------------------------------------- */
+
+/* A value type: start it as `ck_buf b = {0};`. s is malloc'd and always
+ * terminated once anything was added; len excludes the terminator. A failed
+ * allocation sets oom and every later append does nothing, so check oom (or
+ * the result of ck_buf_take) once at the end. Not thread-safe; one owner. */
+typedef struct ck_buf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} ck_buf;
+
+/* Appends n bytes (which may include NUL bytes). */
+void ck_buf_add(ck_buf *b, const void *p, size_t n);
+/* Appends the string s. */
+void ck_buf_str(ck_buf *b, const char *s);
+/* Appends the formatted text, however long. */
+void ck_buf_printf(ck_buf *b, const char *fmt, ...) CK_PRINTF(2, 3);
+/* Appends s as a JSON string literal, or null for NULL: '"' and '\\'
+ * escaped, control characters as \n \r \t \b \f or \u00XX, and bytes
+ * that are not UTF-8 replaced by U+FFFD, so the result is always valid. */
+void ck_buf_json_str(ck_buf *b, const char *s);
+/* Returns the text (the caller frees it; "" when nothing was added) and
+ * empties b; on oom frees it and returns NULL. */
+char *ck_buf_take(ck_buf *b);
+/* Frees the text and empties b. */
+void ck_buf_free(ck_buf *b);
 
 /* ---- random numbers ---------------------------------------------------- */
 

@@ -21,7 +21,6 @@
  * object stays small for any dataset. Strings are escaped for JSON and
  * bytes that are not UTF-8 become U+FFFD.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,129 +34,17 @@ enum {
     LEAK_EXAMPLES = 20,
 };
 
-/* ---- a growing JSON text ----------------------------------------------- */
-
-typedef struct jbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} jbuf;
-
-static void jb_add(jbuf *b, const char *s, size_t n)
+static void put_key(ck_buf *b, const char *key)
 {
-    if (b->oom) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void jb_raw(jbuf *b, const char *s)
-{
-    jb_add(b, s, strlen(s));
-}
-
-static void jb_printf(jbuf *b, const char *fmt, ...) CK_PRINTF(2, 3);
-
-static void jb_printf(jbuf *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) {
-        jb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-    }
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80) {
-        return 1;
-    }
-    size_t n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
-    if (n == 0 || s[0] > 0xF4) {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    unsigned cp = s[0] & (0x7F >> n);
-    for (size_t i = 1; i < n; i++) {
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return 0;
-    }
-    return n;
-}
-
-/* A JSON string; NULL becomes null. */
-static void jb_str(jbuf *b, const char *s)
-{
-    if (!s) {
-        jb_raw(b, "null");
-        return;
-    }
-    jb_raw(b, "\"");
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        size_t n = utf8_len(p);
-        if (n == 0) {
-            jb_raw(b, "\xEF\xBF\xBD");
-            p++;
-        } else if (*p == '"' || *p == '\\') {
-            char esc[2] = {'\\', (char)*p};
-            jb_add(b, esc, 2);
-            p++;
-        } else if (*p < 0x20) {
-            switch (*p) {
-            case '\n': jb_raw(b, "\\n"); break;
-            case '\r': jb_raw(b, "\\r"); break;
-            case '\t': jb_raw(b, "\\t"); break;
-            case '\b': jb_raw(b, "\\b"); break;
-            case '\f': jb_raw(b, "\\f"); break;
-            default: jb_printf(b, "\\u%04x", *p); break;
-            }
-            p++;
-        } else {
-            jb_add(b, (const char *)p, n);
-            p += n;
-        }
-    }
-    jb_raw(b, "\"");
-}
-
-static void jb_key(jbuf *b, const char *key)
-{
-    jb_str(b, key);
-    jb_raw(b, ":");
+    ck_buf_json_str(b, key);
+    ck_buf_str(b, ":");
 }
 
 /* ---- queries ----------------------------------------------------------- */
 
 typedef struct info {
     ds_catalog *c;
-    jbuf b;
+    ck_buf b;
     char *err;
     size_t errlen;
     int rc;
@@ -207,9 +94,9 @@ static void meta_field(info *in, const char *key, const char *json_key)
     if (in->rc == 0) {
         in->rc = ds_cat_meta_get(in->c, key, &v, in->err, in->errlen);
     }
-    jb_key(&in->b, json_key);
-    jb_str(&in->b, v);
-    jb_raw(&in->b, ",");
+    put_key(&in->b, json_key);
+    ck_buf_json_str(&in->b, v);
+    ck_buf_str(&in->b, ",");
     free(v);
 }
 
@@ -220,27 +107,27 @@ static void classes(info *in, const char *const **names, int *count)
     if (in->rc == 0) {
         in->rc = ds_catalog_classes(in->c, names, count, in->err, in->errlen);
     }
-    jb_raw(&in->b, "\"classes\":[");
+    ck_buf_str(&in->b, "\"classes\":[");
     for (int i = 0; i < *count; i++) {
-        jb_raw(&in->b, i ? "," : "");
-        jb_str(&in->b, (*names)[i]);
+        ck_buf_str(&in->b, i ? "," : "");
+        ck_buf_json_str(&in->b, (*names)[i]);
     }
-    jb_raw(&in->b, "],");
+    ck_buf_str(&in->b, "],");
 }
 
 static void samples(info *in)
 {
-    jb_printf(&in->b, "\"samples\":{\"total\":%lld,",
-              (long long)scalar(in, "SELECT count(*) FROM samples"));
-    jb_printf(&in->b, "\"ok\":%lld,",
-              (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'ok'"));
-    jb_printf(&in->b, "\"rejected\":%lld,",
-              (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'rejected'"));
-    jb_printf(&in->b, "\"leakage\":%lld,",
-              (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'leakage'"));
-    jb_printf(&in->b, "\"unused\":%lld},",
-              (long long)scalar(in, "SELECT count(*) FROM samples"
-                                    " WHERE status = 'ok' AND split IS NULL"));
+    ck_buf_printf(&in->b, "\"samples\":{\"total\":%lld,",
+                  (long long)scalar(in, "SELECT count(*) FROM samples"));
+    ck_buf_printf(&in->b, "\"ok\":%lld,",
+                  (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'ok'"));
+    ck_buf_printf(&in->b, "\"rejected\":%lld,",
+                  (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'rejected'"));
+    ck_buf_printf(&in->b, "\"leakage\":%lld,",
+                  (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'leakage'"));
+    ck_buf_printf(&in->b, "\"unused\":%lld},",
+                  (long long)scalar(in, "SELECT count(*) FROM samples"
+                                        " WHERE status = 'ok' AND split IS NULL"));
 }
 
 static void splits(info *in, const char *const *names, int nclasses)
@@ -250,7 +137,7 @@ static void splits(info *in, const char *const *names, int nclasses)
         in->b.oom = 1;
         return;
     }
-    jb_raw(&in->b, "\"splits\":{");
+    ck_buf_str(&in->b, "\"splits\":{");
     int first = 1;
     for (int sp = DS_SP_TRAIN; sp < DS_SP_COUNT; sp++) {
         memset(counts, 0, ((size_t)nclasses + 1) * sizeof *counts);
@@ -272,29 +159,29 @@ static void splits(info *in, const char *const *names, int nclasses)
         if (total == 0) {
             continue;
         }
-        jb_raw(&in->b, first ? "" : ",");
+        ck_buf_str(&in->b, first ? "" : ",");
         first = 0;
-        jb_key(&in->b, ds_cat_split_names[sp]);
-        jb_printf(&in->b, "{\"total\":%lld", (long long)total);
+        put_key(&in->b, ds_cat_split_names[sp]);
+        ck_buf_printf(&in->b, "{\"total\":%lld", (long long)total);
         if (sp != DS_SP_UNLABELED) {
-            jb_raw(&in->b, ",\"classes\":{");
+            ck_buf_str(&in->b, ",\"classes\":{");
             for (int l = 0; l < nclasses; l++) {
-                jb_raw(&in->b, l ? "," : "");
-                jb_key(&in->b, names[l]);
-                jb_printf(&in->b, "%lld", (long long)counts[l]);
+                ck_buf_str(&in->b, l ? "," : "");
+                put_key(&in->b, names[l]);
+                ck_buf_printf(&in->b, "%lld", (long long)counts[l]);
             }
-            jb_raw(&in->b, "}");
+            ck_buf_str(&in->b, "}");
         }
-        jb_raw(&in->b, "}");
+        ck_buf_str(&in->b, "}");
     }
-    jb_raw(&in->b, "},");
+    ck_buf_str(&in->b, "},");
     free(counts);
 }
 
 static void rejects(info *in)
 {
-    jb_printf(&in->b, "\"rejects\":{\"total\":%lld,\"reasons\":[",
-              (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'rejected'"));
+    ck_buf_printf(&in->b, "\"rejects\":{\"total\":%lld,\"reasons\":[",
+                  (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'rejected'"));
     sqlite3_stmt *st = query(in, "SELECT reason, count(*) AS n FROM samples"
                                  " WHERE status = 'rejected' GROUP BY reason"
                                  " ORDER BY n DESC, reason");
@@ -302,22 +189,23 @@ static void rejects(info *in)
                                  " AND reason IS ? ORDER BY id LIMIT ?");
     for (int i = 0; next(in, st); i++) {
         const char *reason = col_text(st, 0);
-        jb_raw(&in->b, i ? ",{" : "{");
-        jb_key(&in->b, "reason");
-        jb_str(&in->b, reason);
-        jb_printf(&in->b, ",\"count\":%lld,\"examples\":[", (long long)sqlite3_column_int64(st, 1));
+        ck_buf_str(&in->b, i ? ",{" : "{");
+        put_key(&in->b, "reason");
+        ck_buf_json_str(&in->b, reason);
+        ck_buf_printf(&in->b, ",\"count\":%lld,\"examples\":[",
+                      (long long)sqlite3_column_int64(st, 1));
         sqlite3_reset(ex);
         sqlite3_bind_text(ex, 1, reason, -1, SQLITE_STATIC);
         sqlite3_bind_int(ex, 2, REJECT_EXAMPLES);
         for (int j = 0; next(in, ex); j++) {
-            jb_raw(&in->b, j ? "," : "");
-            jb_str(&in->b, col_text(ex, 0));
+            ck_buf_str(&in->b, j ? "," : "");
+            ck_buf_json_str(&in->b, col_text(ex, 0));
         }
-        jb_raw(&in->b, "]}");
+        ck_buf_str(&in->b, "]}");
     }
     sqlite3_finalize(ex);
     sqlite3_finalize(st);
-    jb_raw(&in->b, "]},");
+    ck_buf_str(&in->b, "]},");
 }
 
 /* column is dup_group or near_group (fixed strings, never user input). */
@@ -334,9 +222,9 @@ static void groups(info *in, const char *key, const char *column)
         nsamples = sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
-    jb_key(&in->b, key);
-    jb_printf(&in->b, "{\"groups\":%lld,\"samples\":%lld,\"examples\":[", (long long)ngroups,
-              (long long)nsamples);
+    put_key(&in->b, key);
+    ck_buf_printf(&in->b, "{\"groups\":%lld,\"samples\":%lld,\"examples\":[", (long long)ngroups,
+                  (long long)nsamples);
     snprintf(sql, sizeof sql,
              "SELECT %s, count(*) AS n FROM samples WHERE %s IS NOT NULL GROUP BY %s"
              " ORDER BY n DESC, %s LIMIT %d",
@@ -347,29 +235,29 @@ static void groups(info *in, const char *key, const char *column)
     sqlite3_stmt *ex = query(in, sql);
     for (int i = 0; next(in, st); i++) {
         int64_t group = sqlite3_column_int64(st, 0);
-        jb_printf(&in->b, "%s{\"group\":%lld,\"size\":%lld,\"names\":[", i ? "," : "",
-                  (long long)group, (long long)sqlite3_column_int64(st, 1));
+        ck_buf_printf(&in->b, "%s{\"group\":%lld,\"size\":%lld,\"names\":[", i ? "," : "",
+                      (long long)group, (long long)sqlite3_column_int64(st, 1));
         sqlite3_reset(ex);
         sqlite3_bind_int64(ex, 1, group);
         for (int j = 0; next(in, ex); j++) {
-            jb_raw(&in->b, j ? "," : "");
-            jb_str(&in->b, col_text(ex, 0));
+            ck_buf_str(&in->b, j ? "," : "");
+            ck_buf_json_str(&in->b, col_text(ex, 0));
         }
-        jb_raw(&in->b, "]}");
+        ck_buf_str(&in->b, "]}");
     }
     sqlite3_finalize(ex);
     sqlite3_finalize(st);
-    jb_raw(&in->b, "]}");
+    ck_buf_str(&in->b, "]}");
 }
 
 static void leakage(info *in)
 {
-    jb_printf(&in->b, "\"leakage\":{\"exact\":%lld,",
-              (long long)scalar(in, "SELECT count(*) FROM samples WHERE leak_kind = 'exact'"));
-    jb_printf(&in->b, "\"near\":%lld,",
-              (long long)scalar(in, "SELECT count(*) FROM samples WHERE leak_kind = 'near'"));
-    jb_printf(&in->b, "\"removed\":%lld,\"examples\":[",
-              (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'leakage'"));
+    ck_buf_printf(&in->b, "\"leakage\":{\"exact\":%lld,",
+                  (long long)scalar(in, "SELECT count(*) FROM samples WHERE leak_kind = 'exact'"));
+    ck_buf_printf(&in->b, "\"near\":%lld,",
+                  (long long)scalar(in, "SELECT count(*) FROM samples WHERE leak_kind = 'near'"));
+    ck_buf_printf(&in->b, "\"removed\":%lld,\"examples\":[",
+                  (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'leakage'"));
     sqlite3_stmt *st =
         query(in, "SELECT s.id, s.name, s.split, s.leak_kind, s.status = 'leakage', s.leak_of,"
                   " t.name FROM samples s LEFT JOIN samples t ON t.id = s.leak_of"
@@ -378,45 +266,46 @@ static void leakage(info *in)
         sqlite3_bind_int(st, 1, LEAK_EXAMPLES);
     }
     for (int i = 0; next(in, st); i++) {
-        jb_printf(&in->b, "%s{\"id\":%lld,\"name\":", i ? "," : "",
-                  (long long)sqlite3_column_int64(st, 0));
-        jb_str(&in->b, col_text(st, 1));
-        jb_raw(&in->b, ",\"split\":");
-        jb_str(&in->b, col_text(st, 2));
-        jb_raw(&in->b, ",\"kind\":");
-        jb_str(&in->b, col_text(st, 3));
-        jb_printf(&in->b, ",\"removed\":%s,\"leak_of\":%lld,\"leak_of_name\":",
-                  sqlite3_column_int(st, 4) ? "true" : "false",
-                  (long long)sqlite3_column_int64(st, 5));
-        jb_str(&in->b, col_text(st, 6));
-        jb_raw(&in->b, "}");
+        ck_buf_printf(&in->b, "%s{\"id\":%lld,\"name\":", i ? "," : "",
+                      (long long)sqlite3_column_int64(st, 0));
+        ck_buf_json_str(&in->b, col_text(st, 1));
+        ck_buf_str(&in->b, ",\"split\":");
+        ck_buf_json_str(&in->b, col_text(st, 2));
+        ck_buf_str(&in->b, ",\"kind\":");
+        ck_buf_json_str(&in->b, col_text(st, 3));
+        ck_buf_printf(&in->b, ",\"removed\":%s,\"leak_of\":%lld,\"leak_of_name\":",
+                      sqlite3_column_int(st, 4) ? "true" : "false",
+                      (long long)sqlite3_column_int64(st, 5));
+        ck_buf_json_str(&in->b, col_text(st, 6));
+        ck_buf_str(&in->b, "}");
     }
     sqlite3_finalize(st);
-    jb_raw(&in->b, "]},");
+    ck_buf_str(&in->b, "]},");
 }
 
 static void sources(info *in)
 {
-    jb_raw(&in->b, "\"sources\":[");
+    ck_buf_str(&in->b, "\"sources\":[");
     sqlite3_stmt *st = query(in, "SELECT idx, path, layout, id_base, entries, hash, complete"
                                  " FROM sources ORDER BY idx");
     for (int i = 0; next(in, st); i++) {
-        jb_printf(&in->b, "%s{\"index\":%d,\"path\":", i ? "," : "", sqlite3_column_int(st, 0));
-        jb_str(&in->b, col_text(st, 1));
-        jb_raw(&in->b, ",\"layout\":");
-        jb_str(&in->b, col_text(st, 2));
-        jb_printf(&in->b, ",\"id_base\":%lld,\"entries\":", (long long)sqlite3_column_int64(st, 3));
+        ck_buf_printf(&in->b, "%s{\"index\":%d,\"path\":", i ? "," : "", sqlite3_column_int(st, 0));
+        ck_buf_json_str(&in->b, col_text(st, 1));
+        ck_buf_str(&in->b, ",\"layout\":");
+        ck_buf_json_str(&in->b, col_text(st, 2));
+        ck_buf_printf(&in->b,
+                      ",\"id_base\":%lld,\"entries\":", (long long)sqlite3_column_int64(st, 3));
         if (sqlite3_column_type(st, 4) == SQLITE_NULL) {
-            jb_raw(&in->b, "null");
+            ck_buf_str(&in->b, "null");
         } else {
-            jb_printf(&in->b, "%lld", (long long)sqlite3_column_int64(st, 4));
+            ck_buf_printf(&in->b, "%lld", (long long)sqlite3_column_int64(st, 4));
         }
-        jb_raw(&in->b, ",\"hash\":");
-        jb_str(&in->b, col_text(st, 5));
-        jb_printf(&in->b, ",\"complete\":%s}", sqlite3_column_int(st, 6) ? "true" : "false");
+        ck_buf_str(&in->b, ",\"hash\":");
+        ck_buf_json_str(&in->b, col_text(st, 5));
+        ck_buf_printf(&in->b, ",\"complete\":%s}", sqlite3_column_int(st, 6) ? "true" : "false");
     }
     sqlite3_finalize(st);
-    jb_raw(&in->b, "]");
+    ck_buf_str(&in->b, "]");
 }
 
 int ds_catalog_info_json(ds_catalog *c, char **json, char *err, size_t errlen)
@@ -429,26 +318,27 @@ int ds_catalog_info_json(ds_catalog *c, char **json, char *err, size_t errlen)
      * a writer is at work. */
     in.rc = ds_cat_exec(c, c->in_tx ? "SAVEPOINT info" : "BEGIN", "info", err, errlen);
     int began = in.rc == 0;
-    jb_raw(&in.b, "{\"path\":");
-    jb_str(&in.b, c->path);
-    jb_printf(&in.b, ",\"schema_version\":%d,\"finished\":%s,\"dataset_hash\":", DS_SCHEMA_VERSION,
-              c->finished ? "true" : "false");
-    jb_str(&in.b, c->hash[0] ? c->hash : NULL);
-    jb_raw(&in.b, ",");
+    ck_buf_str(&in.b, "{\"path\":");
+    ck_buf_json_str(&in.b, c->path);
+    ck_buf_printf(&in.b,
+                  ",\"schema_version\":%d,\"finished\":%s,\"dataset_hash\":", DS_SCHEMA_VERSION,
+                  c->finished ? "true" : "false");
+    ck_buf_json_str(&in.b, c->hash[0] ? c->hash : NULL);
+    ck_buf_str(&in.b, ",");
     meta_field(&in, "options", "options");
     meta_field(&in, "split", "split");
     classes(&in, &names, &nclasses);
     samples(&in);
     splits(&in, names, nclasses);
     rejects(&in);
-    jb_raw(&in.b, "\"duplicates\":{");
+    ck_buf_str(&in.b, "\"duplicates\":{");
     groups(&in, "exact", "dup_group");
-    jb_raw(&in.b, ",");
+    ck_buf_str(&in.b, ",");
     groups(&in, "near", "near_group");
-    jb_raw(&in.b, "},");
+    ck_buf_str(&in.b, "},");
     leakage(&in);
     sources(&in);
-    jb_raw(&in.b, "}");
+    ck_buf_str(&in.b, "}");
     if (began) {
         sqlite3_exec(c->db, c->in_tx ? "RELEASE info" : "COMMIT", NULL, NULL, NULL);
     }
@@ -456,9 +346,9 @@ int ds_catalog_info_json(ds_catalog *c, char **json, char *err, size_t errlen)
         in.rc = ck_err(err, errlen, CK_ENOMEM, "%s: info: out of memory", c->path);
     }
     if (in.rc) {
-        free(in.b.p);
+        ck_buf_free(&in.b);
         return in.rc;
     }
-    *json = in.b.p;
+    *json = ck_buf_take(&in.b);
     return 0;
 }

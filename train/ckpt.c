@@ -28,55 +28,30 @@
 static const unsigned char magic[8] = {'C', 'K', 'N', 'N', '\r', '\n', 0x1a, '\n'};
 enum { VERSION = 1, MAX_STR = 1 << 24 };
 
-typedef struct wbuf {
-    unsigned char *p;
-    size_t len, cap;
-    int oom;
-} wbuf;
-
-static void w_bytes(wbuf *b, const void *src, size_t n)
-{
-    if (b->oom) {
-        return;
-    }
-    if (b->len + n > b->cap) {
-        size_t cap = (b->len + n) * 2;
-        unsigned char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
-
-static void w_u64(wbuf *b, uint64_t v, int bytes)
+static void w_u64(ck_buf *b, uint64_t v, int bytes)
 {
     unsigned char c[8];
     for (int i = 0; i < bytes; i++) {
         c[i] = (unsigned char)(v >> (8 * i));
     }
-    w_bytes(b, c, (size_t)bytes);
+    ck_buf_add(b, c, (size_t)bytes);
 }
 
-static void w_f64(wbuf *b, double v)
+static void w_f64(ck_buf *b, double v)
 {
     uint64_t u;
     memcpy(&u, &v, 8);
     w_u64(b, u, 8);
 }
 
-static void w_str(wbuf *b, const char *s)
+static void w_str(ck_buf *b, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     w_u64(b, n, 4);
-    w_bytes(b, s ? s : "", n);
+    ck_buf_add(b, s ? s : "", n);
 }
 
-static void w_floats(wbuf *b, const float *v, size_t n)
+static void w_floats(ck_buf *b, const float *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
@@ -105,8 +80,8 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
 int nn_ckpt_write(const nn_model *m, const nn_ckpt_state *st, const char *config, const char *path,
                   char *err, size_t errlen)
 {
-    wbuf b = {0};
-    w_bytes(&b, magic, sizeof magic);
+    ck_buf b = {0};
+    ck_buf_add(&b, magic, sizeof magic);
     w_u64(&b, VERSION, 4);
     w_str(&b, m->name);
     w_str(&b, m->spec);
@@ -131,16 +106,16 @@ int nn_ckpt_write(const nn_model *m, const nn_ckpt_state *st, const char *config
     w_u64(&b, (uint64_t)slots, 4);
     w_floats(&b, m->state, (size_t)slots * m->nparams);
     if (!b.oom) {
-        w_u64(&b, fnv1a(b.p, b.len), 8);
+        w_u64(&b, fnv1a((const unsigned char *)b.s, b.len), 8);
     }
     if (b.oom) {
-        free(b.p);
+        ck_buf_free(&b);
         return ck_err(err, errlen, CK_ENOMEM, "%s: checkpoint: out of memory", path);
     }
     size_t plen = strlen(path) + 5;
     char *tmp = malloc(plen);
     if (!tmp) {
-        free(b.p);
+        ck_buf_free(&b);
         return ck_err(err, errlen, CK_ENOMEM, "%s: checkpoint: out of memory", path);
     }
     snprintf(tmp, plen, "%s.tmp", path);
@@ -151,7 +126,7 @@ int nn_ckpt_write(const nn_model *m, const nn_ckpt_state *st, const char *config
         rc = ck_err(err, errlen, CK_EIO, "%s: checkpoint: %s", tmp,
                     nn_strerror(errno, why, sizeof why));
     } else {
-        int ok = fwrite(b.p, 1, b.len, f) == b.len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+        int ok = fwrite(b.s, 1, b.len, f) == b.len && fflush(f) == 0 && fsync(fileno(f)) == 0;
         int e = errno;
         ok = fclose(f) == 0 && ok;
         if (!ok) {
@@ -165,7 +140,7 @@ int nn_ckpt_write(const nn_model *m, const nn_ckpt_state *st, const char *config
         }
     }
     free(tmp);
-    free(b.p);
+    ck_buf_free(&b);
     return rc;
 }
 

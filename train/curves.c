@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,80 +26,17 @@ const char *const nn_curve_colnames[NN_CV_COUNT] = {
     "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "images_per_s", "input_stall",
 };
 
-/* ---- a growing text buffer ------------------------------------------------ */
+/* ---- formatting numbers ----------------------------------------------------- */
 
-void nn_sb_put(nn_sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap) {
-            cap *= 2;
-        }
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-void nn_sb_str(nn_sbuf *b, const char *s)
-{
-    nn_sb_put(b, s, strlen(s));
-}
-
-void nn_sb_printf(nn_sbuf *b, const char *fmt, ...)
-{
-    char t[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t, sizeof t, fmt, ap);
-    va_end(ap);
-    nn_sb_put(b, t, n < 0 ? 0 : (size_t)n < sizeof t ? (size_t)n : sizeof t - 1);
-}
-
-void nn_sb_json_str(nn_sbuf *b, const char *s)
-{
-    if (!s) {
-        nn_sb_str(b, "null");
-        return;
-    }
-    nn_sb_str(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char e[3] = {'\\', (char)c, '\0'};
-            nn_sb_str(b, e);
-        } else if (c == '\n') {
-            nn_sb_str(b, "\\n");
-        } else if (c == '\t') {
-            nn_sb_str(b, "\\t");
-        } else if (c < 0x20) {
-            nn_sb_printf(b, "\\u%04x", c);
-        } else {
-            nn_sb_put(b, s, 1);
-        }
-    }
-    nn_sb_str(b, "\"");
-}
-
-void nn_sb_json_num(nn_sbuf *b, double v)
+void nn_curves_json_num(ck_buf *b, double v)
 {
     char t[32];
     if (!isfinite(v)) {
-        nn_sb_str(b, "null");
+        ck_buf_str(b, "null");
         return;
     }
     nn_curves_fmt_double(t, sizeof t, v);
-    nn_sb_str(b, t);
+    ck_buf_str(b, t);
 }
 
 void nn_curves_fmt_double(char *buf, size_t len, double v)
@@ -233,14 +169,14 @@ static int recorded_runs(sqlite3 *db, const char *path, char ***names, int *n, c
 static int no_such_run(const char *path, const char *run, char **names, int n, char *err,
                        size_t errlen)
 {
-    nn_sbuf b = {0};
+    ck_buf b = {0};
     for (int i = 0; i < n; i++) {
-        nn_sb_str(&b, i ? ", " : "");
-        nn_sb_str(&b, names[i]);
+        ck_buf_str(&b, i ? ", " : "");
+        ck_buf_str(&b, names[i]);
     }
     int rc = ck_err(err, errlen, CK_EINVAL, "%s: run %s: no such run (%s%s)", path, run,
                     n ? "recorded: " : "runs.db holds no runs", n && b.s ? b.s : "");
-    free(b.s);
+    ck_buf_free(&b);
     return rc;
 }
 

@@ -21,21 +21,21 @@
 
 /* A CSV field, quoted (RFC 4180) only when it holds a separator, quote,
  * line break or surrounding space. */
-static void sb_csv_str(nn_sbuf *b, const char *s)
+static void csv_str(ck_buf *b, const char *s)
 {
     size_t n = strlen(s);
     if (strpbrk(s, ",\"\r\n") == NULL && (n == 0 || (s[0] != ' ' && s[n - 1] != ' '))) {
-        nn_sb_put(b, s, n);
+        ck_buf_add(b, s, n);
         return;
     }
-    nn_sb_str(b, "\"");
+    ck_buf_str(b, "\"");
     for (; *s; s++) {
-        nn_sb_put(b, s, 1);
+        ck_buf_add(b, s, 1);
         if (*s == '"') {
-            nn_sb_put(b, s, 1);
+            ck_buf_add(b, s, 1);
         }
     }
-    nn_sb_str(b, "\"");
+    ck_buf_str(b, "\"");
 }
 
 int nn_curves_format_parse(const char *name)
@@ -96,50 +96,50 @@ static int parse_columns(const char *runs_path, const char *spec, int cols[NN_CV
     return n;
 }
 
-static void write_csv(nn_sbuf *b, const nn_curve *c, int nc, const int *cols, int ncols)
+static void write_csv(ck_buf *b, const nn_curve *c, int nc, const int *cols, int ncols)
 {
-    nn_sb_str(b, "run,epoch");
+    ck_buf_str(b, "run,epoch");
     for (int k = 0; k < ncols; k++) {
-        nn_sb_str(b, ",");
-        nn_sb_str(b, nn_curve_colnames[cols[k]]);
+        ck_buf_str(b, ",");
+        ck_buf_str(b, nn_curve_colnames[cols[k]]);
     }
-    nn_sb_str(b, "\n");
+    ck_buf_str(b, "\n");
     for (int r = 0; r < nc; r++) {
         for (int i = 0; i < c[r].n; i++) {
-            sb_csv_str(b, c[r].run);
-            nn_sb_printf(b, ",%d", c[r].epoch[i]);
+            csv_str(b, c[r].run);
+            ck_buf_printf(b, ",%d", c[r].epoch[i]);
             for (int k = 0; k < ncols; k++) {
                 double v = c[r].v[(size_t)i * NN_CV_COUNT + cols[k]];
                 char t[32] = "";
                 if (!isnan(v)) {
                     nn_curves_fmt_double(t, sizeof t, v);
                 }
-                nn_sb_str(b, ",");
-                nn_sb_str(b, t);
+                ck_buf_str(b, ",");
+                ck_buf_str(b, t);
             }
-            nn_sb_str(b, "\n");
+            ck_buf_str(b, "\n");
         }
     }
 }
 
-static void write_json(nn_sbuf *b, const nn_curve *c, int nc, const int *cols, int ncols)
+static void write_json(ck_buf *b, const nn_curve *c, int nc, const int *cols, int ncols)
 {
     int first = 1;
-    nn_sb_str(b, "[");
+    ck_buf_str(b, "[");
     for (int r = 0; r < nc; r++) {
         for (int i = 0; i < c[r].n; i++) {
-            nn_sb_str(b, first ? "\n{\"run\":" : ",\n{\"run\":");
+            ck_buf_str(b, first ? "\n{\"run\":" : ",\n{\"run\":");
             first = 0;
-            nn_sb_json_str(b, c[r].run);
-            nn_sb_printf(b, ",\"epoch\":%d", c[r].epoch[i]);
+            ck_buf_json_str(b, c[r].run);
+            ck_buf_printf(b, ",\"epoch\":%d", c[r].epoch[i]);
             for (int k = 0; k < ncols; k++) {
-                nn_sb_printf(b, ",\"%s\":", nn_curve_colnames[cols[k]]);
-                nn_sb_json_num(b, c[r].v[(size_t)i * NN_CV_COUNT + cols[k]]);
+                ck_buf_printf(b, ",\"%s\":", nn_curve_colnames[cols[k]]);
+                nn_curves_json_num(b, c[r].v[(size_t)i * NN_CV_COUNT + cols[k]]);
             }
-            nn_sb_str(b, "}");
+            ck_buf_str(b, "}");
         }
     }
-    nn_sb_str(b, first ? "]\n" : "\n]\n");
+    ck_buf_str(b, first ? "]\n" : "\n]\n");
 }
 
 static int export_text(const char *runs_path, const char *const *runs, int nruns,
@@ -158,20 +158,20 @@ static int export_text(const char *runs_path, const char *const *runs, int nruns
     if (rc) {
         return rc;
     }
-    nn_sbuf b = {0};
+    ck_buf b = {0};
     if (fmt == NN_CURVES_JSON) {
         write_json(&b, c, nc, cols, ncols);
     } else {
         write_csv(&b, c, nc, cols, ncols);
     }
     nn_curves_free(c, nc);
-    if (b.oom) {
-        free(b.s);
+    size_t n = b.len;
+    *text = ck_buf_take(&b);
+    if (!*text) {
         return ck_err(err, errlen, CK_ENOMEM, "%s: export: out of memory", runs_path);
     }
-    *text = b.s;
     if (len) {
-        *len = b.len;
+        *len = n;
     }
     return 0;
 }

@@ -41,22 +41,9 @@ typedef struct nn_curve {
 struct sqlite3;
 struct sqlite3_stmt;
 
-/* A growing text buffer: a failed allocation sets oom, after which appends
- * do nothing (check oom once at the end). s is malloc'd. */
-typedef struct nn_sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} nn_sbuf;
-
-void nn_sb_put(nn_sbuf *b, const char *s, size_t n);
-void nn_sb_str(nn_sbuf *b, const char *s);
-/* Appends at most 255 formatted bytes. */
-void nn_sb_printf(nn_sbuf *b, const char *fmt, ...) CK_PRINTF(2, 3);
-/* A JSON string literal, or null for NULL. */
-void nn_sb_json_str(nn_sbuf *b, const char *s);
-/* A JSON number (nn_curves_fmt_double), null when NaN or infinite. */
-void nn_sb_json_num(nn_sbuf *b, double v);
+/* Appends v as a JSON number (nn_curves_fmt_double), null when NaN or
+ * infinite. */
+void nn_curves_json_num(ck_buf *b, double v);
 
 /* Column col of the current row: text strdup'd (NULL for NULL or out of
  * memory); a double, NAN for NULL (how SQLite stores NaN). */

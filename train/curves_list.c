@@ -183,7 +183,7 @@ int nn_curves_list_table(const nn_curves_list *l, char **text)
         "augment", "dataset", "seed",   "status", "best val_acc", "test acc",
     };
     char(*cells)[TABLE_COLS][CELL] = malloc((size_t)(l->n + 1) * sizeof *cells);
-    nn_sbuf b = {0};
+    ck_buf b = {0};
     int width[TABLE_COLS];
     *text = NULL;
     if (!cells) {
@@ -205,51 +205,47 @@ int nn_curves_list_table(const nn_curves_list *l, char **text)
     for (int i = 0; i <= l->n; i++) {
         for (int k = 0; k < TABLE_COLS; k++) {
             if (k + 1 < TABLE_COLS) {
-                nn_sb_printf(&b, "%-*s  ", width[k], cells[i][k]);
+                ck_buf_printf(&b, "%-*s  ", width[k], cells[i][k]);
             } else {
-                nn_sb_printf(&b, "%s\n", cells[i][k]);
+                ck_buf_printf(&b, "%s\n", cells[i][k]);
             }
         }
     }
     free(cells);
-    if (b.oom) {
-        free(b.s);
-        return CK_ENOMEM;
-    }
-    *text = b.s;
-    return 0;
+    *text = ck_buf_take(&b);
+    return *text ? 0 : CK_ENOMEM;
 }
 
-static void json_int_or_null(nn_sbuf *b, const char *key, long long v, int present)
+static void json_int_or_null(ck_buf *b, const char *key, long long v, int present)
 {
     if (present) {
-        nn_sb_printf(b, ",\"%s\":%lld", key, v);
+        ck_buf_printf(b, ",\"%s\":%lld", key, v);
     } else {
-        nn_sb_printf(b, ",\"%s\":null", key);
+        ck_buf_printf(b, ",\"%s\":null", key);
     }
 }
 
-static void json_key_num(nn_sbuf *b, const char *key, double v)
+static void json_key_num(ck_buf *b, const char *key, double v)
 {
-    nn_sb_printf(b, ",\"%s\":", key);
-    nn_sb_json_num(b, v);
+    ck_buf_printf(b, ",\"%s\":", key);
+    nn_curves_json_num(b, v);
 }
 
-static void json_key_str(nn_sbuf *b, const char *key, const char *v)
+static void json_key_str(ck_buf *b, const char *key, const char *v)
 {
-    nn_sb_printf(b, ",\"%s\":", key);
-    nn_sb_json_str(b, v);
+    ck_buf_printf(b, ",\"%s\":", key);
+    ck_buf_json_str(b, v);
 }
 
 int nn_curves_list_json(const nn_curves_list *l, char **text)
 {
-    nn_sbuf b = {0};
+    ck_buf b = {0};
     *text = NULL;
-    nn_sb_str(&b, "[");
+    ck_buf_str(&b, "[");
     for (int i = 0; i < l->n; i++) {
         const nn_curves_run *r = &l->runs[i];
-        nn_sb_str(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-        nn_sb_json_str(&b, r->name);
+        ck_buf_str(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
+        ck_buf_json_str(&b, r->name);
         json_key_str(&b, "model", r->model);
         json_int_or_null(&b, "epochs", r->epochs, r->epochs > 0);
         json_int_or_null(&b, "epochs_done", r->epochs_done, 1);
@@ -258,7 +254,7 @@ int nn_curves_list_json(const nn_curves_list *l, char **text)
         json_key_num(&b, "lr", r->lr);
         json_key_str(&b, "augment", r->augment);
         json_key_str(&b, "dataset_hash", r->dataset_hash);
-        nn_sb_printf(&b, ",\"seed\":%llu", (unsigned long long)r->seed);
+        ck_buf_printf(&b, ",\"seed\":%llu", (unsigned long long)r->seed);
         json_key_str(&b, "status", r->status);
         json_key_str(&b, "start", r->start);
         json_key_str(&b, "end", r->end);
@@ -272,18 +268,14 @@ int nn_curves_list_json(const nn_curves_list *l, char **text)
         json_key_num(&b, "test_loss", r->test_loss);
         json_int_or_null(&b, "test_n", (long long)r->test_n, r->test_n > 0);
         if (r->config && r->config_json) {
-            nn_sb_str(&b, ",\"config\":");
-            nn_sb_str(&b, r->config);
+            ck_buf_str(&b, ",\"config\":");
+            ck_buf_str(&b, r->config);
         } else {
             json_key_str(&b, "config", r->config);
         }
-        nn_sb_str(&b, "}");
+        ck_buf_str(&b, "}");
     }
-    nn_sb_str(&b, l->n ? "\n]\n" : "]\n");
-    if (b.oom) {
-        free(b.s);
-        return CK_ENOMEM;
-    }
-    *text = b.s;
-    return 0;
+    ck_buf_str(&b, l->n ? "\n]\n" : "]\n");
+    *text = ck_buf_take(&b);
+    return *text ? 0 : CK_ENOMEM;
 }

@@ -9,7 +9,6 @@
  * model.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "nn_internal.h"
@@ -17,40 +16,17 @@
 enum { LINE = 65 };
 static const int positions[3] = {29, 55, 65};
 
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void put(sbuf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n + 1);
-    b->len += n;
-}
-
-static void rule(sbuf *b, char c)
+static void rule(ck_buf *b, char c)
 {
     char line[LINE + 2];
     memset(line, c, LINE);
     line[LINE] = '\n';
     line[LINE + 1] = '\0';
-    put(b, line);
+    ck_buf_str(b, line);
 }
 
 /* Keras's print_row. */
-static void row(sbuf *b, const char *const fields[3])
+static void row(ck_buf *b, const char *const fields[3])
 {
     char line[LINE + 2] = "";
     size_t len = 0;
@@ -67,7 +43,7 @@ static void row(sbuf *b, const char *const fields[3])
     }
     line[len] = '\n';
     line[len + 1] = '\0';
-    put(b, line);
+    ck_buf_str(b, line);
 }
 
 /* 3453121 -> "3,453,121" */
@@ -86,10 +62,8 @@ static void thousands(size_t v, char *out, size_t len)
 
 int nn_model_summary(const nn_model *m, char **out)
 {
-    sbuf b = {0};
-    char line[256];
-    snprintf(line, sizeof line, "Model: \"%s\"\n", m->name);
-    put(&b, line);
+    ck_buf b = {0};
+    ck_buf_printf(&b, "Model: \"%s\"\n", m->name);
     rule(&b, '_');
     row(&b, (const char *const[]){"Layer (type)", "Output Shape", "Param #"});
     rule(&b, '=');
@@ -108,15 +82,8 @@ int nn_model_summary(const nn_model *m, char **out)
     }
     char n[32];
     thousands(m->nparams, n, sizeof n);
-    snprintf(line, sizeof line, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n",
-             n, n);
-    put(&b, line);
+    ck_buf_printf(&b, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n", n, n);
     rule(&b, '_');
-    if (b.oom) {
-        free(b.s);
-        *out = NULL;
-        return CK_ENOMEM;
-    }
-    *out = b.s;
-    return 0;
+    *out = ck_buf_take(&b);
+    return *out ? 0 : CK_ENOMEM;
 }

@@ -140,82 +140,26 @@ int nn_predict(nn_model *m, const float *x, int64_t n, float *probs)
 
 /* ---- configuration JSON ------------------------------------------------- */
 
-typedef struct jbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} jbuf;
-
-static void jput(jbuf *b, const char *s, size_t n)
+static void jnum(ck_buf *b, const char *key, double v)
 {
-    if (b->oom) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void jraw(jbuf *b, const char *s)
-{
-    jput(b, s, strlen(s));
-}
-
-static void jstr(jbuf *b, const char *s)
-{
-    jraw(b, "\"");
-    for (; s && *s; s++) {
-        char esc[8];
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            snprintf(esc, sizeof esc, "\\%c", c);
-        } else if (c == '\n') {
-            snprintf(esc, sizeof esc, "\\n");
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-        } else {
-            esc[0] = (char)c;
-            esc[1] = '\0';
-        }
-        jraw(b, esc);
-    }
-    jraw(b, "\"");
-}
-
-static void jnum(jbuf *b, const char *key, double v)
-{
-    char t[64];
-    snprintf(t, sizeof t, ",\"%s\":%.17g", key, v);
-    jraw(b, t);
+    ck_buf_printf(b, ",\"%s\":%.17g", key, v);
 }
 
 /* The run's full configuration. Resuming requires the same text. */
 static char *config_json(const nn_model *m, const nn_train_opts *o, int loss)
 {
-    jbuf b = {0};
-    char t[64];
-    jraw(&b, "{\"model\":");
-    jstr(&b, m->name);
-    jraw(&b, ",\"spec\":");
-    jstr(&b, m->spec);
-    snprintf(t, sizeof t, ",\"epochs\":%d,\"batch\":%d", o->epochs, m->batch);
-    jraw(&b, t);
-    jraw(&b, ",\"optimizer\":{\"name\":");
-    jstr(&b, nn_optim_name(o->optim.kind));
+    ck_buf b = {0};
+    ck_buf_str(&b, "{\"model\":");
+    ck_buf_json_str(&b, m->name);
+    ck_buf_str(&b, ",\"spec\":");
+    ck_buf_json_str(&b, m->spec);
+    ck_buf_printf(&b, ",\"epochs\":%d,\"batch\":%d", o->epochs, m->batch);
+    ck_buf_str(&b, ",\"optimizer\":{\"name\":");
+    ck_buf_json_str(&b, nn_optim_name(o->optim.kind));
     jnum(&b, "lr", o->optim.lr);
     if (o->optim.kind == NN_OPT_SGD) {
         jnum(&b, "momentum", o->optim.momentum);
-        jraw(&b, o->optim.nesterov ? ",\"nesterov\":true" : ",\"nesterov\":false");
+        ck_buf_str(&b, o->optim.nesterov ? ",\"nesterov\":true" : ",\"nesterov\":false");
     } else if (o->optim.kind == NN_OPT_RMSPROP) {
         jnum(&b, "rho", o->optim.rho);
         jnum(&b, "epsilon", o->optim.eps);
@@ -224,27 +168,18 @@ static char *config_json(const nn_model *m, const nn_train_opts *o, int loss)
         jnum(&b, "beta_2", o->optim.beta2);
         jnum(&b, "epsilon", o->optim.eps);
     }
-    jraw(&b, "},\"loss\":");
-    jstr(&b, nn_loss_name((nn_loss_kind)loss));
-    snprintf(t, sizeof t, ",\"seed\":%llu,\"threads\":%d,\"patience\":%d",
-             (unsigned long long)o->seed, o->threads, o->patience);
-    jraw(&b, t);
-    jraw(&b, ",\"dataset_hash\":");
-    if (o->dataset_hash) {
-        jstr(&b, o->dataset_hash);
-    } else {
-        jraw(&b, "null");
-    }
+    ck_buf_str(&b, "},\"loss\":");
+    ck_buf_json_str(&b, nn_loss_name((nn_loss_kind)loss));
+    ck_buf_printf(&b, ",\"seed\":%llu,\"threads\":%d,\"patience\":%d", (unsigned long long)o->seed,
+                  o->threads, o->patience);
+    ck_buf_str(&b, ",\"dataset_hash\":");
+    ck_buf_json_str(&b, o->dataset_hash);
     if (o->config_extra) {
-        jraw(&b, ",\"extra\":");
-        jraw(&b, o->config_extra);
+        ck_buf_str(&b, ",\"extra\":");
+        ck_buf_str(&b, o->config_extra);
     }
-    jraw(&b, "}");
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    ck_buf_str(&b, "}");
+    return ck_buf_take(&b);
 }
 
 /* ---- the loop ----------------------------------------------------------- */

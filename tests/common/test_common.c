@@ -1,6 +1,9 @@
-/* test_common.c: the generator's known answers and statistics, and the
- * error helpers. The Philox vectors are Random123's kat_vectors. */
+/* test_common.c: the generator's known answers and statistics, the error
+ * helpers and the text buffer. The Philox vectors are Random123's
+ * kat_vectors. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 #include <vips/vips.h>
 
 #include "ck.h"
@@ -133,6 +136,71 @@ START_TEST(err_vips_takes_and_clears_buffer)
 }
 END_TEST
 
+START_TEST(buf_builds_text)
+{
+    ck_buf b = {0};
+    ck_buf_str(&b, "ab");
+    ck_buf_add(&b, "cdef", 2);
+    ck_buf_printf(&b, "-%d-%s", 42, "x");
+    ck_assert_str_eq(b.s, "abcd-42-x");
+    ck_assert_uint_eq(b.len, 9);
+    /* Longer than any first capacity, and a printf longer than a line. */
+    char big[1000];
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ck_buf_printf(&b, "%s!", big);
+    ck_assert_uint_eq(b.len, 9 + 999 + 1);
+    ck_assert_uint_eq(strlen(b.s), b.len);
+    ck_assert_int_eq(b.s[b.len - 1], '!');
+    char *s = ck_buf_take(&b);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_ptr_null(b.s);
+    ck_assert_uint_eq(b.len, 0);
+    free(s);
+    /* Nothing added: "", not NULL. */
+    s = ck_buf_take(&b);
+    ck_assert_str_eq(s, "");
+    free(s);
+    ck_buf_str(&b, "x");
+    ck_buf_free(&b);
+    ck_assert_ptr_null(b.s);
+}
+END_TEST
+
+START_TEST(buf_json_strings)
+{
+    ck_buf b = {0};
+    ck_buf_json_str(&b, NULL);
+    ck_buf_str(&b, " ");
+    ck_buf_json_str(&b, "");
+    ck_buf_str(&b, " ");
+    ck_buf_json_str(&b, "a\"b\\c/\n\r\t\b\f\x01\x1f\x7f");
+    ck_assert_str_eq(b.s, "null \"\" \"a\\\"b\\\\c/\\n\\r\\t\\b\\f\\u0001\\u001f\x7f\"");
+    ck_buf_free(&b);
+    /* UTF-8 passes through; bad bytes, overlong forms and surrogates become
+     * U+FFFD, one per byte. */
+    ck_buf_json_str(&b, "\xC3\xA9\xF0\x9F\x98\x80|\xFF|\xC0\xAF|\xED\xA0\x80|\xE2\x82");
+    ck_assert_str_eq(b.s, "\"\xC3\xA9\xF0\x9F\x98\x80|\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD|"
+                          "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD\"");
+    ck_buf_free(&b);
+}
+END_TEST
+
+START_TEST(buf_oom_is_sticky)
+{
+    ck_buf b = {0};
+    ck_buf_str(&b, "abc");
+    b.oom = 1;
+    ck_buf_str(&b, "def");
+    ck_buf_printf(&b, "%d", 1);
+    ck_buf_json_str(&b, "g");
+    ck_assert_str_eq(b.s, "abc");
+    ck_assert_ptr_null(ck_buf_take(&b));
+    ck_assert_ptr_null(b.s);
+    ck_assert_int_eq(b.oom, 0);
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -144,6 +212,9 @@ static Suite *common_suite(void)
     tcase_add_test(tc, rng_shuffle_is_permutation);
     tcase_add_test(tc, err_messages);
     tcase_add_test(tc, err_vips_takes_and_clears_buffer);
+    tcase_add_test(tc, buf_builds_text);
+    tcase_add_test(tc, buf_json_strings);
+    tcase_add_test(tc, buf_oom_is_sticky);
     suite_add_tcase(s, tc);
     return s;
 }
