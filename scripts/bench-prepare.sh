@@ -8,19 +8,42 @@
 # train/ and test1/ (../shared/bench/make_corpus.py makes such a folder; the
 # real Kaggle download, unzipped beside its zip, works too). Prints a
 # Markdown table for docs/BENCHMARKS.md; scratch catalogs go to $TMPDIR.
+#
+# Two kinds of figures, both from the same runs:
+#   - images/s by the wall clock: what a user sees on an idle machine, but
+#     meaningless on a shared one;
+#   - images per CPU-second (user + sys of the whole process): steady under
+#     load. convkit's counts every thread it runs (the archive reader and
+#     the SQLite writer besides the decode workers); ck-tjdecode's counts
+#     its decode threads and the reading of the files it preloads.
+# The ratio is convkit's 2-thread figure over ck-tjdecode's 2-thread one.
+#
+# Environment: BUILD (default build/: scripts/setup.sh --bench builds it;
+# any other build directory is only brought up to date for the two
+# programs), ROUNDS (default 1: each round runs both sides at 1 and 2
+# threads; the best figure of each is kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: scripts/bench-prepare.sh CORPUS_DIR..." >&2; exit 2; }
-scripts/setup.sh --bench >/dev/null
-cmake --build build --target ck-tjdecode >/dev/null
-convkit=$PWD/build/cli/convkit
-tjdecode=$PWD/build/bench/ck-tjdecode
+build=${BUILD:-build}
+rounds=${ROUNDS:-1}
+if [ "$build" = build ]; then
+  scripts/setup.sh --bench >/dev/null
+fi
+cmake --build "$build" --target convkit_cli ck-tjdecode >/dev/null
+convkit=$(cd "$build" && pwd)/cli/convkit
+tjdecode=$(cd "$build" && pwd)/bench/ck-tjdecode
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
+# best FILE KEY: the largest value of KEY over the lines "KEY VALUE" (for
+# rates the best round, for peak RSS the worst).
+best() { awk -v k="$2" '$1 == k && (!n++ || $2 > m) { m = $2 } END { printf "%.0f", m }' "$1"; }
+
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); rounds: $rounds (best kept)"
 echo
-echo "| corpus | images | libjpeg-turbo 1 thr (img/s) | libjpeg-turbo 2 thr | convkit 1 thr (img/s) | convkit 2 thr | 2 thr ratio | peak RSS 1 / 2 thr (MB) |"
+echo "| corpus | images | libjpeg-turbo img/s 1 / 2 thr | libjpeg-turbo img/CPU-s 1 / 2 thr | convkit img/s 1 / 2 thr | convkit img/CPU-s 1 / 2 thr | ratio 2 thr, CPU (wall) | peak RSS 1 / 2 thr (MB) |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for corpus in "$@"; do
   zip="$corpus/dogs-vs-cats.zip"
@@ -30,17 +53,35 @@ for corpus in "$@"; do
   # Warm the page cache for both sides.
   cat "$zip" > /dev/null
   xargs cat < "$scratch/list" > /dev/null
-  declare -A tj rate rss
-  for t in 1 2; do
-    tj[$t]=$("$tjdecode" -t "$t" - < "$scratch/list" | sed 's/.*"images_per_s":\([0-9.]*\).*/\1/')
-    rm -f "$scratch/bench.db"*
-    /usr/bin/time -f '%e %M' -o "$scratch/time" \
-      "$convkit" prepare-dataset "$zip" -o "$scratch/bench.db" --threads "$t" -q > /dev/null
-    read -r secs kb < "$scratch/time"
-    rate[$t]=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
-    rss[$t]=$(awk -v k="$kb" 'BEGIN { printf "%.0f", k / 1024 }')
+  : > "$scratch/figures"
+  for ((r = 1; r <= rounds; r++)); do
+    for t in 1 2; do
+      # ck-tjdecode times its decode loop itself (files preloaded).
+      /usr/bin/time -f '%U %S' -o "$scratch/time" "$tjdecode" -t "$t" - < "$scratch/list" \
+        > "$scratch/tj.json"
+      read -r user sys < "$scratch/time"
+      sed 's/.*"images_per_s":\([0-9.]*\).*/\1/' "$scratch/tj.json" |
+        awk -v t="$t" '{ print "tj_wall" t, $1 }' >> "$scratch/figures"
+      awk -v t="$t" -v n="$n" -v u="$user" -v s="$sys" \
+        'BEGIN { print "tj_cpu" t, n / (u + s) }' >> "$scratch/figures"
+
+      rm -f "$scratch/bench.db"*
+      /usr/bin/time -f '%e %U %S %M' -o "$scratch/time" \
+        "$convkit" prepare-dataset "$zip" -o "$scratch/bench.db" --threads "$t" -q > /dev/null
+      read -r secs user sys kb < "$scratch/time"
+      awk -v t="$t" -v n="$n" -v e="$secs" -v u="$user" -v s="$sys" -v k="$kb" 'BEGIN {
+        print "ck_wall" t, n / e; print "ck_cpu" t, n / (u + s); print "ck_rss" t, k / 1024 }' \
+        >> "$scratch/figures"
+    done
   done
-  ratio=$(awk -v a="${rate[2]}" -v b="${tj[2]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
-  printf '| %s | %d | %.0f | %.0f | %s | %s | %s | %s / %s |\n' "$(basename "$corpus")" "$n" \
-    "${tj[1]}" "${tj[2]}" "${rate[1]}" "${rate[2]}" "$ratio" "${rss[1]}" "${rss[2]}"
+  f=$scratch/figures
+  ratio=$(awk -v a="$(best "$f" ck_cpu2)" -v b="$(best "$f" tj_cpu2)" \
+    -v c="$(best "$f" ck_wall2)" -v d="$(best "$f" tj_wall2)" \
+    'BEGIN { printf "%.0f%% (%.0f%%)", 100 * a / b, 100 * c / d }')
+  printf '| %s | %d | %s / %s | %s / %s | %s / %s | %s / %s | %s | %s / %s |\n' \
+    "$(basename "$corpus")" "$n" "$(best "$f" tj_wall1)" "$(best "$f" tj_wall2)" \
+    "$(best "$f" tj_cpu1)" "$(best "$f" tj_cpu2)" "$(best "$f" ck_wall1)" "$(best "$f" ck_wall2)" \
+    "$(best "$f" ck_cpu1)" "$(best "$f" ck_cpu2)" "$ratio" "$(best "$f" ck_rss1)" "$(best "$f" ck_rss2)"
 done
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
