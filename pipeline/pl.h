@@ -290,7 +290,7 @@ typedef struct pl_loader_bench_result {
 /* Opens a loader with o, runs an untimed warm-up (the first batches of
  * epoch 0), then times epochs 1..epochs with a consumer that takes each
  * batch and does nothing else. Returns 0, or pl_loader_open's and
- * pl_loader_next's errors. */
+ * pl_loader_next's errors. Runs the loader's threads; one call at a time. */
 int pl_loader_bench_run(const pl_loader_opts *o, int epochs, pl_loader_bench_result *res, char *err,
                         size_t errlen);
 
