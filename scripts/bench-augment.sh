@@ -34,8 +34,6 @@ LD_PRELOAD=$tc /usr/bin/python3 bench/peer_augment.py --threads 1 2 --draft on -
 import json, sys
 ck = [json.loads(l) for l in open(sys.argv[1])]
 peer = [json.loads(l) for l in open(sys.argv[2])]
-canon = {"none": "none"}
-names = {"chollet-2nd": None, "chollet-1st": None}
 best = {}
 for r in ck:
     best.setdefault((r["policy"], r["threads"]), r)
