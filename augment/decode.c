@@ -16,8 +16,9 @@
  * with the right shrink, does the whole decode; other formats read their
  * header through libvips and shrink with vips_shrink (a box filter) in the
  * same chain. Pixels that are not 8-bit sRGB or grey (CMYK, 16-bit) are
- * converted by libvips on this rare path only. EXIF orientation is ignored,
- * as Keras's load_img (PIL) ignores it.
+ * converted by libvips on this rare path only. For the gather engine, grey
+ * and colour JPEGs skip libvips altogether (jpeg.c). EXIF orientation is
+ * ignored, as Keras's load_img (PIL) ignores it.
  */
 #include <string.h>
 #include <vips/vips.h>
@@ -154,8 +155,8 @@ static int normalise(VipsImage **im)
     return 0;
 }
 
-int aug_decode_pixels(aug_decoded *d, const aug_src *src, int shrink, int random_access,
-                      int want_image, char *err, size_t errlen)
+static int vips_pixels(aug_decoded *d, const aug_src *src, int shrink, int random_access,
+                       int want_image, char *err, size_t errlen)
 {
     const char *name = aug_src_name(src);
     VipsImage *im = d->im, *t = NULL;
@@ -203,6 +204,27 @@ int aug_decode_pixels(aug_decoded *d, const aug_src *src, int shrink, int random
     d->view = (aug_view){(const uint8_t *)VIPS_REGION_ADDR(reg, 0, 0), im->Xsize, im->Ysize,
                          (size_t)VIPS_REGION_LSKIP(reg), im->Bands};
     return 0;
+}
+
+int aug_decode_pixels(aug_decoded *d, const aug_src *src, int shrink, int random_access,
+                      int want_image, aug_jpeg *jpeg, char *err, size_t errlen)
+{
+    if (!jpeg || want_image || d->im || is_raw(src)) {
+        return vips_pixels(d, src, shrink, random_access, want_image, err, errlen);
+    }
+    /* A JPEG whose size we read ourselves (d->im is still NULL). Whatever
+     * libjpeg-turbo does not decode cleanly goes to libvips, which decides
+     * as before; when libvips refuses it too, libjpeg-turbo's words. */
+    char msg[200];
+    int tj = aug_jpeg_decode(jpeg, src, shrink, &d->view, msg, sizeof msg);
+    if (tj == 0) {
+        return 0;
+    }
+    int rc = vips_pixels(d, src, shrink, random_access, want_image, err, errlen);
+    if (rc == CK_EDECODE && tj < 0) {
+        rc = ck_err(err, errlen, CK_EDECODE, "%s: decode: %s", aug_src_name(src), msg);
+    }
+    return rc;
 }
 
 void aug_decoded_clear(aug_decoded *d)

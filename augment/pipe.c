@@ -4,8 +4,9 @@
  * map, pick the JPEG shrink (the largest power of two that keeps at least
  * one source pixel per output pixel in every direction, for the resize and
  * for the drawn map, so that a zoom-in draw decodes more pixels), decode
- * once, resample once. A pipe keeps its scratch buffers between samples so that the steady
- * state allocates nothing of its own.
+ * once (libjpeg-turbo for JPEG, libvips otherwise), resample once. A pipe
+ * keeps its scratch buffers and its JPEG decoder between samples so that
+ * the steady state allocates nothing of its own.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ struct aug_pipe {
     float *tmp;    /* width * height * channels: output before the colour ops */
     uint8_t *grey; /* the source made grey, for RGB sources into 1 channel */
     size_t grey_cap;
+    aug_jpeg jpeg; /* JPEG decoder and its pixel buffer */
 };
 
 aug_params aug_params_default(int width, int height, int channels)
@@ -67,6 +69,12 @@ int aug_pipe_create(aug_pipe **out, const aug_params *p, char *err, size_t errle
         free(a);
         return ck_err(err, errlen, CK_ENOMEM, "augment: out of memory");
     }
+    rc = aug_jpeg_init(&a->jpeg, err, errlen);
+    if (rc) {
+        free(a->tmp);
+        free(a);
+        return rc;
+    }
     a->p = *p;
     *out = a;
     return 0;
@@ -77,6 +85,7 @@ void aug_pipe_destroy(aug_pipe *a)
     if (a) {
         free(a->tmp);
         free(a->grey);
+        aug_jpeg_free(&a->jpeg);
         free(a);
     }
 }
@@ -140,7 +149,8 @@ int aug_pipe_run_sample(aug_pipe *a, const aug_src *src, const aug_sample *s, vo
     aug_geom_map(s, p->width, p->height, d.full_w, d.full_h, p->resize, w.m);
     double need = fmin(aug_geom_min_scale(plain), aug_geom_min_scale(w.m));
     int shrink = p->shrink_on_load ? aug_geom_shrink(need) : 1;
-    rc = aug_decode_pixels(&d, src, shrink, use_vips, use_vips, err, errlen);
+    rc = aug_decode_pixels(&d, src, shrink, use_vips, use_vips, use_vips ? NULL : &a->jpeg, err,
+                           errlen);
     if (rc) {
         aug_decoded_clear(&d);
         return rc;

@@ -8,7 +8,7 @@ root=$PWD
 jobs=$(nproc)
 
 need_setup=0
-for m in jansson vips libarchive sqlite3 openblas check libxxhash plplot hdf5; do
+for m in jansson vips libturbojpeg libarchive sqlite3 openblas check libxxhash plplot hdf5; do
   pkg-config --exists "$m" || need_setup=1
 done
 [ -d /usr/share/datasets/fashion-mnist ] || need_setup=1

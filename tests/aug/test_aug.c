@@ -806,6 +806,138 @@ START_TEST(corrupt_input_names_the_file)
 }
 END_TEST
 
+/* Decodes src at 1/shrink through libjpeg-turbo (jpeg not NULL) or libvips
+ * and returns a copy of the pixels (w x h x bands, packed). */
+static uint8_t *decode_copy(const aug_src *src, int shrink, aug_jpeg *jpeg, aug_view *v)
+{
+    aug_decoded d;
+    ck_assert_msg(aug_decode_open(&d, src, 0, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(aug_decode_pixels(&d, src, shrink, 0, 0, jpeg, err, sizeof err) == 0, "%s", err);
+    *v = d.view;
+    ck_assert(jpeg ? d.im == NULL && d.reg == NULL : d.reg != NULL);
+    size_t row = (size_t)v->w * v->bands;
+    uint8_t *px = malloc(row * v->h);
+    for (int y = 0; y < v->h; y++) {
+        memcpy(px + row * y, v->px + v->stride * y, row);
+    }
+    aug_decoded_clear(&d);
+    return px;
+}
+
+/* libjpeg-turbo's pixels are libvips' jpegload pixels, at every shrink, on
+ * real photos and on grey JPEGs, into one buffer reused between images. */
+START_TEST(turbojpeg_pixels_equal_libvips)
+{
+    init();
+    char dir[4096];
+    aug_jpeg jpeg;
+    ck_assert_int_eq(aug_jpeg_init(&jpeg, err, sizeof err), 0);
+    int photos = ck_test_data("alien-vs-predator/train/predator", dir, sizeof dir) ? 6 : 0;
+    for (int i = 0; i <= photos; i++) {
+        void *data;
+        size_t size;
+        char path[4200] = "grey.jpg";
+        if (i < photos) {
+            snprintf(path, sizeof path, "%s/%d.jpg", dir, i * 53);
+            ck_assert_msg(aug_read_file(path, 1 << 24, &data, &size, err, sizeof err) == 0, "%s",
+                          err);
+        } else {
+            VipsImage *grey;
+            ck_assert_int_eq(vips_black(&grey, 203, 141, NULL), 0);
+            VipsImage *noise;
+            ck_assert_int_eq(vips_gaussnoise(&noise, 203, 141, "mean", 128.0, "sigma", 40.0, NULL),
+                             0);
+            void *buf;
+            ck_assert_int_eq(vips_image_write_to_buffer(noise, ".jpg[Q=90]", &buf, &size, NULL), 0);
+            data = malloc(size);
+            memcpy(data, buf, size);
+            g_free(buf);
+            g_object_unref(grey);
+            g_object_unref(noise);
+        }
+        aug_src src = {.data = data, .size = size, .name = path};
+        for (int shrink = 1; shrink <= 8; shrink *= 2) {
+            aug_view vt, vv;
+            uint8_t *t = decode_copy(&src, shrink, &jpeg, &vt);
+            uint8_t *buf = jpeg.buf;
+            uint8_t *again = decode_copy(&src, shrink, &jpeg, &vt);
+            ck_assert_ptr_eq(jpeg.buf, buf);
+            uint8_t *v = decode_copy(&src, shrink, NULL, &vv);
+            ck_assert_int_eq(vt.w, vv.w);
+            ck_assert_int_eq(vt.h, vv.h);
+            ck_assert_int_eq(vt.bands, vv.bands);
+            ck_assert_int_eq(vt.bands, i < photos ? 3 : 1);
+            size_t n = (size_t)vt.w * vt.h * vt.bands;
+            ck_assert_msg(memcmp(t, v, n) == 0 && memcmp(t, again, n) == 0, "%s shrink %d differs",
+                          path, shrink);
+            free(t);
+            free(again);
+            free(v);
+        }
+        free(data);
+    }
+    aug_jpeg_free(&jpeg);
+}
+END_TEST
+
+/* Truncated JPEGs are refused or accepted by the libjpeg-turbo path exactly
+ * as by libvips, refusals name the source; CMYK goes to libvips. */
+START_TEST(turbojpeg_errors_and_fallback)
+{
+    init();
+    size_t len;
+    uint8_t *jpg = make_jpeg(120, 90, &len);
+    aug_jpeg jpeg;
+    ck_assert_int_eq(aug_jpeg_init(&jpeg, err, sizeof err), 0);
+    size_t cuts[] = {len - 1, len - 2, len - 40, len * 3 / 4, len / 2, 700};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        aug_src src = {.data = jpg, .size = cuts[i], .name = "cut.jpg"};
+        int rc[2];
+        for (int k = 0; k < 2; k++) {
+            aug_decoded d;
+            ck_assert_int_eq(aug_decode_open(&d, &src, 0, err, sizeof err), 0);
+            rc[k] = aug_decode_pixels(&d, &src, 2, 0, 0, k ? &jpeg : NULL, err, sizeof err);
+            if (rc[k]) {
+                ck_assert_msg(strncmp(err, "cut.jpg: decode: ", 17) == 0, "got '%s'", err);
+            }
+            aug_decoded_clear(&d);
+        }
+        ck_assert_msg(rc[0] == rc[1], "cut at %zu of %zu: libvips %d, turbojpeg %d", cuts[i], len,
+                      rc[0], rc[1]);
+        if (cuts[i] <= len / 2) {
+            ck_assert_int_eq(rc[1], CK_EDECODE);
+        }
+    }
+    /* CMYK is libvips' to convert. */
+    VipsImage *four, *cmyk;
+    ck_assert_int_eq(vips_gaussnoise(&four, 64, 48, "mean", 128.0, "sigma", 30.0, NULL), 0);
+    VipsImage *bands[4] = {four, four, four, four}, *joined, *u8;
+    ck_assert_int_eq(vips_bandjoin(bands, &joined, 4, NULL), 0);
+    ck_assert_int_eq(vips_cast(joined, &u8, VIPS_FORMAT_UCHAR, NULL), 0);
+    ck_assert_int_eq(vips_copy(u8, &cmyk, "interpretation", VIPS_INTERPRETATION_CMYK, NULL), 0);
+    void *buf;
+    size_t size;
+    ck_assert_int_eq(vips_image_write_to_buffer(cmyk, ".jpg", &buf, &size, NULL), 0);
+    aug_src src = {.data = buf, .size = size, .name = "cmyk.jpg"};
+    aug_view v;
+    char msg[200];
+    ck_assert_int_eq(aug_jpeg_decode(&jpeg, &src, 1, &v, msg, sizeof msg), 1);
+    float out[16 * 16 * 3];
+    aug_params p = aug_params_default(16, 16, 3);
+    aug_pipe *pipe;
+    ck_assert_int_eq(aug_pipe_create(&pipe, &p, err, sizeof err), 0);
+    ck_assert_msg(aug_pipe_run_sample(pipe, &src, NULL, out, err, sizeof err) == 0, "%s", err);
+    aug_pipe_destroy(pipe);
+    g_free(buf);
+    g_object_unref(four);
+    g_object_unref(joined);
+    g_object_unref(u8);
+    g_object_unref(cmyk);
+    aug_jpeg_free(&jpeg);
+    g_free(jpg);
+}
+END_TEST
+
 /* The fast gather against the libvips engine on random samples, every fill
  * mode and interpolation: the same picture to within rounding. */
 START_TEST(gather_matches_vips_engine)
@@ -933,6 +1065,8 @@ static Suite *aug_suite(void)
     tcase_add_test(io, shrink_factor_rule);
     tcase_add_test(io, shrink_on_load_matches_full_decode);
     tcase_add_test(io, corrupt_input_names_the_file);
+    tcase_add_test(io, turbojpeg_pixels_equal_libvips);
+    tcase_add_test(io, turbojpeg_errors_and_fallback);
     tcase_add_test(io, gather_matches_vips_engine);
     tcase_add_test(io, presets_on_real_photos);
     suite_add_tcase(s, io);
