@@ -379,7 +379,10 @@ static int is_jpeg(const uint8_t *d, size_t n)
 }
 
 /* Opens data with loader nickname, sequential access and fail_on=error;
- * shrink > 1 for JPEG shrink-on-load. */
+ * shrink > 1 for JPEG shrink-on-load. The operation is built here rather
+ * than through vips_call, which makes a second operation per call to read
+ * the argument list and goes through the (disabled) operation cache: at
+ * ~0.6 ms per image, that was 4% of it. */
 static VipsImage *open_image(const char *nickname, const ds_entry *e, int shrink)
 {
     VipsOperation *op = vips_operation_new(nickname);
