@@ -13,6 +13,7 @@ for m in jansson vips libturbojpeg libarchive sqlite3 openblas check libxxhash p
 done
 [ -d /usr/share/datasets/fashion-mnist ] || need_setup=1
 command -v sqlite3 >/dev/null && command -v vipsheader >/dev/null || need_setup=1
+[ -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 ] || need_setup=1
 [ $need_setup -eq 0 ] || scripts/setup.sh
 
 # Assertions stay on in test builds (no NDEBUG).
