@@ -687,7 +687,7 @@ static int build_layer(call *c, int sig, const pctx *pc, const nn_layer *prev, n
         L->flat = prev->flat;
     }
     int k[2], s[2], same = 0;
-    double x;
+    double x = 0;
     switch (L->kind) {
     case NN_INPUT: {
         int shape[3] = {0};
