@@ -189,8 +189,8 @@ enum { PANEL_L1 = 40 << 10, CHUNK = 128 };
  * a_cs, stride 1): then pixel m of the flattened rows reads a + m*a_cs,
  * tiles run across row ends, and the Wv - Q columns past each row's end
  * are computed into a dummy row. Flat wins when Q is small against mr
- * (catsdogs-2nd's 7x7 output: 2 tiles of 6 and 1 per row, 71 -> 8 tiles
- * per image), row by row when the dummy columns cost more. */
+ * (catsdogs-2nd's 7x7 output from 9x9: 14 -> 11 tiles per image and
+ * panel, a few per cent), row by row when the dummy columns cost more. */
 typedef struct tiling {
     int flat, Wv; /* Wv: virtual row length in pixels when flat */
     int ntiles;
@@ -238,7 +238,7 @@ static const float *tile_rows(const nn_kconv *k, const tiling *tl, int mr, int i
 
 KT void nn_kconv_avx512(const nn_kconv *k)
 {
-    float dummy[64];
+    float dummy[64] = {0}; /* the outputs of pixels past a row's end */
     for (int c0 = 0; c0 < k->ncols;) {
         __mmask16 tail;
         int nvi = panel(k->ncols - c0, &tail), mr = fwd_mr[nvi];
