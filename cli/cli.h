@@ -29,6 +29,8 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The exit status for a library status code (CK_EINVAL is usage). */
 int cli_status(int code);
+/* 0 -> CLI_OK; else prints "convkit: err" and returns cli_status(code). */
+int cli_report(int code, const char *err);
 
 /* Parses a non-negative integer option value, whole string; returns 0 or -1. */
 int cli_parse_i64(const char *s, int64_t *out);

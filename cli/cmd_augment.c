@@ -115,8 +115,7 @@ static int augment_preview(int argc, char **argv)
     free(data);
     aug_policy_destroy(policy);
     if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc);
+        return cli_report(rc, err);
     }
     printf("%s: the original and %lld variants\n", out, (long long)n);
     return CLI_OK;
@@ -164,8 +163,7 @@ static int augment_apply(int argc, char **argv)
                         argc - optind, out, err, sizeof err);
     aug_policy_destroy(policy);
     if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc);
+        return cli_report(rc, err);
     }
     printf("%s: %lld augmented copies written\n", out, (long long)(argc - optind) * copies);
     return CLI_OK;
@@ -216,8 +214,7 @@ int cmd_filter(int argc, char **argv)
     }
     int rc = aug_filter_file(f, argv[optind + 1], out, err, sizeof err);
     if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc);
+        return cli_report(rc, err);
     }
     printf("%s: %s of %s\n", out, aug_filter_name(f), argv[optind + 1]);
     return CLI_OK;

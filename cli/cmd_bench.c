@@ -192,11 +192,7 @@ static int bench_augment(int argc, char **argv)
     }
     aug_policy_destroy(policy);
     file_list_free(&files);
-    if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc);
-    }
-    return CLI_OK;
+    return cli_report(rc, err);
 }
 
 static int bench_train(int argc, char **argv)
@@ -274,11 +270,7 @@ static int bench_train(int argc, char **argv)
         fflush(stdout);
     }
     nn_model_destroy(m);
-    if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc);
-    }
-    return CLI_OK;
+    return cli_report(rc, err);
 }
 
 static int bench_loader(int argc, char **argv)
@@ -371,11 +363,7 @@ static int bench_loader(int argc, char **argv)
         }
     }
     aug_policy_destroy(policy);
-    if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc);
-    }
-    return CLI_OK;
+    return cli_report(rc, err);
 }
 
 int cmd_bench(int argc, char **argv)

@@ -178,8 +178,7 @@ int cmd_curves(int argc, char **argv)
         rc = nn_curves_plot(a.runs_path, a.names, a.nruns, &a.plot, a.out, err, sizeof err);
     }
     if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc);
+        return cli_report(rc, err);
     }
     if (a.out) {
         fprintf(stderr, "wrote %s\n", a.out);

@@ -150,11 +150,7 @@ int cmd_evaluate(int argc, char **argv)
     data_facts_free(&facts);
     json_decref(rf.config);
     nn_model_destroy(m);
-    if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc);
-    }
-    return CLI_OK;
+    return cli_report(rc, err);
 }
 
 int cmd_predict(int argc, char **argv)

@@ -211,8 +211,7 @@ int cmd_prepare(int argc, char **argv)
         cli_progress_end(&ps.bar);
     }
     if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc);
+        return cli_report(rc, err);
     }
     if (st.already_finished) {
         printf("%s: already prepared with these options; nothing to do\n", o.output);

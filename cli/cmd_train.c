@@ -297,8 +297,7 @@ int cmd_train(int argc, char **argv)
     free(extra);
     free(spec);
     if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc);
+        return cli_report(rc, err);
     }
     printf("%s: %d epochs%s; best epoch %d (val_loss %.4f); runs in %s, checkpoints %s, %s\n", name,
            res.epochs_done, res.stopped_early ? " (stopped early)" : "", res.best_epoch,

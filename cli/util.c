@@ -41,6 +41,15 @@ int cli_status(int code)
     return code == CK_EINVAL ? CLI_USAGE : CLI_FAIL;
 }
 
+int cli_report(int code, const char *err)
+{
+    if (code == 0) {
+        return CLI_OK;
+    }
+    fprintf(stderr, "convkit: %s\n", err);
+    return cli_status(code);
+}
+
 int cli_parse_i64(const char *s, int64_t *out)
 {
     char *end;
