@@ -147,7 +147,7 @@ const float *nn_model_output(const nn_model *m);
 double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels);
 /* Correct predictions of the last forward against labels (Keras accuracy). */
 int64_t nn_model_correct(const nn_model *m, const int32_t *labels);
-/* Zeroes the gradient arena and the activation gradients. */
+/* Zeroes the gradient arena (each layer writes its input's gradient whole). */
 void nn_zero_grad(nn_model *m);
 /* Backpropagates the last training forward, ADDING into the gradients. */
 void nn_model_backward(nn_model *m);
