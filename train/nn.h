@@ -295,9 +295,9 @@ typedef struct nn_bench_layer {
 
 typedef struct nn_bench {
     int batch, threads, steps;
-    double train_images_per_s;       /* forward, loss, backward, update */
-    double infer_images_per_s;       /* forward only */
-    double step_s;                   /* seconds per training step */
+    double train_images_per_s; /* forward, loss, backward, update */
+    double infer_images_per_s; /* forward only */
+    double step_s;             /* seconds per training step */
     /* CPU seconds per training step, all of the process's threads: on a
      * shared machine step_cpu_s / (threads * step_s) is the share of its
      * threads' cores the run got. */
@@ -411,9 +411,9 @@ typedef struct nn_curves_run {
     char *start, *end;
     char *config;    /* the full configuration text, JSON as recorded */
     int config_json; /* 1 when config parses as JSON */
-    int epochs;   /* configured (config "epochs"), 0 if absent */
-    int batch;    /* config "batch", 0 if absent */
-    double lr;    /* config "optimizer.lr", NAN if absent */
+    int epochs;      /* configured (config "epochs"), 0 if absent */
+    int batch;       /* config "batch", 0 if absent */
+    double lr;       /* config "optimizer.lr", NAN if absent */
     uint64_t seed;
     int epochs_done; /* epoch rows recorded */
     double best_val_accuracy;
