@@ -12,10 +12,11 @@
 #       so 3 is better for figures that go in a table)
 #   -l  also print convkit's per-layer time table of each best run
 #
-# BUILD (default: build) is the CMake build directory; the bench_train
-# driver is built in it. BASELINE, if set, is another bench_train (an
-# older build) run once in the same loop, for a before/after column,
-# with OpenBLAS as it loads. Prints a
+# The figures come from `convkit bench train MODEL --json` (one process per
+# model and thread count, so each peak RSS is that model's). BUILD (default:
+# build) is the CMake build directory; convkit is built in it. BASELINE, if
+# set, is another convkit binary (an older build) run once in the same
+# loop, for a before/after column, with OpenBLAS as it loads. Prints a
 # Markdown table on stdout; raw JSON lines go to $BENCH_LOG (default: a
 # temporary file, removed at exit).
 #
@@ -39,8 +40,8 @@ while getopts "r:m:t:l" o; do
   esac
 done
 build=${BUILD:-build}
-cmake --build "$build" --target bench_train >/dev/null
-driver=$build/tests/nn/bench_train
+cmake --build "$build" --target convkit_cli >/dev/null
+convkit=$build/cli/convkit
 baseline=${BASELINE:-}
 py=/usr/bin/python3
 tc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
@@ -78,9 +79,9 @@ for m in $models; do
     ck=$scratch/ck-$m-$t bl=$scratch/bl-$m-$t pg=$scratch/pg-$m-$t pt=$scratch/pt-$m-$t
     : > "$ck"; : > "$bl"; : > "$pg"; : > "$pt"
     for r in $(seq "$repeats"); do
-      "$driver" --model "$m" --batch "$b" --threads "$t" --steps "$(steps_of "$m")" --json >> "$ck"
+      "$convkit" bench train --model "$m" --batch "$b" --threads "$t" --steps "$(steps_of "$m")" --json >> "$ck"
       if [ -n "$baseline" ] && [ "$r" = 1 ]; then # slow: once
-        run_baseline --model "$m" --batch "$b" --threads "$t" --steps "$(steps_of "$m")" --json >> "$bl"
+        run_baseline bench train --model "$m" --batch "$b" --threads "$t" --steps "$(steps_of "$m")" --json >> "$bl"
       fi
       $py bench/peer_train.py --models "$m" --threads "$t" --phases train --allocator glibc >> "$pg"
       $py bench/peer_train.py --models "$m" --threads "$t" --phases train --allocator tcmalloc >> "$pt"

@@ -1,10 +1,48 @@
 #!/usr/bin/env bash
-# End-to-end: train, evaluate, predict and curves on real photos with a
-# small model; same seed same curve; a killed run resumed equals an
-# uninterrupted one; clear errors.
+# End-to-end: the training benchmark's JSON; train, evaluate, predict and
+# curves on real photos with a small model; same seed same curve; a killed
+# run resumed equals an uninterrupted one; clear errors.
 #   test_train.sh CONVKIT SHARED_DATA_DIR
 . "$(dirname "$0")/lib.sh"
 cd "$work"
+
+# bench train --json: one object per thread count with every figure the
+# benchmark measures, read back with SQLite's JSON functions. Each query
+# row is a check that failed (a missing key fails too: its test is NULL).
+expect_status 0 "bench train --json" "$convkit" bench train mnist --steps 2 --json
+expect_eq "$(wc -l < "$work/out")" "2" "bench train: one line per thread count"
+rows=$(sed "s/'/''/g; s/.*/('&')/" "$work/out" | paste -sd,)
+bad=$(sqlite3 :memory: 2>&1 "
+  WITH r(t, j) AS (SELECT row_number() OVER (), column1 FROM (VALUES $rows)),
+  c(t, what, ok) AS (
+    SELECT t, 'model, batch, steps, threads', j ->> 'model' = 'mnist' AND j ->> 'batch' = 64
+           AND j ->> 'steps' = 2 AND j ->> 'threads' = t FROM r
+    UNION ALL SELECT t, 'images/s', j ->> 'train_images_per_s' > 0
+           AND j ->> 'infer_images_per_s' > j ->> 'train_images_per_s' FROM r
+    UNION ALL SELECT t, 'step and CPU seconds', j ->> 'step_seconds' > 0
+           AND j ->> 'step_cpu_seconds' > 0 FROM r
+    UNION ALL SELECT t, 'step GFLOP (hand count 1.4017)', abs(j ->> 'step_gflop' - 1.401668) < 1e-5 FROM r
+    UNION ALL SELECT t, 'layer GFLOP add up', abs((SELECT sum(value ->> 'gflop')
+           FROM json_each(j, '\$.layers')) - (j ->> 'step_gflop')) < 1e-5 FROM r
+    UNION ALL SELECT t, 'GFLOP/s', abs(j ->> 'gflops' - (j ->> 'step_gflop') / (j ->> 'step_seconds'))
+           <= 0.01 * (j ->> 'gflops') FROM r
+    UNION ALL SELECT t, 'sgemm peak and fraction', j ->> 'sgemm_gflops' > 0
+           AND abs(j ->> 'peak_fraction' - (j ->> 'gflops') / (j ->> 'sgemm_gflops'))
+               <= 1e-3 + 0.01 * (j ->> 'peak_fraction') FROM r
+    UNION ALL SELECT t, 'blas_core', length(j ->> 'blas_core') > 0 FROM r
+    UNION ALL SELECT t, 'peak RSS', j ->> 'peak_rss_mib' BETWEEN 10 AND 4096 FROM r
+    UNION ALL SELECT t, 'zero, loss, update seconds', j ->> 'zero_s' >= 0 AND j ->> 'loss_s' >= 0
+           AND j ->> 'update_s' >= 0 FROM r
+    UNION ALL SELECT t, '7 layer rows, conv2d to dense_1', json_array_length(j, '\$.layers') = 7
+           AND j ->> '\$.layers[0].name' = 'conv2d' AND j ->> '\$.layers[0].type' = 'Conv2D'
+           AND j ->> '\$.layers[6].name' = 'dense_1' FROM r
+    UNION ALL SELECT t, 'layer times', (SELECT min(min(value ->> 'forward_s', value ->> 'backward_s'))
+           FROM json_each(j, '\$.layers')) >= 0 FROM r)
+  SELECT 'object ' || t || ': ' || what FROM c WHERE NOT coalesce(ok, 0);")
+expect_eq "$bad" "" "bench train --json: every figure, sane"
+expect_status 1 "bench train: unknown model" "$convkit" bench train nosuchmodel --steps 1
+expect_output "nosuchmodel" "unknown model named"
+
 need_shared alien-vs-predator/train || { finish; exit; }
 avp=$shared/alien-vs-predator/train
 
