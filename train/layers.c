@@ -343,6 +343,26 @@ void nn_rescale_backward(size_t n, float scale, const float *dy, float *dx)
     }
 }
 
+void nn_caffe_forward(size_t n, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i++, x += 3, y += 3) {
+        float r = x[0], g = x[1], b = x[2];
+        y[0] = b - 103.939f;
+        y[1] = g - 116.779f;
+        y[2] = r - 123.68f;
+    }
+}
+
+void nn_caffe_backward(size_t n, const float *dy, float *dx)
+{
+    for (size_t i = 0; i < n; i++, dy += 3, dx += 3) {
+        float b = dy[0], g = dy[1], r = dy[2];
+        dx[0] = r;
+        dx[1] = g;
+        dx[2] = b;
+    }
+}
+
 void nn_dropout_forward(size_t n, float rate, ck_rng *r, const float *x, float *y, float *mask)
 {
     const float keep = 1.0f / (1.0f - rate);

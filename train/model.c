@@ -38,15 +38,26 @@ static float *arena_alloc(size_t n)
     return p;
 }
 
-/* Does any layer before i hold parameters (so a gradient must reach i-1)? */
-static int params_before(const nn_model *m, int i)
+/* Does any layer before i hold parameters (trainable ones, or any with
+ * `any`), so that a gradient must reach layer i-1? */
+static int params_before(const nn_model *m, int i, int any)
 {
     for (int j = 1; j < i; j++) {
-        if (m->layers[j].w_n) {
+        if (m->layers[j].w_n && (any || !m->layers[j].frozen)) {
             return 1;
         }
     }
     return 0;
+}
+
+/* Where gradients flow, after the trainable flags changed. Scratch was
+ * sized for every layer that holds parameters, so this only ever
+ * switches work off. */
+static void set_need_dx(nn_model *m)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        m->layers[i].need_dx = params_before(m, i, 0);
+    }
 }
 
 static int has_act(const nn_layer *L)
@@ -104,11 +115,10 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
         L->w_off = m->nparams;
         L->b_off = L->w_off + L->w_n;
         m->nparams += L->w_n + L->b_n;
-        L->need_dx = params_before(m, i);
         size_t c = 0;
         if (L->kind == NN_CONV2D) {
             L->conv = nn_conv_select(&L->g, &m->ex);
-            c = L->conv->scratch(&L->g, batch, m->ex.max_threads, L->need_dx);
+            c = L->conv->scratch(&L->g, batch, m->ex.max_threads, params_before(m, i, 1));
         } else if (L->kind == NN_DENSE) {
             c = nn_dense_scratch(batch, m->layers[i - 1].c, L->c);
         }
@@ -155,6 +165,7 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
     p += (size_t)batch * last->size;
     m->ex.scratch = p;
     m->ex.nscratch = col;
+    set_need_dx(m);
     if (nn_model_set_optim(m, &m->opt)) {
         nn_model_destroy(m);
         return ck_err(err, errlen, CK_ENOMEM, "%s: model: out of memory", name);
@@ -237,7 +248,36 @@ nn_act nn_model_output_act(const nn_model *m)
 
 int nn_model_rescales(const nn_model *m)
 {
-    return m->layers[1].kind == NN_RESCALING;
+    return m->layers[1].kind == NN_RESCALING || m->layers[1].kind == NN_PREPROCESS;
+}
+
+size_t nn_model_trainable_params(const nn_model *m)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        n += m->layers[i].frozen ? 0 : m->layers[i].w_n + m->layers[i].b_n;
+    }
+    return n;
+}
+
+int nn_model_trainable_from(nn_model *m, const char *from, char *err, size_t errlen)
+{
+    int at = 0;
+    if (from) {
+        at = -1;
+        for (int i = 1; i < m->nlayers && at < 0; i++) {
+            at = strcmp(m->layers[i].name, from) == 0 ? i : -1;
+        }
+        if (at < 0) {
+            return ck_err(err, errlen, CK_EINVAL, "%s: trainable from '%s': no such layer", m->name,
+                          from);
+        }
+    }
+    for (int i = 0; i < m->nlayers; i++) {
+        m->layers[i].frozen = i < at;
+    }
+    set_need_dx(m);
+    return 0;
 }
 
 int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
@@ -259,6 +299,7 @@ int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
         switch (L->kind) {
         case NN_INPUT: break;
         case NN_RESCALING: nn_rescale_forward(len, L->scale, L->offset, in, L->y); break;
+        case NN_PREPROCESS: nn_caffe_forward(len / 3, in, L->y); break;
         case NN_CONV2D:
             if (pool_fused(m, i)) {
                 nn_layer *P = &m->layers[i + 1];
@@ -374,6 +415,9 @@ void nn_model_backward(nn_model *m)
         float *dx = L->need_dx ? prev->dy : NULL;
         float *dw = m->grads + L->w_off, *db = L->b_n ? m->grads + L->b_off : NULL;
         size_t len = (size_t)n * L->size;
+        if (!L->need_dx && (!L->w_n || L->frozen)) {
+            continue; /* no gradient wanted from here down */
+        }
         double t0 = m->prof ? ck_now() : 0;
         if (has_act(L) && i < m->nlayers - 1 && !conv_fuses(m, i)) {
             nn_act_backward(L->act, (int)(len / (size_t)L->c), L->c, L->y, L->dy);
@@ -384,6 +428,11 @@ void nn_model_backward(nn_model *m)
         case NN_RESCALING:
             if (dx) {
                 nn_rescale_backward(len, L->scale, L->dy, dx);
+            }
+            break;
+        case NN_PREPROCESS:
+            if (dx) {
+                nn_caffe_backward(len / 3, L->dy, dx);
             }
             break;
         case NN_CONV2D:
@@ -438,6 +487,15 @@ void nn_model_update(nn_model *m)
     int slots = nn_optim_slots(&m->opt);
     float *s1 = slots > 0 ? m->state : NULL, *s2 = slots > 1 ? m->state + m->nparams : NULL;
     nn_exec_update(&m->ex);
-    nn_exec_update_params(&m->ex, &m->opt, m->steps, m->nparams, m->params, m->grads, s1, s2);
+    /* Layer by layer, frozen ones left out: elementwise, so the same bits
+     * as one pass over the arena. */
+    for (int i = 1; i < m->nlayers; i++) {
+        const nn_layer *L = &m->layers[i];
+        size_t o = L->w_off, n = L->w_n + L->b_n;
+        if (n && !L->frozen) {
+            nn_exec_update_params(&m->ex, &m->opt, m->steps, n, m->params + o, m->grads + o,
+                                  s1 ? s1 + o : NULL, s2 ? s2 + o : NULL);
+        }
+    }
     m->steps++;
 }

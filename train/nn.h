@@ -78,8 +78,9 @@ int nn_loss_parse(const char *name);
 const char *nn_loss_name(nn_loss_kind kind);
 
 /* The spec text of a built-in model (mnist, mnist-3conv, catsdogs-1st,
- * catsdogs-1st-dropout, catsdogs-2nd, catsdogs-2nd-dropout), NULL if
- * `name` is not one. Static storage. */
+ * catsdogs-1st-dropout, catsdogs-2nd, catsdogs-2nd-dropout, vgg16-base,
+ * vgg16, vgg16-catsdogs, vgg16-head), NULL if `name` is not one. Static
+ * storage. */
 const char *nn_builtin_spec(const char *name);
 /* The i-th built-in's name, NULL past the last. */
 const char *nn_builtin_name(int i);
@@ -87,6 +88,14 @@ const char *nn_builtin_name(int i);
 /* A model argument as users give it: a built-in name, else a spec file.
  * *text is malloc'd (the caller frees it). Returns 0, CK_EIO. */
 int nn_spec_load(const char *model, char **text, char *err, size_t errlen);
+
+/* The spec text with its Input shape replaced by (h, w, c), c <= 0
+ * keeping the spec's channels: how one model serves several image sizes
+ * (Keras's input_shape). *out is malloc'd. Returns 0, CK_EFORMAT (a bad
+ * spec, or one that does not fit the new shape: the message says why),
+ * CK_EINVAL, CK_ENOMEM. */
+int nn_spec_set_input(const char *spec, const char *source, int h, int w, int c, char **out,
+                      char *err, size_t errlen);
 
 /* Builds a model from spec text (one Keras layer per line, see README):
  * parses, computes shapes and allocates every arena for up to `batch`
@@ -101,7 +110,15 @@ void nn_model_destroy(nn_model *m); /* NULL is a no-op */
  * (seed, layer index); resets optimizer state. */
 void nn_model_init(nn_model *m, uint64_t seed);
 
-size_t nn_model_params(const nn_model *m); /* all trainable */
+size_t nn_model_params(const nn_model *m);
+/* Parameters of the layers that are not frozen. */
+size_t nn_model_trainable_params(const nn_model *m);
+/* Keras's layer.trainable: freezes every layer before the one named `from`
+ * and makes it and all after it trainable (from NULL: all trainable),
+ * overriding the spec's trainable=False. A frozen layer's weights are not
+ * updated, and no gradient is computed below the lowest trainable layer.
+ * Returns 0, CK_EINVAL (no such layer). */
+int nn_model_trainable_from(nn_model *m, const char *from, char *err, size_t errlen);
 int nn_model_batch(const nn_model *m);
 const char *nn_model_name(const nn_model *m);
 const char *nn_model_spec(const nn_model *m);

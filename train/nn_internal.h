@@ -262,6 +262,12 @@ void nn_dense_backward(int N, int Din, int Dout, const float *x, const float *w,
 /* Floats of ex->scratch the dense kernels need for N samples. */
 size_t nn_dense_scratch(int N, int Din, int Dout);
 
+/* The "caffe" preprocessing of Keras's VGG16 over n pixels of 3 channels:
+ * RGB -> BGR, minus ImageNet's BGR means (103.939, 116.779, 123.68), no
+ * scaling; backward writes dx, the same permutation of dy. */
+void nn_caffe_forward(size_t n, const float *x, float *y);
+void nn_caffe_backward(size_t n, const float *dy, float *dx);
+
 /* y = x*scale + offset over n floats; backward writes dx = dy*scale. */
 void nn_rescale_forward(size_t n, float scale, float offset, const float *x, float *y);
 void nn_rescale_backward(size_t n, float scale, const float *dy, float *dx);
@@ -317,7 +323,9 @@ typedef enum nn_kind {
     NN_DENSE,
     NN_DROPOUT,
     NN_ACTIVATION,
+    NN_PREPROCESS, /* keras.applications' preprocess_input, mode "caffe" */
 } nn_kind;
+#define NN_KINDS (NN_PREPROCESS + 1)
 
 /* One layer: its spec, its output shape and where its tensors live.
  * A flat output (Flatten, Dense) has h = w = 1 and flat = 1. */
@@ -341,6 +349,7 @@ typedef struct nn_layer {
     float *y, *dy, *mask;
     uint32_t *arg; /* MaxPooling2D: the argmax of each output, (batch, size) */
     int need_dx;   /* does a gradient have to flow into the previous layer? */
+    int frozen;    /* trainable=False: its weights are not updated */
 } nn_layer;
 
 /* Parses spec text into layers with shapes and parameter counts (nothing

@@ -37,6 +37,21 @@
     "Rescaling(1./255)\n" CONV3F(32) POOLF CONV3F(64) POOLF CONV3F(128) POOLF CONV3F(256)          \
         POOLF CONV3F(256) "Flatten()\n"
 
+/* Keras's VGG16 conv base (keras.applications.vgg16, include_top=False),
+ * its layer names included, so Keras's weight files load by name. */
+#define VCONV(k, name)                                                                             \
+    "Conv2D(" #k ", (3, 3), activation=\"relu\", padding=\"same\", name=\"" name "\")\n"
+#define VPOOL(name) "MaxPooling2D((2, 2), strides=(2, 2), name=\"" name "\")\n"
+#define VGG16_BASE                                                                                 \
+    "keras.applications.vgg16.preprocess_input()\n" VCONV(64, "block1_conv1")                      \
+        VCONV(64, "block1_conv2") VPOOL("block1_pool") VCONV(128, "block2_conv1")                  \
+            VCONV(128, "block2_conv2") VPOOL("block2_pool") VCONV(256, "block3_conv1")             \
+                VCONV(256, "block3_conv2") VCONV(256, "block3_conv3") VPOOL("block3_pool")         \
+                    VCONV(512, "block4_conv1") VCONV(512, "block4_conv2")                          \
+                        VCONV(512, "block4_conv3") VPOOL("block4_pool") VCONV(512, "block5_conv1") \
+                            VCONV(512, "block5_conv2") VCONV(512, "block5_conv3")                  \
+                                VPOOL("block5_pool")
+
 static const struct {
     const char *name, *spec;
 } builtins[] = {
@@ -65,6 +80,28 @@ static const struct {
     {"catsdogs-2nd-dropout",
      "# DLwP 2nd ed. section 8.2.5: catsdogs-2nd with Dropout.\n" CATSDOGS_2ND_BASE "Dropout(0.5)\n"
      "Dense(1, activation=\"sigmoid\")\n"},
+    {"vgg16-base", "# Keras's VGG16 conv base (include_top=False): 14,714,688 parameters.\n"
+                   "# Inputs are RGB pixels in [0, 255]; preprocess_input is VGG16's caffe\n"
+                   "# preprocessing (BGR, ImageNet means subtracted). Any size >= 32.\n"
+                   "Input(shape=(150, 150, 3))\n" VGG16_BASE},
+    {"vgg16", "# Keras's VGG16 with its ImageNet classifier: 138,357,544 parameters.\n"
+              "Input(shape=(224, 224, 3))\n" VGG16_BASE "Flatten(name=\"flatten\")\n"
+              "Dense(4096, activation=\"relu\", name=\"fc1\")\n"
+              "Dense(4096, activation=\"relu\", name=\"fc2\")\n"
+              "Dense(1000, activation=\"softmax\", name=\"predictions\")\n"},
+    {"vgg16-catsdogs", "# DLwP 2nd ed. section 8.3.1: the VGG16 conv base with a dense classifier\n"
+                       "# on top, for feature extraction with augmentation and fine-tuning.\n"
+                       "Input(shape=(180, 180, 3))\n" VGG16_BASE "Flatten()\n"
+                       "Dense(256, activation=\"relu\")\n"
+                       "Dropout(0.5)\n"
+                       "Dense(1, activation=\"sigmoid\")\n"},
+    {"vgg16-head", "# DLwP 2nd ed. listing 8.20: the classifier trained on features that\n"
+                   "# extract-features stored (the Input takes their shape).\n"
+                   "Input(shape=(5, 5, 512))\n"
+                   "Flatten()\n"
+                   "Dense(256, activation=\"relu\")\n"
+                   "Dropout(0.5)\n"
+                   "Dense(1, activation=\"sigmoid\")\n"},
 };
 enum { NBUILTINS = sizeof builtins / sizeof builtins[0] };
 
@@ -349,21 +386,26 @@ static const struct {
     {"Dense", NN_DENSE, {"units", "activation", "use_bias"}},
     {"Dropout", NN_DROPOUT, {"rate"}},
     {"Activation", NN_ACTIVATION, {"activation"}},
+    /* keras.applications.vgg16.preprocess_input: the x argument is the
+     * previous layer, so no positional arguments. */
+    {"preprocess_input", NN_PREPROCESS, {NULL}},
 };
 enum { NSIGS = sizeof signatures / sizeof signatures[0] };
 
 const char *nn_kind_name(nn_kind kind)
 {
-    static const char *const names[] = {"InputLayer", "Rescaling", "Conv2D",  "MaxPooling2D",
-                                        "Flatten",    "Dense",     "Dropout", "Activation"};
+    static const char *const names[NN_KINDS] = {"InputLayer",   "Rescaling",  "Conv2D",
+                                                "MaxPooling2D", "Flatten",    "Dense",
+                                                "Dropout",      "Activation", "TFOpLambda"};
     return names[kind];
 }
 
 /* Keras's automatic layer name stem. */
 static const char *kind_stem(nn_kind kind)
 {
-    static const char *const stems[] = {"input",   "rescaling", "conv2d",  "max_pooling2d",
-                                        "flatten", "dense",     "dropout", "activation"};
+    static const char *const stems[NN_KINDS] = {"input",         "rescaling",  "conv2d",
+                                                "max_pooling2d", "flatten",    "dense",
+                                                "dropout",       "activation", "preprocess_input"};
     return stems[kind];
 }
 
@@ -393,7 +435,7 @@ static int parse_call(const char *line, const pctx *pc, call *c, int *sig)
     if (*sig < 0) {
         return FAIL(pc,
                     "unknown layer '%s' (known: Input, Rescaling, Conv2D, MaxPooling2D, "
-                    "Flatten, Dense, Dropout, Activation)",
+                    "Flatten, Dense, Dropout, Activation, preprocess_input)",
                     c->type);
     }
     if (lex(&lx)) {
@@ -648,10 +690,6 @@ static int check_defaults(call *c, const pctx *pc)
     if (a && !(a->v.num[0] == 1 && (a->v.kind == V_NUM || a->v.num[1] == 1))) {
         return FAIL(pc, "%s: only dilation_rate=1 is supported", c->type);
     }
-    a = find_arg(c, "trainable");
-    if (a && !(a->v.kind == V_STR && strcmp(a->v.str, "True") == 0)) {
-        return FAIL(pc, "%s: frozen layers are not supported", c->type);
-    }
     return 0;
 }
 
@@ -674,6 +712,10 @@ static int build_layer(call *c, int sig, const pctx *pc, const nn_layer *prev, n
         }
         snprintf(L->name, sizeof L->name, "%s", name->v.str);
     }
+    if ((rc = get_bool(c, pc, "trainable", 1, &L->frozen))) {
+        return rc;
+    }
+    L->frozen = !L->frozen;
     if (L->kind != NN_INPUT && !prev) {
         return FAIL(pc, "the first layer must be Input(shape=(h, w, c))");
     }
@@ -782,6 +824,18 @@ static int build_layer(call *c, int sig, const pctx *pc, const nn_layer *prev, n
         }
         L->rate = (float)x;
         break;
+    case NN_PREPROCESS: {
+        arg *mode = find_arg(c, "mode");
+        if (mode) {
+            if (mode->v.kind != V_STR || strcmp(mode->v.str, "caffe") != 0) {
+                return FAIL(pc, "preprocess_input: only mode=\"caffe\" (VGG16's) is supported");
+            }
+        }
+        if (prev->flat || prev->c != 3) {
+            return FAIL(pc, "preprocess_input needs an (h, w, 3) RGB input");
+        }
+        break;
+    }
     case NN_ACTIVATION:
         if (!find_arg(c, "activation")) {
             return FAIL(pc, "Activation: missing argument 'activation'");
@@ -813,7 +867,7 @@ int nn_spec_parse(const char *text, const char *source, nn_layer **out, int *n, 
     }
     pctx pc = {.source = source, .err = err, .errlen = errlen};
     const char *line = text;
-    int counts[8] = {0};
+    int counts[NN_KINDS] = {0};
     while (line && *line && rc == 0) {
         pc.line++;
         call c;
@@ -877,5 +931,47 @@ int nn_spec_parse(const char *text, const char *source, nn_layer **out, int *n, 
     }
     *out = layers;
     *n = count;
+    return 0;
+}
+
+int nn_spec_set_input(const char *spec, const char *source, int h, int w, int c, char **out,
+                      char *err, size_t errlen)
+{
+    *out = NULL;
+    if (h < 1 || w < 1 || h > 1 << 15 || w > 1 << 15 || c > 1 << 15) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: input shape %dx%d out of range", source, h, w);
+    }
+    nn_layer *layers;
+    int n, rc = nn_spec_parse(spec, source, &layers, &n, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    int line = layers[0].line, same = layers[1].line == line;
+    c = c > 0 ? c : layers[0].c;
+    free(layers);
+    if (same) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "%s:%d: spec: input_shape on the first layer; write an Input line to "
+                      "change it",
+                      source, line);
+    }
+    const char *p = spec;
+    for (int i = 1; i < line; i++) {
+        p = strchr(p, '\n') + 1; /* the line exists: the parser read it */
+    }
+    const char *rest = strchr(p, '\n');
+    rest = rest ? rest : p + strlen(p);
+    ck_buf b = {0};
+    ck_buf_printf(&b, "%.*sInput(shape=(%d, %d, %d))%s", (int)(p - spec), spec, h, w, c, rest);
+    char *text = ck_buf_take(&b);
+    if (!text) {
+        return ck_err(err, errlen, CK_ENOMEM, "%s: spec: out of memory", source);
+    }
+    if ((rc = nn_spec_parse(text, source, &layers, &n, err, errlen))) {
+        free(text);
+        return rc;
+    }
+    free(layers);
+    *out = text;
     return 0;
 }

@@ -80,9 +80,13 @@ int nn_model_summary(const nn_model *m, char **out)
         row(&b, (const char *const[]){name, shape, params});
         rule(&b, i == m->nlayers - 1 ? '=' : '_');
     }
-    char n[32];
+    size_t trainable = nn_model_trainable_params(m);
+    char n[32], t[32], f[32];
     thousands(m->nparams, n, sizeof n);
-    ck_buf_printf(&b, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n", n, n);
+    thousands(trainable, t, sizeof t);
+    thousands(m->nparams - trainable, f, sizeof f);
+    ck_buf_printf(&b, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n", n, t,
+                  f);
     rule(&b, '_');
     *out = ck_buf_take(&b);
     return *out ? 0 : CK_ENOMEM;

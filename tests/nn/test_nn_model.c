@@ -13,26 +13,43 @@ START_TEST(builtin_param_counts)
         size_t params;
         int outputs;
     } want[] = {
-        {"mnist", 118346, 10},        {"mnist-3conv", 93322, 10},
-        {"catsdogs-1st", 3453121, 1}, {"catsdogs-1st-dropout", 3453121, 1},
-        {"catsdogs-2nd", 991041, 1},  {"catsdogs-2nd-dropout", 991041, 1},
+        {"mnist", 118346, 10},
+        {"mnist-3conv", 93322, 10},
+        {"catsdogs-1st", 3453121, 1},
+        {"catsdogs-1st-dropout", 3453121, 1},
+        {"catsdogs-2nd", 991041, 1},
+        {"catsdogs-2nd-dropout", 991041, 1},
+        {"vgg16-base", 14714688, 4 * 4 * 512},
+        {"vgg16", 138357544, 1000},
+        {"vgg16-catsdogs", 17992001, 1},
+        {"vgg16-head", 3277313, 1},
     };
+    enum { N = sizeof want / sizeof want[0] };
     int n = 0;
     while (nn_builtin_name(n)) {
         n++;
     }
-    ck_assert_int_eq(n, 6);
-    for (int i = 0; i < 6; i++) {
+    ck_assert_int_eq(n, N);
+    for (int i = 0; i < N; i++) {
         char err[256] = "";
-        nn_model *m;
         const char *spec = nn_builtin_spec(want[i].name);
         ck_assert_ptr_nonnull(spec);
-        ck_assert_msg(nn_model_create(&m, spec, want[i].name, 2, err, sizeof err) == 0, "%s", err);
-        ck_assert_msg(nn_model_params(m) == want[i].params, "%s: %zu parameters", want[i].name,
-                      nn_model_params(m));
-        ck_assert_int_eq(nn_model_outputs(m), want[i].outputs);
-        ck_assert_int_eq(nn_model_rescales(m), strncmp(want[i].name, "catsdogs-2nd", 12) == 0);
-        nn_model_destroy(m);
+        /* Counted from the parsed layers: vgg16's arenas would be 1.6 GB. */
+        nn_layer *layers;
+        int nl;
+        ck_assert_msg(nn_spec_parse(spec, want[i].name, &layers, &nl, err, sizeof err) == 0, "%s",
+                      err);
+        size_t params = 0;
+        for (int j = 0; j < nl; j++) {
+            params += layers[j].w_n + layers[j].b_n;
+        }
+        ck_assert_msg(params == want[i].params, "%s: %zu parameters", want[i].name, params);
+        ck_assert_int_eq((int)layers[nl - 1].size, want[i].outputs);
+        int raw = layers[1].kind == NN_RESCALING || layers[1].kind == NN_PREPROCESS;
+        ck_assert_int_eq(raw, strncmp(want[i].name, "catsdogs-2nd", 12) == 0 ||
+                                  (strncmp(want[i].name, "vgg16", 5) == 0 &&
+                                   strcmp(want[i].name, "vgg16-head") != 0));
+        free(layers);
     }
     ck_assert_ptr_null(nn_builtin_spec("resnet50"));
 }
@@ -249,6 +266,134 @@ START_TEST(dropout_keys)
 }
 END_TEST
 
+/* ---- VGG16's preprocessing, frozen layers, input shapes ------------------ */
+
+START_TEST(caffe_preprocessing)
+{
+    /* Keras: x[..., ::-1] - [103.939, 116.779, 123.68] */
+    const float x[6] = {10, 20, 30, 255, 0, 128};
+    float y[6], dx[6];
+    nn_caffe_forward(2, x, y);
+    const float want[6] = {30 - 103.939f,  20 - 116.779f, 10 - 123.68f,
+                           128 - 103.939f, 0 - 116.779f,  255 - 123.68f};
+    for (int i = 0; i < 6; i++) {
+        nt_assert_near(y[i], want[i], 1e-6);
+    }
+    nn_caffe_backward(2, x, dx);
+    const float back[6] = {30, 20, 10, 128, 0, 255};
+    ck_assert_int_eq(memcmp(dx, back, sizeof dx), 0);
+    char err[256] = "";
+    nn_model *m = NULL;
+    ck_assert_int_eq(nn_model_create(&m, "Input(shape=(4, 4, 1))\npreprocess_input()\n", "m", 1,
+                                     err, sizeof err),
+                     CK_EFORMAT);
+    ck_assert_msg(strstr(err, "m:2: spec: preprocess_input needs an (h, w, 3)"), "%s", err);
+    ck_assert_int_eq(nn_model_create(&m, "Input(shape=(4, 4, 3))\npreprocess_input(mode='tf')\n",
+                                     "m", 1, err, sizeof err),
+                     CK_EFORMAT);
+    ck_assert_msg(strstr(err, "only mode=\"caffe\""), "%s", err);
+}
+END_TEST
+
+/* A frozen layer in the middle: the trainable ones still get exact
+ * gradients, through it and through the preprocessing. */
+static const char frozen_spec[] = "Input(shape=(5, 4, 3))\n"
+                                  "keras.applications.vgg16.preprocess_input()\n"
+                                  "Conv2D(3, 3, padding='same', activation='sigmoid', name='c1')\n"
+                                  "Conv2D(2, 2, activation='sigmoid', name='c2', trainable=False)\n"
+                                  "Flatten()\n"
+                                  "Dense(3, activation='softmax', name='out')\n";
+
+START_TEST(frozen_gradients)
+{
+    char err[256] = "";
+    model_case t = {.labels = {2, 0, 1}, .key = {.seed = 7, .epoch = 0, .batch = 0}};
+    t.loss = NN_LOSS_SPARSE;
+    ck_assert_msg(nn_model_create(&t.m, frozen_spec, "frozen", 3, err, sizeof err) == 0, "%s", err);
+    nn_model_init(t.m, 5);
+    for (size_t i = 0; i < t.m->nparams; i++) {
+        t.m->params[i] *= 0.02f; /* pixels around 100: keep the sigmoids alive */
+    }
+    t.x = nt_rand(3 * 5 * 4 * 3, 0, 255, 52);
+    const nn_layer *c1 = &t.m->layers[2], *c2 = &t.m->layers[3], *out = &t.m->layers[5];
+    ck_assert(c2->frozen && !c1->frozen && !out->frozen);
+    ck_assert_uint_eq(nn_model_trainable_params(t.m), t.m->nparams - c2->w_n - c2->b_n);
+    nn_zero_grad(t.m);
+    model_f(&t);
+    nn_model_backward(t.m);
+    size_t n1 = c1->w_n + c1->b_n, no = out->w_n + out->b_n;
+    nt_gradcheck(model_f, &t, t.m->params + c1->w_off, n1, t.m->grads + c1->w_off, 1e-3, 2e-3,
+                 "c1 under a frozen layer");
+    nt_gradcheck(model_f, &t, t.m->params + out->w_off, no, t.m->grads + out->w_off, 1e-3, 2e-3,
+                 "out");
+    /* Updates leave the frozen layer's bits alone and move the others. */
+    float *before = malloc(t.m->nparams * sizeof *before);
+    memcpy(before, t.m->params, t.m->nparams * sizeof *before);
+    nn_model_update(t.m);
+    ck_assert_int_eq(
+        memcmp(before + c2->w_off, t.m->params + c2->w_off, (c2->w_n + c2->b_n) * sizeof(float)),
+        0);
+    ck_assert_int_ne(memcmp(before + c1->w_off, t.m->params + c1->w_off, n1 * sizeof(float)), 0);
+    ck_assert_int_ne(memcmp(before + out->w_off, t.m->params + out->w_off, no * sizeof(float)), 0);
+    /* Trainable from the top layer: nothing below it gets a gradient. */
+    ck_assert_int_eq(nn_model_trainable_from(t.m, "out", err, sizeof err), 0);
+    ck_assert_uint_eq(nn_model_trainable_params(t.m), no);
+    ck_assert(!out->need_dx && c1->frozen && c2->frozen);
+    nn_zero_grad(t.m);
+    model_f(&t);
+    nn_model_backward(t.m);
+    for (size_t i = 0; i < n1; i++) {
+        ck_assert(t.m->grads[c1->w_off + i] == 0.0f);
+    }
+    nt_gradcheck(model_f, &t, t.m->params + out->w_off, no, t.m->grads + out->w_off, 1e-3, 2e-3,
+                 "out alone");
+    char *sum = NULL;
+    ck_assert_int_eq(nn_model_summary(t.m, &sum), 0);
+    ck_assert_msg(strstr(sum, "Trainable params: 75\nNon-trainable params: 110\n"), "%s", sum);
+    free(sum);
+    ck_assert_int_eq(nn_model_trainable_from(t.m, "c3", err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "frozen: trainable from 'c3': no such layer"), "%s", err);
+    ck_assert_int_eq(nn_model_trainable_from(t.m, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(nn_model_trainable_params(t.m), t.m->nparams);
+    free(before);
+    free(t.x);
+    nn_model_destroy(t.m);
+}
+END_TEST
+
+START_TEST(spec_input_shape)
+{
+    char err[256] = "", *spec = NULL;
+    ck_assert_int_eq(nn_spec_set_input(nn_builtin_spec("vgg16-base"), "vgg16-base", 180, 180, 0,
+                                       &spec, err, sizeof err),
+                     0);
+    nn_layer *layers;
+    int n;
+    ck_assert_int_eq(nn_spec_parse(spec, "s", &layers, &n, err, sizeof err), 0);
+    ck_assert_int_eq(layers[0].h, 180);
+    ck_assert_int_eq(layers[0].c, 3);
+    ck_assert_int_eq((int)layers[n - 1].size, 5 * 5 * 512);
+    ck_assert_str_eq(layers[n - 1].name, "block5_pool");
+    free(layers);
+    free(spec);
+    /* Too small for five 2x2 pools. */
+    ck_assert_int_eq(nn_spec_set_input(nn_builtin_spec("vgg16-base"), "vgg16-base", 16, 16, 0,
+                                       &spec, err, sizeof err),
+                     CK_EFORMAT);
+    ck_assert_msg(strstr(err, "does not fit"), "%s", err);
+    ck_assert_ptr_null(spec);
+    ck_assert_int_eq(nn_spec_set_input("Flatten(input_shape=(4, 4, 1))\nDense(2)\n", "k", 8, 8, 0,
+                                       &spec, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_msg(strstr(err, "k:1: spec: input_shape on the first layer"), "%s", err);
+    ck_assert_int_eq(
+        nn_spec_set_input(nn_builtin_spec("vgg16-head"), "h", 4, 4, 512, &spec, err, sizeof err),
+        0);
+    ck_assert_ptr_nonnull(strstr(spec, "Input(shape=(4, 4, 512))\nFlatten()"));
+    free(spec);
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
     Suite *s = suite_create("nn_model");
@@ -260,6 +405,9 @@ static Suite *model_suite(void)
     tcase_add_test(tc, spec_errors);
     tcase_add_test(tc, model_gradients);
     tcase_add_test(tc, dropout_keys);
+    tcase_add_test(tc, caffe_preprocessing);
+    tcase_add_test(tc, frozen_gradients);
+    tcase_add_test(tc, spec_input_shape);
     suite_add_tcase(s, tc);
     return s;
 }
