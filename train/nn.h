@@ -299,6 +299,60 @@ typedef struct nn_train_result {
 int nn_train(nn_model *m, const nn_train_opts *opts, const nn_source *train, const nn_source *val,
              nn_train_result *res, char *err, size_t errlen);
 
+/* ---- Keras HDF5 weights (h5.c) ------------------------------------------
+ *
+ * The layout of Keras's model.save_weights (and of model.save under the
+ * group /model_weights): root attribute layer_names, one group per layer
+ * with attribute weight_names (kernel, then bias), and each weight a
+ * dataset at <layer>/<weight name>, e.g. block1_conv1/block1_conv1/kernel:0.
+ * Kernels are stored as Keras stores them: Conv2D (R,S,C,K), Dense
+ * (in,out); biases (K).
+ *
+ * Threads: not thread-safe. Debian's libhdf5 is the serial build, whose
+ * state is process-wide: make one call at a time in a process, and no
+ * other HDF5 calls meanwhile. Each call turns libhdf5's automatic error
+ * printing off while it runs (nothing is printed) and restores it. */
+
+/* Flags of nn_model_load_h5. */
+enum { NN_H5_STRICT = 1 };
+
+/* Loads Keras weights into m by layer name, as Keras's
+ * load_weights(by_name=True). path is a weights file (model.save_weights,
+ * or keras.applications' vgg16_weights_tf_dim_ordering_tf_kernels[_notop].h5)
+ * or a whole-model file (model.save). Attribute strings may be fixed-length
+ * or variable-length; lists Keras split into layer_names0, layer_names1...
+ * are joined. Weights are matched by position in weight_names (kernel,
+ * then bias), whatever their names, as Keras does.
+ * Every model layer with weights whose name is in the file gets its kernel
+ * and bias, converted to float32 from float32 or float64 datasets. A name
+ * match with another weight count or shape (another kind of layer) is
+ * CK_EFORMAT naming the layer and both shapes ("vgg.h5:
+ * block1_conv1/block1_conv1/kernel:0: shape (3,3,3,64) in the file,
+ * (3,3,1,64) in the model"). Without NN_H5_STRICT, file layers the model
+ * lacks are skipped and model layers the file lacks keep their weights;
+ * with it, a layer with weights on one side only is CK_EFORMAT. No layer
+ * loaded at all is CK_EINVAL. *loaded (may be NULL) = model layers loaded.
+ * Optimizer state is untouched.
+ * Returns 0, CK_EIO (cannot open: missing, not HDF5, truncated),
+ * CK_EFORMAT (not Keras's layout, a wrong dtype, count or shape: the
+ * message names the path inside the file), CK_EINVAL, CK_ENOMEM. On error
+ * m's weights are unchanged (everything is read into scratch first). */
+int nn_model_load_h5(nn_model *m, const char *path, int flags, int *loaded, char *err,
+                     size_t errlen);
+
+/* Writes m's weights in Keras 2's save_weights layout, which Keras's
+ * model.load_weights and nn_model_load_h5 read: root attributes
+ * layer_names (every layer in model order, Input excluded as in a
+ * Sequential model), backend "tensorflow", keras_version "2.13.1"; per
+ * layer a group with attribute weight_names ("conv2d/kernel:0",
+ * "conv2d/bias:0"; an empty list for layers without weights) and the
+ * float32 datasets; an empty group top_level_model_weights. Strings are
+ * fixed-length NUL-padded ASCII, as h5py 2 wrote them (the
+ * keras.applications files). Written to a temporary file in the same
+ * directory, flushed to disk and renamed over path, so path is whole or
+ * untouched. Returns 0, CK_EIO, CK_ENOMEM. */
+int nn_model_save_h5(const nn_model *m, const char *path, char *err, size_t errlen);
+
 /* ---- measurement --------------------------------------------------------- */
 
 /* Where one layer's time goes, per training step. */
