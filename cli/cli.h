@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "aug.h"
+
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cmd_prepare(int argc, char **argv);
@@ -22,6 +24,8 @@ int cmd_curves(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_extract_features(int argc, char **argv);
+int cmd_export_weights(int argc, char **argv);
 
 /* "convkit CMD: message" on stderr; returns CLI_USAGE, with a hint to --help. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -36,6 +40,8 @@ int cli_report(int code, const char *err);
 int cli_parse_i64(const char *s, int64_t *out);
 /* Parses a number; returns 0 or -1. */
 int cli_parse_double(const char *s, double *out);
+/* "stretch", "fit", "crop" -> *out; -1 if unknown. */
+int cli_parse_resize(const char *s, aug_resize *out);
 
 /* Progress: a bar redrawn in place when stderr is a terminal, otherwise
  * nothing until cli_progress_line. */

@@ -49,18 +49,25 @@ static const char *class_name(const run_facts *f, int i, char *buf, size_t len)
 int cmd_evaluate(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},  {"split", required_argument, 0, 's'},
-        {"runs", required_argument, 0, 'r'},  {"name", required_argument, 0, 'n'},
-        {"batch", required_argument, 0, 'b'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+        {"data", required_argument, 0, 'd'},
+        {"split", required_argument, 0, 's'},
+        {"runs", required_argument, 0, 'r'},
+        {"name", required_argument, 0, 'n'},
+        {"batch", required_argument, 0, 'b'},
+        {"json", no_argument, 0, 'j'},
+        {"features", required_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
-    const char *cmd = "evaluate", *data = NULL, *split = "test", *runs = NULL, *name = NULL;
+    const char *cmd = "evaluate", *data = NULL, *features = NULL, *split = "test", *runs = NULL,
+               *name = NULL;
     int64_t batch = 64;
     int as_json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': data = optarg; break;
+        case 'f': features = optarg; break;
         case 's': split = optarg; break;
         case 'r': runs = optarg; break;
         case 'n': name = optarg; break;
@@ -73,6 +80,7 @@ int cmd_evaluate(int argc, char **argv)
         case 'h':
             printf("usage: convkit evaluate CHECKPOINT --data DATASET.db [--split test]\n"
                    "                        [--runs runs.db --name RUN] [--json]\n"
+                   "       convkit evaluate CHECKPOINT --features FEATURES.db [...]\n"
                    "\n"
                    "Loss, accuracy and confusion matrix of a checkpoint on a split (rows:\n"
                    "true class, columns: predicted). With --runs and --name the result is\n"
@@ -81,8 +89,8 @@ int cmd_evaluate(int argc, char **argv)
         default: return cli_usage(cmd, "bad option");
         }
     }
-    if (optind != argc - 1 || !data) {
-        return cli_usage(cmd, "want CHECKPOINT --data DATASET.db");
+    if (optind != argc - 1 || !data == !features) {
+        return cli_usage(cmd, "want CHECKPOINT --data DATASET.db (or --features FEATURES.db)");
     }
     if ((runs != NULL) != (name != NULL)) {
         return cli_usage(cmd, "--runs and --name go together");
@@ -96,12 +104,16 @@ int cmd_evaluate(int argc, char **argv)
     int rc = nn_model_load(&m, argv[optind], (int)batch, err, sizeof err);
     if (rc == 0) {
         run_facts_read(m, &rf);
-        rc = data_catalog_facts(data, &facts, err, sizeof err);
+        rc = features ? data_open_features(&d, features, split, (int)batch, 0, 0, err, sizeof err)
+                      : data_catalog_facts(data, &facts, err, sizeof err);
+    }
+    if (rc == 0 && features) {
+        rc = data_features_facts(d.features, features, &facts, err, sizeof err);
     }
     if (rc == 0) {
-        rc = data_check_model(&facts, m, data, argv[optind], err, sizeof err);
+        rc = data_check_model(&facts, m, features ? features : data, argv[optind], err, sizeof err);
     }
-    if (rc == 0) {
+    if (rc == 0 && !features) {
         rc = data_open(&d, data, split, m, rf.resize, NULL, 0, 0, -1, err, sizeof err);
     }
     if (rc == 0) {
@@ -129,8 +141,8 @@ int cmd_evaluate(int argc, char **argv)
             free(text);
             json_decref(o);
         } else {
-            printf("%s on %s (%s, %lld samples): loss %.4f, accuracy %.4f\n", argv[optind], data,
-                   split, (long long)e.n, e.loss, e.accuracy);
+            printf("%s on %s (%s, %lld samples): loss %.4f, accuracy %.4f\n", argv[optind],
+                   features ? features : data, split, (long long)e.n, e.loss, e.accuracy);
             printf("\nconfusion (rows: true, columns: predicted)\n%12s", "");
             for (int j = 0; j < e.classes; j++) {
                 printf(" %8.8s", class_name(&rf, j, buf, sizeof buf));

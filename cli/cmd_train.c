@@ -23,7 +23,14 @@ static const char help[] =
     "run from its last checkpoint to the same curve.\n"
     "\n"
     "  --data FILE             the catalog (convkit prepare-dataset)\n"
+    "  --features FILE         or features a conv base made of it (convkit\n"
+    "                          extract-features); the model's input takes their shape\n"
     "  --model M               a built-in (convkit summary --help) or a spec file\n"
+    "  --size N                the model's input N x N (Keras's input_shape)\n"
+    "  --weights FILE.h5       Keras weights loaded by layer name after initialisation\n"
+    "                          (e.g. vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5)\n"
+    "  --trainable-from LAYER  freeze the layers before LAYER (fine-tuning; the\n"
+    "                          first layer of the head freezes a whole conv base)\n"
     "  --name NAME             the run's name in runs.db\n"
     "  --runs FILE             runs.db (default: runs.db)\n"
     "  --epochs N              (default 10)\n"
@@ -86,7 +93,7 @@ static int on_epoch(void *ctx, const nn_progress *p)
 
 /* {"augment": ..., "classes": [...], "dataset": ..., ...}: what the run
  * needs beyond nn_train's own configuration, recorded with it. */
-static char *config_extra(const char *data, const data_facts *f, const char *augment,
+static char *config_extra(const char *data, int features, const data_facts *f, const char *augment,
                           const char *resize, const char *train_split, const char *val_split)
 {
     json_t *classes = json_array();
@@ -94,23 +101,23 @@ static char *config_extra(const char *data, const data_facts *f, const char *aug
         json_array_append_new(classes, json_string(f->classes[i]));
     }
     json_t *o = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s?}", "augment", augment, "classes", classes,
-                          "dataset", data, "resize", resize, "train_split", train_split,
-                          "val_split", val_split);
+                          features ? "features" : "dataset", data, "resize", resize, "train_split",
+                          train_split, "val_split", val_split);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return text;
 }
 
-static int parse_resize(const char *s, aug_resize *out)
+/* *spec with its Input shape replaced (nn_spec_set_input). */
+static int set_input(char **spec, const char *model, int h, int w, int c, char *err, size_t errlen)
 {
-    static const char *const names[] = {"stretch", "fit", "crop"};
-    for (int i = 0; i < 3; i++) {
-        if (!strcmp(s, names[i])) {
-            *out = (aug_resize)i;
-            return 0;
-        }
+    char *resized = NULL;
+    int rc = nn_spec_set_input(*spec, model, h, w, c, &resized, err, errlen);
+    if (rc == 0) {
+        free(*spec);
+        *spec = resized;
     }
-    return -1;
+    return rc;
 }
 
 int cmd_train(int argc, char **argv)
@@ -134,7 +141,11 @@ int cmd_train(int argc, char **argv)
         O_VAL_SPLIT,
         O_THREADS,
         O_WORKERS,
-        O_RESUME
+        O_RESUME,
+        O_FEATURES,
+        O_SIZE,
+        O_WEIGHTS,
+        O_TRAINABLE
     };
     static const struct option longopts[] = {
         {"data", required_argument, 0, O_DATA},
@@ -156,6 +167,10 @@ int cmd_train(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS},
         {"workers", required_argument, 0, O_WORKERS},
         {"resume", no_argument, 0, O_RESUME},
+        {"features", required_argument, 0, O_FEATURES},
+        {"size", required_argument, 0, O_SIZE},
+        {"weights", required_argument, 0, O_WEIGHTS},
+        {"trainable-from", required_argument, 0, O_TRAINABLE},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -163,7 +178,8 @@ int cmd_train(int argc, char **argv)
     const char *cmd = "train", *data = NULL, *model = NULL, *name = NULL;
     const char *runs = "runs.db", *augment = NULL, *resize_name = "stretch";
     const char *train_split = "train", *val_split = "validation";
-    int64_t epochs = 10, batch = 32, seed = 0, patience = 0, threads = 0, workers = -1;
+    const char *features = NULL, *weights = NULL, *trainable_from = NULL;
+    int64_t epochs = 10, batch = 32, seed = 0, patience = 0, threads = 0, workers = -1, size = 0;
     double lr = NAN, momentum = NAN;
     int nesterov = 0, resume = 0, c;
     nn_optim_kind kind = NN_OPT_RMSPROP;
@@ -174,6 +190,10 @@ int cmd_train(int argc, char **argv)
         int bad = 0;
         switch (c) {
         case O_DATA: data = optarg; break;
+        case O_FEATURES: features = optarg; break;
+        case O_SIZE: bad = cli_parse_i64(optarg, &size) || size < 1 || size > 8192; break;
+        case O_WEIGHTS: weights = optarg; break;
+        case O_TRAINABLE: trainable_from = optarg; break;
         case O_MODEL: model = optarg; break;
         case O_NAME: name = optarg; break;
         case O_RUNS: runs = optarg; break;
@@ -191,7 +211,7 @@ int cmd_train(int argc, char **argv)
         case O_AUGMENT: augment = optarg; break;
         case O_RESIZE:
             resize_name = optarg;
-            bad = parse_resize(optarg, &resize);
+            bad = cli_parse_resize(optarg, &resize);
             break;
         case O_SEED: bad = cli_parse_i64(optarg, &seed); break;
         case O_EARLY:
@@ -211,8 +231,11 @@ int cmd_train(int argc, char **argv)
             return cli_usage(cmd, "bad value '%s'", optarg);
         }
     }
-    if (!data || !model || !name || optind != argc) {
-        return cli_usage(cmd, "want --data DATASET.db --model M --name NAME");
+    if (!data == !features || !model || !name || optind != argc) {
+        return cli_usage(cmd, "want --data DATASET.db (or --features FILE) --model M --name NAME");
+    }
+    if (features && (augment || size)) {
+        return cli_usage(cmd, "--features: features are stored, so no --augment or --size");
     }
     if (strchr(name, '/') || name[0] == '.' || !name[0]) {
         return cli_usage(cmd, "--name: '%s' is not usable in a file name", name);
@@ -237,28 +260,51 @@ int cmd_train(int argc, char **argv)
     data_facts facts = {0};
     data_split tr = {0}, va = {0};
     int rc = nn_spec_load(model, &spec, err, sizeof err);
+    if (rc == 0 && features) {
+        /* The features come first: they give the model its input shape. */
+        rc = data_open_features(&tr, features, train_split, (int)batch, 1, (uint64_t)seed, err,
+                                sizeof err);
+        int h = 0, w = 0, ch = 0;
+        if (rc == 0) {
+            nn_features_shape(tr.features, &h, &w, &ch);
+            rc = set_input(&spec, model, h, w, ch, err, sizeof err);
+        }
+        if (rc == 0) {
+            rc = data_features_facts(tr.features, features, &facts, err, sizeof err);
+        }
+        if (rc == 0 && val_split) {
+            rc = data_open_features(&va, features, val_split, (int)batch, 0, 0, err, sizeof err);
+            if (rc == CK_EINVAL && !strcmp(val_split, "validation")) {
+                val_split = NULL; /* no validation features */
+                rc = 0;
+            }
+        }
+    } else if (rc == 0 && size) {
+        rc = set_input(&spec, model, (int)size, (int)size, 0, err, sizeof err);
+    }
     if (rc == 0) {
         rc = nn_model_create(&m, spec, model, (int)batch, err, sizeof err);
     }
-    if (rc == 0) {
+    if (rc == 0 && !features) {
         rc = data_catalog_facts(data, &facts, err, sizeof err);
     }
     if (rc == 0) {
-        rc = data_check_model(&facts, m, data, model, err, sizeof err);
+        rc = data_check_model(&facts, m, features ? features : data, model, err, sizeof err);
     }
-    if (rc == 0 && val_split && !strcmp(val_split, "validation") && facts.split_size[1] == 0) {
+    if (rc == 0 && !features && val_split && !strcmp(val_split, "validation") &&
+        facts.split_size[1] == 0) {
         val_split = NULL; /* the catalog has no validation split */
     }
-    if (rc == 0) {
+    if (rc == 0 && !features) {
         rc = data_open(&tr, data, train_split, m, resize, policy, 1, (uint64_t)seed, (int)workers,
                        err, sizeof err);
     }
-    if (rc == 0 && val_split) {
+    if (rc == 0 && !features && val_split) {
         rc = data_open(&va, data, val_split, m, resize, NULL, 0, (uint64_t)seed, (int)workers, err,
                        sizeof err);
     }
-    if (rc == 0 &&
-        !(extra = config_extra(data, &facts, canon, resize_name, train_split, val_split))) {
+    if (rc == 0 && !(extra = config_extra(features ? features : data, !!features, &facts, canon,
+                                          resize_name, train_split, val_split))) {
         rc = ck_err(err, sizeof err, CK_ENOMEM, "train: out of memory");
     }
     nn_train_result res = {0};
@@ -280,6 +326,8 @@ int cmd_train(int argc, char **argv)
         o.run_name = name;
         o.dataset_hash = facts.hash;
         o.config_extra = extra;
+        o.weights = weights;
+        o.trainable_from = trainable_from;
         o.last_path = last_path;
         o.best_path = best_path;
         o.resume = resume;

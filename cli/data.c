@@ -2,6 +2,7 @@
  * split of a dataset.db is lent to nn_train / nn_evaluate as an nn_source,
  * with the model's input size, channels and scale. No other module knows
  * both sides (DESIGN.md: data flows one way). */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,10 +66,23 @@ int data_open(data_split *d, const char *catalog, const char *split, const nn_mo
     return 0;
 }
 
+int data_open_features(data_split *d, const char *path, const char *split, int batch, int shuffle,
+                       uint64_t seed, char *err, size_t errlen)
+{
+    memset(d, 0, sizeof *d);
+    int rc = nn_features_open(&d->features, path, split, batch, shuffle, seed, err, errlen);
+    if (rc == 0) {
+        d->source = *nn_features_source(d->features);
+    }
+    return rc;
+}
+
 void data_close(data_split *d)
 {
     pl_loader_close(d->loader);
+    nn_features_close(d->features);
     d->loader = NULL;
+    d->features = NULL;
 }
 
 int data_catalog_facts(const char *catalog, data_facts *f, char *err, size_t errlen)
@@ -104,6 +118,32 @@ int data_catalog_facts(const char *catalog, data_facts *f, char *err, size_t err
     if (rc == 0 && f->nclasses > 0 && !f->classes) {
         rc = ck_err(err, errlen, CK_ENOMEM, "%s: out of memory", catalog);
     }
+    return rc;
+}
+
+int data_features_facts(const nn_features_src *s, const char *path, data_facts *f, char *err,
+                        size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    json_t *cfg = json_loads(nn_features_config(s), 0, NULL);
+    json_t *classes = json_object_get(cfg, "classes");
+    const char *hash = json_string_value(json_object_get(cfg, "dataset_hash"));
+    int rc = 0;
+    if (!json_is_array(classes) || !hash) {
+        rc = ck_err(err, errlen, CK_EFORMAT, "%s: config without classes or dataset_hash", path);
+    } else {
+        snprintf(f->hash, sizeof f->hash, "%s", hash);
+        f->nclasses = (int)json_array_size(classes);
+        f->classes = calloc((size_t)f->nclasses + 1, sizeof *f->classes);
+        for (int i = 0; f->classes && i < f->nclasses; i++) {
+            const char *c = json_string_value(json_array_get(classes, (size_t)i));
+            f->classes[i] = strdup(c ? c : "");
+        }
+        if (!f->classes) {
+            rc = ck_err(err, errlen, CK_ENOMEM, "%s: out of memory", path);
+        }
+    }
+    json_decref(cfg);
     return rc;
 }
 

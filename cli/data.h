@@ -7,9 +7,11 @@
 #include "nn.h"
 #include "pl.h"
 
+/* One split as a source: images through the loader, or stored features. */
 typedef struct data_split {
     pl_loader *loader;
-    nn_source source; /* borrows loader */
+    nn_features_src *features;
+    nn_source source; /* borrows loader or features */
 } data_split;
 
 /* What the trainer needs to know of a catalog. */
@@ -29,9 +31,17 @@ aug_params data_model_params(const nn_model *m, aug_resize resize);
 int data_open(data_split *d, const char *catalog, const char *split, const nn_model *m,
               aug_resize resize, const aug_policy *policy, int shuffle, uint64_t seed, int workers,
               char *err, size_t errlen);
+/* One split of a features.db (convkit extract-features) in batches of the
+ * model's batch size, shuffled per epoch with shuffle. */
+int data_open_features(data_split *d, const char *path, const char *split, int batch, int shuffle,
+                       uint64_t seed, char *err, size_t errlen);
 void data_close(data_split *d);
 
 int data_catalog_facts(const char *catalog, data_facts *f, char *err, size_t errlen);
+/* The facts recorded in a features.db's config (classes, dataset hash);
+ * split sizes stay 0. */
+int data_features_facts(const nn_features_src *s, const char *path, data_facts *f, char *err,
+                        size_t errlen);
 void data_facts_free(data_facts *f);
 
 /* CK_EINVAL unless the model's output fits the catalog's classes. */

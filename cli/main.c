@@ -21,6 +21,9 @@ static const command commands[] = {
     {"train", cmd_train, "train a model on a dataset.db, recording every epoch in runs.db"},
     {"evaluate", cmd_evaluate, "loss, accuracy and confusion matrix of a checkpoint on a split"},
     {"predict", cmd_predict, "class and probability of image files from a checkpoint"},
+    {"extract-features", cmd_extract_features,
+     "run a pretrained conv base (VGG16) once over a dataset.db's splits"},
+    {"export-weights", cmd_export_weights, "write a checkpoint's weights as a Keras .h5 file"},
     {"curves", cmd_curves, "export, plot or list learning curves from a runs.db"},
     {"bench", cmd_bench, "measure augmentation and training throughput"},
 };

@@ -156,3 +156,15 @@ void cli_progress_end(cli_progress *p)
         fputc('\n', stderr);
     }
 }
+
+int cli_parse_resize(const char *s, aug_resize *out)
+{
+    static const char *const names[] = {"stretch", "fit", "crop"};
+    for (int i = 0; i < 3; i++) {
+        if (!strcmp(s, names[i])) {
+            *out = (aug_resize)i;
+            return 0;
+        }
+    }
+    return -1;
+}

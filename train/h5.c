@@ -411,9 +411,10 @@ static int load_groups(const h5_ctx *c, nn_model *m, hid_t grp, const char *base
     }
     for (int i = 0; rc == 0 && i < m->nlayers; i++) {
         const nn_layer *L = &m->layers[i];
-        if (L->w_n && !got[i] && (flags & NN_H5_STRICT)) {
+        if (L->w_n && !got[i] && (flags & (NN_H5_STRICT | NN_H5_COMPLETE))) {
             rc = ck_err(c->err, c->errlen, CK_EFORMAT,
-                        "%s: strict: model layer %s (%s) is not in the file", c->path, L->name,
+                        "%s: %s: model layer %s (%s) is not in the file", c->path,
+                        flags & NN_H5_STRICT ? "strict" : "complete", L->name,
                         nn_kind_name(L->kind));
         }
         count += got[i];

@@ -21,6 +21,7 @@
  * is kept in `logits`, the loss writes d(loss)/d(logits) into that layer's
  * dy, and backward skips that one activation.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,21 @@ void nn_model_input_shape(const nn_model *m, int *h, int *w, int *c)
     *h = m->layers[0].h;
     *w = m->layers[0].w;
     *c = m->layers[0].c;
+}
+
+void nn_model_output_shape(const nn_model *m, int *h, int *w, int *c)
+{
+    const nn_layer *L = &m->layers[m->nlayers - 1];
+    *h = L->h;
+    *w = L->w;
+    *c = L->c;
+}
+
+void nn_set_threads(int threads)
+{
+    if (threads > 0) {
+        openblas_set_num_threads(threads);
+    }
 }
 
 int nn_model_outputs(const nn_model *m)

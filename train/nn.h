@@ -124,14 +124,19 @@ const char *nn_model_name(const nn_model *m);
 const char *nn_model_spec(const nn_model *m);
 /* The input shape (H, W, C) of one sample. */
 void nn_model_input_shape(const nn_model *m, int *h, int *w, int *c);
+/* The output shape (H, W, C) of one sample; a flat output is (1, 1, C). */
+void nn_model_output_shape(const nn_model *m, int *h, int *w, int *c);
+/* Runs OpenBLAS, and so every model's kernels, on `threads` threads from
+ * now on (a process-wide setting, as OpenBLAS's is); 0 leaves it. */
+void nn_set_threads(int threads);
 /* Floats per sample of the output (classes, or 1 for a binary model). */
 int nn_model_outputs(const nn_model *m);
 /* The final activation (NN_ACT_SIGMOID or NN_ACT_SOFTMAX for a model that
  * can be trained). */
 nn_act nn_model_output_act(const nn_model *m);
-/* 1 when the model starts with a Rescaling layer (catsdogs-2nd: it takes
- * pixels in [0, 255]); 0 when it expects inputs already scaled, as the
- * book's other models do ([0, 1]). */
+/* 1 when the model starts with a Rescaling layer (catsdogs-2nd) or VGG16's
+ * preprocess_input: it takes pixels in [0, 255]; 0 when it expects inputs
+ * already scaled, as the book's other models do ([0, 1]). */
 int nn_model_rescales(const nn_model *m);
 
 /* Keras's model.summary() table (tf.keras 2 layout for a Sequential model,
@@ -231,6 +236,44 @@ void nn_eval_free(nn_eval *e); /* NULL is a no-op */
  * P(class 1). Returns 0 or CK_EINVAL. */
 int nn_predict(nn_model *m, const float *x, int64_t n, float *probs);
 
+/* ---- stored features (features.c) ---------------------------------------
+ *
+ * features.db holds what a frozen conv base made of each sample of a
+ * dataset's splits (convkit extract-features), so that a small classifier
+ * trains on them in seconds per epoch. Not thread-safe per object. */
+
+typedef struct nn_features nn_features;         /* a features.db being written */
+typedef struct nn_features_src nn_features_src; /* one split of one, read */
+
+/* Starts path (written to path.part, renamed over path by commit) for
+ * samples of shape (h, w, c); config is a JSON object recorded with them
+ * (model, weights, dataset, classes...). Returns 0, CK_EDB, CK_ENOMEM. */
+int nn_features_create(nn_features **out, const char *path, int h, int w, int c, const char *config,
+                       char *err, size_t errlen);
+/* Stores sample idx (0, 1, 2... within its split) of split: its catalog
+ * id, label (-1: none) and h*w*c floats. Returns 0, CK_EDB. */
+int nn_features_add(nn_features *f, const char *split, int64_t idx, int64_t sample_id,
+                    int32_t label, const float *x, char *err, size_t errlen);
+/* Writes everything and puts the file in place; f is freed either way.
+ * Returns 0, CK_EDB, CK_EIO. */
+int nn_features_commit(nn_features *f, char *err, size_t errlen);
+/* Frees f and removes the temporary file. NULL is a no-op. */
+void nn_features_abort(nn_features *f);
+
+/* Reads one split of a features.db into memory and serves it as a source
+ * of batches of `batch`, in index order, or shuffled per epoch from (seed,
+ * epoch) with shuffle. Returns 0, CK_EIO (missing), CK_EFORMAT (not a
+ * features.db, another version, a bad row), CK_EINVAL (no such split),
+ * CK_EDB, CK_ENOMEM. */
+int nn_features_open(nn_features_src **out, const char *path, const char *split, int batch,
+                     int shuffle, uint64_t seed, char *err, size_t errlen);
+void nn_features_close(nn_features_src *s); /* NULL is a no-op */
+/* The source over it (valid while s lives), its sample shape and the
+ * config JSON it was written with. */
+const nn_source *nn_features_source(nn_features_src *s);
+void nn_features_shape(const nn_features_src *s, int *h, int *w, int *c);
+const char *nn_features_config(const nn_features_src *s);
+
 /* ---- training ----------------------------------------------------------- */
 
 /* What the trainer reports after each batch and each epoch. */
@@ -251,19 +294,23 @@ typedef struct nn_train_opts {
     int epochs;
     nn_optim_opts optim;
     nn_loss_kind loss;
-    uint64_t seed;            /* initial weights, dropout masks */
-    int threads;              /* OpenBLAS threads; 0 leaves them as they are */
-    int patience;             /* early stopping on val_loss (train loss without
-                                 validation), Keras's rule; 0: off */
-    const char *runs_path;    /* runs.db to record in; NULL: none */
-    const char *run_name;     /* required with runs_path */
-    const char *dataset_hash; /* recorded; may be NULL */
-    const char *config_extra; /* a JSON object recorded as "extra"; may be NULL */
-    const char *last_path;    /* checkpoint after every epoch; NULL: none */
-    const char *best_path;    /* checkpoint of the best epoch; NULL: none */
-    int resume;               /* continue from last_path (from the start if
-                                 it was never written); the configuration
-                                 must be the recorded one */
+    uint64_t seed;              /* initial weights, dropout masks */
+    int threads;                /* OpenBLAS threads; 0 leaves them as they are */
+    int patience;               /* early stopping on val_loss (train loss without
+                                   validation), Keras's rule; 0: off */
+    const char *runs_path;      /* runs.db to record in; NULL: none */
+    const char *run_name;       /* required with runs_path */
+    const char *dataset_hash;   /* recorded; may be NULL */
+    const char *config_extra;   /* a JSON object recorded as "extra"; may be NULL */
+    const char *weights;        /* Keras .h5 weights loaded by layer name after the
+                                   initialisation (nn_model_load_h5); NULL: none */
+    const char *trainable_from; /* nn_model_trainable_from's layer; NULL: the
+                                   spec's trainable flags */
+    const char *last_path;      /* checkpoint after every epoch; NULL: none */
+    const char *best_path;      /* checkpoint of the best epoch; NULL: none */
+    int resume;                 /* continue from last_path (from the start if
+                                   it was never written); the configuration
+                                   must be the recorded one */
     /* Called on the training thread; a nonzero return stops the run
      * (status "interrupted"); may be NULL. */
     int (*on_batch)(void *ctx, const nn_progress *p);
@@ -313,8 +360,11 @@ int nn_train(nn_model *m, const nn_train_opts *opts, const nn_source *train, con
  * other HDF5 calls meanwhile. Each call turns libhdf5's automatic error
  * printing off while it runs (nothing is printed) and restores it. */
 
-/* Flags of nn_model_load_h5. */
-enum { NN_H5_STRICT = 1 };
+/* Flags of nn_model_load_h5. COMPLETE: every model layer with weights
+ * must be in the file (a conv base from a file that also holds a
+ * classifier); STRICT: that, and every file layer with weights must be in
+ * the model. */
+enum { NN_H5_STRICT = 1, NN_H5_COMPLETE = 2 };
 
 /* Loads Keras weights into m by layer name, as Keras's
  * load_weights(by_name=True). path is a weights file (model.save_weights,

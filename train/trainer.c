@@ -174,6 +174,14 @@ static char *config_json(const nn_model *m, const nn_train_opts *o, int loss)
                   o->threads, o->patience);
     ck_buf_str(&b, ",\"dataset_hash\":");
     ck_buf_json_str(&b, o->dataset_hash);
+    if (o->weights) {
+        ck_buf_str(&b, ",\"weights\":");
+        ck_buf_json_str(&b, o->weights);
+    }
+    if (o->trainable_from) {
+        ck_buf_str(&b, ",\"trainable_from\":");
+        ck_buf_json_str(&b, o->trainable_from);
+    }
     if (o->config_extra) {
         ck_buf_str(&b, ",\"extra\":");
         ck_buf_str(&b, o->config_extra);
@@ -340,6 +348,12 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
     if (o->threads > 0) {
         openblas_set_num_threads(o->threads);
     }
+    if (o->trainable_from) {
+        int rc = nn_model_trainable_from(m, o->trainable_from, err, errlen);
+        if (rc) {
+            return rc;
+        }
+    }
     run r = {.m = m, .o = o, .loss = loss};
     nn_ckpt_state st = {.seed = o->seed, .best = INFINITY};
     char *summary = NULL;
@@ -361,6 +375,9 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
         rc = nn_model_set_optim(m, &o->optim);
         if (rc == 0) {
             nn_model_init(m, o->seed);
+        }
+        if (rc == 0 && o->weights) {
+            rc = nn_model_load_h5(m, o->weights, 0, NULL, err, errlen);
         }
     }
     if (rc == 0 && o->runs_path) {

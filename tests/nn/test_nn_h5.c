@@ -557,8 +557,17 @@ START_TEST(strict)
                   err);
     ck_assert_int_eq(loaded, 0);
     ck_assert_int_eq(memcmp(w0, m->params, m->nparams * sizeof *w0), 0);
+    ck_assert_int_eq(nn_model_load_h5(m, base, NN_H5_COMPLETE, NULL, err, sizeof err), CK_EFORMAT);
+    ck_assert_msg(strstr(err, "base.h5: complete: model layer fc1 (Dense) is not in the file"),
+                  "%s", err);
+    ck_assert_int_eq(memcmp(w0, m->params, m->nparams * sizeof *w0), 0);
     nn_model_destroy(m);
-    /* The file's head is not in the model. */
+    /* The file's head is not in the model: COMPLETE takes the base. */
+    m = model_new(vgg_base_spec, 4);
+    ck_assert_int_eq(nn_model_load_h5(m, full, NN_H5_COMPLETE, &loaded, err, sizeof err), 0);
+    ck_assert_int_eq(loaded, 4);
+    assert_weights(m, ls, NBASE);
+    nn_model_destroy(m);
     m = model_new(vgg_base_spec, 4);
     ck_assert_int_eq(nn_model_load_h5(m, full, NN_H5_STRICT, NULL, err, sizeof err), CK_EFORMAT);
     ck_assert_msg(

@@ -1,0 +1,283 @@
+/* cmd_features.c: `convkit extract-features` (a frozen conv base run once
+ * over each split of a dataset.db, its outputs stored in a features.db,
+ * the book's fast feature extraction) and `convkit export-weights` (a
+ * checkpoint's or a fresh model's weights as a Keras .h5).
+ *
+ * Samples go through the loader in catalog order without augmentation,
+ * resized to the base's input, as pixels in [0, 255] when the base starts
+ * with preprocess_input (vgg16-base does). The features of a split are
+ * the base's last output, (h, w, c) per sample.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ck.h"
+#include "cli.h"
+#include "data.h"
+
+static const char features_help[] =
+    "usage: convkit extract-features --weights FILE.h5 --data DATASET.db -o FEATURES.db\n"
+    "                                [options]\n"
+    "\n"
+    "Runs a conv base (default vgg16-base, with Keras's VGG16 weights, e.g.\n"
+    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) once over each split and\n"
+    "stores what comes out (4x4x512 per sample at 150x150) for convkit train\n"
+    "--features. Every layer of the base with weights must be in the file.\n"
+    "\n"
+    "  --model M        the base: a built-in or a spec file (default vgg16-base)\n"
+    "  --size N         input N x N (default: the model's, 150 for vgg16-base)\n"
+    "  --splits LIST    comma-separated (default train,validation,test: those\n"
+    "                   that have samples)\n"
+    "  --resize MODE    stretch (default), fit or crop, as convkit train\n"
+    "  --batch N        (default 32)\n"
+    "  --threads N      BLAS threads (default: all cores)\n"
+    "  --workers N      loader threads (default: chosen for the machine)\n"
+    "  -q, --quiet      no progress output\n";
+
+/* The features' config: where they come from, and what training needs. */
+static char *features_config(const nn_model *m, const char *weights, const char *data,
+                             const data_facts *f, const char *resize)
+{
+    json_t *classes = json_array();
+    for (int i = 0; i < f->nclasses; i++) {
+        json_array_append_new(classes, json_string(f->classes[i]));
+    }
+    int h, w, c;
+    nn_model_input_shape(m, &h, &w, &c);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:[i,i,i], s:s}", "model", nn_model_name(m),
+                  "spec", nn_model_spec(m), "weights", weights, "dataset", data, "dataset_hash",
+                  f->hash, "classes", classes, "input", h, w, c, "resize", resize);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return text;
+}
+
+/* Runs the base over one split into f. */
+static int extract_split(nn_model *m, nn_features *f, const char *data, const char *split,
+                         aug_resize resize, int workers, int quiet, char *err, size_t errlen)
+{
+    data_split d;
+    int rc = data_open(&d, data, split, m, resize, NULL, 0, 0, workers, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    int64_t total = pl_loader_size(d.loader), done = 0;
+    size_t size = (size_t)nn_model_outputs(m);
+    cli_progress bar;
+    cli_progress_init(&bar);
+    double t0 = ck_now();
+    rc = pl_loader_begin(d.loader, 0, err, errlen);
+    pl_batch b;
+    while (rc == 0 && (rc = pl_loader_next(d.loader, &b, err, errlen)) == 1) {
+        rc = nn_model_forward(m, b.x, b.n, NULL);
+        const float *y = nn_model_output(m);
+        for (int i = 0; rc == 0 && i < b.n; i++, done++) {
+            rc = nn_features_add(f, split, done, b.ids[i], b.labels[i], y + (size_t)i * size, err,
+                                 errlen);
+        }
+        if (rc == 0 && !quiet && bar.tty) {
+            char text[96];
+            snprintf(text, sizeof text, "%lld/%lld images - %.1f img/s", (long long)done,
+                     (long long)total, (double)done / (ck_now() - t0));
+            cli_progress_draw(&bar, split, total ? (double)done / (double)total : -1, text,
+                              done == total);
+        }
+    }
+    data_close(&d);
+    if (rc == 0 && !quiet) {
+        cli_progress_end(&bar);
+        fprintf(stderr, "%s: %lld samples, %.1f s, %.1f img/s\n", split, (long long)done,
+                ck_now() - t0, (double)done / (ck_now() - t0));
+    }
+    return rc;
+}
+
+int cmd_extract_features(int argc, char **argv)
+{
+    enum {
+        O_WEIGHTS = 256,
+        O_DATA,
+        O_MODEL,
+        O_SIZE,
+        O_SPLITS,
+        O_RESIZE,
+        O_BATCH,
+        O_THREADS,
+        O_WORKERS
+    };
+    static const struct option longopts[] = {
+        {"weights", required_argument, 0, O_WEIGHTS},
+        {"data", required_argument, 0, O_DATA},
+        {"model", required_argument, 0, O_MODEL},
+        {"size", required_argument, 0, O_SIZE},
+        {"splits", required_argument, 0, O_SPLITS},
+        {"resize", required_argument, 0, O_RESIZE},
+        {"batch", required_argument, 0, O_BATCH},
+        {"threads", required_argument, 0, O_THREADS},
+        {"workers", required_argument, 0, O_WORKERS},
+        {"output", required_argument, 0, 'o'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *cmd = "extract-features", *weights = NULL, *data = NULL, *out = NULL;
+    const char *model = "vgg16-base", *splits = NULL, *resize_name = "stretch";
+    int64_t size = 0, batch = 32, threads = 0, workers = -1;
+    int quiet = 0, c, bad = 0;
+    aug_resize resize = AUG_RESIZE_STRETCH;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_WEIGHTS: weights = optarg; break;
+        case O_DATA: data = optarg; break;
+        case O_MODEL: model = optarg; break;
+        case O_SIZE: bad = cli_parse_i64(optarg, &size) || size < 1 || size > 8192; break;
+        case O_SPLITS: splits = optarg; break;
+        case O_RESIZE:
+            resize_name = optarg;
+            bad = cli_parse_resize(optarg, &resize);
+            break;
+        case O_BATCH: bad = cli_parse_i64(optarg, &batch) || batch < 1 || batch > 4096; break;
+        case O_THREADS: bad = cli_parse_i64(optarg, &threads) || threads < 1; break;
+        case O_WORKERS: bad = cli_parse_i64(optarg, &workers) || workers > 64; break;
+        case 'o': out = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(features_help, stdout); return CLI_OK;
+        default: return cli_usage(cmd, "bad option");
+        }
+        if (bad) {
+            return cli_usage(cmd, "bad value '%s'", optarg);
+        }
+    }
+    if (!weights || !data || !out || optind != argc) {
+        return cli_usage(cmd, "want --weights FILE.h5 --data DATASET.db -o FEATURES.db");
+    }
+    char err[1024], *spec = NULL, *config = NULL;
+    nn_model *m = NULL;
+    nn_features *f = NULL;
+    data_facts facts = {0};
+    int rc = nn_spec_load(model, &spec, err, sizeof err);
+    if (rc == 0 && size) {
+        char *resized = NULL;
+        rc = nn_spec_set_input(spec, model, (int)size, (int)size, 0, &resized, err, sizeof err);
+        free(spec);
+        spec = resized;
+    }
+    if (rc == 0) {
+        rc = nn_model_create(&m, spec, model, (int)batch, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = nn_model_load_h5(m, weights, NN_H5_COMPLETE, NULL, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = data_catalog_facts(data, &facts, err, sizeof err);
+    }
+    if (rc == 0 && !(config = features_config(m, weights, data, &facts, resize_name))) {
+        rc = ck_err(err, sizeof err, CK_ENOMEM, "extract-features: out of memory");
+    }
+    int h = 0, w = 0, ch = 0;
+    if (rc == 0) {
+        nn_model_output_shape(m, &h, &w, &ch);
+        rc = nn_features_create(&f, out, h, w, ch, config, err, sizeof err);
+    }
+    if (rc == 0) {
+        nn_set_threads(threads ? (int)threads : ck_ncores());
+    }
+    static const char *const all[] = {"train", "validation", "test"};
+    char list[256];
+    snprintf(list, sizeof list, "%s", splits ? splits : "train,validation,test");
+    char *save = NULL;
+    for (char *s = strtok_r(list, ",", &save); rc == 0 && s; s = strtok_r(NULL, ",", &save)) {
+        int i = 0;
+        while (i < 3 && strcmp(s, all[i]) != 0) {
+            i++;
+        }
+        if (!splits && facts.split_size[i] == 0) {
+            continue; /* the default list takes the splits there are */
+        }
+        rc = extract_split(m, f, data, s, resize, (int)workers, quiet, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = nn_features_commit(f, err, sizeof err);
+        f = NULL;
+    }
+    nn_features_abort(f);
+    data_facts_free(&facts);
+    nn_model_destroy(m);
+    free(config);
+    free(spec);
+    if (rc) {
+        return cli_report(rc, err);
+    }
+    printf("%s: %dx%dx%d features per sample from %s\n", out, h, w, ch, model);
+    return CLI_OK;
+}
+
+static const char export_help[] =
+    "usage: convkit export-weights CHECKPOINT -o FILE.h5\n"
+    "       convkit export-weights --model M [--size N] [--seed S] -o FILE.h5\n"
+    "\n"
+    "Writes a checkpoint's weights (or a new model's, initialised from the seed\n"
+    "as convkit train does) in Keras's HDF5 layout, which Keras's\n"
+    "model.load_weights and convkit train --weights read.\n";
+
+int cmd_export_weights(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'}, {"size", required_argument, 0, 's'},
+        {"seed", required_argument, 0, 'S'},  {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+    };
+    const char *cmd = "export-weights", *model = NULL, *out = NULL;
+    int64_t size = 0, seed = 0;
+    int c, bad = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 's': bad = cli_parse_i64(optarg, &size) || size < 1 || size > 8192; break;
+        case 'S': bad = cli_parse_i64(optarg, &seed); break;
+        case 'o': out = optarg; break;
+        case 'h': fputs(export_help, stdout); return CLI_OK;
+        default: return cli_usage(cmd, "bad option");
+        }
+        if (bad) {
+            return cli_usage(cmd, "bad value '%s'", optarg);
+        }
+    }
+    if (!out || (model ? optind != argc : optind != argc - 1)) {
+        return cli_usage(cmd, "want CHECKPOINT -o FILE.h5, or --model M -o FILE.h5");
+    }
+    char err[1024], *spec = NULL;
+    nn_model *m = NULL;
+    int rc;
+    if (model) {
+        rc = nn_spec_load(model, &spec, err, sizeof err);
+        if (rc == 0 && size) {
+            char *resized = NULL;
+            rc = nn_spec_set_input(spec, model, (int)size, (int)size, 0, &resized, err, sizeof err);
+            free(spec);
+            spec = resized;
+        }
+        if (rc == 0) {
+            rc = nn_model_create(&m, spec, model, 1, err, sizeof err);
+        }
+        if (rc == 0) {
+            nn_model_init(m, (uint64_t)seed);
+        }
+    } else {
+        rc = nn_model_load(&m, argv[optind], 1, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = nn_model_save_h5(m, out, err, sizeof err);
+    }
+    if (rc == 0) {
+        printf("%s: %zu weights of %s\n", out, nn_model_params(m), nn_model_name(m));
+    }
+    nn_model_destroy(m);
+    free(spec);
+    return rc ? cli_report(rc, err) : CLI_OK;
+}
