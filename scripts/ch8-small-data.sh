@@ -4,38 +4,54 @@
 # dropout, long enough to show overfitting; the curves side by side, the
 # augmented samples, the CSV and a table of best validation accuracy.
 #
-#   scripts/ch8-small-data.sh [--epochs N] [--seeds K] [--out DIR] [DIR|ARCHIVE]
+#   scripts/ch8-small-data.sh [--epochs N] [--seeds K] [--policy P]
+#                             [--per-class N] [--out DIR] [DIR|ARCHIVE]
 #
-# Without a source: 100 images per class of Fashion-MNIST for training and
-# 100 per class for validation (Debian's dataset-fashion-mnist), the book's
-# mnist convnet, augmentation chollet-2nd. With a class-per-folder set (such
-# as ../shared/data/alien-vs-predator/train) or archive: split 80/20, the
-# book's catsdogs-2nd model (180x180), augmentation chollet-2nd with the
-# dropout variant. Seeded: run twice, it gives the same curves.csv.
+# Without a source: 100 images per class (--per-class) of Fashion-MNIST
+# for training and as many for validation (Debian's dataset-fashion-mnist),
+# the book's mnist convnet, and with augmentation
+# flip=horizontal,zoom=0.1,shift=0.1 and Dropout(0.5)
+# (scripts/models/mnist-dropout.spec). With a
+# class-per-folder set (such as ../shared/data/alien-vs-predator/train) or
+# archive: split 80/20, the book's catsdogs-2nd model (180x180),
+# augmentation chollet-2nd with the dropout variant. 30 epochs unless
+# --epochs; --seeds K trains each arm with seeds 1..K and the table gives
+# the mean and spread. Seeded: run twice, it gives the same curves.csv.
+#
+# Everything it writes goes into --out (default: out/ch8-small-data in the
+# repository); relative paths are taken from where it is started. CONVKIT,
+# if set, is the convkit binary to run (e.g. a test's build directory's);
+# otherwise build/cli/convkit, made by scripts/setup.sh when missing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-epochs="" seeds=1 out="" src="" policy=""
+root=$(cd "$(dirname "$0")/.." && pwd)
+epochs="" seeds=1 out="" src="" policy="" per_class=100
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
     --seeds) seeds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --policy) policy=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --per-class) per_class=$2; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "ch8-small-data: unknown option $1" >&2; exit 2 ;;
     *) src=$1; shift ;;
   esac
 done
-[ -x build/cli/convkit ] || scripts/setup.sh
-convkit=$PWD/build/cli/convkit
-out=${out:-out/ch8-small-data}
+if [ -n "${CONVKIT:-}" ]; then
+  convkit=$CONVKIT
+  [ -x "$convkit" ] || { echo "ch8-small-data: CONVKIT=$convkit is not executable" >&2; exit 2; }
+else
+  convkit=$root/build/cli/convkit
+  [ -x "$convkit" ] || "$root/scripts/setup.sh"
+fi
+out=${out:-$root/out/ch8-small-data}
 mkdir -p "$out"
 rm -f "$out"/data.db "$out"/runs.db "$out"/*.ckpt
 if [ -z "$src" ]; then
   fm=/usr/share/datasets/fashion-mnist
   "$convkit" prepare-dataset "$fm/train-images-idx3-ubyte.gz" --split train=0.5,validation=0.5,test=0 \
-    --limit-per-class 100 --seed 1 -o "$out/data.db" -q
-  plain=mnist aug=$PWD/scripts/models/mnist-dropout.spec batch=32 lr=0.001
+    --limit-per-class "$per_class" --seed 1 -o "$out/data.db" -q
+  plain=mnist aug=$root/scripts/models/mnist-dropout.spec batch=32 lr=0.001
   # Clothes are upright and centred: small shifts and zooms, mirrored.
   policy=${policy:-flip=horizontal,zoom=0.1,shift=0.1}
   epochs=${epochs:-30}
