@@ -44,7 +44,6 @@ cmake --build "$build" --target convkit_cli >/dev/null
 convkit=$build/cli/convkit
 baseline=${BASELINE:-}
 py=/usr/bin/python3
-tc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 log=${BENCH_LOG:-$scratch/log.jsonl}
