@@ -95,10 +95,11 @@ void nn_bench_free(nn_bench *b)
 int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (steps < 1 || nn_model_output_act(m) == NN_ACT_LINEAR) {
-        return ck_err(err, errlen, CK_EINVAL, "%s: bench: need steps >= 1 and a trainable model",
-                      m->name);
+    if (steps < 1) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: bench: need steps >= 1", m->name);
     }
+    /* A conv base (no final activation, so no loss) is timed for inference. */
+    const int train = nn_model_output_act(m) != NN_ACT_LINEAR;
     if (threads > 0) {
         openblas_set_num_threads(threads);
     }
@@ -128,7 +129,7 @@ int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, 
     nn_step_key key = {0};
     double cpu0 = 0;
     double t_zero = 0, t_loss = 0, t_update = 0, t_total = 0;
-    for (int s = -1; s < steps; s++) { /* step -1 warms up caches and BLAS threads */
+    for (int s = -1; train && s < steps; s++) { /* step -1 warms up caches and BLAS threads */
         m->prof = s >= 0 ? prof : NULL;
         key.batch = s + 1;
         if (s == 0) {
@@ -153,20 +154,31 @@ int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, 
         }
     }
     m->prof = NULL;
-    out->step_cpu_s = (cpu_seconds() - cpu0) / steps;
+    if (train) {
+        out->step_cpu_s = (cpu_seconds() - cpu0) / steps;
+    }
     double t_infer = 0;
     for (int s = -1; s < steps; s++) {
+        m->prof = !train && s >= 0 ? prof : NULL;
+        if (!train && s == 0) {
+            cpu0 = cpu_seconds();
+        }
         double t0 = ck_now();
         nn_model_forward(m, x, n, NULL);
         if (s >= 0) {
             t_infer += ck_now() - t0;
         }
     }
+    m->prof = NULL;
+    if (!train) {
+        out->step_cpu_s = (cpu_seconds() - cpu0) / steps;
+        t_total = t_infer;
+    }
     out->batch = n;
     out->threads = threads > 0 ? threads : openblas_get_num_threads();
     out->steps = steps;
     out->step_s = t_total / steps;
-    out->train_images_per_s = n * steps / t_total;
+    out->train_images_per_s = train ? n * steps / t_total : 0;
     out->infer_images_per_s = n * steps / t_infer;
     out->zero_s = t_zero / steps;
     out->loss_s = t_loss / steps;
@@ -179,7 +191,7 @@ int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, 
         b->forward_s = prof[i] / steps;
         b->backward_s = prof[m->nlayers + i] / steps;
         double f = layer_gflop(L, n);
-        b->gflop = f + f + (L->need_dx ? f : 0);
+        b->gflop = train ? f + f + (L->need_dx ? f : 0) : f;
         out->step_gflop += b->gflop;
     }
     out->gflops = out->step_gflop / out->step_s;

@@ -440,7 +440,11 @@ typedef struct nn_bench {
 /* Times `steps` training steps (after one warm-up) and as many inference
  * forwards of m on synthetic full batches (uniform pixels in the model's
  * range, labels cycling), with OpenBLAS on `threads` threads (0: as set),
- * then the sgemm reference (about a second). Weights are re-initialised
+ * then the sgemm reference (about a second). A model without a final
+ * activation (a conv base such as vgg16-base) has no loss to train: only
+ * its inference is timed, and step_s, step_cpu_s, gflops, the layers'
+ * forward_s and gflop describe one inference forward (train_images_per_s
+ * is 0). Weights are re-initialised
  * from seed 0. Returns 0, CK_EINVAL, CK_ENOMEM; release out with
  * nn_bench_free. */
 int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, size_t errlen);
