@@ -244,11 +244,22 @@ static void print_train_json(const char *model, const nn_bench *b)
 /* A summary line, then where a step's time goes, layer by layer. */
 static void print_train_text(const char *model, const nn_bench *b)
 {
-    printf("%s, batch %d, %d thread%s: training %.1f images/s (%.1f GFLOP/s, %.0f%% of sgemm "
-           "%.1f on %s), inference %.1f images/s; step %.1f ms (CPU %.1f ms), peak RSS %.0f MiB\n",
-           model, b->batch, b->threads, b->threads > 1 ? "s" : "", b->train_images_per_s, b->gflops,
-           100 * b->peak_fraction, b->sgemm_gflops, b->blas_core ? b->blas_core : "?",
-           b->infer_images_per_s, 1e3 * b->step_s, 1e3 * b->step_cpu_s, b->peak_rss_mib);
+    /* A conv base has no loss: its "step" is an inference forward. */
+    int train = b->train_images_per_s > 0;
+    printf("%s, batch %d, %d thread%s: ", model, b->batch, b->threads, b->threads > 1 ? "s" : "");
+    if (train) {
+        printf("training %.1f images/s (%.1f GFLOP/s, %.0f%% of sgemm %.1f on %s), inference %.1f "
+               "images/s; step",
+               b->train_images_per_s, b->gflops, 100 * b->peak_fraction, b->sgemm_gflops,
+               b->blas_core ? b->blas_core : "?", b->infer_images_per_s);
+    } else {
+        printf("inference only (no loss), %.1f images/s (%.1f GFLOP/s, %.0f%% of sgemm %.1f on "
+               "%s); forward",
+               b->infer_images_per_s, b->gflops, 100 * b->peak_fraction, b->sgemm_gflops,
+               b->blas_core ? b->blas_core : "?");
+    }
+    printf(" %.1f ms (CPU %.1f ms), peak RSS %.0f MiB\n", 1e3 * b->step_s, 1e3 * b->step_cpu_s,
+           b->peak_rss_mib);
     printf("  %-22s %-14s %9s %9s %7s %8s\n", "layer", "type", "fwd ms", "bwd ms", "share",
            "GFLOP/s");
     for (int i = 0; i < b->nlayers; i++) {

@@ -105,14 +105,15 @@ static size_t rows_size(const nn_conv_shape *g)
  * buffer, xpad] [per group from 1: dw partial, db partial]. */
 static size_t per_thread(const nn_conv_shape *g, int need_dx)
 {
-    size_t d = need_dx ? dyp_size(g) : 0, r = rows_size(g);
+    size_t d = need_dx ? dyp_size(g) : 0, r = rows_size(g) + (need_dx ? xpad_size(g) : 0);
     return (d > r ? d : r) + xpad_size(g);
 }
 
-/* The dyp or rows buffer, then xpad. */
+/* The dyp buffer, or the rows buffer and (padded, with dx) the padded dx
+ * of a fused pool's backward; then xpad. */
 static float *xpad_of(const nn_conv_shape *g, int need_dx, float *slot)
 {
-    size_t d = need_dx ? dyp_size(g) : 0, r = rows_size(g);
+    size_t d = need_dx ? dyp_size(g) : 0, r = rows_size(g) + (need_dx ? xpad_size(g) : 0);
     return slot + (d > r ? d : r);
 }
 
@@ -262,12 +263,13 @@ static void masked_rows(const nn_conv_shape *g, const nn_kernels *kern, const fl
 }
 
 /* Rows [p0, p0+np) of the output gradient, gd (np*Q, K) -> added into dx
- * (H,W,C): for each tap r, gd times wt_r (K, S*C), product row (p,q) added
- * at dx row p+r, column q. A window row is S*C contiguous floats of dx, so
- * col2im happens in the kernel's epilogue (rows of one tile overlap in dx
- * and are added in order). Unpadded layers only. */
+ * (rows of Wd pixels, C): for each tap r, gd times wt_r (K, S*C), product
+ * row (p,q) added at dx row p+r, column q. A window row is S*C contiguous
+ * floats of dx, so col2im happens in the kernel's epilogue (rows of one
+ * tile overlap in dx and are added in order). dx is the input's gradient
+ * (Wd = W) of an unpadded layer, or that of its padded copy (Wd = Wp). */
 static void dx_col2im(const nn_conv_shape *g, const nn_kernels *kern, const float *gd, int p0,
-                      int np, const float *wt, float *dx)
+                      int np, const float *wt, float *dx, int Wd)
 {
     const int C = g->C, K = g->K, SC = g->S * C;
     for (int r = 0; r < g->R; r++) {
@@ -280,8 +282,8 @@ static void dx_col2im(const nn_conv_shape *g, const nn_kernels *kern, const floa
             .b = wt + (size_t)r * K * SC,
             .ldb = SC,
             .ncols = SC,
-            .y = dx + (size_t)(p0 + r) * g->W * C,
-            .y_rs = (ptrdiff_t)g->W * C,
+            .y = dx + (size_t)(p0 + r) * Wd * C,
+            .y_rs = (ptrdiff_t)Wd * C,
             .y_cs = C,
             .P = np,
             .Q = g->Q,
@@ -306,7 +308,7 @@ int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act 
                        const nn_conv_shape *pg, const nn_exec *ex)
 {
     return impl == &nn_conv_direct && ex->kern == &nn_kernels_avx512 && act == NN_ACT_RELU &&
-           !needs_pad(g) && nn_pool2_fast(pg) && pg->H == g->P && pg->W == g->Q && pg->C == g->K;
+           nn_pool2_fast(pg) && pg->H == g->P && pg->W == g->Q && pg->C == g->K;
 }
 
 /* The pool's geometry over pool rows [p0, p0+np). */
@@ -377,15 +379,16 @@ static void direct_forward_pool(const nn_conv_shape *g, int N, const float *x, c
 
 /* Image n of a fused pair: rows of the output gradient rebuilt from the
  * pool's, then their share of dw, db and dx. Conv rows below the last
- * pool window get no gradient. */
+ * pool window get no gradient. A padded layer's dx is scattered into the
+ * gradient of its padded input (after the rows buffer), then cropped. */
 static void backward_pooled(const conv_job *j, int n, const float *a, nn_kdw *kw, float *rows)
 {
     const nn_conv_shape *g = j->g, *pg = j->pg;
     const size_t xs = (size_t)g->H * g->W * g->C, ps = (size_t)pg->P * pg->Q * pg->C;
-    const int gr = pool_rows(g);
-    float *dx = j->dx ? j->dx + n * xs : NULL;
+    const int gr = pool_rows(g), pad = needs_pad(g), Wd = pad ? padded_w(g) : g->W;
+    float *dx = j->dx ? j->dx + n * xs : NULL, *dxp = dx && pad ? rows + rows_size(g) : dx;
     if (dx) {
-        memset(dx, 0, xs * sizeof *dx);
+        memset(dxp, 0, (pad ? xpad_size(g) : xs) * sizeof *dx);
     }
     for (int p0 = 0; p0 < pg->P; p0 += gr) {
         int np = pg->P - p0 < gr ? pg->P - p0 : gr;
@@ -398,8 +401,12 @@ static void backward_pooled(const conv_job *j, int n, const float *a, nn_kdw *kw
         kw->P = 2 * np;
         j->ex->kern->dw(kw);
         if (dx) {
-            dx_col2im(g, j->ex->kern, rows, 2 * p0, 2 * np, j->wk, dx);
+            dx_col2im(g, j->ex->kern, rows, 2 * p0, 2 * np, j->wk, dxp, Wd);
         }
+    }
+    for (int h = 0; dx && pad && h < g->H; h++) {
+        memcpy(dx + (size_t)h * g->W * g->C, dxp + ((size_t)(h + g->pt) * Wd + g->pl) * g->C,
+               (size_t)g->W * g->C * sizeof *dx);
     }
 }
 
@@ -453,7 +460,7 @@ static void backward_group(conv_job *j, int i, float *dyp, float *xpad)
             kw.ym = NULL;
             kern->dw(&kw);
             memset(j->dx + n * xs, 0, xs * sizeof(float));
-            dx_col2im(g, kern, dyp, 0, g->P, j->wk, j->dx + n * xs);
+            dx_col2im(g, kern, dyp, 0, g->P, j->wk, j->dx + n * xs, g->W);
             continue;
         }
         float *inner = dyp + ((size_t)(g->R - 1) * Qp + (g->S - 1)) * K;
@@ -550,7 +557,7 @@ static void run_backward(conv_job *j, const float *w)
 {
     const nn_conv_shape *g = j->g;
     const nn_exec *ex = j->ex;
-    j->mode = choose_dx(g);
+    j->mode = j->pg ? DX_COL2IM : choose_dx(g); /* a fused pool scatters its rows */
     j->need_dx = j->dx != NULL;
     j->scratch = ex->scratch + (j->dx ? kernel_size(g) : 0);
     j->parts = j->scratch + (size_t)ex->max_threads * per_thread(g, j->need_dx);

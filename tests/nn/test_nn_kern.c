@@ -405,10 +405,11 @@ END_TEST
  * one after the other (ReLU conv, then pool; pool backward, then the
  * conv's backward masked by its y): the same bits but for dx and db,
  * whose terms are added in another order. */
-static void conv_pool_check(int threads, int N, int H, int W, int C, int K, int R, int need_dx)
+static void conv_pool_check(int threads, int N, int H, int W, int C, int K, int R, int need_dx,
+                            int same)
 {
     nn_conv_shape g = {.H = H, .W = W, .C = C, .K = K, .R = R, .S = R, .sh = 1, .sw = 1};
-    ck_assert_int_eq(nn_conv_shape_set(&g, 0), 0);
+    ck_assert_int_eq(nn_conv_shape_set(&g, same), 0);
     nn_conv_shape pg = {.H = g.P, .W = g.Q, .C = K, .K = K, .R = 2, .S = 2, .sh = 2, .sw = 2};
     ck_assert_int_eq(nn_conv_shape_set(&pg, 0), 0);
     nn_exec ex = {.kern = &nn_kernels_avx512, .max_threads = threads};
@@ -456,10 +457,15 @@ START_TEST(conv_pool_fused)
     if (!nn_have_avx512()) {
         return;
     }
-    conv_pool_check(1, 3, 11, 9, 3, 32, 3, 0); /* odd conv output: row and column dropped */
-    conv_pool_check(2, 5, 12, 12, 16, 16, 5, 1);
-    conv_pool_check(3, 4, 10, 30, 8, 48, 3, 1); /* rows in groups, partial groups */
-    conv_pool_check(2, 2, 70, 6, 4, 64, 3, 1);
+    conv_pool_check(1, 3, 11, 9, 3, 32, 3, 0, 0); /* odd conv output: row and column dropped */
+    conv_pool_check(2, 5, 12, 12, 16, 16, 5, 1, 0);
+    conv_pool_check(3, 4, 10, 30, 8, 48, 3, 1, 0); /* rows in groups, partial groups */
+    conv_pool_check(2, 2, 70, 6, 4, 64, 3, 1, 0);
+    /* padding="same", as VGG16's: dx through the padded input's gradient */
+    conv_pool_check(2, 3, 12, 10, 16, 32, 3, 1, 1);
+    conv_pool_check(1, 2, 9, 11, 3, 16, 3, 1, 1); /* odd sizes: the last row and column dropped */
+    conv_pool_check(3, 2, 40, 6, 8, 64, 5, 1, 1);
+    conv_pool_check(2, 2, 8, 8, 64, 16, 3, 0, 1);
 }
 END_TEST
 
