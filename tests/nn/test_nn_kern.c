@@ -329,9 +329,11 @@ static void direct_check(const nn_kernels *kern, int threads, conv_shape_case c,
 static const conv_shape_case conv_cases[] = {
     {3, 9, 8, 3, 32, 3, 3, 0},   /* a first layer: C = 3 */
     {2, 11, 13, 1, 17, 5, 5, 0}, /* mnist-like, K not a multiple of 16 */
-    {3, 7, 7, 20, 40, 3, 3, 0},  {2, 6, 9, 16, 70, 2, 3, 0},  {1, 5, 5, 33, 16, 3, 3, 1},
-    {2, 8, 6, 5, 24, 3, 2, 1},   {4, 4, 4, 64, 64, 3, 3, 0},  {1, 12, 12, 24, 48, 5, 5, 0},
+    {3, 7, 7, 20, 40, 3, 3, 0},  {2, 6, 9, 16, 70, 2, 3, 0},
+    {1, 5, 5, 33, 16, 3, 3, 1},  {2, 8, 6, 5, 24, 3, 2, 1},
+    {4, 4, 4, 64, 64, 3, 3, 0},  {1, 12, 12, 24, 48, 5, 5, 0},
     {3, 3, 3, 7, 5, 3, 3, 0},    {2, 10, 3, 9, 130, 1, 1, 0},
+    {1, 4, 40, 8, 32, 3, 3, 1}, /* a wide map: the forward reads x in place, not unrolled */
 };
 
 START_TEST(direct_vs_naive)
