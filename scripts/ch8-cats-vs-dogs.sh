@@ -7,22 +7,23 @@
 # accuracy of both.
 #
 #   scripts/ch8-cats-vs-dogs.sh [--epochs-scratch N] [--epochs-augmented N] [--out DIR] ARCHIVE
+# Relative paths are taken from where it is started; CONVKIT, if set, is
+# the convkit binary to run (default build/cli/convkit).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-e1=30 e2=100 out=out/ch8-cats-vs-dogs archive=""
+e1=30 e2=100 out="" archive=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs-scratch) e1=$2; shift 2 ;;
     --epochs-augmented) e2=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "ch8-cats-vs-dogs: unknown option $1" >&2; exit 2 ;;
     *) archive=$1; shift ;;
   esac
 done
 [ -n "$archive" ] || { echo "usage: scripts/ch8-cats-vs-dogs.sh [options] dogs-vs-cats.zip" >&2; exit 2; }
-[ -x build/cli/convkit ] || scripts/setup.sh
-convkit=$PWD/build/cli/convkit
+. "$(dirname "$0")/common.sh"
+out=${out:-$root/out/ch8-cats-vs-dogs}
 mkdir -p "$out"
 rm -f "$out"/runs.db "$out"/*.ckpt
 [ -f "$out/data.db" ] || "$convkit" prepare-dataset "$archive" --split chollet -o "$out/data.db"

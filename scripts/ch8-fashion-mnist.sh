@@ -4,19 +4,20 @@
 # dataset-fashion-mnist), then its accuracy on the 10,000 test images.
 #
 #   scripts/ch8-fashion-mnist.sh [--epochs N] [--out DIR]
+# Relative paths are taken from where it is started; CONVKIT, if set, is
+# the convkit binary to run (default build/cli/convkit).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-epochs=5 out=out/ch8-fashion-mnist
+epochs=5 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "ch8-fashion-mnist: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[ -x build/cli/convkit ] || scripts/setup.sh
-convkit=$PWD/build/cli/convkit
+. "$(dirname "$0")/common.sh"
+out=${out:-$root/out/ch8-fashion-mnist}
 fm=/usr/share/datasets/fashion-mnist
 mkdir -p "$out"
 rm -f "$out"/runs.db "$out"/*.ckpt

@@ -7,21 +7,22 @@
 # The .cdb files (e.g. ../shared/data/hoda/RemainingSamples.cdb, or HODA's
 # official training and test files) are pooled and split 80/10/10, stratified
 # by digit and seeded; the test accuracy is measured on the held-out tenth.
+# Relative paths are taken from where it is started; CONVKIT, if set, is
+# the convkit binary to run (default build/cli/convkit).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-epochs=10 out=out/ch8-persian-digits cdbs=()
+epochs=10 out="" cdbs=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "ch8-persian-digits: unknown option $1" >&2; exit 2 ;;
     *) cdbs+=("$1"); shift ;;
   esac
 done
 [ ${#cdbs[@]} -gt 0 ] || { echo "usage: scripts/ch8-persian-digits.sh [--epochs N] [--out DIR] CDB..." >&2; exit 2; }
-[ -x build/cli/convkit ] || scripts/setup.sh
-convkit=$PWD/build/cli/convkit
+. "$(dirname "$0")/common.sh"
+out=${out:-$root/out/ch8-persian-digits}
 mkdir -p "$out"
 rm -f "$out"/data.db "$out"/runs.db "$out"/*.ckpt
 "$convkit" prepare-dataset "${cdbs[@]}" --split train=0.8,validation=0.1,test=0.1 --seed 1 \

@@ -19,11 +19,11 @@
 #   --epochs-features N (default 20)   --epochs-augmented N (default 50)
 #   --epochs-fine N     (default 30)   --limit-per-class N (a quick try)
 #   --out DIR           (default out/ch8-pretrained)
-# CONVKIT, if set, is the convkit binary to run (default build/cli/convkit).
+# Relative paths are taken from where it is started; CONVKIT, if set, is
+# the convkit binary to run (default build/cli/convkit).
 # Seeded: run twice, it gives the same curves.csv.
 set -euo pipefail
-abs() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
-size=180 e1=20 e2=50 e3=30 out=out/ch8-pretrained limit="" weights="" src=""
+size=180 e1=20 e2=50 e3=30 out="" limit="" weights="" src=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
@@ -31,20 +31,16 @@ while [ $# -gt 0 ]; do
     --epochs-augmented) e2=$2; shift 2 ;;
     --epochs-fine) e3=$2; shift 2 ;;
     --limit-per-class) limit=$2; shift 2 ;;
-    --out) out=$(abs "$2"); shift 2 ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "ch8-pretrained: unknown option $1" >&2; exit 2 ;;
-    *) if [ -z "$weights" ]; then weights=$(abs "$1"); else src=$(abs "$1"); fi; shift ;;
+    *) if [ -z "$weights" ]; then weights=$1; else src=$1; fi; shift ;;
   esac
 done
 [ -n "$weights" ] || { echo "usage: scripts/ch8-pretrained.sh [options] WEIGHTS.h5 [DIR|ARCHIVE]" >&2; exit 2; }
-cd "$(dirname "$0")/.."
-src=${src:-$(abs ../shared/data/alien-vs-predator/train)}
-if [ -z "${CONVKIT:-}" ]; then
-  [ -x build/cli/convkit ] || scripts/setup.sh
-  CONVKIT=$PWD/build/cli/convkit
-fi
-convkit=$CONVKIT
+. "$(dirname "$0")/common.sh"
+src=${src:-$root/../shared/data/alien-vs-predator/train}
+out=${out:-$root/out/ch8-pretrained}
 mkdir -p "$out"
 rm -f "$out"/data.db "$out"/features.db "$out"/runs.db "$out"/*.ckpt "$out"/*.h5
 

@@ -23,7 +23,6 @@
 # if set, is the convkit binary to run (e.g. a test's build directory's);
 # otherwise build/cli/convkit, made by scripts/setup.sh when missing.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
 epochs="" seeds=1 out="" src="" policy="" per_class=100
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,13 +36,7 @@ while [ $# -gt 0 ]; do
     *) src=$1; shift ;;
   esac
 done
-if [ -n "${CONVKIT:-}" ]; then
-  convkit=$CONVKIT
-  [ -x "$convkit" ] || { echo "ch8-small-data: CONVKIT=$convkit is not executable" >&2; exit 2; }
-else
-  convkit=$root/build/cli/convkit
-  [ -x "$convkit" ] || "$root/scripts/setup.sh"
-fi
+. "$(dirname "$0")/common.sh"
 out=${out:-$root/out/ch8-small-data}
 mkdir -p "$out"
 rm -f "$out"/data.db "$out"/runs.db "$out"/*.ckpt

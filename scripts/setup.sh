@@ -12,7 +12,7 @@ packages=(build-essential cmake pkg-config check sqlite3 libvips-tools
           libturbojpeg0-dev libtcmalloc-minimal4 dataset-fashion-mnist)
 if [ "${1:-}" = "--bench" ]; then
   packages+=(python3 python3-pil python3-numpy python3-torch python3-torchvision
-             libjpeg-turbo-progs time)
+             libjpeg-turbo-progs time jq)
 fi
 
 missing=()
