@@ -117,7 +117,7 @@ def forward_flops(model, x):
     return 2 * macs[0]
 
 
-def child(model_name, threads, fmt, phase, iterations, warmup, seed):
+def child(model_name, threads, fmt, phase, iterations, warmup, seed, size):
     """Measure one configuration in this process; return a dict."""
     import torch
     import torch.nn as nn
@@ -125,6 +125,8 @@ def child(model_name, threads, fmt, phase, iterations, warmup, seed):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     shape, batch, params, default_iters = MODELS[model_name]
+    if size:  # another input size (a conv base takes any)
+        shape = (shape[0], size, size)
     iterations = iterations or default_iters
     model = build(model_name)
     n_params = sum(p.numel() for p in model.parameters())
@@ -211,7 +213,7 @@ def run_child(args, model, threads, fmt, phase, allocator):
     cmd = [sys.executable, os.path.abspath(__file__), "--child",
            "%s,%d,%s,%s" % (model, threads, fmt, phase),
            "--iterations", str(args.iterations), "--warmup", str(args.warmup),
-           "--seed", str(args.seed)]
+           "--seed", str(args.seed), "--size", str(args.size)]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         sys.exit("peer_train: %s %d threads %s %s (%s) failed, exit %d" % (
@@ -238,13 +240,15 @@ def main():
     ap.add_argument("--warmup", type=int, default=3,
                     help="untimed steps first")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--size", type=int, default=0,
+                    help="input height and width (default: per model)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.child:
         model, threads, fmt, phase = args.child.split(",")
         r = child(model, int(threads), fmt, phase, args.iterations,
-                  args.warmup, args.seed)
+                  args.warmup, args.seed, args.size)
         r.update(child_environment())
         print(json.dumps(r), flush=True)
         return
@@ -267,6 +271,7 @@ def main():
                     r = runs[best]
                     rec = {"peer": "pytorch-train", "model": model,
                            "phase": phase, "threads": threads,
+                           "size": args.size or MODELS[model][0][1],
                            "batch": r["batch"], "params": r["params"],
                            "memory_format": best}
                     for k in ("images_per_s", "step_seconds", "gflops"):

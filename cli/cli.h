@@ -42,6 +42,9 @@ int cli_parse_i64(const char *s, int64_t *out);
 int cli_parse_double(const char *s, double *out);
 /* "stretch", "fit", "crop" -> *out; -1 if unknown. */
 int cli_parse_resize(const char *s, aug_resize *out);
+/* A model argument's spec text (nn_spec_load), its input made size x size
+ * when size > 0 (nn_spec_set_input). *spec is malloc'd, NULL on error. */
+int cli_model_spec(const char *model, int size, char **spec, char *err, size_t errlen);
 
 /* Progress: a bar redrawn in place when stderr is a terminal, otherwise
  * nothing until cli_progress_line. */

@@ -279,16 +279,13 @@ static void print_train_text(const char *model, const nn_bench *b)
 static int bench_train(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"model", required_argument, 0, 'm'},
-        {"batch", required_argument, 0, 'b'},
-        {"threads", required_argument, 0, 't'},
-        {"steps", required_argument, 0, 'n'},
-        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"model", required_argument, 0, 'm'},   {"batch", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 't'}, {"steps", required_argument, 0, 'n'},
+        {"size", required_argument, 0, 's'},    {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     const char *cmd = "bench train", *model = NULL;
-    int64_t batch = 0, steps = 0;
+    int64_t batch = 0, steps = 0, size = 0;
     int threads[8] = {1, 2}, nthreads = 2, as_json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -298,10 +295,11 @@ static int bench_train(int argc, char **argv)
         case 'b': bad = cli_parse_i64(optarg, &batch) || batch < 1 || batch > 4096; break;
         case 't': bad = (nthreads = parse_counts(optarg, threads, 8, 1)) < 1; break;
         case 'n': bad = cli_parse_i64(optarg, &steps) || steps < 1; break;
+        case 's': bad = cli_parse_i64(optarg, &size) || size < 1 || size > 8192; break;
         case 'j': as_json = 1; break;
         case 'h':
             printf("usage: convkit bench train MODEL|SPEC [--batch B] [--threads 1,2]\n"
-                   "                           [--steps S] [--json]\n"
+                   "                           [--steps S] [--size N] [--json]\n"
                    "\n"
                    "Training images/s (forward, loss, backward, update) and inference\n"
                    "images/s of a model on synthetic full batches, at each thread count,\n"
@@ -310,6 +308,8 @@ static int bench_train(int argc, char **argv)
                    "ran), CPU seconds per step, peak RSS, and the time of each layer.\n"
                    "The model may also be given as --model M. Defaults: batch 64 and\n"
                    "100 steps for the mnist models, batch 32 and 10 steps otherwise.\n"
+                   "--size N gives the model an N x N input. A model without a final\n"
+                   "activation (a conv base: vgg16-base) is timed for inference only.\n"
                    "--json prints one object per thread count.\n");
             return CLI_OK;
         default: return cli_usage(cmd, "bad option");
@@ -329,7 +329,7 @@ static int bench_train(int argc, char **argv)
     steps = steps ? steps : small ? 100 : 10;
     char err[1024], *spec = NULL;
     nn_model *m = NULL;
-    int rc = nn_spec_load(model, &spec, err, sizeof err);
+    int rc = cli_model_spec(model, (int)size, &spec, err, sizeof err);
     if (rc == 0) {
         rc = nn_model_create(&m, spec, model, (int)batch, err, sizeof err);
     }

@@ -159,13 +159,7 @@ int cmd_extract_features(int argc, char **argv)
     nn_model *m = NULL;
     nn_features *f = NULL;
     data_facts facts = {0};
-    int rc = nn_spec_load(model, &spec, err, sizeof err);
-    if (rc == 0 && size) {
-        char *resized = NULL;
-        rc = nn_spec_set_input(spec, model, (int)size, (int)size, 0, &resized, err, sizeof err);
-        free(spec);
-        spec = resized;
-    }
+    int rc = cli_model_spec(model, (int)size, &spec, err, sizeof err);
     if (rc == 0) {
         rc = nn_model_create(&m, spec, model, (int)batch, err, sizeof err);
     }
@@ -255,13 +249,7 @@ int cmd_export_weights(int argc, char **argv)
     nn_model *m = NULL;
     int rc;
     if (model) {
-        rc = nn_spec_load(model, &spec, err, sizeof err);
-        if (rc == 0 && size) {
-            char *resized = NULL;
-            rc = nn_spec_set_input(spec, model, (int)size, (int)size, 0, &resized, err, sizeof err);
-            free(spec);
-            spec = resized;
-        }
+        rc = cli_model_spec(model, (int)size, &spec, err, sizeof err);
         if (rc == 0) {
             rc = nn_model_create(&m, spec, model, 1, err, sizeof err);
         }

@@ -259,7 +259,7 @@ int cmd_train(int argc, char **argv)
     nn_model *m = NULL;
     data_facts facts = {0};
     data_split tr = {0}, va = {0};
-    int rc = nn_spec_load(model, &spec, err, sizeof err);
+    int rc = cli_model_spec(model, (int)size, &spec, err, sizeof err);
     if (rc == 0 && features) {
         /* The features come first: they give the model its input shape. */
         rc = data_open_features(&tr, features, train_split, (int)batch, 1, (uint64_t)seed, err,
@@ -279,8 +279,6 @@ int cmd_train(int argc, char **argv)
                 rc = 0;
             }
         }
-    } else if (rc == 0 && size) {
-        rc = set_input(&spec, model, (int)size, (int)size, 0, err, sizeof err);
     }
     if (rc == 0) {
         rc = nn_model_create(&m, spec, model, (int)batch, err, sizeof err);

@@ -10,6 +10,7 @@
 
 #include "ck.h"
 #include "cli.h"
+#include "nn.h"
 
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
@@ -167,4 +168,16 @@ int cli_parse_resize(const char *s, aug_resize *out)
         }
     }
     return -1;
+}
+
+int cli_model_spec(const char *model, int size, char **spec, char *err, size_t errlen)
+{
+    int rc = nn_spec_load(model, spec, err, errlen);
+    if (rc == 0 && size > 0) {
+        char *resized = NULL;
+        rc = nn_spec_set_input(*spec, model, size, size, 0, &resized, err, errlen);
+        free(*spec);
+        *spec = resized;
+    }
+    return rc;
 }
