@@ -164,6 +164,9 @@ int cmd_extract_features(int argc, char **argv)
         rc = nn_model_create(&m, spec, model, (int)batch, err, sizeof err);
     }
     if (rc == 0) {
+        rc = nn_model_freeze(m, err, sizeof err);
+    }
+    if (rc == 0) {
         rc = nn_model_load_h5(m, weights, NN_H5_COMPLETE, NULL, err, sizeof err);
     }
     if (rc == 0) {

@@ -117,8 +117,13 @@ size_t nn_model_trainable_params(const nn_model *m);
  * and makes it and all after it trainable (from NULL: all trainable),
  * overriding the spec's trainable=False. A frozen layer's weights are not
  * updated, and no gradient is computed below the lowest trainable layer.
- * Returns 0, CK_EINVAL (no such layer). */
+ * Activation gradients are kept only where a gradient arrives, so
+ * freezing layers also gives back their memory. Returns 0, CK_EINVAL (no
+ * such layer), CK_ENOMEM. */
 int nn_model_trainable_from(nn_model *m, const char *from, char *err, size_t errlen);
+/* Freezes every layer: a model only run forward (extract-features) keeps
+ * no activation gradient but the loss's. Returns 0, CK_ENOMEM. */
+int nn_model_freeze(nn_model *m, char *err, size_t errlen);
 int nn_model_batch(const nn_model *m);
 const char *nn_model_name(const nn_model *m);
 const char *nn_model_spec(const nn_model *m);

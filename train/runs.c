@@ -201,7 +201,7 @@ int nn_runs_record_eval(const char *runs_path, const char *run, const char *spli
     rc = exec_bound(db, "evaluation", err, errlen,
                     "INSERT INTO evaluations(run, split, loss, accuracy, n, confusion, time) "
                     "VALUES(?, ?, ?, ?, ?, ?, ?)",
-                    "ttddittt", run, split, e->loss, e->accuracy, e->n, json, now);
+                    "ttdditt", run, split, e->loss, e->accuracy, e->n, json, now);
     free(json);
     nn_runs_close(db);
     return rc;
