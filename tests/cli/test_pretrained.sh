@@ -53,6 +53,11 @@ expect_status 0 "features up to block4 (spec file)" "$convkit" extract-features 
 expect_eq "$(fhash g2.db)" "$(fhash g1.db)" "fine-tuning leaves block1-4 as they were"
 expect_status 0 "summary of the fine-tuned run's model" "$convkit" summary vgg16-catsdogs
 expect_output "Total params: 17,992,001" "vgg16-catsdogs parameters"
+expect_status 0 "summary of the fine-tuned model" "$convkit" summary --trainable-from block5_conv1 vgg16-catsdogs
+expect_output "Trainable params: 10,356,737" "block5 and the head train (Keras: 10,356,737)"
+expect_output "Non-trainable params: 7,635,264" "blocks 1-4 frozen"
+expect_status 0 "summary at 224x224" "$convkit" summary --size 224 vgg16-base
+expect_output "block5_pool \(MaxPooling2D\) +\(None, 7, 7, 512\)" "7x7x512 at 224x224"
 
 # Errors name the file and the reason.
 expect_status 1 "missing weights file" "$convkit" extract-features --weights nope.h5 --data d.db -o x.db
