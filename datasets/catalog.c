@@ -19,6 +19,9 @@
  *   blobs(id, kind, width, height, bands, data)
  *       the stored bytes of ok samples, in their own table so that scans of
  *       samples never page through image data.
+ *   index samples_split(split, status, id), for reading a split. It exists
+ *       from the start, so that it grows row by row instead of being built
+ *       by a sort of every sample at the end (see catalog_finish.c).
  *
  * Writing: one writer connection, WAL with synchronous=NORMAL while
  * preparing, rows grouped into transactions of a few thousand rows, 64 MB
@@ -61,7 +64,8 @@ static const char *const schema_sql =
     " content_hash BLOB, phash INTEGER, dup_group INTEGER, near_group INTEGER,"
     " leak_of INTEGER, leak_kind TEXT);"
     "CREATE TABLE blobs(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, width INTEGER,"
-    " height INTEGER, bands INTEGER, data BLOB NOT NULL);";
+    " height INTEGER, bands INTEGER, data BLOB NOT NULL);"
+    "CREATE INDEX samples_split ON samples(split, status, id);";
 
 /* ---- helpers shared by the catalog files ------------------------------ */
 
@@ -314,7 +318,9 @@ int ds_catalog_open(ds_catalog **out, const char *path, int mode, char *err, siz
         rc = check_schema(c, err, errlen);
     }
     if (rc == 0) {
-        rc = ds_cat_exec(c, "PRAGMA cache_size = -16384", "open", err, errlen);
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d", DS_CACHE_KB);
+        rc = ds_cat_exec(c, pragma, "open", err, errlen);
     }
     if (rc == 0) {
         rc = load_state(c, err, errlen);
@@ -337,6 +343,7 @@ void ds_catalog_close(ds_catalog *c)
     }
     sqlite3_finalize(c->st_has);
     sqlite3_finalize(c->st_put);
+    sqlite3_finalize(c->st_del);
     sqlite3_finalize(c->st_blob_put);
     sqlite3_finalize(c->st_blob_del);
     sqlite3_finalize(c->st_blob_get);
@@ -621,9 +628,23 @@ int ds_catalog_put(ds_catalog *c, int64_t id, int source_index, const ds_entry *
                                       : "id below its base");
     }
     int rc = ds_cat_tx_begin(c, err, errlen);
+    /* Replacing is deleting, then inserting: INSERT OR REPLACE into a table
+     * with an index needs a statement journal, which SQLite moves to a
+     * temporary file once the cache spills (see catalog_finish.c). */
+    if (rc == 0) {
+        rc = cached(c, "DELETE FROM samples WHERE id = ?", &c->st_del, "replace sample", err,
+                    errlen);
+    }
+    if (rc == 0) {
+        sqlite3_bind_int64(c->st_del, 1, id);
+        if (sqlite3_step(c->st_del) != SQLITE_DONE) {
+            rc = ds_cat_err(c, err, errlen, "replace sample %lld", (long long)id);
+        }
+        sqlite3_reset(c->st_del);
+    }
     if (rc == 0) {
         rc = cached(c,
-                    "INSERT OR REPLACE INTO samples(id, source_idx, name, class_name,"
+                    "INSERT INTO samples(id, source_idx, name, class_name,"
                     " src_split, number, status, reason, format, width, height, bands,"
                     " orig_width, orig_height, bytes, content_hash, phash)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -2,10 +2,10 @@
  * splits, duplicate groups, leakage and the dataset hash — computed in one
  * transaction after the last source.
  *
- * Determinism: the rows are read in id order and every decision is a pure
- * function of them and of the split options; randomness comes only from
- * ck_rng keyed (seed, 0, label, CK_RNG_SPLIT). A run interrupted anywhere
- * and resumed therefore finishes exactly like an uninterrupted one.
+ * Determinism: every decision is a pure function of the stored rows and of
+ * the split options; randomness comes only from ck_rng keyed (seed, 0,
+ * label, CK_RNG_SPLIT). A run interrupted anywhere and resumed therefore
+ * finishes exactly like an uninterrupted one.
  *
  * Labels: class names sorted byte-wise (Keras' order); label = position.
  *
@@ -27,7 +27,7 @@
  * of the cluster, set when the cluster holds at least two different files).
  * Near pairs are found by pigeonhole: split the 64 bits into d+1 blocks; two
  * hashes within d bits agree on at least one block, so only hashes sharing
- * a block value are compared (sort per block), after folding identical
+ * a block value are compared (grouped by block value), after folding identical
  * hashes together. That is near-linear for real hashes.
  *
  * Leakage: a validation or test sample with a copy in train. Policy:
@@ -42,6 +42,32 @@
  * Dataset hash: XXH3-128 over the class names in label order (each with its
  * NUL), then, in id order, every sample in a split — id (int64 LE), label
  * (int32 LE, -1 unlabelled), split name with its NUL, content hash.
+ *
+ * Memory and files. Memory does not depend on the number of samples, and
+ * nothing is written outside the catalog and its journal:
+ * - every order a step needs comes from a B-tree, never from SQLite's
+ *   sorter: a table's rowid, or a scratch table keyed in the order the
+ *   step reads it (hash, then id for exact copies; block value for near
+ *   pairs; cluster, then file for near groups; class, then ordinal for the
+ *   shuffled splits; by hash, finish_near, the union-find over perceptual
+ *   hashes). Scratch tables live in the catalog, created and dropped inside
+ *   finish's transaction: never committed. The sorter would keep up to a
+ *   cache's worth of rows (2 MB at least) in one growing buffer, then
+ *   spill to temporary files; a B-tree only uses pages of the page cache,
+ *   which finish holds to FINISH_CACHE_KB (the 16 MB that ingest filled are
+ *   freed first and serve again). Hence also the index on splits, made
+ *   with the table (catalog.c), not at the end.
+ * - every write is a single-row statement: in a transaction SQLite gives a
+ *   statement that may change several rows a statement journal, which goes
+ *   to a temporary file once the cache spills, as it does here all along.
+ * On Kaggle-like corpora (6,000 and 37,500 samples) the heap stays at the
+ * size ingest left (32-33 MB) through finish, where the arrays of all rows
+ * this replaced took 100 to 300 bytes a sample.
+ * What C holds: the hashes sharing one block value (a few hundred among
+ * 37,500 photos) and, in the shuffled modes only, one class's permutation
+ * (5 bytes a sample of that class: a uniformly random permutation cannot
+ * be stored in much less, and Fisher-Yates over the class in memory keeps
+ * the splits of existing catalogs).
  */
 #include <math.h>
 #include <stdio.h>
@@ -51,112 +77,210 @@
 
 #include "ds_internal.h"
 
-enum { LEAK_NONE = 0, LEAK_EXACT, LEAK_NEAR };
-enum { MAX_NEAR_DISTANCE = 16 };
+enum { MAX_NEAR_DISTANCE = 16, FINISH_CACHE_KB = 4096 };
 /* The perceptual hash of a thumbnail-sized image (MNIST-style digits,
  * Fashion-MNIST) is a coarse 8x8 view of a 28x28 picture: whole classes share
  * it, so near-copy search there reports neighbours, not copies. Such images
  * are only compared exactly. */
-enum { NEAR_MIN_SIDE = 64 };
+#define NEAR_MIN_SIDE "64"
 
-typedef struct row {
-    int64_t id;
-    int64_t number;                         /* -1: none */
-    int64_t dup_group, near_group, leak_of; /* -1: none */
-    uint64_t phash;
-    int32_t label; /* -1: unlabelled */
-    uint8_t hash[16];
-    unsigned char ok, src, split, removed, leak_kind;
-    unsigned char small; /* shorter side under NEAR_MIN_SIDE: no near search */
-} row;
+/* The rows duplicate search looks at. */
+#define OK_ROW "status != 'rejected'"
+#define NEAR_ROW                                                                                   \
+    OK_ROW " AND min(coalesce(orig_width, 0), coalesce(orig_height, 0)) >= " NEAR_MIN_SIDE
+#define LATER_SPLIT "split IN ('validation', 'test')"
+/* The content hash as finish compares it (zeros when absent). */
+#define HASH_KEY "CASE WHEN length(content_hash) = 16 THEN content_hash ELSE zeroblob(16) END"
 
-typedef struct rows {
-    row *v;
-    size_t n;
-} rows;
-
-static int split_code(const char *s, unsigned char *out)
+/* The split number of a split name (none for NULL or an unknown one). */
+static unsigned char split_of(const char *s)
 {
-    *out = DS_SP_NONE;
-    if (!s) {
-        return 0;
-    }
-    for (int i = DS_SP_TRAIN; i <= DS_SP_TEST; i++) {
+    for (int i = DS_SP_TRAIN; s && i < DS_SP_COUNT; i++) {
         if (strcmp(s, ds_cat_split_names[i]) == 0) {
-            *out = (unsigned char)i;
-            return 0;
+            return (unsigned char)i;
         }
     }
-    return -1;
+    return DS_SP_NONE;
 }
 
-static int load_rows(ds_catalog *c, rows *r, char *err, size_t errlen)
+/* Steps through st to the end; step names it in errors. */
+static int run_stmt(ds_catalog *c, sqlite3_stmt *st, const char *step, char *err, size_t errlen)
+{
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    int rc = s == SQLITE_DONE ? 0 : ds_cat_err(c, err, errlen, "finish: %s", step);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Empties, then drops, a scratch table (emptying needs no statement
+ * journal, and the table dropped is one page). */
+static int scratch_drop(ds_catalog *c, const char *table, char *err, size_t errlen)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "DELETE FROM %s; DROP TABLE %s", table, table);
+    return ds_cat_exec(c, sql, "finish: drop scratch table", err, errlen);
+}
+
+/* Inserts every row of sel into a scratch table through ins (one
+ * single-row statement a row, its parameters the columns of sel). */
+static int copy_rows(ds_catalog *c, sqlite3_stmt *sel, sqlite3_stmt *ins, const char *step,
+                     char *err, size_t errlen)
+{
+    int rc = 0, s = SQLITE_DONE;
+    while (rc == 0 && (s = sqlite3_step(sel)) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(sel); i++) {
+            sqlite3_bind_value(ins, i + 1, sqlite3_column_value(sel, i));
+        }
+        rc = run_stmt(c, ins, step, err, errlen);
+    }
+    if (rc == 0 && s != SQLITE_DONE) {
+        rc = ds_cat_err(c, err, errlen, "finish: %s", step);
+    }
+    sqlite3_reset(sel);
+    return rc;
+}
+
+/* Prepares sel and ins and copies (copy_rows). */
+static int copy_query(ds_catalog *c, const char *sel, const char *ins, const char *step, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *s = NULL, *i = NULL;
+    int rc = ds_cat_prepare(c, sel, &s, step, err, errlen);
+    if (rc == 0) {
+        rc = ds_cat_prepare(c, ins, &i, step, err, errlen);
+    }
+    if (rc == 0) {
+        rc = copy_rows(c, s, i, step, err, errlen);
+    }
+    sqlite3_finalize(s);
+    sqlite3_finalize(i);
+    return rc;
+}
+
+enum { CHUNK = 512, CHUNK_COLS = 2 };
+
+/* Rows of sel (?1: the last id done, ?2: CHUNK; integer columns, the first
+ * the id; NULL reads -1) into rows. Returns the count, or a negative code. */
+static int read_chunk(ds_catalog *c, sqlite3_stmt *sel, int64_t after,
+                      int64_t rows[CHUNK][CHUNK_COLS], const char *step, char *err, size_t errlen)
+{
+    int n = 0, s = SQLITE_DONE, cols = sqlite3_column_count(sel);
+    sqlite3_bind_int64(sel, 1, after);
+    sqlite3_bind_int(sel, 2, CHUNK);
+    while (n < CHUNK && (s = sqlite3_step(sel)) == SQLITE_ROW) {
+        for (int i = 0; i < cols && i < CHUNK_COLS; i++) {
+            rows[n][i] =
+                sqlite3_column_type(sel, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(sel, i);
+        }
+        n++;
+    }
+    int rc = n == CHUNK || s == SQLITE_DONE ? n : ds_cat_err(c, err, errlen, "finish: %s", step);
+    sqlite3_reset(sel);
+    return rc;
+}
+
+/* ---- splits ------------------------------------------------------------ */
+
+/* An unknown source split is an error (the catalog was not written by
+ * this version); the first one in id order is named. */
+static int check_source_splits(ds_catalog *c, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int rc = ds_cat_prepare(c,
-                            "SELECT s.id, c.label, s.src_split, s.number, s.status,"
-                            " s.content_hash, s.phash,"
-                            " min(coalesce(s.orig_width, 0), coalesce(s.orig_height, 0))"
-                            " FROM samples s"
-                            " LEFT JOIN classes c ON c.name = s.class_name ORDER BY s.id",
+                            "SELECT id, src_split FROM samples WHERE src_split IS NOT NULL"
+                            " AND src_split NOT IN ('train', 'validation', 'test')"
+                            " ORDER BY id LIMIT 1",
                             &st, "finish: read samples", err, errlen);
     if (rc) {
         return rc;
     }
-    size_t cap = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (r->n == cap) {
-            cap = cap ? 2 * cap : 4096;
-            row *grown = realloc(r->v, cap * sizeof *grown);
-            if (!grown) {
-                sqlite3_finalize(st);
-                return ck_err(err, errlen, CK_ENOMEM, "%s: finish: out of memory", c->path);
-            }
-            r->v = grown;
-        }
-        row *w = &r->v[r->n++];
-        memset(w, 0, sizeof *w);
-        w->id = sqlite3_column_int64(st, 0);
-        w->label = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 1);
-        const char *src = (const char *)sqlite3_column_text(st, 2);
-        if (split_code(src, &w->src)) {
-            rc = ck_err(err, errlen, CK_EFORMAT, "%s: finish: sample %lld: unknown split '%s'",
-                        c->path, (long long)w->id, src);
-            break;
-        }
-        w->number = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
-        const char *status = (const char *)sqlite3_column_text(st, 4);
-        w->ok = status && strcmp(status, "rejected") != 0;
-        if (sqlite3_column_bytes(st, 5) == 16) {
-            memcpy(w->hash, sqlite3_column_blob(st, 5), 16);
-        }
-        w->phash = (uint64_t)sqlite3_column_int64(st, 6);
-        w->small = sqlite3_column_int(st, 7) < NEAR_MIN_SIDE;
-        w->dup_group = w->near_group = w->leak_of = -1;
-    }
-    if (rc == 0 && step != SQLITE_DONE) {
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        rc = ck_err(err, errlen, CK_EFORMAT, "%s: finish: sample %lld: unknown split '%s'", c->path,
+                    (long long)sqlite3_column_int64(st, 0),
+                    (const char *)sqlite3_column_text(st, 1));
+    } else if (step != SQLITE_DONE) {
         rc = ds_cat_err(c, err, errlen, "finish: read samples");
     }
     sqlite3_finalize(st);
     return rc;
 }
 
-/* ---- splits ------------------------------------------------------------ */
-
-static unsigned char chollet_split(const row *w, int first_edition)
+/* Labels, statuses and the splits that need no shuffle, in id order, a
+ * chunk at a time; the derived columns start empty. Fractions leave
+ * labelled splits NULL for shuffle_splits. */
+static int assign_splits(ds_catalog *c, const ds_split_opts *o, char *err, size_t errlen)
 {
-    int64_t k = w->number;
-    if (k >= 0 && k < 1000) {
-        return DS_SP_TRAIN;
+    const char *by_mode = "NULL";
+    if (o->mode == DS_SPLIT_SOURCE) {
+        by_mode = "coalesce(src_split, 'train')";
+    } else if (o->mode == DS_SPLIT_CHOLLET) {
+        by_mode = "CASE WHEN number >= 0 AND number < 1000 THEN 'train'"
+                  " WHEN number >= 1000 AND number < 1500 THEN 'validation'"
+                  " WHEN number >= 1500 AND number < 2500 THEN 'test' END";
+    } else if (o->mode == DS_SPLIT_CHOLLET_1ST) {
+        by_mode = "CASE WHEN number >= 0 AND number < 1000 THEN 'train'"
+                  " WHEN number >= 1000 AND number < 1500 THEN 'validation'"
+                  " WHEN number >= 1500 AND number < 2000 THEN 'test' END";
     }
-    if (k >= 1000 && k < 1500) {
-        return DS_SP_VALIDATION;
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT id, (SELECT c.label FROM classes c WHERE c.name = samples.class_name),"
+             " CASE WHEN status = 'rejected' THEN NULL WHEN class_name IS NULL THEN 'unlabeled'"
+             " ELSE %s END, " OK_ROW " FROM samples NOT INDEXED WHERE id > ?1 ORDER BY id LIMIT ?2",
+             by_mode);
+    sqlite3_stmt *sel = NULL, *set = NULL;
+    int rc = ds_cat_prepare(c, sql, &sel, "finish: splits", err, errlen);
+    if (rc == 0) {
+        rc = ds_cat_prepare(c,
+                            "UPDATE samples SET label = ?, split = ?, status = ?, dup_group = NULL,"
+                            " near_group = NULL, leak_of = NULL, leak_kind = NULL WHERE id = ?",
+                            &set, "finish: splits", err, errlen);
     }
-    if (k >= 1500 && k < (first_edition ? 2000 : 2500)) {
-        return DS_SP_TEST;
+    struct {
+        int64_t id, label;
+        unsigned char split, ok;
+    } rows[CHUNK];
+    int64_t after = -1;
+    for (int n = CHUNK; rc == 0 && n == CHUNK;) {
+        int step = SQLITE_DONE;
+        n = 0;
+        sqlite3_bind_int64(sel, 1, after);
+        sqlite3_bind_int(sel, 2, CHUNK);
+        while (n < CHUNK && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+            rows[n].id = sqlite3_column_int64(sel, 0);
+            rows[n].label =
+                sqlite3_column_type(sel, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(sel, 1);
+            rows[n].split = split_of((const char *)sqlite3_column_text(sel, 2));
+            rows[n].ok = (unsigned char)sqlite3_column_int(sel, 3);
+            n++;
+        }
+        if (n < CHUNK && step != SQLITE_DONE) {
+            rc = ds_cat_err(c, err, errlen, "finish: splits");
+        }
+        sqlite3_reset(sel);
+        for (int i = 0; rc == 0 && i < n; i++) {
+            if (rows[i].label >= 0) {
+                sqlite3_bind_int64(set, 1, rows[i].label);
+            } else {
+                sqlite3_bind_null(set, 1);
+            }
+            if (rows[i].split != DS_SP_NONE) {
+                sqlite3_bind_text(set, 2, ds_cat_split_names[rows[i].split], -1, SQLITE_STATIC);
+            } else {
+                sqlite3_bind_null(set, 2);
+            }
+            sqlite3_bind_text(set, 3, rows[i].ok ? "ok" : "rejected", -1, SQLITE_STATIC);
+            sqlite3_bind_int64(set, 4, rows[i].id);
+            rc = run_stmt(c, set, "splits", err, errlen);
+        }
+        after = n > 0 ? rows[n - 1].id : after;
     }
-    return DS_SP_NONE;
+    sqlite3_finalize(sel);
+    sqlite3_finalize(set);
+    return rc;
 }
 
 static int64_t round_count(int64_t n, double f)
@@ -164,329 +288,692 @@ static int64_t round_count(int64_t n, double f)
     return (int64_t)floor((double)n * f + 0.5);
 }
 
-/* Assigns w->split for every row. by_class holds the indices of the ok
- * labelled rows grouped by label (id order within a class), starts[l] ..
- * starts[l+1] being class l's. */
-static void assign_splits(rows *r, const ds_split_opts *o, int64_t *by_class, const size_t *starts,
-                          int nclasses)
+/* The splits of one class: n samples in id order (ordinal k), shuffled;
+ * split[k] holds the split before the shuffle (unused with fractions) and
+ * receives the final one. */
+static void shuffle_class(const ds_split_opts *o, int label, uint32_t *perm, unsigned char *split,
+                          size_t n)
 {
-    for (size_t i = 0; i < r->n; i++) {
-        row *w = &r->v[i];
-        if (!w->ok) {
-            w->split = DS_SP_NONE;
-        } else if (w->label < 0) {
-            w->split = DS_SP_UNLABELED;
-        } else if (o->mode == DS_SPLIT_SOURCE) {
-            w->split = w->src ? w->src : DS_SP_TRAIN;
-        } else if (o->mode == DS_SPLIT_CHOLLET || o->mode == DS_SPLIT_CHOLLET_1ST) {
-            w->split = chollet_split(w, o->mode == DS_SPLIT_CHOLLET_1ST);
+    for (size_t k = 0; k < n; k++) {
+        perm[k] = (uint32_t)k;
+    }
+    ck_rng rng;
+    ck_rng_init(&rng, o->seed, 0, (uint64_t)label, CK_RNG_SPLIT);
+    ck_rng_shuffle_u32(&rng, perm, n);
+    if (o->mode == DS_SPLIT_FRACTIONS) {
+        int64_t ntrain = round_count((int64_t)n, o->train);
+        int64_t nval = round_count((int64_t)n, o->validation);
+        ntrain = ntrain > (int64_t)n ? (int64_t)n : ntrain;
+        nval = ntrain + nval > (int64_t)n ? (int64_t)n - ntrain : nval;
+        for (size_t p = 0; p < n; p++) {
+            split[perm[p]] = (int64_t)p < ntrain          ? DS_SP_TRAIN
+                             : (int64_t)p < ntrain + nval ? DS_SP_VALIDATION
+                                                          : DS_SP_TEST;
         }
     }
-    for (int l = 0; l < nclasses; l++) {
-        int64_t *cls = by_class + starts[l];
-        size_t n = starts[l + 1] - starts[l];
-        ck_rng rng;
-        ck_rng_init(&rng, o->seed, 0, (uint64_t)l, CK_RNG_SPLIT);
-        ck_rng_shuffle_i64(&rng, cls, n);
-        if (o->mode == DS_SPLIT_FRACTIONS) {
-            int64_t ntrain = round_count((int64_t)n, o->train);
-            int64_t nval = round_count((int64_t)n, o->validation);
-            ntrain = ntrain > (int64_t)n ? (int64_t)n : ntrain;
-            nval = ntrain + nval > (int64_t)n ? (int64_t)n - ntrain : nval;
-            for (size_t p = 0; p < n; p++) {
-                r->v[cls[p]].split = (int64_t)p < ntrain          ? DS_SP_TRAIN
-                                     : (int64_t)p < ntrain + nval ? DS_SP_VALIDATION
-                                                                  : DS_SP_TEST;
-            }
-        }
-        if (o->limit_per_class > 0) {
-            int64_t kept[DS_SP_COUNT] = {0};
-            for (size_t p = 0; p < n; p++) {
-                row *w = &r->v[cls[p]];
-                if (w->split != DS_SP_NONE && kept[w->split]++ >= o->limit_per_class) {
-                    w->split = DS_SP_NONE;
-                }
+    if (o->limit_per_class > 0) {
+        int64_t kept[DS_SP_COUNT] = {0};
+        for (size_t p = 0; p < n; p++) {
+            unsigned char *s = &split[perm[p]];
+            if (*s != DS_SP_NONE && kept[*s]++ >= o->limit_per_class) {
+                *s = DS_SP_NONE;
             }
         }
     }
+}
+
+typedef struct class_stmts {
+    sqlite3_stmt *read, *set;
+} class_stmts;
+
+/* One class of n samples through shuffle_class; finish_ord gives its
+ * samples in id order. */
+static int split_class(ds_catalog *c, const ds_split_opts *o, class_stmts *q, int label, size_t n,
+                       char *err, size_t errlen)
+{
+    uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
+    unsigned char *split = calloc(n ? n : 1, 2); /* n before, then n after */
+    int rc = 0, step = SQLITE_DONE;
+    if (!perm || !split) {
+        rc = ck_err(err, errlen, CK_ENOMEM, "%s: finish: out of memory", c->path);
+    }
+    size_t k = 0;
+    if (rc == 0 && o->mode != DS_SPLIT_FRACTIONS) {
+        sqlite3_bind_int(q->read, 1, label);
+        for (; (step = sqlite3_step(q->read)) == SQLITE_ROW && k < n; k++) {
+            split[k] = split_of((const char *)sqlite3_column_text(q->read, 1));
+            split[n + k] = split[k];
+        }
+        if (step != SQLITE_DONE || k != n) {
+            rc = ds_cat_err(c, err, errlen, "finish: read class %d", label);
+        }
+        sqlite3_reset(q->read);
+    }
+    if (rc == 0) {
+        shuffle_class(o, label, perm, split + n, n);
+        sqlite3_bind_int(q->read, 1, label);
+        for (k = 0; rc == 0 && (step = sqlite3_step(q->read)) == SQLITE_ROW && k < n; k++) {
+            unsigned char s = split[n + k];
+            if (s == split[k]) {
+                continue;
+            }
+            if (s != DS_SP_NONE) {
+                sqlite3_bind_text(q->set, 1, ds_cat_split_names[s], -1, SQLITE_STATIC);
+            } else {
+                sqlite3_bind_null(q->set, 1);
+            }
+            sqlite3_bind_int64(q->set, 2, sqlite3_column_int64(q->read, 0));
+            rc = run_stmt(c, q->set, "write splits", err, errlen);
+        }
+        if (rc == 0 && (step != SQLITE_DONE || k != n)) {
+            rc = ds_cat_err(c, err, errlen, "finish: read class %d", label);
+        }
+        sqlite3_reset(q->read);
+    }
+    free(perm);
+    free(split);
+    return rc;
+}
+
+/* Numbers each class's ok samples in id order into finish_ord(label, k,
+ * id) and counts them (count[label]). */
+static int order_classes(ds_catalog *c, int nclasses, int64_t *count, char *err, size_t errlen)
+{
+    sqlite3_stmt *rd = NULL, *wr = NULL;
+    int rc = ds_cat_exec(c,
+                         "CREATE TABLE finish_ord(label INTEGER, k INTEGER, id INTEGER,"
+                         " PRIMARY KEY(label, k)) WITHOUT ROWID",
+                         "finish: order classes", err, errlen);
+    if (rc == 0) {
+        rc = ds_cat_prepare(c,
+                            "SELECT id, label FROM samples NOT INDEXED WHERE " OK_ROW
+                            " AND label IS NOT NULL ORDER BY id",
+                            &rd, "finish: order classes", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(c, "INSERT INTO finish_ord VALUES (?, ?, ?)", &wr,
+                            "finish: order classes", err, errlen);
+    }
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(rd)) == SQLITE_ROW) {
+        int label = sqlite3_column_int(rd, 1);
+        if (label < 0 || label >= nclasses) {
+            rc = ck_err(err, errlen, CK_EFORMAT, "%s: finish: sample %lld: bad label %d", c->path,
+                        (long long)sqlite3_column_int64(rd, 0), label);
+            break;
+        }
+        sqlite3_bind_int(wr, 1, label);
+        sqlite3_bind_int64(wr, 2, count[label]++);
+        sqlite3_bind_int64(wr, 3, sqlite3_column_int64(rd, 0));
+        rc = run_stmt(c, wr, "order classes", err, errlen);
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = ds_cat_err(c, err, errlen, "finish: order classes");
+    }
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    return rc;
+}
+
+/* The shuffled splits (fractions, or any mode with a per-class limit),
+ * one class at a time. */
+static int shuffle_splits(ds_catalog *c, const ds_split_opts *o, int nclasses, char *err,
+                          size_t errlen)
+{
+    if (o->mode != DS_SPLIT_FRACTIONS && o->limit_per_class <= 0) {
+        return 0;
+    }
+    int64_t *count = calloc((size_t)nclasses + 1, sizeof *count);
+    if (!count) {
+        return ck_err(err, errlen, CK_ENOMEM, "%s: finish: out of memory", c->path);
+    }
+    int rc = order_classes(c, nclasses, count, err, errlen);
+    class_stmts q = {0};
+    if (rc == 0) {
+        rc = ds_cat_prepare(c,
+                            "SELECT o.id, s.split FROM finish_ord o JOIN samples s ON s.id = o.id"
+                            " WHERE o.label = ? ORDER BY o.k",
+                            &q.read, "finish: read class", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(c, "UPDATE samples SET split = ? WHERE id = ?", &q.set,
+                            "finish: write splits", err, errlen);
+    }
+    for (int l = 0; rc == 0 && l < nclasses; l++) {
+        rc = split_class(c, o, &q, l, (size_t)count[l], err, errlen);
+    }
+    sqlite3_finalize(q.read);
+    sqlite3_finalize(q.set);
+    free(count);
+    return rc ? rc : scratch_drop(c, "finish_ord", err, errlen);
 }
 
 /* ---- duplicates and leakage -------------------------------------------- */
 
-typedef struct hkey {
-    uint8_t hash[16];
-    int64_t id;
-    size_t row;
-} hkey;
-
-static int cmp_hkey(const void *a, const void *b)
+/* One group of exact copies: every member gets dup_group = first; with a
+ * train member (smallest id train), the later-split members are leakage. */
+static int exact_group(ds_catalog *c, sqlite3_stmt *members, sqlite3_stmt *set, const void *hash,
+                       int64_t first, int64_t train, int remove, char *err, size_t errlen)
 {
-    const hkey *x = a, *y = b;
-    int d = memcmp(x->hash, y->hash, 16);
-    return d ? d : (x->id > y->id) - (x->id < y->id);
-}
-
-typedef struct pkey {
-    uint64_t phash;
-    int64_t id;
-    size_t row;
-} pkey;
-
-static int cmp_pkey(const void *a, const void *b)
-{
-    const pkey *x = a, *y = b;
-    if (x->phash != y->phash) {
-        return x->phash < y->phash ? -1 : 1;
+    int rc = 0, step;
+    sqlite3_bind_blob(members, 1, hash, 16, SQLITE_TRANSIENT);
+    while (rc == 0 && (step = sqlite3_step(members)) == SQLITE_ROW) {
+        int leak = train >= 0 && sqlite3_column_int(members, 1);
+        sqlite3_bind_int64(set, 1, first);
+        if (leak) {
+            sqlite3_bind_int64(set, 2, train);
+            sqlite3_bind_text(set, 3, "exact", -1, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_null(set, 2);
+            sqlite3_bind_null(set, 3);
+        }
+        sqlite3_bind_int(set, 4, leak && remove);
+        sqlite3_bind_int64(set, 5, sqlite3_column_int64(members, 0));
+        rc = run_stmt(c, set, "exact duplicates", err, errlen);
     }
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int is_later_split(unsigned char s)
-{
-    return s == DS_SP_VALIDATION || s == DS_SP_TEST;
-}
-
-static int64_t min_id(int64_t a, int64_t b)
-{
-    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = ds_cat_err(c, err, errlen, "finish: exact duplicates");
+    }
+    sqlite3_reset(members);
+    return rc;
 }
 
 /* Exact copies: groups of equal content hash; a later-split member of a
- * group with a train member is exact leakage. */
-static int exact_duplicates(rows *r, const ds_split_opts *o, char *err, size_t errlen,
-                            const char *path)
+ * group with a train member is exact leakage. finish_exact holds the ok
+ * samples keyed (hash, id): a scan in key order meets each group whole. */
+static int exact_duplicates(ds_catalog *c, const ds_split_opts *o, char *err, size_t errlen)
 {
-    size_t n = 0;
-    hkey *k = malloc((r->n ? r->n : 1) * sizeof *k);
-    if (!k) {
-        return ck_err(err, errlen, CK_ENOMEM, "%s: finish: out of memory", path);
-    }
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->v[i].ok) {
-            memcpy(k[n].hash, r->v[i].hash, 16);
-            k[n].id = r->v[i].id;
-            k[n].row = i;
-            n++;
-        }
-    }
-    qsort(k, n, sizeof *k, cmp_hkey);
     int remove = o->mode != DS_SPLIT_SOURCE && !o->keep_leakage;
-    for (size_t a = 0, b; a < n; a = b) {
-        int64_t train = -1;
-        for (b = a; b < n && memcmp(k[b].hash, k[a].hash, 16) == 0; b++) {
-            if (r->v[k[b].row].split == DS_SP_TRAIN) {
-                train = min_id(train, k[b].id);
+    sqlite3_stmt *scan = NULL, *members = NULL, *set = NULL;
+    int rc = ds_cat_exec(c,
+                         "CREATE TABLE finish_exact(hash BLOB, id INTEGER, train INTEGER,"
+                         " later INTEGER, PRIMARY KEY(hash, id)) WITHOUT ROWID",
+                         "finish: exact duplicates", err, errlen);
+    if (rc == 0) {
+        rc = copy_query(c,
+                        "SELECT " HASH_KEY ", id, split = 'train', " LATER_SPLIT
+                        " FROM samples NOT INDEXED WHERE " OK_ROW,
+                        "INSERT INTO finish_exact VALUES (?, ?, ?, ?)", "exact duplicates", err,
+                        errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(c, "SELECT hash, id, train FROM finish_exact ORDER BY hash, id", &scan,
+                            "finish: exact duplicates", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(c, "SELECT id, later FROM finish_exact WHERE hash = ?", &members,
+                            "finish: exact duplicates", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(c,
+                            "UPDATE samples SET dup_group = ?1, leak_of = ?2, leak_kind = ?3,"
+                            " status = CASE WHEN ?4 THEN 'leakage' ELSE status END WHERE id = ?5",
+                            &set, "finish: exact duplicates", err, errlen);
+    }
+    uint8_t hash[16] = {0};
+    int64_t first = -1, train = -1, size = 0;
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(scan)) == SQLITE_ROW) {
+        const void *h = sqlite3_column_blob(scan, 0);
+        if (size > 0 && memcmp(h, hash, 16) != 0) {
+            if (size >= 2) {
+                rc = exact_group(c, members, set, hash, first, train, remove, err, errlen);
             }
+            size = 0;
         }
-        if (b - a < 2) {
-            continue;
+        if (size++ == 0) {
+            memcpy(hash, h, 16);
+            first = sqlite3_column_int64(scan, 1);
+            train = -1;
         }
-        for (size_t j = a; j < b; j++) {
-            row *w = &r->v[k[j].row];
-            w->dup_group = k[a].id;
-            if (train >= 0 && is_later_split(w->split)) {
-                w->leak_kind = LEAK_EXACT;
-                w->leak_of = train;
-                w->removed = (unsigned char)remove;
-            }
+        if (train < 0 && sqlite3_column_int(scan, 2)) {
+            train = sqlite3_column_int64(scan, 1); /* ids ascend within a group */
         }
     }
-    free(k);
-    return 0;
-}
-
-typedef struct near_state {
-    size_t nvals;
-    uint64_t *val;     /* distinct perceptual hashes, sorted */
-    int64_t *own;      /* smallest train id with exactly this hash */
-    int64_t *near;     /* smallest train id within the distance */
-    uint32_t *parent;  /* union-find over values */
-    uint32_t *row_val; /* value index of each row (ok rows only) */
-} near_state;
-
-static uint32_t uf_find(uint32_t *parent, uint32_t x)
-{
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]];
-        x = parent[x];
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = ds_cat_err(c, err, errlen, "finish: exact duplicates");
     }
-    return x;
-}
-
-static void near_edge(near_state *s, uint32_t a, uint32_t b)
-{
-    uint32_t ra = uf_find(s->parent, a), rb = uf_find(s->parent, b);
-    if (ra != rb) {
-        s->parent[ra < rb ? rb : ra] = ra < rb ? ra : rb;
+    if (rc == 0 && size >= 2) {
+        rc = exact_group(c, members, set, hash, first, train, remove, err, errlen);
     }
-    s->near[a] = min_id(s->near[a], s->own[b]);
-    s->near[b] = min_id(s->near[b], s->own[a]);
+    sqlite3_finalize(scan);
+    sqlite3_finalize(members);
+    sqlite3_finalize(set);
+    return rc ? rc : scratch_drop(c, "finish_exact", err, errlen);
 }
 
-/* All pairs of distinct values within d bits, by pigeonhole on d+1 blocks. */
-static int near_pairs(near_state *s, int d)
+/* Near copies. finish_near holds each distinct perceptual hash (the rowid)
+ * of the rows searched, with own = the smallest train id carrying exactly
+ * it, the union-find parent (NULL: a root) and near = the smallest own
+ * among its neighbours. */
+typedef struct near_hash {
+    uint64_t phash;
+    int64_t own; /* -1: none */
+} near_hash;
+
+typedef struct near_ctx {
+    ds_catalog *c;
+    int d;
+    sqlite3_stmt *get_parent, *set_parent, *set_near;
+    near_hash *run; /* the hashes sharing the current block value */
+    size_t nrun, caprun;
+    char *err;
+    size_t errlen;
+} near_ctx;
+
+/* x's parent, or x itself for a root. */
+static int uf_parent(near_ctx *n, uint64_t x, uint64_t *parent)
 {
-    if (d <= 0 || s->nvals < 2) {
+    sqlite3_stmt *st = n->get_parent;
+    sqlite3_bind_int64(st, 1, (int64_t)x);
+    int step = sqlite3_step(st);
+    *parent = x;
+    if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *parent = (uint64_t)sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return step == SQLITE_ROW ? 0 : ds_cat_err(n->c, n->err, n->errlen, "finish: near groups");
+}
+
+static int uf_set_parent(near_ctx *n, uint64_t x, uint64_t parent)
+{
+    sqlite3_bind_int64(n->set_parent, 1, (int64_t)x);
+    sqlite3_bind_int64(n->set_parent, 2, (int64_t)parent);
+    return run_stmt(n->c, n->set_parent, "near groups", n->err, n->errlen);
+}
+
+/* The root of x, halving the path on the way. */
+static int uf_find(near_ctx *n, uint64_t x, uint64_t *root)
+{
+    for (;;) {
+        uint64_t p, g = 0;
+        int rc = uf_parent(n, x, &p);
+        if (rc == 0 && p != x) {
+            rc = uf_parent(n, p, &g);
+        }
+        if (rc) {
+            return rc;
+        }
+        if (p == x || g == p) {
+            *root = p;
+            return 0;
+        }
+        if ((rc = uf_set_parent(n, x, g))) {
+            return rc;
+        }
+        x = g;
+    }
+}
+
+/* near of x = min(near of x, own). */
+static int near_lower(near_ctx *n, uint64_t x, int64_t own)
+{
+    if (own < 0) {
         return 0;
     }
-    uint64_t *keys = malloc(s->nvals * sizeof *keys);
-    if (!keys) {
-        return CK_ENOMEM;
+    sqlite3_bind_int64(n->set_near, 1, (int64_t)x);
+    sqlite3_bind_int64(n->set_near, 2, own);
+    return run_stmt(n->c, n->set_near, "near copies", n->err, n->errlen);
+}
+
+static int near_edge(near_ctx *n, const near_hash *a, const near_hash *b)
+{
+    uint64_t ra, rb;
+    int rc = uf_find(n, a->phash, &ra);
+    if (rc == 0) {
+        rc = uf_find(n, b->phash, &rb);
     }
-    int blocks = d + 1;
-    for (int b = 0; b < blocks; b++) {
+    if (rc == 0 && ra != rb) {
+        rc = uf_set_parent(n, ra < rb ? rb : ra, ra < rb ? ra : rb);
+    }
+    if (rc == 0) {
+        rc = near_lower(n, a->phash, b->own);
+    }
+    if (rc == 0) {
+        rc = near_lower(n, b->phash, a->own);
+    }
+    return rc;
+}
+
+static uint64_t block_key(uint64_t h, int b, int blocks)
+{
+    int lo = b * 64 / blocks, hi = (b + 1) * 64 / blocks;
+    return (h >> lo) & (((uint64_t)1 << (hi - lo)) - 1);
+}
+
+/* The pairs within d bits among hashes that share block b; a pair that
+ * also shares an earlier block was handled there. */
+static int near_run(near_ctx *n, int b, int blocks)
+{
+    for (size_t i = 0; i < n->nrun; i++) {
+        for (size_t j = i + 1; j < n->nrun; j++) {
+            uint64_t x = n->run[i].phash, y = n->run[j].phash;
+            if (ds_phash_distance(x, y) > n->d) {
+                continue;
+            }
+            int seen = 0;
+            for (int e = 0; e < b && !seen; e++) {
+                seen = block_key(x, e, blocks) == block_key(y, e, blocks);
+            }
+            int rc = seen ? 0 : near_edge(n, &n->run[i], &n->run[j]);
+            if (rc) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+static int near_push(near_ctx *n, near_hash h)
+{
+    if (n->nrun == n->caprun) {
+        size_t cap = n->caprun ? 2 * n->caprun : 256;
+        near_hash *grown = realloc(n->run, cap * sizeof *grown);
+        if (!grown) {
+            return ck_err(n->err, n->errlen, CK_ENOMEM, "%s: finish: out of memory", n->c->path);
+        }
+        n->run = grown;
+        n->caprun = cap;
+    }
+    n->run[n->nrun++] = h;
+    return 0;
+}
+
+/* finish_block: every hash once per block, keyed (block, block value,
+ * hash). */
+static int near_blocks(near_ctx *n, int blocks)
+{
+    sqlite3_stmt *sel = NULL, *ins = NULL;
+    int rc = ds_cat_exec(n->c,
+                         "CREATE TABLE finish_block(block INTEGER, value INTEGER,"
+                         " phash INTEGER, own INTEGER, PRIMARY KEY(block, value, phash))"
+                         " WITHOUT ROWID",
+                         "finish: near copies", n->err, n->errlen);
+    if (rc == 0) {
+        rc = ds_cat_prepare(n->c, "SELECT ?1, (phash >> ?2) & ?3, phash, own FROM finish_near",
+                            &sel, "finish: near copies", n->err, n->errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(n->c, "INSERT INTO finish_block VALUES (?, ?, ?, ?)", &ins,
+                            "finish: near copies", n->err, n->errlen);
+    }
+    for (int b = 0; rc == 0 && b < blocks; b++) {
         int lo = b * 64 / blocks, hi = (b + 1) * 64 / blocks;
-        uint64_t mask = ((uint64_t)1 << (hi - lo)) - 1;
-        for (size_t v = 0; v < s->nvals; v++) {
-            keys[v] = ((s->val[v] >> lo) & mask) << 32 | (uint64_t)v;
-        }
-        qsort(keys, s->nvals, sizeof *keys, cmp_u64);
-        for (size_t a = 0, e; a < s->nvals; a = e) {
-            for (e = a + 1; e < s->nvals && keys[e] >> 32 == keys[a] >> 32; e++) {
-            }
-            for (size_t i = a; i < e; i++) {
-                uint32_t vi = (uint32_t)keys[i];
-                for (size_t j = i + 1; j < e; j++) {
-                    uint32_t vj = (uint32_t)keys[j];
-                    if (ds_phash_distance(s->val[vi], s->val[vj]) <= d) {
-                        near_edge(s, vi, vj);
-                    }
-                }
-            }
-        }
+        sqlite3_bind_int(sel, 1, b);
+        sqlite3_bind_int(sel, 2, lo);
+        sqlite3_bind_int64(sel, 3, (int64_t)(((uint64_t)1 << (hi - lo)) - 1));
+        rc = copy_rows(n->c, sel, ins, "near copies", n->err, n->errlen);
     }
-    free(keys);
-    return 0;
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    return rc;
 }
 
-static void near_free(near_state *s)
+/* All pairs of distinct hashes within d bits, by pigeonhole on d+1 blocks:
+ * a scan of finish_block in key order meets each run of equal block values
+ * whole. */
+static int near_pairs(near_ctx *n)
 {
-    free(s->val);
-    free(s->own);
-    free(s->near);
-    free(s->parent);
-    free(s->row_val);
-}
-
-typedef struct ckey {
-    uint32_t comp;
-    int64_t rep; /* the exact group (or the sample itself) */
-    size_t row;
-} ckey;
-
-static int cmp_ckey(const void *a, const void *b)
-{
-    const ckey *x = a, *y = b;
-    if (x->comp != y->comp) {
-        return x->comp < y->comp ? -1 : 1;
+    if (n->d <= 0) {
+        return 0;
     }
-    return (x->rep > y->rep) - (x->rep < y->rep);
-}
-
-/* near_group for clusters holding at least two different files. */
-static int near_groups(rows *r, near_state *s)
-{
-    size_t n = 0;
-    ckey *k = malloc((r->n ? r->n : 1) * sizeof *k);
-    if (!k) {
-        return CK_ENOMEM;
+    int blocks = n->d + 1;
+    sqlite3_stmt *scan = NULL;
+    int rc = near_blocks(n, blocks);
+    if (rc == 0) {
+        rc = ds_cat_prepare(
+            n->c, "SELECT block, phash, own FROM finish_block ORDER BY block, value, phash", &scan,
+            "finish: near copies", n->err, n->errlen);
     }
-    for (size_t i = 0; i < r->n; i++) {
-        const row *w = &r->v[i];
-        if (w->ok && !w->small) {
-            k[n].comp = uf_find(s->parent, s->row_val[i]);
-            k[n].rep = w->dup_group >= 0 ? w->dup_group : w->id;
-            k[n].row = i;
-            n++;
+    int step = SQLITE_DONE, b = 0;
+    n->nrun = 0;
+    while (rc == 0 && (step = sqlite3_step(scan)) == SQLITE_ROW) {
+        int hb = sqlite3_column_int(scan, 0);
+        near_hash h = {(uint64_t)sqlite3_column_int64(scan, 1),
+                       sqlite3_column_type(scan, 2) == SQLITE_NULL ? -1
+                                                                   : sqlite3_column_int64(scan, 2)};
+        if (n->nrun > 0 &&
+            (hb != b || block_key(h.phash, b, blocks) != block_key(n->run[0].phash, b, blocks))) {
+            rc = near_run(n, b, blocks);
+            n->nrun = 0;
+        }
+        b = hb;
+        if (rc == 0) {
+            rc = near_push(n, h);
         }
     }
-    qsort(k, n, sizeof *k, cmp_ckey);
-    for (size_t a = 0, b; a < n; a = b) {
-        int distinct = 1;
-        int64_t first = r->v[k[a].row].id;
-        for (b = a + 1; b < n && k[b].comp == k[a].comp; b++) {
-            distinct += k[b].rep != k[b - 1].rep;
-            first = min_id(first, r->v[k[b].row].id);
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = ds_cat_err(n->c, n->err, n->errlen, "finish: near copies");
+    }
+    if (rc == 0) {
+        rc = near_run(n, b, blocks);
+    }
+    sqlite3_finalize(scan);
+    return rc ? rc : scratch_drop(n->c, "finish_block", n->err, n->errlen);
+}
+
+/* Points every hash of finish_near at its root, a chunk of hashes at a
+ * time (the chunk is read, then written). */
+static int near_roots(near_ctx *n)
+{
+    uint64_t chunk[CHUNK];
+    sqlite3_stmt *st = NULL;
+    int rc = ds_cat_prepare(n->c,
+                            "SELECT phash FROM finish_near WHERE phash >= ? AND parent IS NOT NULL"
+                            " ORDER BY phash LIMIT ?",
+                            &st, "finish: near groups", n->err, n->errlen);
+    int64_t from = INT64_MIN;
+    size_t got = CHUNK;
+    while (rc == 0 && got == CHUNK) {
+        int step = SQLITE_DONE;
+        got = 0;
+        sqlite3_bind_int64(st, 1, from);
+        sqlite3_bind_int(st, 2, CHUNK);
+        while (got < CHUNK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            chunk[got++] = (uint64_t)sqlite3_column_int64(st, 0);
         }
-        if (distinct >= 2) {
-            for (size_t j = a; j < b; j++) {
-                r->v[k[j].row].near_group = first;
+        if (step != SQLITE_ROW && step != SQLITE_DONE) {
+            rc = ds_cat_err(n->c, n->err, n->errlen, "finish: near groups");
+        }
+        sqlite3_reset(st);
+        for (size_t i = 0; rc == 0 && i < got; i++) {
+            uint64_t root, p;
+            rc = uf_find(n, chunk[i], &root);
+            if (rc == 0) {
+                rc = uf_parent(n, chunk[i], &p);
+            }
+            if (rc == 0 && p != root) {
+                rc = uf_set_parent(n, chunk[i], root);
             }
         }
+        if (got == CHUNK && (int64_t)chunk[CHUNK - 1] == INT64_MAX) {
+            break;
+        }
+        if (got == CHUNK) {
+            from = (int64_t)chunk[CHUNK - 1] + 1;
+        }
     }
-    free(k);
-    return 0;
+    sqlite3_finalize(st);
+    return rc;
 }
 
-static int near_duplicates(rows *r, const ds_split_opts *o, char *err, size_t errlen,
-                           const char *path)
+/* One near cluster with at least two different files: near_group = first
+ * for all its members. */
+static int near_group(ds_catalog *c, sqlite3_stmt *members, sqlite3_stmt *set, int64_t cluster,
+                      int64_t first, char *err, size_t errlen)
+{
+    int rc = 0, step;
+    sqlite3_bind_int64(members, 1, cluster);
+    while (rc == 0 && (step = sqlite3_step(members)) == SQLITE_ROW) {
+        sqlite3_bind_int64(set, 1, first);
+        sqlite3_bind_int64(set, 2, sqlite3_column_int64(members, 0));
+        rc = run_stmt(c, set, "near groups", err, errlen);
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = ds_cat_err(c, err, errlen, "finish: near groups");
+    }
+    sqlite3_reset(members);
+    return rc;
+}
+
+/* near_group for clusters holding at least two different files (a file:
+ * an exact group, or a sample on its own). finish_member holds the
+ * searched samples keyed (cluster, file, id): a scan in key order meets
+ * each cluster whole, its files in order. */
+static int near_groups(ds_catalog *c, char *err, size_t errlen)
+{
+    sqlite3_stmt *scan = NULL, *members = NULL, *set = NULL;
+    int rc = ds_cat_exec(c,
+                         "CREATE TABLE finish_member(cluster INTEGER, rep INTEGER,"
+                         " id INTEGER, PRIMARY KEY(cluster, rep, id)) WITHOUT ROWID",
+                         "finish: near groups", err, errlen);
+    if (rc == 0) {
+        rc = copy_query(c,
+                        "SELECT coalesce((SELECT parent FROM finish_near n"
+                        " WHERE n.phash = coalesce(s.phash, 0)), coalesce(s.phash, 0)),"
+                        " coalesce(s.dup_group, s.id), s.id FROM samples s NOT INDEXED"
+                        " WHERE s." NEAR_ROW,
+                        "INSERT INTO finish_member VALUES (?, ?, ?)", "near groups", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(c,
+                            "SELECT cluster, rep, id FROM finish_member ORDER BY cluster, rep, id",
+                            &scan, "finish: near groups", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(c, "SELECT id FROM finish_member WHERE cluster = ?", &members,
+                            "finish: near groups", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(c, "UPDATE samples SET near_group = ? WHERE id = ?", &set,
+                            "finish: near groups", err, errlen);
+    }
+    int64_t cluster = 0, rep = 0, first = 0, files = 0;
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(scan)) == SQLITE_ROW) {
+        int64_t cl = sqlite3_column_int64(scan, 0), r = sqlite3_column_int64(scan, 1);
+        int64_t id = sqlite3_column_int64(scan, 2);
+        if (files > 0 && cl != cluster) {
+            if (files >= 2) {
+                rc = near_group(c, members, set, cluster, first, err, errlen);
+            }
+            files = 0;
+        }
+        if (files == 0) {
+            cluster = cl;
+            first = id;
+            files = 1;
+        } else {
+            files += r != rep;
+            first = id < first ? id : first;
+        }
+        rep = r;
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = ds_cat_err(c, err, errlen, "finish: near groups");
+    }
+    if (rc == 0 && files >= 2) {
+        rc = near_group(c, members, set, cluster, first, err, errlen);
+    }
+    sqlite3_finalize(scan);
+    sqlite3_finalize(members);
+    sqlite3_finalize(set);
+    return rc ? rc : scratch_drop(c, "finish_member", err, errlen);
+}
+
+/* Near leakage: a later-split sample, not already exact leakage, whose
+ * hash or a neighbour's is carried by a train sample; in id order, a chunk
+ * at a time. */
+static int near_leakage(ds_catalog *c, char *err, size_t errlen)
+{
+    sqlite3_stmt *sel = NULL, *set = NULL;
+    int rc = ds_cat_prepare(
+        c,
+        "SELECT s.id, CASE WHEN n.near IS NULL THEN n.own WHEN n.own IS NULL THEN n.near"
+        " ELSE min(n.own, n.near) END AS of FROM samples s NOT INDEXED"
+        " JOIN finish_near n ON n.phash = coalesce(s.phash, 0)"
+        " WHERE s.id > ?1 AND s.leak_kind IS NULL AND s." LATER_SPLIT " AND s." NEAR_ROW
+        " AND of IS NOT NULL ORDER BY s.id LIMIT ?2",
+        &sel, "finish: near copies", err, errlen);
+    if (rc == 0) {
+        rc = ds_cat_prepare(c, "UPDATE samples SET leak_kind = 'near', leak_of = ? WHERE id = ?",
+                            &set, "finish: near copies", err, errlen);
+    }
+    int64_t after = -1;
+    for (int n = CHUNK; rc == 0 && n == CHUNK;) {
+        int64_t rows[CHUNK][CHUNK_COLS];
+        n = read_chunk(c, sel, after, rows, "near copies", err, errlen);
+        rc = n < 0 ? n : 0;
+        for (int i = 0; rc == 0 && i < n; i++) {
+            sqlite3_bind_int64(set, 1, rows[i][1]);
+            sqlite3_bind_int64(set, 2, rows[i][0]);
+            rc = run_stmt(c, set, "near copies", err, errlen);
+        }
+        after = n > 0 ? rows[n - 1][0] : after;
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(set);
+    return rc;
+}
+
+static int near_duplicates(ds_catalog *c, const ds_split_opts *o, char *err, size_t errlen)
 {
     if (o->near_distance < 0) {
         return 0;
     }
-    near_state s = {0};
-    size_t n = 0;
-    pkey *k = malloc((r->n ? r->n : 1) * sizeof *k);
-    s.val = malloc((r->n ? r->n : 1) * sizeof *s.val);
-    s.own = malloc((r->n ? r->n : 1) * sizeof *s.own);
-    s.near = malloc((r->n ? r->n : 1) * sizeof *s.near);
-    s.parent = malloc((r->n ? r->n : 1) * sizeof *s.parent);
-    s.row_val = calloc(r->n ? r->n : 1, sizeof *s.row_val);
-    int rc = 0;
-    if (!k || !s.val || !s.own || !s.near || !s.parent || !s.row_val) {
-        rc = CK_ENOMEM;
-        goto done;
-    }
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->v[i].ok && !r->v[i].small) {
-            k[n].phash = r->v[i].phash;
-            k[n].id = r->v[i].id;
-            k[n].row = i;
-            n++;
-        }
-    }
-    qsort(k, n, sizeof *k, cmp_pkey);
-    for (size_t i = 0; i < n; i++) {
-        if (i == 0 || k[i].phash != k[i - 1].phash) {
-            s.val[s.nvals] = k[i].phash;
-            s.own[s.nvals] = -1;
-            s.parent[s.nvals] = (uint32_t)s.nvals;
-            s.nvals++;
-        }
-        uint32_t v = (uint32_t)(s.nvals - 1);
-        s.row_val[k[i].row] = v;
-        if (r->v[k[i].row].split == DS_SP_TRAIN) {
-            s.own[v] = min_id(s.own[v], k[i].id);
-        }
-    }
-    memcpy(s.near, s.own, s.nvals * sizeof *s.near);
-    rc = near_pairs(&s, o->near_distance);
+    near_ctx n = {.c = c, .d = o->near_distance, .err = err, .errlen = errlen};
+    int rc = ds_cat_exec(c,
+                         "CREATE TABLE finish_near(phash INTEGER PRIMARY KEY, own INTEGER,"
+                         " parent INTEGER, near INTEGER)",
+                         "finish: near copies", err, errlen);
+    /* Train samples first, in id order: the first of each hash, the one
+     * kept, is its smallest train id. */
     if (rc == 0) {
-        rc = near_groups(r, &s);
+        rc = copy_query(c,
+                        "SELECT coalesce(phash, 0), id FROM samples NOT INDEXED"
+                        " WHERE " NEAR_ROW " AND split = 'train' ORDER BY id",
+                        "INSERT OR IGNORE INTO finish_near(phash, own) VALUES (?, ?)",
+                        "near copies", err, errlen);
     }
     if (rc == 0) {
-        for (size_t i = 0; i < r->n; i++) {
-            row *w = &r->v[i];
-            if (w->ok && !w->small && w->leak_kind == LEAK_NONE && is_later_split(w->split) &&
-                s.near[s.row_val[i]] >= 0) {
-                w->leak_kind = LEAK_NEAR;
-                w->leak_of = s.near[s.row_val[i]];
-            }
-        }
+        rc = copy_query(c, "SELECT coalesce(phash, 0) FROM samples NOT INDEXED WHERE " NEAR_ROW,
+                        "INSERT OR IGNORE INTO finish_near(phash) VALUES (?)", "near copies", err,
+                        errlen);
     }
-done:
-    free(k);
-    near_free(&s);
-    return rc ? ck_err(err, errlen, rc, "%s: finish: out of memory", path) : 0;
+    if (rc == 0) {
+        rc = ds_cat_prepare(c, "SELECT parent FROM finish_near WHERE phash = ?", &n.get_parent,
+                            "finish: near groups", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(c, "UPDATE finish_near SET parent = ?2 WHERE phash = ?1", &n.set_parent,
+                            "finish: near groups", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_prepare(c,
+                            "UPDATE finish_near SET near = ?2 WHERE phash = ?1"
+                            " AND (near IS NULL OR near > ?2)",
+                            &n.set_near, "finish: near copies", err, errlen);
+    }
+    if (rc == 0) {
+        rc = near_pairs(&n);
+    }
+    if (rc == 0) {
+        rc = near_roots(&n);
+    }
+    if (rc == 0) {
+        rc = near_groups(c, err, errlen);
+    }
+    if (rc == 0) {
+        rc = near_leakage(c, err, errlen);
+    }
+    sqlite3_finalize(n.get_parent);
+    sqlite3_finalize(n.set_parent);
+    sqlite3_finalize(n.set_near);
+    free(n.run);
+    return rc ? rc : scratch_drop(c, "finish_near", err, errlen);
 }
 
-/* ---- the hash and writing back ------------------------------------------ */
+/* ---- the hash ----------------------------------------------------------- */
 
 static void put_le(uint8_t *p, uint64_t v, int bytes)
 {
@@ -495,7 +982,38 @@ static void put_le(uint8_t *p, uint64_t v, int bytes)
     }
 }
 
-static int dataset_hash(ds_catalog *c, const rows *r, char hex[33], char *err, size_t errlen)
+static int hash_rows(ds_catalog *c, XXH3_state_t *xx, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ds_cat_prepare(c,
+                            "SELECT id, label, split, content_hash FROM samples NOT INDEXED"
+                            " WHERE status = 'ok' AND split IS NOT NULL ORDER BY id",
+                            &st, "finish: hash", err, errlen);
+    if (rc) {
+        return rc;
+    }
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        uint8_t buf[12], hash[16] = {0};
+        int32_t label = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 1);
+        put_le(buf, (uint64_t)sqlite3_column_int64(st, 0), 8);
+        put_le(buf + 8, (uint32_t)label, 4);
+        const char *split = (const char *)sqlite3_column_text(st, 2);
+        if (sqlite3_column_bytes(st, 3) == 16) {
+            memcpy(hash, sqlite3_column_blob(st, 3), 16);
+        }
+        XXH3_128bits_update(xx, buf, sizeof buf);
+        XXH3_128bits_update(xx, split, strlen(split) + 1);
+        XXH3_128bits_update(xx, hash, 16);
+    }
+    if (step != SQLITE_DONE) {
+        rc = ds_cat_err(c, err, errlen, "finish: hash");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int dataset_hash(ds_catalog *c, char hex[33], char *err, size_t errlen)
 {
     const char *const *names;
     int nclasses;
@@ -511,19 +1029,7 @@ static int dataset_hash(ds_catalog *c, const rows *r, char hex[33], char *err, s
     for (int i = 0; i < nclasses; i++) {
         XXH3_128bits_update(st, names[i], strlen(names[i]) + 1);
     }
-    for (size_t i = 0; i < r->n; i++) {
-        const row *w = &r->v[i];
-        if (!w->ok || w->removed || w->split == DS_SP_NONE) {
-            continue;
-        }
-        uint8_t buf[12];
-        put_le(buf, (uint64_t)w->id, 8);
-        put_le(buf + 8, (uint32_t)w->label, 4);
-        const char *split = ds_cat_split_names[w->split];
-        XXH3_128bits_update(st, buf, sizeof buf);
-        XXH3_128bits_update(st, split, strlen(split) + 1);
-        XXH3_128bits_update(st, w->hash, 16);
-    }
+    rc = hash_rows(c, st, err, errlen);
     XXH128_canonical_t canon;
     XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(st));
     XXH3_freeState(st);
@@ -533,62 +1039,26 @@ static int dataset_hash(ds_catalog *c, const rows *r, char hex[33], char *err, s
         hex[2 * i + 1] = digits[canon.digest[i] & 15];
     }
     hex[32] = '\0';
-    return 0;
-}
-
-static void bind_id_or_null(sqlite3_stmt *st, int i, int64_t v)
-{
-    if (v >= 0) {
-        sqlite3_bind_int64(st, i, v);
-    } else {
-        sqlite3_bind_null(st, i);
-    }
-}
-
-static int write_rows(ds_catalog *c, const rows *r, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = ds_cat_prepare(c,
-                            "UPDATE samples SET label = ?, split = ?, status = ?, dup_group = ?,"
-                            " near_group = ?, leak_of = ?, leak_kind = ? WHERE id = ?",
-                            &st, "finish: update samples", err, errlen);
-    for (size_t i = 0; rc == 0 && i < r->n; i++) {
-        const row *w = &r->v[i];
-        if (w->label >= 0) {
-            sqlite3_bind_int(st, 1, w->label);
-        } else {
-            sqlite3_bind_null(st, 1);
-        }
-        if (w->split != DS_SP_NONE) {
-            sqlite3_bind_text(st, 2, ds_cat_split_names[w->split], -1, SQLITE_STATIC);
-        } else {
-            sqlite3_bind_null(st, 2);
-        }
-        sqlite3_bind_text(st, 3,
-                          !w->ok       ? "rejected"
-                          : w->removed ? "leakage"
-                                       : "ok",
-                          -1, SQLITE_STATIC);
-        bind_id_or_null(st, 4, w->dup_group);
-        bind_id_or_null(st, 5, w->near_group);
-        bind_id_or_null(st, 6, w->leak_of);
-        if (w->leak_kind != LEAK_NONE) {
-            sqlite3_bind_text(st, 7, w->leak_kind == LEAK_EXACT ? "exact" : "near", -1,
-                              SQLITE_STATIC);
-        } else {
-            sqlite3_bind_null(st, 7);
-        }
-        sqlite3_bind_int64(st, 8, w->id);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = ds_cat_err(c, err, errlen, "finish: update sample %lld", (long long)w->id);
-        }
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
     return rc;
 }
 
 /* ---- the whole step ----------------------------------------------------- */
+
+/* The value of an integer pragma. */
+static int pragma_int(ds_catalog *c, const char *name, int *value, char *err, size_t errlen)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA %s", name);
+    sqlite3_stmt *st = NULL;
+    int rc = ds_cat_prepare(c, sql, &st, "finish: read pragma", err, errlen);
+    if (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        *value = sqlite3_column_int(st, 0);
+    } else if (rc == 0) {
+        rc = ds_cat_err(c, err, errlen, "finish: read pragma %s", name);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
 
 static int check_opts(const ds_catalog *c, const ds_split_opts *o, char *err, size_t errlen)
 {
@@ -614,87 +1084,41 @@ static int check_opts(const ds_catalog *c, const ds_split_opts *o, char *err, si
     return 0;
 }
 
-/* Groups the ok labelled rows by label for assign_splits. */
-static int group_by_class(const rows *r, int nclasses, int64_t **by_class, size_t **starts)
+/* The derived columns, the meta rows and the split index, in the open
+ * transaction; *hex receives the dataset hash. */
+static int derive(ds_catalog *c, const ds_split_opts *o, char hex[33], char *err, size_t errlen)
 {
-    *starts = calloc((size_t)nclasses + 2, sizeof **starts);
-    *by_class = malloc((r->n ? r->n : 1) * sizeof **by_class);
-    if (!*starts || !*by_class) {
-        return CK_ENOMEM;
-    }
-    size_t *s = *starts;
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->v[i].ok && r->v[i].label >= 0) {
-            s[r->v[i].label + 2]++;
-        }
-    }
-    for (int l = 0; l < nclasses; l++) {
-        s[l + 2] += s[l + 1];
-    }
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->v[i].ok && r->v[i].label >= 0) {
-            (*by_class)[s[r->v[i].label + 1]++] = (int64_t)i;
-        }
-    }
-    return 0; /* s[l] .. s[l+1] is now class l */
-}
-
-int ds_catalog_finish(ds_catalog *c, const ds_split_opts *o, char *err, size_t errlen)
-{
-    if (c->finished) {
-        return 0;
-    }
-    if (!c->begun) {
-        return ck_err(err, errlen, CK_EINVAL, "%s: finish: preparation not begun", c->path);
-    }
-    int rc = check_opts(c, o, err, errlen);
-    if (rc == 0) {
-        rc = ds_cat_tx_commit(c, err, errlen); /* the last puts stay, whatever happens next */
-    }
-    if (rc == 0) {
-        rc = ds_cat_tx_begin(c, err, errlen);
-    }
-    if (rc == 0) {
-        rc = ds_cat_exec(c,
+    int rc = ds_cat_exec(c,
                          "DELETE FROM classes;"
                          "INSERT INTO classes(label, name)"
                          " SELECT row_number() OVER (ORDER BY class_name) - 1, class_name"
                          " FROM (SELECT DISTINCT class_name FROM samples"
                          " WHERE class_name IS NOT NULL)",
                          "finish: classes", err, errlen);
-    }
     ds_cat_classes_reset(c);
-    rows r = {0};
-    int64_t *by_class = NULL;
-    size_t *starts = NULL;
     const char *const *names;
     int nclasses = 0;
-    char hex[33] = "";
     if (rc == 0) {
         rc = ds_catalog_classes(c, &names, &nclasses, err, errlen);
     }
     if (rc == 0) {
-        rc = load_rows(c, &r, err, errlen);
-    }
-    if (rc == 0 && group_by_class(&r, nclasses, &by_class, &starts)) {
-        rc = ck_err(err, errlen, CK_ENOMEM, "%s: finish: out of memory", c->path);
+        rc = check_source_splits(c, err, errlen);
     }
     if (rc == 0) {
-        assign_splits(&r, o, by_class, starts, nclasses);
-        rc = exact_duplicates(&r, o, err, errlen, c->path);
+        rc = assign_splits(c, o, err, errlen);
     }
     if (rc == 0) {
-        rc = near_duplicates(&r, o, err, errlen, c->path);
+        rc = shuffle_splits(c, o, nclasses, err, errlen);
     }
     if (rc == 0) {
-        rc = dataset_hash(c, &r, hex, err, errlen);
+        rc = exact_duplicates(c, o, err, errlen);
     }
     if (rc == 0) {
-        rc = write_rows(c, &r, err, errlen);
+        rc = near_duplicates(c, o, err, errlen);
     }
-    free(r.v);
-    free(by_class);
-    free(starts);
+    if (rc == 0) {
+        rc = dataset_hash(c, hex, err, errlen);
+    }
     char split[256];
     ds_split_describe(o, split, sizeof split);
     if (rc == 0) {
@@ -711,9 +1135,48 @@ int ds_catalog_finish(ds_catalog *c, const ds_split_opts *o, char *err, size_t e
             ds_cat_exec(c, "CREATE INDEX IF NOT EXISTS samples_split ON samples(split, status, id)",
                         "finish: index", err, errlen);
     }
+    return rc;
+}
+
+int ds_catalog_finish(ds_catalog *c, const ds_split_opts *o, char *err, size_t errlen)
+{
+    if (c->finished) {
+        return 0;
+    }
+    if (!c->begun) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: finish: preparation not begun", c->path);
+    }
+    int rc = check_opts(c, o, err, errlen);
+    if (rc == 0) {
+        rc = ds_cat_tx_commit(c, err, errlen); /* the last puts stay, whatever happens next */
+    }
+    /* Small caches (see the note at the top). Freed pages of the scratch
+     * tables are not overwritten with zeros (Debian's SQLite does so by
+     * default): that would write them all to the WAL and, for each DROP,
+     * to a statement journal in a temporary file. */
+    int secure = 1;
+    char pragma[96];
+    if (rc == 0) {
+        rc = pragma_int(c, "secure_delete", &secure, err, errlen);
+    }
+    snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d; PRAGMA secure_delete = FAST",
+             FINISH_CACHE_KB);
+    if (rc == 0) {
+        rc = ds_cat_exec(c, pragma, "finish: cache", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_tx_begin(c, err, errlen);
+    }
+    char hex[33] = "";
+    if (rc == 0) {
+        rc = derive(c, o, hex, err, errlen);
+    }
     if (rc == 0) {
         rc = ds_cat_tx_commit(c, err, errlen);
     }
+    snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d; PRAGMA secure_delete = %d",
+             DS_CACHE_KB, secure);
+    sqlite3_exec(c->db, pragma, NULL, NULL, NULL);
     if (rc) {
         if (c->in_tx) {
             sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);

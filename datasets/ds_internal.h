@@ -8,7 +8,10 @@
 
 #include "ds.h"
 
-enum { DS_SCHEMA_VERSION = 1 };
+enum {
+    DS_SCHEMA_VERSION = 1,
+    DS_CACHE_KB = 16384, /* page cache of each connection (ds_catalog_finish lowers it) */
+};
 
 /* A source as registered in this catalog (cached from the sources table). */
 typedef struct ds_cat_source {
@@ -29,7 +32,7 @@ struct ds_catalog {
     int64_t tx_rows;
     size_t tx_bytes;
     double tx_start;
-    sqlite3_stmt *st_has, *st_put, *st_blob_put, *st_blob_del, *st_blob_get;
+    sqlite3_stmt *st_has, *st_del, *st_put, *st_blob_put, *st_blob_del, *st_blob_get;
     ds_cat_source *sources;
     int nsources;
     char hash[33];

@@ -27,6 +27,19 @@
  * stored).
  * Progress counters written by the reader and workers are atomics that the
  * writer reads for its display; everything else is owned by one thread.
+ *
+ * Allocator caches: tcmalloc (cli/ links it) keeps freed blocks in
+ * per-thread caches that it lets grow, by design, up to 32 MB in total.
+ * Decoding frees blocks of every size with each image (libvips, libjpeg,
+ * the entries' bytes), so those caches filled slowly and the peak RSS of a
+ * prepare grew with the number of images (73 MB at 6,000 Kaggle-like JPEGs,
+ * 81 MB from about 45,000 on, with the application's own allocations flat
+ * at 22 MB). For the run, they are held to ALLOC_CACHE_BYTES in total (a
+ * lower limit set by the user is kept) and the previous limit comes back
+ * after. The two functions are weak symbols, NULL when the program does
+ * not link tcmalloc (the tests, sanitizer builds): nothing changes then.
+ * The limit is process-wide; two runs at once in one process may leave
+ * the lower one behind.
  */
 #define _XOPEN_SOURCE 700 /* realpath (XSI) */
 
@@ -48,6 +61,7 @@ enum {
     ITEMS_PER_WORKER = 4, /* batches in flight per worker */
     BATCH_ENTRIES = 16,
     BATCH_BYTES = 1 << 20,
+    ALLOC_CACHE_BYTES = 4 << 20, /* tcmalloc's thread caches, all threads */
 };
 #define PROGRESS_PERIOD 0.1 /* seconds between progress calls */
 
@@ -423,6 +437,35 @@ static int resolve_paths(ingest *in, char *err, size_t errlen)
 
 /* ---- the run ----------------------------------------------------------- */
 
+/* tcmalloc's C interface (gperftools/malloc_extension_c.h), when linked. */
+int MallocExtension_GetNumericProperty(const char *property, size_t *value) __attribute__((weak));
+int MallocExtension_SetNumericProperty(const char *property, size_t value) __attribute__((weak));
+
+#define THREAD_CACHE_LIMIT "tcmalloc.max_total_thread_cache_bytes"
+
+/* Lowers tcmalloc's thread-cache limit to ALLOC_CACHE_BYTES; *old gets the
+ * limit to restore (0: nothing to restore). */
+static void alloc_cache_bound(size_t *old)
+{
+    *old = 0;
+    if (!MallocExtension_GetNumericProperty || !MallocExtension_SetNumericProperty ||
+        !MallocExtension_GetNumericProperty(THREAD_CACHE_LIMIT, old)) {
+        *old = 0;
+        return;
+    }
+    if (*old <= ALLOC_CACHE_BYTES ||
+        !MallocExtension_SetNumericProperty(THREAD_CACHE_LIMIT, ALLOC_CACHE_BYTES)) {
+        *old = 0;
+    }
+}
+
+static void alloc_cache_restore(size_t old)
+{
+    if (old > 0) {
+        (void)MallocExtension_SetNumericProperty(THREAD_CACHE_LIMIT, old);
+    }
+}
+
 void pl_ingest_opts_default(pl_ingest_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -454,6 +497,8 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
     ds_catalog *c = NULL;
     char *options = NULL;
     int finished = 0;
+    size_t cache_limit;
+    alloc_cache_bound(&cache_limit);
     int rc = ck_init(NULL, err, errlen);
     if (rc == 0) {
         rc = resolve_paths(&in, err, errlen);
@@ -497,5 +542,6 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
     }
     free(in.paths);
     free(options);
+    alloc_cache_restore(cache_limit);
     return rc;
 }

@@ -3,6 +3,7 @@
  * finished and mismatched catalogs, every split mode and the per-class
  * limit, duplicate groups, the leakage policy, the info JSON, errors. */
 #include <dirent.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 
@@ -874,6 +875,391 @@ START_TEST(info_json)
 }
 END_TEST
 
+/* ---- finish against a naive twin ---------------------------------------- */
+
+enum { TWIN_N = 1500, TWIN_BASES = 250 };
+
+/* What finish should write for one sample (catalog_finish.c's policy,
+ * computed the obvious way). */
+typedef struct twin_row {
+    int ok, label, split, removed, leak; /* split: 0 none, else twin_split_names;
+                                            leak: 1 exact, 2 near */
+    int64_t dup, near, leak_of;          /* -1: none */
+} twin_row;
+
+static const char *const twin_split_names[] = {NULL, "train", "validation", "test", "unlabeled"};
+
+/* Four classes, unlabelled and rejected samples, exact copies, clusters
+ * and chains of near hashes (more hashes with a neighbour than one chunk
+ * of finish's union-find pass), thumbnails, Kaggle numbers, source
+ * splits. */
+static void twin_specs(spec *s, char names[][40])
+{
+    static const char *const classes[] = {"b", "a", "d", "c"};
+    ck_rng r;
+    ck_rng_init(&r, 42, 0, 0, CK_RNG_TEST);
+    uint64_t base[TWIN_BASES];
+    for (int b = 0; b < TWIN_BASES; b++) {
+        base[b] = ck_rng_u64(&r);
+    }
+    for (int i = 0; i < TWIN_N; i++) {
+        int unlabelled = ck_rng_below(&r, 100) < 8;
+        uint32_t num = ck_rng_below(&r, 2600);
+        s[i] = (spec){.name = names[i], .ok = ck_rng_below(&r, 40) != 0};
+        if (unlabelled) {
+            snprintf(names[i], 40, "test1/%u.jpg", num);
+        } else {
+            s[i].label = classes[ck_rng_below(&r, 4)];
+            snprintf(names[i], 40, "train/%s.%u.jpg", s[i].label, num);
+        }
+        uint32_t u = ck_rng_below(&r, 10);
+        s[i].split = u == 0 ? "validation" : u == 1 ? "test" : NULL;
+        s[i].side = ck_rng_below(&r, 15) == 0 ? 28 : 0;
+        if (i > 0 && ck_rng_below(&r, 12) == 0) {
+            const spec *o = &s[ck_rng_below(&r, (uint32_t)i)];
+            s[i].content = o->content;
+            s[i].phash = o->phash;
+        } else if (ck_rng_below(&r, 3) == 0) {
+            s[i].content = (uint32_t)i + 1;
+            s[i].phash = ck_rng_u64(&r);
+        } else {
+            s[i].content = (uint32_t)i + 1;
+            s[i].phash = base[ck_rng_below(&r, TWIN_BASES)];
+            for (uint32_t k = ck_rng_below(&r, 7); k > 0; k--) {
+                s[i].phash ^= (uint64_t)1 << ck_rng_below(&r, 64);
+            }
+        }
+    }
+}
+
+static int twin_split_of(const spec *s, int label, const ds_split_opts *o)
+{
+    if (!s->ok) {
+        return 0;
+    }
+    if (label < 0) {
+        return 4;
+    }
+    if (o->mode == DS_SPLIT_SOURCE) {
+        return !s->split ? 1 : strcmp(s->split, "validation") == 0 ? 2 : 3;
+    }
+    if (o->mode == DS_SPLIT_FRACTIONS) {
+        return 0;
+    }
+    long num = strtol(strrchr(s->name, '/') + 3, NULL, 10); /* "train/x.N.jpg" */
+    int last = o->mode == DS_SPLIT_CHOLLET_1ST ? 2000 : 2500;
+    return num < 1000 ? 1 : num < 1500 ? 2 : num < last ? 3 : 0;
+}
+
+static int twin_cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void twin_splits(const spec *s, int n, const ds_split_opts *o, twin_row *t)
+{
+    const char *names[8];
+    int nclasses = 0;
+    for (int i = 0; i < n; i++) {
+        int seen = !s[i].label;
+        for (int c = 0; c < nclasses && !seen; c++) {
+            seen = strcmp(names[c], s[i].label) == 0;
+        }
+        if (!seen) {
+            names[nclasses++] = s[i].label;
+        }
+    }
+    qsort(names, (size_t)nclasses, sizeof *names, twin_cmp_name);
+    for (int i = 0; i < n; i++) {
+        t[i] = (twin_row){.ok = s[i].ok, .label = -1, .dup = -1, .near = -1, .leak_of = -1};
+        for (int c = 0; s[i].label && c < nclasses; c++) {
+            t[i].label = strcmp(names[c], s[i].label) == 0 ? c : t[i].label;
+        }
+        t[i].split = twin_split_of(&s[i], t[i].label, o);
+    }
+    int64_t *ids = malloc((size_t)n * sizeof *ids);
+    for (int l = 0; l < nclasses; l++) {
+        size_t m = 0;
+        for (int i = 0; i < n; i++) {
+            if (s[i].ok && t[i].label == l) {
+                ids[m++] = i;
+            }
+        }
+        ck_rng r;
+        ck_rng_init(&r, o->seed, 0, (uint64_t)l, CK_RNG_SPLIT);
+        ck_rng_shuffle_i64(&r, ids, m);
+        int64_t ntrain = (int64_t)floor((double)m * o->train + 0.5);
+        int64_t nval = (int64_t)floor((double)m * o->validation + 0.5);
+        int64_t kept[5] = {0};
+        for (size_t p = 0; p < m; p++) {
+            twin_row *w = &t[ids[p]];
+            if (o->mode == DS_SPLIT_FRACTIONS) {
+                w->split = (int64_t)p < ntrain ? 1 : (int64_t)p < ntrain + nval ? 2 : 3;
+            }
+            if (o->limit_per_class > 0 && w->split && kept[w->split]++ >= o->limit_per_class) {
+                w->split = 0;
+            }
+        }
+    }
+    free(ids);
+}
+
+static int twin_root(int *parent, int x)
+{
+    while (parent[x] != x) {
+        x = parent[x];
+    }
+    return x;
+}
+
+static void twin(const spec *s, int n, const ds_split_opts *o, twin_row *t)
+{
+    twin_splits(s, n, o, t);
+    int remove = o->mode != DS_SPLIT_SOURCE && !o->keep_leakage;
+    for (int i = 0; i < n; i++) {
+        int64_t first = -1, train = -1, size = 0;
+        for (int j = 0; j < n && s[i].ok; j++) {
+            if (s[j].ok && s[j].content == s[i].content) {
+                first = first < 0 ? j : first;
+                train = train < 0 && t[j].split == 1 ? j : train;
+                size++;
+            }
+        }
+        if (size >= 2) {
+            t[i].dup = first;
+            if (train >= 0 && (t[i].split == 2 || t[i].split == 3)) {
+                t[i].leak = 1;
+                t[i].leak_of = train;
+                t[i].removed = remove;
+            }
+        }
+    }
+    if (o->near_distance < 0) {
+        return;
+    }
+    int *parent = malloc((size_t)n * sizeof *parent);
+    for (int i = 0; i < n; i++) {
+        parent[i] = i;
+    }
+    int64_t *near_of = malloc((size_t)n * sizeof *near_of);
+    for (int i = 0; i < n; i++) {
+        near_of[i] = -1;
+        for (int j = 0; j < n && s[i].ok && s[i].side == 0; j++) {
+            if (!s[j].ok || s[j].side != 0) {
+                continue;
+            }
+            int dist = ds_phash_distance(s[i].phash, s[j].phash);
+            if (dist == 0 || (o->near_distance > 0 && dist <= o->near_distance)) {
+                parent[twin_root(parent, j)] = twin_root(parent, i);
+                near_of[i] = near_of[i] < 0 && t[j].split == 1 ? j : near_of[i];
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (!s[i].ok || s[i].side != 0) {
+            continue;
+        }
+        int64_t first = -1, files = 0;
+        for (int j = 0; j < n; j++) {
+            if (!s[j].ok || s[j].side != 0 || twin_root(parent, j) != twin_root(parent, i)) {
+                continue;
+            }
+            first = first < 0 ? j : first;
+            int64_t rep = t[j].dup >= 0 ? t[j].dup : j;
+            int counted = 0; /* a file counts once: at its first member in the cluster */
+            for (int k = 0; k < j && !counted; k++) {
+                counted = s[k].ok && s[k].side == 0 &&
+                          twin_root(parent, k) == twin_root(parent, i) &&
+                          (t[k].dup >= 0 ? t[k].dup : k) == rep;
+            }
+            files += !counted;
+        }
+        t[i].near = files >= 2 ? first : -1;
+        if (t[i].leak == 0 && (t[i].split == 2 || t[i].split == 3) && near_of[i] >= 0) {
+            t[i].leak = 2;
+            t[i].leak_of = near_of[i];
+        }
+    }
+    free(parent);
+    free(near_of);
+}
+
+static void twin_check(const char *path, const twin_row *t, int n, const char *what)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db,
+                           "SELECT id, coalesce(label, -1), split, status,"
+                           " coalesce(dup_group, -1), coalesce(near_group, -1),"
+                           " coalesce(leak_of, -1), leak_kind FROM samples ORDER BY id",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    int i = 0;
+    for (; sqlite3_step(st) == SQLITE_ROW; i++) {
+        const twin_row *w = &t[i];
+        const char *split = (const char *)sqlite3_column_text(st, 2);
+        const char *status = (const char *)sqlite3_column_text(st, 3);
+        const char *kind = (const char *)sqlite3_column_text(st, 7);
+        ck_assert_int_eq(sqlite3_column_int64(st, 0), i);
+        ck_assert_msg(sqlite3_column_int(st, 1) == w->label, "%s: %d: label", what, i);
+        ck_assert_msg(split ? w->split && strcmp(split, twin_split_names[w->split]) == 0
+                            : w->split == 0,
+                      "%s: %d: split %s, want %s", what, i, split ? split : "NULL",
+                      w->split ? twin_split_names[w->split] : "NULL");
+        const char *want = !w->ok ? "rejected" : w->removed ? "leakage" : "ok";
+        ck_assert_msg(strcmp(status, want) == 0, "%s: %d: status %s, want %s", what, i, status,
+                      want);
+        ck_assert_msg(sqlite3_column_int64(st, 4) == w->dup, "%s: %d: dup_group %lld, want %lld",
+                      what, i, (long long)sqlite3_column_int64(st, 4), (long long)w->dup);
+        ck_assert_msg(sqlite3_column_int64(st, 5) == w->near, "%s: %d: near_group %lld, want %lld",
+                      what, i, (long long)sqlite3_column_int64(st, 5), (long long)w->near);
+        ck_assert_msg(sqlite3_column_int64(st, 6) == w->leak_of, "%s: %d: leak_of %lld, want %lld",
+                      what, i, (long long)sqlite3_column_int64(st, 6), (long long)w->leak_of);
+        ck_assert_msg(kind ? strcmp(kind, w->leak == 1 ? "exact" : "near") == 0 && w->leak
+                           : w->leak == 0,
+                      "%s: %d: leak_kind %s", what, i, kind ? kind : "NULL");
+    }
+    ck_assert_int_eq(i, n);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+START_TEST(finish_matches_naive_twin)
+{
+    static spec s[TWIN_N];
+    static char names[TWIN_N][40];
+    static twin_row t[TWIN_N];
+    twin_specs(s, names);
+    ds_split_opts o[6];
+    for (int k = 0; k < 6; k++) {
+        o[k] = ds_split_opts_default();
+    }
+    o[1].mode = DS_SPLIT_CHOLLET;
+    o[1].near_distance = 6;
+    o[2].mode = DS_SPLIT_FRACTIONS;
+    o[2].train = 0.6, o[2].validation = 0.25, o[2].test = 0.15;
+    o[2].seed = 9;
+    o[2].limit_per_class = 120;
+    o[2].near_distance = 3;
+    o[3].mode = DS_SPLIT_CHOLLET_1ST;
+    o[3].keep_leakage = 1;
+    o[3].near_distance = 0;
+    o[4].mode = DS_SPLIT_FRACTIONS;
+    o[4].train = 0.5, o[4].validation = 0.5, o[4].test = 0;
+    o[4].seed = 2;
+    o[4].near_distance = -1;
+    o[5].limit_per_class = 50;
+    o[5].near_distance = 16;
+    for (int k = 0; k < 6; k++) {
+        char what[64];
+        snprintf(what, sizeof what, "options %d", k);
+        twin(s, TWIN_N, &o[k], t);
+        fix f;
+        build(&f, "twin.db", s, TWIN_N, &o[k]);
+        close_c(&f);
+        twin_check(f.path, t, TWIN_N, what);
+        fix_done(&f);
+    }
+}
+END_TEST
+
+/* ---- finish memory ------------------------------------------------------ */
+
+/* VmHWM (reset = 0) or VmRSS of this process, kB. */
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    long v = -1;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, n) == 0) {
+            v = atol(line + n);
+        }
+    }
+    fclose(f);
+    ck_assert_int_ge(v, 0);
+    return v;
+}
+
+/* The RSS peak that ds_catalog_finish adds over the RSS before it, kB, on a
+ * reopened catalog of n photo-sized samples: labelled, in near clusters of
+ * four hashes one bit apart, every 50th an exact copy. */
+static long finish_peak_kb(int n)
+{
+    fix f;
+    fix_init(&f, "mem.db");
+    open_w(&f);
+    begin(&f);
+    source(&f, 0, NULL);
+    for (int i = 0; i < n; i++) {
+        char name[40];
+        snprintf(name, sizeof name, "train/%s.%d.jpg", i % 2 ? "dog" : "cat", i / 2);
+        spec s = {.name = name,
+                  .label = i % 2 ? "dog" : "cat",
+                  .ok = 1,
+                  .content = (uint32_t)(i % 50 ? i + 1 : 1),
+                  .phash = ((uint64_t)(i / 4) * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)1 << (i % 4))};
+        put(&f, i, 0, &s);
+    }
+    source_done(&f, 0, n, "h");
+    close_c(&f);
+    open_w(&f);
+    begin(&f);
+    FILE *clear = fopen("/proc/self/clear_refs", "w");
+    ck_assert_ptr_nonnull(clear);
+    ck_assert_int_eq(fputs("5", clear) >= 0, 1); /* VmHWM := VmRSS */
+    ck_assert_int_eq(fclose(clear), 0);
+    long before = status_kb("VmRSS:");
+    ds_split_opts o = ds_split_opts_default();
+    o.mode = DS_SPLIT_FRACTIONS;
+    o.train = 0.8, o.validation = 0.1, o.test = 0.1;
+    finish(&f, &o);
+    long peak = status_kb("VmHWM:");
+    fix_done(&f);
+    return peak - before;
+}
+
+/* finish_peak_kb(n) in a child process, so that each size starts from the
+ * same heap. */
+static long finish_peak_kb_fresh(int n)
+{
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fd[0]);
+        long kb = finish_peak_kb(n);
+        _exit(write(fd[1], &kb, sizeof kb) == (ssize_t)sizeof kb ? 0 : 1);
+    }
+    close(fd[1]);
+    long kb = -1;
+    ck_assert_int_eq(read(fd[0], &kb, sizeof kb), (ssize_t)sizeof kb);
+    close(fd[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed");
+    return kb;
+}
+
+START_TEST(finish_memory_does_not_grow)
+{
+    long small = finish_peak_kb_fresh(10000), large = finish_peak_kb_fresh(40000);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* The sanitizers' allocators keep freed memory in quarantine. */
+    fprintf(stderr, "finish added %ld kB at 10,000 samples, %ld kB at 40,000 (not checked)\n",
+            small, large);
+#else
+    ck_assert_msg(large - small < 2048, "finish added %ld kB at 10,000 samples, %ld kB at 40,000",
+                  small, large);
+#endif
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ds_catalog");
@@ -888,6 +1274,8 @@ static Suite *suite(void)
     tcase_add_test(tc, leakage_policy);
     tcase_add_test(tc, duplicate_groups);
     tcase_add_test(tc, info_json);
+    tcase_add_test(tc, finish_matches_naive_twin);
+    tcase_add_test(tc, finish_memory_does_not_grow);
     suite_add_tcase(s, tc);
     return s;
 }
