@@ -161,16 +161,17 @@ static int copy_query(ds_catalog *c, const char *sel, const char *ins, const cha
 
 enum { CHUNK = 512, CHUNK_COLS = 2 };
 
-/* Rows of sel (?1: the last id done, ?2: CHUNK; integer columns, the first
- * the id; NULL reads -1) into rows. Returns the count, or a negative code. */
+/* Rows of sel (?1: the last id done, ?2: CHUNK; CHUNK_COLS integer
+ * columns, the first the id; NULL reads -1) into rows. Returns the count,
+ * or a negative code. */
 static int read_chunk(ds_catalog *c, sqlite3_stmt *sel, int64_t after,
                       int64_t rows[CHUNK][CHUNK_COLS], const char *step, char *err, size_t errlen)
 {
-    int n = 0, s = SQLITE_DONE, cols = sqlite3_column_count(sel);
+    int n = 0, s = SQLITE_DONE;
     sqlite3_bind_int64(sel, 1, after);
     sqlite3_bind_int(sel, 2, CHUNK);
     while (n < CHUNK && (s = sqlite3_step(sel)) == SQLITE_ROW) {
-        for (int i = 0; i < cols && i < CHUNK_COLS; i++) {
+        for (int i = 0; i < CHUNK_COLS; i++) {
             rows[n][i] =
                 sqlite3_column_type(sel, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(sel, i);
         }
@@ -333,12 +334,14 @@ static int split_class(ds_catalog *c, const ds_split_opts *o, class_stmts *q, in
 {
     uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
     unsigned char *split = calloc(n ? n : 1, 2); /* n before, then n after */
-    int rc = 0, step = SQLITE_DONE;
     if (!perm || !split) {
-        rc = ck_err(err, errlen, CK_ENOMEM, "%s: finish: out of memory", c->path);
+        free(perm);
+        free(split);
+        return ck_err(err, errlen, CK_ENOMEM, "%s: finish: out of memory", c->path);
     }
+    int rc = 0, step = SQLITE_DONE;
     size_t k = 0;
-    if (rc == 0 && o->mode != DS_SPLIT_FRACTIONS) {
+    if (o->mode != DS_SPLIT_FRACTIONS) {
         sqlite3_bind_int(q->read, 1, label);
         for (; (step = sqlite3_step(q->read)) == SQLITE_ROW && k < n; k++) {
             split[k] = split_of((const char *)sqlite3_column_text(q->read, 1));
@@ -901,7 +904,7 @@ static int near_leakage(ds_catalog *c, char *err, size_t errlen)
     }
     int64_t after = -1;
     for (int n = CHUNK; rc == 0 && n == CHUNK;) {
-        int64_t rows[CHUNK][CHUNK_COLS];
+        int64_t rows[CHUNK][CHUNK_COLS] = {{0}};
         n = read_chunk(c, sel, after, rows, "near copies", err, errlen);
         rc = n < 0 ? n : 0;
         for (int i = 0; rc == 0 && i < n; i++) {
