@@ -118,10 +118,16 @@ static int strlist_add(strlist *l, const void *buf, size_t n, size_t size, int f
     l->s = s;
     for (size_t i = 0; i < n; i++) {
         const char *v = fixed ? (const char *)buf + i * size : ((char *const *)buf)[i];
-        char *c = fixed ? strndup(v, size) : strdup(v ? v : "");
+        /* A fixed record as long as its string has no NUL: never read past
+         * it (strndup may look at byte size). */
+        const char *end = fixed ? memchr(v, '\0', size) : NULL;
+        size_t len = fixed ? (end ? (size_t)(end - v) : size) : strlen(v ? v : "");
+        char *c = malloc(len + 1);
         if (!c) {
             return CK_ENOMEM;
         }
+        memcpy(c, v ? v : "", len);
+        c[len] = '\0';
         l->s[l->n++] = c;
     }
     return 0;
