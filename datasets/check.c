@@ -16,6 +16,16 @@
  * bounded by one strip whatever the declared size), and the grey thumbnail
  * for the perceptual hash is accumulated from those strips directly.
  *
+ * libvips' per-image machinery (operation, image and region objects, its
+ * locks) cost about as much CPU as decoding a photo at 1/8 scale, and did
+ * not scale to two workers. So grey and colour JPEGs go to libjpeg-turbo
+ * directly first, asking for the same pixels libvips' jpegload asks
+ * libjpeg for (scale 1/shrink, islow DCT, fancy upsampling, cropped to
+ * whole blocks); a file libjpeg-turbo decodes with any warning or error,
+ * or a colour space it does not take (CMYK), goes to libvips, so what is
+ * accepted and what is refused stays libvips' decision with fail_on=error
+ * (the same rule as augment/jpeg.c).
+ *
  * The pixel limit is checked on the declared size, before any pixel is
  * decoded. Loaders that ck_init blocked (untrusted: magick, svg...) are
  * recognised here and reported as unsupported, never opened.
@@ -33,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <turbojpeg.h>
 #include <vips/vips.h>
 #include <xxhash.h>
 
@@ -452,6 +463,67 @@ static int decode_all(VipsImage *im, ds_sample *out)
     return status;
 }
 
+static int keep_checked(const ds_entry *e, const ds_check_opts *o, int w, int h, ds_sample *out);
+
+/* 1 if libjpeg-turbo can scale by 1/shrink. */
+static int tj_has_scale(int shrink)
+{
+    int n = 0;
+    tjscalingfactor *sf = tjGetScalingFactors(&n);
+    for (int i = 0; sf && i < n; i++) {
+        if (sf[i].num == 1 && sf[i].denom == shrink) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A clean grey or colour JPEG decoded by libjpeg-turbo at 1/shrink into the
+ * grey thumbnail (see the top). Returns 0 (out's phash and bands set), 1
+ * when libvips must decide instead, or CK_ENOMEM. */
+static int decode_jpeg_direct(const ds_entry *e, int shrink, ds_sample *out)
+{
+    int w, h, subsamp, cs, rc = 1;
+    tjhandle tj = tjInitDecompress();
+    unsigned char *data = (unsigned char *)e->data, *buf = NULL;
+    unsigned long size = (unsigned long)e->size;
+    if (!tj || !tj_has_scale(shrink) ||
+        tjDecompressHeader3(tj, data, size, &w, &h, &subsamp, &cs) != 0 ||
+        (cs != TJCS_GRAY && cs != TJCS_YCbCr && cs != TJCS_RGB) || w / shrink < 1 ||
+        h / shrink < 1) {
+        goto done;
+    }
+    tjscalingfactor sf = {1, shrink};
+    int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf), bands = cs == TJCS_GRAY ? 1 : 3;
+    if (!(buf = malloc((size_t)sw * sh * bands))) {
+        rc = CK_ENOMEM;
+        goto done;
+    }
+    if (tjDecompress2(tj, data, size, buf, sw, sw * bands, sh, bands == 1 ? TJPF_GRAY : TJPF_RGB,
+                      TJFLAG_STOPONWARNING) != 0) {
+        goto done; /* any warning or error: libvips decides */
+    }
+    grey_acc g;
+    if (grey_init(&g, w / shrink, h / shrink)) {
+        rc = CK_ENOMEM;
+        goto done;
+    }
+    pix_fmt f = {.bands = bands};
+    for (int y = 0; y < h / shrink; y++) {
+        grey_row(&g, y, buf + (size_t)y * sw * bands, &f);
+    }
+    out->phash = grey_phash(&g);
+    out->bands = bands;
+    grey_free(&g);
+    rc = 0;
+done:
+    free(buf);
+    if (tj) {
+        tjDestroy(tj);
+    }
+    return rc;
+}
+
 /* Replaces out->data by the image shrunk to max_side (longest side) and
  * re-encoded: JPEG q95, or PNG when it has alpha. */
 static int shrink_stored(const ds_entry *e, int max_side, ds_sample *out)
@@ -542,6 +614,15 @@ static int check_encoded(const ds_entry *e, const ds_check_opts *o, ds_sample *o
         while (shrink > 1 && VIPS_MIN(w, h) / shrink < JPEG_MIN_SIDE) {
             shrink /= 2;
         }
+        int direct = decode_jpeg_direct(e, shrink, out);
+        if (direct < 0) {
+            return direct;
+        }
+        if (direct == 0) {
+            out->orig_width = out->width = w;
+            out->orig_height = out->height = h;
+            return keep_checked(e, o, w, h, out);
+        }
         im = open_image(nickname, e, shrink);
     } else {
         im = open_image(nickname, e, 1);
@@ -567,6 +648,13 @@ static int check_encoded(const ds_entry *e, const ds_check_opts *o, ds_sample *o
     if (status) {
         return status < 0 ? status : 0;
     }
+    return keep_checked(e, o, w, h, out);
+}
+
+/* A checked image: its bytes kept (shrunk past max_side), out ok. */
+static int keep_checked(const ds_entry *e, const ds_check_opts *o, int w, int h, ds_sample *out)
+{
+    int status;
     if (keep_bytes(out, e->data, e->size)) {
         return CK_ENOMEM;
     }
