@@ -256,6 +256,15 @@ HOT void interior_bilinear(const aug_warp *w, double xr, double yr, int t0, int 
     const double one = 4294967296.0; /* 2^32 */
     int64_t x = llround((xr + w->m[0] * t0) * one), y = llround((yr + w->m[3] * t0) * one);
     const int64_t dx = llround(w->m[0] * one), dy = llround(w->m[3] * one);
+    if (dtype == AUG_F32 && nc == 3 && oc == 3 && b == 3 &&
+        (double)stride * w->src.h < 2147483647.0 && aug_warp_bilinear3_ok()) {
+        int done =
+            aug_warp_bilinear3(px, stride, x, y, dx, dy, t1 - t0, FB, k, (float *)dst + i * 3);
+        t0 += done;
+        i += (size_t)done;
+        x += done * dx;
+        y += done * dy;
+    }
     for (int ox = t0; ox < t1; ox++, i++, x += dx, y += dy) {
         int fx = (int)(x >> (32 - FB)) & ((1 << FB) - 1);
         int fy = (int)(y >> (32 - FB)) & ((1 << FB) - 1);

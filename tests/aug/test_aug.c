@@ -1035,6 +1035,53 @@ START_TEST(presets_on_real_photos)
 }
 END_TEST
 
+/* The 16-wide bilinear interior gives warp.c's scalar arithmetic bit for
+ * bit: 11-bit weights, exact int32 sums, one conversion, one multiply. */
+START_TEST(bilinear_simd_equals_scalar)
+{
+    if (!aug_warp_bilinear3_ok()) {
+        return;
+    }
+    enum { W = 37, H = 29, N = 53, FBITS = 11 };
+    uint8_t px[W * H * 3]; /* the last pixel ends the buffer: no read past it */
+    ck_rng r;
+    ck_rng_init(&r, 5, 0, 0, CK_RNG_TEST);
+    for (size_t i = 0; i < sizeof px; i++) {
+        px[i] = (uint8_t)(ck_rng_u32(&r) & 0xFF);
+    }
+    const double one = 4294967296.0;
+    for (int trial = 0; trial < 50; trial++) {
+        /* A row of N outputs from (x0, y0) stepping (sx, sy), inside
+         * [0, W-1) x [0, H-1) so every tap is in the image. */
+        double x0 = ck_rng_range(&r, 0, W - 1.01), y0 = ck_rng_range(&r, 0, H - 1.01);
+        double x1 = ck_rng_range(&r, 0, W - 1.01), y1 = ck_rng_range(&r, 0, H - 1.01);
+        if (trial == 0) { /* the bottom-right corner's neighbours */
+            x1 = W - 1.001;
+            y1 = H - 1.001;
+        }
+        int64_t x = llround(x0 * one), y = llround(y0 * one);
+        int64_t dx = llround((x1 - x0) / (N - 1) * one), dy = llround((y1 - y0) / (N - 1) * one);
+        float k = 0.3f / (float)(1 << 2 * FBITS), got[N * 3], want[N * 3];
+        int done = aug_warp_bilinear3(px, W * 3, x, y, dx, dy, N, FBITS, k, got);
+        ck_assert_int_eq(done, 48);
+        for (int j = 0; j < done; j++) {
+            int64_t xj = x + j * dx, yj = y + j * dy;
+            int fx = (int)(xj >> (32 - FBITS)) & ((1 << FBITS) - 1);
+            int fy = (int)(yj >> (32 - FBITS)) & ((1 << FBITS) - 1);
+            int w11 = fx * fy, w10 = (fy << FBITS) - w11, w01 = (fx << FBITS) - w11;
+            int w00 = (1 << 2 * FBITS) - w01 - w10 - w11;
+            const uint8_t *p = px + (size_t)(yj >> 32) * W * 3 + (size_t)(xj >> 32) * 3;
+            const uint8_t *q = p + W * 3;
+            for (int c = 0; c < 3; c++) {
+                int v = p[c] * w00 + p[3 + c] * w01 + q[c] * w10 + q[3 + c] * w11;
+                want[j * 3 + c] = (float)v * k;
+            }
+        }
+        ck_assert_msg(memcmp(got, want, (size_t)done * 3 * sizeof(float)) == 0, "trial %d", trial);
+    }
+}
+END_TEST
+
 static Suite *aug_suite(void)
 {
     Suite *s = suite_create("aug");
@@ -1068,6 +1115,7 @@ static Suite *aug_suite(void)
     tcase_add_test(io, turbojpeg_pixels_equal_libvips);
     tcase_add_test(io, turbojpeg_errors_and_fallback);
     tcase_add_test(io, gather_matches_vips_engine);
+    tcase_add_test(io, bilinear_simd_equals_scalar);
     tcase_add_test(io, presets_on_real_photos);
     suite_add_tcase(s, io);
     return s;
