@@ -39,26 +39,13 @@ void aug_jpeg_free(aug_jpeg *j)
     memset(j, 0, sizeof *j);
 }
 
-/* 1 if libjpeg-turbo can scale by 1/shrink. */
-static int has_scale(int shrink)
-{
-    int n = 0;
-    tjscalingfactor *sf = tjGetScalingFactors(&n);
-    for (int i = 0; sf && i < n; i++) {
-        if (sf[i].num == 1 && sf[i].denom == shrink) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 int aug_jpeg_decode(aug_jpeg *j, const aug_src *src, int shrink, aug_view *v, char *msg,
                     size_t msglen)
 {
     int w, h, subsamp, cs;
     unsigned char *data = (unsigned char *)src->data;
     unsigned long size = (unsigned long)src->size;
-    if (!j->tj || (shrink != 1 && !has_scale(shrink)) ||
+    if (!j->tj || (shrink != 1 && !ck_jpeg_has_scale(shrink)) ||
         tjDecompressHeader3(j->tj, data, size, &w, &h, &subsamp, &cs) != 0 ||
         (cs != TJCS_GRAY && cs != TJCS_YCbCr && cs != TJCS_RGB) || w < shrink || h < shrink) {
         return 1;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <turbojpeg.h>
 #include <unistd.h>
 #include <vips/vips.h>
 
@@ -393,4 +394,16 @@ void ck_rng_shuffle_i64(ck_rng *r, int64_t *v, size_t n)
         v[i - 1] = v[j];
         v[j] = t;
     }
+}
+
+int ck_jpeg_has_scale(int shrink)
+{
+    int n = 0;
+    tjscalingfactor *sf = tjGetScalingFactors(&n);
+    for (int i = 0; sf && i < n; i++) {
+        if (sf[i].num == 1 && sf[i].denom == shrink) {
+            return 1;
+        }
+    }
+    return 0;
 }

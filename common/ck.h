@@ -57,6 +57,10 @@ const char *ck_strerror(int code);
  * Returns 0 or CK_EIO. */
 int ck_init(const char *argv0, char *err, size_t errlen);
 
+/* 1 if libjpeg-turbo decodes at scale 1/shrink (datasets and augment take
+ * JPEG pixels from it directly). Thread-safe. */
+int ck_jpeg_has_scale(int shrink);
+
 /* Monotonic seconds, for statistics only (never for results). */
 double ck_now(void);
 

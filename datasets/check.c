@@ -465,19 +465,6 @@ static int decode_all(VipsImage *im, ds_sample *out)
 
 static int keep_checked(const ds_entry *e, const ds_check_opts *o, int w, int h, ds_sample *out);
 
-/* 1 if libjpeg-turbo can scale by 1/shrink. */
-static int tj_has_scale(int shrink)
-{
-    int n = 0;
-    tjscalingfactor *sf = tjGetScalingFactors(&n);
-    for (int i = 0; sf && i < n; i++) {
-        if (sf[i].num == 1 && sf[i].denom == shrink) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* A clean grey or colour JPEG decoded by libjpeg-turbo at 1/shrink into the
  * grey thumbnail (see the top). Returns 0 (out's phash and bands set), 1
  * when libvips must decide instead, or CK_ENOMEM. */
@@ -487,7 +474,7 @@ static int decode_jpeg_direct(const ds_entry *e, int shrink, ds_sample *out)
     tjhandle tj = tjInitDecompress();
     unsigned char *data = (unsigned char *)e->data, *buf = NULL;
     unsigned long size = (unsigned long)e->size;
-    if (!tj || !tj_has_scale(shrink) ||
+    if (!tj || !ck_jpeg_has_scale(shrink) ||
         tjDecompressHeader3(tj, data, size, &w, &h, &subsamp, &cs) != 0 ||
         (cs != TJCS_GRAY && cs != TJCS_YCbCr && cs != TJCS_RGB) || w / shrink < 1 ||
         h / shrink < 1) {
