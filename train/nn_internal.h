@@ -373,7 +373,7 @@ struct nn_model {
     float *state;  /* optimizer arena: slots * nparams floats */
     float *acts;   /* activations arena */
     size_t nacts;
-    float *dacts; /* activation gradients, where a gradient arrives */
+    float *dacts;   /* activation gradients, where a gradient arrives */
     float *logits;  /* (batch, D) the final layer's input to its activation */
     float *targets; /* (batch, D) one-hot scratch for categorical targets */
     nn_exec ex;     /* threads, scratch (in the activations arena), kernels */
