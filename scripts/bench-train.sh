@@ -39,19 +39,8 @@ while getopts "r:m:t:l" o; do
     *) echo "usage: scripts/bench-train.sh [-r REPEATS] [-m MODELS] [-t THREADS] [-l]" >&2; exit 2 ;;
   esac
 done
-build=${BUILD:-build}
-cmake --build "$build" --target convkit_cli >/dev/null
-convkit=$build/cli/convkit
+. scripts/bench-common.sh
 baseline=${BASELINE:-}
-py=/usr/bin/python3
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-log=${BENCH_LOG:-$scratch/log.jsonl}
-: > "$log"
-coretype=${OPENBLAS_CORETYPE:-}
-if [ -z "$coretype" ] && grep -qw avx512f /proc/cpuinfo; then
-  export OPENBLAS_CORETYPE=SkylakeX
-fi
 # The baseline runs with OpenBLAS as it loads (it does its products there).
 run_baseline() {
   if [ -n "$coretype" ]; then
@@ -64,11 +53,8 @@ run_baseline() {
 batch_of() { case $1 in mnist*) echo 64 ;; *) echo 32 ;; esac; }
 steps_of() { case $1 in mnist*) echo 100 ;; *) echo 10 ;; esac; }
 
-# best FILE KEY: the JSON line of FILE with the largest KEY.
-best() { jq -s -c "max_by(.$2)" "$1"; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
-  "$(date -u +%Y-%m-%d), load average $(cut -d' ' -f1-3 /proc/loadavg), best of $repeats"
+echo "$(machine_line), best of $repeats"
 echo
 echo "| model | batch | threads |${baseline:+ before img/s |} convkit img/s | GFLOP/s | of sgemm peak (GFLOP/s, kernels) | CPU share | RSS MiB | PyTorch default img/s | PyTorch tcmalloc img/s | RSS MiB | convkit / PyTorch best |"
 echo "| --- | ---: | ---: |${baseline:+ ---: |} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"

@@ -28,22 +28,9 @@ while getopts "r:t:s:l" o; do
     *) echo "usage: scripts/bench-vgg16.sh [-r REPEATS] [-t THREADS] [-s SIZE] [-l]" >&2; exit 2 ;;
   esac
 done
-build=${BUILD:-build}
-cmake --build "$build" --target convkit_cli >/dev/null
-convkit=$build/cli/convkit
-py=/usr/bin/python3
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-log=${BENCH_LOG:-$scratch/log.jsonl}
-: > "$log"
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
-  export OPENBLAS_CORETYPE=SkylakeX
-fi
-best() { jq -s -c "max_by(.$2)" "$1"; }
+. scripts/bench-common.sh
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
-  "$(date -u +%Y-%m-%d), load average $(cut -d' ' -f1-3 /proc/loadavg), best of $repeats," \
-  "VGG16 conv base ${size}x${size}, batch 32, inference"
+echo "$(machine_line), best of $repeats, VGG16 conv base ${size}x${size}, batch 32, inference"
 echo
 echo "| threads | convkit img/s | GFLOP/s | RSS MiB | PyTorch default img/s | PyTorch tcmalloc img/s | RSS MiB | convkit / PyTorch best |"
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
