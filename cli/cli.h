@@ -45,6 +45,9 @@ int cli_parse_resize(const char *s, aug_resize *out);
 /* A model argument's spec text (nn_spec_load), its input made size x size
  * when size > 0 (nn_spec_set_input). *spec is malloc'd, NULL on error. */
 int cli_model_spec(const char *model, int size, char **spec, char *err, size_t errlen);
+/* *spec (malloc'd) with its Input shape made (h, w, c), c <= 0 keeping its
+ * channels (nn_spec_set_input); unchanged on error. */
+int cli_spec_input(char **spec, const char *model, int h, int w, int c, char *err, size_t errlen);
 
 /* Progress: a bar redrawn in place when stderr is a terminal, otherwise
  * nothing until cli_progress_line. */

@@ -108,18 +108,6 @@ static char *config_extra(const char *data, int features, const data_facts *f, c
     return text;
 }
 
-/* *spec with its Input shape replaced (nn_spec_set_input). */
-static int set_input(char **spec, const char *model, int h, int w, int c, char *err, size_t errlen)
-{
-    char *resized = NULL;
-    int rc = nn_spec_set_input(*spec, model, h, w, c, &resized, err, errlen);
-    if (rc == 0) {
-        free(*spec);
-        *spec = resized;
-    }
-    return rc;
-}
-
 int cmd_train(int argc, char **argv)
 {
     enum {
@@ -267,7 +255,7 @@ int cmd_train(int argc, char **argv)
         int h = 0, w = 0, ch = 0;
         if (rc == 0) {
             nn_features_shape(tr.features, &h, &w, &ch);
-            rc = set_input(&spec, model, h, w, ch, err, sizeof err);
+            rc = cli_spec_input(&spec, model, h, w, ch, err, sizeof err);
         }
         if (rc == 0) {
             rc = data_features_facts(tr.features, features, &facts, err, sizeof err);

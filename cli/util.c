@@ -170,14 +170,22 @@ int cli_parse_resize(const char *s, aug_resize *out)
     return -1;
 }
 
+int cli_spec_input(char **spec, const char *model, int h, int w, int c, char *err, size_t errlen)
+{
+    char *resized = NULL;
+    int rc = nn_spec_set_input(*spec, model, h, w, c, &resized, err, errlen);
+    if (rc == 0) {
+        free(*spec);
+        *spec = resized;
+    }
+    return rc;
+}
+
 int cli_model_spec(const char *model, int size, char **spec, char *err, size_t errlen)
 {
     int rc = nn_spec_load(model, spec, err, errlen);
     if (rc == 0 && size > 0) {
-        char *resized = NULL;
-        rc = nn_spec_set_input(*spec, model, size, size, 0, &resized, err, errlen);
-        free(*spec);
-        *spec = resized;
+        rc = cli_spec_input(spec, model, size, size, 0, err, errlen);
     }
     return rc;
 }
