@@ -346,7 +346,8 @@ static void dx_col2im(const nn_conv_shape *g, const nn_kernels *kern, const floa
 int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act act,
                        const nn_conv_shape *pg, const nn_exec *ex)
 {
-    return impl == &nn_conv_direct && ex->kern == &nn_kernels_avx512 && act == NN_ACT_RELU &&
+    return (impl == &nn_conv_direct || impl == &nn_conv_winograd) &&
+           ex->kern == &nn_kernels_avx512 && act == NN_ACT_RELU &&
            nn_pool2_fast(pg) && pg->H == g->P && pg->W == g->Q && pg->C == g->K;
 }
 
@@ -657,6 +658,9 @@ const nn_conv_impl nn_conv_direct = {.name = "direct",
 
 const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex)
 {
+    if (nn_conv_winograd_fits(g, ex)) {
+        return &nn_conv_winograd;
+    }
     if (ex->kern && g->sh == 1 && g->sw == 1) {
         return &nn_conv_direct;
     }

@@ -239,6 +239,10 @@ extern const nn_conv_impl nn_conv_im2col;
 /* Direct (implicit-GEMM) convolution on ex->kern, threads over the batch,
  * stride 1 (conv_direct.c). */
 extern const nn_conv_impl nn_conv_direct;
+/* Winograd F(2x2,3x3) forward, the direct backward; 3x3, stride 1,
+ * channels and filters multiples of 16, AVX-512 (conv_winograd.c). */
+extern const nn_conv_impl nn_conv_winograd;
+int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex);
 /* The implementation for a layer of geometry g run with ex. */
 const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex);
 

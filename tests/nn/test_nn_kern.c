@@ -284,8 +284,8 @@ typedef struct conv_shape_case {
     int N, H, W, C, K, R, S, same;
 } conv_shape_case;
 
-static void direct_check(const nn_kernels *kern, int threads, conv_shape_case c, int relu,
-                         int need_dx, uint64_t id)
+static void impl_check(const nn_conv_impl *impl, const nn_kernels *kern, int threads,
+                       conv_shape_case c, int relu, int need_dx, uint64_t id)
 {
     nn_conv_shape g = {
         .H = c.H, .W = c.W, .C = c.C, .K = c.K, .R = c.R, .S = c.S, .sh = 1, .sw = 1};
@@ -294,20 +294,21 @@ static void direct_check(const nn_kernels *kern, int threads, conv_shape_case c,
     size_t nw = (size_t)c.R * c.S * c.C * c.K;
     nn_exec ex = {.kern = kern, .max_threads = threads};
     ck_assert_int_eq(nn_par_create(&ex.par, threads), 0);
-    ex.nscratch = nn_conv_direct.scratch(&g, c.N, threads, need_dx);
+    ex.nscratch = impl->scratch(&g, c.N, threads, need_dx);
     ex.scratch = nt_rand(ex.nscratch, 5, 6, id); /* garbage: the kernels must not read it */
     float *x = nt_rand(nx, -1, 1, id + 1), *w = nt_rand(nw, -1, 1, id + 2);
     float *b = nt_rand((size_t)c.K, -1, 1, id + 3), *dy = nt_rand(ny, -1, 1, id + 4);
     float *y = nt_zeros(ny), *dx = nt_rand(nx, 7, 8, id + 5), *dw = nt_zeros(nw);
     float *db = nt_zeros((size_t)c.K);
     conv_ref r = conv_naive(&g, c.N, x, w, b, relu, dy);
-    nn_conv_direct.forward(&g, c.N, x, w, b, relu ? NN_ACT_RELU : NN_ACT_LINEAR, y, &ex);
-    char what[160];
-    snprintf(what, sizeof what, "%s t%d N%d %dx%dx%d K%d %dx%d %s relu%d dx%d", kern->name, threads,
-             c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.same ? "same" : "valid", relu, need_dx);
+    impl->forward(&g, c.N, x, w, b, relu ? NN_ACT_RELU : NN_ACT_LINEAR, y, &ex);
+    char what[200];
+    snprintf(what, sizeof what, "%s/%s t%d N%d %dx%dx%d K%d %dx%d %s relu%d dx%d", impl->name,
+             kern->name, threads, c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.same ? "same" : "valid",
+             relu, need_dx);
     assert_sums(ny, y, r.y, r.ymag, what);
-    nn_conv_direct.backward(&g, c.N, x, w, y, relu ? NN_ACT_RELU : NN_ACT_LINEAR, dy,
-                            need_dx ? dx : NULL, dw, db, &ex);
+    impl->backward(&g, c.N, x, w, y, relu ? NN_ACT_RELU : NN_ACT_LINEAR, dy, need_dx ? dx : NULL,
+                   dw, db, &ex);
     if (need_dx) {
         assert_sums(nx, dx, r.dx, r.dxmag, what);
     }
@@ -341,8 +342,8 @@ START_TEST(direct_vs_naive)
     for (int k = 0; k < nsets(); k++) {
         for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
             for (int relu = 0; relu < 2; relu++) {
-                direct_check(kset(k), 1, conv_cases[i], relu, 1, 300 + 10 * i);
-                direct_check(kset(k), 1, conv_cases[i], relu, 0, 300 + 10 * i);
+                impl_check(&nn_conv_direct, kset(k), 1, conv_cases[i], relu, 1, 300 + 10 * i);
+                impl_check(&nn_conv_direct, kset(k), 1, conv_cases[i], relu, 0, 300 + 10 * i);
             }
         }
     }
@@ -355,17 +356,52 @@ START_TEST(direct_threads)
     const nn_kernels *kern = kset(nsets() - 1);
     for (int threads = 2; threads <= 3; threads++) {
         for (size_t i = 0; i < 4; i++) {
-            direct_check(kern, threads, conv_cases[i], 1, 1, 400 + 10 * i);
+            impl_check(&nn_conv_direct, kern, threads, conv_cases[i], 1, 1, 400 + 10 * i);
         }
-        direct_check(kern, threads, (conv_shape_case){1, 6, 6, 4, 16, 3, 3, 0}, 1, 1, 450);
+        impl_check(&nn_conv_direct, kern, threads, (conv_shape_case){1, 6, 6, 4, 16, 3, 3, 0}, 1, 1,
+                   450);
     }
+}
+END_TEST
+
+/* Winograd's forward on 3x3 layers: odd and even maps (partial tiles),
+ * both paddings, chunks of tiles across images, channels past the
+ * kernel's depth chunk; its backward is the direct one. */
+static const conv_shape_case winograd_cases[] = {
+    {3, 7, 7, 16, 32, 3, 3, 0},  {1, 5, 5, 32, 16, 3, 3, 1},   {4, 4, 4, 64, 64, 3, 3, 0},
+    {2, 9, 8, 16, 48, 3, 3, 1},  {1, 4, 40, 16, 32, 3, 3, 1},  {37, 3, 3, 16, 16, 3, 3, 1},
+    {2, 6, 7, 256, 80, 3, 3, 1}, {1, 14, 13, 48, 16, 3, 3, 0},
+};
+
+START_TEST(winograd_vs_naive)
+{
+    if (!nn_have_avx512()) {
+        return;
+    }
+    nn_exec ex = {.kern = &nn_kernels_avx512};
+    for (size_t i = 0; i < sizeof winograd_cases / sizeof winograd_cases[0]; i++) {
+        conv_shape_case c = winograd_cases[i];
+        nn_conv_shape g = {
+            .H = c.H, .W = c.W, .C = c.C, .K = c.K, .R = 3, .S = 3, .sh = 1, .sw = 1};
+        ck_assert_int_eq(nn_conv_shape_set(&g, c.same), 0);
+        ck_assert(nn_conv_winograd_fits(&g, &ex));
+        ck_assert(nn_conv_select(&g, &ex) == &nn_conv_winograd);
+        for (int relu = 0; relu < 2; relu++) {
+            impl_check(&nn_conv_winograd, &nn_kernels_avx512, 1 + relu, c, relu, 1, 900 + 10 * i);
+        }
+    }
+    nn_conv_shape g = {.H = 5, .W = 5, .C = 3, .K = 16, .R = 3, .S = 3, .sh = 1, .sw = 1};
+    ck_assert(!nn_conv_winograd_fits(&g, &ex)); /* C = 3: direct */
+    g.C = 16;
+    g.sh = 2;
+    ck_assert(!nn_conv_winograd_fits(&g, &ex));
 }
 END_TEST
 
 /* The same bits whatever the number of threads in the team: groups of
  * images (as many as the scratch was sized for) are summed in a fixed
  * order, whoever computes them. */
-START_TEST(direct_same_bits)
+static void same_bits(const nn_conv_impl *impl)
 {
     nn_conv_shape g = {.H = 9, .W = 7, .C = 16, .K = 32, .R = 3, .S = 3, .sh = 1, .sw = 1};
     ck_assert_int_eq(nn_conv_shape_set(&g, 0), 0);
@@ -376,11 +412,11 @@ START_TEST(direct_same_bits)
     for (int t = 0; t < 3; t++) {
         nn_exec ex = {.kern = kset(nsets() - 1), .max_threads = 3};
         ck_assert_int_eq(nn_par_create(&ex.par, t + 1), 0);
-        ex.nscratch = nn_conv_direct.scratch(&g, N, 3, 1);
+        ex.nscratch = impl->scratch(&g, N, 3, 1);
         ex.scratch = nt_zeros(ex.nscratch);
         float *y = nt_zeros(ny), *dx = nt_zeros(nx), *dw = nt_zeros(nw);
-        nn_conv_direct.forward(&g, N, x, w, NULL, NN_ACT_RELU, y, &ex);
-        nn_conv_direct.backward(&g, N, x, w, y, NN_ACT_RELU, dy, dx, dw, NULL, &ex);
+        impl->forward(&g, N, x, w, NULL, NN_ACT_RELU, y, &ex);
+        impl->backward(&g, N, x, w, y, NN_ACT_RELU, dy, dx, dw, NULL, &ex);
         out[t][0] = y;
         out[t][1] = dx;
         out[t][2] = dw;
@@ -401,24 +437,32 @@ START_TEST(direct_same_bits)
     free(w);
     free(dy);
 }
+
+START_TEST(direct_same_bits)
+{
+    same_bits(&nn_conv_direct);
+    if (nn_have_avx512()) {
+        same_bits(&nn_conv_winograd);
+    }
+}
 END_TEST
 
 /* A convolution fused with the 2x2 pool after it gives what the two give
  * one after the other (ReLU conv, then pool; pool backward, then the
  * conv's backward masked by its y): the same bits but for dx and db,
  * whose terms are added in another order. */
-static void conv_pool_check(int threads, int N, int H, int W, int C, int K, int R, int need_dx,
-                            int same)
+static void conv_pool_check(const nn_conv_impl *impl, int threads, int N, int H, int W, int C,
+                            int K, int R, int need_dx, int same)
 {
     nn_conv_shape g = {.H = H, .W = W, .C = C, .K = K, .R = R, .S = R, .sh = 1, .sw = 1};
     ck_assert_int_eq(nn_conv_shape_set(&g, same), 0);
     nn_conv_shape pg = {.H = g.P, .W = g.Q, .C = K, .K = K, .R = 2, .S = 2, .sh = 2, .sw = 2};
     ck_assert_int_eq(nn_conv_shape_set(&pg, 0), 0);
     nn_exec ex = {.kern = &nn_kernels_avx512, .max_threads = threads};
-    ck_assert(nn_conv_pool_fuses(&nn_conv_direct, &g, NN_ACT_RELU, &pg, &ex));
-    ck_assert(!nn_conv_pool_fuses(&nn_conv_direct, &g, NN_ACT_LINEAR, &pg, &ex));
+    ck_assert(nn_conv_pool_fuses(impl, &g, NN_ACT_RELU, &pg, &ex));
+    ck_assert(!nn_conv_pool_fuses(impl, &g, NN_ACT_LINEAR, &pg, &ex));
     ck_assert_int_eq(nn_par_create(&ex.par, threads), 0);
-    ex.nscratch = nn_conv_direct.scratch(&g, N, threads, need_dx);
+    ex.nscratch = impl->scratch(&g, N, threads, need_dx);
     ex.scratch = nt_zeros(ex.nscratch);
     size_t nx = (size_t)N * H * W * C, ny = (size_t)N * g.P * g.Q * K;
     size_t np = (size_t)N * pg.P * pg.Q * K, nw = (size_t)R * R * C * K;
@@ -428,14 +472,13 @@ static void conv_pool_check(int threads, int N, int H, int W, int C, int K, int 
     float *dw1 = nt_zeros(nw), *dw2 = nt_zeros(nw), *db1 = nt_zeros(K), *db2 = nt_zeros(K);
     uint32_t *a1 = calloc(np, 4), *a2 = calloc(np, 4);
     /* apart */
-    nn_conv_direct.forward(&g, N, x, w, b, NN_ACT_RELU, y, &ex);
+    impl->forward(&g, N, x, w, b, NN_ACT_RELU, y, &ex);
     nn_maxpool_forward(&pg, N, y, py1, a1, &ex);
     nn_maxpool_backward(&pg, N, a1, pdy, dy, &ex);
-    nn_conv_direct.backward(&g, N, x, w, y, NN_ACT_RELU, dy, need_dx ? dx1 : NULL, dw1, db1, &ex);
+    impl->backward(&g, N, x, w, y, NN_ACT_RELU, dy, need_dx ? dx1 : NULL, dw1, db1, &ex);
     /* fused */
-    nn_conv_direct.forward_pool(&g, N, x, w, b, &pg, py2, a2, &ex);
-    nn_conv_direct.backward_pool(&g, N, x, w, &pg, py2, a2, pdy, need_dx ? dx2 : NULL, dw2, db2,
-                                 &ex);
+    impl->forward_pool(&g, N, x, w, b, &pg, py2, a2, &ex);
+    impl->backward_pool(&g, N, x, w, &pg, py2, a2, pdy, need_dx ? dx2 : NULL, dw2, db2, &ex);
     ck_assert_int_eq(memcmp(py1, py2, np * 4), 0);
     ck_assert_int_eq(memcmp(a1, a2, np * 4), 0);
     for (size_t i = 0; i < nx; i++) { /* dx adds the taps in another order */
@@ -459,15 +502,23 @@ START_TEST(conv_pool_fused)
     if (!nn_have_avx512()) {
         return;
     }
-    conv_pool_check(1, 3, 11, 9, 3, 32, 3, 0, 0); /* odd conv output: row and column dropped */
-    conv_pool_check(2, 5, 12, 12, 16, 16, 5, 1, 0);
-    conv_pool_check(3, 4, 10, 30, 8, 48, 3, 1, 0); /* rows in groups, partial groups */
-    conv_pool_check(2, 2, 70, 6, 4, 64, 3, 1, 0);
+    conv_pool_check(&nn_conv_direct, 1, 3, 11, 9, 3, 32, 3, 0,
+                    0); /* odd conv output: row and column dropped */
+    conv_pool_check(&nn_conv_direct, 2, 5, 12, 12, 16, 16, 5, 1, 0);
+    conv_pool_check(&nn_conv_direct, 3, 4, 10, 30, 8, 48, 3, 1,
+                    0); /* rows in groups, partial groups */
+    conv_pool_check(&nn_conv_direct, 2, 2, 70, 6, 4, 64, 3, 1, 0);
     /* padding="same", as VGG16's: dx through the padded input's gradient */
-    conv_pool_check(2, 3, 12, 10, 16, 32, 3, 1, 1);
-    conv_pool_check(1, 2, 9, 11, 3, 16, 3, 1, 1); /* odd sizes: the last row and column dropped */
-    conv_pool_check(3, 2, 40, 6, 8, 64, 5, 1, 1);
-    conv_pool_check(2, 2, 8, 8, 64, 16, 3, 0, 1);
+    conv_pool_check(&nn_conv_direct, 2, 3, 12, 10, 16, 32, 3, 1, 1);
+    conv_pool_check(&nn_conv_direct, 1, 2, 9, 11, 3, 16, 3, 1,
+                    1); /* odd sizes: the last row and column dropped */
+    conv_pool_check(&nn_conv_direct, 3, 2, 40, 6, 8, 64, 5, 1, 1);
+    conv_pool_check(&nn_conv_direct, 2, 2, 8, 8, 64, 16, 3, 0, 1);
+    /* Winograd: a tile is a pooling window; odd maps leave tiles out */
+    conv_pool_check(&nn_conv_winograd, 2, 3, 12, 10, 16, 32, 3, 1, 1);
+    conv_pool_check(&nn_conv_winograd, 1, 2, 9, 11, 16, 16, 3, 1, 1);
+    conv_pool_check(&nn_conv_winograd, 2, 3, 11, 9, 32, 16, 3, 0, 0);
+    conv_pool_check(&nn_conv_winograd, 3, 9, 7, 7, 64, 32, 3, 1, 1);
 }
 END_TEST
 
@@ -483,6 +534,20 @@ START_TEST(direct_nan)
         float *x = nt_rand(32, -1, 1, 500), *w = nt_rand(288, -1, 1, 501), y[64];
         x[0] = NAN;
         nn_conv_direct.forward(&g, 1, x, w, NULL, NN_ACT_RELU, y, &ex);
+        ck_assert(isnan(y[0]) && isnan(y[15]));
+        free(x);
+        free(w);
+        free(ex.scratch);
+    }
+    if (nn_have_avx512()) { /* and through Winograd's transforms */
+        nn_conv_shape g = {.H = 4, .W = 4, .C = 16, .K = 16, .R = 3, .S = 3, .sh = 1, .sw = 1};
+        ck_assert_int_eq(nn_conv_shape_set(&g, 1), 0);
+        nn_exec ex = {.kern = &nn_kernels_avx512, .max_threads = 1};
+        ex.nscratch = nn_conv_winograd.scratch(&g, 1, 1, 1);
+        ex.scratch = nt_zeros(ex.nscratch);
+        float *x = nt_rand(256, -1, 1, 502), *w = nt_rand(2304, -1, 1, 503), y[256];
+        x[0] = NAN;
+        nn_conv_winograd.forward(&g, 1, x, w, NULL, NN_ACT_RELU, y, &ex);
         ck_assert(isnan(y[0]) && isnan(y[15]));
         free(x);
         free(w);
@@ -716,6 +781,7 @@ static Suite *kern_suite(void)
     tcase_add_test(tc, kdw_shapes);
     tcase_add_test(tc, direct_vs_naive);
     tcase_add_test(tc, direct_threads);
+    tcase_add_test(tc, winograd_vs_naive);
     tcase_add_test(tc, direct_same_bits);
     tcase_add_test(tc, direct_nan);
     tcase_add_test(tc, conv_pool_fused);

@@ -1,0 +1,365 @@
+/* conv_winograd.c: the forward of 3x3, stride-1 convolutions (all but the
+ * first of VGG16's, and the book's deeper ones) by Winograd's minimal
+ * filtering F(2x2, 3x3): each 2x2 block of outputs comes from a 4x4 patch
+ * of the input with 16 products per input and output channel instead of
+ * 36, 2.25 times fewer multiplications. The backward is the direct one
+ * (conv_direct.c): it needs only x, w and y, not how y was computed.
+ *
+ * With the transforms of Lavin and Gray ("Fast Algorithms for
+ * Convolutional Neural Networks", 2016), per output tile
+ *   Y = A^T [ (G g G^T) . (B^T d B) ] A
+ * over the 4x4 input patch d and each 3x3 filter g. The elementwise
+ * product summed over channels is 16 independent GEMMs: for tap t < 16,
+ *   M_t (tiles, K) = V_t (tiles, C) U_t (C, K),
+ * V = B^T d B of each tile, U = G g G^T of the kernel (formed once per
+ * call, shared by the threads). The GEMMs run on the model's AVX-512
+ * kernel (nn_kconv: one tap, the tiles as pixels), the transforms, adds
+ * only, 16 channels at a time.
+ *
+ * Work is shared out in chunks of tiles (of several images on small
+ * maps): each chunk's V (16 x tiles x C) and M (16 x tiles x K) stay in
+ * L2 while its 16 GEMMs stream U_t once per chunk. A chunk's output
+ * values do not depend on the chunking, so results are the same bits
+ * whatever the number of threads. With a 2x2 max pool after it, a tile
+ * is exactly one pooling window: the pool is taken in the output
+ * transform, with the argmax nn_pool2_forward would give, and the
+ * convolution's output is never stored.
+ *
+ * Accuracy: the transforms only add and halve, so the result differs
+ * from the direct sum by rounding alone (tests compare both with a sum in
+ * double).
+ */
+#include <string.h>
+
+#include "nn_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
+#else
+#define WT
+#endif
+
+enum { TAPS = 16, CHUNK_TILES = 96, MIN_CHUNK_TILES = 24 };
+
+int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex)
+{
+    return ex->kern == &nn_kernels_avx512 && nn_have_avx512() && g->R == 3 && g->S == 3 &&
+           g->sh == 1 && g->sw == 1 && g->C % 16 == 0 && g->K % 16 == 0;
+}
+
+/* ---- transforms ------------------------------------------------------------ */
+
+/* 16 channels (or filters) at a time, in GCC's vector extension: one
+ * AVX-512 register here, plain code on other machines. Channel and
+ * filter counts are multiples of 16 (nn_conv_winograd_fits). */
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+typedef int32_t v16i __attribute__((vector_size(64), aligned(4))); /* lane masks: 0 or -1 */
+
+#define WTI WT __attribute__((always_inline)) static inline
+
+WTI v16 ld(const float *p)
+{
+    return *(const v16 *)p;
+}
+
+WTI void st(float *p, v16 v)
+{
+    *(v16 *)p = v;
+}
+
+/* a where m is set, else b. */
+WTI v16 pick(v16i m, v16 a, v16 b)
+{
+    return (v16)(((v16i)a & m) | ((v16i)b & ~m));
+}
+
+/* U[t][c][k] = (G g G^T)[t] for the filter g = w[0..3][0..3][c][k], for
+ * channels [c0, c1), with G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
+WT static void weight_transform(const float *w, int C, int K, int c0, int c1, float *u)
+{
+    const size_t CK = (size_t)C * K;
+    for (int c = c0; c < c1; c++) {
+        const float *g = w + (size_t)c * K;
+        float *o = u + (size_t)c * K;
+        for (int k = 0; k < K; k += 16) {
+            v16 t[4][3];
+            for (int s = 0; s < 3; s++) {
+                v16 g0 = ld(g + (0 * 3 + s) * CK + k), g1 = ld(g + (1 * 3 + s) * CK + k),
+                    g2 = ld(g + (2 * 3 + s) * CK + k);
+                t[0][s] = g0;
+                t[1][s] = 0.5f * (g0 + g1 + g2);
+                t[2][s] = 0.5f * (g0 - g1 + g2);
+                t[3][s] = g2;
+            }
+            for (int i = 0; i < 4; i++) {
+                st(o + (i * 4 + 0) * CK + k, t[i][0]);
+                st(o + (i * 4 + 1) * CK + k, 0.5f * (t[i][0] + t[i][1] + t[i][2]));
+                st(o + (i * 4 + 2) * CK + k, 0.5f * (t[i][0] - t[i][1] + t[i][2]));
+                st(o + (i * 4 + 3) * CK + k, t[i][2]);
+            }
+        }
+    }
+}
+
+/* v[t*vs + c] = (B^T d B)[t] for the patch d[i][j] = p[i*4 + j][c], with
+ * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
+WT static void input_transform(const float *const p[16], int C, float *v, size_t vs)
+{
+    for (int c = 0; c < C; c += 16) {
+        v16 t[4][4];
+        for (int j = 0; j < 4; j++) {
+            v16 d0 = ld(p[j] + c), d1 = ld(p[4 + j] + c), d2 = ld(p[8 + j] + c),
+                d3 = ld(p[12 + j] + c);
+            t[0][j] = d0 - d2;
+            t[1][j] = d1 + d2;
+            t[2][j] = d2 - d1;
+            t[3][j] = d1 - d3;
+        }
+        for (int i = 0; i < 4; i++) {
+            st(v + (i * 4 + 0) * vs + c, t[i][0] - t[i][2]);
+            st(v + (i * 4 + 1) * vs + c, t[i][1] + t[i][2]);
+            st(v + (i * 4 + 2) * vs + c, t[i][2] - t[i][1]);
+            st(v + (i * 4 + 3) * vs + c, t[i][1] - t[i][3]);
+        }
+    }
+}
+
+/* The tile's 2x2 outputs y[i*2 + j] = (A^T m A)[i][j] + bias, filters
+ * [k, k+16), for m[t] = mp[t*ms + k] and A^T = [1 1 1 0; 0 1 -1 -1];
+ * then the ReLU (a NaN passes: max(0, y) keeps y when unordered). */
+WTI void output_tile(const float *mp, size_t ms, int k, const float *bias, int relu, v16 y[4])
+{
+    v16 a0[4], a1[4];
+    for (int i = 0; i < 4; i++) {
+        v16 m0 = ld(mp + (i * 4 + 0) * ms + k), m1 = ld(mp + (i * 4 + 1) * ms + k),
+            m2 = ld(mp + (i * 4 + 2) * ms + k), m3 = ld(mp + (i * 4 + 3) * ms + k);
+        a0[i] = m0 + m1 + m2;
+        a1[i] = m1 - m2 - m3;
+    }
+    v16 b = bias ? ld(bias + k) : (v16){0};
+    y[0] = a0[0] + a0[1] + a0[2] + b;
+    y[1] = a1[0] + a1[1] + a1[2] + b;
+    y[2] = a0[1] - a0[2] - a0[3] + b;
+    y[3] = a1[1] - a1[2] - a1[3] + b;
+    for (int i = 0; relu && i < 4; i++) {
+        y[i] = (v16)((v16i)y[i] & ~(y[i] < 0.0f));
+    }
+}
+
+/* Writes the tile's outputs to out[i*2 + j] (rows of K floats). */
+WT static void output_transform(const float *mp, size_t ms, int K, const float *bias, int relu,
+                                float *const out[4])
+{
+    for (int k = 0; k < K; k += 16) {
+        v16 y[4];
+        output_tile(mp, ms, k, bias, relu, y);
+        for (int i = 0; i < 4; i++) {
+            st(out[i] + k, y[i]);
+        }
+    }
+}
+
+/* The tile as one 2x2 pooling window: its max to py, its position (0..3,
+ * the first of equals; a NaN wins) to parg, as nn_pool2_forward. */
+WT static void output_pool(const float *mp, size_t ms, int K, const float *bias, float *py,
+                           uint32_t *parg)
+{
+    for (int k = 0; k < K; k += 16) {
+        v16 y[4];
+        output_tile(mp, ms, k, bias, 1, y);
+        v16 m = y[0];
+        v16i a = {0};
+        for (int i = 1; i < 4; i++) {
+            v16i take = (y[i] > m) | (y[i] != y[i]);
+            m = pick(take, y[i], m);
+            a = (a & ~take) | (take & i);
+        }
+        st(py + k, m);
+        *(v16i *)(parg + k) = a;
+    }
+}
+
+/* ---- tiles, chunks, threads ------------------------------------------------ */
+
+/* The tile grid of one image: th x tw tiles of 2x2 outputs. With a fused
+ * pool only the tiles that are pooling windows (the pool drops an odd
+ * last row and column). */
+static void tile_grid(const nn_conv_shape *g, const nn_conv_shape *pg, int *th, int *tw)
+{
+    *th = pg ? pg->P : (g->P + 1) / 2;
+    *tw = pg ? pg->Q : (g->Q + 1) / 2;
+}
+
+/* Tiles per chunk: CHUNK_TILES, less when there are too few chunks to
+ * keep every thread busy, never fewer than MIN_CHUNK_TILES. */
+static int chunk_tiles(long ntiles, int threads)
+{
+    long per = (ntiles + 4L * threads - 1) / (4L * threads);
+    per = (per + 5) / 6 * 6; /* whole 6-row tiles of the GEMM kernel */
+    return per >= CHUNK_TILES ? CHUNK_TILES : per < MIN_CHUNK_TILES ? MIN_CHUNK_TILES : (int)per;
+}
+
+static size_t per_thread(const nn_conv_shape *g)
+{
+    return (size_t)TAPS * CHUNK_TILES * (g->C + g->K) + g->C + g->K;
+}
+
+static size_t wino_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
+{
+    size_t own = (size_t)TAPS * g->C * g->K + (size_t)threads * per_thread(g);
+    size_t direct = nn_conv_direct.scratch(g, N, threads, need_dx);
+    return own > direct ? own : direct;
+}
+
+typedef struct wino_job {
+    const nn_conv_shape *g;
+    int th, tw;
+    long ntiles;
+    int chunk;
+    const float *x, *w, *b, *u;
+    float *y;
+    int relu;
+    const nn_conv_shape *pg; /* a fused pool, its output and argmax */
+    float *py;
+    uint32_t *parg;
+    const nn_exec *ex;
+    nn_units units;
+} wino_job;
+
+static void weight_part(void *ctx, int t, int nt)
+{
+    wino_job *j = ctx;
+    const nn_conv_shape *g = j->g;
+    (void)t, (void)nt;
+    for (int i; (i = nn_units_take(&j->units)) >= 0;) {
+        weight_transform(j->w, g->C, g->K, 16 * i, 16 * i + 16, (float *)j->u);
+    }
+}
+
+/* Tile `tile` of chunk row r: its image, row and column, and its patch
+ * (rows of C floats; zero where it leaves x) transformed into V. */
+static void chunk_input(const wino_job *j, long tile, float *v, size_t vs, const float *zero)
+{
+    const nn_conv_shape *g = j->g;
+    const int per = j->th * j->tw, n = (int)(tile / per), ty = (int)(tile % per) / j->tw,
+              tx = (int)(tile % per) % j->tw;
+    const float *p[16];
+    for (int i = 0; i < 4; i++) {
+        int h = 2 * ty - g->pt + i;
+        for (int jj = 0; jj < 4; jj++) {
+            int w = 2 * tx - g->pl + jj;
+            p[i * 4 + jj] = h < 0 || h >= g->H || w < 0 || w >= g->W
+                                ? zero
+                                : j->x + (((size_t)n * g->H + h) * g->W + w) * g->C;
+        }
+    }
+    input_transform(p, g->C, v, vs);
+}
+
+static void chunk_output(const wino_job *j, long tile, const float *m, size_t ms, float *dummy)
+{
+    const nn_conv_shape *g = j->g;
+    const int per = j->th * j->tw, n = (int)(tile / per), ty = (int)(tile % per) / j->tw,
+              tx = (int)(tile % per) % j->tw;
+    if (j->pg) {
+        size_t o = (((size_t)n * j->pg->P + ty) * j->pg->Q + tx) * g->K;
+        output_pool(m, ms, g->K, j->b, j->py + o, j->parg + o);
+        return;
+    }
+    float *out[4];
+    for (int i = 0; i < 2; i++) {
+        for (int jj = 0; jj < 2; jj++) {
+            int p = 2 * ty + i, q = 2 * tx + jj;
+            out[i * 2 + jj] =
+                p < g->P && q < g->Q ? j->y + (((size_t)n * g->P + p) * g->Q + q) * g->K : dummy;
+        }
+    }
+    output_transform(m, ms, g->K, j->b, j->relu, out);
+}
+
+static void chunk_part(void *ctx, int t, int nt)
+{
+    wino_job *j = ctx;
+    const nn_conv_shape *g = j->g;
+    const size_t vs = (size_t)j->chunk * g->C, ms = (size_t)j->chunk * g->K;
+    float *v = j->ex->scratch + (size_t)TAPS * g->C * g->K + (size_t)t * per_thread(g);
+    float *m = v + TAPS * vs, *zero = m + TAPS * ms, *dummy = zero + g->C;
+    (void)nt;
+    memset(zero, 0, (size_t)g->C * sizeof *zero);
+    for (int c; (c = nn_units_take(&j->units)) >= 0;) {
+        long t0 = (long)c * j->chunk;
+        int rows = j->ntiles - t0 < j->chunk ? (int)(j->ntiles - t0) : j->chunk;
+        for (int r = 0; r < rows; r++) {
+            chunk_input(j, t0 + r, v + (size_t)r * g->C, vs, zero);
+        }
+        for (int tap = 0; tap < TAPS; tap++) {
+            nn_kconv k = {
+                .a = v + tap * vs,
+                .a_cs = g->C,
+                .taps = 1,
+                .depth = g->C,
+                .b = j->u + (size_t)tap * g->C * g->K,
+                .ldb = g->K,
+                .ncols = g->K,
+                .y = m + tap * ms,
+                .y_cs = g->K,
+                .P = 1,
+                .Q = rows,
+            };
+            j->ex->kern->conv(&k);
+        }
+        for (int r = 0; r < rows; r++) {
+            chunk_output(j, t0 + r, m + (size_t)r * g->K, ms, dummy);
+        }
+    }
+}
+
+static void run(wino_job *j, int N)
+{
+    const nn_exec *ex = j->ex;
+    tile_grid(j->g, j->pg, &j->th, &j->tw);
+    j->ntiles = (long)N * j->th * j->tw;
+    j->chunk = chunk_tiles(j->ntiles, nn_par_threads(ex->par));
+    j->u = ex->scratch;
+    nn_units_init(&j->units, j->g->C / 16);
+    nn_par_run(ex->par, weight_part, j);
+    nn_units_init(&j->units, (int)((j->ntiles + j->chunk - 1) / j->chunk));
+    nn_par_run(ex->par, chunk_part, j);
+}
+
+static void wino_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                         const float *b, nn_act act, float *y, const nn_exec *ex)
+{
+    wino_job j = {.g = g, .x = x, .w = w, .b = b, .y = y, .relu = act == NN_ACT_RELU, .ex = ex};
+    run(&j, N);
+}
+
+static void wino_forward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                              const float *b, const nn_conv_shape *pg, float *py, uint32_t *parg,
+                              const nn_exec *ex)
+{
+    wino_job j = {
+        .g = g, .x = x, .w = w, .b = b, .relu = 1, .pg = pg, .py = py, .parg = parg, .ex = ex};
+    run(&j, N);
+}
+
+static void wino_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                          const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                          float *db, const nn_exec *ex)
+{
+    nn_conv_direct.backward(g, N, x, w, y, act, dy, dx, dw, db, ex);
+}
+
+static void wino_backward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                               const nn_conv_shape *pg, const float *py, const uint32_t *parg,
+                               const float *pdy, float *dx, float *dw, float *db, const nn_exec *ex)
+{
+    nn_conv_direct.backward_pool(g, N, x, w, pg, py, parg, pdy, dx, dw, db, ex);
+}
+
+const nn_conv_impl nn_conv_winograd = {.name = "winograd",
+                                       .scratch = wino_scratch,
+                                       .forward = wino_forward,
+                                       .backward = wino_backward,
+                                       .forward_pool = wino_forward_pool,
+                                       .backward_pool = wino_backward_pool};
