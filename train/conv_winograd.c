@@ -39,7 +39,7 @@
 #define WT
 #endif
 
-enum { TAPS = 16, CHUNK_TILES = 96, MIN_CHUNK_TILES = 24 };
+enum { TAPS = 16, CHUNK_TILES = 96 };
 
 int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex)
 {
@@ -190,13 +190,17 @@ static void tile_grid(const nn_conv_shape *g, const nn_conv_shape *pg, int *th, 
     *tw = pg ? pg->Q : (g->Q + 1) / 2;
 }
 
-/* Tiles per chunk: CHUNK_TILES, less when there are too few chunks to
- * keep every thread busy, never fewer than MIN_CHUNK_TILES. */
+/* Tiles per chunk: at most CHUNK_TILES, in a number of chunks that the
+ * threads share evenly (VGG16's block5 at 150x150, batch 32: 800 tiles,
+ * 10 chunks of 80 rather than 9 of 96 on two threads), in whole 6-row
+ * tiles of the GEMM kernel. */
 static int chunk_tiles(long ntiles, int threads)
 {
-    long per = (ntiles + 4L * threads - 1) / (4L * threads);
-    per = (per + 5) / 6 * 6; /* whole 6-row tiles of the GEMM kernel */
-    return per >= CHUNK_TILES ? CHUNK_TILES : per < MIN_CHUNK_TILES ? MIN_CHUNK_TILES : (int)per;
+    long n = (ntiles + CHUNK_TILES - 1) / CHUNK_TILES;
+    n = (n + threads - 1) / threads * threads;
+    long per = (ntiles + n - 1) / n;
+    per = (per + 5) / 6 * 6;
+    return per < CHUNK_TILES ? (int)per : CHUNK_TILES;
 }
 
 static size_t per_thread(const nn_conv_shape *g)
