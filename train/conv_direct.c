@@ -28,6 +28,10 @@
  * 24-29 / 27-31 / 25-29 for im2col on the OpenBLAS this machine loads
  * (its SSE3 "Prescott" kernels), 74-105 / 85-136 / 75-98 on its AVX-512
  * ones (kern_avx512.c has the table).
+ *
+ * 3x3 layers whose channels and filters are multiples of 16 run their
+ * forward by Winograd instead (conv_winograd.c, chosen in nn_conv_select)
+ * and their backward here.
  */
 #include <string.h>
 

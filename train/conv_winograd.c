@@ -27,7 +27,8 @@
  *
  * Accuracy: the transforms only add and halve, so the result differs
  * from the direct sum by rounding alone (tests compare both with a sum in
- * double).
+ * double). A NaN or an infinity in a patch can make all four outputs of
+ * its tile NaN, where the direct sum spoils only the windows it is in.
  */
 #include <string.h>
 
