@@ -221,8 +221,8 @@ typedef struct wino_job {
     int th, tw;
     long ntiles;
     int chunk;
-    const float *x, *w, *b, *u;
-    float *y;
+    const float *x, *w, *b;
+    float *u, *y;
     int relu;
     const nn_conv_shape *pg; /* a fused pool, its output and argmax */
     float *py;
@@ -237,17 +237,26 @@ static void weight_part(void *ctx, int t, int nt)
     const nn_conv_shape *g = j->g;
     (void)t, (void)nt;
     for (int i; (i = nn_units_take(&j->units)) >= 0;) {
-        weight_transform(j->w, g->C, g->K, 16 * i, 16 * i + 16, (float *)j->u);
+        weight_transform(j->w, g->C, g->K, 16 * i, 16 * i + 16, j->u);
     }
 }
 
-/* Tile `tile` of chunk row r: its image, row and column, and its patch
- * (rows of C floats; zero where it leaves x) transformed into V. */
+/* Tile number `tile` of the batch: its image n, tile row ty, column tx. */
+static void tile_pos(const wino_job *j, long tile, int *n, int *ty, int *tx)
+{
+    const long per = (long)j->th * j->tw;
+    *n = (int)(tile / per);
+    *ty = (int)(tile % per / j->tw);
+    *tx = (int)(tile % per % j->tw);
+}
+
+/* The tile's patch (rows of C floats; zero where it leaves x)
+ * transformed into v. */
 static void chunk_input(const wino_job *j, long tile, float *v, size_t vs, const float *zero)
 {
     const nn_conv_shape *g = j->g;
-    const int per = j->th * j->tw, n = (int)(tile / per), ty = (int)(tile % per) / j->tw,
-              tx = (int)(tile % per) % j->tw;
+    int n, ty, tx;
+    tile_pos(j, tile, &n, &ty, &tx);
     const float *p[16];
     for (int i = 0; i < 4; i++) {
         int h = 2 * ty - g->pt + i;
@@ -261,11 +270,13 @@ static void chunk_input(const wino_job *j, long tile, float *v, size_t vs, const
     input_transform(p, g->C, v, vs);
 }
 
+/* The tile's outputs from m: into y (past the map's edge into dummy), or
+ * pooled into py and parg. */
 static void chunk_output(const wino_job *j, long tile, const float *m, size_t ms, float *dummy)
 {
     const nn_conv_shape *g = j->g;
-    const int per = j->th * j->tw, n = (int)(tile / per), ty = (int)(tile % per) / j->tw,
-              tx = (int)(tile % per) % j->tw;
+    int n, ty, tx;
+    tile_pos(j, tile, &n, &ty, &tx);
     if (j->pg) {
         size_t o = (((size_t)n * j->pg->P + ty) * j->pg->Q + tx) * g->K;
         output_pool(m, ms, g->K, j->b, j->py + o, j->parg + o);
@@ -324,6 +335,9 @@ static void run(wino_job *j, int N)
     const nn_exec *ex = j->ex;
     tile_grid(j->g, j->pg, &j->th, &j->tw);
     j->ntiles = (long)N * j->th * j->tw;
+    if (j->ntiles == 0) {
+        return;
+    }
     j->chunk = chunk_tiles(j->ntiles, nn_par_threads(ex->par));
     j->u = ex->scratch;
     nn_units_init(&j->units, j->g->C / 16);
