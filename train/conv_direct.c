@@ -31,7 +31,8 @@
  *
  * 3x3 layers whose channels and filters are multiples of 16 run their
  * forward by Winograd instead (conv_winograd.c, chosen in nn_conv_select)
- * and their backward here.
+ * and their backward here, with dx on large maps as Winograd's
+ * convolution of the whole masked dy of an image (backward_wino).
  */
 #include <string.h>
 
@@ -217,7 +218,12 @@ typedef struct conv_job {
     float *scratch; /* the per-thread slots of ex->scratch */
     float *parts;   /* the partial sums of groups 1.. */
     int need_dx;
-    int mode; /* dx_mode */
+    int mode;    /* dx_mode */
+    size_t slot; /* floats of scratch per thread */
+    /* dx by Winograd: dx as a convolution of dy, its transformed kernel */
+    int wino;
+    nn_conv_shape gx;
+    const float *u;
     nn_units units;
     /* a fused pool: its geometry, output, argmax and output gradient */
     const nn_conv_shape *pg;
@@ -229,7 +235,7 @@ typedef struct conv_job {
 
 static float *thread_scratch(const conv_job *j, int t)
 {
-    return j->scratch + (size_t)t * per_thread(j->g, j->need_dx);
+    return j->scratch + (size_t)t * j->slot;
 }
 
 static void forward_part(void *ctx, int t, int nt)
@@ -260,8 +266,15 @@ static void forward_part(void *ctx, int t, int nt)
 static void direct_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
                            const float *b, nn_act act, float *y, const nn_exec *ex)
 {
-    conv_job j = {
-        .g = g, .N = N, .relu = act == NN_ACT_RELU, .x = x, .w = w, .b = b, .out = y, .ex = ex};
+    conv_job j = {.g = g,
+                  .N = N,
+                  .relu = act == NN_ACT_RELU,
+                  .x = x,
+                  .w = w,
+                  .b = b,
+                  .out = y,
+                  .ex = ex,
+                  .slot = per_thread(g, 0)};
     /* Each thread's slot starts with an xpad, laid out as a backward
      * without dx would: never larger than the size reserved. */
     j.scratch = ex->scratch;
@@ -351,8 +364,8 @@ int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act 
                        const nn_conv_shape *pg, const nn_exec *ex)
 {
     return (impl == &nn_conv_direct || impl == &nn_conv_winograd) &&
-           ex->kern == &nn_kernels_avx512 && act == NN_ACT_RELU &&
-           nn_pool2_fast(pg) && pg->H == g->P && pg->W == g->Q && pg->C == g->K;
+           ex->kern == &nn_kernels_avx512 && act == NN_ACT_RELU && nn_pool2_fast(pg) &&
+           pg->H == g->P && pg->W == g->Q && pg->C == g->K;
 }
 
 /* The pool's geometry over pool rows [p0, p0+np). */
@@ -416,7 +429,8 @@ static void direct_forward_pool(const nn_conv_shape *g, int N, const float *x, c
                   .scratch = ex->scratch,
                   .pg = pg,
                   .py = py,
-                  .parg = parg};
+                  .parg = parg,
+                  .slot = per_thread(g, 0)};
     nn_units_init(&j.units, N);
     nn_par_run(ex->par, forward_pool_part, &j);
 }
@@ -452,6 +466,79 @@ static void backward_pooled(const conv_job *j, int n, const float *a, nn_kdw *kw
         memcpy(dx + (size_t)h * g->W * g->C, dxp + ((size_t)(h + g->pt) * Wd + g->pl) * g->C,
                (size_t)g->W * g->C * sizeof *dx);
     }
+}
+
+/* ---- the input gradient by Winograd ----------------------------------------- */
+
+/* The thread's slot then holds the whole output gradient of an image,
+ * masked (or rebuilt from a fused pool's, whose row groups keep their
+ * order, so dw is the same bits), the padded input and Winograd's tiles;
+ * the scratch starts with the rearranged kernel and its transform. */
+static size_t wino_slot(const nn_conv_shape *g)
+{
+    nn_conv_shape gx = nn_wino_dx_shape(g);
+    return (size_t)g->P * g->Q * g->K + xpad_size(g) + nn_wino_image_scratch(&gx);
+}
+
+static size_t wino_u_size(const nn_conv_shape *g)
+{
+    return (size_t)16 * g->C * g->K;
+}
+
+/* Winograd's dx runs an image at a time: on small maps a chunk of a few
+ * tiles streams the whole transformed kernel for little use, and the
+ * direct dx is faster (catsdogs-2nd's last layer, dx 9x9 from 7x7x256,
+ * 25 tiles: 33 ms a batch direct, 36 by Winograd; its third, 100 tiles:
+ * 89 -> 75 ms). */
+enum { WINO_DX_MIN_TILES = 48 };
+
+static int wino_dx_pays(const nn_conv_shape *g)
+{
+    return (long)((g->H + 1) / 2) * ((g->W + 1) / 2) >= WINO_DX_MIN_TILES;
+}
+
+size_t nn_conv_backward_wino_scratch(const nn_conv_shape *g, int N, int threads)
+{
+    if (!wino_dx_pays(g)) {
+        return direct_scratch(g, N, threads, 1);
+    }
+    return kernel_size(g) + wino_u_size(g) + (size_t)threads * wino_slot(g) +
+           (size_t)(nparts(g, N, threads) - 1) * per_part(g);
+}
+
+/* Image n: its output gradient into dy (P,Q,K), its share of dw and db
+ * (kw set up by the caller), then dx as Winograd's convolution of dy. */
+static void backward_wino(const conv_job *j, int n, const float *y, nn_kdw *kw, float *dy,
+                          float *tiles)
+{
+    const nn_conv_shape *g = j->g, *pg = j->pg;
+    const nn_kernels *kern = j->ex->kern;
+    const size_t row = (size_t)g->Q * g->K, xs = (size_t)g->H * g->W * g->C;
+    const float *a = kw->x;
+    if (pg) {
+        const size_t ps = (size_t)pg->P * pg->Q * pg->C;
+        const int gr = pool_rows(g);
+        for (int p0 = 0; p0 < pg->P; p0 += gr) {
+            int np = pg->P - p0 < gr ? pg->P - p0 : gr;
+            nn_conv_shape sg = pool_slice(pg, np);
+            size_t o = n * ps + (size_t)p0 * pg->Q * pg->C;
+            float *rows = dy + 2 * p0 * row;
+            nn_pool2_backward(&sg, j->parg_in + o, j->pdy + o, j->py_in + o, rows);
+            kw->x = a + (ptrdiff_t)2 * p0 * kw->x_rs;
+            kw->dy = rows;
+            kw->ym = NULL;
+            kw->P = 2 * np;
+            kern->dw(kw);
+        }
+        /* an odd last row is in no pooling window */
+        memset(dy + 2 * pg->P * row, 0, (size_t)(g->P - 2 * pg->P) * row * sizeof *dy);
+    } else {
+        masked_rows(g, kern, kw->dy, y, dy, row);
+        kw->dy = dy;
+        kw->ym = NULL;
+        kern->dw(kw);
+    }
+    nn_wino_image(&j->gx, dy, j->u, j->dx + n * xs, tiles, kern);
 }
 
 /* Group i's images, summed into its own dw and db. */
@@ -490,6 +577,10 @@ static void backward_group(conv_job *j, int i, float *dyp, float *xpad)
             .ldw = K,
             .db = j->db ? db : NULL,
         };
+        if (j->wino) {
+            backward_wino(j, n, y, &kw, dyp, xpad + xpad_size(g));
+            continue;
+        }
         if (j->pg) {
             backward_pooled(j, n, a, &kw, dyp);
             continue;
@@ -537,9 +628,10 @@ static void backward_part(void *ctx, int t, int nt)
 {
     conv_job *j = ctx;
     float *dyp = thread_scratch(j, t);
-    float *xpad = xpad_of(j->g, j->need_dx, dyp);
+    float *xpad =
+        j->wino ? dyp + (size_t)j->g->P * j->g->Q * j->g->K : xpad_of(j->g, j->need_dx, dyp);
     (void)nt;
-    if (j->need_dx && j->mode == DX_CORR) {
+    if (j->need_dx && !j->wino && j->mode == DX_CORR) {
         memset(dyp, 0, dyp_size(j->g) * sizeof *dyp); /* the borders stay zero */
     }
     for (int i; (i = nn_units_take(&j->units)) >= 0;) {
@@ -596,18 +688,26 @@ static void arrange_kernel(const nn_conv_shape *g, dx_mode mode, const float *w,
     }
 }
 
-/* Runs the backward of job j (its fields set but the scratch's). */
+/* Runs the backward of job j (its fields set but the scratch's), its
+ * input gradient by Winograd if j->wino. */
 static void run_backward(conv_job *j, const float *w)
 {
     const nn_conv_shape *g = j->g;
     const nn_exec *ex = j->ex;
-    j->mode = j->pg ? DX_COL2IM : choose_dx(g); /* a fused pool scatters its rows */
     j->need_dx = j->dx != NULL;
-    j->scratch = ex->scratch + (j->dx ? kernel_size(g) : 0);
-    j->parts = j->scratch + (size_t)ex->max_threads * per_thread(g, j->need_dx);
+    j->wino = j->wino && j->need_dx && wino_dx_pays(g);
+    j->mode = j->pg || j->wino ? DX_COL2IM : choose_dx(g); /* a fused pool scatters its rows */
+    j->scratch = ex->scratch + (j->dx ? kernel_size(g) : 0) + (j->wino ? wino_u_size(g) : 0);
+    j->slot = j->wino ? wino_slot(g) : per_thread(g, j->need_dx);
+    j->parts = j->scratch + (size_t)ex->max_threads * j->slot;
     if (j->dx) {
-        arrange_kernel(g, (dx_mode)j->mode, w, ex->scratch);
         j->wk = ex->scratch;
+        arrange_kernel(g, j->wino ? DX_CORR : (dx_mode)j->mode, w, ex->scratch);
+    }
+    if (j->wino) {
+        j->gx = nn_wino_dx_shape(g);
+        j->u = ex->scratch + kernel_size(g);
+        nn_wino_weights(&j->gx, j->wk, ex->scratch + kernel_size(g), ex);
     }
     nn_units_init(&j->units, nparts(g, j->N, ex->max_threads));
     nn_par_run(ex->par, backward_part, j);
@@ -617,9 +717,9 @@ static void run_backward(conv_job *j, const float *w)
     }
 }
 
-static void direct_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
-                            const float *y, nn_act act, const float *dy, float *dx, float *dw,
-                            float *db, const nn_exec *ex)
+static void backward(const nn_conv_shape *g, int N, const float *x, const float *w, const float *y,
+                     nn_act act, const float *dy, float *dx, float *dw, float *db,
+                     const nn_exec *ex, int wino)
 {
     conv_job j = {.g = g,
                   .N = N,
@@ -630,14 +730,15 @@ static void direct_backward(const nn_conv_shape *g, int N, const float *x, const
                   .dx = dx,
                   .dw = dw,
                   .db = db,
-                  .ex = ex};
+                  .ex = ex,
+                  .wino = wino};
     run_backward(&j, w);
 }
 
-static void direct_backward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
-                                 const nn_conv_shape *pg, const float *py, const uint32_t *parg,
-                                 const float *pdy, float *dx, float *dw, float *db,
-                                 const nn_exec *ex)
+static void backward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                          const nn_conv_shape *pg, const float *py, const uint32_t *parg,
+                          const float *pdy, float *dx, float *dw, float *db, const nn_exec *ex,
+                          int wino)
 {
     conv_job j = {.g = g,
                   .N = N,
@@ -649,8 +750,39 @@ static void direct_backward_pool(const nn_conv_shape *g, int N, const float *x, 
                   .pg = pg,
                   .py_in = py,
                   .parg_in = parg,
-                  .pdy = pdy};
+                  .pdy = pdy,
+                  .wino = wino};
     run_backward(&j, w);
+}
+
+static void direct_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                            const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                            float *db, const nn_exec *ex)
+{
+    backward(g, N, x, w, y, act, dy, dx, dw, db, ex, 0);
+}
+
+static void direct_backward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                                 const nn_conv_shape *pg, const float *py, const uint32_t *parg,
+                                 const float *pdy, float *dx, float *dw, float *db,
+                                 const nn_exec *ex)
+{
+    backward_pool(g, N, x, w, pg, py, parg, pdy, dx, dw, db, ex, 0);
+}
+
+void nn_conv_backward_wino(const nn_conv_shape *g, int N, const float *x, const float *w,
+                           const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                           float *db, const nn_exec *ex)
+{
+    backward(g, N, x, w, y, act, dy, dx, dw, db, ex, 1);
+}
+
+void nn_conv_backward_pool_wino(const nn_conv_shape *g, int N, const float *x, const float *w,
+                                const nn_conv_shape *pg, const float *py, const uint32_t *parg,
+                                const float *pdy, float *dx, float *dw, float *db,
+                                const nn_exec *ex)
+{
+    backward_pool(g, N, x, w, pg, py, parg, pdy, dx, dw, db, ex, 1);
 }
 
 const nn_conv_impl nn_conv_direct = {.name = "direct",

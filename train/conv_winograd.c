@@ -3,7 +3,10 @@
  * filtering F(2x2, 3x3): each 2x2 block of outputs comes from a 4x4 patch
  * of the input with 16 products per input and output channel instead of
  * 36, 2.25 times fewer multiplications. The backward is the direct one
- * (conv_direct.c): it needs only x, w and y, not how y was computed.
+ * (conv_direct.c), which needs only x, w and y, not how y was computed;
+ * on large maps its input gradient, itself a 3x3 convolution of dy with
+ * the flipped kernel, comes from here too (nn_wino_image, an image at a
+ * time on the calling thread).
  *
  * With the transforms of Lavin and Gray ("Fast Algorithms for
  * Convolutional Neural Networks", 2016), per output tile
@@ -212,8 +215,9 @@ static size_t per_thread(const nn_conv_shape *g)
 static size_t wino_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
 {
     size_t own = (size_t)TAPS * g->C * g->K + (size_t)threads * per_thread(g);
-    size_t direct = nn_conv_direct.scratch(g, N, threads, need_dx);
-    return own > direct ? own : direct;
+    size_t back = need_dx ? nn_conv_backward_wino_scratch(g, N, threads)
+                          : nn_conv_direct.scratch(g, N, threads, 0);
+    return own > back ? own : back;
 }
 
 typedef struct wino_job {
@@ -221,13 +225,14 @@ typedef struct wino_job {
     int th, tw;
     long ntiles;
     int chunk;
-    const float *x, *w, *b;
-    float *u, *y;
+    const float *x, *w, *b, *u; /* u: the transformed kernel, read */
+    float *uw, *y;              /* uw: where weight_part writes it */
     int relu;
     const nn_conv_shape *pg; /* a fused pool, its output and argmax */
     float *py;
     uint32_t *parg;
     const nn_exec *ex;
+    const nn_kernels *kern;
     nn_units units;
 } wino_job;
 
@@ -237,7 +242,7 @@ static void weight_part(void *ctx, int t, int nt)
     const nn_conv_shape *g = j->g;
     (void)t, (void)nt;
     for (int i; (i = nn_units_take(&j->units)) >= 0;) {
-        weight_transform(j->w, g->C, g->K, 16 * i, 16 * i + 16, j->u);
+        weight_transform(j->w, g->C, g->K, 16 * i, 16 * i + 16, j->uw);
     }
 }
 
@@ -293,40 +298,54 @@ static void chunk_output(const wino_job *j, long tile, const float *m, size_t ms
     output_transform(m, ms, g->K, j->b, j->relu, out);
 }
 
+/* The tile scratch of one thread (per_thread floats): V and M for
+ * CHUNK_TILES tiles, a row of C zeros (the patch outside x) and a dummy
+ * row of K floats (outputs past the map's edge). */
+static float *slot_zero(const nn_conv_shape *g, float *slot)
+{
+    return slot + (size_t)TAPS * CHUNK_TILES * (g->C + g->K);
+}
+
+/* Chunk c of the job's tiles, through a slot whose zero row is set. */
+static void chunk(const wino_job *j, long c, float *slot)
+{
+    const nn_conv_shape *g = j->g;
+    const size_t vs = (size_t)j->chunk * g->C, ms = (size_t)j->chunk * g->K;
+    float *v = slot, *m = slot + (size_t)TAPS * CHUNK_TILES * g->C, *zero = slot_zero(g, slot);
+    const long t0 = c * j->chunk;
+    const int rows = j->ntiles - t0 < j->chunk ? (int)(j->ntiles - t0) : j->chunk;
+    for (int r = 0; r < rows; r++) {
+        chunk_input(j, t0 + r, v + (size_t)r * g->C, vs, zero);
+    }
+    for (int tap = 0; tap < TAPS; tap++) {
+        nn_kconv k = {
+            .a = v + tap * vs,
+            .a_cs = g->C,
+            .taps = 1,
+            .depth = g->C,
+            .b = j->u + (size_t)tap * g->C * g->K,
+            .ldb = g->K,
+            .ncols = g->K,
+            .y = m + tap * ms,
+            .y_cs = g->K,
+            .P = 1,
+            .Q = rows,
+        };
+        j->kern->conv(&k);
+    }
+    for (int r = 0; r < rows; r++) {
+        chunk_output(j, t0 + r, m + (size_t)r * g->K, ms, zero + g->C);
+    }
+}
+
 static void chunk_part(void *ctx, int t, int nt)
 {
     wino_job *j = ctx;
-    const nn_conv_shape *g = j->g;
-    const size_t vs = (size_t)j->chunk * g->C, ms = (size_t)j->chunk * g->K;
-    float *v = j->ex->scratch + (size_t)TAPS * g->C * g->K + (size_t)t * per_thread(g);
-    float *m = v + TAPS * vs, *zero = m + TAPS * ms, *dummy = zero + g->C;
+    float *slot = j->ex->scratch + (size_t)TAPS * j->g->C * j->g->K + (size_t)t * per_thread(j->g);
     (void)nt;
-    memset(zero, 0, (size_t)g->C * sizeof *zero);
+    memset(slot_zero(j->g, slot), 0, (size_t)j->g->C * sizeof *slot);
     for (int c; (c = nn_units_take(&j->units)) >= 0;) {
-        long t0 = (long)c * j->chunk;
-        int rows = j->ntiles - t0 < j->chunk ? (int)(j->ntiles - t0) : j->chunk;
-        for (int r = 0; r < rows; r++) {
-            chunk_input(j, t0 + r, v + (size_t)r * g->C, vs, zero);
-        }
-        for (int tap = 0; tap < TAPS; tap++) {
-            nn_kconv k = {
-                .a = v + tap * vs,
-                .a_cs = g->C,
-                .taps = 1,
-                .depth = g->C,
-                .b = j->u + (size_t)tap * g->C * g->K,
-                .ldb = g->K,
-                .ncols = g->K,
-                .y = m + tap * ms,
-                .y_cs = g->K,
-                .P = 1,
-                .Q = rows,
-            };
-            j->ex->kern->conv(&k);
-        }
-        for (int r = 0; r < rows; r++) {
-            chunk_output(j, t0 + r, m + (size_t)r * g->K, ms, dummy);
-        }
+        chunk(j, c, slot);
     }
 }
 
@@ -339,7 +358,8 @@ static void run(wino_job *j, int N)
         return;
     }
     j->chunk = chunk_tiles(j->ntiles, nn_par_threads(ex->par));
-    j->u = ex->scratch;
+    j->u = j->uw = ex->scratch;
+    j->kern = ex->kern;
     nn_units_init(&j->units, j->g->C / 16);
     nn_par_run(ex->par, weight_part, j);
     nn_units_init(&j->units, (int)((j->ntiles + j->chunk - 1) / j->chunk));
@@ -362,23 +382,52 @@ static void wino_forward_pool(const nn_conv_shape *g, int N, const float *x, con
     run(&j, N);
 }
 
-static void wino_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
-                          const float *y, nn_act act, const float *dy, float *dx, float *dw,
-                          float *db, const nn_exec *ex)
+/* ---- the input gradient, for the direct backward --------------------------- */
+
+nn_conv_shape nn_wino_dx_shape(const nn_conv_shape *g)
 {
-    nn_conv_direct.backward(g, N, x, w, y, act, dy, dx, dw, db, ex);
+    return (nn_conv_shape){.H = g->P,
+                           .W = g->Q,
+                           .C = g->K,
+                           .K = g->C,
+                           .R = 3,
+                           .S = 3,
+                           .sh = 1,
+                           .sw = 1,
+                           .pt = 2 - g->pt,
+                           .pl = 2 - g->pl,
+                           .P = g->H,
+                           .Q = g->W};
 }
 
-static void wino_backward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
-                               const nn_conv_shape *pg, const float *py, const uint32_t *parg,
-                               const float *pdy, float *dx, float *dw, float *db, const nn_exec *ex)
+size_t nn_wino_image_scratch(const nn_conv_shape *gx)
 {
-    nn_conv_direct.backward_pool(g, N, x, w, pg, py, parg, pdy, dx, dw, db, ex);
+    return per_thread(gx);
+}
+
+void nn_wino_weights(const nn_conv_shape *gx, const float *w, float *u, const nn_exec *ex)
+{
+    wino_job j = {.g = gx, .w = w, .uw = u};
+    nn_units_init(&j.units, gx->C / 16);
+    nn_par_run(ex->par, weight_part, &j);
+}
+
+void nn_wino_image(const nn_conv_shape *gx, const float *x, const float *u, float *y,
+                   float *scratch, const nn_kernels *kern)
+{
+    wino_job j = {.g = gx, .x = x, .u = u, .y = y, .kern = kern};
+    tile_grid(gx, NULL, &j.th, &j.tw);
+    j.ntiles = (long)j.th * j.tw;
+    j.chunk = CHUNK_TILES;
+    memset(slot_zero(gx, scratch), 0, (size_t)gx->C * sizeof *scratch);
+    for (long c = 0; c * CHUNK_TILES < j.ntiles; c++) {
+        chunk(&j, c, scratch);
+    }
 }
 
 const nn_conv_impl nn_conv_winograd = {.name = "winograd",
                                        .scratch = wino_scratch,
                                        .forward = wino_forward,
-                                       .backward = wino_backward,
+                                       .backward = nn_conv_backward_wino,
                                        .forward_pool = wino_forward_pool,
-                                       .backward_pool = wino_backward_pool};
+                                       .backward_pool = nn_conv_backward_pool_wino};

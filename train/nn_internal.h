@@ -243,6 +243,26 @@ extern const nn_conv_impl nn_conv_direct;
  * channels and filters multiples of 16, AVX-512 (conv_winograd.c). */
 extern const nn_conv_impl nn_conv_winograd;
 int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex);
+/* The direct backward with its input gradient by Winograd (the backward
+ * of nn_conv_winograd, conv_direct.c), and its scratch with dx. */
+size_t nn_conv_backward_wino_scratch(const nn_conv_shape *g, int N, int threads);
+void nn_conv_backward_wino(const nn_conv_shape *g, int N, const float *x, const float *w,
+                           const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                           float *db, const nn_exec *ex);
+void nn_conv_backward_pool_wino(const nn_conv_shape *g, int N, const float *x, const float *w,
+                                const nn_conv_shape *pg, const float *py, const uint32_t *parg,
+                                const float *pdy, float *dx, float *dw, float *db,
+                                const nn_exec *ex);
+/* Winograd's pieces for it (conv_winograd.c): dx as the convolution gx
+ * of dy with the flipped, transposed kernel; that kernel w (3,3,K,C)
+ * transformed into u (16*K*C floats) by ex's threads; one image's
+ * convolution x (gx->H,W,C) -> y (gx->P,Q,K) on the calling thread, with
+ * nn_wino_image_scratch floats of scratch. */
+nn_conv_shape nn_wino_dx_shape(const nn_conv_shape *g);
+void nn_wino_weights(const nn_conv_shape *gx, const float *w, float *u, const nn_exec *ex);
+size_t nn_wino_image_scratch(const nn_conv_shape *gx);
+void nn_wino_image(const nn_conv_shape *gx, const float *x, const float *u, float *y,
+                   float *scratch, const nn_kernels *kern);
 /* The implementation for a layer of geometry g run with ex. */
 const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex);
 

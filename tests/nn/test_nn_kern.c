@@ -368,9 +368,17 @@ END_TEST
  * both paddings, chunks of tiles across images, channels past the
  * kernel's depth chunk; its backward is the direct one. */
 static const conv_shape_case winograd_cases[] = {
-    {3, 7, 7, 16, 32, 3, 3, 0},  {1, 5, 5, 32, 16, 3, 3, 1},   {4, 4, 4, 64, 64, 3, 3, 0},
-    {2, 9, 8, 16, 48, 3, 3, 1},  {1, 4, 40, 16, 32, 3, 3, 1},  {37, 3, 3, 16, 16, 3, 3, 1},
-    {2, 6, 7, 256, 80, 3, 3, 1}, {1, 14, 13, 48, 16, 3, 3, 0},
+    {3, 7, 7, 16, 32, 3, 3, 0},
+    {1, 5, 5, 32, 16, 3, 3, 1},
+    {4, 4, 4, 64, 64, 3, 3, 0},
+    {2, 9, 8, 16, 48, 3, 3, 1},
+    {1, 4, 40, 16, 32, 3, 3, 1},
+    {37, 3, 3, 16, 16, 3, 3, 1},
+    {2, 6, 7, 256, 80, 3, 3, 1},
+    {1, 14, 13, 48, 16, 3, 3, 0},
+    /* maps large enough for Winograd's dx (48 tiles and up) */
+    {2, 16, 15, 16, 32, 3, 3, 1},
+    {1, 12, 20, 32, 16, 3, 3, 0},
 };
 
 START_TEST(winograd_vs_naive)
@@ -519,6 +527,9 @@ START_TEST(conv_pool_fused)
     conv_pool_check(&nn_conv_winograd, 1, 2, 9, 11, 16, 16, 3, 1, 1);
     conv_pool_check(&nn_conv_winograd, 2, 3, 11, 9, 32, 16, 3, 0, 0);
     conv_pool_check(&nn_conv_winograd, 3, 9, 7, 7, 64, 32, 3, 1, 1);
+    /* and large enough for Winograd's dx: odd rows, odd columns */
+    conv_pool_check(&nn_conv_winograd, 2, 2, 17, 14, 16, 32, 3, 1, 1);
+    conv_pool_check(&nn_conv_winograd, 1, 3, 16, 19, 32, 16, 3, 1, 0);
 }
 END_TEST
 
