@@ -705,9 +705,10 @@ static void run_backward(conv_job *j, const float *w)
         arrange_kernel(g, j->wino ? DX_CORR : (dx_mode)j->mode, w, ex->scratch);
     }
     if (j->wino) {
+        float *u = ex->scratch + kernel_size(g);
         j->gx = nn_wino_dx_shape(g);
-        j->u = ex->scratch + kernel_size(g);
-        nn_wino_weights(&j->gx, j->wk, ex->scratch + kernel_size(g), ex);
+        nn_wino_weights(&j->gx, j->wk, u, ex);
+        j->u = u;
     }
     nn_units_init(&j->units, nparts(g, j->N, ex->max_threads));
     nn_par_run(ex->par, backward_part, j);
