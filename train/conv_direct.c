@@ -31,8 +31,9 @@
  *
  * 3x3 layers whose channels and filters are multiples of 16 run their
  * forward by Winograd instead (conv_winograd.c, chosen in nn_conv_select)
- * and their backward here, with dx on large maps as Winograd's
- * convolution of the whole masked dy of an image (backward_wino).
+ * and their backward here, on large maps with the kernel gradient
+ * summed in Winograd's domain and dx as Winograd's convolution of the
+ * whole masked dy of an image (backward_wino).
  */
 #include <string.h>
 
@@ -468,16 +469,19 @@ static void backward_pooled(const conv_job *j, int n, const float *a, nn_kdw *kw
     }
 }
 
-/* ---- the input gradient by Winograd ----------------------------------------- */
+/* ---- the gradients by Winograd --------------------------------------------- */
 
-/* The thread's slot then holds the whole output gradient of an image,
- * masked (or rebuilt from a fused pool's, whose row groups keep their
- * order, so dw is the same bits), the padded input and Winograd's tiles;
- * the scratch starts with the rearranged kernel and its transform. */
+/* On large maps a Winograd layer's backward takes each image's whole
+ * output gradient (masked, or rebuilt from a fused pool's) into the
+ * thread's slot, sums the kernel gradient in Winograd's domain (W, 16
+ * taps, per group of images, taken back into the group's dw at its end)
+ * and computes dx as Winograd's convolution of dy. The slot: dy, W,
+ * then the tiles; the scratch starts with the rearranged kernel and its
+ * transform when dx is wanted. */
 static size_t wino_slot(const nn_conv_shape *g)
 {
     nn_conv_shape gx = nn_wino_dx_shape(g);
-    return (size_t)g->P * g->Q * g->K + xpad_size(g) + nn_wino_image_scratch(&gx);
+    return (size_t)g->P * g->Q * g->K + (size_t)16 * g->C * g->K + nn_wino_image_scratch(&gx);
 }
 
 static size_t wino_u_size(const nn_conv_shape *g)
@@ -485,60 +489,68 @@ static size_t wino_u_size(const nn_conv_shape *g)
     return (size_t)16 * g->C * g->K;
 }
 
-/* Winograd's dx runs an image at a time: on small maps a chunk of a few
- * tiles streams the whole transformed kernel for little use, and the
- * direct dx is faster (catsdogs-2nd's last layer, dx 9x9 from 7x7x256,
- * 25 tiles: 33 ms a batch direct, 36 by Winograd; its third, 100 tiles:
- * 89 -> 75 ms). */
-enum { WINO_DX_MIN_TILES = 48 };
+/* An image at a time: on small maps a chunk of a few tiles streams the
+ * whole transformed kernel (or its gradient) for little use, and the
+ * direct products are faster (catsdogs-2nd's last layer, dx 9x9 from
+ * 7x7x256, 25 tiles: 33 ms a batch direct, 36 by Winograd; its third,
+ * 100 tiles: 89 -> 75 ms). */
+enum { WINO_MIN_TILES = 48 };
 
-static int wino_dx_pays(const nn_conv_shape *g)
+static int wino_pays(const nn_conv_shape *g)
 {
-    return (long)((g->H + 1) / 2) * ((g->W + 1) / 2) >= WINO_DX_MIN_TILES;
+    return (long)((g->H + 1) / 2) * ((g->W + 1) / 2) >= WINO_MIN_TILES;
 }
 
-size_t nn_conv_backward_wino_scratch(const nn_conv_shape *g, int N, int threads)
+size_t nn_conv_backward_wino_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
 {
-    if (!wino_dx_pays(g)) {
-        return direct_scratch(g, N, threads, 1);
+    if (!wino_pays(g)) {
+        return direct_scratch(g, N, threads, need_dx);
     }
-    return kernel_size(g) + wino_u_size(g) + (size_t)threads * wino_slot(g) +
+    return (need_dx ? kernel_size(g) + wino_u_size(g) : 0) + (size_t)threads * wino_slot(g) +
            (size_t)(nparts(g, N, threads) - 1) * per_part(g);
 }
 
-/* Image n: its output gradient into dy (P,Q,K), its share of dw and db
- * (kw set up by the caller), then dx as Winograd's convolution of dy. */
-static void backward_wino(const conv_job *j, int n, const float *y, nn_kdw *kw, float *dy,
-                          float *tiles)
+/* Image n's output gradient -> dy (P,Q,K). */
+static void output_grad(const conv_job *j, int n, float *dy)
 {
     const nn_conv_shape *g = j->g, *pg = j->pg;
-    const nn_kernels *kern = j->ex->kern;
-    const size_t row = (size_t)g->Q * g->K, xs = (size_t)g->H * g->W * g->C;
-    const float *a = kw->x;
-    if (pg) {
-        const size_t ps = (size_t)pg->P * pg->Q * pg->C;
-        const int gr = pool_rows(g);
-        for (int p0 = 0; p0 < pg->P; p0 += gr) {
-            int np = pg->P - p0 < gr ? pg->P - p0 : gr;
-            nn_conv_shape sg = pool_slice(pg, np);
-            size_t o = n * ps + (size_t)p0 * pg->Q * pg->C;
-            float *rows = dy + 2 * p0 * row;
-            nn_pool2_backward(&sg, j->parg_in + o, j->pdy + o, j->py_in + o, rows);
-            kw->x = a + (ptrdiff_t)2 * p0 * kw->x_rs;
-            kw->dy = rows;
-            kw->ym = NULL;
-            kw->P = 2 * np;
-            kern->dw(kw);
-        }
-        /* an odd last row is in no pooling window */
-        memset(dy + 2 * pg->P * row, 0, (size_t)(g->P - 2 * pg->P) * row * sizeof *dy);
-    } else {
-        masked_rows(g, kern, kw->dy, y, dy, row);
-        kw->dy = dy;
-        kw->ym = NULL;
-        kern->dw(kw);
+    const size_t row = (size_t)g->Q * g->K;
+    if (!pg) {
+        const size_t ys = (size_t)g->P * row;
+        masked_rows(g, j->ex->kern, j->dy + n * ys, j->relu ? j->y + n * ys : NULL, dy, row);
+        return;
     }
-    nn_wino_image(&j->gx, dy, j->u, j->dx + n * xs, tiles, kern);
+    const size_t ps = (size_t)pg->P * pg->Q * pg->C;
+    const int gr = pool_rows(g);
+    for (int p0 = 0; p0 < pg->P; p0 += gr) {
+        int np = pg->P - p0 < gr ? pg->P - p0 : gr;
+        nn_conv_shape sg = pool_slice(pg, np);
+        size_t o = n * ps + (size_t)p0 * pg->Q * pg->C;
+        nn_pool2_backward(&sg, j->parg_in + o, j->pdy + o, j->py_in + o, dy + 2 * p0 * row);
+    }
+    /* an odd last row is in no pooling window */
+    memset(dy + 2 * pg->P * row, 0, (size_t)(g->P - 2 * pg->P) * row * sizeof *dy);
+}
+
+/* Images [n0, n1) into the group's dw and db. */
+static void backward_wino(const conv_job *j, int n0, int n1, float *dw, float *db, float *slot)
+{
+    const nn_conv_shape *g = j->g;
+    const nn_kernels *kern = j->ex->kern;
+    const size_t xs = (size_t)g->H * g->W * g->C;
+    float *dy = slot, *W = dy + (size_t)g->P * g->Q * g->K, *tiles = W + wino_u_size(g);
+    memset(W, 0, wino_u_size(g) * sizeof *W);
+    for (int n = n0; n < n1; n++) {
+        output_grad(j, n, dy);
+        if (db) {
+            kern->db(dy, NULL, (ptrdiff_t)g->Q * g->K, g->K, g->P, g->Q, g->K, db);
+        }
+        nn_wino_dw_image(g, j->x + n * xs, dy, W, tiles, kern);
+        if (j->dx) {
+            nn_wino_image(&j->gx, dy, j->u, j->dx + n * xs, tiles, kern);
+        }
+    }
+    nn_wino_dw_finish(g, W, dw);
 }
 
 /* Group i's images, summed into its own dw and db. */
@@ -554,6 +566,10 @@ static void backward_group(conv_job *j, int i, float *dyp, float *xpad)
         dw = j->parts + (size_t)(i - 1) * per_part(g);
         db = dw + kernel_size(g);
         memset(dw, 0, per_part(g) * sizeof *dw);
+    }
+    if (j->wino) {
+        backward_wino(j, j->N * i / np, j->N * (i + 1) / np, dw, j->db ? db : NULL, dyp);
+        return;
     }
     for (int n = j->N * i / np; n < j->N * (i + 1) / np; n++) {
         int Wp;
@@ -577,10 +593,6 @@ static void backward_group(conv_job *j, int i, float *dyp, float *xpad)
             .ldw = K,
             .db = j->db ? db : NULL,
         };
-        if (j->wino) {
-            backward_wino(j, n, y, &kw, dyp, xpad + xpad_size(g));
-            continue;
-        }
         if (j->pg) {
             backward_pooled(j, n, a, &kw, dyp);
             continue;
@@ -628,8 +640,7 @@ static void backward_part(void *ctx, int t, int nt)
 {
     conv_job *j = ctx;
     float *dyp = thread_scratch(j, t);
-    float *xpad =
-        j->wino ? dyp + (size_t)j->g->P * j->g->Q * j->g->K : xpad_of(j->g, j->need_dx, dyp);
+    float *xpad = xpad_of(j->g, j->need_dx, dyp);
     (void)nt;
     if (j->need_dx && !j->wino && j->mode == DX_CORR) {
         memset(dyp, 0, dyp_size(j->g) * sizeof *dyp); /* the borders stay zero */
@@ -695,16 +706,18 @@ static void run_backward(conv_job *j, const float *w)
     const nn_conv_shape *g = j->g;
     const nn_exec *ex = j->ex;
     j->need_dx = j->dx != NULL;
-    j->wino = j->wino && j->need_dx && wino_dx_pays(g);
-    j->mode = j->pg || j->wino ? DX_COL2IM : choose_dx(g); /* a fused pool scatters its rows */
-    j->scratch = ex->scratch + (j->dx ? kernel_size(g) : 0) + (j->wino ? wino_u_size(g) : 0);
+    j->wino = j->wino && wino_pays(g);
+    /* Winograd correlates with the flipped kernel; a fused pool scatters its rows */
+    j->mode = j->wino ? DX_CORR : j->pg ? DX_COL2IM : choose_dx(g);
+    j->scratch =
+        ex->scratch + (j->dx ? kernel_size(g) : 0) + (j->wino && j->dx ? wino_u_size(g) : 0);
     j->slot = j->wino ? wino_slot(g) : per_thread(g, j->need_dx);
     j->parts = j->scratch + (size_t)ex->max_threads * j->slot;
     if (j->dx) {
         j->wk = ex->scratch;
-        arrange_kernel(g, j->wino ? DX_CORR : (dx_mode)j->mode, w, ex->scratch);
+        arrange_kernel(g, (dx_mode)j->mode, w, ex->scratch);
     }
-    if (j->wino) {
+    if (j->wino && j->dx) {
         float *u = ex->scratch + kernel_size(g);
         j->gx = nn_wino_dx_shape(g);
         nn_wino_weights(&j->gx, j->wk, u, ex);

@@ -4,9 +4,11 @@
  * of the input with 16 products per input and output channel instead of
  * 36, 2.25 times fewer multiplications. The backward is the direct one
  * (conv_direct.c), which needs only x, w and y, not how y was computed;
- * on large maps its input gradient, itself a 3x3 convolution of dy with
- * the flipped kernel, comes from here too (nn_wino_image, an image at a
- * time on the calling thread).
+ * on large maps it takes its products from here too, an image at a time
+ * on the calling thread: the input gradient, itself a 3x3 convolution
+ * of dy with the flipped kernel (nn_wino_image), and the kernel gradient
+ * (nn_wino_dw_image), the forward's sums transposed: per tap,
+ * dU_t += V_t^T (A dy A^T)_t over the tiles, then dw = G^T dU G.
  *
  * With the transforms of Lavin and Gray ("Fast Algorithms for
  * Convolutional Neural Networks", 2016), per output tile
@@ -183,6 +185,50 @@ WT static void output_pool(const float *mp, size_t ms, int K, const float *bias,
     }
 }
 
+/* The kernel gradient's transforms (the forward's, transposed). A 2x2
+ * tile of the output gradient, e[a*2 + b] (rows of K floats), to
+ * d[t*ds + k] = (A e A^T)[t], filters [0, K). */
+WT static void grad_transform(const float *const e[4], int K, float *d, size_t ds)
+{
+    for (int k = 0; k < K; k += 16) {
+        v16 e00 = ld(e[0] + k), e01 = ld(e[1] + k), e10 = ld(e[2] + k), e11 = ld(e[3] + k);
+        v16 r[4][2] = {{e00, e01}, {e00 + e10, e01 + e11}, {e00 - e10, e01 - e11}, {-e10, -e11}};
+        for (int i = 0; i < 4; i++) {
+            st(d + (i * 4 + 0) * ds + k, r[i][0]);
+            st(d + (i * 4 + 1) * ds + k, r[i][0] + r[i][1]);
+            st(d + (i * 4 + 2) * ds + k, r[i][0] - r[i][1]);
+            st(d + (i * 4 + 3) * ds + k, -r[i][1]);
+        }
+    }
+}
+
+/* dw[r][s][c][k] += (G^T W G)[r][s] for W[t][c][k], channels [c0, c1). */
+WT static void weight_grad_transform(const float *W, int C, int K, int c0, int c1, float *dw)
+{
+    const size_t CK = (size_t)C * K;
+    for (int c = c0; c < c1; c++) {
+        const float *u = W + (size_t)c * K;
+        float *o = dw + (size_t)c * K;
+        for (int k = 0; k < K; k += 16) {
+            v16 h[3][4];
+            for (int j = 0; j < 4; j++) {
+                v16 u0 = ld(u + (0 * 4 + j) * CK + k), u1 = ld(u + (1 * 4 + j) * CK + k),
+                    u2 = ld(u + (2 * 4 + j) * CK + k), u3 = ld(u + (3 * 4 + j) * CK + k);
+                h[0][j] = u0 + 0.5f * (u1 + u2);
+                h[1][j] = 0.5f * (u1 - u2);
+                h[2][j] = 0.5f * (u1 + u2) + u3;
+            }
+            for (int r = 0; r < 3; r++) {
+                float *o0 = o + (r * 3 + 0) * CK + k, *o1 = o + (r * 3 + 1) * CK + k,
+                      *o2 = o + (r * 3 + 2) * CK + k;
+                st(o0, ld(o0) + (h[r][0] + 0.5f * (h[r][1] + h[r][2])));
+                st(o1, ld(o1) + 0.5f * (h[r][1] - h[r][2]));
+                st(o2, ld(o2) + (0.5f * (h[r][1] + h[r][2]) + h[r][3]));
+            }
+        }
+    }
+}
+
 /* ---- tiles, chunks, threads ------------------------------------------------ */
 
 /* The tile grid of one image: th x tw tiles of 2x2 outputs. With a fused
@@ -195,9 +241,10 @@ static void tile_grid(const nn_conv_shape *g, const nn_conv_shape *pg, int *th, 
 }
 
 /* Tiles per chunk: at most CHUNK_TILES, in a number of chunks that the
- * threads share evenly (VGG16's block5 at 150x150, batch 32: 800 tiles,
- * 10 chunks of 80 rather than 9 of 96 on two threads), in whole 6-row
- * tiles of the GEMM kernel. */
+ * threads can share evenly (VGG16's block5 at 150x150, batch 32: 800
+ * tiles, 9 chunks of 84 and one of 44 rather than 8 of 96 and one of 32
+ * on two threads), a multiple of the 6 rows of the GEMM kernel's widest
+ * tiles. */
 static int chunk_tiles(long ntiles, int threads)
 {
     long n = (ntiles + CHUNK_TILES - 1) / CHUNK_TILES;
@@ -215,8 +262,11 @@ static size_t per_thread(const nn_conv_shape *g)
 static size_t wino_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
 {
     size_t own = (size_t)TAPS * g->C * g->K + (size_t)threads * per_thread(g);
-    size_t back = need_dx ? nn_conv_backward_wino_scratch(g, N, threads)
-                          : nn_conv_direct.scratch(g, N, threads, 0);
+    /* a backward may run without dx where one was sized for (layers
+     * frozen below): both layouts fit */
+    size_t back = nn_conv_backward_wino_scratch(g, N, threads, need_dx),
+           nodx = nn_conv_backward_wino_scratch(g, N, threads, 0);
+    back = back > nodx ? back : nodx;
     return own > back ? own : back;
 }
 
@@ -300,7 +350,8 @@ static void chunk_output(const wino_job *j, long tile, const float *m, size_t ms
 
 /* The tile scratch of one thread (per_thread floats): V and M for
  * CHUNK_TILES tiles, a row of C zeros (the patch outside x) and a dummy
- * row of K floats (outputs past the map's edge). */
+ * row of K floats (outputs past the map's edge; the kernel gradient
+ * zeroes both, for a row of K zeros past dy's edge). */
 static float *slot_zero(const nn_conv_shape *g, float *slot)
 {
     return slot + (size_t)TAPS * CHUNK_TILES * (g->C + g->K);
@@ -423,6 +474,57 @@ void nn_wino_image(const nn_conv_shape *gx, const float *x, const float *u, floa
     for (long c = 0; c * CHUNK_TILES < j.ntiles; c++) {
         chunk(&j, c, scratch);
     }
+}
+
+/* ---- the kernel gradient, for the direct backward -------------------------- */
+
+void nn_wino_dw_image(const nn_conv_shape *g, const float *x, const float *dy, float *W,
+                      float *scratch, const nn_kernels *kern)
+{
+    wino_job j = {.g = g, .x = x, .kern = kern};
+    tile_grid(g, NULL, &j.th, &j.tw);
+    j.ntiles = (long)j.th * j.tw;
+    j.chunk = CHUNK_TILES;
+    const size_t vs = (size_t)CHUNK_TILES * g->C, ds = (size_t)CHUNK_TILES * g->K;
+    float *v = scratch, *d = v + TAPS * vs, *zero = slot_zero(g, scratch);
+    memset(zero, 0, (size_t)(g->C + g->K) * sizeof *zero);
+    for (long t0 = 0; t0 < j.ntiles; t0 += CHUNK_TILES) {
+        int rows = j.ntiles - t0 < CHUNK_TILES ? (int)(j.ntiles - t0) : CHUNK_TILES;
+        for (int r = 0; r < rows; r++) {
+            int n, ty, tx;
+            tile_pos(&j, t0 + r, &n, &ty, &tx);
+            chunk_input(&j, t0 + r, v + (size_t)r * g->C, vs, zero);
+            const float *e[4];
+            for (int a = 0; a < 2; a++) {
+                for (int b = 0; b < 2; b++) {
+                    int p = 2 * ty + a, q = 2 * tx + b;
+                    e[a * 2 + b] = p < g->P && q < g->Q ? dy + ((size_t)p * g->Q + q) * g->K : zero;
+                }
+            }
+            grad_transform(e, g->K, d + (size_t)r * g->K, ds);
+        }
+        for (int tap = 0; tap < TAPS; tap++) {
+            nn_kdw k = {
+                .x = v + tap * vs,
+                .x_cs = g->C,
+                .taps = 1,
+                .depth = g->C,
+                .dy = d + tap * ds,
+                .dy_cs = g->K,
+                .ncols = g->K,
+                .P = 1,
+                .Q = rows,
+                .dw = W + (size_t)tap * g->C * g->K,
+                .ldw = g->K,
+            };
+            kern->dw(&k);
+        }
+    }
+}
+
+void nn_wino_dw_finish(const nn_conv_shape *g, const float *W, float *dw)
+{
+    weight_grad_transform(W, g->C, g->K, 0, g->C, dw);
 }
 
 const nn_conv_impl nn_conv_winograd = {.name = "winograd",

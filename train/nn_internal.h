@@ -239,13 +239,15 @@ extern const nn_conv_impl nn_conv_im2col;
 /* Direct (implicit-GEMM) convolution on ex->kern, threads over the batch,
  * stride 1 (conv_direct.c). */
 extern const nn_conv_impl nn_conv_direct;
-/* Winograd F(2x2,3x3) forward, the direct backward; 3x3, stride 1,
- * channels and filters multiples of 16, AVX-512 (conv_winograd.c). */
+/* Winograd F(2x2,3x3) forward; the direct backward, with its kernel and
+ * input gradients by Winograd on large maps; 3x3, stride 1, channels and
+ * filters multiples of 16, AVX-512 (conv_winograd.c). */
 extern const nn_conv_impl nn_conv_winograd;
 int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex);
-/* The direct backward with its input gradient by Winograd (the backward
- * of nn_conv_winograd, conv_direct.c), and its scratch with dx. */
-size_t nn_conv_backward_wino_scratch(const nn_conv_shape *g, int N, int threads);
+/* The direct backward with, on large maps, its kernel and input
+ * gradients by Winograd (the backward of nn_conv_winograd, conv_direct.c),
+ * and its scratch. */
+size_t nn_conv_backward_wino_scratch(const nn_conv_shape *g, int N, int threads, int need_dx);
 void nn_conv_backward_wino(const nn_conv_shape *g, int N, const float *x, const float *w,
                            const float *y, nn_act act, const float *dy, float *dx, float *dw,
                            float *db, const nn_exec *ex);
@@ -263,6 +265,13 @@ void nn_wino_weights(const nn_conv_shape *gx, const float *w, float *u, const nn
 size_t nn_wino_image_scratch(const nn_conv_shape *gx);
 void nn_wino_image(const nn_conv_shape *gx, const float *x, const float *u, float *y,
                    float *scratch, const nn_kernels *kern);
+/* The kernel gradient of one image of layer g: W (16*C*K, Winograd's
+ * domain) += its sums over x (H,W,C) and dy (P,Q,K), with
+ * nn_wino_image_scratch(g) floats of scratch; then dw (3,3,C,K) += W
+ * taken back. */
+void nn_wino_dw_image(const nn_conv_shape *g, const float *x, const float *dy, float *W,
+                      float *scratch, const nn_kernels *kern);
+void nn_wino_dw_finish(const nn_conv_shape *g, const float *W, float *dw);
 /* The implementation for a layer of geometry g run with ex. */
 const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex);
 

@@ -364,9 +364,9 @@ START_TEST(direct_threads)
 }
 END_TEST
 
-/* Winograd's forward on 3x3 layers: odd and even maps (partial tiles),
- * both paddings, chunks of tiles across images, channels past the
- * kernel's depth chunk; its backward is the direct one. */
+/* Winograd on 3x3 layers: odd and even maps (partial tiles), both
+ * paddings, chunks of tiles across images, channels past the kernel's
+ * depth chunk; the backward's gradients by Winograd on the larger maps. */
 static const conv_shape_case winograd_cases[] = {
     {3, 7, 7, 16, 32, 3, 3, 0},
     {1, 5, 5, 32, 16, 3, 3, 1},
@@ -376,9 +376,10 @@ static const conv_shape_case winograd_cases[] = {
     {37, 3, 3, 16, 16, 3, 3, 1},
     {2, 6, 7, 256, 80, 3, 3, 1},
     {1, 14, 13, 48, 16, 3, 3, 0},
-    /* maps large enough for Winograd's dx (48 tiles and up) */
+    /* maps large enough for Winograd's gradients (48 tiles and up) */
     {2, 16, 15, 16, 32, 3, 3, 1},
     {1, 12, 20, 32, 16, 3, 3, 0},
+    {2, 22, 23, 16, 32, 3, 3, 1}, /* 132 tiles: two chunks an image */
 };
 
 START_TEST(winograd_vs_naive)
@@ -396,6 +397,7 @@ START_TEST(winograd_vs_naive)
         ck_assert(nn_conv_select(&g, &ex) == &nn_conv_winograd);
         for (int relu = 0; relu < 2; relu++) {
             impl_check(&nn_conv_winograd, &nn_kernels_avx512, 1 + relu, c, relu, 1, 900 + 10 * i);
+            impl_check(&nn_conv_winograd, &nn_kernels_avx512, 2 - relu, c, relu, 0, 905 + 10 * i);
         }
     }
     nn_conv_shape g = {.H = 5, .W = 5, .C = 3, .K = 16, .R = 3, .S = 3, .sh = 1, .sw = 1};
@@ -406,15 +408,56 @@ START_TEST(winograd_vs_naive)
 }
 END_TEST
 
+/* A model sizes each layer's scratch for an input gradient, then runs
+ * the backward without one below its lowest trainable layer: both must
+ * fit (the canary past the scratch stays). */
+static void no_dx_fits(const nn_conv_impl *impl, int N, int H, int W, int C, int K, int same)
+{
+    nn_conv_shape g = {.H = H, .W = W, .C = C, .K = K, .R = 3, .S = 3, .sh = 1, .sw = 1};
+    ck_assert_int_eq(nn_conv_shape_set(&g, same), 0);
+    nn_exec ex = {.kern = &nn_kernels_avx512, .max_threads = 2};
+    ck_assert_int_eq(nn_par_create(&ex.par, 1), 0);
+    ex.nscratch = impl->scratch(&g, N, 2, 1);
+    ex.scratch = nt_rand(ex.nscratch + 64, 5, 6, 990);
+    float canary[64];
+    memcpy(canary, ex.scratch + ex.nscratch, sizeof canary);
+    size_t nx = (size_t)N * H * W * C, ny = (size_t)N * g.P * g.Q * K, nw = (size_t)9 * C * K;
+    float *x = nt_rand(nx, -1, 1, 991), *w = nt_rand(nw, -1, 1, 992), *dy = nt_rand(ny, -1, 1, 993);
+    float *y = nt_zeros(ny), *dw = nt_zeros(nw);
+    impl->forward(&g, N, x, w, NULL, NN_ACT_RELU, y, &ex);
+    impl->backward(&g, N, x, w, y, NN_ACT_RELU, dy, NULL, dw, NULL, &ex);
+    ck_assert_msg(memcmp(canary, ex.scratch + ex.nscratch, sizeof canary) == 0,
+                  "%s: %dx%dx%d K%d: backward without dx wrote past the scratch", impl->name, H, W,
+                  C, K);
+    nn_par_destroy(ex.par);
+    free(ex.scratch);
+    free(x);
+    free(w);
+    free(dy);
+    free(y);
+    free(dw);
+}
+
+START_TEST(winograd_without_dx)
+{
+    if (!nn_have_avx512()) {
+        return;
+    }
+    no_dx_fits(&nn_conv_winograd, 8, 29, 33, 64, 16, 0); /* 240 tiles: Winograd's gradients */
+    no_dx_fits(&nn_conv_winograd, 8, 9, 11, 64, 16, 0);  /* 20 tiles: the direct ones */
+    no_dx_fits(&nn_conv_direct, 8, 29, 33, 64, 16, 0);
+}
+END_TEST
+
 /* The same bits whatever the number of threads in the team: groups of
  * images (as many as the scratch was sized for) are summed in a fixed
  * order, whoever computes them. */
-static void same_bits(const nn_conv_impl *impl)
+static void same_bits(const nn_conv_impl *impl, int H, int W)
 {
-    nn_conv_shape g = {.H = 9, .W = 7, .C = 16, .K = 32, .R = 3, .S = 3, .sh = 1, .sw = 1};
+    nn_conv_shape g = {.H = H, .W = W, .C = 16, .K = 32, .R = 3, .S = 3, .sh = 1, .sw = 1};
     ck_assert_int_eq(nn_conv_shape_set(&g, 0), 0);
     const int N = 13;
-    size_t nx = (size_t)N * 9 * 7 * 16, ny = (size_t)N * g.P * g.Q * 32, nw = 9 * 16 * 32;
+    size_t nx = (size_t)N * H * W * 16, ny = (size_t)N * g.P * g.Q * 32, nw = 9 * 16 * 32;
     float *x = nt_rand(nx, -1, 1, 460), *w = nt_rand(nw, -1, 1, 461), *dy = nt_rand(ny, -1, 1, 462);
     float *out[3][3];
     for (int t = 0; t < 3; t++) {
@@ -448,9 +491,10 @@ static void same_bits(const nn_conv_impl *impl)
 
 START_TEST(direct_same_bits)
 {
-    same_bits(&nn_conv_direct);
+    same_bits(&nn_conv_direct, 9, 7);
     if (nn_have_avx512()) {
-        same_bits(&nn_conv_winograd);
+        same_bits(&nn_conv_winograd, 9, 7);
+        same_bits(&nn_conv_winograd, 16, 13); /* its gradients too (48 tiles and up) */
     }
 }
 END_TEST
@@ -471,7 +515,7 @@ static void conv_pool_check(const nn_conv_impl *impl, int threads, int N, int H,
     ck_assert(!nn_conv_pool_fuses(impl, &g, NN_ACT_LINEAR, &pg, &ex));
     ck_assert_int_eq(nn_par_create(&ex.par, threads), 0);
     ex.nscratch = impl->scratch(&g, N, threads, need_dx);
-    ex.scratch = nt_zeros(ex.nscratch);
+    ex.scratch = nt_rand(ex.nscratch, 5, 6, 479); /* garbage: never read before written */
     size_t nx = (size_t)N * H * W * C, ny = (size_t)N * g.P * g.Q * K;
     size_t np = (size_t)N * pg.P * pg.Q * K, nw = (size_t)R * R * C * K;
     float *x = nt_rand(nx, -1, 1, 470), *w = nt_rand(nw, -1, 1, 471), *b = nt_rand(K, -1, 1, 472);
@@ -560,6 +604,13 @@ START_TEST(direct_nan)
         x[0] = NAN;
         nn_conv_winograd.forward(&g, 1, x, w, NULL, NN_ACT_RELU, y, &ex);
         ck_assert(isnan(y[0]) && isnan(y[15]));
+        /* and through the fused pool: the NaN wins its window */
+        nn_conv_shape pg = {.H = 4, .W = 4, .C = 16, .K = 16, .R = 2, .S = 2, .sh = 2, .sw = 2};
+        ck_assert_int_eq(nn_conv_shape_set(&pg, 0), 0);
+        float py[64];
+        uint32_t arg[64];
+        nn_conv_winograd.forward_pool(&g, 1, x, w, NULL, &pg, py, arg, &ex);
+        ck_assert(isnan(py[0]) && isnan(py[15]) && !isnan(py[63]));
         free(x);
         free(w);
         free(ex.scratch);
@@ -793,6 +844,7 @@ static Suite *kern_suite(void)
     tcase_add_test(tc, direct_vs_naive);
     tcase_add_test(tc, direct_threads);
     tcase_add_test(tc, winograd_vs_naive);
+    tcase_add_test(tc, winograd_without_dx);
     tcase_add_test(tc, direct_same_bits);
     tcase_add_test(tc, direct_nan);
     tcase_add_test(tc, conv_pool_fused);
