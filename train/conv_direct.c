@@ -15,9 +15,9 @@
  *     buffer), written, not added, so the model need not zero activation
  *     gradients; with 'same' padding instead a correlation of the
  *     zero-padded dy with the flipped kernel (choose_dx has the figures).
- * A layer without an input gradient (the first) skips 1 and 3 and masks
- * inside nn_kdw instead. With the 2x2 pool after it fused in (further
- * down), 1 rebuilds the gradient from the pool's, a few rows at a time.
+ * A layer without an input gradient (the first, or one above frozen
+ * layers) skips 1 and 3 and masks inside nn_kdw instead. With the 2x2 pool after it fused in
+ * (further down), 1 rebuilds the gradient from the pool's, a few rows at a time.
  *
  * Why this and not im2col + GEMM: with NHWC the im2col matrix is R*S
  * copies of the input (catsdogs' second layer: 190 MB per batch of 32)
@@ -700,7 +700,7 @@ static void arrange_kernel(const nn_conv_shape *g, dx_mode mode, const float *w,
 }
 
 /* Runs the backward of job j (its fields set but the scratch's), its
- * input gradient by Winograd if j->wino. */
+ * gradients by Winograd if j->wino and the map is large enough. */
 static void run_backward(conv_job *j, const float *w)
 {
     const nn_conv_shape *g = j->g;

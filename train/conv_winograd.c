@@ -30,10 +30,15 @@
  * transform, with the argmax nn_pool2_forward would give, and the
  * convolution's output is never stored.
  *
- * Accuracy: the transforms only add and halve, so the result differs
- * from the direct sum by rounding alone (tests compare both with a sum in
- * double). A NaN or an infinity in a patch can make all four outputs of
- * its tile NaN, where the direct sum spoils only the windows it is in.
+ * Accuracy: the transforms only add and halve, so results differ from
+ * the direct sums by rounding alone, but of larger terms: a tile's
+ * transforms mix all 16 inputs of its patch (and the kernel gradient's
+ * all four outputs of its dy tile), so where most of a window is near
+ * zero and its neighbours are not the error, relative to that window's
+ * own terms, can be several times the direct sum's (tests compare both
+ * with sums in double on inputs spread over [-1, 1]). A NaN or an
+ * infinity in a patch can make all four outputs of its tile NaN, where
+ * the direct sum spoils only the windows it is in.
  */
 #include <string.h>
 

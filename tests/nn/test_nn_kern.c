@@ -298,9 +298,17 @@ static void impl_check(const nn_conv_impl *impl, const nn_kernels *kern, int thr
     ex.scratch = nt_rand(ex.nscratch, 5, 6, id); /* garbage: the kernels must not read it */
     float *x = nt_rand(nx, -1, 1, id + 1), *w = nt_rand(nw, -1, 1, id + 2);
     float *b = nt_rand((size_t)c.K, -1, 1, id + 3), *dy = nt_rand(ny, -1, 1, id + 4);
-    float *y = nt_zeros(ny), *dx = nt_rand(nx, 7, 8, id + 5), *dw = nt_zeros(nw);
-    float *db = nt_zeros((size_t)c.K);
+    float *y = nt_zeros(ny), *dx = nt_rand(nx, 7, 8, id + 5), *dw = nt_rand(nw, -1, 1, id + 6);
+    float *db = nt_rand((size_t)c.K, -1, 1, id + 7);
     conv_ref r = conv_naive(&g, c.N, x, w, b, relu, dy);
+    for (size_t i = 0; i < nw; i++) { /* the backward adds into dw and db */
+        r.dw[i] += (double)dw[i];
+        r.dwmag[i] += fabs(dw[i]);
+    }
+    for (int k = 0; k < c.K; k++) {
+        r.db[k] += (double)db[k];
+        r.dbmag[k] += fabs(db[k]);
+    }
     impl->forward(&g, c.N, x, w, b, relu ? NN_ACT_RELU : NN_ACT_LINEAR, y, &ex);
     char what[200];
     snprintf(what, sizeof what, "%s/%s t%d N%d %dx%dx%d K%d %dx%d %s relu%d dx%d", impl->name,
@@ -380,6 +388,7 @@ static const conv_shape_case winograd_cases[] = {
     {2, 16, 15, 16, 32, 3, 3, 1},
     {1, 12, 20, 32, 16, 3, 3, 0},
     {2, 22, 23, 16, 32, 3, 3, 1}, /* 132 tiles: two chunks an image */
+    {2, 15, 17, 16, 48, 3, 3, 0}, /* odd P and Q: patches past x's edges */
 };
 
 START_TEST(winograd_vs_naive)
