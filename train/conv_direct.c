@@ -471,17 +471,35 @@ static void backward_pooled(const conv_job *j, int n, const float *a, nn_kdw *kw
 
 /* ---- the gradients by Winograd --------------------------------------------- */
 
-/* On large maps a Winograd layer's backward takes each image's whole
- * output gradient (masked, or rebuilt from a fused pool's) into the
- * thread's slot, sums the kernel gradient in Winograd's domain (W, 16
- * taps, per group of images, taken back into the group's dw at its end)
- * and computes dx as Winograd's convolution of dy. The slot: dy, W,
- * then the tiles; the scratch starts with the rearranged kernel and its
- * transform when dx is wanted. */
-static size_t wino_slot(const nn_conv_shape *g)
+/* A Winograd layer's backward takes the whole output gradient of a few
+ * images (masked, or rebuilt from a fused pool's) into the thread's slot,
+ * sums the kernel gradient in Winograd's domain (W, 16 taps, per group
+ * of images, taken back into the group's dw at its end) and computes dx
+ * as Winograd's convolution of dy. The images go a batch at a time, as
+ * many as make WINO_BATCH_TILES tiles (one image on large maps): a chunk
+ * of a few tiles would stream the whole transformed kernel (or its
+ * gradient) for little use. Where even a group's images have fewer than
+ * WINO_MIN_TILES, the direct products are faster. The slot: dy of a
+ * batch, W, then the tiles; the scratch starts with the rearranged
+ * kernel and its transform when dx is wanted. */
+enum { WINO_MIN_TILES = 48, WINO_BATCH_TILES = 96 };
+
+static long wino_tiles(const nn_conv_shape *g)
 {
-    nn_conv_shape gx = nn_wino_dx_shape(g);
-    return (size_t)g->P * g->Q * g->K + (size_t)16 * g->C * g->K + nn_wino_image_scratch(&gx);
+    return (long)((g->H + 1) / 2) * ((g->W + 1) / 2);
+}
+
+static int wino_batch(const nn_conv_shape *g)
+{
+    return (int)((WINO_BATCH_TILES + wino_tiles(g) - 1) / wino_tiles(g));
+}
+
+/* Do the backward's gradients for N images on a team sized for
+ * `threads` go by Winograd? */
+static int wino_pays(const nn_conv_shape *g, int N, int threads)
+{
+    int smallest = N / nparts(g, N, threads), m = wino_batch(g);
+    return (smallest < m ? smallest : m) * wino_tiles(g) >= WINO_MIN_TILES;
 }
 
 static size_t wino_u_size(const nn_conv_shape *g)
@@ -489,25 +507,23 @@ static size_t wino_u_size(const nn_conv_shape *g)
     return (size_t)16 * g->C * g->K;
 }
 
-/* An image at a time: on small maps a chunk of a few tiles streams the
- * whole transformed kernel (or its gradient) for little use, and the
- * direct products are faster (catsdogs-2nd's last layer, dx 9x9 from
- * 7x7x256, 25 tiles: 33 ms a batch direct, 36 by Winograd; its third,
- * 100 tiles: 89 -> 75 ms). */
-enum { WINO_MIN_TILES = 48 };
-
-static int wino_pays(const nn_conv_shape *g)
+static size_t wino_slot(const nn_conv_shape *g)
 {
-    return (long)((g->H + 1) / 2) * ((g->W + 1) / 2) >= WINO_MIN_TILES;
+    nn_conv_shape gx = nn_wino_dx_shape(g);
+    return (size_t)wino_batch(g) * g->P * g->Q * g->K + wino_u_size(g) + nn_wino_image_scratch(&gx);
 }
 
+/* A smaller last batch of a run may take the direct products where the
+ * full one took Winograd's: the scratch fits both. */
 size_t nn_conv_backward_wino_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
 {
-    if (!wino_pays(g)) {
-        return direct_scratch(g, N, threads, need_dx);
+    size_t direct = direct_scratch(g, N, threads, need_dx);
+    if (!wino_pays(g, N, threads)) {
+        return direct;
     }
-    return (need_dx ? kernel_size(g) + wino_u_size(g) : 0) + (size_t)threads * wino_slot(g) +
-           (size_t)(nparts(g, N, threads) - 1) * per_part(g);
+    size_t wino = (need_dx ? kernel_size(g) + wino_u_size(g) : 0) + (size_t)threads * wino_slot(g) +
+                  (size_t)(nparts(g, N, threads) - 1) * per_part(g);
+    return wino > direct ? wino : direct;
 }
 
 /* Image n's output gradient -> dy (P,Q,K). */
@@ -537,17 +553,21 @@ static void backward_wino(const conv_job *j, int n0, int n1, float *dw, float *d
 {
     const nn_conv_shape *g = j->g;
     const nn_kernels *kern = j->ex->kern;
-    const size_t xs = (size_t)g->H * g->W * g->C;
-    float *dy = slot, *W = dy + (size_t)g->P * g->Q * g->K, *tiles = W + wino_u_size(g);
+    const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->K;
+    const int m = wino_batch(g);
+    float *dy = slot, *W = dy + m * ys, *tiles = W + wino_u_size(g);
     memset(W, 0, wino_u_size(g) * sizeof *W);
-    for (int n = n0; n < n1; n++) {
-        output_grad(j, n, dy);
-        if (db) {
-            kern->db(dy, NULL, (ptrdiff_t)g->Q * g->K, g->K, g->P, g->Q, g->K, db);
+    for (int b0 = n0; b0 < n1; b0 += m) {
+        int nb = n1 - b0 < m ? n1 - b0 : m;
+        for (int n = b0; n < b0 + nb; n++) {
+            output_grad(j, n, dy + (n - b0) * ys);
         }
-        nn_wino_dw_image(g, j->x + n * xs, dy, W, tiles, kern);
+        if (db) {
+            kern->db(dy, NULL, (ptrdiff_t)g->Q * g->K, g->K, nb * g->P, g->Q, g->K, db);
+        }
+        nn_wino_dw_images(g, nb, j->x + b0 * xs, dy, W, tiles, kern);
         if (j->dx) {
-            nn_wino_image(&j->gx, dy, j->u, j->dx + n * xs, tiles, kern);
+            nn_wino_images(&j->gx, nb, dy, j->u, j->dx + b0 * xs, tiles, kern);
         }
     }
     nn_wino_dw_finish(g, W, dw);
@@ -706,7 +726,7 @@ static void run_backward(conv_job *j, const float *w)
     const nn_conv_shape *g = j->g;
     const nn_exec *ex = j->ex;
     j->need_dx = j->dx != NULL;
-    j->wino = j->wino && wino_pays(g);
+    j->wino = j->wino && wino_pays(g, j->N, ex->max_threads);
     /* Winograd correlates with the flipped kernel; a fused pool scatters its rows */
     j->mode = j->wino ? DX_CORR : j->pg ? DX_COL2IM : choose_dx(g);
     j->scratch =

@@ -4,11 +4,12 @@
  * of the input with 16 products per input and output channel instead of
  * 36, 2.25 times fewer multiplications. The backward is the direct one
  * (conv_direct.c), which needs only x, w and y, not how y was computed;
- * on large maps it takes its products from here too, an image at a time
- * on the calling thread: the input gradient, itself a 3x3 convolution
- * of dy with the flipped kernel (nn_wino_image), and the kernel gradient
- * (nn_wino_dw_image), the forward's sums transposed: per tap,
- * dU_t += V_t^T (A dy A^T)_t over the tiles, then dw = G^T dU G.
+ * where its images have enough tiles it takes its products from here
+ * too, a few images at a time on the calling thread: the input
+ * gradient, itself a 3x3 convolution of dy with the flipped kernel
+ * (nn_wino_images), and the kernel gradient (nn_wino_dw_images), the
+ * forward's sums transposed: per tap, dU_t += V_t^T (A dy A^T)_t over
+ * the tiles, then dw = G^T dU G.
  *
  * With the transforms of Lavin and Gray ("Fast Algorithms for
  * Convolutional Neural Networks", 2016), per output tile
@@ -468,12 +469,12 @@ void nn_wino_weights(const nn_conv_shape *gx, const float *w, float *u, const nn
     nn_par_run(ex->par, weight_part, &j);
 }
 
-void nn_wino_image(const nn_conv_shape *gx, const float *x, const float *u, float *y,
-                   float *scratch, const nn_kernels *kern)
+void nn_wino_images(const nn_conv_shape *gx, int N, const float *x, const float *u, float *y,
+                    float *scratch, const nn_kernels *kern)
 {
     wino_job j = {.g = gx, .x = x, .u = u, .y = y, .kern = kern};
     tile_grid(gx, NULL, &j.th, &j.tw);
-    j.ntiles = (long)j.th * j.tw;
+    j.ntiles = (long)N * j.th * j.tw;
     j.chunk = CHUNK_TILES;
     memset(slot_zero(gx, scratch), 0, (size_t)gx->C * sizeof *scratch);
     for (long c = 0; c * CHUNK_TILES < j.ntiles; c++) {
@@ -483,12 +484,12 @@ void nn_wino_image(const nn_conv_shape *gx, const float *x, const float *u, floa
 
 /* ---- the kernel gradient, for the direct backward -------------------------- */
 
-void nn_wino_dw_image(const nn_conv_shape *g, const float *x, const float *dy, float *W,
-                      float *scratch, const nn_kernels *kern)
+void nn_wino_dw_images(const nn_conv_shape *g, int N, const float *x, const float *dy, float *W,
+                       float *scratch, const nn_kernels *kern)
 {
     wino_job j = {.g = g, .x = x, .kern = kern};
     tile_grid(g, NULL, &j.th, &j.tw);
-    j.ntiles = (long)j.th * j.tw;
+    j.ntiles = (long)N * j.th * j.tw;
     j.chunk = CHUNK_TILES;
     const size_t vs = (size_t)CHUNK_TILES * g->C, ds = (size_t)CHUNK_TILES * g->K;
     float *v = scratch, *d = v + TAPS * vs, *zero = slot_zero(g, scratch);
@@ -503,7 +504,9 @@ void nn_wino_dw_image(const nn_conv_shape *g, const float *x, const float *dy, f
             for (int a = 0; a < 2; a++) {
                 for (int b = 0; b < 2; b++) {
                     int p = 2 * ty + a, q = 2 * tx + b;
-                    e[a * 2 + b] = p < g->P && q < g->Q ? dy + ((size_t)p * g->Q + q) * g->K : zero;
+                    e[a * 2 + b] = p < g->P && q < g->Q
+                                       ? dy + (((size_t)n * g->P + p) * g->Q + q) * g->K
+                                       : zero;
                 }
             }
             grad_transform(e, g->K, d + (size_t)r * g->K, ds);

@@ -257,20 +257,20 @@ void nn_conv_backward_pool_wino(const nn_conv_shape *g, int N, const float *x, c
                                 const nn_exec *ex);
 /* Winograd's pieces for it (conv_winograd.c): dx as the convolution gx
  * of dy with the flipped, transposed kernel; that kernel w (3,3,K,C)
- * transformed into u (16*K*C floats) by ex's threads; one image's
- * convolution x (gx->H,W,C) -> y (gx->P,Q,K) on the calling thread, with
- * nn_wino_image_scratch floats of scratch. */
+ * transformed into u (16*K*C floats) by ex's threads; the convolution
+ * of N images x (N,gx->H,W,C) -> y (N,gx->P,Q,K) on the calling thread,
+ * with nn_wino_image_scratch floats of scratch. */
 nn_conv_shape nn_wino_dx_shape(const nn_conv_shape *g);
 void nn_wino_weights(const nn_conv_shape *gx, const float *w, float *u, const nn_exec *ex);
 size_t nn_wino_image_scratch(const nn_conv_shape *gx);
-void nn_wino_image(const nn_conv_shape *gx, const float *x, const float *u, float *y,
-                   float *scratch, const nn_kernels *kern);
-/* The kernel gradient of one image of layer g: W (16*C*K, Winograd's
- * domain) += its sums over x (H,W,C) and dy (P,Q,K), with
+void nn_wino_images(const nn_conv_shape *gx, int N, const float *x, const float *u, float *y,
+                    float *scratch, const nn_kernels *kern);
+/* The kernel gradient of N images of layer g: W (16*C*K, Winograd's
+ * domain) += its sums over x (N,H,W,C) and dy (N,P,Q,K), with
  * nn_wino_image_scratch(g) floats of scratch; then dw (3,3,C,K) += W
  * taken back. */
-void nn_wino_dw_image(const nn_conv_shape *g, const float *x, const float *dy, float *W,
-                      float *scratch, const nn_kernels *kern);
+void nn_wino_dw_images(const nn_conv_shape *g, int N, const float *x, const float *dy, float *W,
+                       float *scratch, const nn_kernels *kern);
 void nn_wino_dw_finish(const nn_conv_shape *g, const float *W, float *dw);
 /* The implementation for a layer of geometry g run with ex. */
 const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex);
