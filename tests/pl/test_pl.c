@@ -104,19 +104,25 @@ static void t_drop(void *user, void *item)
     free(item);
 }
 
-static pl_graph *start(tctx *c, int workers, int window)
+static pl_graph *start_refill(tctx *c, int workers, int window, int refill)
 {
     pl_graph_opts o = {.produce = t_produce,
                        .work = t_work,
                        .drop = t_drop,
                        .user = c,
                        .workers = workers,
-                       .window = window};
+                       .window = window,
+                       .refill = refill};
     pl_graph *g;
     char err[256];
     int rc = pl_graph_start(&g, &o, err, sizeof err);
     ck_assert_msg(rc == 0, "start: %s", err);
     return g;
+}
+
+static pl_graph *start(tctx *c, int workers, int window)
+{
+    return start_refill(c, workers, window, 0);
 }
 
 /* Takes every item, checks order and values; returns the count. */
@@ -258,7 +264,11 @@ START_TEST(close_while_full)
     enum { WINDOW = 6 };
     tctx c;
     tctx_init(&c, 1000000);
-    pl_graph *g = start(&c, 2, WINDOW);
+    /* Refilled slot by slot: with the default (half the window) a source
+     * that blocked at produced - delivered = WINDOW while the consumer was
+     * still taking its three stays blocked one item short of the full
+     * window, and the wait below would never end. */
+    pl_graph *g = start_refill(&c, 2, WINDOW, 1);
     void *item;
     int64_t seq;
     char err[256];
