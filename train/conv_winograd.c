@@ -268,11 +268,9 @@ static size_t per_thread(const nn_conv_shape *g)
 static size_t wino_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
 {
     size_t own = (size_t)TAPS * g->C * g->K + (size_t)threads * per_thread(g);
-    /* a backward may run without dx where one was sized for (layers
-     * frozen below): both layouts fit */
-    size_t back = nn_conv_backward_wino_scratch(g, N, threads, need_dx),
-           nodx = nn_conv_backward_wino_scratch(g, N, threads, 0);
-    back = back > nodx ? back : nodx;
+    /* sized with dx, it also fits a backward run without (layers frozen
+     * below; test_nn_kern's winograd_without_dx) */
+    size_t back = nn_conv_backward_wino_scratch(g, N, threads, need_dx);
     return own > back ? own : back;
 }
 
