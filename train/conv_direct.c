@@ -536,16 +536,9 @@ static void output_grad(const conv_job *j, int n, float *dy)
         masked_rows(g, j->ex->kern, j->dy + n * ys, j->relu ? j->y + n * ys : NULL, dy, row);
         return;
     }
-    const size_t ps = (size_t)pg->P * pg->Q * pg->C;
-    const int gr = pool_rows(g);
-    for (int p0 = 0; p0 < pg->P; p0 += gr) {
-        int np = pg->P - p0 < gr ? pg->P - p0 : gr;
-        nn_conv_shape sg = pool_slice(pg, np);
-        size_t o = n * ps + (size_t)p0 * pg->Q * pg->C;
-        nn_pool2_backward(&sg, j->parg_in + o, j->pdy + o, j->py_in + o, dy + 2 * p0 * row);
-    }
-    /* an odd last row is in no pooling window */
-    memset(dy + 2 * pg->P * row, 0, (size_t)(g->P - 2 * pg->P) * row * sizeof *dy);
+    /* whole: also zeroes an odd last row and column, in no pooling window */
+    const size_t o = n * (size_t)pg->P * pg->Q * pg->C;
+    nn_pool2_backward(pg, j->parg_in + o, j->pdy + o, j->py_in + o, dy);
 }
 
 /* Images [n0, n1) into the group's dw and db. */

@@ -208,11 +208,11 @@ WT static void grad_transform(const float *const e[4], int K, float *d, size_t d
     }
 }
 
-/* dw[r][s][c][k] += (G^T W G)[r][s] for W[t][c][k], channels [c0, c1). */
-WT static void weight_grad_transform(const float *W, int C, int K, int c0, int c1, float *dw)
+/* dw[r][s][c][k] += (G^T W G)[r][s] for W[t][c][k]. */
+WT static void weight_grad_transform(const float *W, int C, int K, float *dw)
 {
     const size_t CK = (size_t)C * K;
-    for (int c = c0; c < c1; c++) {
+    for (int c = 0; c < C; c++) {
         const float *u = W + (size_t)c * K;
         float *o = dw + (size_t)c * K;
         for (int k = 0; k < K; k += 16) {
@@ -352,21 +352,24 @@ static void chunk_output(const wino_job *j, long tile, const float *m, size_t ms
     output_transform(m, ms, g->K, j->b, j->relu, out);
 }
 
-/* The tile scratch of one thread (per_thread floats): V and M for
- * CHUNK_TILES tiles, a row of C zeros (the patch outside x) and a dummy
- * row of K floats (outputs past the map's edge; the kernel gradient
- * zeroes both, for a row of K zeros past dy's edge). */
-static float *slot_zero(const nn_conv_shape *g, float *slot)
+/* The tile scratch of one thread (per_thread floats): V and M (or D)
+ * for CHUNK_TILES tiles, then C + K floats: zeros for the patch outside
+ * x (C) or dy's tile outside the map (K), the outputs past the map's
+ * edge going to the K after the first C. Zeroes that row; returns it. */
+static float *zero_row(const nn_conv_shape *g, float *slot)
 {
-    return slot + (size_t)TAPS * CHUNK_TILES * (g->C + g->K);
+    float *z = slot + (size_t)TAPS * CHUNK_TILES * (g->C + g->K);
+    memset(z, 0, (size_t)(g->C + g->K) * sizeof *z);
+    return z;
 }
 
-/* Chunk c of the job's tiles, through a slot whose zero row is set. */
-static void chunk(const wino_job *j, long c, float *slot)
+/* Chunk c of the job's tiles, through a slot whose zero row is set
+ * (zero, as zero_row returned it). */
+static void chunk(const wino_job *j, long c, float *slot, float *zero)
 {
     const nn_conv_shape *g = j->g;
     const size_t vs = (size_t)j->chunk * g->C, ms = (size_t)j->chunk * g->K;
-    float *v = slot, *m = slot + (size_t)TAPS * CHUNK_TILES * g->C, *zero = slot_zero(g, slot);
+    float *v = slot, *m = slot + (size_t)TAPS * CHUNK_TILES * g->C;
     const long t0 = c * j->chunk;
     const int rows = j->ntiles - t0 < j->chunk ? (int)(j->ntiles - t0) : j->chunk;
     for (int r = 0; r < rows; r++) {
@@ -397,10 +400,10 @@ static void chunk_part(void *ctx, int t, int nt)
 {
     wino_job *j = ctx;
     float *slot = j->ex->scratch + (size_t)TAPS * j->g->C * j->g->K + (size_t)t * per_thread(j->g);
+    float *zero = zero_row(j->g, slot);
     (void)nt;
-    memset(slot_zero(j->g, slot), 0, (size_t)j->g->C * sizeof *slot);
     for (int c; (c = nn_units_take(&j->units)) >= 0;) {
-        chunk(j, c, slot);
+        chunk(j, c, slot, zero);
     }
 }
 
@@ -467,16 +470,25 @@ void nn_wino_weights(const nn_conv_shape *gx, const float *w, float *u, const nn
     nn_par_run(ex->par, weight_part, &j);
 }
 
+/* A job over all the tiles of N images of g, in whole chunks, on the
+ * calling thread (the backward's). */
+static wino_job images_job(const nn_conv_shape *g, int N, const float *x, const nn_kernels *kern)
+{
+    wino_job j = {.g = g, .x = x, .kern = kern, .chunk = CHUNK_TILES};
+    tile_grid(g, NULL, &j.th, &j.tw);
+    j.ntiles = (long)N * j.th * j.tw;
+    return j;
+}
+
 void nn_wino_images(const nn_conv_shape *gx, int N, const float *x, const float *u, float *y,
                     float *scratch, const nn_kernels *kern)
 {
-    wino_job j = {.g = gx, .x = x, .u = u, .y = y, .kern = kern};
-    tile_grid(gx, NULL, &j.th, &j.tw);
-    j.ntiles = (long)N * j.th * j.tw;
-    j.chunk = CHUNK_TILES;
-    memset(slot_zero(gx, scratch), 0, (size_t)gx->C * sizeof *scratch);
+    wino_job j = images_job(gx, N, x, kern);
+    j.u = u;
+    j.y = y;
+    float *zero = zero_row(gx, scratch);
     for (long c = 0; c * CHUNK_TILES < j.ntiles; c++) {
-        chunk(&j, c, scratch);
+        chunk(&j, c, scratch, zero);
     }
 }
 
@@ -485,13 +497,9 @@ void nn_wino_images(const nn_conv_shape *gx, int N, const float *x, const float 
 void nn_wino_dw_images(const nn_conv_shape *g, int N, const float *x, const float *dy, float *W,
                        float *scratch, const nn_kernels *kern)
 {
-    wino_job j = {.g = g, .x = x, .kern = kern};
-    tile_grid(g, NULL, &j.th, &j.tw);
-    j.ntiles = (long)N * j.th * j.tw;
-    j.chunk = CHUNK_TILES;
+    const wino_job j = images_job(g, N, x, kern);
     const size_t vs = (size_t)CHUNK_TILES * g->C, ds = (size_t)CHUNK_TILES * g->K;
-    float *v = scratch, *d = v + TAPS * vs, *zero = slot_zero(g, scratch);
-    memset(zero, 0, (size_t)(g->C + g->K) * sizeof *zero);
+    float *v = scratch, *d = v + TAPS * vs, *zero = zero_row(g, scratch);
     for (long t0 = 0; t0 < j.ntiles; t0 += CHUNK_TILES) {
         int rows = j.ntiles - t0 < CHUNK_TILES ? (int)(j.ntiles - t0) : CHUNK_TILES;
         for (int r = 0; r < rows; r++) {
@@ -530,7 +538,7 @@ void nn_wino_dw_images(const nn_conv_shape *g, int N, const float *x, const floa
 
 void nn_wino_dw_finish(const nn_conv_shape *g, const float *W, float *dw)
 {
-    weight_grad_transform(W, g->C, g->K, 0, g->C, dw);
+    weight_grad_transform(W, g->C, g->K, dw);
 }
 
 const nn_conv_impl nn_conv_winograd = {.name = "winograd",
