@@ -170,10 +170,7 @@ void aug_store(const float *px, size_t n, aug_dtype dtype, float scale, void *ds
 
 /* ---- files (files.c) ---- */
 
-/* strerror, thread-safe: the message for errnum in buf. */
-const char *aug_strerror(int errnum, char *buf, size_t len);
-
-/* Writes a libvips image to path atomically (path.tmp-XXXXXX then rename);
+/* Writes a libvips image to path atomically (ck_write_file_atomic);
  * the saver comes from path's suffix. Returns 0 or CK_EIO. */
 int aug_save_atomic(void *im, const char *path, char *err, size_t errlen);
 

@@ -2,8 +2,8 @@
  * all.
  *
  * An output is encoded in memory by libvips (the format from the path's
- * suffix), written to a mkstemp file beside its final name, and renamed:
- * a reader never sees half a file, and a failure leaves nothing behind.
+ * suffix) and written by ck_write_file_atomic: a reader never sees half a
+ * file, and a failure leaves nothing behind.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,14 +15,6 @@
 
 #include "aug_internal.h"
 
-const char *aug_strerror(int errnum, char *buf, size_t len)
-{
-    if (strerror_r(errnum, buf, len) != 0) {
-        snprintf(buf, len, "error %d", errnum);
-    }
-    return buf;
-}
-
 int aug_read_file(const char *path, size_t max_bytes, void **data, size_t *size, char *err,
                   size_t errlen)
 {
@@ -32,7 +24,7 @@ int aug_read_file(const char *path, size_t max_bytes, void **data, size_t *size,
     FILE *f = fopen(path, "rb");
     if (!f) {
         return ck_err(err, errlen, CK_EIO, "%s: open: %s", path,
-                      aug_strerror(errno, eb, sizeof eb));
+                      ck_errno_text(errno, eb, sizeof eb));
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -78,7 +70,6 @@ static const char *save_suffix(const char *path)
 int aug_save_atomic(void *image, const char *path, char *err, size_t errlen)
 {
     const char *suffix = save_suffix(path);
-    char eb[128];
     if (!suffix) {
         return ck_err(err, errlen, CK_EINVAL, "%s: save: no file suffix to choose a format", path);
     }
@@ -87,50 +78,7 @@ int aug_save_atomic(void *image, const char *path, char *err, size_t errlen)
     if (vips_image_write_to_buffer(image, suffix, &buf, &len, NULL)) {
         return ck_err_vips(err, errlen, CK_EIO, "%s: encode", path);
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 8);
-    if (!tmp) {
-        g_free(buf);
-        return ck_err(err, errlen, CK_ENOMEM, "%s: save: out of memory", path);
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".XXXXXX", 8);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        g_free(buf);
-        free(tmp);
-        return ck_err(err, errlen, CK_EIO, "%s: create: %s", path, aug_strerror(e, eb, sizeof eb));
-    }
-    int rc = 0;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, (const char *)buf + done, len - done);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            rc = ck_err(err, errlen, CK_EIO, "%s: write: %s", path,
-                        aug_strerror(errno, eb, sizeof eb));
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (close(fd) != 0 && rc == 0) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: write: %s", path, aug_strerror(errno, eb, sizeof eb));
-    }
-    /* mkstemp makes the file 0600; give it the usual mode. */
-    if (rc == 0 && chmod(tmp, 0644) != 0) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: chmod: %s", path, aug_strerror(errno, eb, sizeof eb));
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc =
-            ck_err(err, errlen, CK_EIO, "%s: rename: %s", path, aug_strerror(errno, eb, sizeof eb));
-    }
-    if (rc) {
-        unlink(tmp);
-    }
+    int rc = ck_write_file_atomic(path, buf, len, err, errlen);
     g_free(buf);
-    free(tmp);
     return rc;
 }

@@ -206,7 +206,7 @@ int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const c
     snprintf(stage, dlen + 32, "%s/.aug-staging-XXXXXX", outdir);
     if (!mkdtemp(stage)) {
         rc = ck_err(err, errlen, CK_EIO, "%s: apply: cannot create a staging directory: %s", outdir,
-                    aug_strerror(errno, eb, sizeof eb));
+                    ck_errno_text(errno, eb, sizeof eb));
         free(stage);
         return rc;
     }
@@ -226,7 +226,7 @@ int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const c
             snprintf(to, sizeof to, "%s/%s", outdir, name);
             if (rename(from, to) != 0) {
                 rc = ck_err(err, errlen, CK_EIO, "%s: rename: %s", to,
-                            aug_strerror(errno, eb, sizeof eb));
+                            ck_errno_text(errno, eb, sizeof eb));
             }
         }
         moved++;
@@ -236,8 +236,8 @@ int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const c
     }
     remove_outputs(paths, made, copies, stage);
     if (rmdir(stage) != 0 && rc == 0) {
-        rc =
-            ck_err(err, errlen, CK_EIO, "%s: rmdir: %s", stage, aug_strerror(errno, eb, sizeof eb));
+        rc = ck_err(err, errlen, CK_EIO, "%s: rmdir: %s", stage,
+                    ck_errno_text(errno, eb, sizeof eb));
     }
     free(stage);
     return rc;

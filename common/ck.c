@@ -173,6 +173,27 @@ static size_t utf8_len(const unsigned char *s)
     return n;
 }
 
+void ck_fmt_double(char *buf, size_t len, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (!isfinite(v) || strtod(buf, NULL) == v) {
+            return;
+        }
+    }
+}
+
+void ck_buf_json_num(ck_buf *b, double v)
+{
+    char t[32];
+    if (!isfinite(v)) {
+        ck_buf_str(b, "null");
+        return;
+    }
+    ck_fmt_double(t, sizeof t, v);
+    ck_buf_str(b, t);
+}
+
 void ck_buf_json_str(ck_buf *b, const char *s)
 {
     if (!s) {

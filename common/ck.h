@@ -11,7 +11,10 @@
  *   operation cache off and untrusted loaders blocked.
  * - A growing text buffer for the JSON, CSV and tables modules write: a
  *   failed allocation only sets a flag, so builders append without checking
- *   and look once at the end.
+ *   and look once at the end; JSON strings and numbers are written by it
+ *   alone.
+ * - errno text, and files that appear whole or not at all (ck_file.c): the
+ *   one protocol by which every output is written.
  */
 #ifndef CK_H
 #define CK_H
@@ -85,6 +88,13 @@ void ck_buf_add(ck_buf *b, const void *p, size_t n);
 void ck_buf_str(ck_buf *b, const char *s);
 /* Appends the formatted text, however long. */
 void ck_buf_printf(ck_buf *b, const char *fmt, ...) CK_PRINTF(2, 3);
+/* Appends v as a JSON number in the shortest of "%.15g".."%.17g" that
+ * reads back to the same double (C locale), or null for NaN and
+ * infinities, which JSON cannot hold. */
+void ck_buf_json_num(ck_buf *b, double v);
+/* Writes v into buf in that same shortest round-trip form ("nan", "inf"
+ * for the non-finite); buf holds at least 32 bytes. */
+void ck_fmt_double(char *buf, size_t len, double v);
 /* Appends s as a JSON string literal, or null for NULL: '"' and '\\'
  * escaped, control characters as \n \r \t \b \f or \u00XX, and bytes
  * that are not UTF-8 replaced by U+FFFD, so the result is always valid. */
@@ -136,5 +146,38 @@ double ck_rng_normal(ck_rng *r);
 /* Fisher-Yates shuffle of v[0..n). */
 void ck_rng_shuffle_u32(ck_rng *r, uint32_t *v, size_t n);
 void ck_rng_shuffle_i64(ck_rng *r, int64_t *v, size_t n);
+
+/* ---- errno text and whole-or-nothing files (ck_file.c) ----------------- */
+
+/* The text of errno value errnum in buf (strerror is not thread-safe);
+ * returns buf. */
+const char *ck_errno_text(int errnum, char *buf, size_t len);
+
+/* An output being written: bytes go to path + CK_PART_SUFFIX, which
+ * ck_atomic_commit flushes to disk and renames over path. A value type
+ * owned by one thread; the fields are read-only for the writer (tmp is the
+ * name to give a library that writes the file itself, after closing fd or
+ * not using it). */
+#define CK_PART_SUFFIX ".part"
+typedef struct ck_atomic {
+    char *path, *tmp;
+    int fd; /* open for writing until commit or abort */
+} ck_atomic;
+
+/* Creates (or truncates a killed run's) path.part. Errors name path:
+ * "path: create: reason". Returns 0, CK_EIO, CK_ENOMEM; on error a is
+ * empty and nothing is left behind. */
+int ck_atomic_open(ck_atomic *a, const char *path, char *err, size_t errlen);
+/* Appends len bytes to the .part file. Returns 0 or CK_EIO ("path: write:
+ * reason"); the caller then aborts. */
+int ck_atomic_write(ck_atomic *a, const void *data, size_t len, char *err, size_t errlen);
+/* Flushes the .part file to disk and renames it over path; on failure
+ * removes it and leaves path as it was. a is released either way. Returns
+ * 0 or CK_EIO ("path: write|rename: reason"). */
+int ck_atomic_commit(ck_atomic *a, char *err, size_t errlen);
+/* Removes the .part file and releases a; an empty a is a no-op. */
+void ck_atomic_abort(ck_atomic *a);
+/* The whole protocol for bytes already in memory. */
+int ck_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 #endif

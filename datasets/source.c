@@ -85,7 +85,7 @@ static int file_kind(const char *path, ds_layout *layout, char *err, size_t errl
         if (idx < 0) {
             char msg[128];
             return ck_err(err, errlen, CK_EIO, "%s: open: %s", path,
-                          src_strerror(-idx, msg, sizeof msg));
+                          ck_errno_text(-idx, msg, sizeof msg));
         }
         if (idx == 3) {
             *layout = DS_LAYOUT_IDX;
@@ -128,7 +128,7 @@ int ds_source_open(ds_source **out, const char *path, ds_layout layout, const ds
     if (stat(path, &st) != 0) {
         char msg[128];
         return ck_err(err, errlen, CK_EIO, "%s: open: %s", path,
-                      src_strerror(errno, msg, sizeof msg));
+                      ck_errno_text(errno, msg, sizeof msg));
     }
     int kind;
     if (S_ISDIR(st.st_mode)) {

@@ -58,7 +58,7 @@ static la_ssize_t file_read_cb(struct archive *ar, void *ud, const void **buf)
     if (n < 0) {
         char msg[128];
         a->io_failed = 1;
-        archive_set_error(ar, (int)-n, "%s", src_strerror((int)-n, msg, sizeof msg));
+        archive_set_error(ar, (int)-n, "%s", ck_errno_text((int)-n, msg, sizeof msg));
         return -1;
     }
     *buf = p;
@@ -151,7 +151,7 @@ int src_arc_open_file(src_arc **out, int dirfd, const char *path, int nofollow, 
     int rc = src_file_open(&a->file, dirfd, path, nofollow, lite ? NULL : xx,
                            lite ? LITE_BLOCK : FILE_BLOCK);
     if (rc) {
-        src_strerror(-rc, why, whylen);
+        ck_errno_text(-rc, why, whylen);
         free(a);
         return CK_EIO;
     }
@@ -275,7 +275,7 @@ int src_arc_finish(src_arc *a, char *why, size_t whylen)
     }
     int rc = src_file_finish(&a->file);
     if (rc) {
-        src_strerror(-rc, why, whylen);
+        ck_errno_text(-rc, why, whylen);
         return CK_EIO;
     }
     return 0;

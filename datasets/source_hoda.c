@@ -53,13 +53,13 @@ int src_hoda_open(src_hoda **out, const char *path, const ds_limits *lim, XXH3_s
     uint8_t hd[HODA_HEADER];
     int rc = src_file_open(&h->f, AT_FDCWD, path, 0, xx, HODA_BLOCK);
     if (rc) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: open: %s", path, src_strerror(-rc, msg, sizeof msg));
+        rc = ck_err(err, errlen, CK_EIO, "%s: open: %s", path, ck_errno_text(-rc, msg, sizeof msg));
         goto fail;
     }
     ssize_t n = src_file_read(&h->f, hd, sizeof hd);
     if (n < 0) {
         rc = ck_err(err, errlen, CK_EIO, "%s: read: %s", path,
-                    src_strerror((int)-n, msg, sizeof msg));
+                    ck_errno_text((int)-n, msg, sizeof msg));
         goto fail;
     }
     if (n < HODA_HEADER) {
@@ -136,7 +136,7 @@ int src_hoda_next(src_hoda *h, ds_entry **out, char *err, size_t errlen)
         int rc = n < 0 ? (int)n : src_file_finish(&h->f);
         if (rc) {
             return ck_err(err, errlen, CK_EIO, "%s: read: %s", h->path,
-                          src_strerror(-rc, msg, sizeof msg));
+                          ck_errno_text(-rc, msg, sizeof msg));
         }
         return 0;
     }
@@ -145,7 +145,7 @@ int src_hoda_next(src_hoda *h, ds_entry **out, char *err, size_t errlen)
     ssize_t n = src_file_read(&h->f, b, head);
     if (n < 0) {
         return ck_err(err, errlen, CK_EIO, "%s: record %u: read: %s", h->path, (unsigned)i,
-                      src_strerror((int)-n, msg, sizeof msg));
+                      ck_errno_text((int)-n, msg, sizeof msg));
     }
     if ((size_t)n < head) {
         return past_end(h, i, err, errlen);
@@ -160,7 +160,7 @@ int src_hoda_next(src_hoda *h, ds_entry **out, char *err, size_t errlen)
     n = src_file_read(&h->f, h->payload, count);
     if (n < 0) {
         return ck_err(err, errlen, CK_EIO, "%s: record %u: read: %s", h->path, (unsigned)i,
-                      src_strerror((int)-n, msg, sizeof msg));
+                      ck_errno_text((int)-n, msg, sizeof msg));
     }
     if ((size_t)n < count) {
         return past_end(h, i, err, errlen);

@@ -112,7 +112,7 @@ static ssize_t inflate_some(idx_stream *s, uint8_t *dst, size_t n, char *why, si
             const uint8_t *p;
             ssize_t r = src_file_block(&s->f, &p);
             if (r < 0) {
-                src_strerror((int)-r, why, whylen);
+                ck_errno_text((int)-r, why, whylen);
                 return CK_EIO;
             }
             if (r == 0) {
@@ -129,7 +129,7 @@ static ssize_t inflate_some(idx_stream *s, uint8_t *dst, size_t n, char *why, si
                 const uint8_t *p;
                 ssize_t r = src_file_block(&s->f, &p);
                 if (r < 0) {
-                    src_strerror((int)-r, why, whylen);
+                    ck_errno_text((int)-r, why, whylen);
                     return CK_EIO;
                 }
                 s->z.next_in = (Bytef *)p;
@@ -155,7 +155,7 @@ static ssize_t stream_read(idx_stream *s, void *dst, size_t n, char *why, size_t
     if (!s->gz) {
         ssize_t r = src_file_read(&s->f, dst, n);
         if (r < 0) {
-            src_strerror((int)-r, why, whylen);
+            ck_errno_text((int)-r, why, whylen);
             return CK_EIO;
         }
         return r;
@@ -277,7 +277,7 @@ int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *er
     int rc = stream_open(&x->img, path, 1);
     uint8_t h[16];
     if (rc) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: open: %s", path, src_strerror(-rc, msg, sizeof msg));
+        rc = ck_err(err, errlen, CK_EIO, "%s: open: %s", path, ck_errno_text(-rc, msg, sizeof msg));
         goto fail;
     }
     if ((rc = read_header(&x->img, h, 16, err, errlen))) {
@@ -316,7 +316,7 @@ int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *er
     free(lpath);
     if (rc) {
         rc = ck_err(err, errlen, CK_EIO, "%s: open: %s", x->lab.path ? x->lab.path : tried,
-                    src_strerror(-rc, msg, sizeof msg));
+                    ck_errno_text(-rc, msg, sizeof msg));
         goto fail;
     }
     if ((rc = read_header(&x->lab, h, 8, err, errlen))) {

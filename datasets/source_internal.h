@@ -79,9 +79,6 @@ ds_entry *src_entry_new(const char *prefix, const char *name, size_t name_len, c
 /* Sets e->reject to the formatted reason and drops e's data. 0 or CK_ENOMEM. */
 int src_reject(ds_entry *e, const char *fmt, ...) CK_PRINTF(2, 3);
 
-/* strerror, thread-safe, into buf. */
-const char *src_strerror(int e, char *buf, size_t n);
-
 /* Writes the XXH3-128 digest of st as 32 lowercase hex digits. */
 void src_hash_hex(XXH3_state_t *st, char hex[33]);
 

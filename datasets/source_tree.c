@@ -100,7 +100,7 @@ static int survey_dir(src_tree *t, src_survey *sv, char *err, size_t errlen)
     int rc = src_walk_open(&w, t->path);
     if (rc) {
         return ck_err(err, errlen, CK_EIO, "%s: open: %s", t->path,
-                      src_strerror(-rc, msg, sizeof msg));
+                      ck_errno_text(-rc, msg, sizeof msg));
     }
     src_item it;
     while ((rc = src_walk_next(w, &it)) == 1) {
@@ -116,7 +116,7 @@ static int survey_dir(src_tree *t, src_survey *sv, char *err, size_t errlen)
     if (rc < 0) {
         int code = rc == -ELOOP ? CK_ELIMIT : CK_EIO;
         ck_err(err, errlen, code, "%s/%s: list: %s", t->path, src_walk_where(w),
-               rc == -ELOOP ? "directories nested too deep" : src_strerror(-rc, msg, sizeof msg));
+               rc == -ELOOP ? "directories nested too deep" : ck_errno_text(-rc, msg, sizeof msg));
         src_walk_close(w);
         return code;
     }
@@ -172,7 +172,7 @@ int src_tree_open(src_tree **out, const char *path, int is_dir, ds_layout *layou
         int e = src_walk_open(&t->walk, path);
         if (e) {
             rc = ck_err(err, errlen, CK_EIO, "%s: open: %s", path,
-                        src_strerror(-e, msg, sizeof msg));
+                        ck_errno_text(-e, msg, sizeof msg));
         }
     } else if (!rc) {
         level l = {.depth = 0, .file = 1};
@@ -334,12 +334,12 @@ static int read_dir_file(src_tree *t, ds_entry *e)
     int fd = openat(src_walk_dirfd(t->walk), src_walk_name(t->walk),
                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        return src_reject(e, "open: %s", src_strerror(errno, msg, sizeof msg));
+        return src_reject(e, "open: %s", ck_errno_text(errno, msg, sizeof msg));
     }
     struct stat st;
     int rc = 0;
     if (fstat(fd, &st) != 0) {
-        rc = src_reject(e, "stat: %s", src_strerror(errno, msg, sizeof msg));
+        rc = src_reject(e, "stat: %s", ck_errno_text(errno, msg, sizeof msg));
     } else if (!S_ISREG(st.st_mode)) {
         rc = src_reject(e, "not a regular file");
     } else if ((uint64_t)st.st_size > t->lim.max_entry_bytes) {
@@ -359,7 +359,7 @@ static int read_dir_file(src_tree *t, ds_entry *e)
             if (n < 0) {
                 free(buf);
                 close(fd);
-                return src_reject(e, "read: %s", src_strerror(errno, msg, sizeof msg));
+                return src_reject(e, "read: %s", ck_errno_text(errno, msg, sizeof msg));
             }
             if (n == 0) {
                 break;
@@ -451,7 +451,7 @@ int src_tree_next(src_tree *t, ds_entry **out, char *err, size_t errlen)
             rc = src_walk_next(t->walk, &it);
             if (rc < 0) {
                 return ck_err(err, errlen, CK_EIO, "%s/%s: list: %s", t->path,
-                              src_walk_where(t->walk), src_strerror(-rc, why, sizeof why));
+                              src_walk_where(t->walk), ck_errno_text(-rc, why, sizeof why));
             }
             if (rc == 0) {
                 return 0;
@@ -472,7 +472,7 @@ int src_tree_next(src_tree *t, ds_entry **out, char *err, size_t errlen)
                 return ck_err(err, errlen, code, "%s/%s: list: %s", t->path,
                               src_walk_where(t->walk),
                               rc == -ELOOP ? "directories nested too deep"
-                                           : src_strerror(-rc, why, sizeof why));
+                                           : ck_errno_text(-rc, why, sizeof why));
             }
             continue;
         case SRC_NESTED:

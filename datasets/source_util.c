@@ -324,14 +324,6 @@ int src_reject(ds_entry *e, const char *fmt, ...)
     return e->reject ? 0 : CK_ENOMEM;
 }
 
-const char *src_strerror(int e, char *buf, size_t n)
-{
-    if (strerror_r(e, buf, n) != 0) {
-        snprintf(buf, n, "error %d", e);
-    }
-    return buf;
-}
-
 void src_hash_hex(XXH3_state_t *st, char hex[33])
 {
     XXH128_canonical_t c;

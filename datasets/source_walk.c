@@ -196,7 +196,7 @@ int src_walk_next(src_walk *w, src_item *it)
         struct stat st;
         if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             it->type = SRC_BAD;
-            src_strerror(errno, it->why, sizeof it->why);
+            ck_errno_text(errno, it->why, sizeof it->why);
             return 1;
         }
         if (S_ISREG(st.st_mode)) {

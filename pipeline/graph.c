@@ -227,7 +227,7 @@ static int graph_alloc(pl_graph **out, const pl_graph_opts *o, char *err, size_t
         free(g);
         char why[128];
         return ck_err(err, errlen, CK_ETHREAD, "graph: init: %s",
-                      pl_strerror(prc, why, sizeof why));
+                      ck_errno_text(prc, why, sizeof why));
     }
     g->st.source.threads = 1;
     g->st.workers.threads = o->workers;
@@ -258,7 +258,7 @@ int pl_graph_start(pl_graph **out, const pl_graph_opts *o, char *err, size_t err
         pl_graph_close(g, NULL);
         char why[128];
         return ck_err(err, errlen, CK_ETHREAD, "graph: create thread: %s",
-                      pl_strerror(prc, why, sizeof why));
+                      ck_errno_text(prc, why, sizeof why));
     }
     *out = g;
     return 0;

@@ -429,7 +429,7 @@ static int resolve_paths(ingest *in, char *err, size_t errlen)
             int e = errno;
             char why[128];
             return ck_err(err, errlen, e == ENOMEM ? CK_ENOMEM : CK_EIO, "%s: open: %s",
-                          o->sources[i], pl_strerror(e, why, sizeof why));
+                          o->sources[i], ck_errno_text(e, why, sizeof why));
         }
     }
     return 0;

@@ -52,15 +52,6 @@ static inline void pl_broadcast(pthread_cond_t *c)
     (void)rc;
 }
 
-/* The text of error number e, in buf (strerror is not thread-safe). */
-static inline const char *pl_strerror(int e, char *buf, size_t len)
-{
-    if (strerror_r(e, buf, len) != 0) {
-        snprintf(buf, len, "error %d", e);
-    }
-    return buf;
-}
-
 /* ---- bounded MPMC queue ------------------------------------------------ */
 
 /* What travels through a queue: an opaque pointer and its sequence number. */

@@ -60,7 +60,7 @@ fail:
     free(ring);
     free(q);
     char why[128];
-    return ck_err(err, errlen, CK_ETHREAD, "queue: init: %s", pl_strerror(rc, why, sizeof why));
+    return ck_err(err, errlen, CK_ETHREAD, "queue: init: %s", ck_errno_text(rc, why, sizeof why));
 }
 
 void pl_queue_destroy(pl_queue *q, pl_drop_fn drop, void *user)

@@ -12,9 +12,9 @@
  *
  * All little-endian, written byte by byte so the file is the same on any
  * host. The spec travels with the weights, so evaluate and predict need
- * nothing but the checkpoint. A checkpoint is written to "PATH.tmp",
- * flushed to disk and renamed, so a kill leaves either the old or the new
- * one, never half of one.
+ * nothing but the checkpoint. A checkpoint is written through
+ * ck_write_file_atomic (PATH.part, flushed to disk, renamed), so a kill
+ * leaves either the old or the new one, never half of one.
  */
 #include <errno.h>
 #include <math.h>
@@ -58,14 +58,6 @@ static void w_floats(ck_buf *b, const float *v, size_t n)
         memcpy(&u, &v[i], 4);
         w_u64(b, u, 4);
     }
-}
-
-const char *nn_strerror(int errnum, char *buf, size_t len)
-{
-    if (strerror_r(errnum, buf, len) != 0) {
-        snprintf(buf, len, "error %d", errnum);
-    }
-    return buf;
 }
 
 static uint64_t fnv1a(const unsigned char *p, size_t n)
@@ -112,34 +104,7 @@ int nn_ckpt_write(const nn_model *m, const nn_ckpt_state *st, const char *config
         ck_buf_free(&b);
         return ck_err(err, errlen, CK_ENOMEM, "%s: checkpoint: out of memory", path);
     }
-    size_t plen = strlen(path) + 5;
-    char *tmp = malloc(plen);
-    if (!tmp) {
-        ck_buf_free(&b);
-        return ck_err(err, errlen, CK_ENOMEM, "%s: checkpoint: out of memory", path);
-    }
-    snprintf(tmp, plen, "%s.tmp", path);
-    int rc = 0;
-    char why[128];
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: checkpoint: %s", tmp,
-                    nn_strerror(errno, why, sizeof why));
-    } else {
-        int ok = fwrite(b.s, 1, b.len, f) == b.len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-        int e = errno;
-        ok = fclose(f) == 0 && ok;
-        if (!ok) {
-            rc = ck_err(err, errlen, CK_EIO, "%s: checkpoint: write: %s", tmp,
-                        nn_strerror(e, why, sizeof why));
-            remove(tmp);
-        } else if (rename(tmp, path) != 0) {
-            rc = ck_err(err, errlen, CK_EIO, "%s: checkpoint: rename: %s", path,
-                        nn_strerror(errno, why, sizeof why));
-            remove(tmp);
-        }
-    }
-    free(tmp);
+    int rc = ck_write_file_atomic(path, b.s, b.len, err, errlen);
     ck_buf_free(&b);
     return rc;
 }
@@ -214,7 +179,7 @@ static int slurp(const char *path, rbuf *b, char *err, size_t errlen)
     if (!f) {
         char why[128];
         return ck_err(err, errlen, CK_EIO, "%s: open: %s", path,
-                      nn_strerror(errno, why, sizeof why));
+                      ck_errno_text(errno, why, sizeof why));
     }
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) {

@@ -26,29 +26,6 @@ const char *const nn_curve_colnames[NN_CV_COUNT] = {
     "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "images_per_s", "input_stall",
 };
 
-/* ---- formatting numbers ----------------------------------------------------- */
-
-void nn_curves_json_num(ck_buf *b, double v)
-{
-    char t[32];
-    if (!isfinite(v)) {
-        ck_buf_str(b, "null");
-        return;
-    }
-    nn_curves_fmt_double(t, sizeof t, v);
-    ck_buf_str(b, t);
-}
-
-void nn_curves_fmt_double(char *buf, size_t len, double v)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (!isfinite(v) || strtod(buf, NULL) == v) {
-            return;
-        }
-    }
-}
-
 /* ---- reading runs.db ------------------------------------------------------ */
 
 int nn_curves_db_open(const char *runs_path, sqlite3 **db, char *err, size_t errlen)
@@ -58,7 +35,7 @@ int nn_curves_db_open(const char *runs_path, sqlite3 **db, char *err, size_t err
     *db = NULL;
     if (stat(runs_path, &st) != 0) {
         return ck_err(err, errlen, CK_EIO, "%s: open: %s", runs_path,
-                      nn_strerror(errno, why, sizeof why));
+                      ck_errno_text(errno, why, sizeof why));
     }
     if (!S_ISREG(st.st_mode)) {
         return ck_err(err, errlen, CK_EIO, "%s: open: not a regular file", runs_path);
@@ -366,43 +343,4 @@ int nn_curves_has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
-
-int nn_curves_tmp_open(const char *out_path, char **tmp, int *fd, char *err, size_t errlen)
-{
-    size_t cap = strlen(out_path) + 48;
-    char why[128];
-    *fd = -1;
-    *tmp = malloc(cap);
-    if (!*tmp) {
-        return ck_err(err, errlen, CK_ENOMEM, "%s: create: out of memory", out_path);
-    }
-    for (int k = 0;; k++) {
-        snprintf(*tmp, cap, "%s.tmp-%ld-%d", out_path, (long)getpid(), k);
-        *fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (*fd >= 0) {
-            return 0;
-        }
-        if (errno != EEXIST || k == 99) {
-            int e = errno;
-            free(*tmp);
-            *tmp = NULL;
-            ck_err(err, errlen, CK_EIO, "%s: create: %s", out_path,
-                   nn_strerror(e, why, sizeof why));
-            return CK_EIO;
-        }
-    }
-}
-
-int nn_curves_tmp_commit(const char *out_path, char *tmp, char *err, size_t errlen)
-{
-    char why[128];
-    int rc = 0;
-    if (rename(tmp, out_path) != 0) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: rename: %s", out_path,
-                    nn_strerror(errno, why, sizeof why));
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
 }

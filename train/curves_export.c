@@ -112,7 +112,7 @@ static void write_csv(ck_buf *b, const nn_curve *c, int nc, const int *cols, int
                 double v = c[r].v[(size_t)i * NN_CV_COUNT + cols[k]];
                 char t[32] = "";
                 if (!isnan(v)) {
-                    nn_curves_fmt_double(t, sizeof t, v);
+                    ck_fmt_double(t, sizeof t, v);
                 }
                 ck_buf_str(b, ",");
                 ck_buf_str(b, t);
@@ -134,7 +134,7 @@ static void write_json(ck_buf *b, const nn_curve *c, int nc, const int *cols, in
             ck_buf_printf(b, ",\"epoch\":%d", c[r].epoch[i]);
             for (int k = 0; k < ncols; k++) {
                 ck_buf_printf(b, ",\"%s\":", nn_curve_colnames[cols[k]]);
-                nn_curves_json_num(b, c[r].v[(size_t)i * NN_CV_COUNT + cols[k]]);
+                ck_buf_json_num(b, c[r].v[(size_t)i * NN_CV_COUNT + cols[k]]);
             }
             ck_buf_str(b, "}");
         }
@@ -192,40 +192,13 @@ int nn_curves_export_file(const char *runs_path, const char *const *runs, int nr
     if (fmt == NN_CURVES_AUTO) {
         fmt = nn_curves_has_suffix(out_path, ".json") ? NN_CURVES_JSON : NN_CURVES_CSV;
     }
-    char *text = NULL, *tmp = NULL, why[128];
+    char *text = NULL;
     size_t len = 0;
-    int fd = -1;
     int rc = export_text(runs_path, runs, nruns, o, fmt, &text, &len, err, errlen);
     if (rc) {
         return rc;
     }
-    rc = nn_curves_tmp_open(out_path, &tmp, &fd, err, errlen);
-    if (rc) {
-        free(text);
-        return rc;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            rc = ck_err(err, errlen, CK_EIO, "%s: write: %s", out_path,
-                        nn_strerror(w < 0 ? errno : ENOSPC, why, sizeof why));
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (close(fd) != 0 && rc == 0) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: write: %s", out_path,
-                    nn_strerror(errno, why, sizeof why));
-    }
+    rc = ck_write_file_atomic(out_path, text, len, err, errlen);
     free(text);
-    if (rc) {
-        unlink(tmp);
-        free(tmp);
-        return rc;
-    }
-    return nn_curves_tmp_commit(out_path, tmp, err, errlen);
+    return rc;
 }

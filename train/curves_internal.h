@@ -41,10 +41,6 @@ typedef struct nn_curve {
 struct sqlite3;
 struct sqlite3_stmt;
 
-/* Appends v as a JSON number (nn_curves_fmt_double), null when NaN or
- * infinite. */
-void nn_curves_json_num(ck_buf *b, double v);
-
 /* Column col of the current row: text strdup'd (NULL for NULL or out of
  * memory); a double, NAN for NULL (how SQLite stores NaN). */
 char *nn_curves_col_text(struct sqlite3_stmt *q, int col);
@@ -78,20 +74,7 @@ int nn_curves_read(const char *runs_path, const char *const *runs, int nruns, in
  * minimum val_loss, the first on ties), -1 when there is none. */
 int nn_curve_best(const nn_curve *c, nn_curves_best which);
 
-/* A temporary file beside out_path (created empty, mode 0666 & ~umask),
- * so that output is written whole or not at all: *tmp is malloc'd, *fd
- * open for writing. Returns 0, CK_EIO (the directory is not writable),
- * CK_ENOMEM. */
-int nn_curves_tmp_open(const char *out_path, char **tmp, int *fd, char *err, size_t errlen);
-/* Renames tmp over out_path (removing tmp on failure) and frees tmp.
- * Returns 0, CK_EIO. */
-int nn_curves_tmp_commit(const char *out_path, char *tmp, char *err, size_t errlen);
-
 /* 1 when s ends in suffix, ignoring case. */
 int nn_curves_has_suffix(const char *s, const char *suffix);
-
-/* A value in the shortest "%.Ng" (N = 15..17) that reads back to the same
- * double. */
-void nn_curves_fmt_double(char *buf, size_t len, double v);
 
 #endif

@@ -228,7 +228,7 @@ static void json_int_or_null(ck_buf *b, const char *key, long long v, int presen
 static void json_key_num(ck_buf *b, const char *key, double v)
 {
     ck_buf_printf(b, ",\"%s\":", key);
-    nn_curves_json_num(b, v);
+    ck_buf_json_num(b, v);
 }
 
 static void json_key_str(ck_buf *b, const char *key, const char *v)

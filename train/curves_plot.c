@@ -544,22 +544,19 @@ int nn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
         rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: %.0fx%.0f is too small for %d runs",
                     out_path, g.W, g.H, n);
     }
-    char *tmp = NULL;
-    int fd = -1;
+    ck_atomic out;
     if (rc == 0) {
-        rc = nn_curves_tmp_open(out_path, &tmp, &fd, err, errlen);
+        rc = ck_atomic_open(&out, out_path, err, errlen);
     }
     if (rc == 0) {
-        close(fd);
-        rc = render(&g, dev, tmp);
+        rc = render(&g, dev, out.tmp); /* PLplot's cairo driver writes by name */
         if (rc == CK_ENOMEM) {
             ck_err(err, errlen, rc, "%s: plot: out of memory", out_path);
         }
         if (rc) {
-            unlink(tmp);
-            free(tmp);
+            ck_atomic_abort(&out);
         } else {
-            rc = nn_curves_tmp_commit(out_path, tmp, err, errlen);
+            rc = ck_atomic_commit(&out, err, errlen);
         }
     }
     for (int r = 0; r < MAX_RUNS; r++) {

@@ -7,8 +7,8 @@
  *   features(split, idx, sample_id, label, x)   PRIMARY KEY (split, idx);
  *                                  x is H*W*C float32, little-endian
  *
- * The writer fills a temporary file beside the output and renames it over
- * the output on commit, so a killed extraction leaves no half file and a
+ * The writer fills the output's .part file (ck_atomic_open) and renames it
+ * over the output on commit, so a killed extraction leaves no half file and a
  * rerun gives the same bytes. The source reads a whole split into memory
  * (2,000 samples of 5x5x512 are 100 MB), then serves batches in a
  * per-epoch order drawn from (seed, epoch), as Keras's fit shuffles
@@ -28,8 +28,8 @@ enum { FEATURES_VERSION = 1 };
 struct nn_features {
     sqlite3 *db;
     sqlite3_stmt *ins;
-    char *path, *tmp;
-    size_t size; /* floats per sample */
+    ck_atomic out; /* the file being written, renamed into place by commit */
+    size_t size;   /* floats per sample */
 };
 
 static int db_err(sqlite3 *db, const char *path, const char *what, char *err, size_t errlen)
@@ -45,11 +45,7 @@ void nn_features_abort(nn_features *f)
     }
     sqlite3_finalize(f->ins);
     sqlite3_close(f->db);
-    if (f->tmp) {
-        unlink(f->tmp);
-    }
-    free(f->path);
-    free(f->tmp);
+    ck_atomic_abort(&f->out);
     free(f);
 }
 
@@ -58,20 +54,22 @@ int nn_features_create(nn_features **out, const char *path, int h, int w, int c,
 {
     *out = NULL;
     nn_features *f = calloc(1, sizeof *f);
-    size_t n = strlen(path) + 8;
-    if (!f || !(f->path = strdup(path)) || !(f->tmp = malloc(n))) {
-        nn_features_abort(f);
+    if (!f) {
         return ck_err(err, errlen, CK_ENOMEM, "%s: out of memory", path);
     }
-    snprintf(f->tmp, n, "%s.part", path);
-    unlink(f->tmp); /* left by a killed run */
+    int rc = ck_atomic_open(&f->out, path, err, errlen);
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    close(f->out.fd); /* SQLite writes the file by name */
+    f->out.fd = -1;
     f->size = (size_t)h * w * c;
     char shape[64], version[16];
     snprintf(shape, sizeof shape, "%d,%d,%d", h, w, c);
     snprintf(version, sizeof version, "%d", FEATURES_VERSION);
-    int rc = 0;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_open_v2(f->tmp, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) ||
+    if (sqlite3_open_v2(f->out.tmp, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) ||
         sqlite3_exec(f->db,
                      "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN;"
                      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -80,7 +78,7 @@ int nn_features_create(nn_features **out, const char *path, int h, int w, int c,
                      " PRIMARY KEY(split, idx));",
                      NULL, NULL, NULL) ||
         sqlite3_prepare_v2(f->db, "INSERT INTO meta VALUES (?, ?)", -1, &st, NULL)) {
-        rc = db_err(f->db, f->tmp, "create", err, errlen);
+        rc = db_err(f->db, f->out.tmp, "create", err, errlen);
     }
     const char *meta[4][2] = {{"format", "convkit-features"},
                               {"version", version},
@@ -90,14 +88,14 @@ int nn_features_create(nn_features **out, const char *path, int h, int w, int c,
         sqlite3_bind_text(st, 1, meta[i][0], -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, meta[i][1], -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = db_err(f->db, f->tmp, "meta", err, errlen);
+            rc = db_err(f->db, f->out.tmp, "meta", err, errlen);
         }
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
     if (rc == 0 && sqlite3_prepare_v2(f->db, "INSERT INTO features VALUES (?, ?, ?, ?, ?)", -1,
                                       &f->ins, NULL)) {
-        rc = db_err(f->db, f->tmp, "create", err, errlen);
+        rc = db_err(f->db, f->out.tmp, "create", err, errlen);
     }
     if (rc) {
         nn_features_abort(f);
@@ -115,7 +113,8 @@ int nn_features_add(nn_features *f, const char *split, int64_t idx, int64_t samp
     sqlite3_bind_int64(f->ins, 3, sample_id);
     sqlite3_bind_int(f->ins, 4, label);
     sqlite3_bind_blob(f->ins, 5, x, (int)(f->size * sizeof *x), SQLITE_STATIC);
-    int rc = sqlite3_step(f->ins) == SQLITE_DONE ? 0 : db_err(f->db, f->tmp, split, err, errlen);
+    int rc =
+        sqlite3_step(f->ins) == SQLITE_DONE ? 0 : db_err(f->db, f->out.tmp, split, err, errlen);
     sqlite3_reset(f->ins);
     return rc;
 }
@@ -126,16 +125,14 @@ int nn_features_commit(nn_features *f, char *err, size_t errlen)
     sqlite3_finalize(f->ins);
     f->ins = NULL;
     if (sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL)) {
-        rc = db_err(f->db, f->tmp, "commit", err, errlen);
+        rc = db_err(f->db, f->out.tmp, "commit", err, errlen);
     }
     if (sqlite3_close(f->db) != SQLITE_OK && rc == 0) {
-        rc = ck_err(err, errlen, CK_EDB, "%s: close failed", f->tmp);
+        rc = ck_err(err, errlen, CK_EDB, "%s: close failed", f->out.tmp);
     }
     f->db = NULL;
-    char buf[128];
-    if (rc == 0 && rename(f->tmp, f->path) != 0) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: rename: %s", f->path,
-                    nn_strerror(errno, buf, sizeof buf));
+    if (rc == 0) {
+        rc = ck_atomic_commit(&f->out, err, errlen);
     }
     nn_features_abort(f); /* frees; the temporary file is gone either way */
     return rc;
@@ -300,7 +297,7 @@ int nn_features_open(nn_features_src **out, const char *path, const char *split,
     }
     if (access(path, R_OK) != 0) {
         char buf[128];
-        return ck_err(err, errlen, CK_EIO, "%s: %s", path, nn_strerror(errno, buf, sizeof buf));
+        return ck_err(err, errlen, CK_EIO, "%s: %s", path, ck_errno_text(errno, buf, sizeof buf));
     }
     nn_features_src *s = calloc(1, sizeof *s);
     if (!s) {

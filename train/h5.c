@@ -465,7 +465,7 @@ int nn_model_load_h5(nn_model *m, const char *path, int flags, int *loaded, char
     }
     if (stat(path, &st) != 0) {
         return ck_err(err, errlen, CK_EIO, "%s: open: %s", path,
-                      nn_strerror(errno, why, sizeof why));
+                      ck_errno_text(errno, why, sizeof why));
     }
     if (S_ISDIR(st.st_mode)) {
         return ck_err(err, errlen, CK_EIO, "%s: open: is a directory", path);
@@ -678,43 +678,21 @@ static int write_file(const nn_model *m, const char *tmp, char why[WHY])
 
 int nn_model_save_h5(const nn_model *m, const char *path, char *err, size_t errlen)
 {
-    size_t cap = strlen(path) + 48;
-    char why[WHY], *tmp = malloc(cap);
-    int fd = -1, rc = 0;
-    if (!tmp) {
-        return ck_err(err, errlen, CK_ENOMEM, "%s: save: out of memory", path);
+    ck_atomic out;
+    int rc = ck_atomic_open(&out, path, err, errlen);
+    if (rc) {
+        return rc;
     }
-    for (int k = 0; fd < 0; k++) {
-        snprintf(tmp, cap, "%s.tmp-%ld-%d", path, (long)getpid(), k);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && (errno != EEXIST || k == 99)) {
-            rc = ck_err(err, errlen, CK_EIO, "%s: create: %s", path,
-                        nn_strerror(errno, why, sizeof why));
-            free(tmp);
-            return rc;
-        }
-    }
-    close(fd);
-    fd = -1;
+    close(out.fd); /* libhdf5 writes the file by name */
+    out.fd = -1;
+    char why[WHY];
     h5_quiet q;
     quiet_begin(&q);
-    rc = write_file(m, tmp, why);
+    rc = write_file(m, out.tmp, why);
     quiet_end(&q);
     if (rc) {
-        rc = ck_err(err, errlen, rc, "%s: write: %s", path, why);
-    } else if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) != 0) {
-        rc =
-            ck_err(err, errlen, CK_EIO, "%s: write: %s", path, nn_strerror(errno, why, sizeof why));
-    } else if (rename(tmp, path) != 0) {
-        rc = ck_err(err, errlen, CK_EIO, "%s: rename: %s", path,
-                    nn_strerror(errno, why, sizeof why));
+        ck_atomic_abort(&out);
+        return ck_err(err, errlen, rc, "%s: write: %s", path, why);
     }
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (rc) {
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
+    return ck_atomic_commit(&out, err, errlen);
 }

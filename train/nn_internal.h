@@ -439,9 +439,6 @@ int nn_ckpt_write(const nn_model *m, const nn_ckpt_state *st, const char *config
 int nn_ckpt_read(nn_model *m, const char *path, nn_ckpt_state *st, char **config, char *err,
                  size_t errlen);
 
-/* strerror_r into buf (strerror is not thread-safe); returns buf. */
-const char *nn_strerror(int errnum, char *buf, size_t len);
-
 /* ---- runs.db (runs.c) --------------------------------------------------- */
 
 struct sqlite3;

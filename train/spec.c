@@ -132,7 +132,7 @@ int nn_spec_load(const char *model, char **text, char *err, size_t errlen)
     if (!f) {
         char why[128];
         return ck_err(err, errlen, CK_EIO, "%s: open: %s (not a built-in model either)", model,
-                      nn_strerror(errno, why, sizeof why));
+                      ck_errno_text(errno, why, sizeof why));
     }
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);

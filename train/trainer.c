@@ -142,7 +142,8 @@ int nn_predict(nn_model *m, const float *x, int64_t n, float *probs)
 
 static void jnum(ck_buf *b, const char *key, double v)
 {
-    ck_buf_printf(b, ",\"%s\":%.17g", key, v);
+    ck_buf_printf(b, ",\"%s\":", key);
+    ck_buf_json_num(b, v);
 }
 
 /* The run's full configuration. Resuming requires the same text. */

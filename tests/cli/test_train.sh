@@ -74,9 +74,10 @@ Flatten()
 Dropout(0.3)
 Dense(1, activation="sigmoid")
 SPEC
-train() { # NAME EPOCHS [more options]
+train() { # NAME EPOCHS [more options]; with BG=1 (in the background) the
+  # subshell becomes convkit, so that $! is convkit itself and a kill stops it
   local name=$1 epochs=$2; shift 2
-  "$convkit" train --data avp.db --model small.spec --name "$name" --epochs "$epochs" \
+  ${BG:+exec} "$convkit" train --data avp.db --model small.spec --name "$name" --epochs "$epochs" \
     --batch 16 --seed 5 --threads 1 --workers 1 --runs runs.db -q "$@"
 }
 curve() { # NAME: the deterministic columns of a run, without its name
@@ -94,7 +95,7 @@ expect_status 0 "train with augmentation" train augmented 4 --augment chollet-2n
 expect_status 2 "a recorded name is not reused" train plain 4
 
 # A run killed after its second epoch, resumed, ends as the uninterrupted one.
-train killed 4 > /dev/null 2>&1 &
+BG=1 train killed 4 > /dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 2000); do
   n=$(sqlite3 runs.db "SELECT count(*) FROM epochs WHERE run = 'killed'" 2>/dev/null || echo 0)

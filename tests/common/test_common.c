@@ -1,9 +1,12 @@
 /* test_common.c: the generator's known answers and statistics, the error
- * helpers and the text buffer. The Philox vectors are Random123's
- * kat_vectors. */
+ * helpers, the text buffer with its JSON numbers, and whole-or-nothing
+ * files. The Philox vectors are Random123's kat_vectors. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <vips/vips.h>
 
 #include "ck.h"
@@ -201,6 +204,88 @@ START_TEST(buf_oom_is_sticky)
 }
 END_TEST
 
+START_TEST(json_numbers_round_trip)
+{
+    ck_buf b = {0};
+    ck_buf_json_num(&b, 0.1);
+    ck_buf_str(&b, ",");
+    ck_buf_json_num(&b, 1.0 / 3.0);
+    ck_buf_str(&b, ",");
+    ck_buf_json_num(&b, NAN);
+    ck_buf_str(&b, ",");
+    ck_buf_json_num(&b, -INFINITY);
+    ck_buf_str(&b, ",");
+    ck_buf_json_num(&b, 1e-3);
+    /* The shortest form that reads back: 0.1 not 0.10000000000000001. */
+    ck_assert_str_eq(b.s, "0.1,0.3333333333333333,null,null,0.001");
+    ck_buf_free(&b);
+    char t[32];
+    for (double v = 1e-7; v < 1e7; v *= 3.7) {
+        ck_fmt_double(t, sizeof t, v);
+        ck_assert_msg(strtod(t, NULL) == v, "%s != %.17g", t, v);
+    }
+}
+END_TEST
+
+static char *read_text(const char *path)
+{
+    static char buf[256];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return NULL;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+START_TEST(atomic_files_whole_or_nothing)
+{
+    char dir[256], path[512], part[600], err[256] = "";
+    snprintf(path, sizeof path, "%s/out.csv", ck_test_tmpdir(dir, sizeof dir));
+    snprintf(part, sizeof part, "%s" CK_PART_SUFFIX, path);
+    /* A killed run's leftover is replaced, and gone after the commit. */
+    FILE *f = fopen(part, "w");
+    fputs("junk from a killed run", f);
+    fclose(f);
+    ck_assert_int_eq(ck_write_file_atomic(path, "a,b\n", 4, err, sizeof err), 0);
+    ck_assert_str_eq(read_text(path), "a,b\n");
+    ck_assert_int_eq(access(part, F_OK), -1);
+    /* An aborted write leaves the previous output as it was, and no .part. */
+    ck_atomic a;
+    ck_assert_int_eq(ck_atomic_open(&a, path, err, sizeof err), 0);
+    ck_assert_int_eq(ck_atomic_write(&a, "new", 3, err, sizeof err), 0);
+    ck_assert_str_eq(read_text(path), "a,b\n");
+    ck_atomic_abort(&a);
+    ck_assert_str_eq(read_text(path), "a,b\n");
+    ck_assert_int_eq(access(part, F_OK), -1);
+    ck_atomic_abort(&a); /* empty: a no-op */
+    /* A writer that writes by name (as libhdf5 and SQLite do). */
+    ck_assert_int_eq(ck_atomic_open(&a, path, err, sizeof err), 0);
+    close(a.fd);
+    a.fd = -1;
+    f = fopen(a.tmp, "w");
+    fputs("by name", f);
+    fclose(f);
+    ck_assert_int_eq(ck_atomic_commit(&a, err, sizeof err), 0);
+    ck_assert_str_eq(read_text(path), "by name");
+    /* Errors name the output and the step. */
+    ck_assert_int_eq(ck_write_file_atomic("/nonexistent/dir/x.csv", "x", 1, err, sizeof err),
+                     CK_EIO);
+    ck_assert_msg(strstr(err, "/nonexistent/dir/x.csv: create: No such file or directory"), "%s",
+                  err);
+    char sub[400];
+    snprintf(sub, sizeof sub, "%.300s/taken", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    ck_assert_int_eq(ck_write_file_atomic(sub, "x", 1, err, sizeof err), CK_EIO);
+    ck_assert_msg(strstr(err, "taken: rename: "), "%s", err);
+    snprintf(part, sizeof part, "%s" CK_PART_SUFFIX, sub);
+    ck_assert_int_eq(access(part, F_OK), -1);
+    ck_assert_str_eq(ck_errno_text(ENOENT, err, sizeof err), "No such file or directory");
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -215,6 +300,8 @@ static Suite *common_suite(void)
     tcase_add_test(tc, buf_builds_text);
     tcase_add_test(tc, buf_json_strings);
     tcase_add_test(tc, buf_oom_is_sticky);
+    tcase_add_test(tc, json_numbers_round_trip);
+    tcase_add_test(tc, atomic_files_whole_or_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
