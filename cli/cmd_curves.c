@@ -7,7 +7,7 @@
 
 #include "ck.h"
 #include "cli.h"
-#include "nn.h"
+#include "rn.h"
 
 enum { MAX_RUNS = 64 };
 
@@ -34,8 +34,8 @@ typedef struct curves_args {
     const char *runs_path, *out, *columns, *title;
     const char *names[MAX_RUNS], *labels[MAX_RUNS];
     int nruns, has_labels, json;
-    nn_curves_format format;
-    nn_curves_plot_opts plot;
+    rn_curves_format format;
+    rn_curves_plot_opts plot;
 } curves_args;
 
 static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
@@ -55,7 +55,7 @@ static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    a->plot = nn_curves_plot_defaults();
+    a->plot = rn_curves_plot_defaults();
     int c, v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
@@ -75,24 +75,24 @@ static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
             a->has_labels = 1;
             break;
         case 'f':
-            if ((v = nn_curves_format_parse(optarg)) < 0) {
+            if ((v = rn_curves_format_parse(optarg)) < 0) {
                 return cli_usage(cmd, "--format: want csv or json, got '%s'", optarg);
             }
-            a->format = (nn_curves_format)v;
+            a->format = (rn_curves_format)v;
             break;
         case 'c': a->columns = optarg; break;
         case 'L':
-            if ((v = nn_curves_layout_parse(optarg)) < 0) {
+            if ((v = rn_curves_layout_parse(optarg)) < 0) {
                 return cli_usage(cmd, "--layout: want overlay or side, got '%s'", optarg);
             }
-            a->plot.layout = (nn_curves_layout)v;
+            a->plot.layout = (rn_curves_layout)v;
             break;
         case 'b':
-            if ((v = nn_curves_best_parse(optarg)) < 0) {
+            if ((v = rn_curves_best_parse(optarg)) < 0) {
                 return cli_usage(cmd, "--best: want val_accuracy, val_loss or none, got '%s'",
                                  optarg);
             }
-            a->plot.best = (nn_curves_best)v;
+            a->plot.best = (rn_curves_best)v;
             break;
         case 't': a->plot.title = optarg; break;
         case 's':
@@ -120,13 +120,13 @@ static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
 
 static int curves_export(curves_args *a, char *err, size_t errlen)
 {
-    nn_curves_export_opts o = {.format = a->format, .columns = a->columns};
+    rn_curves_export_opts o = {.format = a->format, .columns = a->columns};
     if (a->out) {
-        return nn_curves_export_file(a->runs_path, a->names, a->nruns, &o, a->out, err, errlen);
+        return rn_curves_export_file(a->runs_path, a->names, a->nruns, &o, a->out, err, errlen);
     }
     char *text;
     size_t len;
-    int rc = nn_curves_export(a->runs_path, a->names, a->nruns, &o, &text, &len, err, errlen);
+    int rc = rn_curves_export(a->runs_path, a->names, a->nruns, &o, &text, &len, err, errlen);
     if (rc == 0) {
         fwrite(text, 1, len, stdout);
         free(text);
@@ -136,17 +136,17 @@ static int curves_export(curves_args *a, char *err, size_t errlen)
 
 static int curves_list(curves_args *a, char *err, size_t errlen)
 {
-    nn_curves_list l = {0};
-    int rc = nn_curves_list_runs(a->runs_path, a->names, a->nruns, &l, err, errlen);
+    rn_curves_list l = {0};
+    int rc = rn_curves_list_runs(a->runs_path, a->names, a->nruns, &l, err, errlen);
     char *text = NULL;
-    if (rc == 0 && (a->json ? nn_curves_list_json(&l, &text) : nn_curves_list_table(&l, &text))) {
+    if (rc == 0 && (a->json ? rn_curves_list_json(&l, &text) : rn_curves_list_table(&l, &text))) {
         rc = ck_err(err, errlen, CK_ENOMEM, "%s: list: out of memory", a->runs_path);
     }
     if (rc == 0) {
         fputs(text, stdout);
     }
     free(text);
-    nn_curves_list_free(&l);
+    rn_curves_list_free(&l);
     return rc;
 }
 
@@ -175,7 +175,7 @@ int cmd_curves(int argc, char **argv)
     } else if (!a.out) {
         return cli_usage(cmd, "-o FILE.png or FILE.svg is required");
     } else {
-        rc = nn_curves_plot(a.runs_path, a.names, a.nruns, &a.plot, a.out, err, sizeof err);
+        rc = rn_curves_plot(a.runs_path, a.names, a.nruns, &a.plot, a.out, err, sizeof err);
     }
     if (rc) {
         return cli_report(rc, err);

@@ -12,6 +12,7 @@
 #include "ck.h"
 #include "cli.h"
 #include "data.h"
+#include "rn.h"
 
 enum { MAX_FILE_BYTES = 256 << 20 };
 
@@ -120,7 +121,8 @@ int cmd_evaluate(int argc, char **argv)
         rc = nn_evaluate(m, NN_LOSS_AUTO, &d.source, 0, &e, err, sizeof err);
     }
     if (rc == 0 && runs) {
-        rc = nn_runs_record_eval(runs, name, split, &e, err, sizeof err);
+        rc = rn_record_eval(runs, name, split, e.loss, e.accuracy, e.n, e.classes, e.confusion, err,
+                            sizeof err);
     }
     if (rc == 0) {
         char buf[32];

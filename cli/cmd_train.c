@@ -294,6 +294,8 @@ int cmd_train(int argc, char **argv)
         rc = ck_err(err, sizeof err, CK_ENOMEM, "train: out of memory");
     }
     nn_train_result res = {0};
+    cli_record record;
+    cli_record_init(&record, runs, name, facts.hash, (uint64_t)seed);
     if (rc == 0) {
         nn_train_opts o = nn_train_defaults();
         o.epochs = (int)epochs;
@@ -308,8 +310,7 @@ int cmd_train(int argc, char **argv)
         o.seed = (uint64_t)seed;
         o.threads = threads ? (int)threads : ck_ncores();
         o.patience = (int)patience;
-        o.runs_path = runs;
-        o.run_name = name;
+        o.record = &record.rec;
         o.dataset_hash = facts.hash;
         o.config_extra = extra;
         o.weights = weights;
@@ -323,6 +324,7 @@ int cmd_train(int argc, char **argv)
         cli_progress_init(&view.bar);
         rc = nn_train(m, &o, &tr.source, val_split ? &va.source : NULL, &res, err, sizeof err);
     }
+    cli_record_close(&record);
     data_close(&va);
     data_close(&tr);
     data_facts_free(&facts);

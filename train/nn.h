@@ -295,6 +295,22 @@ typedef struct nn_progress {
     int best;                      /* the monitored loss improved */
 } nn_progress;
 
+/* Where the record of a run goes (cli/ connects it to runs.db). Called
+ * on the training thread: start once before the first epoch, with the
+ * run's configuration JSON, the model summary, and `done` epochs already
+ * completed (a resumed run: rows after it are to be dropped, since they
+ * were recorded after the checkpoint resumed from); epoch after each epoch
+ * and BEFORE that epoch's checkpoints are written; finish once, with
+ * "done", "interrupted" or "failed", when start succeeded. Each returns 0
+ * or a negative CK_E* code with a message in err, which stops the run. */
+typedef struct nn_recorder {
+    void *ctx;
+    int (*start)(void *ctx, const char *config, const char *summary, int resume, int done,
+                 char *err, size_t errlen);
+    int (*epoch)(void *ctx, const nn_progress *p, char *err, size_t errlen);
+    int (*finish)(void *ctx, const char *status, char *err, size_t errlen);
+} nn_recorder;
+
 typedef struct nn_train_opts {
     int epochs;
     nn_optim_opts optim;
@@ -303,9 +319,8 @@ typedef struct nn_train_opts {
     int threads;                /* OpenBLAS threads; 0 leaves them as they are */
     int patience;               /* early stopping on val_loss (train loss without
                                    validation), Keras's rule; 0: off */
-    const char *runs_path;      /* runs.db to record in; NULL: none */
-    const char *run_name;       /* required with runs_path */
-    const char *dataset_hash;   /* recorded; may be NULL */
+    const nn_recorder *record;  /* where epochs are recorded; NULL: nowhere */
+    const char *dataset_hash;   /* in the configuration; may be NULL */
     const char *config_extra;   /* a JSON object recorded as "extra"; may be NULL */
     const char *weights;        /* Keras .h5 weights loaded by layer name after the
                                    initialisation (nn_model_load_h5); NULL: none */
@@ -337,8 +352,8 @@ typedef struct nn_train_result {
 
 /* Trains m on `train` (and evaluates `val`, which may be NULL, after each
  * epoch), Keras's fit loop: batches in the source's order, one update per
- * batch, epoch means weighted by samples. Every epoch is recorded in
- * runs.db, then checkpointed (best, then last), so a run killed at any
+ * batch, epoch means weighted by samples. Every epoch is recorded
+ * (opts.record), then checkpointed (best, then last), so a run killed at any
  * point resumes (opts.resume) from its last checkpoint to the same curve,
  * bit for bit, as an uninterrupted run with the same thread count. A
  * NaN/inf loss stops the run before its update, with the epoch and batch in
@@ -454,177 +469,5 @@ typedef struct nn_bench {
  * nn_bench_free. */
 int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, size_t errlen);
 void nn_bench_free(nn_bench *b); /* NULL is a no-op */
-
-/* Records an evaluation of run `run` on `split` in runs.db (table
- * evaluations, with the confusion matrix as JSON). Returns 0, CK_EDB. */
-int nn_runs_record_eval(const char *runs_path, const char *run, const char *split, const nn_eval *e,
-                        char *err, size_t errlen);
-
-/* ---- curves: runs.db export, list, plots (curves.c, curves_plot.c) ------
- *
- * These functions only read runs.db (opened read-only, never created, safe
- * while a training run writes to it). Runs are named by their runs.db name;
- * `runs` (nruns names) selects and orders them, nruns == 0 means every run
- * in the order it was recorded. A name that is not recorded is CK_EINVAL
- * with the recorded names in the message; so is a name given twice.
- *
- * Errors: CK_EIO (runs.db missing; the output cannot be written),
- * CK_EFORMAT (not a runs.db), CK_EINVAL (a run, column or option that does
- * not exist; a named run without epochs for export and plot), CK_EDB,
- * CK_ENOMEM. Messages are one line: "runs.db: run x: no such run (recorded:
- * a, b)". Nothing is printed.
- *
- * Threads: export and list are thread-safe (each call has its own
- * connection). Plot is not: PLplot keeps process-wide state (its driver
- * table and stream list), so call nn_curves_plot from one thread at a time
- * (the CLI calls it once per process); it makes and ends its own PLplot
- * stream, so it can be called again afterwards in the same process. */
-
-/* Export formats. AUTO: by the output file's extension (".json" -> JSON,
- * anything else CSV), CSV for text output. */
-typedef enum nn_curves_format {
-    NN_CURVES_AUTO = 0,
-    NN_CURVES_CSV,
-    NN_CURVES_JSON,
-} nn_curves_format;
-
-/* The export's metric columns, in runs.db order; run and epoch always come
- * first. */
-#define NN_CURVES_COLUMNS "loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,input_stall"
-/* The columns that a seeded run reproduces bit for bit (seconds,
- * images_per_s and input_stall are measured times). Compare exports of
- * repeated runs with these. */
-#define NN_CURVES_DETERMINISTIC "loss,accuracy,val_loss,val_accuracy"
-
-typedef struct nn_curves_export_opts {
-    nn_curves_format format;
-    /* Comma-separated metric columns, in the order to write them (e.g.
-     * NN_CURVES_DETERMINISTIC); NULL or "": all of NN_CURVES_COLUMNS. */
-    const char *columns;
-} nn_curves_export_opts;
-
-/* "csv", "json" (case-insensitive) -> format; -1 if unknown. */
-int nn_curves_format_parse(const char *name);
-
-/* The curves of the selected runs as text: one row per run and epoch, runs
- * in selection order, epochs ascending. Runs without epochs give no rows
- * when nruns == 0.
- *   CSV: a header "run,epoch,<columns>", then rows; numbers in the shortest
- *   "%.15g".."%.17g" form that reads back to the same double (C locale),
- *   a missing value (no validation) as an empty field, a run name quoted
- *   as RFC 4180 when it needs it. pandas.read_csv reads it as is.
- *   JSON: an array of row objects with the same keys in the same order,
- *   a missing or non-finite value as null, one row per line
- *   (pandas.read_json reads it as is).
- * The same runs.db content gives the same bytes. o may be NULL (CSV, all
- * columns). *text (NUL-terminated, *len bytes; len may be NULL) is
- * malloc'd: the caller frees it. */
-int nn_curves_export(const char *runs_path, const char *const *runs, int nruns,
-                     const nn_curves_export_opts *o, char **text, size_t *len, char *err,
-                     size_t errlen);
-/* As nn_curves_export, written to out_path through a temporary file in the
- * same directory renamed over it (a failed export leaves no file and an
- * existing one intact). */
-int nn_curves_export_file(const char *runs_path, const char *const *runs, int nruns,
-                          const nn_curves_export_opts *o, const char *out_path, char *err,
-                          size_t errlen);
-
-/* One run of runs.db with its configuration summary and results. Strings
- * are NULL when absent. */
-typedef struct nn_curves_run {
-    char *name;
-    char *model;     /* config "model" */
-    char *optimizer; /* config "optimizer.name" */
-    char *augment;   /* config "extra.augment" (a policy name, or its JSON) */
-    char *dataset_hash;
-    char *status; /* running, done, interrupted, failed */
-    char *start, *end;
-    char *config;    /* the full configuration text, JSON as recorded */
-    int config_json; /* 1 when config parses as JSON */
-    int epochs;      /* configured (config "epochs"), 0 if absent */
-    int batch;       /* config "batch", 0 if absent */
-    double lr;       /* config "optimizer.lr", NAN if absent */
-    uint64_t seed;
-    int epochs_done; /* epoch rows recorded */
-    double best_val_accuracy;
-    int best_val_accuracy_epoch; /* 1-based; 0 (and NAN) without validation */
-    double best_val_loss;
-    int best_val_loss_epoch;
-    double test_accuracy, test_loss; /* the latest evaluation on split "test";
-                                        NAN if none */
-    int64_t test_n;                  /* its samples, 0 if none */
-} nn_curves_run;
-
-typedef struct nn_curves_list {
-    int n;
-    nn_curves_run *runs; /* n rows, in selection order; malloc'd */
-} nn_curves_list;
-
-/* The selected runs (nruns == 0: all, including runs without epochs).
- * Release out with nn_curves_list_free. */
-int nn_curves_list_runs(const char *runs_path, const char *const *runs, int nruns,
-                        nn_curves_list *out, char *err, size_t errlen);
-void nn_curves_list_free(nn_curves_list *l); /* NULL is a no-op */
-/* The list as an aligned text table with a header line (run, model,
- * epochs done/configured, batch, optimizer, lr, augment, dataset hash's
- * first 12 characters, seed, status, best val_acc (epoch), test acc), or as
- * a JSON array of objects (every field, config embedded as JSON). *text is
- * malloc'd. Returns 0, CK_ENOMEM. */
-int nn_curves_list_table(const nn_curves_list *l, char **text);
-int nn_curves_list_json(const nn_curves_list *l, char **text);
-
-/* Plot layouts. OVERLAY: two panels, accuracy then loss, every run drawn in
- * both in its own colour. SIDE: one column per run, accuracy above loss,
- * the y ranges shared along each row. */
-typedef enum nn_curves_layout {
-    NN_CURVES_OVERLAY = 0,
-    NN_CURVES_SIDE,
-} nn_curves_layout;
-
-/* Which validation epoch is marked as the best. VAL_ACCURACY (default): the
- * highest val_accuracy, as Keras users read their curves (and the "best
- * val_acc" of the list). VAL_LOSS: the lowest val_loss, the epoch nn_train
- * keeps as its best checkpoint. The first epoch wins ties. */
-typedef enum nn_curves_best {
-    NN_CURVES_BEST_VAL_ACCURACY = 0,
-    NN_CURVES_BEST_VAL_LOSS,
-    NN_CURVES_BEST_NONE,
-} nn_curves_best;
-
-typedef struct nn_curves_plot_opts {
-    int width, height; /* pixels (PNG) or SVG units (pt); 0: the default,
-                          1100x520 overlay, 440 per run x 760 side by side;
-                          each 200..8000 */
-    nn_curves_layout layout;
-    nn_curves_best best;
-    const char *title; /* above the panels; NULL: none */
-    /* nruns legend labels ("without augmentation"), or NULL; a NULL entry
-     * stands for the run's name. Only with named runs. */
-    const char *const *labels;
-} nn_curves_plot_opts;
-
-/* OVERLAY, best VAL_ACCURACY, default size, no title, no labels. */
-nn_curves_plot_opts nn_curves_plot_defaults(void);
-
-/* "overlay", "side" -> layout; "val_accuracy", "val_loss", "none" -> best;
- * -1 if unknown. */
-int nn_curves_layout_parse(const char *name);
-int nn_curves_best_parse(const char *name);
-
-/* The book's figures for the selected runs (at most 10: one colour each,
- * matplotlib's tab10 in order: #1f77b4, #ff7f0e, #2ca02c, #d62728, ...),
- * drawn by PLplot's cairo drivers into out_path, PNG or SVG by its
- * extension (".png", ".svg"): per run and panel, training solid and
- * validation dashed against epochs; the best validation epoch of each run
- * marked with a filled circle on its validation curves; a legend under the
- * panels (one entry per run with its best val_accuracy and epoch, then
- * the line styles). Written through a temporary file renamed over
- * out_path. o may be NULL (defaults). Returns 0, CK_EINVAL (extension,
- * size, more than 10 runs, a run without epochs), CK_EIO (the output
- * directory is not writable, or PLplot's driver is missing: Debian package
- * plplot-driver-cairo), CK_EFORMAT, CK_EDB, CK_ENOMEM. PLplot itself exits
- * the process on failures it cannot return (out of memory inside it). */
-int nn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
-                   const nn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen);
 
 #endif

@@ -1,8 +1,10 @@
 /* test_nn_train.c: the trainer on a synthetic separable task: it learns it,
  * the same seed gives the same curve, a run stopped and resumed ends
  * identical to an uninterrupted one, a NaN stops the run with its place,
- * early stopping, checkpoints for evaluate/predict, runs.db. */
-#include <sqlite3.h>
+ * early stopping, checkpoints for evaluate/predict, and what it hands its
+ * recorder (kept in memory here, by the rules runs.db keeps: a name is one
+ * run, and a resumed run drops the epochs recorded after its checkpoint;
+ * runs.db itself is tested in tests/runs). */
 #include <string.h>
 
 #include "nn_internal.h"
@@ -106,16 +108,96 @@ static const char sigmoid_spec[] = "Input(shape=(8, 8, 1))\n"
                                    "Dense(8, activation='relu')\n"
                                    "Dense(1, activation='sigmoid')\n";
 
+/* ---- a recorder in memory ------------------------------------------------- */
+
+enum { MAX_RUNS = 16, MAX_EPOCHS = 16 };
+
+typedef struct rec_run {
+    char name[32], status[16];
+    int n;                   /* epochs recorded */
+    double v[MAX_EPOCHS][4]; /* loss, accuracy, val_loss, val_accuracy */
+} rec_run;
+
+typedef struct rec_store {
+    rec_run runs[MAX_RUNS];
+    int nruns;
+    const char *current; /* the run being trained */
+    nn_recorder rec;
+} rec_store;
+
+static rec_run *rec_find(rec_store *st, const char *name)
+{
+    for (int i = 0; i < st->nruns; i++) {
+        if (strcmp(st->runs[i].name, name) == 0) {
+            return &st->runs[i];
+        }
+    }
+    return NULL;
+}
+
+static int rec_start(void *ctx, const char *config, const char *summary, int resume, int done,
+                     char *err, size_t errlen)
+{
+    rec_store *st = ctx;
+    ck_assert(config && *config == '{' && summary && *summary);
+    rec_run *r = rec_find(st, st->current);
+    if (r && !resume) {
+        return ck_err(err, errlen, CK_EINVAL, "runs: run %s: already recorded", st->current);
+    }
+    if (!r) {
+        ck_assert_int_lt(st->nruns, MAX_RUNS);
+        r = &st->runs[st->nruns++];
+        snprintf(r->name, sizeof r->name, "%s", st->current);
+    }
+    r->n = done < r->n ? done : r->n;
+    snprintf(r->status, sizeof r->status, "running");
+    return 0;
+}
+
+static int rec_epoch(void *ctx, const nn_progress *p, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    rec_store *st = ctx;
+    rec_run *r = rec_find(st, st->current);
+    ck_assert(r && p->epoch >= 1 && p->epoch <= MAX_EPOCHS);
+    ck_assert_int_le(p->epoch, r->n + 1); /* in order, or redoing the last */
+    r->n = p->epoch;
+    double v[4] = {p->loss, p->accuracy, p->val_loss, p->val_accuracy};
+    memcpy(r->v[p->epoch - 1], v, sizeof v);
+    return 0;
+}
+
+static int rec_finish(void *ctx, const char *status, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    rec_store *st = ctx;
+    rec_run *r = rec_find(st, st->current);
+    ck_assert_ptr_nonnull(r);
+    snprintf(r->status, sizeof r->status, "%s", status);
+    return 0;
+}
+
 typedef struct fixture {
-    char dir[256], runs[300], last[300], best[300];
+    char dir[256], other[300], last[300], best[300];
     synth tr, va;
     nn_source train, val;
+    rec_store runs;
 } fixture;
 
 static void fixture_init(fixture *f)
 {
     ck_test_tmpdir(f->dir, sizeof f->dir);
-    snprintf(f->runs, sizeof f->runs, "%s/runs.db", f->dir);
+    snprintf(f->other, sizeof f->other, "%s/runs.db", f->dir);
+    FILE *fp = fopen(f->other, "wb"); /* a file of another kind */
+    ck_assert_ptr_nonnull(fp);
+    fputs("SQLite format 3", fp);
+    fputc(0, fp);
+    fclose(fp);
+    memset(&f->runs, 0, sizeof f->runs);
+    f->runs.rec = (nn_recorder){
+        .ctx = &f->runs, .start = rec_start, .epoch = rec_epoch, .finish = rec_finish};
     synth_make(&f->tr, 64, 100);
     synth_make(&f->va, 24, 200);
     f->train = synth_source(&f->tr);
@@ -154,8 +236,8 @@ static nn_train_opts opts_for(fixture *f, const char *run, int epochs)
     o.optim.lr = 0.01;
     o.seed = 5;
     o.threads = 1;
-    o.runs_path = f->runs;
-    o.run_name = run;
+    f->runs.current = run;
+    o.record = &f->runs.rec;
     o.dataset_hash = "synthetic";
     o.config_extra = "{\"classes\":[\"left\",\"right\"]}";
     o.last_path = f->last;
@@ -164,41 +246,20 @@ static nn_train_opts opts_for(fixture *f, const char *run, int epochs)
 }
 
 /* The curve of a run as recorded: n rows of (loss, acc, val_loss, val_acc). */
-static int read_curve(const char *runs, const char *run, double *v, int max)
+static int read_curve(rec_store *st, const char *run, double *v, int max)
 {
-    sqlite3 *db;
-    ck_assert_int_eq(sqlite3_open(runs, &db), SQLITE_OK);
-    sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(db,
-                                        "SELECT epoch, loss, accuracy, val_loss, val_accuracy "
-                                        "FROM epochs WHERE run = ? ORDER BY epoch",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
-    int n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW && n < max) {
-        ck_assert_int_eq(sqlite3_column_int(st, 0), n + 1);
-        for (int j = 0; j < 4; j++) {
-            v[n * 4 + j] = sqlite3_column_double(st, j + 1);
-        }
-        n++;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    rec_run *r = rec_find(st, run);
+    ck_assert_ptr_nonnull(r);
+    int n = r->n < max ? r->n : max;
+    memcpy(v, r->v, (size_t)n * sizeof r->v[0]);
     return n;
 }
 
-static void read_status(const char *runs, const char *run, char *out, size_t len)
+static void read_status(rec_store *st, const char *run, char *out, size_t len)
 {
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_open(runs, &db), SQLITE_OK);
-    sqlite3_prepare_v2(db, "SELECT status FROM runs WHERE name = ?", -1, &st, NULL);
-    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    rec_run *r = rec_find(st, run);
+    ck_assert_ptr_nonnull(r);
+    snprintf(out, len, "%s", r->status);
 }
 
 static int files_equal(const char *a, const char *b)
@@ -238,11 +299,11 @@ START_TEST(learns_separable_task)
         ck_assert(ev.confusion[0] == 32 && ev.confusion[3] == 32);
         nn_eval_free(&ev);
         double curve[12 * 4];
-        ck_assert_int_eq(read_curve(f.runs, o.run_name, curve, 12), 12);
+        ck_assert_int_eq(read_curve(&f.runs, f.runs.current, curve, 12), 12);
         ck_assert(curve[11 * 4 + 0] < curve[0]); /* loss fell */
         ck_assert(curve[11 * 4 + 3] >= 0.95);    /* validation learned too */
         char status[32];
-        read_status(f.runs, o.run_name, status, sizeof status);
+        read_status(&f.runs, f.runs.current, status, sizeof status);
         ck_assert_str_eq(status, "done");
         nn_model_destroy(m);
     }
@@ -262,7 +323,7 @@ START_TEST(same_seed_same_curve)
         o.seed = i == 2 ? 6 : 5;
         char err[256] = "";
         ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
-        ck_assert_int_eq(read_curve(f.runs, names[i], c[i], 8), 8);
+        ck_assert_int_eq(read_curve(&f.runs, names[i], c[i], 8), 8);
         nn_model_destroy(m);
     }
     ck_assert_int_eq(memcmp(c[0], c[1], sizeof c[0]), 0);
@@ -272,7 +333,7 @@ START_TEST(same_seed_same_curve)
     nn_train_opts o = opts_for(&f, "a", 8);
     char err[256] = "";
     ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err), CK_EINVAL);
-    ck_assert_ptr_nonnull(strstr(err, "run a: already recorded"));
+    ck_assert_ptr_nonnull(strstr(err, "run a: already recorded")); /* the recorder's error */
     nn_model_destroy(m);
     fixture_free(&f);
 }
@@ -310,20 +371,17 @@ START_TEST(resume_equals_uninterrupted)
     nn_train_result res;
     ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err), CK_ECANCELED);
     ck_assert_int_eq(res.epochs_done, 3);
-    read_status(f.runs, "part", status, sizeof status);
+    read_status(&f.runs, "part", status, sizeof status);
     ck_assert_str_eq(status, "interrupted");
     nn_model_destroy(m);
 
     /* A kill between epoch 4's row and its checkpoint leaves a row that
      * the resumed run must redo. */
-    sqlite3 *db;
-    ck_assert_int_eq(sqlite3_open(f.runs, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db,
-                                  "INSERT INTO epochs(run, epoch, loss, accuracy) "
-                                  "VALUES('part', 4, 9.0, 0.1)",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
+    rec_run *part = rec_find(&f.runs, "part");
+    ck_assert_int_eq(part->n, 3);
+    part->v[3][0] = 9.0;
+    part->v[3][1] = 0.1;
+    part->n = 4;
 
     m = make_model(sigmoid_spec);
     o.on_epoch = NULL;
@@ -331,12 +389,12 @@ START_TEST(resume_equals_uninterrupted)
     ck_assert_msg(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(res.epochs_done, 7);
     nn_model_destroy(m);
-    read_status(f.runs, "part", status, sizeof status);
+    read_status(&f.runs, "part", status, sizeof status);
     ck_assert_str_eq(status, "done");
 
     double a[7 * 4], b[7 * 4];
-    ck_assert_int_eq(read_curve(f.runs, "full", a, 7), 7);
-    ck_assert_int_eq(read_curve(f.runs, "part", b, 7), 7);
+    ck_assert_int_eq(read_curve(&f.runs, "full", a, 7), 7);
+    ck_assert_int_eq(read_curve(&f.runs, "part", b, 7), 7);
     ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
     /* Same weights and optimizer state, byte for byte. */
     ck_assert(files_equal(full_last, f.last));
@@ -350,7 +408,7 @@ START_TEST(resume_equals_uninterrupted)
     o.on_batch = NULL;
     o.resume = 1;
     ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
-    ck_assert_int_eq(read_curve(f.runs, "early", b, 7), 7);
+    ck_assert_int_eq(read_curve(&f.runs, "early", b, 7), 7);
     ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
     nn_model_destroy(m);
 
@@ -380,7 +438,7 @@ START_TEST(nan_stops_with_place)
     ck_assert_int_eq(res.bad_batch, 3);
     ck_assert_int_eq(res.epochs_done, 1);
     char status[32];
-    read_status(f.runs, "nan", status, sizeof status);
+    read_status(&f.runs, "nan", status, sizeof status);
     ck_assert_str_eq(status, "failed");
     /* The last good checkpoint is epoch 1's, with finite weights. */
     nn_ckpt_state st;
@@ -444,7 +502,6 @@ START_TEST(checkpoint_evaluate_predict)
     }
     ck_assert(fabs(correct / 24.0 - a.accuracy) < 1e-12);
     free(p);
-    ck_assert_int_eq(nn_runs_record_eval(f.runs, "ck", "validation", &a, err, sizeof err), 0);
     nn_eval_free(&a);
     nn_model_destroy(l);
 
@@ -455,7 +512,7 @@ START_TEST(checkpoint_evaluate_predict)
     fclose(fp);
     ck_assert_int_eq(nn_model_load(&l, f.last, 5, err, sizeof err), CK_EFORMAT);
     ck_assert_ptr_nonnull(strstr(err, "-last.ckpt: checkpoint: checksum mismatch"));
-    ck_assert_int_eq(nn_model_load(&l, f.runs, 5, err, sizeof err), CK_EFORMAT);
+    ck_assert_int_eq(nn_model_load(&l, f.other, 5, err, sizeof err), CK_EFORMAT);
     ck_assert_ptr_nonnull(strstr(err, "not a convkit checkpoint"));
     /* The best checkpoint fits only its own model. */
     nn_model *other = make_model(sigmoid_spec);

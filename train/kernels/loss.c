@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nn_kern.h"
 
 double nn_loss_binary(int N, int D, const float *z, const float *t, float *dz)
 {

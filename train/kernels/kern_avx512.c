@@ -47,7 +47,7 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "nn_internal.h"
+#include "nn_kern.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 

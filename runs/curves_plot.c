@@ -24,8 +24,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "curves_internal.h"
-#include "nn_internal.h"
+#include "rn.h"
+#include "rn_internal.h"
 
 enum {
     MAX_RUNS = 10,
@@ -49,32 +49,32 @@ enum { STYLE_SOLID = 1, STYLE_DASHED = 4 };
 
 static const char best_symbol[] = "●"; /* U+25CF, drawn through Pango */
 
-nn_curves_plot_opts nn_curves_plot_defaults(void)
+rn_curves_plot_opts rn_curves_plot_defaults(void)
 {
-    return (nn_curves_plot_opts){.layout = NN_CURVES_OVERLAY, .best = NN_CURVES_BEST_VAL_ACCURACY};
+    return (rn_curves_plot_opts){.layout = RN_CURVES_OVERLAY, .best = RN_CURVES_BEST_VAL_ACCURACY};
 }
 
-int nn_curves_layout_parse(const char *name)
+int rn_curves_layout_parse(const char *name)
 {
     if (name && strcasecmp(name, "overlay") == 0) {
-        return NN_CURVES_OVERLAY;
+        return RN_CURVES_OVERLAY;
     }
     if (name && strcasecmp(name, "side") == 0) {
-        return NN_CURVES_SIDE;
+        return RN_CURVES_SIDE;
     }
     return -1;
 }
 
-int nn_curves_best_parse(const char *name)
+int rn_curves_best_parse(const char *name)
 {
     if (name && strcasecmp(name, "val_accuracy") == 0) {
-        return NN_CURVES_BEST_VAL_ACCURACY;
+        return RN_CURVES_BEST_VAL_ACCURACY;
     }
     if (name && strcasecmp(name, "val_loss") == 0) {
-        return NN_CURVES_BEST_VAL_LOSS;
+        return RN_CURVES_BEST_VAL_LOSS;
     }
     if (name && strcasecmp(name, "none") == 0) {
-        return NN_CURVES_BEST_NONE;
+        return RN_CURVES_BEST_NONE;
     }
     return -1;
 }
@@ -84,12 +84,12 @@ int nn_curves_best_parse(const char *name)
 /* One figure: runs, labels and the page in pixels; f is the text height in
  * pixels, the unit of every margin. */
 typedef struct figure {
-    const nn_curve *c;
+    const rn_curve *c;
     int n;
     char **label; /* n, PLplot-escaped */
     int best[MAX_RUNS];
-    nn_curves_best which;
-    nn_curves_layout layout;
+    rn_curves_best which;
+    rn_curves_layout layout;
     const char *title;
     double W, H, f;
     double px_per_mm;
@@ -152,7 +152,7 @@ static void value_range(const figure *g, int r0, int r1, int tr, int va, double 
     for (int r = r0; r < r1; r++) {
         for (int i = 0; i < g->c[r].n; i++) {
             for (int k = 0; k < 2; k++) {
-                double v = g->c[r].v[(size_t)i * NN_CV_COUNT + (k ? va : tr)];
+                double v = g->c[r].v[(size_t)i * RN_CV_COUNT + (k ? va : tr)];
                 if (isfinite(v)) {
                     a = fmin(a, v);
                     b = fmax(b, v);
@@ -174,7 +174,7 @@ static void value_range(const figure *g, int r0, int r1, int tr, int va, double 
 
 /* Draws column col of run r as runs of finite points (a NULL value, such
  * as a missing validation, breaks the line). */
-static void draw_series(const nn_curve *c, int col)
+static void draw_series(const rn_curve *c, int col)
 {
     PLFLT *x = malloc((size_t)c->n * sizeof *x), *y = malloc((size_t)c->n * sizeof *y);
     int k = 0;
@@ -184,7 +184,7 @@ static void draw_series(const nn_curve *c, int col)
         return;
     }
     for (int i = 0; i <= c->n; i++) {
-        double v = i < c->n ? c->v[(size_t)i * NN_CV_COUNT + col] : (double)NAN;
+        double v = i < c->n ? c->v[(size_t)i * RN_CV_COUNT + col] : (double)NAN;
         if (isfinite(v)) {
             x[k] = c->epoch[i];
             y[k] = v;
@@ -230,7 +230,7 @@ static void draw_panel(const figure *g, double x0, double y0, double x1, double 
         pllsty(STYLE_SOLID);
         if (g->best[r] >= 0) {
             int i = g->best[r];
-            PLFLT bx = g->c[r].epoch[i], by = g->c[r].v[(size_t)i * NN_CV_COUNT + va];
+            PLFLT bx = g->c[r].epoch[i], by = g->c[r].v[(size_t)i * RN_CV_COUNT + va];
             if (isfinite(by)) {
                 text_px(g, g->f * 1.25);
                 plstring(1, &bx, &by, best_symbol);
@@ -254,9 +254,9 @@ static void draw_panel(const figure *g, double x0, double y0, double x1, double 
 
 /* ---- the legend ------------------------------------------------------------ */
 
-static const char *best_name(nn_curves_best b)
+static const char *best_name(rn_curves_best b)
 {
-    return b == NN_CURVES_BEST_VAL_LOSS ? "val_loss" : "val_accuracy";
+    return b == RN_CURVES_BEST_VAL_LOSS ? "val_loss" : "val_accuracy";
 }
 
 /* The legend's entry for run r: its label and best validation epoch. */
@@ -266,8 +266,8 @@ static void run_entry(const figure *g, int r, char *buf, size_t len)
         snprintf(buf, len, "%s", g->label[r]);
         return;
     }
-    int col = g->which == NN_CURVES_BEST_VAL_LOSS ? NN_CV_VAL_LOSS : NN_CV_VAL_ACCURACY;
-    double v = g->c[r].v[(size_t)g->best[r] * NN_CV_COUNT + col];
+    int col = g->which == RN_CURVES_BEST_VAL_LOSS ? RN_CV_VAL_LOSS : RN_CV_VAL_ACCURACY;
+    double v = g->c[r].v[(size_t)g->best[r] * RN_CV_COUNT + col];
     snprintf(buf, len, "%s (best %s %.4f at epoch %d)", g->label[r], best_name(g->which), v,
              g->c[r].epoch[g->best[r]]);
 }
@@ -291,8 +291,8 @@ static int legend_rows(const figure *g);
 static int layout_fits(figure *g)
 {
     double f = g->f;
-    int cols = g->layout == NN_CURVES_SIDE ? g->n : 2;
-    int rows = g->layout == NN_CURVES_SIDE ? 2 : 1;
+    int cols = g->layout == RN_CURVES_SIDE ? g->n : 2;
+    int rows = g->layout == RN_CURVES_SIDE ? 2 : 1;
     g->top = g->title ? 2.8 * f : 0.6 * f;
     g->legend_h = legend_rows(g) * 1.9 * f + 1.6 * f;
     double cell_w = g->W / cols, cell_h = (g->H - g->top - g->legend_h) / rows;
@@ -357,7 +357,7 @@ static int draw_legend(const figure *g)
     PLINT snum[STYLES] = {1, 1, 1};
     PLFLT swid[STYLES] = {2.0, 2.0, 1.0}, sscale[STYLES] = {1.0, 1.0, 1.25};
     const char *ssym[STYLES] = {best_symbol, best_symbol, best_symbol};
-    int ns = g->which == NN_CURVES_BEST_NONE ? 2 : 3;
+    int ns = g->which == RN_CURVES_BEST_NONE ? 2 : 3;
     pllegend(&lw, &lh, PL_LEGEND_ROW_MAJOR, pos, 0.0, margin, sample, COL_BG, COL_FG, 1, 1, ns, ns,
              sopt, 1.0, 1.0, 2.0, 0.0, scol, stext, NULL, NULL, NULL, NULL, scol, ssty, swid, scol,
              sscale, snum, ssym);
@@ -389,8 +389,8 @@ static int max_epoch(const figure *g, int r0, int r1)
 static int draw_figure(figure *g)
 {
     double f = g->f, top = g->top;
-    int cols = g->layout == NN_CURVES_SIDE ? g->n : 2;
-    int rows = g->layout == NN_CURVES_SIDE ? 2 : 1;
+    int cols = g->layout == RN_CURVES_SIDE ? g->n : 2;
+    int rows = g->layout == RN_CURVES_SIDE ? 2 : 1;
     double cell_w = g->W / cols, cell_h = (g->H - top - g->legend_h) / rows;
     double ml = MARGIN_L * f, mr = MARGIN_R * f, mt = MARGIN_T * f, mb = MARGIN_B * f;
 
@@ -402,16 +402,16 @@ static int draw_figure(figure *g)
         plmtex("t", -1.6, 0.5, 0.5, g->title);
     }
     double acc_lo, acc_hi, loss_lo, loss_hi;
-    value_range(g, 0, g->n, NN_CV_ACCURACY, NN_CV_VAL_ACCURACY, &acc_lo, &acc_hi);
-    value_range(g, 0, g->n, NN_CV_LOSS, NN_CV_VAL_LOSS, &loss_lo, &loss_hi);
+    value_range(g, 0, g->n, RN_CV_ACCURACY, RN_CV_VAL_ACCURACY, &acc_lo, &acc_hi);
+    value_range(g, 0, g->n, RN_CV_LOSS, RN_CV_VAL_LOSS, &loss_lo, &loss_hi);
     int me = max_epoch(g, 0, g->n);
     for (int col = 0; col < cols; col++) {
         for (int row = 0; row < rows; row++) {
-            int loss = g->layout == NN_CURVES_SIDE ? row == 1 : col == 1;
-            int r0 = g->layout == NN_CURVES_SIDE ? col : 0;
-            int r1 = g->layout == NN_CURVES_SIDE ? col + 1 : g->n;
+            int loss = g->layout == RN_CURVES_SIDE ? row == 1 : col == 1;
+            int r0 = g->layout == RN_CURVES_SIDE ? col : 0;
+            int r1 = g->layout == RN_CURVES_SIDE ? col + 1 : g->n;
             char title[320];
-            if (g->layout == NN_CURVES_SIDE) {
+            if (g->layout == RN_CURVES_SIDE) {
                 snprintf(title, sizeof title, "%s: %s", g->label[col], loss ? "loss" : "accuracy");
             } else {
                 snprintf(title, sizeof title, "Training and validation %s",
@@ -420,9 +420,9 @@ static int draw_figure(figure *g)
             double x0 = col * cell_w + ml, y0 = top + row * cell_h + mt;
             draw_panel(
                 g, x0, y0, (col + 1) * cell_w - mr, top + (row + 1) * cell_h - mb, r0, r1,
-                loss ? NN_CV_LOSS : NN_CV_ACCURACY, loss ? NN_CV_VAL_LOSS : NN_CV_VAL_ACCURACY,
+                loss ? RN_CV_LOSS : RN_CV_ACCURACY, loss ? RN_CV_VAL_LOSS : RN_CV_VAL_ACCURACY,
                 loss ? loss_lo : acc_lo, loss ? loss_hi : acc_hi, me, title,
-                g->layout == NN_CURVES_SIDE ? COL_RUN0 + col : COL_FG, loss ? "loss" : "accuracy");
+                g->layout == RN_CURVES_SIDE ? COL_RUN0 + col : COL_FG, loss ? "loss" : "accuracy");
         }
     }
     return draw_legend(g);
@@ -471,37 +471,37 @@ static int render(figure *g, const char *dev, const char *tmp)
     return rc;
 }
 
-int nn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
-                   const nn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen)
+int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
+                   const rn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen)
 {
-    nn_curves_plot_opts opts = o ? *o : nn_curves_plot_defaults();
-    const char *dev = nn_curves_has_suffix(out_path, ".png")   ? "pngcairo"
-                      : nn_curves_has_suffix(out_path, ".svg") ? "svgcairo"
+    rn_curves_plot_opts opts = o ? *o : rn_curves_plot_defaults();
+    const char *dev = rn_curves_has_suffix(out_path, ".png")   ? "pngcairo"
+                      : rn_curves_has_suffix(out_path, ".svg") ? "svgcairo"
                                                                : NULL;
     if (!dev) {
         return ck_err(err, errlen, CK_EINVAL, "%s: plot: the file name must end in .png or .svg",
                       out_path);
     }
-    if ((unsigned)opts.layout > NN_CURVES_SIDE || (unsigned)opts.best > NN_CURVES_BEST_NONE) {
+    if ((unsigned)opts.layout > RN_CURVES_SIDE || (unsigned)opts.best > RN_CURVES_BEST_NONE) {
         return ck_err(err, errlen, CK_EINVAL, "%s: plot: bad layout or best-epoch option",
                       out_path);
     }
     if (opts.labels && nruns == 0) {
         return ck_err(err, errlen, CK_EINVAL, "%s: plot: labels need named runs", out_path);
     }
-    nn_curve *all = NULL;
+    rn_curve *all = NULL;
     int nall = 0;
-    int rc = nn_curves_read(runs_path, runs, nruns, 1, &all, &nall, err, errlen);
+    int rc = rn_curves_read(runs_path, runs, nruns, 1, &all, &nall, err, errlen);
     if (rc) {
         return rc;
     }
     /* All runs: those without epochs have nothing to draw. */
     figure g = {.which = opts.best, .layout = opts.layout, .title = opts.title};
-    nn_curve *c = all;
+    rn_curve *c = all;
     int n = 0;
     for (int i = 0; i < nall; i++) {
         if (all[i].n > 0) {
-            nn_curve t = all[n];
+            rn_curve t = all[n];
             all[n++] = all[i];
             all[i] = t;
         }
@@ -512,7 +512,7 @@ int nn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
         rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: %d runs, at most %d fit one figure",
                     runs_path, n, MAX_RUNS);
     }
-    int side = opts.layout == NN_CURVES_SIDE;
+    int side = opts.layout == RN_CURVES_SIDE;
     g.W = opts.width ? opts.width : side ? 440.0 * n + 80 : 1100;
     g.H = opts.height ? opts.height : side ? 760 : 520;
     if (rc == 0 && (g.W < 200 || g.W > 8000 || g.H < 200 || g.H > 8000)) {
@@ -531,7 +531,7 @@ int nn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
         if (!label[r]) {
             rc = ck_err(err, errlen, CK_ENOMEM, "%s: plot: out of memory", out_path);
         }
-        g.best[r] = nn_curve_best(&c[r], opts.best);
+        g.best[r] = rn_curve_best(&c[r], opts.best);
     }
     g.c = c;
     g.n = n;
@@ -562,6 +562,6 @@ int nn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
     for (int r = 0; r < MAX_RUNS; r++) {
         free(label[r]);
     }
-    nn_curves_free(all, nall);
+    rn_curves_free(all, nall);
     return rc;
 }

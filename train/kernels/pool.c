@@ -25,7 +25,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nn_kern.h"
 
 /* ---- generic ------------------------------------------------------------ */
 

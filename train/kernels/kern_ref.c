@@ -7,7 +7,7 @@
  * ordered so the innermost runs over contiguous columns, which the
  * compiler vectorises at the baseline ISA; speed is not their purpose.
  */
-#include "nn_internal.h"
+#include "nn_kern.h"
 
 void nn_kconv_ref(const nn_kconv *k)
 {

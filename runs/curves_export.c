@@ -16,8 +16,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "curves_internal.h"
-#include "nn_internal.h"
+#include "rn.h"
+#include "rn_internal.h"
 
 /* A CSV field, quoted (RFC 4180) only when it holds a separator, quote,
  * line break or surrounding space. */
@@ -38,27 +38,27 @@ static void csv_str(ck_buf *b, const char *s)
     ck_buf_str(b, "\"");
 }
 
-int nn_curves_format_parse(const char *name)
+int rn_curves_format_parse(const char *name)
 {
     if (name && strcasecmp(name, "csv") == 0) {
-        return NN_CURVES_CSV;
+        return RN_CURVES_CSV;
     }
     if (name && strcasecmp(name, "json") == 0) {
-        return NN_CURVES_JSON;
+        return RN_CURVES_JSON;
     }
     return -1;
 }
 
 /* Column list "a,b" -> indices into cols; returns how many, or CK_EINVAL. */
-static int parse_columns(const char *runs_path, const char *spec, int cols[NN_CV_COUNT], char *err,
+static int parse_columns(const char *runs_path, const char *spec, int cols[RN_CV_COUNT], char *err,
                          size_t errlen)
 {
     int n = 0;
     if (!spec || !*spec) {
-        for (int k = 0; k < NN_CV_COUNT; k++) {
+        for (int k = 0; k < RN_CV_COUNT; k++) {
             cols[k] = k;
         }
-        return NN_CV_COUNT;
+        return RN_CV_COUNT;
     }
     for (const char *p = spec; *p;) {
         const char *end = strchr(p, ',');
@@ -71,20 +71,20 @@ static int parse_columns(const char *runs_path, const char *spec, int cols[NN_CV
             len--;
         }
         int found = -1;
-        for (int k = 0; k < NN_CV_COUNT && found < 0; k++) {
-            if (strlen(nn_curve_colnames[k]) == len && strncmp(p, nn_curve_colnames[k], len) == 0) {
+        for (int k = 0; k < RN_CV_COUNT && found < 0; k++) {
+            if (strlen(rn_curve_colnames[k]) == len && strncmp(p, rn_curve_colnames[k], len) == 0) {
                 found = k;
             }
         }
         if (found < 0) {
             return ck_err(err, errlen, CK_EINVAL,
-                          "%s: export: unknown column '%.*s' (columns: " NN_CURVES_COLUMNS ")",
+                          "%s: export: unknown column '%.*s' (columns: " RN_CURVES_COLUMNS ")",
                           runs_path, (int)len, p);
         }
         for (int j = 0; j < n; j++) {
             if (cols[j] == found) {
                 return ck_err(err, errlen, CK_EINVAL, "%s: export: column %s given twice",
-                              runs_path, nn_curve_colnames[found]);
+                              runs_path, rn_curve_colnames[found]);
             }
         }
         cols[n++] = found;
@@ -96,12 +96,12 @@ static int parse_columns(const char *runs_path, const char *spec, int cols[NN_CV
     return n;
 }
 
-static void write_csv(ck_buf *b, const nn_curve *c, int nc, const int *cols, int ncols)
+static void write_csv(ck_buf *b, const rn_curve *c, int nc, const int *cols, int ncols)
 {
     ck_buf_str(b, "run,epoch");
     for (int k = 0; k < ncols; k++) {
         ck_buf_str(b, ",");
-        ck_buf_str(b, nn_curve_colnames[cols[k]]);
+        ck_buf_str(b, rn_curve_colnames[cols[k]]);
     }
     ck_buf_str(b, "\n");
     for (int r = 0; r < nc; r++) {
@@ -109,7 +109,7 @@ static void write_csv(ck_buf *b, const nn_curve *c, int nc, const int *cols, int
             csv_str(b, c[r].run);
             ck_buf_printf(b, ",%d", c[r].epoch[i]);
             for (int k = 0; k < ncols; k++) {
-                double v = c[r].v[(size_t)i * NN_CV_COUNT + cols[k]];
+                double v = c[r].v[(size_t)i * RN_CV_COUNT + cols[k]];
                 char t[32] = "";
                 if (!isnan(v)) {
                     ck_fmt_double(t, sizeof t, v);
@@ -122,7 +122,7 @@ static void write_csv(ck_buf *b, const nn_curve *c, int nc, const int *cols, int
     }
 }
 
-static void write_json(ck_buf *b, const nn_curve *c, int nc, const int *cols, int ncols)
+static void write_json(ck_buf *b, const rn_curve *c, int nc, const int *cols, int ncols)
 {
     int first = 1;
     ck_buf_str(b, "[");
@@ -133,8 +133,8 @@ static void write_json(ck_buf *b, const nn_curve *c, int nc, const int *cols, in
             ck_buf_json_str(b, c[r].run);
             ck_buf_printf(b, ",\"epoch\":%d", c[r].epoch[i]);
             for (int k = 0; k < ncols; k++) {
-                ck_buf_printf(b, ",\"%s\":", nn_curve_colnames[cols[k]]);
-                ck_buf_json_num(b, c[r].v[(size_t)i * NN_CV_COUNT + cols[k]]);
+                ck_buf_printf(b, ",\"%s\":", rn_curve_colnames[cols[k]]);
+                ck_buf_json_num(b, c[r].v[(size_t)i * RN_CV_COUNT + cols[k]]);
             }
             ck_buf_str(b, "}");
         }
@@ -143,28 +143,28 @@ static void write_json(ck_buf *b, const nn_curve *c, int nc, const int *cols, in
 }
 
 static int export_text(const char *runs_path, const char *const *runs, int nruns,
-                       const nn_curves_export_opts *o, nn_curves_format fmt, char **text,
+                       const rn_curves_export_opts *o, rn_curves_format fmt, char **text,
                        size_t *len, char *err, size_t errlen)
 {
-    int cols[NN_CV_COUNT];
+    int cols[RN_CV_COUNT];
     *text = NULL;
     int ncols = parse_columns(runs_path, o ? o->columns : NULL, cols, err, errlen);
     if (ncols < 0) {
         return ncols;
     }
-    nn_curve *c = NULL;
+    rn_curve *c = NULL;
     int nc = 0;
-    int rc = nn_curves_read(runs_path, runs, nruns, 1, &c, &nc, err, errlen);
+    int rc = rn_curves_read(runs_path, runs, nruns, 1, &c, &nc, err, errlen);
     if (rc) {
         return rc;
     }
     ck_buf b = {0};
-    if (fmt == NN_CURVES_JSON) {
+    if (fmt == RN_CURVES_JSON) {
         write_json(&b, c, nc, cols, ncols);
     } else {
         write_csv(&b, c, nc, cols, ncols);
     }
-    nn_curves_free(c, nc);
+    rn_curves_free(c, nc);
     size_t n = b.len;
     *text = ck_buf_take(&b);
     if (!*text) {
@@ -176,21 +176,21 @@ static int export_text(const char *runs_path, const char *const *runs, int nruns
     return 0;
 }
 
-int nn_curves_export(const char *runs_path, const char *const *runs, int nruns,
-                     const nn_curves_export_opts *o, char **text, size_t *len, char *err,
+int rn_curves_export(const char *runs_path, const char *const *runs, int nruns,
+                     const rn_curves_export_opts *o, char **text, size_t *len, char *err,
                      size_t errlen)
 {
-    nn_curves_format fmt = o && o->format == NN_CURVES_JSON ? NN_CURVES_JSON : NN_CURVES_CSV;
+    rn_curves_format fmt = o && o->format == RN_CURVES_JSON ? RN_CURVES_JSON : RN_CURVES_CSV;
     return export_text(runs_path, runs, nruns, o, fmt, text, len, err, errlen);
 }
 
-int nn_curves_export_file(const char *runs_path, const char *const *runs, int nruns,
-                          const nn_curves_export_opts *o, const char *out_path, char *err,
+int rn_curves_export_file(const char *runs_path, const char *const *runs, int nruns,
+                          const rn_curves_export_opts *o, const char *out_path, char *err,
                           size_t errlen)
 {
-    nn_curves_format fmt = o ? o->format : NN_CURVES_AUTO;
-    if (fmt == NN_CURVES_AUTO) {
-        fmt = nn_curves_has_suffix(out_path, ".json") ? NN_CURVES_JSON : NN_CURVES_CSV;
+    rn_curves_format fmt = o ? o->format : RN_CURVES_AUTO;
+    if (fmt == RN_CURVES_AUTO) {
+        fmt = rn_curves_has_suffix(out_path, ".json") ? RN_CURVES_JSON : RN_CURVES_CSV;
     }
     char *text = NULL;
     size_t len = 0;

@@ -43,7 +43,7 @@
  */
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nn_kern.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define WT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
@@ -52,12 +52,6 @@
 #endif
 
 enum { TAPS = 16, CHUNK_TILES = 96 };
-
-int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex)
-{
-    return ex->kern == &nn_kernels_avx512 && nn_have_avx512() && g->R == 3 && g->S == 3 &&
-           g->sh == 1 && g->sw == 1 && g->C % 16 == 0 && g->K % 16 == 0;
-}
 
 /* ---- transforms ------------------------------------------------------------ */
 
@@ -265,13 +259,9 @@ static size_t per_thread(const nn_conv_shape *g)
     return (size_t)TAPS * CHUNK_TILES * (g->C + g->K) + g->C + g->K;
 }
 
-static size_t wino_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
+size_t nn_wino_scratch(const nn_conv_shape *g, int threads)
 {
-    size_t own = (size_t)TAPS * g->C * g->K + (size_t)threads * per_thread(g);
-    /* sized with dx, it also fits a backward run without (layers frozen
-     * below; test_nn_kern's winograd_without_dx) */
-    size_t back = nn_conv_backward_wino_scratch(g, N, threads, need_dx);
-    return own > back ? own : back;
+    return (size_t)TAPS * g->C * g->K + (size_t)threads * per_thread(g);
 }
 
 typedef struct wino_job {
@@ -424,16 +414,16 @@ static void run(wino_job *j, int N)
     nn_par_run(ex->par, chunk_part, j);
 }
 
-static void wino_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
-                         const float *b, nn_act act, float *y, const nn_exec *ex)
+void nn_wino_forward(const nn_conv_shape *g, int N, const float *x, const float *w, const float *b,
+                     nn_act act, float *y, const nn_exec *ex)
 {
     wino_job j = {.g = g, .x = x, .w = w, .b = b, .y = y, .relu = act == NN_ACT_RELU, .ex = ex};
     run(&j, N);
 }
 
-static void wino_forward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
-                              const float *b, const nn_conv_shape *pg, float *py, uint32_t *parg,
-                              const nn_exec *ex)
+void nn_wino_forward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                          const float *b, const nn_conv_shape *pg, float *py, uint32_t *parg,
+                          const nn_exec *ex)
 {
     wino_job j = {
         .g = g, .x = x, .w = w, .b = b, .relu = 1, .pg = pg, .py = py, .parg = parg, .ex = ex};
@@ -540,10 +530,3 @@ void nn_wino_dw_finish(const nn_conv_shape *g, const float *W, float *dw)
 {
     weight_grad_transform(W, g->C, g->K, dw);
 }
-
-const nn_conv_impl nn_conv_winograd = {.name = "winograd",
-                                       .scratch = wino_scratch,
-                                       .forward = wino_forward,
-                                       .backward = nn_conv_backward_wino,
-                                       .forward_pool = wino_forward_pool,
-                                       .backward_pool = nn_conv_backward_pool_wino};

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "curves_internal.h"
-#include "nn_internal.h"
+#include "rn.h"
+#include "rn_internal.h"
 
-static int list_run(sqlite3 *db, const char *path, const nn_curve *c, nn_curves_run *r, char *err,
+static int list_run(sqlite3 *db, const char *path, const rn_curve *c, rn_curves_run *r, char *err,
                     size_t errlen)
 {
     static const char sql[] =
@@ -32,46 +32,46 @@ static int list_run(sqlite3 *db, const char *path, const nn_curve *c, nn_curves_
     r->test_accuracy = r->test_loss = (double)NAN;
     r->name = strdup(c->run);
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-        return nn_curves_db_err(db, path, "list", err, errlen);
+        return rn_curves_db_err(db, path, "list", err, errlen);
     }
     sqlite3_bind_text(q, 1, c->run, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW) {
-        r->config = nn_curves_col_text(q, 0);
-        r->dataset_hash = nn_curves_col_text(q, 1);
+        r->config = rn_curves_col_text(q, 0);
+        r->dataset_hash = rn_curves_col_text(q, 1);
         r->seed = (uint64_t)sqlite3_column_int64(q, 2);
-        r->status = nn_curves_col_text(q, 3);
-        r->start = nn_curves_col_text(q, 4);
-        r->end = nn_curves_col_text(q, 5);
+        r->status = rn_curves_col_text(q, 3);
+        r->start = rn_curves_col_text(q, 4);
+        r->end = rn_curves_col_text(q, 5);
         r->config_json = sqlite3_column_int(q, 6);
-        r->model = nn_curves_col_text(q, 7);
+        r->model = rn_curves_col_text(q, 7);
         r->epochs = sqlite3_column_int(q, 8);
         r->batch = sqlite3_column_int(q, 9);
-        r->optimizer = nn_curves_col_text(q, 10);
-        r->lr = nn_curves_col_double(q, 11);
-        r->augment = nn_curves_col_text(q, 12);
+        r->optimizer = rn_curves_col_text(q, 10);
+        r->lr = rn_curves_col_double(q, 11);
+        r->augment = rn_curves_col_text(q, 12);
     }
     sqlite3_finalize(q);
     r->epochs_done = c->n;
-    int i = nn_curve_best(c, NN_CURVES_BEST_VAL_ACCURACY);
+    int i = rn_curve_best(c, RN_CURVES_BEST_VAL_ACCURACY);
     if (i >= 0 && c->v) {
-        r->best_val_accuracy = c->v[(size_t)i * NN_CV_COUNT + NN_CV_VAL_ACCURACY];
+        r->best_val_accuracy = c->v[(size_t)i * RN_CV_COUNT + RN_CV_VAL_ACCURACY];
         r->best_val_accuracy_epoch = c->epoch[i];
     }
-    i = nn_curve_best(c, NN_CURVES_BEST_VAL_LOSS);
+    i = rn_curve_best(c, RN_CURVES_BEST_VAL_LOSS);
     if (i >= 0 && c->v) {
-        r->best_val_loss = c->v[(size_t)i * NN_CV_COUNT + NN_CV_VAL_LOSS];
+        r->best_val_loss = c->v[(size_t)i * RN_CV_COUNT + RN_CV_VAL_LOSS];
         r->best_val_loss_epoch = c->epoch[i];
     }
     if (sqlite3_prepare_v2(db,
                            "SELECT accuracy, loss, n FROM evaluations WHERE run = ?"
                            " AND split = 'test' ORDER BY rowid DESC LIMIT 1",
                            -1, &q, NULL) != SQLITE_OK) {
-        return nn_curves_db_err(db, path, "evaluations", err, errlen);
+        return rn_curves_db_err(db, path, "evaluations", err, errlen);
     }
     sqlite3_bind_text(q, 1, c->run, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW) {
-        r->test_accuracy = nn_curves_col_double(q, 0);
-        r->test_loss = nn_curves_col_double(q, 1);
+        r->test_accuracy = rn_curves_col_double(q, 0);
+        r->test_loss = rn_curves_col_double(q, 1);
         r->test_n = sqlite3_column_int64(q, 2);
     }
     sqlite3_finalize(q);
@@ -81,14 +81,14 @@ static int list_run(sqlite3 *db, const char *path, const nn_curve *c, nn_curves_
     return 0;
 }
 
-int nn_curves_list_runs(const char *runs_path, const char *const *runs, int nruns,
-                        nn_curves_list *out, char *err, size_t errlen)
+int rn_curves_list_runs(const char *runs_path, const char *const *runs, int nruns,
+                        rn_curves_list *out, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
-    nn_curve *c = NULL;
+    rn_curve *c = NULL;
     int nc = 0;
     memset(out, 0, sizeof *out);
-    int rc = nn_curves_open_load(runs_path, runs, nruns, 0, &db, &c, &nc, err, errlen);
+    int rc = rn_curves_open_load(runs_path, runs, nruns, 0, &db, &c, &nc, err, errlen);
     if (rc) {
         return rc;
     }
@@ -101,21 +101,21 @@ int nn_curves_list_runs(const char *runs_path, const char *const *runs, int nrun
         rc = list_run(db, runs_path, &c[i], &out->runs[i], err, errlen);
         out->n = i + 1;
     }
-    nn_curves_free(c, nc);
+    rn_curves_free(c, nc);
     sqlite3_close(db);
     if (rc) {
-        nn_curves_list_free(out);
+        rn_curves_list_free(out);
     }
     return rc;
 }
 
-void nn_curves_list_free(nn_curves_list *l)
+void rn_curves_list_free(rn_curves_list *l)
 {
     if (!l) {
         return;
     }
     for (int i = 0; i < l->n && l->runs; i++) {
-        nn_curves_run *r = &l->runs[i];
+        rn_curves_run *r = &l->runs[i];
         free(r->name);
         free(r->model);
         free(r->optimizer);
@@ -134,7 +134,7 @@ void nn_curves_list_free(nn_curves_list *l)
 enum { TABLE_COLS = 12, CELL = 48 };
 
 /* One row of the table as cells; missing values as "-". */
-static void table_cells(const nn_curves_run *r, char cell[TABLE_COLS][CELL])
+static void table_cells(const rn_curves_run *r, char cell[TABLE_COLS][CELL])
 {
     const char *dash = "-";
     snprintf(cell[0], CELL, "%s", r->name);
@@ -176,7 +176,7 @@ static void table_cells(const nn_curves_run *r, char cell[TABLE_COLS][CELL])
     }
 }
 
-int nn_curves_list_table(const nn_curves_list *l, char **text)
+int rn_curves_list_table(const rn_curves_list *l, char **text)
 {
     static const char *const head[TABLE_COLS] = {
         "run",     "model",   "epochs", "batch",  "optimizer",    "lr",
@@ -237,13 +237,13 @@ static void json_key_str(ck_buf *b, const char *key, const char *v)
     ck_buf_json_str(b, v);
 }
 
-int nn_curves_list_json(const nn_curves_list *l, char **text)
+int rn_curves_list_json(const rn_curves_list *l, char **text)
 {
     ck_buf b = {0};
     *text = NULL;
     ck_buf_str(&b, "[");
     for (int i = 0; i < l->n; i++) {
-        const nn_curves_run *r = &l->runs[i];
+        const rn_curves_run *r = &l->runs[i];
         ck_buf_str(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
         ck_buf_json_str(&b, r->name);
         json_key_str(&b, "model", r->model);

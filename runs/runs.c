@@ -1,4 +1,4 @@
-/* runs.c: runs.db, the record of experiments.
+/* runs.c: writing runs.db, the record of experiments.
  *
  *   runs(name PRIMARY KEY, config JSON, dataset_hash, seed, model_summary,
  *        start, end, status)      status: running, done, interrupted, failed
@@ -19,7 +19,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "nn_internal.h"
+#include "ck.h"
+#include "rn.h"
+
+struct rn_db {
+    sqlite3 *db;
+};
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS runs(name TEXT PRIMARY KEY, config TEXT NOT NULL,"
@@ -30,14 +35,19 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS evaluations(run TEXT NOT NULL, split TEXT NOT NULL, loss REAL,"
     " accuracy REAL, n INTEGER, confusion TEXT, time TEXT);";
 
-int nn_runs_open(const char *path, sqlite3 **db, char *err, size_t errlen)
+int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen)
 {
-    *db = NULL;
+    *out = NULL;
+    rn_db *r = calloc(1, sizeof *r);
+    if (!r) {
+        return ck_err(err, errlen, CK_ENOMEM, "%s: open: out of memory", path);
+    }
+    sqlite3 **db = &r->db;
     if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         int rc = ck_err(err, errlen, CK_EDB, "%s: open: %s", path,
                         *db ? sqlite3_errmsg(*db) : "out of memory");
         sqlite3_close(*db);
-        *db = NULL;
+        free(r);
         return rc;
     }
     sqlite3_busy_timeout(*db, 10000);
@@ -46,15 +56,19 @@ int nn_runs_open(const char *path, sqlite3 **db, char *err, size_t errlen)
         int rc = ck_err(err, errlen, CK_EDB, "%s: schema: %s", path, msg ? msg : "?");
         sqlite3_free(msg);
         sqlite3_close(*db);
-        *db = NULL;
+        free(r);
         return rc;
     }
+    *out = r;
     return 0;
 }
 
-void nn_runs_close(sqlite3 *db)
+void rn_db_close(rn_db *r)
 {
-    sqlite3_close(db);
+    if (r) {
+        sqlite3_close(r->db);
+        free(r);
+    }
 }
 
 /* Now as "2026-01-31T12:00:00Z". */
@@ -106,10 +120,11 @@ static int exec_bound(sqlite3 *db, const char *what, char *err, size_t errlen, c
     return out;
 }
 
-int nn_runs_start(sqlite3 *db, const char *name, const char *config, const char *dataset_hash,
-                  uint64_t seed, const char *summary, int resume, int epoch, char *err,
-                  size_t errlen)
+int rn_run_start(rn_db *r, const char *name, const char *config, const char *dataset_hash,
+                 uint64_t seed, const char *summary, int resume, int epoch, char *err,
+                 size_t errlen)
 {
+    sqlite3 *db = r->db;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT config, status FROM runs WHERE name = ?", -1, &st, NULL) !=
         SQLITE_OK) {
@@ -153,56 +168,57 @@ int nn_runs_start(sqlite3 *db, const char *name, const char *config, const char 
                       "tttitt", name, config, dataset_hash, (int64_t)seed, summary, now);
 }
 
-int nn_runs_epoch(sqlite3 *db, const char *name, int epoch, const double v[7], char *err,
-                  size_t errlen)
+int rn_run_epoch(rn_db *r, const char *name, int epoch, const double v[RN_EPOCH_VALUES], char *err,
+                 size_t errlen)
 {
-    return exec_bound(db, "epoch", err, errlen,
+    return exec_bound(r->db, "epoch", err, errlen,
                       "INSERT OR REPLACE INTO epochs(run, epoch, loss, accuracy, val_loss, "
                       "val_accuracy, seconds, images_per_s, input_stall) "
                       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       "tiddddddd", name, (int64_t)epoch, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
 }
 
-int nn_runs_finish(sqlite3 *db, const char *name, const char *status, char *err, size_t errlen)
+int rn_run_finish(rn_db *r, const char *name, const char *status, char *err, size_t errlen)
 {
     char now[32];
     utc_now(now);
-    return exec_bound(db, "finish", err, errlen,
+    return exec_bound(r->db, "finish", err, errlen,
                       "UPDATE runs SET status = ?, end = ? WHERE name = ?", "ttt", status, now,
                       name);
 }
 
-int nn_runs_record_eval(const char *runs_path, const char *run, const char *split, const nn_eval *e,
-                        char *err, size_t errlen)
+int rn_record_eval(const char *runs_path, const char *run, const char *split, double loss,
+                   double accuracy, int64_t n, int classes, const int64_t *confusion, char *err,
+                   size_t errlen)
 {
-    sqlite3 *db;
-    int rc = nn_runs_open(runs_path, &db, err, errlen);
+    rn_db *db;
+    int rc = rn_db_open(&db, runs_path, err, errlen);
     if (rc) {
         return rc;
     }
-    size_t cap = (size_t)e->classes * e->classes * 22 + 16, len = 0;
+    size_t cap = (size_t)classes * classes * 22 + 16, len = 0;
     char *json = malloc(cap);
     if (!json) {
-        nn_runs_close(db);
+        rn_db_close(db);
         return ck_err(err, errlen, CK_ENOMEM, "%s: evaluation: out of memory", runs_path);
     }
     json[len++] = '[';
-    for (int i = 0; i < e->classes; i++) {
+    for (int i = 0; i < classes; i++) {
         json[len++] = '[';
-        for (int j = 0; j < e->classes; j++) {
+        for (int j = 0; j < classes; j++) {
             len += (size_t)snprintf(json + len, cap - len, "%s%lld", j ? "," : "",
-                                    (long long)e->confusion[i * e->classes + j]);
+                                    (long long)confusion[i * classes + j]);
         }
-        len += (size_t)snprintf(json + len, cap - len, "]%s", i + 1 < e->classes ? "," : "");
+        len += (size_t)snprintf(json + len, cap - len, "]%s", i + 1 < classes ? "," : "");
     }
     snprintf(json + len, cap - len, "]");
     char now[32];
     utc_now(now);
-    rc = exec_bound(db, "evaluation", err, errlen,
+    rc = exec_bound(db->db, "evaluation", err, errlen,
                     "INSERT INTO evaluations(run, split, loss, accuracy, n, confusion, time) "
                     "VALUES(?, ?, ?, ?, ?, ?, ?)",
-                    "ttdditt", run, split, e->loss, e->accuracy, e->n, json, now);
+                    "ttdditt", run, split, loss, accuracy, n, json, now);
     free(json);
-    nn_runs_close(db);
+    rn_db_close(db);
     return rc;
 }

@@ -9,8 +9,11 @@
  * runs the same whether the process was restarted or not.
  *
  * Per epoch: train (a NaN/inf loss stops before its update), evaluate the
- * validation source, record the row in runs.db, then write the best and
- * last checkpoints (in that order, see runs.c for why).
+ * validation source, hand the epoch to the recorder (cli/ writes it to
+ * runs.db), then write the best and last checkpoints. In that order: a run
+ * killed between the two has recorded one epoch more than its checkpoint
+ * holds, and the recorder's start, told how many epochs the checkpoint
+ * holds, drops that row before the resumed run redoes it.
  */
 #include <cblas.h>
 #include <math.h>
@@ -196,7 +199,6 @@ static char *config_json(const nn_model *m, const nn_train_opts *o, int loss)
 typedef struct run {
     nn_model *m;
     const nn_train_opts *o;
-    struct sqlite3 *db;
     char *config;
     int loss;
 } run;
@@ -307,9 +309,7 @@ static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_c
         res->epochs_done = st->epoch;
         res->best_epoch = st->best_epoch;
         res->best_loss = st->best;
-        double row[7] = {p.loss,    p.accuracy,     p.val_loss,   p.val_accuracy,
-                         p.seconds, p.images_per_s, p.input_stall};
-        if (r->db && (rc = nn_runs_epoch(r->db, o->run_name, e + 1, row, err, errlen))) {
+        if (o->record && (rc = o->record->epoch(o->record->ctx, &p, err, errlen))) {
             return rc;
         }
         if ((rc = save_checkpoints(r, st, p.best, err, errlen))) {
@@ -340,11 +340,9 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
                       m->name, nn_loss_name(o->loss));
     }
     if (o->epochs < 1 || o->patience < 0 || !train || !train->next ||
-        (o->runs_path && !o->run_name) || (o->resume && !o->last_path)) {
+        (o->resume && !o->last_path)) {
         return ck_err(err, errlen, CK_EINVAL,
-                      "%s: train: bad options (epochs >= 1, a run name with runs.db, a last "
-                      "checkpoint to resume)",
-                      m->name);
+                      "%s: train: bad options (epochs >= 1, a last checkpoint to resume)", m->name);
     }
     if (o->threads > 0) {
         openblas_set_num_threads(o->threads);
@@ -381,12 +379,8 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
             rc = nn_model_load_h5(m, o->weights, 0, NULL, err, errlen);
         }
     }
-    if (rc == 0 && o->runs_path) {
-        rc = nn_runs_open(o->runs_path, &r.db, err, errlen);
-        if (rc == 0) {
-            rc = nn_runs_start(r.db, o->run_name, r.config, o->dataset_hash, o->seed, summary,
-                               o->resume, st.epoch, err, errlen);
-        }
+    if (rc == 0 && o->record) {
+        rc = o->record->start(o->record->ctx, r.config, summary, o->resume, st.epoch, err, errlen);
     }
     int started = rc == 0;
     res->epochs_done = st.epoch;
@@ -399,15 +393,14 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
                         st.epoch);
         }
     }
-    if (r.db && started) {
+    if (o->record && started) {
         const char *status = rc == 0 ? "done" : rc == CK_ECANCELED ? "interrupted" : "failed";
         char e2[256];
-        int rc2 = nn_runs_finish(r.db, o->run_name, status, e2, sizeof e2);
+        int rc2 = o->record->finish(o->record->ctx, status, e2, sizeof e2);
         if (rc == 0 && rc2) {
             rc = ck_err(err, errlen, rc2, "%s", e2);
         }
     }
-    nn_runs_close(r.db);
     free(summary);
     free(r.config);
     return rc;

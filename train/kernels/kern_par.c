@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nn_internal.h"
+#include "nn_kern.h"
 
 struct nn_par {
     int nt; /* threads, the caller included */

@@ -1,6 +1,6 @@
-/* test_nn_curves.c: curves from runs.db. The runs are recorded by the
- * real trainer (a small convnet on a synthetic task, 3 epochs), so the
- * exports read what nn_train writes. Exports must hold exactly the
+/* test_runs.c: the experiment record. runs.db as the trainer's recorder
+ * writes it (rn_run_*: runs refused or resumed, epochs, evaluations) and
+ * the curves read from it. Exports must hold exactly the
  * recorded epochs and values and be byte-identical for identical content;
  * plots must be valid PNG/SVG files of the requested size that hold one
  * curve per run, metric and split (checked in the SVG's geometry and the
@@ -10,136 +10,71 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "nn_internal.h"
-#include "nn_test_util.h"
+#include "ck.h"
+#include "ck_test.h"
+#include "rn.h"
 
-/* ---- runs recorded by nn_train ------------------------------------------- */
+/* ---- runs recorded as the trainer records them -------------------------- */
 
-enum { SIDE = 8, PIX = SIDE * SIDE, BATCH = 16, EPOCHS = 3 };
+enum { BATCH = 16, EPOCHS = 3 };
 
-/* 8x8 noise with the left or right half brighter: the class says which. */
-typedef struct synth {
-    int n, pos;
-    float *x;
-    int32_t *y;
-    uint32_t *order;
-    float bx[BATCH * PIX];
-    int32_t by[BATCH];
-} synth;
+/* The configuration JSON in the trainer's layout (train/model/trainer.c),
+ * which the listing reads. */
+static const char config_fmt[] =
+    "{\"model\":\"synth\",\"spec\":\"Input(shape=(8, 8, 1))\\n%s\","
+    "\"epochs\":3,\"batch\":16,\"optimizer\":{\"name\":\"rmsprop\",\"lr\":0.001,"
+    "\"rho\":0.9,\"epsilon\":1e-07},\"loss\":\"sparse_categorical_crossentropy\","
+    "\"seed\":3,\"threads\":1,\"patience\":0,\"dataset_hash\":\"0123456789abcdef0123\","
+    "\"extra\":{\"augment\":\"%s\"}}";
 
-static void synth_make(synth *s, int n, uint64_t id)
+/* Records `run` with EPOCHS epochs into runs_path through the writer the
+ * trainer's recorder uses (a curve of a learning model: losses falling,
+ * accuracies rising, validation parting from training, each run its
+ * own); with `test`, an evaluation on split "test" too. */
+static void train_run(const char *runs_path, const char *run, const char *layers,
+                      const char *augment, int test)
 {
-    memset(s, 0, sizeof *s);
-    s->n = n;
-    s->x = nt_rand((size_t)n * PIX, 0, 1, id);
-    s->y = malloc((size_t)n * sizeof *s->y);
-    s->order = malloc((size_t)n * sizeof *s->order);
-    ck_assert(s->y && s->order);
-    for (int i = 0; i < n; i++) {
-        s->y[i] = i % 2;
-        for (int p = 0; p < PIX; p++) {
-            s->x[(size_t)i * PIX + p] += (p % SIDE >= SIDE / 2) == s->y[i] ? 0.6f : 0.0f;
-        }
+    char err[256] = "", config[1024];
+    snprintf(config, sizeof config, config_fmt, layers, augment);
+    rn_db *db;
+    ck_assert_msg(rn_db_open(&db, runs_path, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_run_start(db, run, config, "0123456789abcdef0123", 3, "summary", 0, 0, err,
+                               sizeof err) == 0,
+                  "%s", err);
+    double k = (double)strlen(run) / 10.0;
+    for (int e = 0; e < EPOCHS; e++) {
+        double q = e * e; /* curves, not straight lines, as training gives */
+        double v[RN_EPOCH_VALUES] = {0.69 - 0.2 * e * k + 0.03 * q,
+                                     0.5 + 0.16 * e - 0.02 * q * k,
+                                     0.70 - 0.12 * e * k + 0.05 * q,
+                                     0.5 + 0.11 * e * k - 0.03 * q,
+                                     0.0123 * (e + 1) + k,
+                                     5203.25 / (e + 1),
+                                     0.001 * (e + 1) * k};
+        ck_assert_msg(rn_run_epoch(db, run, e + 1, v, err, sizeof err) == 0, "%s", err);
     }
-}
-
-static void synth_free(synth *s)
-{
-    free(s->x);
-    free(s->y);
-    free(s->order);
-}
-
-static int synth_begin(void *ctx, int epoch, char *err, size_t errlen)
-{
-    (void)err;
-    (void)errlen;
-    synth *s = ctx;
-    for (int i = 0; i < s->n; i++) {
-        s->order[i] = (uint32_t)i;
-    }
-    ck_rng r;
-    ck_rng_init(&r, 77, (uint64_t)epoch, 0, CK_RNG_SHUFFLE);
-    ck_rng_shuffle_u32(&r, s->order, (size_t)s->n);
-    s->pos = 0;
-    return 0;
-}
-
-static int synth_next(void *ctx, nn_batch *b, char *err, size_t errlen)
-{
-    (void)err;
-    (void)errlen;
-    synth *s = ctx;
-    int k = s->n - s->pos < BATCH ? s->n - s->pos : BATCH;
-    for (int i = 0; i < k; i++) {
-        uint32_t j = s->order[s->pos + i];
-        memcpy(s->bx + (size_t)i * PIX, s->x + (size_t)j * PIX, PIX * sizeof(float));
-        s->by[i] = s->y[j];
-    }
-    s->pos += k;
-    *b = (nn_batch){.x = s->bx, .labels = s->by, .n = k};
-    return 0;
-}
-
-static const char spec_plain[] = "Input(shape=(8, 8, 1))\n"
-                                 "Conv2D(4, 3, activation='relu')\n"
-                                 "MaxPooling2D(2)\n"
-                                 "Flatten()\n"
-                                 "Dense(2, activation='softmax')\n";
-
-static const char spec_dropout[] = "Input(shape=(8, 8, 1))\n"
-                                   "Conv2D(4, 3, activation='relu')\n"
-                                   "MaxPooling2D(2)\n"
-                                   "Flatten()\n"
-                                   "Dropout(0.5)\n"
-                                   "Dense(2, activation='softmax')\n";
-
-/* Trains `run` for EPOCHS epochs into runs_path; with `test`, records an
- * evaluation on split "test" too. */
-static void train_run(const char *runs_path, const char *run, const char *spec, const char *augment,
-                      int test)
-{
-    synth tr, va;
-    synth_make(&tr, 64, 100);
-    synth_make(&va, 32, 200);
-    nn_source train = {.ctx = &tr, .size = tr.n, .begin = synth_begin, .next = synth_next};
-    nn_source val = {.ctx = &va, .size = va.n, .begin = synth_begin, .next = synth_next};
-    char err[256] = "", extra[128];
-    nn_model *m;
-    ck_assert_msg(nn_model_create(&m, spec, "synth", BATCH, err, sizeof err) == 0, "%s", err);
-    nn_model_init(m, 3);
-    nn_train_opts o = nn_train_defaults();
-    o.epochs = EPOCHS;
-    o.optim = nn_optim_defaults(NN_OPT_RMSPROP);
-    o.seed = 3;
-    o.threads = 1;
-    o.runs_path = runs_path;
-    o.run_name = run;
-    o.dataset_hash = "0123456789abcdef0123";
-    snprintf(extra, sizeof extra, "{\"augment\":\"%s\"}", augment);
-    o.config_extra = extra;
-    ck_assert_msg(nn_train(m, &o, &train, &val, NULL, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_run_finish(db, run, "done", err, sizeof err) == 0, "%s", err);
+    rn_db_close(db);
     if (test) {
-        nn_eval e;
-        ck_assert_msg(nn_evaluate(m, NN_LOSS_AUTO, &val, 0, &e, err, sizeof err) == 0, "%s", err);
-        ck_assert_msg(nn_runs_record_eval(runs_path, run, "test", &e, err, sizeof err) == 0, "%s",
-                      err);
-        nn_eval_free(&e);
+        const int64_t confusion[4] = {14, 2, 3, 13};
+        ck_assert_msg(rn_record_eval(runs_path, run, "test", 0.4, 27.0 / 32.0, 32, 2, confusion,
+                                     err, sizeof err) == 0,
+                      "%s", err);
     }
-    nn_model_destroy(m);
-    synth_free(&tr);
-    synth_free(&va);
 }
+
+static const char spec_plain[] = "Conv2D(4, 3, activation='relu')";
+static const char spec_dropout[] = "Dropout(0.5)";
 
 /* A run that started and recorded no epoch (a failed start). */
 static void empty_run(const char *runs_path, const char *run)
 {
     char err[256];
-    struct sqlite3 *db;
-    ck_assert_msg(nn_runs_open(runs_path, &db, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(nn_runs_start(db, run, "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(nn_runs_finish(db, run, "failed", err, sizeof err) == 0, "%s", err);
-    nn_runs_close(db);
+    rn_db *db;
+    ck_assert_msg(rn_db_open(&db, runs_path, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_run_start(db, run, "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_run_finish(db, run, "failed", err, sizeof err) == 0, "%s", err);
+    rn_db_close(db);
 }
 
 typedef struct fixture {
@@ -147,7 +82,7 @@ typedef struct fixture {
 } fixture;
 
 /* runs.db with "plain" (no augmentation) and "dropout" (a test accuracy
- * recorded), as nn_train writes them. */
+ * recorded), as the trainer's recorder writes them. */
 static void fixture_init(fixture *f)
 {
     ck_test_tmpdir(f->dir, sizeof f->dir);
@@ -192,6 +127,67 @@ static int file_exists(const char *path)
     struct stat st;
     return stat(path, &st) == 0;
 }
+
+/* ---- writing ------------------------------------------------------------------ */
+
+static int count_rows(const char *runs_path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_open_v2(runs_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    int n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A name is a run: a second start is refused; a resume needs the recorded
+ * configuration and drops the epochs recorded after its checkpoint. */
+START_TEST(start_refuses_and_resumes)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256];
+    rn_db *db;
+    ck_assert_msg(rn_db_open(&db, f.runs, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(rn_run_start(db, "plain", "{}", NULL, 1, "", 0, 0, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_msg(strstr(err, "run plain: already recorded"), "%s", err);
+    ck_assert_int_eq(rn_run_start(db, "nobody", "{}", NULL, 1, "", 1, 0, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_msg(strstr(err, "run nobody: resume: no such run"), "%s", err);
+    ck_assert_int_eq(rn_run_start(db, "plain", "{}", NULL, 1, "", 1, 1, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_msg(strstr(err, "configuration differs"), "%s", err);
+    /* Resumed from the checkpoint of epoch 1: epochs 2 and 3 go. */
+    char config[1024];
+    snprintf(config, sizeof config, config_fmt, spec_plain, "none");
+    ck_assert_msg(rn_run_start(db, "plain", config, NULL, 3, "", 1, 1, err, sizeof err) == 0, "%s",
+                  err);
+    rn_db_close(db);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM epochs WHERE run = 'plain'"), 1);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM runs WHERE name = 'plain' AND "
+                                        "status = 'running' AND end IS NULL"),
+                     1);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM epochs WHERE run = 'dropout'"),
+                     EPOCHS);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM evaluations WHERE run = 'dropout' "
+                                        "AND confusion = '[[14,2],[3,13]]' AND n = 32"),
+                     1);
+    /* NaN (no validation) is stored as NULL. */
+    ck_assert_msg(rn_db_open(&db, f.runs, err, sizeof err) == 0, "%s", err);
+    double v[RN_EPOCH_VALUES] = {0.5, 0.5, NAN, NAN, 1, 1, 0};
+    ck_assert(rn_run_epoch(db, "plain", 2, v, err, sizeof err) == 0);
+    ck_assert(rn_run_finish(db, "plain", "done", err, sizeof err) == 0);
+    rn_db_close(db);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM epochs WHERE run = 'plain' AND "
+                                        "epoch = 2 AND val_loss IS NULL"),
+                     1);
+    fixture_free(&f);
+}
+END_TEST
 
 /* ---- export ----------------------------------------------------------------- */
 
@@ -284,17 +280,17 @@ START_TEST(export_csv_round_trips)
     fixture_init(&f);
     /* A name that needs CSV quoting, and a NULL (no validation) value. */
     char err[256];
-    struct sqlite3 *db;
-    ck_assert_msg(nn_runs_open(f.runs, &db, err, sizeof err) == 0, "%s", err);
+    rn_db *db;
+    ck_assert_msg(rn_db_open(&db, f.runs, err, sizeof err) == 0, "%s", err);
     const char *odd = "odd, \"quoted\" name";
-    ck_assert(nn_runs_start(db, odd, "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0);
+    ck_assert(rn_run_start(db, odd, "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0);
     double v[7] = {0.1, 1.0 / 3.0, NAN, NAN, 1e-300, 123456.789, 0};
-    ck_assert(nn_runs_epoch(db, odd, 1, v, err, sizeof err) == 0);
-    nn_runs_close(db);
+    ck_assert(rn_run_epoch(db, odd, 1, v, err, sizeof err) == 0);
+    rn_db_close(db);
 
     char *csv;
     size_t len;
-    ck_assert_msg(nn_curves_export(f.runs, NULL, 0, NULL, &csv, &len, err, sizeof err) == 0, "%s",
+    ck_assert_msg(rn_curves_export(f.runs, NULL, 0, NULL, &csv, &len, err, sizeof err) == 0, "%s",
                   err);
     ck_assert_uint_eq(strlen(csv), len);
     ck_assert_int_eq(compare_csv_with_db(f.runs, csv), 2 * EPOCHS + 1);
@@ -303,8 +299,8 @@ START_TEST(export_csv_round_trips)
 
     /* A selection in the order given, with chosen columns. */
     const char *sel[] = {"dropout", "plain"};
-    nn_curves_export_opts o = {.format = NN_CURVES_CSV, .columns = NN_CURVES_DETERMINISTIC};
-    ck_assert_msg(nn_curves_export(f.runs, sel, 2, &o, &csv, NULL, err, sizeof err) == 0, "%s",
+    rn_curves_export_opts o = {.format = RN_CURVES_CSV, .columns = RN_CURVES_DETERMINISTIC};
+    ck_assert_msg(rn_curves_export(f.runs, sel, 2, &o, &csv, NULL, err, sizeof err) == 0, "%s",
                   err);
     ck_assert_msg(starts_with(csv, "run,epoch,loss,accuracy,val_loss,val_accuracy\ndropout,1,"),
                   "%.80s", csv);
@@ -324,10 +320,10 @@ START_TEST(export_json_holds_the_epochs)
     fixture f;
     fixture_init(&f);
     char err[256], *json, *csv;
-    nn_curves_export_opts o = {.format = NN_CURVES_JSON};
-    ck_assert_msg(nn_curves_export(f.runs, NULL, 0, &o, &json, NULL, err, sizeof err) == 0, "%s",
+    rn_curves_export_opts o = {.format = RN_CURVES_JSON};
+    ck_assert_msg(rn_curves_export(f.runs, NULL, 0, &o, &json, NULL, err, sizeof err) == 0, "%s",
                   err);
-    ck_assert_msg(nn_curves_export(f.runs, NULL, 0, NULL, &csv, NULL, err, sizeof err) == 0, "%s",
+    ck_assert_msg(rn_curves_export(f.runs, NULL, 0, NULL, &csv, NULL, err, sizeof err) == 0, "%s",
                   err);
     ck_assert_msg(starts_with(json, "[\n{\"run\":\"plain\",\"epoch\":1,\"loss\":"), "%.60s", json);
     /* Row i of the JSON has the values of CSV row i. */
@@ -367,9 +363,9 @@ START_TEST(export_is_byte_identical)
     snprintf(copy, sizeof copy, "%s/copy.db", f.dir);
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", f.runs, copy);
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_msg(nn_curves_export_file(f.runs, NULL, 0, NULL, out1, err, sizeof err) == 0, "%s",
+    ck_assert_msg(rn_curves_export_file(f.runs, NULL, 0, NULL, out1, err, sizeof err) == 0, "%s",
                   err);
-    ck_assert_msg(nn_curves_export_file(copy, NULL, 0, NULL, out2, err, sizeof err) == 0, "%s",
+    ck_assert_msg(rn_curves_export_file(copy, NULL, 0, NULL, out2, err, sizeof err) == 0, "%s",
                   err);
     size_t n1, n2;
     char *a = read_file(out1, &n1), *b = read_file(out2, &n2);
@@ -384,9 +380,9 @@ START_TEST(export_is_byte_identical)
     snprintf(runs2, sizeof runs2, "%s/again.db", f.dir);
     train_run(runs2, "plain", spec_plain, "none", 0);
     train_run(runs2, "dropout", spec_dropout, "chollet-2nd", 1);
-    nn_curves_export_opts o = {.columns = NN_CURVES_DETERMINISTIC};
-    ck_assert_msg(nn_curves_export(f.runs, NULL, 0, &o, &a, &n1, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(nn_curves_export(runs2, NULL, 0, &o, &b, &n2, err, sizeof err) == 0, "%s", err);
+    rn_curves_export_opts o = {.columns = RN_CURVES_DETERMINISTIC};
+    ck_assert_msg(rn_curves_export(f.runs, NULL, 0, &o, &a, &n1, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_curves_export(runs2, NULL, 0, &o, &b, &n2, err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(n1, n2);
     ck_assert_msg(memcmp(a, b, n1) == 0, "%s\nvs\n%s", a, b);
     free(a);
@@ -394,7 +390,7 @@ START_TEST(export_is_byte_identical)
 
     /* The format follows the extension. */
     snprintf(out1, sizeof out1, "%s/c.json", f.dir);
-    ck_assert_msg(nn_curves_export_file(f.runs, NULL, 0, NULL, out1, err, sizeof err) == 0, "%s",
+    ck_assert_msg(rn_curves_export_file(f.runs, NULL, 0, NULL, out1, err, sizeof err) == 0, "%s",
                   err);
     a = read_file(out1, NULL);
     ck_assert_int_eq(a[0], '[');
@@ -411,29 +407,29 @@ START_TEST(export_errors_are_clear)
     char err[512], path[400], *text = (char *)1;
 
     snprintf(path, sizeof path, "%s/missing.db", f.dir);
-    ck_assert_int_eq(nn_curves_export(path, NULL, 0, NULL, &text, NULL, err, sizeof err), CK_EIO);
+    ck_assert_int_eq(rn_curves_export(path, NULL, 0, NULL, &text, NULL, err, sizeof err), CK_EIO);
     ck_assert_msg(strstr(err, path) && strstr(err, "No such file"), "%s", err);
     ck_assert_ptr_null(text);
     ck_assert_msg(!file_exists(path), "a missing runs.db must not be created");
 
     const char *bad[] = {"plain", "nosuch"};
-    ck_assert_int_eq(nn_curves_export(f.runs, bad, 2, NULL, &text, NULL, err, sizeof err),
+    ck_assert_int_eq(rn_curves_export(f.runs, bad, 2, NULL, &text, NULL, err, sizeof err),
                      CK_EINVAL);
     ck_assert_msg(strstr(err, "run nosuch: no such run (recorded: plain, dropout, empty)"), "%s",
                   err);
 
     const char *twice[] = {"plain", "plain"};
-    ck_assert_int_eq(nn_curves_export(f.runs, twice, 2, NULL, &text, NULL, err, sizeof err),
+    ck_assert_int_eq(rn_curves_export(f.runs, twice, 2, NULL, &text, NULL, err, sizeof err),
                      CK_EINVAL);
     ck_assert_msg(strstr(err, "run plain: given twice"), "%s", err);
 
     const char *empty[] = {"empty"};
-    ck_assert_int_eq(nn_curves_export(f.runs, empty, 1, NULL, &text, NULL, err, sizeof err),
+    ck_assert_int_eq(rn_curves_export(f.runs, empty, 1, NULL, &text, NULL, err, sizeof err),
                      CK_EINVAL);
     ck_assert_msg(strstr(err, "run empty: no epochs recorded (status failed)"), "%s", err);
 
-    nn_curves_export_opts o = {.columns = "loss,val_los"};
-    ck_assert_int_eq(nn_curves_export(f.runs, NULL, 0, &o, &text, NULL, err, sizeof err),
+    rn_curves_export_opts o = {.columns = "loss,val_los"};
+    ck_assert_int_eq(rn_curves_export(f.runs, NULL, 0, &o, &text, NULL, err, sizeof err),
                      CK_EINVAL);
     ck_assert_msg(strstr(err, "unknown column 'val_los'"), "%s", err);
 
@@ -442,13 +438,13 @@ START_TEST(export_errors_are_clear)
     ck_assert_ptr_nonnull(fp);
     fputs("this is not a database, just enough text to fill a header page.........\n", fp);
     fclose(fp);
-    ck_assert_int_eq(nn_curves_export(path, NULL, 0, NULL, &text, NULL, err, sizeof err),
+    ck_assert_int_eq(rn_curves_export(path, NULL, 0, NULL, &text, NULL, err, sizeof err),
                      CK_EFORMAT);
     ck_assert_msg(strstr(err, path), "%s", err);
 
     /* Unwritable output: an error naming it, and an existing file intact. */
     snprintf(path, sizeof path, "%s/no/such/dir/out.csv", f.dir);
-    ck_assert_int_eq(nn_curves_export_file(f.runs, NULL, 0, NULL, path, err, sizeof err), CK_EIO);
+    ck_assert_int_eq(rn_curves_export_file(f.runs, NULL, 0, NULL, path, err, sizeof err), CK_EIO);
     ck_assert_msg(strstr(err, path) && strstr(err, "create"), "%s", err);
     fixture_free(&f);
 }
@@ -462,13 +458,13 @@ START_TEST(list_summarises_runs)
     fixture_init(&f);
     empty_run(f.runs, "empty");
     char err[256], *text;
-    nn_curves_list l;
-    ck_assert_msg(nn_curves_list_runs(f.runs, NULL, 0, &l, err, sizeof err) == 0, "%s", err);
+    rn_curves_list l;
+    ck_assert_msg(rn_curves_list_runs(f.runs, NULL, 0, &l, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(l.n, 3);
     ck_assert_str_eq(l.runs[0].name, "plain");
     ck_assert_str_eq(l.runs[1].name, "dropout");
     ck_assert_str_eq(l.runs[2].name, "empty");
-    const nn_curves_run *r = &l.runs[1];
+    const rn_curves_run *r = &l.runs[1];
     ck_assert_str_eq(r->model, "synth");
     ck_assert_str_eq(r->optimizer, "rmsprop");
     ck_assert_str_eq(r->augment, "chollet-2nd");
@@ -479,7 +475,7 @@ START_TEST(list_summarises_runs)
     ck_assert_int_eq(r->batch, BATCH);
     ck_assert_uint_eq(r->seed, 3);
     ck_assert(r->config_json);
-    nt_assert_near(r->lr, 1e-3, 1e-15);
+    ck_assert(fabs(r->lr - 1e-3) < 1e-15);
     ck_assert(!isnan(r->test_accuracy) && r->test_n == 32);
     ck_assert(isnan(l.runs[0].test_accuracy));
 
@@ -500,42 +496,42 @@ START_TEST(list_summarises_runs)
     ck_assert_int_eq(l.runs[2].epochs_done, 0);
     ck_assert_int_eq(l.runs[2].best_val_accuracy_epoch, 0);
 
-    ck_assert_int_eq(nn_curves_list_table(&l, &text), 0);
+    ck_assert_int_eq(rn_curves_list_table(&l, &text), 0);
     ck_assert_msg(starts_with(text, "run      model  epochs"), "%s", text);
     ck_assert_msg(strstr(text, "\ndropout  synth  3/3 ") && strstr(text, "chollet-2nd") &&
                       strstr(text, "0123456789ab ") && strstr(text, "\nempty "),
                   "%s", text);
     free(text);
-    ck_assert_int_eq(nn_curves_list_json(&l, &text), 0);
+    ck_assert_int_eq(rn_curves_list_json(&l, &text), 0);
     ck_assert_msg(strstr(text, "{\"name\":\"dropout\",\"model\":\"synth\",\"epochs\":3,") &&
                       strstr(text, "\"config\":{\"model\":\"synth\""),
                   "%s", text);
     free(text);
-    nn_curves_list_free(&l);
+    rn_curves_list_free(&l);
 
     /* Ties go to the first epoch; val_loss has its own best. */
-    struct sqlite3 *w;
-    ck_assert_msg(nn_runs_open(f.runs, &w, err, sizeof err) == 0, "%s", err);
-    ck_assert(nn_runs_start(w, "hand", "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0);
+    rn_db *w;
+    ck_assert_msg(rn_db_open(&w, f.runs, err, sizeof err) == 0, "%s", err);
+    ck_assert(rn_run_start(w, "hand", "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0);
     const double acc[4] = {0.5, 0.8, 0.8, 0.7}, loss[4] = {0.9, 0.4, 0.3, 0.6};
     for (int e = 0; e < 4; e++) {
         double v[7] = {1, 0.5, loss[e], acc[e], 1, 1, 0};
-        ck_assert(nn_runs_epoch(w, "hand", e + 1, v, err, sizeof err) == 0);
+        ck_assert(rn_run_epoch(w, "hand", e + 1, v, err, sizeof err) == 0);
     }
-    nn_runs_close(w);
+    rn_db_close(w);
     const char *hand[] = {"hand", "plain"};
-    ck_assert_msg(nn_curves_list_runs(f.runs, hand, 2, &l, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_curves_list_runs(f.runs, hand, 2, &l, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(l.n, 2);
     ck_assert_str_eq(l.runs[1].name, "plain");
     r = &l.runs[0];
     ck_assert(r->best_val_accuracy == 0.8 && r->best_val_accuracy_epoch == 2);
     ck_assert(r->best_val_loss == 0.3 && r->best_val_loss_epoch == 3);
     ck_assert(r->model == NULL && r->epochs == 0 && isnan(r->lr));
-    nn_curves_list_free(&l);
-    nn_curves_list_free(NULL);
+    rn_curves_list_free(&l);
+    rn_curves_list_free(NULL);
 
     const char *bad[] = {"nope"};
-    ck_assert_int_eq(nn_curves_list_runs(f.runs, bad, 1, &l, err, sizeof err), CK_EINVAL);
+    ck_assert_int_eq(rn_curves_list_runs(f.runs, bad, 1, &l, err, sizeof err), CK_EINVAL);
     ck_assert_msg(strstr(err, "run nope: no such run"), "%s", err);
     fixture_free(&f);
 }
@@ -632,12 +628,12 @@ START_TEST(plot_png_has_size_and_curves)
     snprintf(out, sizeof out, "%s/curves.png", f.dir);
     const char *runs[] = {"plain", "dropout"};
     const char *labels[] = {"without augmentation", "with augmentation"};
-    nn_curves_plot_opts o = nn_curves_plot_defaults();
+    rn_curves_plot_opts o = rn_curves_plot_defaults();
     o.width = 900;
     o.height = 420;
     o.labels = labels;
     o.title = "synthetic halves, 3 epochs";
-    ck_assert_msg(nn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
     uint32_t w, h;
     unsigned char *rgb;
     png_decode(out, &w, &h, &rgb);
@@ -653,10 +649,10 @@ START_TEST(plot_png_has_size_and_curves)
     free(rgb);
 
     /* Again in the same process (PLplot's state is reset), side by side. */
-    o.layout = NN_CURVES_SIDE;
+    o.layout = RN_CURVES_SIDE;
     o.width = 700;
     o.height = 600;
-    ck_assert_msg(nn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
     png_decode(out, &w, &h, &rgb);
     ck_assert_uint_eq(w, 700);
     ck_assert_uint_eq(h, 600);
@@ -766,11 +762,11 @@ START_TEST(plot_svg_has_one_path_per_curve)
     snprintf(out, sizeof out, "%s/curves.svg", f.dir);
     const char *runs[] = {"plain", "dropout"};
     for (int layout = 0; layout < 2; layout++) {
-        nn_curves_plot_opts o = nn_curves_plot_defaults();
-        o.layout = (nn_curves_layout)layout;
+        rn_curves_plot_opts o = rn_curves_plot_defaults();
+        o.layout = (rn_curves_layout)layout;
         o.width = 800 + 100 * layout;
         o.height = 500;
-        ck_assert_msg(nn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(rn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
         svg_stats st;
         svg_analyse(out, EPOCHS, &st);
         ck_assert(st.width == o.width && st.height == o.height);
@@ -783,9 +779,9 @@ START_TEST(plot_svg_has_one_path_per_curve)
         }
     }
     /* One run: the other colour is absent. */
-    nn_curves_plot_opts o = nn_curves_plot_defaults();
-    o.best = NN_CURVES_BEST_VAL_LOSS;
-    ck_assert_msg(nn_curves_plot(f.runs, runs + 1, 1, &o, out, err, sizeof err) == 0, "%s", err);
+    rn_curves_plot_opts o = rn_curves_plot_defaults();
+    o.best = RN_CURVES_BEST_VAL_LOSS;
+    ck_assert_msg(rn_curves_plot(f.runs, runs + 1, 1, &o, out, err, sizeof err) == 0, "%s", err);
     svg_stats st;
     svg_analyse(out, EPOCHS, &st);
     ck_assert(st.width == 1100 && st.height == 520);
@@ -804,47 +800,48 @@ START_TEST(plot_errors_are_clear)
     snprintf(out, sizeof out, "%s/p.png", f.dir);
     snprintf(missing, sizeof missing, "%s/none.db", f.dir);
 
-    ck_assert_int_eq(nn_curves_plot(missing, NULL, 0, NULL, out, err, sizeof err), CK_EIO);
+    ck_assert_int_eq(rn_curves_plot(missing, NULL, 0, NULL, out, err, sizeof err), CK_EIO);
     ck_assert_msg(strstr(err, missing), "%s", err);
-    ck_assert_int_eq(nn_curves_plot(f.runs, runs, 2, NULL, out, err, sizeof err), CK_EINVAL);
+    ck_assert_int_eq(rn_curves_plot(f.runs, runs, 2, NULL, out, err, sizeof err), CK_EINVAL);
     ck_assert_msg(strstr(err, "run nosuch: no such run (recorded: plain, dropout, empty)"), "%s",
                   err);
     const char *empty[] = {"empty"};
-    ck_assert_int_eq(nn_curves_plot(f.runs, empty, 1, NULL, out, err, sizeof err), CK_EINVAL);
+    ck_assert_int_eq(rn_curves_plot(f.runs, empty, 1, NULL, out, err, sizeof err), CK_EINVAL);
     ck_assert_msg(strstr(err, "run empty: no epochs recorded"), "%s", err);
     ck_assert_msg(!file_exists(out), "no file after a failure");
 
     snprintf(out, sizeof out, "%s/p.jpg", f.dir);
-    ck_assert_int_eq(nn_curves_plot(f.runs, NULL, 0, NULL, out, err, sizeof err), CK_EINVAL);
+    ck_assert_int_eq(rn_curves_plot(f.runs, NULL, 0, NULL, out, err, sizeof err), CK_EINVAL);
     ck_assert_msg(strstr(err, ".png or .svg"), "%s", err);
 
     snprintf(out, sizeof out, "%s/missing-dir/p.svg", f.dir);
-    ck_assert_int_eq(nn_curves_plot(f.runs, NULL, 0, NULL, out, err, sizeof err), CK_EIO);
+    ck_assert_int_eq(rn_curves_plot(f.runs, NULL, 0, NULL, out, err, sizeof err), CK_EIO);
     ck_assert_msg(strstr(err, out) && strstr(err, "No such file"), "%s", err);
 
-    nn_curves_plot_opts o = nn_curves_plot_defaults();
+    rn_curves_plot_opts o = rn_curves_plot_defaults();
     o.width = 150;
     snprintf(out, sizeof out, "%s/p.png", f.dir);
-    ck_assert_int_eq(nn_curves_plot(f.runs, NULL, 0, &o, out, err, sizeof err), CK_EINVAL);
+    ck_assert_int_eq(rn_curves_plot(f.runs, NULL, 0, &o, out, err, sizeof err), CK_EINVAL);
     ck_assert_msg(strstr(err, "size 150x520"), "%s", err);
 
     /* All runs: the empty one is left out, the others drawn. */
-    ck_assert_msg(nn_curves_plot(f.runs, NULL, 0, NULL, out, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_curves_plot(f.runs, NULL, 0, NULL, out, err, sizeof err) == 0, "%s", err);
     ck_assert(file_exists(out));
 
-    ck_assert_int_eq(nn_curves_layout_parse("side"), NN_CURVES_SIDE);
-    ck_assert_int_eq(nn_curves_layout_parse("grid"), -1);
-    ck_assert_int_eq(nn_curves_best_parse("val_loss"), NN_CURVES_BEST_VAL_LOSS);
-    ck_assert_int_eq(nn_curves_format_parse("JSON"), NN_CURVES_JSON);
+    ck_assert_int_eq(rn_curves_layout_parse("side"), RN_CURVES_SIDE);
+    ck_assert_int_eq(rn_curves_layout_parse("grid"), -1);
+    ck_assert_int_eq(rn_curves_best_parse("val_loss"), RN_CURVES_BEST_VAL_LOSS);
+    ck_assert_int_eq(rn_curves_format_parse("JSON"), RN_CURVES_JSON);
     fixture_free(&f);
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("nn_curves");
+    Suite *s = suite_create("runs");
     TCase *tc = tcase_create("curves");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, start_refuses_and_resumes);
     tcase_add_test(tc, export_csv_round_trips);
     tcase_add_test(tc, export_json_holds_the_epochs);
     tcase_add_test(tc, export_is_byte_identical);

@@ -37,7 +37,7 @@
  */
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nn_kern.h"
 
 /* Rows and columns of the input the windows cover, padding included. */
 static int padded_h(const nn_conv_shape *g)
@@ -145,7 +145,7 @@ static size_t per_part(const nn_conv_shape *g)
     return kernel_size(g) + (size_t)g->K;
 }
 
-static size_t direct_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
+size_t nn_direct_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
 {
     return (need_dx ? kernel_size(g) : 0) + (size_t)threads * per_thread(g, need_dx) +
            (size_t)(nparts(g, N, threads) - 1) * per_part(g);
@@ -264,8 +264,8 @@ static void forward_part(void *ctx, int t, int nt)
     }
 }
 
-static void direct_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
-                           const float *b, nn_act act, float *y, const nn_exec *ex)
+void nn_direct_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                       const float *b, nn_act act, float *y, const nn_exec *ex)
 {
     conv_job j = {.g = g,
                   .N = N,
@@ -352,23 +352,6 @@ static void dx_col2im(const nn_conv_shape *g, const nn_kernels *kern, const floa
 
 /* ---- fused with the max pool after it -------------------------------------- */
 
-/* The pair goes through the convolution's output a group of rows at a
- * time, in a buffer that stays in L1/L2: forward, conv rows then the pool
- * over them; backward, the pool's gradient spread back over the rows
- * (masked by the ReLU, whose output at the argmax is the pool's) then the
- * kernel and input gradients of those rows. The largest tensors of the
- * book's models, the first convolutions' outputs and their gradients,
- * never reach memory: before, they were written, read by the pool, its
- * gradient written by the pool's backward and read with y again (catsdogs-2nd's
- * first layer: 4 MB per image, 17 MB of traffic per image and step). */
-int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act act,
-                       const nn_conv_shape *pg, const nn_exec *ex)
-{
-    return (impl == &nn_conv_direct || impl == &nn_conv_winograd) &&
-           ex->kern == &nn_kernels_avx512 && act == NN_ACT_RELU && nn_pool2_fast(pg) &&
-           pg->H == g->P && pg->W == g->Q && pg->C == g->K;
-}
-
 /* The pool's geometry over pool rows [p0, p0+np). */
 static nn_conv_shape pool_slice(const nn_conv_shape *pg, int np)
 {
@@ -417,9 +400,9 @@ static void forward_pool_part(void *ctx, int t, int nt)
     }
 }
 
-static void direct_forward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
-                                const float *b, const nn_conv_shape *pg, float *py, uint32_t *parg,
-                                const nn_exec *ex)
+void nn_direct_forward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                            const float *b, const nn_conv_shape *pg, float *py, uint32_t *parg,
+                            const nn_exec *ex)
 {
     conv_job j = {.g = g,
                   .N = N,
@@ -517,7 +500,7 @@ static size_t wino_slot(const nn_conv_shape *g)
  * full one took Winograd's: the scratch fits both. */
 size_t nn_conv_backward_wino_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
 {
-    size_t direct = direct_scratch(g, N, threads, need_dx);
+    size_t direct = nn_direct_scratch(g, N, threads, need_dx);
     if (!wino_pays(g, N, threads)) {
         return direct;
     }
@@ -782,17 +765,16 @@ static void backward_pool(const nn_conv_shape *g, int N, const float *x, const f
     run_backward(&j, w);
 }
 
-static void direct_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
-                            const float *y, nn_act act, const float *dy, float *dx, float *dw,
-                            float *db, const nn_exec *ex)
+void nn_direct_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                        const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                        float *db, const nn_exec *ex)
 {
     backward(g, N, x, w, y, act, dy, dx, dw, db, ex, 0);
 }
 
-static void direct_backward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
-                                 const nn_conv_shape *pg, const float *py, const uint32_t *parg,
-                                 const float *pdy, float *dx, float *dw, float *db,
-                                 const nn_exec *ex)
+void nn_direct_backward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                             const nn_conv_shape *pg, const float *py, const uint32_t *parg,
+                             const float *pdy, float *dx, float *dw, float *db, const nn_exec *ex)
 {
     backward_pool(g, N, x, w, pg, py, parg, pdy, dx, dw, db, ex, 0);
 }
@@ -810,22 +792,4 @@ void nn_conv_backward_pool_wino(const nn_conv_shape *g, int N, const float *x, c
                                 const nn_exec *ex)
 {
     backward_pool(g, N, x, w, pg, py, parg, pdy, dx, dw, db, ex, 1);
-}
-
-const nn_conv_impl nn_conv_direct = {.name = "direct",
-                                     .scratch = direct_scratch,
-                                     .forward = direct_forward,
-                                     .backward = direct_backward,
-                                     .forward_pool = direct_forward_pool,
-                                     .backward_pool = direct_backward_pool};
-
-const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex)
-{
-    if (nn_conv_winograd_fits(g, ex)) {
-        return &nn_conv_winograd;
-    }
-    if (ex->kern && g->sh == 1 && g->sw == 1) {
-        return &nn_conv_direct;
-    }
-    return &nn_conv_im2col;
 }

@@ -12,7 +12,7 @@
 #include <math.h>
 #include <strings.h>
 
-#include "nn_internal.h"
+#include "nn_kern.h"
 
 nn_optim_opts nn_optim_defaults(nn_optim_kind kind)
 {

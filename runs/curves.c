@@ -19,16 +19,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "curves_internal.h"
-#include "nn_internal.h"
+#include "rn.h"
+#include "rn_internal.h"
 
-const char *const nn_curve_colnames[NN_CV_COUNT] = {
+const char *const rn_curve_colnames[RN_CV_COUNT] = {
     "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "images_per_s", "input_stall",
 };
 
 /* ---- reading runs.db ------------------------------------------------------ */
 
-int nn_curves_db_open(const char *runs_path, sqlite3 **db, char *err, size_t errlen)
+int rn_curves_db_open(const char *runs_path, sqlite3 **db, char *err, size_t errlen)
 {
     struct stat st;
     char why[128];
@@ -71,14 +71,14 @@ int nn_curves_db_open(const char *runs_path, sqlite3 **db, char *err, size_t err
     return rc;
 }
 
-char *nn_curves_col_text(sqlite3_stmt *q, int col)
+char *rn_curves_col_text(sqlite3_stmt *q, int col)
 {
     const char *s = (const char *)sqlite3_column_text(q, col);
     return s ? strdup(s) : NULL;
 }
 
 /* A REAL column; NULL (how SQLite stores NaN) as NAN. */
-double nn_curves_col_double(sqlite3_stmt *q, int col)
+double rn_curves_col_double(sqlite3_stmt *q, int col)
 {
     if (sqlite3_column_type(q, col) == SQLITE_NULL) {
         return (double)NAN;
@@ -86,7 +86,7 @@ double nn_curves_col_double(sqlite3_stmt *q, int col)
     return sqlite3_column_double(q, col);
 }
 
-int nn_curves_db_err(sqlite3 *db, const char *path, const char *step, char *err, size_t errlen)
+int rn_curves_db_err(sqlite3 *db, const char *path, const char *step, char *err, size_t errlen)
 {
     return ck_err(err, errlen, CK_EDB, "%s: %s: %s", path, step, sqlite3_errmsg(db));
 }
@@ -108,7 +108,7 @@ static int recorded_runs(sqlite3 *db, const char *path, char ***names, int *n, c
     *names = NULL;
     *n = 0;
     if (sqlite3_prepare_v2(db, "SELECT name FROM runs ORDER BY rowid", -1, &q, NULL) != SQLITE_OK) {
-        return nn_curves_db_err(db, path, "runs", err, errlen);
+        return rn_curves_db_err(db, path, "runs", err, errlen);
     }
     int cap = 0, rc = 0, step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
@@ -121,7 +121,7 @@ static int recorded_runs(sqlite3 *db, const char *path, char ***names, int *n, c
             }
             *names = nn;
         }
-        (*names)[*n] = nn_curves_col_text(q, 0);
+        (*names)[*n] = rn_curves_col_text(q, 0);
         if (!(*names)[*n]) {
             rc = CK_ENOMEM;
             break;
@@ -129,7 +129,7 @@ static int recorded_runs(sqlite3 *db, const char *path, char ***names, int *n, c
         (*n)++;
     }
     if (rc == 0 && step != SQLITE_DONE) {
-        rc = nn_curves_db_err(db, path, "runs", err, errlen);
+        rc = rn_curves_db_err(db, path, "runs", err, errlen);
     } else if (rc == CK_ENOMEM) {
         ck_err(err, errlen, rc, "%s: runs: out of memory", path);
     }
@@ -157,14 +157,14 @@ static int no_such_run(const char *path, const char *run, char **names, int n, c
     return rc;
 }
 
-static int load_epochs(sqlite3 *db, const char *path, nn_curve *c, char *err, size_t errlen)
+static int load_epochs(sqlite3 *db, const char *path, rn_curve *c, char *err, size_t errlen)
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT epoch, loss, accuracy, val_loss, val_accuracy, seconds,"
                            " images_per_s, input_stall FROM epochs WHERE run = ? ORDER BY epoch",
                            -1, &q, NULL) != SQLITE_OK) {
-        return nn_curves_db_err(db, path, "epochs", err, errlen);
+        return rn_curves_db_err(db, path, "epochs", err, errlen);
     }
     sqlite3_bind_text(q, 1, c->run, -1, SQLITE_STATIC);
     int cap = 0, rc = 0, step;
@@ -175,7 +175,7 @@ static int load_epochs(sqlite3 *db, const char *path, nn_curve *c, char *err, si
             if (ne) {
                 c->epoch = ne;
             }
-            double *nv = ne ? realloc(c->v, (size_t)cap * NN_CV_COUNT * sizeof *nv) : NULL;
+            double *nv = ne ? realloc(c->v, (size_t)cap * RN_CV_COUNT * sizeof *nv) : NULL;
             if (!nv) {
                 rc = ck_err(err, errlen, CK_ENOMEM, "%s: run %s: epochs: out of memory", path,
                             c->run);
@@ -184,35 +184,35 @@ static int load_epochs(sqlite3 *db, const char *path, nn_curve *c, char *err, si
             c->v = nv;
         }
         c->epoch[c->n] = sqlite3_column_int(q, 0);
-        for (int k = 0; k < NN_CV_COUNT; k++) {
-            c->v[(size_t)c->n * NN_CV_COUNT + k] = nn_curves_col_double(q, k + 1);
+        for (int k = 0; k < RN_CV_COUNT; k++) {
+            c->v[(size_t)c->n * RN_CV_COUNT + k] = rn_curves_col_double(q, k + 1);
         }
         c->n++;
     }
     if (rc == 0 && step != SQLITE_DONE) {
-        rc = nn_curves_db_err(db, path, "epochs", err, errlen);
+        rc = rn_curves_db_err(db, path, "epochs", err, errlen);
     }
     sqlite3_finalize(q);
     return rc;
 }
 
-static int load_status(sqlite3 *db, const char *path, nn_curve *c, char *err, size_t errlen)
+static int load_status(sqlite3 *db, const char *path, rn_curve *c, char *err, size_t errlen)
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(db, "SELECT status FROM runs WHERE name = ?", -1, &q, NULL) !=
         SQLITE_OK) {
-        return nn_curves_db_err(db, path, "runs", err, errlen);
+        return rn_curves_db_err(db, path, "runs", err, errlen);
     }
     sqlite3_bind_text(q, 1, c->run, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW) {
-        c->status = nn_curves_col_text(q, 0);
+        c->status = rn_curves_col_text(q, 0);
     }
     sqlite3_finalize(q);
     return 0;
 }
 
-int nn_curves_load(sqlite3 *db, const char *runs_path, const char *const *runs, int nruns,
-                   int need_epochs, nn_curve **out, int *n, char *err, size_t errlen)
+int rn_curves_load(sqlite3 *db, const char *runs_path, const char *const *runs, int nruns,
+                   int need_epochs, rn_curve **out, int *n, char *err, size_t errlen)
 {
     char **names = NULL;
     int nnames = 0;
@@ -245,7 +245,7 @@ int nn_curves_load(sqlite3 *db, const char *runs_path, const char *const *runs, 
             }
         }
     }
-    nn_curve *c = rc ? NULL : calloc(count ? (size_t)count : 1, sizeof *c);
+    rn_curve *c = rc ? NULL : calloc(count ? (size_t)count : 1, sizeof *c);
     if (rc == 0 && !c) {
         rc = CK_ENOMEM;
         ck_err(err, errlen, rc, "%s: runs: out of memory", runs_path);
@@ -267,7 +267,7 @@ int nn_curves_load(sqlite3 *db, const char *runs_path, const char *const *runs, 
     }
     free_names(names, nnames);
     if (rc) {
-        nn_curves_free(c, count);
+        rn_curves_free(c, count);
         return rc;
     }
     *out = c;
@@ -275,7 +275,7 @@ int nn_curves_load(sqlite3 *db, const char *runs_path, const char *const *runs, 
     return 0;
 }
 
-void nn_curves_free(nn_curve *c, int n)
+void rn_curves_free(rn_curve *c, int n)
 {
     for (int i = 0; i < n && c; i++) {
         free(c[i].run);
@@ -286,20 +286,20 @@ void nn_curves_free(nn_curve *c, int n)
     free(c);
 }
 
-int nn_curve_best(const nn_curve *c, nn_curves_best which)
+int rn_curve_best(const rn_curve *c, rn_curves_best which)
 {
-    int col = which == NN_CURVES_BEST_VAL_LOSS ? NN_CV_VAL_LOSS : NN_CV_VAL_ACCURACY;
+    int col = which == RN_CURVES_BEST_VAL_LOSS ? RN_CV_VAL_LOSS : RN_CV_VAL_ACCURACY;
     int best = -1;
-    if (which == NN_CURVES_BEST_NONE) {
+    if (which == RN_CURVES_BEST_NONE) {
         return -1;
     }
     for (int i = 0; i < c->n; i++) {
-        double v = c->v[(size_t)i * NN_CV_COUNT + col];
+        double v = c->v[(size_t)i * RN_CV_COUNT + col];
         if (isnan(v)) {
             continue;
         }
-        double b = best < 0 ? 0 : c->v[(size_t)best * NN_CV_COUNT + col];
-        if (best < 0 || (col == NN_CV_VAL_LOSS ? v < b : v > b)) {
+        double b = best < 0 ? 0 : c->v[(size_t)best * RN_CV_COUNT + col];
+        if (best < 0 || (col == RN_CV_VAL_LOSS ? v < b : v > b)) {
             best = i;
         }
     }
@@ -307,19 +307,19 @@ int nn_curve_best(const nn_curve *c, nn_curves_best which)
 }
 
 /* Opens runs.db, loads the selection inside one read transaction. */
-int nn_curves_open_load(const char *runs_path, const char *const *runs, int nruns, int need_epochs,
-                        sqlite3 **db, nn_curve **c, int *n, char *err, size_t errlen)
+int rn_curves_open_load(const char *runs_path, const char *const *runs, int nruns, int need_epochs,
+                        sqlite3 **db, rn_curve **c, int *n, char *err, size_t errlen)
 {
     *c = NULL;
     *n = 0;
-    int rc = nn_curves_db_open(runs_path, db, err, errlen);
+    int rc = rn_curves_db_open(runs_path, db, err, errlen);
     if (rc) {
         return rc;
     }
     if (sqlite3_exec(*db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = nn_curves_db_err(*db, runs_path, "begin", err, errlen);
+        rc = rn_curves_db_err(*db, runs_path, "begin", err, errlen);
     } else {
-        rc = nn_curves_load(*db, runs_path, runs, nruns, need_epochs, c, n, err, errlen);
+        rc = rn_curves_load(*db, runs_path, runs, nruns, need_epochs, c, n, err, errlen);
     }
     if (rc) {
         sqlite3_close(*db);
@@ -328,18 +328,18 @@ int nn_curves_open_load(const char *runs_path, const char *const *runs, int nrun
     return rc;
 }
 
-int nn_curves_read(const char *runs_path, const char *const *runs, int nruns, int need_epochs,
-                   nn_curve **c, int *n, char *err, size_t errlen)
+int rn_curves_read(const char *runs_path, const char *const *runs, int nruns, int need_epochs,
+                   rn_curve **c, int *n, char *err, size_t errlen)
 {
     sqlite3 *db;
-    int rc = nn_curves_open_load(runs_path, runs, nruns, need_epochs, &db, c, n, err, errlen);
+    int rc = rn_curves_open_load(runs_path, runs, nruns, need_epochs, &db, c, n, err, errlen);
     if (rc == 0) {
         sqlite3_close(db);
     }
     return rc;
 }
 
-int nn_curves_has_suffix(const char *s, const char *suffix)
+int rn_curves_has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcasecmp(s + n - k, suffix) == 0;

@@ -1,4 +1,5 @@
-/* nn_internal.h: what the train/ files share and the tests reach into.
+/* nn_kern.h: the engine's kernels (train/kernels/), what the model and the
+ * tests call.
  *
  * Kernels follow llm.c: plain functions on flat float arrays, one per layer
  * and direction, with the shapes in the comment. Layout is NHWC (Keras's
@@ -17,8 +18,8 @@
  * R S kernel height/width, P Q output height/width, Din Dout dense in/out
  * (I is taken by <complex.h>, which cblas.h includes).
  */
-#ifndef NN_INTERNAL_H
-#define NN_INTERNAL_H
+#ifndef NN_KERN_H
+#define NN_KERN_H
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -228,10 +229,7 @@ typedef struct nn_conv_impl {
     nn_conv_pool_bwd_fn backward_pool;
 } nn_conv_impl;
 
-/* Can a Conv2D of geometry g with activation act, run by impl, and the
- * MaxPooling2D pg after it go through impl->forward_pool? */
-int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act act,
-                       const nn_conv_shape *pg, const nn_exec *ex);
+/* ---- the implementations and the choice among them (conv_select.c) ---- */
 
 /* im2col per sample + cblas_sgemm: the reference, and the path on CPUs
  * without AVX-512. */
@@ -244,6 +242,43 @@ extern const nn_conv_impl nn_conv_direct;
  * filters multiples of 16, AVX-512 (conv_winograd.c). */
 extern const nn_conv_impl nn_conv_winograd;
 int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex);
+/* Can a Conv2D of geometry g with activation act, run by impl, and the
+ * MaxPooling2D pg after it go through impl->forward_pool? */
+int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act act,
+                       const nn_conv_shape *pg, const nn_exec *ex);
+/* The implementation for a layer of geometry g run with ex. */
+const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex);
+
+/* ---- their functions, which only the tables above name ---------------- */
+
+/* im2col (layers.c). */
+size_t nn_im2col_scratch(const nn_conv_shape *g, int N, int threads, int need_dx);
+void nn_im2col_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                       const float *b, nn_act act, float *y, const nn_exec *ex);
+void nn_im2col_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                        const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                        float *db, const nn_exec *ex);
+/* Direct (conv_direct.c). */
+size_t nn_direct_scratch(const nn_conv_shape *g, int N, int threads, int need_dx);
+void nn_direct_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                       const float *b, nn_act act, float *y, const nn_exec *ex);
+void nn_direct_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                        const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                        float *db, const nn_exec *ex);
+void nn_direct_forward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                            const float *b, const nn_conv_shape *pg, float *py, uint32_t *parg,
+                            const nn_exec *ex);
+void nn_direct_backward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                             const nn_conv_shape *pg, const float *py, const uint32_t *parg,
+                             const float *pdy, float *dx, float *dw, float *db, const nn_exec *ex);
+/* Winograd's forward (conv_winograd.c) and its scratch on `threads`. */
+size_t nn_wino_scratch(const nn_conv_shape *g, int threads);
+void nn_wino_forward(const nn_conv_shape *g, int N, const float *x, const float *w, const float *b,
+                     nn_act act, float *y, const nn_exec *ex);
+void nn_wino_forward_pool(const nn_conv_shape *g, int N, const float *x, const float *w,
+                          const float *b, const nn_conv_shape *pg, float *py, uint32_t *parg,
+                          const nn_exec *ex);
+
 /* The direct backward with, on large maps, its kernel and input
  * gradients by Winograd (the backward of nn_conv_winograd, conv_direct.c),
  * and its scratch. */
@@ -272,8 +307,6 @@ void nn_wino_images(const nn_conv_shape *gx, int N, const float *x, const float 
 void nn_wino_dw_images(const nn_conv_shape *g, int N, const float *x, const float *dy, float *W,
                        float *scratch, const nn_kernels *kern);
 void nn_wino_dw_finish(const nn_conv_shape *g, const float *W, float *dw);
-/* The implementation for a layer of geometry g run with ex. */
-const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex);
 
 /* x (N,H,W,C) -> y (N,P,Q,C), max over the window's in-bounds inputs (a
  * NaN wins), and arg (N,P,Q,C) the window cell r*S + s of the first
@@ -344,120 +377,6 @@ int nn_optim_slots(const nn_optim_opts *o);
  * this one; s1, s2 are the state slots (NULL when unused). */
 void nn_optim_update(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g,
                      float *s1, float *s2);
-
-/* ---- models ----------------------------------------------------------- */
-
-typedef enum nn_kind {
-    NN_INPUT = 0,
-    NN_RESCALING,
-    NN_CONV2D,
-    NN_MAXPOOL2D,
-    NN_FLATTEN,
-    NN_DENSE,
-    NN_DROPOUT,
-    NN_ACTIVATION,
-    NN_PREPROCESS, /* keras.applications' preprocess_input, mode "caffe" */
-} nn_kind;
-#define NN_KINDS (NN_PREPROCESS + 1)
-
-/* One layer: its spec, its output shape and where its tensors live.
- * A flat output (Flatten, Dense) has h = w = 1 and flat = 1. */
-typedef struct nn_layer {
-    nn_kind kind;
-    char name[64];
-    int line; /* in the spec text */
-    int h, w, c, flat;
-    size_t size;     /* floats per sample of the output: h*w*c */
-    nn_conv_shape g; /* Conv2D, MaxPooling2D */
-    const nn_conv_impl *conv;
-    nn_act act; /* Conv2D, Dense, Activation */
-    int use_bias;
-    float scale, offset;           /* Rescaling */
-    float rate;                    /* Dropout */
-    int fan_in, fan_out;           /* Glorot */
-    size_t w_off, w_n, b_off, b_n; /* in the params and grads arenas */
-    /* Activations arena, (batch, size) each; y of Input and Flatten are
-     * views (the model's input, the previous layer's y), dy may be NULL
-     * where no gradient reaches. */
-    float *y, *dy, *mask;
-    uint32_t *arg; /* MaxPooling2D: the argmax of each output, (batch, size) */
-    int need_dx;   /* does a gradient have to flow into the previous layer? */
-    int frozen;    /* trainable=False: its weights are not updated */
-} nn_layer;
-
-/* Parses spec text into layers with shapes and parameter counts (nothing
- * allocated for tensors). *out is malloc'd, *n set. `source` names the text
- * in errors: "source:LINE: spec: reason". */
-int nn_spec_parse(const char *text, const char *source, nn_layer **out, int *n, char *err,
-                  size_t errlen);
-
-/* Keras's class name of a layer kind ("Conv2D"). */
-const char *nn_kind_name(nn_kind kind);
-
-struct nn_model {
-    char *name, *spec, *config;
-    nn_layer *layers;
-    int nlayers;
-    int batch; /* maximum samples per forward */
-    size_t nparams;
-    float *params, *grads; /* arenas of nparams floats */
-    nn_optim_opts opt;
-    int64_t steps; /* updates done */
-    float *state;  /* optimizer arena: slots * nparams floats */
-    float *acts;   /* activations arena */
-    size_t nacts;
-    float *dacts;   /* activation gradients, where a gradient arrives */
-    float *logits;  /* (batch, D) the final layer's input to its activation */
-    float *targets; /* (batch, D) one-hot scratch for categorical targets */
-    nn_exec ex;     /* threads, scratch (in the activations arena), kernels */
-    double *prof;   /* NULL, or seconds per layer: forward [0, nlayers),
-                       backward [nlayers, 2*nlayers), added by each pass */
-    int n;          /* samples in the last forward */
-    int trained;    /* the last forward was in training mode */
-};
-
-/* ---- checkpoints ------------------------------------------------------- */
-
-/* The trainer's state saved with the weights. The random streams are
- * counter-based and keyed by (seed, epoch, ...), so the epoch to run next
- * IS the generator's position. */
-typedef struct nn_ckpt_state {
-    int epoch; /* epochs completed */
-    uint64_t seed;
-    double best;    /* best monitored loss so far (INFINITY: none) */
-    int best_epoch; /* 1-based, 0: none */
-    int wait;       /* epochs without improvement */
-} nn_ckpt_state;
-
-/* Writes m (spec, weights, optimizer and its state), st and config to
- * path atomically (a temporary file renamed over it). Returns 0, CK_EIO. */
-int nn_ckpt_write(const nn_model *m, const nn_ckpt_state *st, const char *config, const char *path,
-                  char *err, size_t errlen);
-/* Reads path into m, whose spec must be the checkpoint's: weights,
- * optimizer, its state and step count; st and *config (malloc'd, may be
- * NULL) when not NULL. Returns 0, CK_EIO, CK_EFORMAT, CK_ENOMEM. */
-int nn_ckpt_read(nn_model *m, const char *path, nn_ckpt_state *st, char **config, char *err,
-                 size_t errlen);
-
-/* ---- runs.db (runs.c) --------------------------------------------------- */
-
-struct sqlite3;
-
-/* Opens (creating tables if needed). Returns 0, CK_EDB. */
-int nn_runs_open(const char *path, struct sqlite3 **db, char *err, size_t errlen);
-void nn_runs_close(struct sqlite3 *db);
-/* A new run (refused if the name exists), or with resume an existing one
- * whose config must be identical: its epochs after `epoch` are deleted and
- * its status set back to running. Returns 0, CK_EINVAL, CK_EDB. */
-int nn_runs_start(struct sqlite3 *db, const char *name, const char *config,
-                  const char *dataset_hash, uint64_t seed, const char *summary, int resume,
-                  int epoch, char *err, size_t errlen);
-/* One epoch (1-based): loss, accuracy, val_loss, val_accuracy, seconds,
- * images_per_s, input_stall (NAN is stored as NULL by SQLite). */
-int nn_runs_epoch(struct sqlite3 *db, const char *name, int epoch, const double v[7], char *err,
-                  size_t errlen);
-int nn_runs_finish(struct sqlite3 *db, const char *name, const char *status, char *err,
-                   size_t errlen);
 
 /* Glorot-uniform: n floats uniform in [-l, l), l = sqrt(6/(fan_in+fan_out)),
  * drawn from r in storage order. */

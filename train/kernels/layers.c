@@ -19,7 +19,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn_internal.h"
+#include "nn_kern.h"
 
 int nn_conv_shape_set(nn_conv_shape *g, int same)
 {
@@ -124,14 +124,14 @@ static void sum_rows(size_t M, int K, const float *dy, float *db)
     }
 }
 
-static size_t im2col_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
+size_t nn_im2col_scratch(const nn_conv_shape *g, int N, int threads, int need_dx)
 {
     (void)N, (void)threads, (void)need_dx;
     return (size_t)g->P * g->Q * ((size_t)g->R * g->S * g->C + g->K);
 }
 
-static void conv_im2col_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
-                                const float *b, nn_act act, float *y, const nn_exec *ex)
+void nn_im2col_forward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                       const float *b, nn_act act, float *y, const nn_exec *ex)
 {
     const int M = g->P * g->Q, Kd = g->R * g->S * g->C;
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)M * g->K;
@@ -149,9 +149,9 @@ static void conv_im2col_forward(const nn_conv_shape *g, int N, const float *x, c
     }
 }
 
-static void conv_im2col_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
-                                 const float *y, nn_act act, const float *dy, float *dx, float *dw,
-                                 float *db, const nn_exec *ex)
+void nn_im2col_backward(const nn_conv_shape *g, int N, const float *x, const float *w,
+                        const float *y, nn_act act, const float *dy, float *dx, float *dw,
+                        float *db, const nn_exec *ex)
 {
     const int M = g->P * g->Q, Kd = g->R * g->S * g->C;
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)M * g->K;
@@ -179,11 +179,6 @@ static void conv_im2col_backward(const nn_conv_shape *g, int N, const float *x, 
         }
     }
 }
-
-const nn_conv_impl nn_conv_im2col = {.name = "im2col+sgemm",
-                                     .scratch = im2col_scratch,
-                                     .forward = conv_im2col_forward,
-                                     .backward = conv_im2col_backward};
 
 /* ---- Dense ---------------------------------------------------------------- */
 

@@ -1,0 +1,225 @@
+/* rn.h: the experiment record (runs/ module): runs.db and what is read
+ * from it (curve export, the listing, the book's figures).
+ *
+ *   runs(name PRIMARY KEY, config JSON, dataset_hash, seed, model_summary,
+ *        start, end, status)      status: running, done, interrupted, failed
+ *   epochs(run, epoch, loss, accuracy, val_loss, val_accuracy, seconds,
+ *          images_per_s, input_stall)
+ *   evaluations(run, split, loss, accuracy, n, confusion JSON, time)
+ *
+ * It knows nothing of tensors or models: the trainer reports each epoch
+ * through its recorder callbacks (nn.h), and cli/ connects those to the
+ * writer below. Only plain values cross.
+ */
+#ifndef RN_H
+#define RN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- writing runs.db (runs.c) --------------------------------------------
+ *
+ * One open runs.db; one thread at a time. Each call is its own
+ * transaction, so a run killed at any point leaves every row it wrote. */
+
+typedef struct rn_db rn_db; /* opaque */
+
+/* Opens path (creating it and its tables if needed). Returns 0, CK_EDB. */
+int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen);
+void rn_db_close(rn_db *db); /* NULL is a no-op */
+
+/* A new run (refused if the name exists: CK_EINVAL "run NAME: already
+ * recorded"), or with resume an existing one whose config must be
+ * identical: its epochs after `epoch` (those done, as the checkpoint
+ * resumed from says) are deleted and its status set back to running.
+ * Returns 0, CK_EINVAL, CK_EDB. */
+int rn_run_start(rn_db *db, const char *name, const char *config, const char *dataset_hash,
+                 uint64_t seed, const char *summary, int resume, int epoch, char *err,
+                 size_t errlen);
+
+/* The metric values of one epoch row, in runs.db's column order. */
+enum { RN_EPOCH_VALUES = 7 };
+
+/* One epoch (1-based): loss, accuracy, val_loss, val_accuracy, seconds,
+ * images_per_s, input_stall (NAN is stored as NULL). Returns 0, CK_EDB. */
+int rn_run_epoch(rn_db *db, const char *name, int epoch, const double v[RN_EPOCH_VALUES], char *err,
+                 size_t errlen);
+/* Ends a run with status (done, interrupted, failed). Returns 0, CK_EDB. */
+int rn_run_finish(rn_db *db, const char *name, const char *status, char *err, size_t errlen);
+
+/* Records an evaluation of run `run` on `split` in runs.db at path (table
+ * evaluations): mean loss and accuracy over n samples, and the
+ * (classes, classes) confusion matrix (row = true, column = predicted),
+ * stored as JSON. Returns 0, CK_EDB, CK_ENOMEM. */
+int rn_record_eval(const char *runs_path, const char *run, const char *split, double loss,
+                   double accuracy, int64_t n, int classes, const int64_t *confusion, char *err,
+                   size_t errlen);
+
+/* ---- reading: export, list, plots (curves*.c) ------------------------------
+ *
+ * These functions only read runs.db (opened read-only, never created, safe
+ * while a training run writes to it). Runs are named by their runs.db name;
+ * `runs` (nruns names) selects and orders them, nruns == 0 means every run
+ * in the order it was recorded. A name that is not recorded is CK_EINVAL
+ * with the recorded names in the message; so is a name given twice.
+ *
+ * Errors: CK_EIO (runs.db missing; the output cannot be written),
+ * CK_EFORMAT (not a runs.db), CK_EINVAL (a run, column or option that does
+ * not exist; a named run without epochs for export and plot), CK_EDB,
+ * CK_ENOMEM. Messages are one line: "runs.db: run x: no such run (recorded:
+ * a, b)". Nothing is printed.
+ *
+ * Threads: export and list are thread-safe (each call has its own
+ * connection). Plot is not: PLplot keeps process-wide state (its driver
+ * table and stream list), so call rn_curves_plot from one thread at a time
+ * (the CLI calls it once per process); it makes and ends its own PLplot
+ * stream, so it can be called again afterwards in the same process. */
+
+/* Export formats. AUTO: by the output file's extension (".json" -> JSON,
+ * anything else CSV), CSV for text output. */
+typedef enum rn_curves_format {
+    RN_CURVES_AUTO = 0,
+    RN_CURVES_CSV,
+    RN_CURVES_JSON,
+} rn_curves_format;
+
+/* The export's metric columns, in runs.db order; run and epoch always come
+ * first. */
+#define RN_CURVES_COLUMNS "loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,input_stall"
+/* The columns that a seeded run reproduces bit for bit (seconds,
+ * images_per_s and input_stall are measured times). Compare exports of
+ * repeated runs with these. */
+#define RN_CURVES_DETERMINISTIC "loss,accuracy,val_loss,val_accuracy"
+
+typedef struct rn_curves_export_opts {
+    rn_curves_format format;
+    /* Comma-separated metric columns, in the order to write them (e.g.
+     * RN_CURVES_DETERMINISTIC); NULL or "": all of RN_CURVES_COLUMNS. */
+    const char *columns;
+} rn_curves_export_opts;
+
+/* "csv", "json" (case-insensitive) -> format; -1 if unknown. */
+int rn_curves_format_parse(const char *name);
+
+/* The curves of the selected runs as text: one row per run and epoch, runs
+ * in selection order, epochs ascending. Runs without epochs give no rows
+ * when nruns == 0.
+ *   CSV: a header "run,epoch,<columns>", then rows; numbers in the shortest
+ *   "%.15g".."%.17g" form that reads back to the same double (C locale),
+ *   a missing value (no validation) as an empty field, a run name quoted
+ *   as RFC 4180 when it needs it. pandas.read_csv reads it as is.
+ *   JSON: an array of row objects with the same keys in the same order,
+ *   a missing or non-finite value as null, one row per line
+ *   (pandas.read_json reads it as is).
+ * The same runs.db content gives the same bytes. o may be NULL (CSV, all
+ * columns). *text (NUL-terminated, *len bytes; len may be NULL) is
+ * malloc'd: the caller frees it. */
+int rn_curves_export(const char *runs_path, const char *const *runs, int nruns,
+                     const rn_curves_export_opts *o, char **text, size_t *len, char *err,
+                     size_t errlen);
+/* As rn_curves_export, written to out_path through a temporary file in the
+ * same directory renamed over it (a failed export leaves no file and an
+ * existing one intact). */
+int rn_curves_export_file(const char *runs_path, const char *const *runs, int nruns,
+                          const rn_curves_export_opts *o, const char *out_path, char *err,
+                          size_t errlen);
+
+/* One run of runs.db with its configuration summary and results. Strings
+ * are NULL when absent. */
+typedef struct rn_curves_run {
+    char *name;
+    char *model;     /* config "model" */
+    char *optimizer; /* config "optimizer.name" */
+    char *augment;   /* config "extra.augment" (a policy name, or its JSON) */
+    char *dataset_hash;
+    char *status; /* running, done, interrupted, failed */
+    char *start, *end;
+    char *config;    /* the full configuration text, JSON as recorded */
+    int config_json; /* 1 when config parses as JSON */
+    int epochs;      /* configured (config "epochs"), 0 if absent */
+    int batch;       /* config "batch", 0 if absent */
+    double lr;       /* config "optimizer.lr", NAN if absent */
+    uint64_t seed;
+    int epochs_done; /* epoch rows recorded */
+    double best_val_accuracy;
+    int best_val_accuracy_epoch; /* 1-based; 0 (and NAN) without validation */
+    double best_val_loss;
+    int best_val_loss_epoch;
+    double test_accuracy, test_loss; /* the latest evaluation on split "test";
+                                        NAN if none */
+    int64_t test_n;                  /* its samples, 0 if none */
+} rn_curves_run;
+
+typedef struct rn_curves_list {
+    int n;
+    rn_curves_run *runs; /* n rows, in selection order; malloc'd */
+} rn_curves_list;
+
+/* The selected runs (nruns == 0: all, including runs without epochs).
+ * Release out with rn_curves_list_free. */
+int rn_curves_list_runs(const char *runs_path, const char *const *runs, int nruns,
+                        rn_curves_list *out, char *err, size_t errlen);
+void rn_curves_list_free(rn_curves_list *l); /* NULL is a no-op */
+/* The list as an aligned text table with a header line (run, model,
+ * epochs done/configured, batch, optimizer, lr, augment, dataset hash's
+ * first 12 characters, seed, status, best val_acc (epoch), test acc), or as
+ * a JSON array of objects (every field, config embedded as JSON). *text is
+ * malloc'd. Returns 0, CK_ENOMEM. */
+int rn_curves_list_table(const rn_curves_list *l, char **text);
+int rn_curves_list_json(const rn_curves_list *l, char **text);
+
+/* Plot layouts. OVERLAY: two panels, accuracy then loss, every run drawn in
+ * both in its own colour. SIDE: one column per run, accuracy above loss,
+ * the y ranges shared along each row. */
+typedef enum rn_curves_layout {
+    RN_CURVES_OVERLAY = 0,
+    RN_CURVES_SIDE,
+} rn_curves_layout;
+
+/* Which validation epoch is marked as the best. VAL_ACCURACY (default): the
+ * highest val_accuracy, as Keras users read their curves (and the "best
+ * val_acc" of the list). VAL_LOSS: the lowest val_loss, the epoch nn_train
+ * keeps as its best checkpoint. The first epoch wins ties. */
+typedef enum rn_curves_best {
+    RN_CURVES_BEST_VAL_ACCURACY = 0,
+    RN_CURVES_BEST_VAL_LOSS,
+    RN_CURVES_BEST_NONE,
+} rn_curves_best;
+
+typedef struct rn_curves_plot_opts {
+    int width, height; /* pixels (PNG) or SVG units (pt); 0: the default,
+                          1100x520 overlay, 440 per run x 760 side by side;
+                          each 200..8000 */
+    rn_curves_layout layout;
+    rn_curves_best best;
+    const char *title; /* above the panels; NULL: none */
+    /* nruns legend labels ("without augmentation"), or NULL; a NULL entry
+     * stands for the run's name. Only with named runs. */
+    const char *const *labels;
+} rn_curves_plot_opts;
+
+/* OVERLAY, best VAL_ACCURACY, default size, no title, no labels. */
+rn_curves_plot_opts rn_curves_plot_defaults(void);
+
+/* "overlay", "side" -> layout; "val_accuracy", "val_loss", "none" -> best;
+ * -1 if unknown. */
+int rn_curves_layout_parse(const char *name);
+int rn_curves_best_parse(const char *name);
+
+/* The book's figures for the selected runs (at most 10: one colour each,
+ * matplotlib's tab10 in order: #1f77b4, #ff7f0e, #2ca02c, #d62728, ...),
+ * drawn by PLplot's cairo drivers into out_path, PNG or SVG by its
+ * extension (".png", ".svg"): per run and panel, training solid and
+ * validation dashed against epochs; the best validation epoch of each run
+ * marked with a filled circle on its validation curves; a legend under the
+ * panels (one entry per run with its best val_accuracy and epoch, then
+ * the line styles). Written through a temporary file renamed over
+ * out_path. o may be NULL (defaults). Returns 0, CK_EINVAL (extension,
+ * size, more than 10 runs, a run without epochs), CK_EIO (the output
+ * directory is not writable, or PLplot's driver is missing: Debian package
+ * plplot-driver-cairo), CK_EFORMAT, CK_EDB, CK_ENOMEM. PLplot itself exits
+ * the process on failures it cannot return (out of memory inside it). */
+int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
+                   const rn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen);
+
+#endif
