@@ -36,6 +36,17 @@ static inline const char *ck_test_data(const char *rel, char *buf, size_t len)
     return NULL;
 }
 
+/* Returns have: when 0, notes on stderr that `what` was skipped on this
+ * CPU (as the real-data tests note missing data), so a suite that passes
+ * on a CPU without the instruction set says what it did not test. */
+static inline int ck_test_cpu_has(int have, const char *isa, const char *what)
+{
+    if (!have) {
+        fprintf(stderr, "note: %s skipped: this CPU has no %s\n", what, isa);
+    }
+    return have;
+}
+
 /* A fresh scratch directory, path written into buf. */
 static inline const char *ck_test_tmpdir(char *buf, size_t len)
 {

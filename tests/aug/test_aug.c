@@ -1039,7 +1039,7 @@ END_TEST
  * bit: 11-bit weights, exact int32 sums, one conversion, one multiply. */
 START_TEST(bilinear_simd_equals_scalar)
 {
-    if (!aug_warp_bilinear3_ok()) {
+    if (!ck_test_cpu_has(aug_warp_bilinear3_ok(), "AVX-512", "bilinear_simd_equals_scalar")) {
         return;
     }
     enum { W = 37, H = 29, N = 53, FBITS = 11 };

@@ -393,7 +393,7 @@ static const conv_shape_case winograd_cases[] = {
 
 START_TEST(winograd_vs_naive)
 {
-    if (!nn_have_avx512()) {
+    if (!ck_test_cpu_has(nn_have_avx512(), "AVX-512", "winograd_vs_naive")) {
         return;
     }
     nn_exec ex = {.kern = &nn_kernels_avx512};
@@ -449,7 +449,7 @@ static void no_dx_fits(const nn_conv_impl *impl, int N, int H, int W, int C, int
 
 START_TEST(winograd_without_dx)
 {
-    if (!nn_have_avx512()) {
+    if (!ck_test_cpu_has(nn_have_avx512(), "AVX-512", "winograd_without_dx")) {
         return;
     }
     no_dx_fits(&nn_conv_winograd, 8, 29, 33, 64, 16, 0); /* 240 tiles: Winograd's gradients */
@@ -501,7 +501,7 @@ static void same_bits(const nn_conv_impl *impl, int H, int W)
 START_TEST(direct_same_bits)
 {
     same_bits(&nn_conv_direct, 9, 7);
-    if (nn_have_avx512()) {
+    if (ck_test_cpu_has(nn_have_avx512(), "AVX-512", "direct_same_bits: Winograd")) {
         same_bits(&nn_conv_winograd, 9, 7);
         same_bits(&nn_conv_winograd, 16, 13); /* its gradients too (48 tiles and up) */
     }
@@ -560,7 +560,7 @@ static void conv_pool_check(const nn_conv_impl *impl, int threads, int N, int H,
 
 START_TEST(conv_pool_fused)
 {
-    if (!nn_have_avx512()) {
+    if (!ck_test_cpu_has(nn_have_avx512(), "AVX-512", "conv_pool_fused")) {
         return;
     }
     conv_pool_check(&nn_conv_direct, 1, 3, 11, 9, 3, 32, 3, 0,
@@ -603,7 +603,7 @@ START_TEST(direct_nan)
         free(w);
         free(ex.scratch);
     }
-    if (nn_have_avx512()) { /* and through Winograd's transforms */
+    if (ck_test_cpu_has(nn_have_avx512(), "AVX-512", "Winograd's transforms")) {
         nn_conv_shape g = {.H = 4, .W = 4, .C = 16, .K = 16, .R = 3, .S = 3, .sh = 1, .sw = 1};
         ck_assert_int_eq(nn_conv_shape_set(&g, 1), 0);
         nn_exec ex = {.kern = &nn_kernels_avx512, .max_threads = 1};
@@ -700,7 +700,7 @@ END_TEST
  * argmax (the first maximum on ties, a NaN wins), same gradient. */
 START_TEST(pool_fast_vs_generic)
 {
-    if (!nn_have_avx512()) {
+    if (!ck_test_cpu_has(nn_have_avx512(), "AVX-512", "pool_fast_vs_generic")) {
         return;
     }
     nn_conv_shape g = {.H = 7, .W = 9, .C = 48, .K = 48, .R = 2, .S = 2, .sh = 2, .sw = 2};
