@@ -367,7 +367,7 @@ static nn_model *model_new(const char *spec, uint64_t seed)
 static const nn_layer *layer_named(const nn_model *m, const char *name)
 {
     for (int i = 0; i < m->nlayers; i++) {
-        if (strcmp(m->layers[i].name, name) == 0) {
+        if (strcmp(m->layers[i].desc.name, name) == 0) {
             return &m->layers[i];
         }
     }
@@ -384,11 +384,11 @@ static void assert_weights(const nn_model *m, const tlayer *ls, int n)
             continue;
         }
         const nn_layer *L = layer_named(m, ls[i].name);
-        ck_assert_uint_eq(L->w_n, ls[i].wn);
-        ck_assert_uint_eq(L->b_n, ls[i].bn);
-        ck_assert_msg(memcmp(m->params + L->w_off, ls[i].w, L->w_n * sizeof(float)) == 0,
+        ck_assert_uint_eq(L->desc.w_n, ls[i].wn);
+        ck_assert_uint_eq(L->desc.b_n, ls[i].bn);
+        ck_assert_msg(memcmp(m->params + L->w_off, ls[i].w, L->desc.w_n * sizeof(float)) == 0,
                       "%s: kernel differs", ls[i].name);
-        ck_assert_msg(memcmp(m->params + L->b_off, ls[i].b, L->b_n * sizeof(float)) == 0,
+        ck_assert_msg(memcmp(m->params + L->b_off, ls[i].b, L->desc.b_n * sizeof(float)) == 0,
                       "%s: bias differs", ls[i].name);
     }
 }
@@ -521,8 +521,8 @@ START_TEST(load_base_under_new_head)
                             "Dense(1, activation='sigmoid')\n",
                             9);
     const nn_layer *d0 = layer_named(m, "dense"), *d1 = layer_named(m, "dense_1");
-    size_t head = d0->w_n + d0->b_n + d1->w_n + d1->b_n;
-    ck_assert_uint_eq(d1->b_off + d1->b_n - d0->w_off, head);
+    size_t head = d0->desc.w_n + d0->desc.b_n + d1->desc.w_n + d1->desc.b_n;
+    ck_assert_uint_eq(d1->b_off + d1->desc.b_n - d0->w_off, head);
     float *before = malloc(head * sizeof *before);
     memcpy(before, m->params + d0->w_off, head * sizeof *before);
     int loaded = -1;
@@ -774,7 +774,7 @@ START_TEST(save_layout_and_round_trip)
     int n = attr_fixed_strings(f, "layer_names", names, 16);
     ck_assert_int_eq(n, a->nlayers - 1);
     for (int i = 0; i < n; i++) {
-        ck_assert_str_eq(names[i], a->layers[i + 1].name);
+        ck_assert_str_eq(names[i], a->layers[i + 1].desc.name);
     }
     ck_assert_str_eq(names[0], "block1_conv1");
     ck_assert_str_eq(names[7], "dropout");
@@ -857,7 +857,7 @@ START_TEST(save_chunked_names)
     char(*names)[96] = malloc(NACT * sizeof *names);
     /* numpy's array_split of 1102 names in two: 551 and 551. */
     ck_assert_int_eq(attr_fixed_strings(f, "layer_names0", names, NACT), 551);
-    ck_assert_str_eq(names[0], a->layers[1].name);
+    ck_assert_str_eq(names[0], a->layers[1].desc.name);
     ck_assert_int_eq(attr_fixed_strings(f, "layer_names1", names, NACT), 551);
     ck_assert_str_eq(names[550], "dense");
     ck_assert_int_eq(H5Aexists(f, "layer_names2"), 0);

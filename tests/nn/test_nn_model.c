@@ -35,7 +35,7 @@ START_TEST(builtin_param_counts)
         const char *spec = nn_builtin_spec(want[i].name);
         ck_assert_ptr_nonnull(spec);
         /* Counted from the parsed layers: vgg16's arenas would be 1.6 GB. */
-        nn_layer *layers;
+        nn_layer_desc *layers;
         int nl;
         ck_assert_msg(nn_spec_parse(spec, want[i].name, &layers, &nl, err, sizeof err) == 0, "%s",
                       err);
@@ -317,11 +317,11 @@ START_TEST(frozen_gradients)
     t.x = nt_rand(3 * 5 * 4 * 3, 0, 255, 52);
     const nn_layer *c1 = &t.m->layers[2], *c2 = &t.m->layers[3], *out = &t.m->layers[5];
     ck_assert(c2->frozen && !c1->frozen && !out->frozen);
-    ck_assert_uint_eq(nn_model_trainable_params(t.m), t.m->nparams - c2->w_n - c2->b_n);
+    ck_assert_uint_eq(nn_model_trainable_params(t.m), t.m->nparams - c2->desc.w_n - c2->desc.b_n);
     nn_zero_grad(t.m);
     model_f(&t);
     nn_model_backward(t.m);
-    size_t n1 = c1->w_n + c1->b_n, no = out->w_n + out->b_n;
+    size_t n1 = c1->desc.w_n + c1->desc.b_n, no = out->desc.w_n + out->desc.b_n;
     nt_gradcheck(model_f, &t, t.m->params + c1->w_off, n1, t.m->grads + c1->w_off, 1e-3, 2e-3,
                  "c1 under a frozen layer");
     nt_gradcheck(model_f, &t, t.m->params + out->w_off, no, t.m->grads + out->w_off, 1e-3, 2e-3,
@@ -330,9 +330,9 @@ START_TEST(frozen_gradients)
     float *before = malloc(t.m->nparams * sizeof *before);
     memcpy(before, t.m->params, t.m->nparams * sizeof *before);
     nn_model_update(t.m);
-    ck_assert_int_eq(
-        memcmp(before + c2->w_off, t.m->params + c2->w_off, (c2->w_n + c2->b_n) * sizeof(float)),
-        0);
+    ck_assert_int_eq(memcmp(before + c2->w_off, t.m->params + c2->w_off,
+                            (c2->desc.w_n + c2->desc.b_n) * sizeof(float)),
+                     0);
     ck_assert_int_ne(memcmp(before + c1->w_off, t.m->params + c1->w_off, n1 * sizeof(float)), 0);
     ck_assert_int_ne(memcmp(before + out->w_off, t.m->params + out->w_off, no * sizeof(float)), 0);
     /* Trainable from the top layer: nothing below it gets a gradient. */
@@ -367,7 +367,7 @@ START_TEST(spec_input_shape)
     ck_assert_int_eq(nn_spec_set_input(nn_builtin_spec("vgg16-base"), "vgg16-base", 180, 180, 0,
                                        &spec, err, sizeof err),
                      0);
-    nn_layer *layers;
+    nn_layer_desc *layers;
     int n;
     ck_assert_int_eq(nn_spec_parse(spec, "s", &layers, &n, err, sizeof err), 0);
     ck_assert_int_eq(layers[0].h, 180);

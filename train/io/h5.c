@@ -222,29 +222,16 @@ static int read_names(const h5_ctx *c, hid_t obj, const char *where, const char 
 
 /* ---- shapes ------------------------------------------------------------- */
 
-/* The Keras shape of weight j (0 kernel, 1 bias) of a layer with weights;
- * returns its rank. */
+/* The Keras shape of weight j (0 kernel, 1 bias) of a layer with weights,
+ * from the table of layer kinds; returns its rank. */
 static int weight_shape(const nn_layer *L, int j, hsize_t dims[4])
 {
-    if (j == 1) {
-        dims[0] = L->b_n;
-        return 1;
+    size_t d[4];
+    int rank = nn_kinds[L->desc.kind].shape(&L->desc, j, d);
+    for (int i = 0; i < rank; i++) {
+        dims[i] = (hsize_t)d[i];
     }
-    if (L->kind == NN_CONV2D) {
-        dims[0] = (hsize_t)L->g.R;
-        dims[1] = (hsize_t)L->g.S;
-        dims[2] = (hsize_t)L->g.C;
-        dims[3] = (hsize_t)L->g.K;
-        return 4;
-    }
-    dims[0] = (hsize_t)L->fan_in;
-    dims[1] = (hsize_t)L->c;
-    return 2;
-}
-
-static int layer_weights(const nn_layer *L)
-{
-    return (L->w_n > 0) + (L->b_n > 0);
+    return rank;
 }
 
 /* "(3,3,3,64)" */
@@ -344,7 +331,7 @@ static int load_layer(const h5_ctx *c, hid_t grp, const char *base, const char *
     if (rc == 1) {
         rc = 0; /* as in Keras: no attribute, no weights */
     }
-    int want = L ? layer_weights(L) : 0;
+    int want = L ? nn_desc_weights(&L->desc) : 0;
     if (rc == 0 && !L && wn.n) {
         rc = ck_err(c->err, c->errlen, CK_EFORMAT,
                     "%s: %s: %d weight(s) in the file, no layer of that name in the model", c->path,
@@ -352,11 +339,11 @@ static int load_layer(const h5_ctx *c, hid_t grp, const char *base, const char *
     } else if (rc == 0 && wn.n != want) {
         rc = ck_err(c->err, c->errlen, CK_EFORMAT,
                     "%s: %s: %d weight(s) in the file, %d in the model (%s)", c->path, where, wn.n,
-                    want, nn_kind_name(L->kind));
+                    want, nn_kinds[L->desc.kind].keras);
     }
     for (int j = 0; rc == 0 && j < wn.n; j++) {
         snprintf(where, sizeof where, "%s%s/%s", base, name, wn.s[j]);
-        rc = read_weight(c, g, wn.s[j], where, L, j, dst + (j ? L->w_n : 0));
+        rc = read_weight(c, g, wn.s[j], where, L, j, dst + (j ? L->desc.w_n : 0));
     }
     *got = rc == 0 && wn.n > 0;
     strlist_free(&wn);
@@ -368,7 +355,7 @@ static int load_layer(const h5_ctx *c, hid_t grp, const char *base, const char *
 static int find_layer(const nn_model *m, const char *name)
 {
     for (int i = 0; i < m->nlayers; i++) {
-        if (strcmp(m->layers[i].name, name) == 0) {
+        if (strcmp(m->layers[i].desc.name, name) == 0) {
             return i;
         }
     }
@@ -395,7 +382,7 @@ static int load_groups(const h5_ctx *c, nn_model *m, hid_t grp, const char *base
         int li = match[i] = find_layer(m, names->s[i]);
         if (li >= 0 && off[li] == SIZE_MAX) {
             off[li] = total;
-            total += m->layers[li].w_n + m->layers[li].b_n;
+            total += m->layers[li].desc.w_n + m->layers[li].desc.b_n;
         }
     }
     scratch = malloc((total ? total : 1) * sizeof *scratch);
@@ -417,11 +404,11 @@ static int load_groups(const h5_ctx *c, nn_model *m, hid_t grp, const char *base
     }
     for (int i = 0; rc == 0 && i < m->nlayers; i++) {
         const nn_layer *L = &m->layers[i];
-        if (L->w_n && !got[i] && (flags & (NN_H5_STRICT | NN_H5_COMPLETE))) {
+        if (L->desc.w_n && !got[i] && (flags & (NN_H5_STRICT | NN_H5_COMPLETE))) {
             rc = ck_err(c->err, c->errlen, CK_EFORMAT,
                         "%s: %s: model layer %s (%s) is not in the file", c->path,
-                        flags & NN_H5_STRICT ? "strict" : "complete", L->name,
-                        nn_kind_name(L->kind));
+                        flags & NN_H5_STRICT ? "strict" : "complete", L->desc.name,
+                        nn_kinds[L->desc.kind].keras);
         }
         count += got[i];
     }
@@ -439,8 +426,9 @@ static int load_groups(const h5_ctx *c, nn_model *m, hid_t grp, const char *base
     for (int i = 0; rc == 0 && i < m->nlayers; i++) {
         const nn_layer *L = &m->layers[i];
         if (got[i]) {
-            memcpy(m->params + L->w_off, scratch + off[i], L->w_n * sizeof(float));
-            memcpy(m->params + L->b_off, scratch + off[i] + L->w_n, L->b_n * sizeof(float));
+            memcpy(m->params + L->w_off, scratch + off[i], L->desc.w_n * sizeof(float));
+            memcpy(m->params + L->b_off, scratch + off[i] + L->desc.w_n,
+                   L->desc.b_n * sizeof(float));
         }
     }
     if (rc == 0 && loaded) {
@@ -610,10 +598,11 @@ static int write_layer(hid_t f, hid_t lcpl, const nn_model *m, const nn_layer *L
 {
     char wn[2][96];
     const char *wp[2] = {wn[0], wn[1]};
-    int nw = layer_weights(L), rc = 0;
-    snprintf(wn[0], sizeof wn[0], "%s/kernel:0", L->name);
-    snprintf(wn[1], sizeof wn[1], "%s/bias:0", L->name);
-    hid_t g = H5Gcreate2(f, L->name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    int nw = nn_desc_weights(&L->desc), rc = 0;
+    for (int j = 0; j < nw; j++) {
+        snprintf(wn[j], sizeof wn[j], "%s/%s:0", L->desc.name, nn_kinds[L->desc.kind].weights[j]);
+    }
+    hid_t g = H5Gcreate2(f, L->desc.name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     rc = g < 0 ? write_fail(why) : write_names(g, "weight_names", wp, nw, why);
     for (int j = 0; rc == 0 && j < nw; j++) {
         hsize_t dims[4];
@@ -632,7 +621,7 @@ static int write_layer(hid_t f, hid_t lcpl, const nn_model *m, const nn_layer *L
     if (rc) {
         char inner[WHY];
         memcpy(inner, why, sizeof inner);
-        snprintf(why, WHY, "layer %.63s: %.160s", L->name, inner);
+        snprintf(why, WHY, "layer %.63s: %.160s", L->desc.name, inner);
     }
     return rc;
 }
@@ -649,7 +638,7 @@ static int write_file(const nn_model *m, const char *tmp, char why[WHY])
         return CK_ENOMEM;
     }
     for (int i = 0; i < n; i++) {
-        names[i] = m->layers[i + 1].name;
+        names[i] = m->layers[i + 1].desc.name;
     }
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), lcpl = -1, g = -1;
     if (f < 0 || (lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||

@@ -1,13 +1,14 @@
 /* bench.c: how fast a training step is, and where its time goes.
  *
  * Synthetic full batches isolate the trainer from the loader. The FLOP
- * count is the usual one for GEMM-shaped work (2 per multiply-add):
- * a convolution's forward 2*P*Q*K*R*S*C per sample, its backward the same
- * again for the kernel gradient and once more when a gradient flows into
- * its input; Dense likewise with Din*Dout. Pooling, activations and the
- * update are counted as time but not as FLOPs, which is what a GEMM-peak
- * comparison wants. Per-layer times come from the model's profile hook
- * (two clock reads per layer and pass).
+ * count is the usual one for GEMM-shaped work (2 per multiply-add), as
+ * the table of layer kinds gives it per sample: a convolution's forward
+ * 2*P*Q*K*R*S*C, its backward the same again for the kernel gradient and
+ * once more when a gradient flows into its input; Dense likewise with
+ * Din*Dout. Pooling, activations and the update are counted as time but
+ * not as FLOPs, which is what a GEMM-peak comparison wants. Per-layer
+ * times come from the model's profile hook (two clock reads per layer and
+ * pass).
  *
  * The peak to compare with is measured in the same run, on the same
  * threads, because the machine's speed is not a constant (shared cores,
@@ -22,18 +23,6 @@
 #include <sys/resource.h>
 
 #include "nn_internal.h"
-
-/* GFLOP of one layer's forward for n samples. */
-static double layer_gflop(const nn_layer *L, int n)
-{
-    double f = 0;
-    if (L->kind == NN_CONV2D) {
-        f = 2.0 * L->g.P * L->g.Q * L->g.K * L->g.R * L->g.S * L->g.C;
-    } else if (L->kind == NN_DENSE) {
-        f = 2.0 * (double)L->w_n;
-    }
-    return f * n * 1e-9;
-}
 
 /* GFLOP/s of the fastest of `reps` row-major sgemms C (M,N) = A (M,Kd) B (Kd,N).
  * Returns 0 when the buffers cannot be allocated. */
@@ -104,7 +93,7 @@ int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, 
         openblas_set_num_threads(threads);
     }
     const int n = m->batch, D = nn_model_outputs(m);
-    size_t in = (size_t)n * m->layers[0].size;
+    size_t in = (size_t)n * m->layers[0].desc.size;
     float *x = malloc(in * sizeof *x);
     int32_t *labels = malloc((size_t)n * sizeof *labels);
     double *prof = calloc(2 * (size_t)m->nlayers, sizeof *prof);
@@ -186,12 +175,15 @@ int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, 
     for (int i = 1; i < m->nlayers; i++) {
         const nn_layer *L = &m->layers[i];
         nn_bench_layer *b = &out->layers[out->nlayers++];
-        snprintf(b->name, sizeof b->name, "%s", L->name);
-        b->type = nn_kind_name(L->kind);
+        snprintf(b->name, sizeof b->name, "%s", L->desc.name);
+        b->type = nn_kinds[L->desc.kind].keras;
         b->forward_s = prof[i] / steps;
         b->backward_s = prof[m->nlayers + i] / steps;
-        double f = layer_gflop(L, n);
-        b->gflop = train ? f + f + (L->need_dx ? f : 0) : f;
+        const nn_kind_info *k = &nn_kinds[L->desc.kind];
+        nn_flops fl = k->flops ? k->flops(&L->desc) : (nn_flops){0, 0, 0};
+        double f = fl.forward * n * 1e-9, fw = fl.backward_w * n * 1e-9;
+        double fx = fl.backward_x * n * 1e-9;
+        b->gflop = train ? f + fw + (L->need_dx ? fx : 0) : f;
         out->step_gflop += b->gflop;
     }
     out->gflops = out->step_gflop / out->step_s;

@@ -23,6 +23,19 @@
  * The final layer's activation is fused with the loss: its pre-activation
  * is kept in `logits`, the loss writes d(loss)/d(logits) into that layer's
  * dy, and backward skips that one activation.
+ *
+ * The model is built from the spec parser's layer descriptions: each layer
+ * keeps its description and gains its place in the arenas and its
+ * kernels, a Conv2D the implementation nn_conv_select picks for its
+ * geometry on this machine. What the builder needs to know of a kind (is
+ * its output a view, does it keep a mask or argmax, does it apply an
+ * activation) it reads from the table of layer kinds. The kernels are
+ * called from switches over the kinds (choose_kernels, forward,
+ * backward) rather than through a function per kind in the table: their
+ * signatures differ, the fused convolution and pooling spans two layers
+ * and reads best in one place, and -Wswitch names every switch a new kind
+ * is missing from. Speed does not decide it: one indirect call per layer
+ * and pass would not show.
  */
 #include <cblas.h>
 #include <math.h>
@@ -47,7 +60,7 @@ static float *arena_alloc(size_t n)
 static int params_before(const nn_model *m, int i, int any)
 {
     for (int j = 1; j < i; j++) {
-        if (m->layers[j].w_n && (any || !m->layers[j].frozen)) {
+        if (m->layers[j].desc.w_n && (any || !m->layers[j].frozen)) {
             return 1;
         }
     }
@@ -72,8 +85,8 @@ static int set_need_dx(nn_model *m)
     for (int i = 0; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
         L->need_dx = params_before(m, i, 0);
-        if (i > 0 && L->kind != NN_FLATTEN && !pool_fused(m, i) && needs_dy(m, i)) {
-            n += (size_t)m->batch * L->size;
+        if (i > 0 && !nn_kinds[L->desc.kind].view && !pool_fused(m, i) && needs_dy(m, i)) {
+            n += (size_t)m->batch * L->desc.size;
         }
     }
     /* Not zeroed: every dy is written whole before it is read, and pages
@@ -87,13 +100,13 @@ static int set_need_dx(nn_model *m)
     m->dacts = d;
     for (int i = 1; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
-        if (L->kind == NN_FLATTEN) {
+        if (nn_kinds[L->desc.kind].view) {
             L->dy = m->layers[i - 1].dy;
         } else if (pool_fused(m, i) || !needs_dy(m, i)) {
             L->dy = NULL;
         } else {
             L->dy = d;
-            d += (size_t)m->batch * L->size;
+            d += (size_t)m->batch * L->desc.size;
         }
     }
     return 0;
@@ -101,15 +114,15 @@ static int set_need_dx(nn_model *m)
 
 static int has_act(const nn_layer *L)
 {
-    return L->kind == NN_CONV2D || L->kind == NN_DENSE || L->kind == NN_ACTIVATION;
+    return nn_kinds[L->desc.kind].has_act;
 }
 
 /* Does layer i's convolution apply its activation itself? */
 static int conv_fuses(const nn_model *m, int i)
 {
     const nn_layer *L = &m->layers[i];
-    return L->kind == NN_CONV2D && i < m->nlayers - 1 &&
-           (L->act == NN_ACT_LINEAR || L->act == NN_ACT_RELU);
+    return L->desc.kind == NN_CONV2D && i < m->nlayers - 1 &&
+           (L->desc.act == NN_ACT_LINEAR || L->desc.act == NN_ACT_RELU);
 }
 
 /* Does layer i's convolution run together with the max pool after it
@@ -120,8 +133,29 @@ static int pool_fused(const nn_model *m, int i)
         return 0;
     }
     const nn_layer *L = &m->layers[i], *P = &m->layers[i + 1];
-    return L->kind == NN_CONV2D && P->kind == NN_MAXPOOL2D && conv_fuses(m, i) &&
-           nn_conv_pool_fuses(L->conv, &L->g, L->act, &P->g, &m->ex);
+    return L->desc.kind == NN_CONV2D && P->desc.kind == NN_MAXPOOL2D && conv_fuses(m, i) &&
+           nn_conv_pool_fuses(L->conv, &L->desc.g, L->desc.act, &P->desc.g, &m->ex);
+}
+
+/* Chooses layer i's kernels where there is a choice, and returns the
+ * floats of scratch they need for a full batch. */
+static size_t choose_kernels(nn_model *m, int i)
+{
+    nn_layer *L = &m->layers[i];
+    switch (L->desc.kind) {
+    case NN_CONV2D:
+        L->conv = nn_conv_select(&L->desc.g, &m->ex);
+        return L->conv->scratch(&L->desc.g, m->batch, m->ex.max_threads, params_before(m, i, 1));
+    case NN_DENSE: return nn_dense_scratch(m->batch, m->layers[i - 1].desc.c, L->desc.c);
+    case NN_INPUT:
+    case NN_RESCALING:
+    case NN_MAXPOOL2D:
+    case NN_FLATTEN:
+    case NN_DROPOUT:
+    case NN_ACTIVATION:
+    case NN_PREPROCESS: break;
+    }
+    return 0;
 }
 
 int nn_model_create(nn_model **out, const char *spec, const char *name, int batch, char *err,
@@ -135,10 +169,21 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
     if (!m) {
         return ck_err(err, errlen, CK_ENOMEM, "%s: model: out of memory", name);
     }
-    int rc = nn_spec_parse(spec, name, &m->layers, &m->nlayers, err, errlen);
+    nn_layer_desc *descs;
+    int rc = nn_spec_parse(spec, name, &descs, &m->nlayers, err, errlen);
     if (rc) {
         free(m);
         return rc;
+    }
+    m->layers = calloc((size_t)m->nlayers, sizeof *m->layers);
+    for (int i = 0; m->layers && i < m->nlayers; i++) {
+        m->layers[i].desc = descs[i];
+        m->layers[i].frozen = !descs[i].trainable;
+    }
+    free(descs);
+    if (!m->layers) {
+        free(m);
+        return ck_err(err, errlen, CK_ENOMEM, "%s: model: out of memory", name);
     }
     m->name = strdup(name);
     m->spec = strdup(spec);
@@ -152,24 +197,19 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
     for (int i = 0; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
         L->w_off = m->nparams;
-        L->b_off = L->w_off + L->w_n;
-        m->nparams += L->w_n + L->b_n;
-        size_t c = 0;
-        if (L->kind == NN_CONV2D) {
-            L->conv = nn_conv_select(&L->g, &m->ex);
-            c = L->conv->scratch(&L->g, batch, m->ex.max_threads, params_before(m, i, 1));
-        } else if (L->kind == NN_DENSE) {
-            c = nn_dense_scratch(batch, m->layers[i - 1].c, L->c);
-        }
+        L->b_off = L->w_off + L->desc.w_n;
+        m->nparams += L->desc.w_n + L->desc.b_n;
+        size_t c = choose_kernels(m, i);
         col = c > col ? c : col;
-        if (L->kind != NN_INPUT && L->kind != NN_FLATTEN && !pool_fused(m, i)) {
-            acts += (size_t)batch * L->size;
+        const nn_kind_info *k = &nn_kinds[L->desc.kind];
+        if (!k->view && !pool_fused(m, i)) {
+            acts += (size_t)batch * L->desc.size;
         }
-        if (L->kind == NN_DROPOUT || L->kind == NN_MAXPOOL2D) {
-            acts += (size_t)batch * L->size; /* mask, or argmax (4 bytes each) */
+        if (k->aux) {
+            acts += (size_t)batch * L->desc.size; /* mask, or argmax (4 bytes each) */
         }
     }
-    acts += 2 * (size_t)batch * last->size + col;
+    acts += 2 * (size_t)batch * last->desc.size + col;
     m->nacts = acts;
     m->params = arena_alloc(m->nparams);
     m->grads = arena_alloc(m->nparams);
@@ -182,24 +222,21 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
     float *p = m->acts;
     for (int i = 1; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
-        if (L->kind == NN_FLATTEN || pool_fused(m, i)) {
+        if (nn_kinds[L->desc.kind].view || pool_fused(m, i)) {
             continue; /* views, or never stored */
         }
         L->y = p;
-        p += (size_t)batch * L->size;
-        if (L->kind == NN_DROPOUT) {
+        p += (size_t)batch * L->desc.size;
+        if (nn_kinds[L->desc.kind].aux) {
             L->mask = p;
-            p += (size_t)batch * L->size;
-        }
-        if (L->kind == NN_MAXPOOL2D) {
             L->arg = (uint32_t *)(void *)p;
-            p += (size_t)batch * L->size;
+            p += (size_t)batch * L->desc.size;
         }
     }
     m->logits = p;
-    p += (size_t)batch * last->size;
+    p += (size_t)batch * last->desc.size;
     m->targets = p;
-    p += (size_t)batch * last->size;
+    p += (size_t)batch * last->desc.size;
     m->ex.scratch = p;
     m->ex.nscratch = col;
     if (set_need_dx(m) || nn_model_set_optim(m, &m->opt)) {
@@ -232,13 +269,13 @@ void nn_model_init(nn_model *m, uint64_t seed)
 {
     for (int i = 0; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
-        if (!L->w_n) {
+        if (!L->desc.w_n) {
             continue;
         }
         ck_rng r;
         ck_rng_init(&r, seed, 0, (uint64_t)i, CK_RNG_INIT);
-        nn_glorot_uniform(&r, L->w_n, L->fan_in, L->fan_out, m->params + L->w_off);
-        memset(m->params + L->b_off, 0, L->b_n * sizeof(float));
+        nn_glorot_uniform(&r, L->desc.w_n, L->desc.fan_in, L->desc.fan_out, m->params + L->w_off);
+        memset(m->params + L->b_off, 0, L->desc.b_n * sizeof(float));
     }
     int slots = nn_optim_slots(&m->opt);
     memset(m->state, 0, (size_t)slots * m->nparams * sizeof(float));
@@ -267,17 +304,17 @@ const char *nn_model_spec(const nn_model *m)
 
 void nn_model_input_shape(const nn_model *m, int *h, int *w, int *c)
 {
-    *h = m->layers[0].h;
-    *w = m->layers[0].w;
-    *c = m->layers[0].c;
+    *h = m->layers[0].desc.h;
+    *w = m->layers[0].desc.w;
+    *c = m->layers[0].desc.c;
 }
 
 void nn_model_output_shape(const nn_model *m, int *h, int *w, int *c)
 {
     const nn_layer *L = &m->layers[m->nlayers - 1];
-    *h = L->h;
-    *w = L->w;
-    *c = L->c;
+    *h = L->desc.h;
+    *w = L->desc.w;
+    *c = L->desc.c;
 }
 
 void nn_set_threads(int threads)
@@ -289,25 +326,25 @@ void nn_set_threads(int threads)
 
 int nn_model_outputs(const nn_model *m)
 {
-    return (int)m->layers[m->nlayers - 1].size;
+    return (int)m->layers[m->nlayers - 1].desc.size;
 }
 
 nn_act nn_model_output_act(const nn_model *m)
 {
     const nn_layer *L = &m->layers[m->nlayers - 1];
-    return has_act(L) ? L->act : NN_ACT_LINEAR;
+    return has_act(L) ? L->desc.act : NN_ACT_LINEAR;
 }
 
 int nn_model_rescales(const nn_model *m)
 {
-    return m->layers[1].kind == NN_RESCALING || m->layers[1].kind == NN_PREPROCESS;
+    return nn_kinds[m->layers[1].desc.kind].rescales;
 }
 
 size_t nn_model_trainable_params(const nn_model *m)
 {
     size_t n = 0;
     for (int i = 0; i < m->nlayers; i++) {
-        n += m->layers[i].frozen ? 0 : m->layers[i].w_n + m->layers[i].b_n;
+        n += m->layers[i].frozen ? 0 : m->layers[i].desc.w_n + m->layers[i].desc.b_n;
     }
     return n;
 }
@@ -330,7 +367,7 @@ int nn_model_trainable_from(nn_model *m, const char *from, char *err, size_t err
     if (from) {
         at = -1;
         for (int i = 1; i < m->nlayers && at < 0; i++) {
-            at = strcmp(m->layers[i].name, from) == 0 ? i : -1;
+            at = strcmp(m->layers[i].desc.name, from) == 0 ? i : -1;
         }
         if (at < 0) {
             return ck_err(err, errlen, CK_EINVAL, "%s: trainable from '%s': no such layer", m->name,
@@ -358,38 +395,38 @@ int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
         nn_layer *L = &m->layers[i];
         const nn_layer *prev = &m->layers[i - 1];
         const float *in = prev->y, *w = m->params + L->w_off;
-        const float *b = L->b_n ? m->params + L->b_off : NULL;
-        size_t len = (size_t)n * L->size;
+        const float *b = L->desc.b_n ? m->params + L->b_off : NULL;
+        size_t len = (size_t)n * L->desc.size;
         double t0 = m->prof ? ck_now() : 0;
-        switch (L->kind) {
+        switch (L->desc.kind) {
         case NN_INPUT: break;
-        case NN_RESCALING: nn_rescale_forward(len, L->scale, L->offset, in, L->y); break;
+        case NN_RESCALING: nn_rescale_forward(len, L->desc.scale, L->desc.offset, in, L->y); break;
         case NN_PREPROCESS: nn_caffe_forward(len / 3, in, L->y); break;
         case NN_CONV2D:
             if (pool_fused(m, i)) {
                 nn_layer *P = &m->layers[i + 1];
-                L->conv->forward_pool(&L->g, n, in, w, b, &P->g, P->y, P->arg, &m->ex);
+                L->conv->forward_pool(&L->desc.g, n, in, w, b, &P->desc.g, P->y, P->arg, &m->ex);
                 break;
             }
-            L->conv->forward(&L->g, n, in, w, b, conv_fuses(m, i) ? L->act : NN_ACT_LINEAR, L->y,
-                             &m->ex);
+            L->conv->forward(&L->desc.g, n, in, w, b,
+                             conv_fuses(m, i) ? L->desc.act : NN_ACT_LINEAR, L->y, &m->ex);
             break;
         case NN_MAXPOOL2D:
             if (!pool_fused(m, i - 1)) {
-                nn_maxpool_forward(&L->g, n, in, L->y, L->arg, &m->ex);
+                nn_maxpool_forward(&L->desc.g, n, in, L->y, L->arg, &m->ex);
             }
             break;
         case NN_FLATTEN:
             L->y = prev->y;
             L->dy = prev->dy;
             break;
-        case NN_DENSE: nn_dense_forward(n, prev->c, L->c, in, w, b, L->y, &m->ex); break;
+        case NN_DENSE: nn_dense_forward(n, prev->desc.c, L->desc.c, in, w, b, L->y, &m->ex); break;
         case NN_DROPOUT:
-            if (key && L->rate > 0) {
+            if (key && L->desc.rate > 0) {
                 ck_rng r;
                 uint64_t id = (uint64_t)i << 40 | (uint64_t)key->batch;
                 ck_rng_init(&r, key->seed, (uint64_t)key->epoch, id, CK_RNG_DROPOUT);
-                nn_dropout_forward(len, L->rate, &r, in, L->y, L->mask);
+                nn_dropout_forward(len, L->desc.rate, &r, in, L->y, L->mask);
             } else {
                 memcpy(L->y, in, len * sizeof(float));
                 for (size_t j = 0; j < len; j++) {
@@ -403,7 +440,7 @@ int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
             if (i == m->nlayers - 1) {
                 memcpy(m->logits, L->y, len * sizeof(float));
             }
-            nn_act_forward(L->act, (int)(len / (size_t)L->c), L->c, L->y);
+            nn_act_forward(L->desc.act, (int)(len / (size_t)L->desc.c), L->desc.c, L->y);
         }
         if (m->prof) {
             m->prof[i] += ck_now() - t0;
@@ -421,7 +458,7 @@ double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels)
 {
     const nn_layer *L = &m->layers[m->nlayers - 1];
     nn_act act = nn_model_output_act(m);
-    int D = (int)L->size, n = m->n;
+    int D = (int)L->desc.size, n = m->n;
     if (loss == NN_LOSS_AUTO) {
         loss = act == NN_ACT_SIGMOID ? NN_LOSS_BINARY : NN_LOSS_SPARSE;
     }
@@ -478,21 +515,21 @@ void nn_model_backward(nn_model *m)
         nn_layer *prev = &m->layers[i - 1];
         const float *in = prev->y, *w = m->params + L->w_off;
         float *dx = L->need_dx ? prev->dy : NULL;
-        float *dw = m->grads + L->w_off, *db = L->b_n ? m->grads + L->b_off : NULL;
-        size_t len = (size_t)n * L->size;
-        if (!L->need_dx && (!L->w_n || L->frozen)) {
+        float *dw = m->grads + L->w_off, *db = L->desc.b_n ? m->grads + L->b_off : NULL;
+        size_t len = (size_t)n * L->desc.size;
+        if (!L->need_dx && (!L->desc.w_n || L->frozen)) {
             continue; /* no gradient wanted from here down */
         }
         double t0 = m->prof ? ck_now() : 0;
         if (has_act(L) && i < m->nlayers - 1 && !conv_fuses(m, i)) {
-            nn_act_backward(L->act, (int)(len / (size_t)L->c), L->c, L->y, L->dy);
+            nn_act_backward(L->desc.act, (int)(len / (size_t)L->desc.c), L->desc.c, L->y, L->dy);
         }
-        switch (L->kind) {
+        switch (L->desc.kind) {
         case NN_INPUT:
         case NN_FLATTEN: break;
         case NN_RESCALING:
             if (dx) {
-                nn_rescale_backward(len, L->scale, L->dy, dx);
+                nn_rescale_backward(len, L->desc.scale, L->dy, dx);
             }
             break;
         case NN_PREPROCESS:
@@ -503,19 +540,22 @@ void nn_model_backward(nn_model *m)
         case NN_CONV2D:
             if (pool_fused(m, i)) {
                 const nn_layer *P = &m->layers[i + 1];
-                L->conv->backward_pool(&L->g, n, in, w, &P->g, P->y, P->arg, P->dy, dx, dw, db,
-                                       &m->ex);
+                L->conv->backward_pool(&L->desc.g, n, in, w, &P->desc.g, P->y, P->arg, P->dy, dx,
+                                       dw, db, &m->ex);
                 break;
             }
-            L->conv->backward(&L->g, n, in, w, L->y, conv_fuses(m, i) ? L->act : NN_ACT_LINEAR,
-                              L->dy, dx, dw, db, &m->ex);
+            L->conv->backward(&L->desc.g, n, in, w, L->y,
+                              conv_fuses(m, i) ? L->desc.act : NN_ACT_LINEAR, L->dy, dx, dw, db,
+                              &m->ex);
             break;
         case NN_MAXPOOL2D:
             if (dx && !pool_fused(m, i - 1)) {
-                nn_maxpool_backward(&L->g, n, L->arg, L->dy, dx, &m->ex);
+                nn_maxpool_backward(&L->desc.g, n, L->arg, L->dy, dx, &m->ex);
             }
             break;
-        case NN_DENSE: nn_dense_backward(n, prev->c, L->c, in, w, L->dy, dx, dw, db, &m->ex); break;
+        case NN_DENSE:
+            nn_dense_backward(n, prev->desc.c, L->desc.c, in, w, L->dy, dx, dw, db, &m->ex);
+            break;
         case NN_DROPOUT:
             if (dx) {
                 nn_dropout_backward(len, L->mask, L->dy, dx);
@@ -556,7 +596,7 @@ void nn_model_update(nn_model *m)
      * as one pass over the arena. */
     for (int i = 1; i < m->nlayers; i++) {
         const nn_layer *L = &m->layers[i];
-        size_t o = L->w_off, n = L->w_n + L->b_n;
+        size_t o = L->w_off, n = L->desc.w_n + L->desc.b_n;
         if (n && !L->frozen) {
             nn_exec_update_params(&m->ex, &m->opt, m->steps, n, m->params + o, m->grads + o,
                                   s1 ? s1 + o : NULL, s2 ? s2 + o : NULL);

@@ -1,6 +1,8 @@
 /* nn_internal.h: the model's internals (train/model/, train/io/), what the
- * trainer, the file formats and the tests reach into: the layer and model
- * structs, spec parsing, checkpoints. Kernels are in kernels/nn_kern.h.
+ * trainer, the file formats and the tests reach into: the table of layer
+ * kinds, the parsed description of a layer, the built layer and model
+ * structs, spec parsing, checkpoints. Kernels are in kernels/nn_kern.h;
+ * the spec reader's own pieces in model/spec_internal.h.
  */
 #ifndef NN_INTERNAL_H
 #define NN_INTERNAL_H
@@ -12,7 +14,7 @@
 #include "nn.h"
 #include "nn_kern.h"
 
-/* ---- models ----------------------------------------------------------- */
+/* ---- layer kinds and their descriptions -------------------------------- */
 
 typedef enum nn_kind {
     NN_INPUT = 0,
@@ -27,39 +29,102 @@ typedef enum nn_kind {
 } nn_kind;
 #define NN_KINDS (NN_PREPROCESS + 1)
 
-/* One layer: its spec, its output shape and where its tensors live.
- * A flat output (Flatten, Dense) has h = w = 1 and flat = 1. */
-typedef struct nn_layer {
+/* One spec line as the parser understands it: what the layer is, its
+ * output shape and its parameter counts, and nothing of a running model
+ * (tensors, kernels). A flat output (Flatten, Dense) has h = w = 1 and
+ * flat = 1. */
+typedef struct nn_layer_desc {
     nn_kind kind;
     char name[64];
-    int line; /* in the spec text */
+    int line;      /* in the spec text */
+    int trainable; /* the spec's trainable= (True unless given) */
     int h, w, c, flat;
-    size_t size;     /* floats per sample of the output: h*w*c */
-    nn_conv_shape g; /* Conv2D, MaxPooling2D */
-    const nn_conv_impl *conv;
-    nn_act act; /* Conv2D, Dense, Activation */
-    int use_bias;
-    float scale, offset;           /* Rescaling */
-    float rate;                    /* Dropout */
-    int fan_in, fan_out;           /* Glorot */
-    size_t w_off, w_n, b_off, b_n; /* in the params and grads arenas */
+    size_t size; /* floats per sample of the output: h*w*c */
+    /* hyperparameters */
+    nn_conv_shape g;     /* Conv2D, MaxPooling2D */
+    nn_act act;          /* Conv2D, Dense, Activation */
+    int use_bias;        /* Conv2D, Dense */
+    float scale, offset; /* Rescaling */
+    float rate;          /* Dropout */
+    /* weights: a kernel of w_n floats, then a bias of b_n (0: none) */
+    size_t w_n, b_n;
+    int fan_in, fan_out; /* Glorot */
+} nn_layer_desc;
+
+/* Parses spec text into layer descriptions (nothing allocated for
+ * tensors). *out is malloc'd, *n set. `source` names the text in errors:
+ * "source:LINE: spec: reason". */
+int nn_spec_parse(const char *text, const char *source, nn_layer_desc **out, int *n, char *err,
+                  size_t errlen);
+
+struct spec_call;
+struct spec_ctx;
+
+/* How a layer kind is written in a spec: its name and Keras's positional
+ * parameters in order. */
+typedef struct nn_kind_sig {
+    const char *type;
+    const char *positional[4];
+} nn_kind_sig;
+
+/* FLOPs of one sample through a layer, GEMM-shaped work only (2 per
+ * multiply-add): the forward, the backward's weight gradient and its
+ * input gradient. */
+typedef struct nn_flops {
+    double forward, backward_w, backward_x;
+} nn_flops;
+
+/* What a layer kind is, in one place (layer_kinds.c): the spec parser,
+ * the model builder, the summary, the h5 reader and writer and the FLOP
+ * count all read it. */
+typedef struct nn_kind_info {
+    const char *keras;   /* Keras's class name: "Conv2D" */
+    const char *stem;    /* of Keras's automatic names: conv2d, conv2d_1... */
+    nn_kind_sig sigs[2]; /* its spellings in a spec; the first is the usual one */
+    /* Reads the kind's own arguments from c (spec_args.c's getters) into
+     * d, whose kind, name, line, trainable and input shape (prev's output,
+     * or nothing for Input) are set: hyperparameters, output shape and
+     * weight counts. prev is NULL only for Input. Returns 0 or the
+     * parser's error. */
+    int (*build)(struct spec_call *c, const struct spec_ctx *pc, const nn_layer_desc *prev,
+                 nn_layer_desc *d);
+    /* Keras's names and shapes of its weights, in Keras's order (0 the
+     * kernel, 1 the bias); weights[0] NULL: none. shape() returns the
+     * rank of weight j of d. */
+    const char *weights[2];
+    int (*shape)(const nn_layer_desc *d, int j, size_t dims[4]);
+    nn_flops (*flops)(const nn_layer_desc *d); /* NULL: none counted */
+    int view;     /* owns no activations: its y and dy are another layer's */
+    int aux;      /* keeps one more (batch, size) buffer: nn_layer's mask or arg */
+    int has_act;  /* applies its desc's act */
+    int rescales; /* right after Input, it takes pixels in [0, 255] */
+} nn_kind_info;
+
+/* Indexed by nn_kind. */
+extern const nn_kind_info nn_kinds[];
+
+/* Weights of d (kernel, bias) that are present: 0, 1 or 2. */
+int nn_desc_weights(const nn_layer_desc *d);
+
+/* ---- models ------------------------------------------------------------ */
+
+/* A layer of a built model: its description and where its tensors live. */
+typedef struct nn_layer {
+    nn_layer_desc desc;
+    const nn_conv_impl *conv; /* Conv2D: chosen by the model (nn_conv_select) */
+    size_t w_off, b_off;      /* in the params and grads arenas */
     /* Activations arena, (batch, size) each; y of Input and Flatten are
      * views (the model's input, the previous layer's y), dy may be NULL
      * where no gradient reaches. */
-    float *y, *dy, *mask;
-    uint32_t *arg; /* MaxPooling2D: the argmax of each output, (batch, size) */
-    int need_dx;   /* does a gradient have to flow into the previous layer? */
-    int frozen;    /* trainable=False: its weights are not updated */
+    float *y, *dy;
+    /* The kind's extra (batch, size) buffer (nn_kind_info.aux), as Dropout
+     * reads it (its mask) and as MaxPooling2D does (the argmax of each
+     * output). */
+    float *mask;
+    uint32_t *arg;
+    int need_dx; /* does a gradient have to flow into the previous layer? */
+    int frozen;  /* trainable=False: its weights are not updated */
 } nn_layer;
-
-/* Parses spec text into layers with shapes and parameter counts (nothing
- * allocated for tensors). *out is malloc'd, *n set. `source` names the text
- * in errors: "source:LINE: spec: reason". */
-int nn_spec_parse(const char *text, const char *source, nn_layer **out, int *n, char *err,
-                  size_t errlen);
-
-/* Keras's class name of a layer kind ("Conv2D"). */
-const char *nn_kind_name(nn_kind kind);
 
 struct nn_model {
     char *name, *spec, *config;

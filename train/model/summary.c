@@ -70,13 +70,13 @@ int nn_model_summary(const nn_model *m, char **out)
     for (int i = 1; i < m->nlayers; i++) {
         const nn_layer *L = &m->layers[i];
         char name[160], shape[96], params[32];
-        snprintf(name, sizeof name, "%s (%s)", L->name, nn_kind_name(L->kind));
-        if (L->flat) {
-            snprintf(shape, sizeof shape, "(None, %d)", L->c);
+        snprintf(name, sizeof name, "%s (%s)", L->desc.name, nn_kinds[L->desc.kind].keras);
+        if (L->desc.flat) {
+            snprintf(shape, sizeof shape, "(None, %d)", L->desc.c);
         } else {
-            snprintf(shape, sizeof shape, "(None, %d, %d, %d)", L->h, L->w, L->c);
+            snprintf(shape, sizeof shape, "(None, %d, %d, %d)", L->desc.h, L->desc.w, L->desc.c);
         }
-        snprintf(params, sizeof params, "%zu", L->w_n + L->b_n);
+        snprintf(params, sizeof params, "%zu", L->desc.w_n + L->desc.b_n);
         row(&b, (const char *const[]){name, shape, params});
         rule(&b, i == m->nlayers - 1 ? '=' : '_');
     }

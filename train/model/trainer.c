@@ -129,7 +129,7 @@ int nn_evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch,
 int nn_predict(nn_model *m, const float *x, int64_t n, float *probs)
 {
     int D = nn_model_outputs(m);
-    size_t in = m->layers[0].size;
+    size_t in = m->layers[0].desc.size;
     for (int64_t i = 0; i < n; i += m->batch) {
         int k = n - i < m->batch ? (int)(n - i) : m->batch;
         int rc = nn_model_forward(m, x + (size_t)i * in, k, NULL);
