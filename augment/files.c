@@ -85,7 +85,7 @@ int aug_save_atomic(void *image, const char *path, char *err, size_t errlen)
     void *buf = NULL;
     size_t len = 0;
     if (vips_image_write_to_buffer(image, suffix, &buf, &len, NULL)) {
-        return ck_err_vips(err, errlen, CK_EIO, "%s: encode", path);
+        return im_err_vips(err, errlen, CK_EIO, "%s: encode", path);
     }
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 8);
