@@ -16,7 +16,7 @@
  *   tools       preview grids, augmented copies of files, the classic
  *               convolution filters, and a throughput bench.
  *
- * libvips must be started with ck_init() before any of this is used (the
+ * libvips must be started with im_init() before any of this is used (the
  * functions here call it too, which is a no-op once done).
  */
 #ifndef AUG_H
@@ -141,7 +141,7 @@ aug_params aug_params_default(int width, int height, int channels);
 size_t aug_params_sample_bytes(const aug_params *p);
 
 /* One input image: encoded bytes (JPEG, PNG, ... anything libvips loads
- * that ck_init did not block), or raw 8-bit pixels, row-major HWC with
+ * that im_init did not block), or raw 8-bit pixels, row-major HWC with
  * width, height and bands (1..4) all set. data is borrowed for the call. */
 typedef struct aug_src {
     const void *data;

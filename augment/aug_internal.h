@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "aug.h"
+#include "im.h"
 
 /* Sources with more pixels than this are refused (PIL's bomb limit, as the
  * catalog's default). */
@@ -79,27 +80,6 @@ typedef struct aug_decoded {
     int full_w, full_h; /* the source's own size, before any shrink */
 } aug_decoded;
 
-/* A pipe's own JPEG decoder (jpeg.c): a TurboJPEG handle and the pixel
- * buffer it decodes into, reused from image to image. */
-typedef struct aug_jpeg {
-    void *tj; /* tjhandle */
-    uint8_t *buf;
-    size_t cap;
-} aug_jpeg;
-
-/* Returns 0 or CK_ENOMEM. */
-int aug_jpeg_init(aug_jpeg *j, char *err, size_t errlen);
-
-void aug_jpeg_free(aug_jpeg *j);
-
-/* Decodes a grey or colour JPEG at 1/shrink into j->buf and lends it as v
- * (1 or 3 bands, valid until the next call). Returns 0; 1 when libvips
- * should decode it instead (CMYK, no such scale, unreadable header, out of
- * memory); -1 when libjpeg-turbo stopped on an error or a warning, with its
- * message in msg. */
-int aug_jpeg_decode(aug_jpeg *j, const aug_src *src, int shrink, aug_view *v, char *msg,
-                    size_t msglen);
-
 /* Finds the source's size without decoding pixels (for JPEG from its SOF
  * marker; other formats through a libvips header read kept in d->im).
  * Returns 0, CK_EINVAL (bad raw dimensions), CK_ELIMIT or CK_EDECODE. */
@@ -109,11 +89,12 @@ int aug_decode_open(aug_decoded *d, const aug_src *src, int random_access, char 
 /* Decodes at 1/shrink (1, 2, 4 or 8) into 8-bit sRGB or grey with up to
  * 4 bands. With want_image, leaves the result as a libvips image in d->im
  * (for the libvips engine); else computes its pixels in the calling thread
- * and sets d->view. With jpeg (not NULL, and without want_image), grey and
- * colour JPEGs are decoded by libjpeg-turbo into jpeg's buffer, which the
- * view then borrows. Returns 0 or CK_EDECODE / CK_ENOMEM. */
+ * and sets d->view. With jpeg (a pipe's own decoder; not NULL, and without
+ * want_image), JPEGs go to image/'s libjpeg-turbo fast path first and the
+ * view then borrows jpeg's buffer (until jpeg's next decode). Returns 0 or
+ * CK_EDECODE / CK_ENOMEM. */
 int aug_decode_pixels(aug_decoded *d, const aug_src *src, int shrink, int random_access,
-                      int want_image, aug_jpeg *jpeg, char *err, size_t errlen);
+                      int want_image, im_jpeg *jpeg, char *err, size_t errlen);
 
 void aug_decoded_clear(aug_decoded *d);
 

@@ -17,8 +17,8 @@
  * header through libvips and shrink with vips_shrink (a box filter) in the
  * same chain. Pixels that are not 8-bit sRGB or grey (CMYK, 16-bit) are
  * converted by libvips on this rare path only. For the gather engine, grey
- * and colour JPEGs skip libvips altogether (jpeg.c). EXIF orientation is
- * ignored, as Keras's load_img (PIL) ignores it.
+ * and colour JPEGs skip libvips altogether (image/'s im_jpeg). EXIF
+ * orientation is ignored, as Keras's load_img (PIL) ignores it.
  */
 #include <string.h>
 #include <vips/vips.h>
@@ -103,7 +103,7 @@ int aug_decode_open(aug_decoded *d, const aug_src *src, int random_access, char 
                                                    access_mode(random_access), "fail_on",
                                                    VIPS_FAIL_ON_ERROR, NULL);
         if (!im) {
-            return ck_err_vips(err, errlen, CK_EDECODE, "%s: decode", name);
+            return im_err_vips(err, errlen, CK_EDECODE, "%s: decode", name);
         }
         d->im = im;
         d->full_w = im->Xsize;
@@ -178,15 +178,15 @@ static int vips_pixels(aug_decoded *d, const aug_src *src, int shrink, int rando
         shrink = 1;
     }
     if (!im) {
-        return ck_err_vips(err, errlen, CK_EDECODE, "%s: decode", name);
+        return im_err_vips(err, errlen, CK_EDECODE, "%s: decode", name);
     }
     if (shrink > 1 && chain(&im, vips_shrink(im, &t, shrink, shrink, NULL), &t)) {
         g_object_unref(im);
-        return ck_err_vips(err, errlen, CK_EDECODE, "%s: decode: shrink", name);
+        return im_err_vips(err, errlen, CK_EDECODE, "%s: decode: shrink", name);
     }
     if (normalise(&im)) {
         g_object_unref(im);
-        return ck_err_vips(err, errlen, CK_EDECODE, "%s: decode: colour conversion", name);
+        return im_err_vips(err, errlen, CK_EDECODE, "%s: decode: colour conversion", name);
     }
     d->im = im;
     if (want_image) {
@@ -198,7 +198,7 @@ static int vips_pixels(aug_decoded *d, const aug_src *src, int shrink, int rando
         if (reg) {
             g_object_unref(reg);
         }
-        return ck_err_vips(err, errlen, CK_EDECODE, "%s: decode", name);
+        return im_err_vips(err, errlen, CK_EDECODE, "%s: decode", name);
     }
     d->reg = reg;
     d->view = (aug_view){(const uint8_t *)VIPS_REGION_ADDR(reg, 0, 0), im->Xsize, im->Ysize,
@@ -207,21 +207,24 @@ static int vips_pixels(aug_decoded *d, const aug_src *src, int shrink, int rando
 }
 
 int aug_decode_pixels(aug_decoded *d, const aug_src *src, int shrink, int random_access,
-                      int want_image, aug_jpeg *jpeg, char *err, size_t errlen)
+                      int want_image, im_jpeg *jpeg, char *err, size_t errlen)
 {
     if (!jpeg || want_image || d->im || is_raw(src)) {
         return vips_pixels(d, src, shrink, random_access, want_image, err, errlen);
     }
     /* A JPEG whose size we read ourselves (d->im is still NULL). Whatever
      * libjpeg-turbo does not decode cleanly goes to libvips, which decides
-     * as before; when libvips refuses it too, libjpeg-turbo's words. */
+     * (so does a pixel buffer that cannot grow); when libvips refuses it
+     * too, libjpeg-turbo's words. */
     char msg[200];
-    int tj = aug_jpeg_decode(jpeg, src, shrink, &d->view, msg, sizeof msg);
-    if (tj == 0) {
+    im_pixels px;
+    int tj = im_jpeg_decode(jpeg, src->data, src->size, shrink, &px, msg, sizeof msg);
+    if (tj == IM_JPEG_DECODED) {
+        d->view = (aug_view){px.px, px.w, px.h, px.stride, px.bands};
         return 0;
     }
     int rc = vips_pixels(d, src, shrink, random_access, want_image, err, errlen);
-    if (rc == CK_EDECODE && tj < 0) {
+    if (rc == CK_EDECODE && tj == IM_JPEG_FAILED) {
         rc = ck_err(err, errlen, CK_EDECODE, "%s: decode: %s", aug_src_name(src), msg);
     }
     return rc;

@@ -76,7 +76,7 @@ int aug_save_atomic(void *image, const char *path, char *err, size_t errlen)
     void *buf = NULL;
     size_t len = 0;
     if (vips_image_write_to_buffer(image, suffix, &buf, &len, NULL)) {
-        return ck_err_vips(err, errlen, CK_EIO, "%s: encode", path);
+        return im_err_vips(err, errlen, CK_EIO, "%s: encode", path);
     }
     int rc = ck_write_file_atomic(path, buf, len, err, errlen);
     g_free(buf);

@@ -170,7 +170,7 @@ int aug_filter_raw(aug_filter f, const uint8_t *src, int w, int h, int bands, fl
     if ((unsigned)f >= AUG_FILTER_COUNT || w < 1 || h < 1 || bands < 1 || bands > 4 || !src) {
         return ck_err(err, errlen, CK_EINVAL, "filter: bad arguments (%dx%dx%d)", w, h, bands);
     }
-    int rc = ck_init(NULL, err, errlen);
+    int rc = im_init(NULL, err, errlen);
     if (rc) {
         return rc;
     }
@@ -181,13 +181,13 @@ int aug_filter_raw(aug_filter f, const uint8_t *src, int w, int h, int bands, fl
         if (in) {
             g_object_unref(in);
         }
-        return ck_err_vips(err, errlen, CK_EDECODE, "filter: %s", names[f]);
+        return im_err_vips(err, errlen, CK_EDECODE, "filter: %s", names[f]);
     }
     size_t bytes = (size_t)w * h * aug_filter_bands(f, bands) * sizeof(float);
     VipsRegion *reg = vips_region_new(out);
     VipsRect all = {0, 0, w, h};
     if (!reg || vips_region_prepare(reg, &all)) {
-        rc = ck_err_vips(err, errlen, CK_EDECODE, "filter: %s", names[f]);
+        rc = im_err_vips(err, errlen, CK_EDECODE, "filter: %s", names[f]);
     } else {
         size_t row = bytes / h;
         for (int y = 0; y < h; y++) {
@@ -208,7 +208,7 @@ int aug_filter_file(aug_filter f, const char *in_path, const char *out_path, cha
     if ((unsigned)f >= AUG_FILTER_COUNT) {
         return ck_err(err, errlen, CK_EINVAL, "filter: unknown filter %d", (int)f);
     }
-    int rc = ck_init(NULL, err, errlen);
+    int rc = im_init(NULL, err, errlen);
     void *data = NULL;
     size_t size = 0;
     if (rc || (rc = aug_read_file(in_path, (size_t)256 << 20, &data, &size, err, errlen))) {
@@ -217,18 +217,18 @@ int aug_filter_file(aug_filter f, const char *in_path, const char *out_path, cha
     VipsImage *t[4] = {NULL, NULL, NULL, NULL};
     t[0] = vips_image_new_from_buffer(data, size, "", "fail_on", VIPS_FAIL_ON_ERROR, NULL);
     if (!t[0]) {
-        rc = ck_err_vips(err, errlen, CK_EDECODE, "%s: decode", in_path);
+        rc = im_err_vips(err, errlen, CK_EDECODE, "%s: decode", in_path);
     } else if (vips_colourspace(
                    t[0], &t[1],
                    t[0]->Bands <= 2 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB, NULL) ||
                vips_cast(t[1], &t[2], VIPS_FORMAT_UCHAR, NULL) || filter_image(f, t[2], &t[3])) {
-        rc = ck_err_vips(err, errlen, CK_EDECODE, "%s: filter %s", in_path, names[f]);
+        rc = im_err_vips(err, errlen, CK_EDECODE, "%s: filter %s", in_path, names[f]);
     } else {
         VipsImage *u[2] = {NULL, NULL};
         int fail =
             f == AUG_FILTER_SHARPEN ? vips_copy(t[3], &u[0], NULL) : vips_abs(t[3], &u[0], NULL);
         if (fail || vips_cast(u[0], &u[1], VIPS_FORMAT_UCHAR, NULL)) {
-            rc = ck_err_vips(err, errlen, CK_EDECODE, "%s: filter %s", in_path, names[f]);
+            rc = im_err_vips(err, errlen, CK_EDECODE, "%s: filter %s", in_path, names[f]);
         } else {
             rc = aug_save_atomic(u[1], out_path, err, errlen);
         }

@@ -20,7 +20,7 @@ struct aug_pipe {
     float *tmp;    /* width * height * channels: output before the colour ops */
     uint8_t *grey; /* the source made grey, for RGB sources into 1 channel */
     size_t grey_cap;
-    aug_jpeg jpeg; /* JPEG decoder and its pixel buffer */
+    im_jpeg *jpeg; /* JPEG decoder and its pixel buffer */
 };
 
 aug_params aug_params_default(int width, int height, int channels)
@@ -60,7 +60,7 @@ int aug_pipe_create(aug_pipe **out, const aug_params *p, char *err, size_t errle
         return ck_err(err, errlen, CK_EINVAL,
                       "augment: bad parameters (dtype, scale, resize, engine or pad)");
     }
-    int rc = ck_init(NULL, err, errlen);
+    int rc = im_init(NULL, err, errlen);
     if (rc) {
         return rc;
     }
@@ -69,11 +69,12 @@ int aug_pipe_create(aug_pipe **out, const aug_params *p, char *err, size_t errle
         free(a);
         return ck_err(err, errlen, CK_ENOMEM, "augment: out of memory");
     }
-    rc = aug_jpeg_init(&a->jpeg, err, errlen);
+    char msg[200];
+    rc = im_jpeg_create(&a->jpeg, msg, sizeof msg);
     if (rc) {
         free(a->tmp);
         free(a);
-        return rc;
+        return ck_err(err, errlen, rc, "augment: %s", msg);
     }
     a->p = *p;
     *out = a;
@@ -85,7 +86,7 @@ void aug_pipe_destroy(aug_pipe *a)
     if (a) {
         free(a->tmp);
         free(a->grey);
-        aug_jpeg_free(&a->jpeg);
+        im_jpeg_destroy(a->jpeg);
         free(a);
     }
 }
@@ -149,7 +150,7 @@ int aug_pipe_run_sample(aug_pipe *a, const aug_src *src, const aug_sample *s, vo
     aug_geom_map(s, p->width, p->height, d.full_w, d.full_h, p->resize, w.m);
     double need = fmin(aug_geom_min_scale(plain), aug_geom_min_scale(w.m));
     int shrink = p->shrink_on_load ? aug_geom_shrink(need) : 1;
-    rc = aug_decode_pixels(&d, src, shrink, use_vips, use_vips, use_vips ? NULL : &a->jpeg, err,
+    rc = aug_decode_pixels(&d, src, shrink, use_vips, use_vips, use_vips ? NULL : a->jpeg, err,
                            errlen);
     if (rc) {
         aug_decoded_clear(&d);

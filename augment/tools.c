@@ -33,7 +33,7 @@ static int src_header(const aug_src *src, int *w, int *h, int *bands, char *err,
     }
     VipsImage *im = vips_image_new_from_buffer(src->data, src->size, "", NULL);
     if (!im) {
-        return ck_err_vips(err, errlen, CK_EDECODE, "%s: decode", aug_src_name(src));
+        return im_err_vips(err, errlen, CK_EDECODE, "%s: decode", aug_src_name(src));
     }
     *w = im->Xsize;
     *h = im->Ysize;
@@ -50,7 +50,7 @@ int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed
                       "preview: n=%d cell=%d: n must be 0..1000 and cell 8..4096", n, cell);
     }
     int sw = 0, sh = 0, sb = 0;
-    int rc = ck_init(NULL, err, errlen);
+    int rc = im_init(NULL, err, errlen);
     if (rc || (rc = src_header(src, &sw, &sh, &sb, err, errlen))) {
         return rc;
     }
@@ -89,7 +89,7 @@ int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed
         VipsImage *im =
             vips_image_new_from_memory(canvas, (size_t)gw * gh * 3, gw, gh, 3, VIPS_FORMAT_UCHAR);
         if (!im) {
-            rc = ck_err_vips(err, errlen, CK_ENOMEM, "%s: grid", out_png);
+            rc = im_err_vips(err, errlen, CK_ENOMEM, "%s: grid", out_png);
         } else {
             rc = aug_save_atomic(im, out_png, err, errlen);
             g_object_unref(im);
@@ -144,7 +144,7 @@ static int apply_one(const aug_policy *policy, uint64_t seed, int copies, const 
         VipsImage *im = NULL;
         if (rc == 0 && !(im = vips_image_new_from_memory(pix, aug_params_sample_bytes(&p), w, h,
                                                          p.channels, VIPS_FORMAT_UCHAR))) {
-            rc = ck_err_vips(err, errlen, CK_ENOMEM, "%s: augment", path);
+            rc = im_err_vips(err, errlen, CK_ENOMEM, "%s: augment", path);
         }
         if (rc == 0) {
             char name[300], out[4400];
@@ -182,7 +182,7 @@ int aug_apply_files(const aug_policy *policy, uint64_t seed, int copies, const c
         return ck_err(err, errlen, CK_EINVAL, "apply: copies=%d: must be 1..10000", copies);
     }
     char eb[128];
-    int rc = ck_init(NULL, err, errlen);
+    int rc = im_init(NULL, err, errlen);
     if (rc) {
         return rc;
     }

@@ -130,7 +130,7 @@ int aug_warp_vips(const aug_warp *w, void *image, int out_channels, void *dst, c
             g_object_unref(reg);
         }
         g_object_unref(im);
-        return ck_err_vips(err, errlen, CK_EDECODE, "%s: resample", name);
+        return im_err_vips(err, errlen, CK_EDECODE, "%s: resample", name);
     }
     int nb = im->Bands;
     for (int y = 0; y < w->oh; y++) {

@@ -5,6 +5,7 @@
 
 #include "ck.h"
 #include "cli.h"
+#include "im.h"
 
 typedef struct command {
     const char *name;
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (!strcmp(argv[1], commands[i].name)) {
             char err[512];
-            if (ck_init(argv[0], err, sizeof err)) {
+            if (im_init(argv[0], err, sizeof err)) {
                 return cli_fail("%s", err);
             }
             return commands[i].run(argc - 1, argv + 1);

@@ -1,5 +1,6 @@
-/* ck.c: errors, the text buffer, process set-up and the counter-based
- * generator.
+/* ck.c: errors, the text buffer, clocks and cores, and the counter-based
+ * generator. Only libc and pthreads: libvips' set-up and its errors live
+ * in image/.
  *
  * The buffer's JSON strings replace bytes that are not UTF-8 with U+FFFD:
  * names come from archives and file systems in any encoding, and a JSON
@@ -14,16 +15,13 @@
 #include "ck.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <turbojpeg.h>
 #include <unistd.h>
-#include <vips/vips.h>
 
 static void vformat(char *err, size_t errlen, const char *fmt, va_list ap)
 {
@@ -38,32 +36,6 @@ int ck_err(char *err, size_t errlen, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vformat(err, errlen, fmt, ap);
     va_end(ap);
-    return code;
-}
-
-int ck_err_vips(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    char *vmsg = vips_error_buffer_copy(); /* copies and clears */
-    va_list ap;
-    va_start(ap, fmt);
-    vformat(err, errlen, fmt, ap);
-    va_end(ap);
-    if (err && errlen) {
-        size_t used = strlen(err);
-        const char *m = vmsg ? vmsg : "";
-        size_t mlen = strcspn(m, "\n");
-        while (mlen > 0 && (m[mlen - 1] == ' ' || m[mlen - 1] == '\r')) {
-            mlen--;
-        }
-        if (mlen == 0) {
-            m = "libvips failed";
-            mlen = strlen(m);
-        }
-        if (used + 2 < errlen) {
-            snprintf(err + used, errlen - used, ": %.*s", (int)mlen, m);
-        }
-    }
-    g_free(vmsg);
     return code;
 }
 
@@ -244,48 +216,6 @@ void ck_buf_free(ck_buf *b)
     *b = (ck_buf){0};
 }
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_status;
-static char init_argv0[256];
-
-/* libvips reports recoverable decoder trouble ("error in tile", libjpeg's
- * "Corrupt JPEG data") as GLib warnings on stderr, from any thread. convkit
- * turns every failure that matters into a returned message naming the file,
- * so the warnings are dropped. */
-static void drop_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user)
-{
-    (void)domain;
-    (void)level;
-    (void)message;
-    (void)user;
-}
-
-static void init_vips(void)
-{
-    if (VIPS_INIT(init_argv0[0] ? init_argv0 : "convkit")) {
-        init_status = CK_EIO;
-        return;
-    }
-    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, drop_log, NULL);
-    vips_cache_set_max(0);
-    vips_block_untrusted_set(TRUE);
-    init_status = 0;
-}
-
-int ck_init(const char *argv0, char *err, size_t errlen)
-{
-    if (argv0) {
-        snprintf(init_argv0, sizeof init_argv0, "%s", argv0);
-    }
-    if (pthread_once(&init_once, init_vips) != 0) {
-        return ck_err(err, errlen, CK_ETHREAD, "init: pthread_once failed");
-    }
-    if (init_status) {
-        return ck_err_vips(err, errlen, init_status, "init: libvips");
-    }
-    return 0;
-}
-
 double ck_now(void)
 {
     struct timespec ts;
@@ -415,16 +345,4 @@ void ck_rng_shuffle_i64(ck_rng *r, int64_t *v, size_t n)
         v[i - 1] = v[j];
         v[j] = t;
     }
-}
-
-int ck_jpeg_has_scale(int shrink)
-{
-    int n = 0;
-    tjscalingfactor *sf = tjGetScalingFactors(&n);
-    for (int i = 0; sf && i < n; i++) {
-        if (sf[i].num == 1 && sf[i].denom == shrink) {
-            return 1;
-        }
-    }
-    return 0;
 }

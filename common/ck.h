@@ -7,8 +7,6 @@
  *   Every random choice in convkit is a pure function of
  *   (seed, epoch, id, purpose, draw index), so results do not depend on how
  *   many threads run or in which order they finish.
- * - Process set-up: libvips is started once, before any thread, with its
- *   operation cache off and untrusted loaders blocked.
  * - A growing text buffer for the JSON, CSV and tables modules write: a
  *   failed allocation only sets a flag, so builders append without checking
  *   and look once at the end; JSON strings and numbers are written by it
@@ -47,22 +45,8 @@ enum {
  * `return ck_err(err, errlen, CK_EIO, "%s: open: %s", path, why);`. */
 int ck_err(char *err, size_t errlen, int code, const char *fmt, ...) CK_PRINTF(4, 5);
 
-/* As ck_err, then appends ": " and the first line of libvips' error buffer,
- * and clears that buffer. Call it right after the failing libvips call, on
- * the same thread. */
-int ck_err_vips(char *err, size_t errlen, int code, const char *fmt, ...) CK_PRINTF(4, 5);
-
 /* A short English name for a CK_E* code ("i/o error", ...). */
 const char *ck_strerror(int code);
-
-/* Starts libvips (once per process, before any thread; thread-safe against
- * itself), turns its operation cache off and blocks untrusted loaders.
- * Returns 0 or CK_EIO. */
-int ck_init(const char *argv0, char *err, size_t errlen);
-
-/* 1 if libjpeg-turbo decodes at scale 1/shrink (datasets and augment take
- * JPEG pixels from it directly). Thread-safe. */
-int ck_jpeg_has_scale(int shrink);
 
 /* Monotonic seconds, for statistics only (never for results). */
 double ck_now(void);

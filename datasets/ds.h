@@ -142,7 +142,7 @@ typedef struct ds_sample {
  * against max_pixels before any pixel is decoded; an entry with e->reject
  * is rejected with that reason. content_hash is always set. Returns a
  * negative code only when checking itself failed (CK_ENOMEM). Thread-safe;
- * needs ck_init. */
+ * needs im_init. */
 int ds_check_entry(const ds_entry *e, const ds_check_opts *o, ds_sample *out, char *err,
                    size_t errlen);
 void ds_sample_clear(ds_sample *s); /* frees data; safe on a zeroed struct */

@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "im.h"
 #include "pl_internal.h"
 
 /* Entries travel in batches: one hand-off (a queue push, a wake-up of a
@@ -499,7 +500,7 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
     int finished = 0;
     size_t cache_limit;
     alloc_cache_bound(&cache_limit);
-    int rc = ck_init(NULL, err, errlen);
+    int rc = im_init(NULL, err, errlen);
     if (rc == 0) {
         rc = resolve_paths(&in, err, errlen);
     }

@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "im.h"
 #include "pl_internal.h"
 
 enum { DEFAULT_PREFETCH = 2, MAX_WORKERS = 64, BUF_ALIGN = 64 };
@@ -284,7 +285,7 @@ int pl_loader_open(pl_loader **out, const pl_loader_opts *o, char *err, size_t e
     pl_loader_opts ro = *o;
     int rc = resolve_opts(&ro, err, errlen);
     if (rc == 0) {
-        rc = ck_init(NULL, err, errlen);
+        rc = im_init(NULL, err, errlen);
     }
     if (rc) {
         return rc;

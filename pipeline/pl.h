@@ -172,7 +172,7 @@ typedef struct pl_ingest_stats {
  * CK_ENOMEM, CK_ETHREAD. Memory stays bounded: a fixed number of entries
  * (8 per worker) is in flight. *st is filled in either case.
  *
- * Calls ck_init. Runs its own threads; call it from one thread at a time
+ * Calls im_init. Runs its own threads; call it from one thread at a time
  * per output file. */
 int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_t errlen);
 
@@ -240,7 +240,7 @@ typedef struct pl_loader pl_loader;
  * thread runs until pl_loader_begin. Returns 0 and gives *out to the caller
  * (free with pl_loader_close), or CK_EINVAL (bad options, an unknown or
  * empty split, an empty epoch with drop_last), CK_EIO / CK_EDB / CK_EFORMAT
- * (the catalog), CK_ENOMEM, with a message. Calls ck_init. */
+ * (the catalog), CK_ENOMEM, with a message. Calls im_init. */
 int pl_loader_open(pl_loader **out, const pl_loader_opts *o, char *err, size_t errlen);
 
 /* Samples per epoch (the split's size, less the last partial batch with

@@ -16,7 +16,7 @@ static char err[512];
 
 static void init(void)
 {
-    ck_assert_msg(ck_init("test_aug", err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(im_init("test_aug", err, sizeof err) == 0, "%s", err);
 }
 
 static aug_policy *policy(const char *text)
@@ -808,7 +808,7 @@ END_TEST
 
 /* Decodes src at 1/shrink through libjpeg-turbo (jpeg not NULL) or libvips
  * and returns a copy of the pixels (w x h x bands, packed). */
-static uint8_t *decode_copy(const aug_src *src, int shrink, aug_jpeg *jpeg, aug_view *v)
+static uint8_t *decode_copy(const aug_src *src, int shrink, im_jpeg *jpeg, aug_view *v)
 {
     aug_decoded d;
     ck_assert_msg(aug_decode_open(&d, src, 0, err, sizeof err) == 0, "%s", err);
@@ -830,8 +830,8 @@ START_TEST(turbojpeg_pixels_equal_libvips)
 {
     init();
     char dir[4096];
-    aug_jpeg jpeg;
-    ck_assert_int_eq(aug_jpeg_init(&jpeg, err, sizeof err), 0);
+    im_jpeg *jpeg;
+    ck_assert_int_eq(im_jpeg_create(&jpeg, err, sizeof err), 0);
     int photos = ck_test_data("alien-vs-predator/train/predator", dir, sizeof dir) ? 6 : 0;
     for (int i = 0; i <= photos; i++) {
         void *data;
@@ -858,10 +858,10 @@ START_TEST(turbojpeg_pixels_equal_libvips)
         aug_src src = {.data = data, .size = size, .name = path};
         for (int shrink = 1; shrink <= 8; shrink *= 2) {
             aug_view vt, vv;
-            uint8_t *t = decode_copy(&src, shrink, &jpeg, &vt);
-            uint8_t *buf = jpeg.buf;
-            uint8_t *again = decode_copy(&src, shrink, &jpeg, &vt);
-            ck_assert_ptr_eq(jpeg.buf, buf);
+            uint8_t *t = decode_copy(&src, shrink, jpeg, &vt);
+            const uint8_t *buf = vt.px;
+            uint8_t *again = decode_copy(&src, shrink, jpeg, &vt);
+            ck_assert_ptr_eq(vt.px, buf);
             uint8_t *v = decode_copy(&src, shrink, NULL, &vv);
             ck_assert_int_eq(vt.w, vv.w);
             ck_assert_int_eq(vt.h, vv.h);
@@ -876,7 +876,7 @@ START_TEST(turbojpeg_pixels_equal_libvips)
         }
         free(data);
     }
-    aug_jpeg_free(&jpeg);
+    im_jpeg_destroy(jpeg);
 }
 END_TEST
 
@@ -887,8 +887,8 @@ START_TEST(turbojpeg_errors_and_fallback)
     init();
     size_t len;
     uint8_t *jpg = make_jpeg(120, 90, &len);
-    aug_jpeg jpeg;
-    ck_assert_int_eq(aug_jpeg_init(&jpeg, err, sizeof err), 0);
+    im_jpeg *jpeg;
+    ck_assert_int_eq(im_jpeg_create(&jpeg, err, sizeof err), 0);
     size_t cuts[] = {len - 1, len - 2, len - 40, len * 3 / 4, len / 2, 700};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         aug_src src = {.data = jpg, .size = cuts[i], .name = "cut.jpg"};
@@ -896,7 +896,7 @@ START_TEST(turbojpeg_errors_and_fallback)
         for (int k = 0; k < 2; k++) {
             aug_decoded d;
             ck_assert_int_eq(aug_decode_open(&d, &src, 0, err, sizeof err), 0);
-            rc[k] = aug_decode_pixels(&d, &src, 2, 0, 0, k ? &jpeg : NULL, err, sizeof err);
+            rc[k] = aug_decode_pixels(&d, &src, 2, 0, 0, k ? jpeg : NULL, err, sizeof err);
             if (rc[k]) {
                 ck_assert_msg(strncmp(err, "cut.jpg: decode: ", 17) == 0, "got '%s'", err);
             }
@@ -919,9 +919,10 @@ START_TEST(turbojpeg_errors_and_fallback)
     size_t size;
     ck_assert_int_eq(vips_image_write_to_buffer(cmyk, ".jpg", &buf, &size, NULL), 0);
     aug_src src = {.data = buf, .size = size, .name = "cmyk.jpg"};
-    aug_view v;
+    im_pixels v;
     char msg[200];
-    ck_assert_int_eq(aug_jpeg_decode(&jpeg, &src, 1, &v, msg, sizeof msg), 1);
+    ck_assert_int_eq(im_jpeg_decode(jpeg, src.data, src.size, 1, &v, msg, sizeof msg),
+                     IM_JPEG_DECLINED);
     float out[16 * 16 * 3];
     aug_params p = aug_params_default(16, 16, 3);
     aug_pipe *pipe;
@@ -933,7 +934,7 @@ START_TEST(turbojpeg_errors_and_fallback)
     g_object_unref(joined);
     g_object_unref(u8);
     g_object_unref(cmyk);
-    aug_jpeg_free(&jpeg);
+    im_jpeg_destroy(jpeg);
     g_free(jpg);
 }
 END_TEST

@@ -7,12 +7,13 @@
 
 #include "aug.h"
 #include "ck_test.h"
+#include "im.h"
 
 static char err[512];
 
 static void init(void)
 {
-    ck_assert_msg(ck_init("test_aug_tools", err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(im_init("test_aug_tools", err, sizeof err) == 0, "%s", err);
 }
 
 /* ---- filters ---- */

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <vips/vips.h>
 
 #include "ck.h"
 #include "ck_test.h"
@@ -123,19 +122,6 @@ START_TEST(err_messages)
     ck_assert_str_eq(small, "0123456");
     ck_assert_int_eq(ck_err(NULL, 0, CK_EFORMAT, "x"), CK_EFORMAT);
     ck_assert_str_eq(ck_strerror(CK_EDB), "database error");
-}
-END_TEST
-
-START_TEST(err_vips_takes_and_clears_buffer)
-{
-    char err[256];
-    ck_assert_int_eq(ck_init("test_common", err, sizeof err), 0);
-    VipsImage *im = vips_image_new_from_file("/nonexistent/x.png", NULL);
-    ck_assert_ptr_null(im);
-    ck_assert_int_eq(ck_err_vips(err, sizeof err, CK_EIO, "x.png: load"), CK_EIO);
-    ck_assert_msg(strncmp(err, "x.png: load: ", 13) == 0, "got '%s'", err);
-    ck_assert_msg(strchr(err, '\n') == NULL, "one line: '%s'", err);
-    ck_assert_str_eq(vips_error_buffer(), "");
 }
 END_TEST
 
@@ -296,7 +282,6 @@ static Suite *common_suite(void)
     tcase_add_test(tc, rng_distributions);
     tcase_add_test(tc, rng_shuffle_is_permutation);
     tcase_add_test(tc, err_messages);
-    tcase_add_test(tc, err_vips_takes_and_clears_buffer);
     tcase_add_test(tc, buf_builds_text);
     tcase_add_test(tc, buf_json_strings);
     tcase_add_test(tc, buf_oom_is_sticky);

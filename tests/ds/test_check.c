@@ -11,11 +11,12 @@
 
 #include "ck_test.h"
 #include "ds.h"
+#include "im.h"
 
 static void init(void)
 {
     char err[256];
-    ck_assert_msg(ck_init("test_check", err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(im_init("test_check", err, sizeof err) == 0, "%s", err);
 }
 
 /* A smooth random picture (blobs, like a blurred photo), 3 bands. */

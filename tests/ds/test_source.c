@@ -19,6 +19,7 @@
 
 #include "ck_test.h"
 #include "ds.h"
+#include "im.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -31,7 +32,7 @@ typedef struct blob {
 static blob make_image(int w, int h, int grey, int png)
 {
     char err[256];
-    ck_assert_msg(ck_init("test_source", err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(im_init("test_source", err, sizeof err) == 0, "%s", err);
     VipsImage *black, *im;
     ck_assert(vips_black(&black, w, h, "bands", 3, NULL) == 0);
     ck_assert(vips_linear1(black, &im, 1.0, (double)grey, "uchar", TRUE, NULL) == 0);

@@ -21,12 +21,13 @@
 #include <zlib.h>
 
 #include "ck_test.h"
+#include "im.h"
 #include "pl.h"
 
 static void init(void)
 {
     char err[256];
-    ck_assert_msg(ck_init("test_pl_ingest", err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(im_init("test_pl_ingest", err, sizeof err) == 0, "%s", err);
 }
 
 static void write_file(const char *path, const void *data, size_t size)
@@ -435,7 +436,7 @@ START_TEST(resume_after_kill_gives_same_catalog)
         o.threads = 2;
         o.progress = block_at_finish;
         pl_ingest_stats st;
-        if (ck_init("child", err, sizeof err) == 0) {
+        if (im_init("child", err, sizeof err) == 0) {
             pl_ingest_run(&o, &st, err, sizeof err);
         }
         _exit(3); /* only reached on an error */

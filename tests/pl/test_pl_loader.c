@@ -16,6 +16,7 @@
 #include <vips/vips.h>
 
 #include "ck_test.h"
+#include "im.h"
 #include "pl.h"
 
 enum { NA = 13, NB = 12, NSAMPLES = NA + NB, W = 24, H = 20, BATCH = 4 };
@@ -23,7 +24,7 @@ enum { NA = 13, NB = 12, NSAMPLES = NA + NB, W = 24, H = 20, BATCH = 4 };
 static void init(void)
 {
     char err[256];
-    ck_assert_msg(ck_init("test_pl_loader", err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(im_init("test_pl_loader", err, sizeof err) == 0, "%s", err);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -1,0 +1,102 @@
+/* im.h: image — decoding and verifying one image, below datasets/ and
+ * augment/, which both decode the same files and must agree on them.
+ *
+ * Two parts:
+ *
+ *   set-up    libvips is started once per process, before any thread, with
+ *             its operation cache off, untrusted loaders blocked and its
+ *             recoverable-trouble warnings dropped; libvips failures become
+ *             one-line messages with our context in front.
+ *   im_jpeg   the libjpeg-turbo fast path: a grey or colour JPEG decoded at
+ *             1/shrink into a buffer the decoder keeps, with the same pixels
+ *             libvips' jpegload gives. The one rule for what it takes is
+ *             here; anything else, and any file libjpeg-turbo decodes with a
+ *             warning or an error, is left to libvips, so what is accepted
+ *             and what is refused stays libvips' decision.
+ *
+ * No libvips or libjpeg-turbo type appears here: callers that hold libvips
+ * images include <vips/vips.h> themselves.
+ */
+#ifndef IM_H
+#define IM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ck.h"
+
+/* ---- set-up ------------------------------------------------------------ */
+
+/* Starts libvips (once per process, before any thread; thread-safe against
+ * itself), turns its operation cache off, blocks untrusted loaders and
+ * drops libvips' warnings about recoverable decoder trouble (every failure
+ * that matters comes back as a message naming the file). argv0 (may be
+ * NULL) names the program to libvips when this call is the one that starts
+ * it; only the main thread passes one. Returns 0, CK_EIO (libvips failed to
+ * start, with its reason) or CK_ETHREAD. */
+int im_init(const char *argv0, char *err, size_t errlen);
+
+/* As ck_err, then appends ": " and the first line of libvips' error buffer
+ * ("libvips failed" when it is empty), and clears that buffer. Call it
+ * right after the failing libvips call, on the same thread; the buffer is
+ * process-wide, so when two threads fail at once a message may be the
+ * other's. Returns code. */
+int im_err_vips(char *err, size_t errlen, int code, const char *fmt, ...) CK_PRINTF(4, 5);
+
+/* ---- the libjpeg-turbo fast path --------------------------------------- */
+
+/* 1 if libjpeg-turbo decodes at scale 1/shrink (1, 2, 4 and 8 with every
+ * libjpeg-turbo so far), else 0. Thread-safe. */
+int im_jpeg_has_scale(int shrink);
+
+/* 8-bit pixels lent by a decoder: h rows of w pixels, stride bytes apart,
+ * bands (1 grey, 3 RGB) interleaved. */
+typedef struct im_pixels {
+    const uint8_t *px;
+    int w, h;
+    size_t stride;
+    int bands;
+} im_pixels;
+
+/* What im_jpeg_decode did. */
+enum {
+    IM_JPEG_DECODED = 0,  /* *px holds the image */
+    IM_JPEG_DECLINED = 1, /* not for the fast path: libvips decides */
+    IM_JPEG_FAILED = 2,   /* libjpeg-turbo stopped on a warning or an error, with
+                           * its message; libvips decides whether that refuses it */
+};
+
+/* A TurboJPEG handle and the pixel buffer it decodes into, grown only when
+ * a bigger image comes. Opaque; one per thread (not shareable). */
+typedef struct im_jpeg im_jpeg;
+
+/* Gives a decoder to *out. Returns 0 or CK_ENOMEM with a message
+ * ("jpeg decoder: ..."). */
+int im_jpeg_create(im_jpeg **out, char *err, size_t errlen);
+
+/* NULL is a no-op. */
+void im_jpeg_destroy(im_jpeg *j);
+
+/* Decodes the JPEG data[0..size) at scale 1/shrink into j's buffer, lent
+ * as *px until the next call on j or its destruction. The pixels are
+ * those of libvips' jpegload with the same shrink (islow DCT, fancy
+ * upsampling), cropped as libvips crops a scaled load: w/shrink x h/shrink,
+ * rounded down.
+ *
+ * The fast path takes grey, YCbCr and RGB JPEGs at a scale libjpeg-turbo
+ * has (im_jpeg_has_scale) whose header libjpeg-turbo reads and whose sides
+ * are at least shrink. Returns
+ *   IM_JPEG_DECODED   *px set (1 or 3 bands);
+ *   IM_JPEG_DECLINED  anything else (CMYK/YCCK, no such scale, a header
+ *                     that is unreadable or ends before the frame, a side
+ *                     below shrink): *px and msg untouched;
+ *   IM_JPEG_FAILED    libjpeg-turbo stopped on the first warning or error
+ *                     (a truncated or corrupt file): its message in msg
+ *                     (may be NULL), *px untouched;
+ *   CK_ENOMEM         the pixel buffer could not grow (*px untouched; the
+ *                     decoder stays usable).
+ * Thread-safe for distinct decoders. */
+int im_jpeg_decode(im_jpeg *j, const void *data, size_t size, int shrink, im_pixels *px, char *msg,
+                   size_t msglen);
+
+#endif

@@ -1,0 +1,121 @@
+/* jpeg.c: JPEG pixels straight from libjpeg-turbo (the TurboJPEG API), for
+ * datasets/' checks and augment/'s pipes alike.
+ *
+ * Profiles of ingest and of augmentation showed libvips' per-image
+ * machinery (GObject construction, region buffers, its locks) costing more
+ * CPU than libjpeg itself on small photos, and not scaling to two workers.
+ * So grey and colour JPEGs come here first. A decoder keeps one TurboJPEG
+ * handle and one pixel buffer, grown only when a bigger image comes, so a
+ * caller that keeps its decoder allocates nothing in the steady state.
+ *
+ * The pixels are libvips' own: libvips' jpegload at shrink N also asks
+ * libjpeg for scale_denom N with the default (islow DCT, fancy upsampling)
+ * settings, so both paths run the same libjpeg code, and libvips crops a
+ * scaled load to whole source blocks (w / N, rounded down, as vips_shrink
+ * would), so we crop the same. The rule for what comes here is written
+ * once, in im_jpeg_decode: grey, YCbCr and RGB JPEGs at a scale
+ * libjpeg-turbo has. CMYK/YCCK, a missing scale, and any file that
+ * libjpeg-turbo decodes with a warning or an error go back to libvips, so
+ * what is accepted and what is refused stays libvips' decision with
+ * fail_on=error: libvips refuses a truncated file but keeps one with
+ * "Corrupt JPEG data", which libjpeg only warns about. TurboJPEG reports a
+ * warning as a failure either way; TJFLAG_STOPONWARNING stops at the first
+ * one, so a bad file costs no more than its good part.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <turbojpeg.h>
+
+#include "im.h"
+
+struct im_jpeg {
+    tjhandle tj;
+    uint8_t *buf;
+    size_t cap;
+};
+
+int im_jpeg_has_scale(int shrink)
+{
+    int n = 0;
+    tjscalingfactor *sf = tjGetScalingFactors(&n);
+    for (int i = 0; sf && i < n; i++) {
+        if (sf[i].num == 1 && sf[i].denom == shrink) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int im_jpeg_create(im_jpeg **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    im_jpeg *j = calloc(1, sizeof *j);
+    if (!j) {
+        return ck_err(err, errlen, CK_ENOMEM, "jpeg decoder: out of memory");
+    }
+    j->tj = tjInitDecompress();
+    if (!j->tj) {
+        free(j);
+        return ck_err(err, errlen, CK_ENOMEM, "jpeg decoder: %s", tjGetErrorStr2(NULL));
+    }
+    *out = j;
+    return 0;
+}
+
+void im_jpeg_destroy(im_jpeg *j)
+{
+    if (j) {
+        if (j->tj) {
+            tjDestroy(j->tj);
+        }
+        free(j->buf);
+        free(j);
+    }
+}
+
+int im_jpeg_decode(im_jpeg *j, const void *data, size_t size, int shrink, im_pixels *px, char *msg,
+                   size_t msglen)
+{
+    /* TurboJPEG 2 reports success without setting these for a stream that
+     * ends before its frame header (tables only): it reads as 0 x 0. */
+    int w = 0, h = 0, subsamp = -1, cs = -1;
+    unsigned char *src = (unsigned char *)data; /* TurboJPEG 2's API; it only reads */
+    unsigned long len = (unsigned long)size;
+    if (!j->tj || !im_jpeg_has_scale(shrink)) {
+        return IM_JPEG_DECLINED;
+    }
+    if (tjDecompressHeader3(j->tj, src, len, &w, &h, &subsamp, &cs) != 0) {
+        /* A failed header read leaves TurboJPEG 2's decompressor inside the
+         * header, and the next image's header read then succeeds without a
+         * size: the next image gets a fresh handle (without one, every
+         * image goes to libvips). */
+        tjDestroy(j->tj);
+        j->tj = tjInitDecompress();
+        return IM_JPEG_DECLINED;
+    }
+    if ((cs != TJCS_GRAY && cs != TJCS_YCbCr && cs != TJCS_RGB) || w / shrink < 1 ||
+        h / shrink < 1) {
+        return IM_JPEG_DECLINED;
+    }
+    tjscalingfactor sf = {1, shrink};
+    int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
+    int bands = cs == TJCS_GRAY ? 1 : 3;
+    size_t need = (size_t)sw * sh * bands;
+    if (need > j->cap) {
+        uint8_t *b = realloc(j->buf, need);
+        if (!b) {
+            return CK_ENOMEM;
+        }
+        j->buf = b;
+        j->cap = need;
+    }
+    if (tjDecompress2(j->tj, src, len, j->buf, sw, sw * bands, sh,
+                      bands == 1 ? TJPF_GRAY : TJPF_RGB, TJFLAG_STOPONWARNING) != 0) {
+        if (msg && msglen) {
+            snprintf(msg, msglen, "%s", tjGetErrorStr2(j->tj));
+        }
+        return IM_JPEG_FAILED;
+    }
+    *px = (im_pixels){j->buf, w / shrink, h / shrink, (size_t)sw * bands, bands};
+    return IM_JPEG_DECODED;
+}
