@@ -10,7 +10,7 @@
  * bijection of a 128-bit counter, so any draw is reachable in O(1) and
  * streams keyed by (seed, epoch) and counted by (id, purpose, n) are
  * independent for practical purposes. Known-answer tests live in
- * tests/test_common.c.
+ * tests/common/test_common.c.
  */
 #include "ck.h"
 

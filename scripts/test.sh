@@ -37,7 +37,7 @@ export CK_TIMEOUT_MULTIPLIER=10
 (cd build-asan && ctest --output-on-failure -j"$jobs")
 unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 
-if [ -d tests/pl ]; then
+if [ -d tests/pipeline ]; then
   echo "== pipeline tests (TSan)"
   build build-tsan -DCK_SANITIZE=thread
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/tsan.supp"
