@@ -35,49 +35,6 @@ static int is_raw(const aug_src *src)
     return src->width || src->height || src->bands;
 }
 
-/* Width and height from a JPEG's first SOFn marker; 0 if not found. */
-static int jpeg_size(const uint8_t *p, size_t n, int *w, int *h)
-{
-    if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) {
-        return 0;
-    }
-    size_t i = 2;
-    while (i + 4 <= n) {
-        if (p[i] != 0xFF) {
-            return 0;
-        }
-        uint8_t mk = p[i + 1];
-        if (mk == 0xFF) {
-            i++;
-            continue;
-        }
-        if (mk == 0x01 || (mk >= 0xD0 && mk <= 0xD8)) {
-            i += 2;
-            continue;
-        }
-        size_t len = ((size_t)p[i + 2] << 8) | p[i + 3];
-        if (len < 2) {
-            return 0;
-        }
-        if (mk >= 0xC0 && mk <= 0xCF && mk != 0xC4 && mk != 0xC8 && mk != 0xCC) {
-            if (i + 9 > n) {
-                return 0;
-            }
-            *h = (p[i + 5] << 8) | p[i + 6];
-            *w = (p[i + 7] << 8) | p[i + 8];
-            return *w > 0 && *h > 0;
-        }
-        i += 2 + len;
-    }
-    return 0;
-}
-
-static int is_jpeg(const aug_src *src)
-{
-    const uint8_t *p = src->data;
-    return src->size >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF;
-}
-
 static VipsAccess access_mode(int random_access)
 {
     return random_access ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL;
@@ -98,7 +55,7 @@ int aug_decode_open(aug_decoded *d, const aug_src *src, int random_access, char 
         d->full_h = src->height;
     } else if (!src->data || src->size == 0) {
         return ck_err(err, errlen, CK_EDECODE, "%s: decode: empty input", name);
-    } else if (!(is_jpeg(src) && jpeg_size(src->data, src->size, &d->full_w, &d->full_h))) {
+    } else if (!im_jpeg_size(src->data, src->size, &d->full_w, &d->full_h)) {
         VipsImage *im = vips_image_new_from_buffer(src->data, src->size, "", "access",
                                                    access_mode(random_access), "fail_on",
                                                    VIPS_FAIL_ON_ERROR, NULL);

@@ -344,51 +344,6 @@ static int check_raw(const ds_entry *e, const ds_check_opts *o, ds_sample *out)
 
 /* ---- encoded files ----------------------------------------------------- */
 
-/* Width and height from a JPEG's first SOF marker, read without libjpeg:
- * with them we check the pixel limit and pick the DCT scale before libvips
- * opens the file, once. Returns 1 when found; 0 sends the caller to the
- * ordinary libvips header. */
-static int jpeg_sof_size(const uint8_t *d, size_t n, int *w, int *h)
-{
-    size_t i = 2;
-    while (i + 4 <= n) {
-        if (d[i] != 0xFF) {
-            return 0;
-        }
-        unsigned m = d[i + 1];
-        if (m == 0xFF) {
-            i++; /* fill byte */
-            continue;
-        }
-        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
-            i += 2; /* markers without a length */
-            continue;
-        }
-        if (m == 0xD9 || m == 0xDA) {
-            return 0; /* EOI or scan data before any SOF */
-        }
-        size_t len = (size_t)d[i + 2] << 8 | d[i + 3];
-        if (len < 2) {
-            return 0;
-        }
-        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
-            if (len < 7 || i + 9 > n) {
-                return 0;
-            }
-            *h = d[i + 5] << 8 | d[i + 6];
-            *w = d[i + 7] << 8 | d[i + 8];
-            return *w > 0 && *h > 0;
-        }
-        i += 2 + len;
-    }
-    return 0;
-}
-
-static int is_jpeg(const uint8_t *d, size_t n)
-{
-    return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF;
-}
-
 /* Opens data with loader nickname, sequential access and fail_on=error;
  * shrink > 1 for JPEG shrink-on-load. The operation is built here rather
  * than through vips_call, which makes a second operation per call to read
@@ -540,7 +495,7 @@ static int shrink_stored(const ds_entry *e, int max_side, ds_sample *out)
 /* The loader for data, or NULL with out rejected. */
 static const char *find_loader(const ds_entry *e, ds_sample *out)
 {
-    if (is_jpeg(e->data, e->size)) {
+    if (im_is_jpeg(e->data, e->size)) {
         return "jpegload_buffer";
     }
     const char *name = vips_foreign_find_load_buffer(e->data, e->size);
@@ -582,7 +537,7 @@ static int check_encoded(const ds_entry *e, const ds_check_opts *o, ds_sample *o
     uint64_t max_pixels = effective_max_pixels(o);
     VipsImage *im = NULL;
     int w = 0, h = 0;
-    if (strcmp(nickname, "jpegload_buffer") == 0 && jpeg_sof_size(e->data, e->size, &w, &h)) {
+    if (strcmp(nickname, "jpegload_buffer") == 0 && im_jpeg_size(e->data, e->size, &w, &h)) {
         if ((uint64_t)w * (uint64_t)h > max_pixels) {
             reject(out, "declared size %dx%d exceeds the pixel limit", w, h);
             return 0;

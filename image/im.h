@@ -49,6 +49,15 @@ int im_err_vips(char *err, size_t errlen, int code, const char *fmt, ...) CK_PRI
  * libjpeg-turbo so far), else 0. Thread-safe. */
 int im_jpeg_has_scale(int shrink);
 
+/* 1 if data starts like a JPEG (SOI, then a marker). Thread-safe. */
+int im_is_jpeg(const void *data, size_t n);
+/* 1 with the width and height of a JPEG's first SOF marker, read from its
+ * first bytes without decoding (datasets/ refuses absurd declared sizes
+ * before any decoder allocates; augment/ picks the shrink-on-load scale);
+ * 0 when data is not a JPEG, or EOI, scan data or the end comes before a
+ * SOF with a positive size. Thread-safe. */
+int im_jpeg_size(const void *data, size_t n, int *w, int *h);
+
 /* 8-bit pixels lent by a decoder: h rows of w pixels, stride bytes apart,
  * bands (1 grey, 3 RGB) interleaved. */
 typedef struct im_pixels {

@@ -34,6 +34,52 @@ struct im_jpeg {
     size_t cap;
 };
 
+int im_is_jpeg(const void *data, size_t n)
+{
+    const uint8_t *d = data;
+    return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF;
+}
+
+int im_jpeg_size(const void *data, size_t n, int *w, int *h)
+{
+    const uint8_t *d = data;
+    if (!im_is_jpeg(d, n)) {
+        return 0;
+    }
+    size_t i = 2;
+    while (i + 4 <= n) {
+        if (d[i] != 0xFF) {
+            return 0;
+        }
+        unsigned m = d[i + 1];
+        if (m == 0xFF) {
+            i++; /* fill byte */
+            continue;
+        }
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
+            i += 2; /* markers without a length */
+            continue;
+        }
+        if (m == 0xD9 || m == 0xDA) {
+            return 0; /* EOI or scan data before any SOF */
+        }
+        size_t len = (size_t)d[i + 2] << 8 | d[i + 3];
+        if (len < 2) {
+            return 0;
+        }
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            if (len < 7 || i + 9 > n) {
+                return 0;
+            }
+            *h = d[i + 5] << 8 | d[i + 6];
+            *w = d[i + 7] << 8 | d[i + 8];
+            return *w > 0 && *h > 0;
+        }
+        i += 2 + len;
+    }
+    return 0;
+}
+
 int im_jpeg_has_scale(int shrink)
 {
     int n = 0;

@@ -351,6 +351,39 @@ START_TEST(jpeg_truncated_goes_to_libvips)
 }
 END_TEST
 
+/* The declared size from the first SOF marker, without decoding: as
+ * libvips reads it, and none where the marker is missing or cut. */
+START_TEST(jpeg_size_from_sof)
+{
+    init();
+    size_t len;
+    uint8_t *jpg = picture_file(37, 23, 3, 9, ".jpg[Q=90]", &len);
+    int w = 0, h = 0;
+    ck_assert(im_is_jpeg(jpg, len));
+    ck_assert(im_jpeg_size(jpg, len, &w, &h));
+    ck_assert_int_eq(w, 37);
+    ck_assert_int_eq(h, 23);
+    /* Cut before the SOF's size, or in the header: none. */
+    size_t sof = 2;
+    while (!(jpg[sof] == 0xFF && jpg[sof + 1] == 0xC0)) {
+        sof++;
+    }
+    ck_assert(!im_jpeg_size(jpg, sof + 6, &w, &h));
+    ck_assert(im_jpeg_size(jpg, sof + 9, &w, &h));
+    ck_assert(!im_jpeg_size(jpg, 3, &w, &h));
+    /* Scan data (SOS) before any SOF: none. */
+    uint8_t sos[] = {0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x08, 1, 2, 3, 4, 5,    6, 0xFF,
+                     0xC0, 0x00, 0x0B, 8,    0,    9,    0, 9, 1, 1, 0x11, 0};
+    ck_assert(!im_jpeg_size(sos, sizeof sos, &w, &h));
+    /* Not a JPEG. */
+    size_t plen;
+    uint8_t *png = picture_file(8, 8, 1, 3, ".png", &plen);
+    ck_assert(!im_is_jpeg(png, plen) && !im_jpeg_size(png, plen, &w, &h));
+    g_free(jpg);
+    g_free(png);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
     Suite *s = suite_create("image");
@@ -362,6 +395,7 @@ static Suite *image_suite(void)
     tcase_add_test(tc, jpeg_pixels_equal_jpegload);
     tcase_add_test(tc, jpeg_declines_what_libvips_decides);
     tcase_add_test(tc, jpeg_truncated_goes_to_libvips);
+    tcase_add_test(tc, jpeg_size_from_sof);
     suite_add_tcase(s, tc);
     return s;
 }
