@@ -6,6 +6,18 @@
 #include "nn_internal.h"
 #include "nn_test_util.h"
 
+/* The table of layer kinds has a whole entry for every kind: its length
+ * is checked at compile time, a kind left out in the middle only here. */
+START_TEST(layer_kinds_table_complete)
+{
+    for (int k = 0; k < NN_KINDS; k++) {
+        const nn_kind_info *ki = &nn_kinds[k];
+        ck_assert_msg(ki->keras && ki->stem && ki->sigs[0].type && ki->build, "kind %d", k);
+        ck_assert_msg(!ki->weights[0] || ki->shape, "kind %d: weights without shapes", k);
+    }
+}
+END_TEST
+
 START_TEST(builtin_param_counts)
 {
     static const struct {
@@ -399,6 +411,7 @@ static Suite *model_suite(void)
     Suite *s = suite_create("nn_model");
     TCase *tc = tcase_create("model");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, layer_kinds_table_complete);
     tcase_add_test(tc, builtin_param_counts);
     tcase_add_test(tc, summary_matches_keras);
     tcase_add_test(tc, spec_file);
