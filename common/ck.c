@@ -155,15 +155,30 @@ void ck_fmt_double(char *buf, size_t len, double v)
     }
 }
 
-void ck_buf_json_num(ck_buf *b, double v)
+/* JSON has no NaN or infinity: null stands for them. */
+static void json_num(ck_buf *b, double v, int shortest)
 {
     char t[32];
     if (!isfinite(v)) {
         ck_buf_str(b, "null");
         return;
     }
-    ck_fmt_double(t, sizeof t, v);
+    if (shortest) {
+        ck_fmt_double(t, sizeof t, v);
+    } else {
+        snprintf(t, sizeof t, "%.17g", v);
+    }
     ck_buf_str(b, t);
+}
+
+void ck_buf_json_num(ck_buf *b, double v)
+{
+    json_num(b, v, 1);
+}
+
+void ck_buf_json_num17(ck_buf *b, double v)
+{
+    json_num(b, v, 0);
 }
 
 void ck_buf_json_str(ck_buf *b, const char *s)

@@ -76,6 +76,10 @@ void ck_buf_printf(ck_buf *b, const char *fmt, ...) CK_PRINTF(2, 3);
  * reads back to the same double (C locale), or null for NaN and
  * infinities, which JSON cannot hold. */
 void ck_buf_json_num(ck_buf *b, double v);
+/* Appends v as a JSON number with 17 significant digits ("%.17g"), null
+ * for NaN and infinities: for texts that are compared byte for byte
+ * across versions (a run's configuration, which resuming compares). */
+void ck_buf_json_num17(ck_buf *b, double v);
 /* Writes v into buf in that same shortest round-trip form ("nan", "inf"
  * for the non-finite); buf holds at least 32 bytes. */
 void ck_fmt_double(char *buf, size_t len, double v);
@@ -148,10 +152,15 @@ typedef struct ck_atomic {
     int fd; /* open for writing until commit or abort */
 } ck_atomic;
 
-/* Creates (or truncates a killed run's) path.part. Errors name path:
+/* Creates path.part anew (removing a killed run's leftover, never
+ * following a link). Errors name path:
  * "path: create: reason". Returns 0, CK_EIO, CK_ENOMEM; on error a is
  * empty and nothing is left behind. */
 int ck_atomic_open(ck_atomic *a, const char *path, char *err, size_t errlen);
+/* As ck_atomic_open, for a library that writes the file by name (libhdf5,
+ * SQLite, PLplot): the empty .part file is made and its descriptor closed;
+ * give the library a->tmp, then commit or abort. */
+int ck_atomic_open_named(ck_atomic *a, const char *path, char *err, size_t errlen);
 /* Appends len bytes to the .part file. Returns 0 or CK_EIO ("path: write:
  * reason"); the caller then aborts. */
 int ck_atomic_write(ck_atomic *a, const void *data, size_t len, char *err, size_t errlen);

@@ -6,8 +6,9 @@
  * name and a reader never sees one being written:
  *
  *   1. the bytes go to "<path>.part" beside the output (same directory, so
- *      the rename cannot cross file systems), created or truncated: a
- *      leftover of a killed run is simply replaced;
+ *      the rename cannot cross file systems), a file created anew: a
+ *      leftover of a killed run is removed first, and a symbolic link
+ *      planted at that name is removed, never followed;
  *   2. the .part file is flushed to disk (fsync) before it takes the
  *      output's name, so a crash after the rename cannot leave an empty or
  *      partial file under it (the directory itself is not synced: after a
@@ -54,7 +55,10 @@ int ck_atomic_open(ck_atomic *a, const char *path, char *err, size_t errlen)
     }
     memcpy(a->tmp, path, n);
     memcpy(a->tmp + n, CK_PART_SUFFIX, sizeof CK_PART_SUFFIX);
-    a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    /* A killed run's leftover goes first; then a file of our own, never one
+     * reached through a link planted at that name. */
+    unlink(a->tmp);
+    a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (a->fd < 0) {
         int e = errno;
         free(a->tmp); /* nothing was created: nothing to remove */
@@ -63,6 +67,16 @@ int ck_atomic_open(ck_atomic *a, const char *path, char *err, size_t errlen)
         return file_err(err, errlen, path, "create", e);
     }
     return 0;
+}
+
+int ck_atomic_open_named(ck_atomic *a, const char *path, char *err, size_t errlen)
+{
+    int rc = ck_atomic_open(a, path, err, errlen);
+    if (rc == 0) {
+        close(a->fd);
+        a->fd = -1;
+    }
+    return rc;
 }
 
 int ck_atomic_write(ck_atomic *a, const void *data, size_t len, char *err, size_t errlen)

@@ -546,7 +546,7 @@ int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
     }
     ck_atomic out;
     if (rc == 0) {
-        rc = ck_atomic_open(&out, out_path, err, errlen);
+        rc = ck_atomic_open_named(&out, out_path, err, errlen);
     }
     if (rc == 0) {
         rc = render(&g, dev, out.tmp); /* PLplot's cairo driver writes by name */

@@ -238,6 +238,18 @@ START_TEST(atomic_files_whole_or_nothing)
     ck_assert_int_eq(ck_write_file_atomic(path, "a,b\n", 4, err, sizeof err), 0);
     ck_assert_str_eq(read_text(path), "a,b\n");
     ck_assert_int_eq(access(part, F_OK), -1);
+    /* A link planted at the .part name is removed, never written through. */
+    char outside[512];
+    snprintf(outside, sizeof outside, "%.300s/outside.txt", dir);
+    f = fopen(outside, "w");
+    fputs("keep", f);
+    fclose(f);
+    ck_assert_int_eq(symlink(outside, part), 0);
+    ck_assert_int_eq(ck_write_file_atomic(path, "a,b\n", 4, err, sizeof err), 0);
+    ck_assert_str_eq(read_text(outside), "keep");
+    struct stat st;
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
     /* An aborted write leaves the previous output as it was, and no .part. */
     ck_atomic a;
     ck_assert_int_eq(ck_atomic_open(&a, path, err, sizeof err), 0);

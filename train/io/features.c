@@ -7,7 +7,7 @@
  *   features(split, idx, sample_id, label, x)   PRIMARY KEY (split, idx);
  *                                  x is H*W*C float32, little-endian
  *
- * The writer fills the output's .part file (ck_atomic_open) and renames it
+ * The writer fills the output's .part file (ck_atomic_open_named) and renames it
  * over the output on commit, so a killed extraction leaves no half file and a
  * rerun gives the same bytes. The source reads a whole split into memory
  * (2,000 samples of 5x5x512 are 100 MB), then serves batches in a
@@ -57,13 +57,11 @@ int nn_features_create(nn_features **out, const char *path, int h, int w, int c,
     if (!f) {
         return ck_err(err, errlen, CK_ENOMEM, "%s: out of memory", path);
     }
-    int rc = ck_atomic_open(&f->out, path, err, errlen);
+    int rc = ck_atomic_open_named(&f->out, path, err, errlen);
     if (rc) {
         free(f);
         return rc;
     }
-    close(f->out.fd); /* SQLite writes the file by name */
-    f->out.fd = -1;
     f->size = (size_t)h * w * c;
     char shape[64], version[16];
     snprintf(shape, sizeof shape, "%d,%d,%d", h, w, c);

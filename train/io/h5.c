@@ -668,12 +668,10 @@ static int write_file(const nn_model *m, const char *tmp, char why[WHY])
 int nn_model_save_h5(const nn_model *m, const char *path, char *err, size_t errlen)
 {
     ck_atomic out;
-    int rc = ck_atomic_open(&out, path, err, errlen);
+    int rc = ck_atomic_open_named(&out, path, err, errlen);
     if (rc) {
         return rc;
     }
-    close(out.fd); /* libhdf5 writes the file by name */
-    out.fd = -1;
     char why[WHY];
     h5_quiet q;
     quiet_begin(&q);

@@ -146,7 +146,7 @@ int nn_predict(nn_model *m, const float *x, int64_t n, float *probs)
 static void jnum(ck_buf *b, const char *key, double v)
 {
     ck_buf_printf(b, ",\"%s\":", key);
-    ck_buf_json_num(b, v);
+    ck_buf_json_num17(b, v); /* the bytes resuming compares, as ever */
 }
 
 /* The run's full configuration. Resuming requires the same text. */
