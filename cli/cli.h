@@ -11,7 +11,6 @@
 #include <stdio.h>
 
 #include "aug.h"
-#include "nn.h"
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
@@ -49,19 +48,6 @@ int cli_model_spec(const char *model, int size, char **spec, char *err, size_t e
 /* *spec (malloc'd) with its Input shape made (h, w, c), c <= 0 keeping its
  * channels (nn_spec_set_input); unchanged on error. */
 int cli_spec_input(char **spec, const char *model, int h, int w, int c, char *err, size_t errlen);
-
-/* A training run's record in runs.db (record.c): rec, given to nn_train
- * as its recorder, opens runs_path when the run starts and writes the run
- * `name` there. The strings are borrowed for the recorder's lifetime. */
-typedef struct cli_record {
-    const char *runs_path, *name, *dataset_hash;
-    uint64_t seed;
-    struct rn_db *db;
-    nn_recorder rec;
-} cli_record;
-void cli_record_init(cli_record *r, const char *runs_path, const char *name,
-                     const char *dataset_hash, uint64_t seed);
-void cli_record_close(cli_record *r);
 
 /* Progress: a bar redrawn in place when stderr is a terminal, otherwise
  * nothing until cli_progress_line. */

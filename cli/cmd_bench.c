@@ -16,6 +16,40 @@
 #include "pl.h"
 
 /* "0,1,2" -> {0, 1, 2}, each in [lo, 256]; returns the count or -1. */
+
+/* ---- --json: one object per line, written by common's JSON writers ---- */
+
+static ck_buf json_begin(const char *bench)
+{
+    ck_buf j = {0};
+    ck_buf_str(&j, "{\"bench\":");
+    ck_buf_json_str(&j, bench);
+    return j;
+}
+
+static void json_num(ck_buf *j, const char *key, double v)
+{
+    ck_buf_printf(j, ",\"%s\":", key);
+    ck_buf_json_num(j, v);
+}
+
+static void json_str(ck_buf *j, const char *key, const char *v)
+{
+    ck_buf_printf(j, ",\"%s\":", key);
+    ck_buf_json_str(j, v);
+}
+
+/* Prints the object and a newline; frees j. */
+static void json_end(ck_buf *j)
+{
+    ck_buf_str(j, "}");
+    char *s = ck_buf_take(j);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
 static int parse_counts(const char *s, int *out, int max, int lo)
 {
     int n = 0;
@@ -180,11 +214,16 @@ static int bench_augment(int argc, char **argv)
             }
             const char *name = aug ? canon : "none";
             if (as_json) {
-                printf("{\"bench\":\"augment\",\"policy\":\"%s\",\"size\":%lld,\"threads\":%d,"
-                       "\"samples\":%ld,\"seconds\":%.4f,\"samples_per_s\":%.1f,"
-                       "\"samples_per_cpu_s\":%.1f,\"decode_errors\":%ld}\n",
-                       name, (long long)size, r.threads, r.samples, r.seconds, r.samples_per_s,
-                       r.samples_per_cpu_s, r.decode_errors);
+                ck_buf j = json_begin("augment");
+                json_str(&j, "policy", name);
+                json_num(&j, "size", (double)size);
+                json_num(&j, "threads", r.threads);
+                json_num(&j, "samples", (double)r.samples);
+                json_num(&j, "seconds", r.seconds);
+                json_num(&j, "samples_per_s", r.samples_per_s);
+                json_num(&j, "samples_per_cpu_s", r.samples_per_cpu_s);
+                json_num(&j, "decode_errors", (double)r.decode_errors);
+                json_end(&j);
             } else {
                 printf("%-40.40s %8d %12.1f %14.1f\n", name, r.threads, r.samples_per_s,
                        r.samples_per_cpu_s);
@@ -197,48 +236,41 @@ static int bench_augment(int argc, char **argv)
     return cli_report(rc, err);
 }
 
-/* A JSON string: s between quotes, with quotes, backslashes and control
- * characters escaped (a spec file's path may hold any of them). */
-static void print_json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            printf("\\%c", *p);
-        } else if (*p < 0x20) {
-            printf("\\u%04x", *p);
-        } else {
-            putchar(*p);
-        }
-    }
-    putchar('"');
-}
-
 /* One JSON object per thread count: every figure nn_bench_run measures,
  * the per-layer rows included (scripts/bench-train.sh reads these keys). */
 static void print_train_json(const char *model, const nn_bench *b)
 {
-    printf("{\"bench\":\"train\",\"model\":");
-    print_json_string(model);
-    printf(",\"batch\":%d,\"threads\":%d,\"steps\":%d,\"train_images_per_s\":%.3f,"
-           "\"infer_images_per_s\":%.3f,\"step_seconds\":%.6f,\"step_cpu_seconds\":%.6f,"
-           "\"step_gflop\":%.6f,\"gflops\":%.3f,\"sgemm_gflops\":%.3f,\"peak_fraction\":%.4f,"
-           "\"blas_core\":",
-           b->batch, b->threads, b->steps, b->train_images_per_s, b->infer_images_per_s, b->step_s,
-           b->step_cpu_s, b->step_gflop, b->gflops, b->sgemm_gflops, b->peak_fraction);
-    print_json_string(b->blas_core ? b->blas_core : "");
-    printf(",\"peak_rss_mib\":%.1f,\"zero_s\":%.6f,\"loss_s\":%.6f,\"update_s\":%.6f,\"layers\":[",
-           b->peak_rss_mib, b->zero_s, b->loss_s, b->update_s);
+    ck_buf j = json_begin("train");
+    json_str(&j, "model", model);
+    json_num(&j, "batch", b->batch);
+    json_num(&j, "threads", b->threads);
+    json_num(&j, "steps", b->steps);
+    json_num(&j, "train_images_per_s", b->train_images_per_s);
+    json_num(&j, "infer_images_per_s", b->infer_images_per_s);
+    json_num(&j, "step_seconds", b->step_s);
+    json_num(&j, "step_cpu_seconds", b->step_cpu_s);
+    json_num(&j, "step_gflop", b->step_gflop);
+    json_num(&j, "gflops", b->gflops);
+    json_num(&j, "sgemm_gflops", b->sgemm_gflops);
+    json_num(&j, "peak_fraction", b->peak_fraction);
+    json_str(&j, "blas_core", b->blas_core ? b->blas_core : "");
+    json_num(&j, "peak_rss_mib", b->peak_rss_mib);
+    json_num(&j, "zero_s", b->zero_s);
+    json_num(&j, "loss_s", b->loss_s);
+    json_num(&j, "update_s", b->update_s);
+    ck_buf_str(&j, ",\"layers\":[");
     for (int i = 0; i < b->nlayers; i++) {
         const nn_bench_layer *l = &b->layers[i];
-        printf("%s{\"name\":", i ? "," : "");
-        print_json_string(l->name);
-        printf(",\"type\":");
-        print_json_string(l->type);
-        printf(",\"forward_s\":%.6f,\"backward_s\":%.6f,\"gflop\":%.6f}", l->forward_s,
-               l->backward_s, l->gflop);
+        ck_buf_str(&j, i ? ",{\"name\":" : "{\"name\":");
+        ck_buf_json_str(&j, l->name);
+        json_str(&j, "type", l->type);
+        json_num(&j, "forward_s", l->forward_s);
+        json_num(&j, "backward_s", l->backward_s);
+        json_num(&j, "gflop", l->gflop);
+        ck_buf_str(&j, "}");
     }
-    printf("]}\n");
+    ck_buf_str(&j, "]");
+    json_end(&j);
 }
 
 /* A summary line, then where a step's time goes, layer by layer. */
@@ -427,13 +459,19 @@ static int bench_loader(int argc, char **argv)
             }
             const char *name = aug ? canon : "none";
             if (as_json) {
-                printf("{\"bench\":\"loader\",\"policy\":\"%s\",\"size\":%lld,\"batch\":%lld,"
-                       "\"workers\":%d,\"images\":%lld,\"seconds\":%.4f,\"batches_per_s\":%.2f,"
-                       "\"images_per_s\":%.1f,\"images_per_cpu_s\":%.1f,\"stall\":%.4f,"
-                       "\"peak_rss_mb\":%.0f}\n",
-                       name, (long long)size, (long long)batch, r.workers, (long long)r.images,
-                       r.seconds, r.batches_per_s, r.images_per_s, r.images_per_cpu_s, r.stall,
-                       peak_rss_mb());
+                ck_buf j = json_begin("loader");
+                json_str(&j, "policy", name);
+                json_num(&j, "size", (double)size);
+                json_num(&j, "batch", (double)batch);
+                json_num(&j, "workers", r.workers);
+                json_num(&j, "images", (double)r.images);
+                json_num(&j, "seconds", r.seconds);
+                json_num(&j, "batches_per_s", r.batches_per_s);
+                json_num(&j, "images_per_s", r.images_per_s);
+                json_num(&j, "images_per_cpu_s", r.images_per_cpu_s);
+                json_num(&j, "stall", r.stall);
+                json_num(&j, "peak_rss_mb", peak_rss_mb());
+                json_end(&j);
             } else {
                 printf("%-40.40s %8d %10.2f %12.1f %14.1f %10.3f\n", name, r.workers,
                        r.batches_per_s, r.images_per_s, r.images_per_cpu_s, r.stall);

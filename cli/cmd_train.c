@@ -12,6 +12,7 @@
 #include "ck.h"
 #include "cli.h"
 #include "data.h"
+#include "record.h"
 
 static const char help[] =
     "usage: convkit train --data DATASET.db --model MODEL|SPEC --name NAME [options]\n"

@@ -6,10 +6,8 @@
  * any checkpoint have loaded), so a run refused before that leaves no
  * runs.db behind.
  */
-#include <stdlib.h>
-
+#include "record.h"
 #include "ck.h"
-#include "cli.h"
 #include "nn.h"
 #include "rn.h"
 

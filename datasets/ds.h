@@ -233,7 +233,8 @@ int ds_catalog_source_done(ds_catalog *c, int index, int64_t entries, const char
 /* After every source: groups exact and near duplicates, assigns splits,
  * detects and (unless keep_leakage) removes leakage, records the dataset
  * hash, marks the preparation finished. Deterministic: a function of the
- * stored rows and o only (catalog_finish.c states the policy). A no-op on
+ * stored rows and o only (catalog_finish.c outlines the steps, each file
+ * states its policy: catalog_split.c, catalog_exact.c, catalog_near.c). A no-op on
  * a finished catalog. CK_EINVAL for bad options or an incomplete source. */
 int ds_catalog_finish(ds_catalog *c, const ds_split_opts *o, char *err, size_t errlen);
 

@@ -8,13 +8,11 @@
  * whole through a temporary file, so a failed export leaves nothing
  * half-written behind.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "rn.h"
 #include "rn_internal.h"

@@ -24,7 +24,8 @@
 
 typedef struct rn_db rn_db; /* opaque */
 
-/* Opens path (creating it and its tables if needed). Returns 0, CK_EDB. */
+/* Opens path (creating it and its tables if needed). Returns 0, CK_EDB,
+ * CK_ENOMEM. */
 int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen);
 void rn_db_close(rn_db *db); /* NULL is a no-op */
 

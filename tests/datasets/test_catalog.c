@@ -879,7 +879,8 @@ END_TEST
 
 enum { TWIN_N = 1500, TWIN_BASES = 250 };
 
-/* What finish should write for one sample (catalog_finish.c's policy,
+/* What finish should write for one sample (the policy of catalog_split.c,
+ * catalog_exact.c and catalog_near.c,
  * computed the obvious way). */
 typedef struct twin_row {
     int ok, label, split, removed, leak; /* split: 0 none, else twin_split_names;

@@ -1,5 +1,5 @@
 /* kern_avx512.c: the AVX-512 micro-kernels behind every convolution and
- * dense layer (nn_kconv and nn_kdw in nn_internal.h), and the small
+ * dense layer (nn_kconv and nn_kdw in nn_kern.h), and the small
  * elementwise ones (bias gradient, ReLU mask, optimizer update).
  *
  * Formulation. With NHWC activations and (R,S,C,K) kernels, a convolution

@@ -1,5 +1,5 @@
 /* kern_ref.c: the portable twins of the AVX-512 kernels (nn_kconv,
- * nn_kdw in nn_internal.h), in plain C.
+ * nn_kdw in nn_kern.h), in plain C.
  *
  * They are what the AVX-512 kernels are tested against besides the naive
  * convolution, and they let the direct convolution's bookkeeping (padding,

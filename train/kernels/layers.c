@@ -1,5 +1,5 @@
 /* layers.c: forward and backward of every layer but pooling (pool.c) and
- * the direct convolution (conv_direct.c); see nn_internal.h for shapes and
+ * the direct convolution (conv_direct.c); see nn_kern.h for shapes and
  * conventions.
  *
  * The im2col convolution is the reference and the path on CPUs without
