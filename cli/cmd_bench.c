@@ -15,7 +15,6 @@
 #include "nn.h"
 #include "pl.h"
 
-/* "0,1,2" -> {0, 1, 2}, each in [lo, 256]; returns the count or -1. */
 
 /* ---- --json: one object per line, written by common's JSON writers ---- */
 
@@ -25,18 +24,6 @@ static ck_buf json_begin(const char *bench)
     ck_buf_str(&j, "{\"bench\":");
     ck_buf_json_str(&j, bench);
     return j;
-}
-
-static void json_num(ck_buf *j, const char *key, double v)
-{
-    ck_buf_printf(j, ",\"%s\":", key);
-    ck_buf_json_num(j, v);
-}
-
-static void json_str(ck_buf *j, const char *key, const char *v)
-{
-    ck_buf_printf(j, ",\"%s\":", key);
-    ck_buf_json_str(j, v);
 }
 
 /* Prints the object and a newline; frees j. */
@@ -50,6 +37,7 @@ static void json_end(ck_buf *j)
     }
 }
 
+/* "0,1,2" -> {0, 1, 2}, each in [lo, 256]; returns the count or -1. */
 static int parse_counts(const char *s, int *out, int max, int lo)
 {
     int n = 0;
@@ -215,14 +203,14 @@ static int bench_augment(int argc, char **argv)
             const char *name = aug ? canon : "none";
             if (as_json) {
                 ck_buf j = json_begin("augment");
-                json_str(&j, "policy", name);
-                json_num(&j, "size", (double)size);
-                json_num(&j, "threads", r.threads);
-                json_num(&j, "samples", (double)r.samples);
-                json_num(&j, "seconds", r.seconds);
-                json_num(&j, "samples_per_s", r.samples_per_s);
-                json_num(&j, "samples_per_cpu_s", r.samples_per_cpu_s);
-                json_num(&j, "decode_errors", (double)r.decode_errors);
+                ck_buf_json_field_str(&j, "policy", name);
+                ck_buf_json_field_num(&j, "size", (double)size);
+                ck_buf_json_field_num(&j, "threads", r.threads);
+                ck_buf_json_field_num(&j, "samples", (double)r.samples);
+                ck_buf_json_field_num(&j, "seconds", r.seconds);
+                ck_buf_json_field_num(&j, "samples_per_s", r.samples_per_s);
+                ck_buf_json_field_num(&j, "samples_per_cpu_s", r.samples_per_cpu_s);
+                ck_buf_json_field_num(&j, "decode_errors", (double)r.decode_errors);
                 json_end(&j);
             } else {
                 printf("%-40.40s %8d %12.1f %14.1f\n", name, r.threads, r.samples_per_s,
@@ -241,32 +229,32 @@ static int bench_augment(int argc, char **argv)
 static void print_train_json(const char *model, const nn_bench *b)
 {
     ck_buf j = json_begin("train");
-    json_str(&j, "model", model);
-    json_num(&j, "batch", b->batch);
-    json_num(&j, "threads", b->threads);
-    json_num(&j, "steps", b->steps);
-    json_num(&j, "train_images_per_s", b->train_images_per_s);
-    json_num(&j, "infer_images_per_s", b->infer_images_per_s);
-    json_num(&j, "step_seconds", b->step_s);
-    json_num(&j, "step_cpu_seconds", b->step_cpu_s);
-    json_num(&j, "step_gflop", b->step_gflop);
-    json_num(&j, "gflops", b->gflops);
-    json_num(&j, "sgemm_gflops", b->sgemm_gflops);
-    json_num(&j, "peak_fraction", b->peak_fraction);
-    json_str(&j, "blas_core", b->blas_core ? b->blas_core : "");
-    json_num(&j, "peak_rss_mib", b->peak_rss_mib);
-    json_num(&j, "zero_s", b->zero_s);
-    json_num(&j, "loss_s", b->loss_s);
-    json_num(&j, "update_s", b->update_s);
+    ck_buf_json_field_str(&j, "model", model);
+    ck_buf_json_field_num(&j, "batch", b->batch);
+    ck_buf_json_field_num(&j, "threads", b->threads);
+    ck_buf_json_field_num(&j, "steps", b->steps);
+    ck_buf_json_field_num(&j, "train_images_per_s", b->train_images_per_s);
+    ck_buf_json_field_num(&j, "infer_images_per_s", b->infer_images_per_s);
+    ck_buf_json_field_num(&j, "step_seconds", b->step_s);
+    ck_buf_json_field_num(&j, "step_cpu_seconds", b->step_cpu_s);
+    ck_buf_json_field_num(&j, "step_gflop", b->step_gflop);
+    ck_buf_json_field_num(&j, "gflops", b->gflops);
+    ck_buf_json_field_num(&j, "sgemm_gflops", b->sgemm_gflops);
+    ck_buf_json_field_num(&j, "peak_fraction", b->peak_fraction);
+    ck_buf_json_field_str(&j, "blas_core", b->blas_core ? b->blas_core : "");
+    ck_buf_json_field_num(&j, "peak_rss_mib", b->peak_rss_mib);
+    ck_buf_json_field_num(&j, "zero_s", b->zero_s);
+    ck_buf_json_field_num(&j, "loss_s", b->loss_s);
+    ck_buf_json_field_num(&j, "update_s", b->update_s);
     ck_buf_str(&j, ",\"layers\":[");
     for (int i = 0; i < b->nlayers; i++) {
         const nn_bench_layer *l = &b->layers[i];
         ck_buf_str(&j, i ? ",{\"name\":" : "{\"name\":");
         ck_buf_json_str(&j, l->name);
-        json_str(&j, "type", l->type);
-        json_num(&j, "forward_s", l->forward_s);
-        json_num(&j, "backward_s", l->backward_s);
-        json_num(&j, "gflop", l->gflop);
+        ck_buf_json_field_str(&j, "type", l->type);
+        ck_buf_json_field_num(&j, "forward_s", l->forward_s);
+        ck_buf_json_field_num(&j, "backward_s", l->backward_s);
+        ck_buf_json_field_num(&j, "gflop", l->gflop);
         ck_buf_str(&j, "}");
     }
     ck_buf_str(&j, "]");
@@ -460,17 +448,17 @@ static int bench_loader(int argc, char **argv)
             const char *name = aug ? canon : "none";
             if (as_json) {
                 ck_buf j = json_begin("loader");
-                json_str(&j, "policy", name);
-                json_num(&j, "size", (double)size);
-                json_num(&j, "batch", (double)batch);
-                json_num(&j, "workers", r.workers);
-                json_num(&j, "images", (double)r.images);
-                json_num(&j, "seconds", r.seconds);
-                json_num(&j, "batches_per_s", r.batches_per_s);
-                json_num(&j, "images_per_s", r.images_per_s);
-                json_num(&j, "images_per_cpu_s", r.images_per_cpu_s);
-                json_num(&j, "stall", r.stall);
-                json_num(&j, "peak_rss_mb", peak_rss_mb());
+                ck_buf_json_field_str(&j, "policy", name);
+                ck_buf_json_field_num(&j, "size", (double)size);
+                ck_buf_json_field_num(&j, "batch", (double)batch);
+                ck_buf_json_field_num(&j, "workers", r.workers);
+                ck_buf_json_field_num(&j, "images", (double)r.images);
+                ck_buf_json_field_num(&j, "seconds", r.seconds);
+                ck_buf_json_field_num(&j, "batches_per_s", r.batches_per_s);
+                ck_buf_json_field_num(&j, "images_per_s", r.images_per_s);
+                ck_buf_json_field_num(&j, "images_per_cpu_s", r.images_per_cpu_s);
+                ck_buf_json_field_num(&j, "stall", r.stall);
+                ck_buf_json_field_num(&j, "peak_rss_mb", peak_rss_mb());
                 json_end(&j);
             } else {
                 printf("%-40.40s %8d %10.2f %12.1f %14.1f %10.3f\n", name, r.workers,

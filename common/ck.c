@@ -181,6 +181,18 @@ void ck_buf_json_num17(ck_buf *b, double v)
     json_num(b, v, 0);
 }
 
+void ck_buf_json_field_num(ck_buf *b, const char *key, double v)
+{
+    ck_buf_printf(b, ",\"%s\":", key);
+    json_num(b, v, 1);
+}
+
+void ck_buf_json_field_str(ck_buf *b, const char *key, const char *s)
+{
+    ck_buf_printf(b, ",\"%s\":", key);
+    ck_buf_json_str(b, s);
+}
+
 void ck_buf_json_str(ck_buf *b, const char *s)
 {
     if (!s) {

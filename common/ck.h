@@ -76,6 +76,11 @@ void ck_buf_printf(ck_buf *b, const char *fmt, ...) CK_PRINTF(2, 3);
  * reads back to the same double (C locale), or null for NaN and
  * infinities, which JSON cannot hold. */
 void ck_buf_json_num(ck_buf *b, double v);
+/* Append `,"key":` and then the value as ck_buf_json_num or
+ * ck_buf_json_str would: a member of an object whose first member is
+ * written already. key is written as is (a plain identifier). */
+void ck_buf_json_field_num(ck_buf *b, const char *key, double v);
+void ck_buf_json_field_str(ck_buf *b, const char *key, const char *s);
 /* Appends v as a JSON number with 17 significant digits ("%.17g"), null
  * for NaN and infinities: for texts that are compared byte for byte
  * across versions (a run's configuration, which resuming compares). */

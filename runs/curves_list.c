@@ -225,18 +225,6 @@ static void json_int_or_null(ck_buf *b, const char *key, long long v, int presen
     }
 }
 
-static void json_key_num(ck_buf *b, const char *key, double v)
-{
-    ck_buf_printf(b, ",\"%s\":", key);
-    ck_buf_json_num(b, v);
-}
-
-static void json_key_str(ck_buf *b, const char *key, const char *v)
-{
-    ck_buf_printf(b, ",\"%s\":", key);
-    ck_buf_json_str(b, v);
-}
-
 int rn_curves_list_json(const rn_curves_list *l, char **text)
 {
     ck_buf b = {0};
@@ -246,32 +234,32 @@ int rn_curves_list_json(const rn_curves_list *l, char **text)
         const rn_curves_run *r = &l->runs[i];
         ck_buf_str(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
         ck_buf_json_str(&b, r->name);
-        json_key_str(&b, "model", r->model);
+        ck_buf_json_field_str(&b, "model", r->model);
         json_int_or_null(&b, "epochs", r->epochs, r->epochs > 0);
         json_int_or_null(&b, "epochs_done", r->epochs_done, 1);
         json_int_or_null(&b, "batch", r->batch, r->batch > 0);
-        json_key_str(&b, "optimizer", r->optimizer);
-        json_key_num(&b, "lr", r->lr);
-        json_key_str(&b, "augment", r->augment);
-        json_key_str(&b, "dataset_hash", r->dataset_hash);
+        ck_buf_json_field_str(&b, "optimizer", r->optimizer);
+        ck_buf_json_field_num(&b, "lr", r->lr);
+        ck_buf_json_field_str(&b, "augment", r->augment);
+        ck_buf_json_field_str(&b, "dataset_hash", r->dataset_hash);
         ck_buf_printf(&b, ",\"seed\":%llu", (unsigned long long)r->seed);
-        json_key_str(&b, "status", r->status);
-        json_key_str(&b, "start", r->start);
-        json_key_str(&b, "end", r->end);
-        json_key_num(&b, "best_val_accuracy", r->best_val_accuracy);
+        ck_buf_json_field_str(&b, "status", r->status);
+        ck_buf_json_field_str(&b, "start", r->start);
+        ck_buf_json_field_str(&b, "end", r->end);
+        ck_buf_json_field_num(&b, "best_val_accuracy", r->best_val_accuracy);
         json_int_or_null(&b, "best_val_accuracy_epoch", r->best_val_accuracy_epoch,
                          r->best_val_accuracy_epoch > 0);
-        json_key_num(&b, "best_val_loss", r->best_val_loss);
+        ck_buf_json_field_num(&b, "best_val_loss", r->best_val_loss);
         json_int_or_null(&b, "best_val_loss_epoch", r->best_val_loss_epoch,
                          r->best_val_loss_epoch > 0);
-        json_key_num(&b, "test_accuracy", r->test_accuracy);
-        json_key_num(&b, "test_loss", r->test_loss);
+        ck_buf_json_field_num(&b, "test_accuracy", r->test_accuracy);
+        ck_buf_json_field_num(&b, "test_loss", r->test_loss);
         json_int_or_null(&b, "test_n", (long long)r->test_n, r->test_n > 0);
         if (r->config && r->config_json) {
             ck_buf_str(&b, ",\"config\":");
             ck_buf_str(&b, r->config);
         } else {
-            json_key_str(&b, "config", r->config);
+            ck_buf_json_field_str(&b, "config", r->config);
         }
         ck_buf_str(&b, "}");
     }
