@@ -5,7 +5,7 @@
  *
  *   ds_source   one input path (zip/tar/dir/IDX/.cdb) read as a stream of
  *               entries in a fixed order. One thread at a time.
- *   ds_check    decode and verify one entry with libvips, hash it. Pure
+ *   ds_check    decode and verify one entry (image/'s im_verify), hash it. Pure
  *               function of the entry: any thread, concurrently.
  *   ds_catalog  the SQLite file. One connection per thread; one writer.
  *

@@ -1,12 +1,17 @@
 /* im.h: image — decoding and verifying one image, below datasets/ and
  * augment/, which both decode the same files and must agree on them.
  *
- * Two parts:
+ * Three parts:
  *
  *   set-up    libvips is started once per process, before any thread, with
  *             its operation cache off, untrusted loaders blocked and its
  *             recoverable-trouble warnings dropped; libvips failures become
  *             one-line messages with our context in front.
+ *   im_verify one encoded image decoded in full and verified: the loader
+ *             chosen (untrusted ones refused), the pixel limit checked on
+ *             the declared size, JPEGs shrunk on load, every row handed to
+ *             the caller; a bad image comes back as a one-line reason. And
+ *             im_shrink_encode, a smaller re-encoded copy to store.
  *   im_jpeg   the libjpeg-turbo fast path: a grey or colour JPEG decoded at
  *             1/shrink into a buffer the decoder keeps, with the same pixels
  *             libvips' jpegload gives. The one rule for what it takes is
@@ -107,5 +112,70 @@ void im_jpeg_destroy(im_jpeg *j);
  * Thread-safe for distinct decoders. */
 int im_jpeg_decode(im_jpeg *j, const void *data, size_t size, int shrink, im_pixels *px, char *msg,
                    size_t msglen);
+
+/* ---- verifying one encoded image --------------------------------------- */
+
+/* The layout of the rows im_verify lends: h rows of w pixels, bands
+ * samples each, interleaved; 8-bit samples, or 16-bit in native byte order
+ * when ushort; cmyk when libvips says the bands are CMYK. */
+typedef struct im_format {
+    int w, h;
+    int bands;
+    int ushort;
+    int cmyk;
+} im_format;
+
+/* Where im_verify puts the decoded image: begin once with its layout, then
+ * row for y = 0 .. h-1 in order, the row lent for that call only. A nonzero
+ * return (a negative code) from either stops decoding, and im_verify
+ * returns it. Called on im_verify's thread. */
+typedef struct im_sink {
+    int (*begin)(void *user, const im_format *f);
+    int (*row)(void *user, int y, const uint8_t *row);
+    void *user;
+} im_sink;
+
+/* What im_verify found (or im_shrink_encode made). */
+typedef struct im_info {
+    char format[16];   /* the loader: "jpeg", "png", "gif", "webp"...; "" when no
+                          loader took the data */
+    int width, height; /* the declared size (before shrink-on-load); 0 until the
+                          header is read and within the pixel limit */
+    int bands;         /* of the decoded image; set with width */
+} im_info;
+
+/* A bad image: the reason is in reason. */
+enum { IM_REJECTED = 1 };
+
+/* Decodes the encoded image data[0..size) in full (a truncated or corrupt
+ * file is caught) and gives its rows to sink. The loader is libvips'
+ * choice, with its fail_on=error rule: a file libjpeg only warns about
+ * ("Corrupt JPEG data") decodes; a grey or colour JPEG goes through the
+ * fast path (im_jpeg_decode) first, and to libvips when that does not
+ * decode it. A JPEG is decoded at the smallest DCT scale (1/8, 1/4, 1/2,
+ * 1) whose shorter side stays at least min_side, so sink sees about
+ * width/shrink x height/shrink; other formats at full size. The declared
+ * size is checked against max_pixels before any pixel is decoded.
+ * info is overwritten; data is only read. Returns
+ *   0             every row given to sink; info set;
+ *   IM_REJECTED   a bad image, a one-line reason in reason (truncated to
+ *                 reasonlen): "empty file", "not an image", "unsupported
+ *                 format (svg: untrusted loader)", "declared size WxH
+ *                 exceeds the pixel limit", "header: <libvips' reason>",
+ *                 "decode: <libvips' reason>"; info as far as it got;
+ *   negative      CK_ENOMEM, or the code sink returned.
+ * reason is written only on IM_REJECTED. Thread-safe; needs im_init. */
+int im_verify(const void *data, size_t size, uint64_t max_pixels, int min_side, const im_sink *sink,
+              im_info *info, char *reason, size_t reasonlen);
+
+/* data[0..size) shrunk so its longest side is at most max_side (never
+ * enlarged; EXIF orientation left as stored) and re-encoded: JPEG q 95, or
+ * PNG when it has alpha. Returns 0 with the new file in *out (malloc'd; the
+ * caller frees it), its length in *outlen and its format ("jpeg", "png"),
+ * size and bands in *info; IM_REJECTED with "shrink: <libvips' reason>" or
+ * "re-encode: <libvips' reason>" in reason (*out NULL, info untouched); or
+ * CK_ENOMEM. Thread-safe; needs im_init. */
+int im_shrink_encode(const void *data, size_t size, int max_side, uint8_t **out, size_t *outlen,
+                     im_info *info, char *reason, size_t reasonlen);
 
 #endif

@@ -2,7 +2,8 @@
  * blocked), libvips errors as one line, and the libjpeg-turbo fast path
  * against libvips' own jpegload on JPEGs made here: the same pixels and
  * crop at every shrink, a declined CMYK file and scale, and truncated files
- * handed back to libvips as before. Check forks each test, so every libvips
+ * handed back to libvips as before; im_verify's rows, reasons and pixel
+ * limit, and im_shrink_encode. Check forks each test, so every libvips
  * call happens inside a test. */
 #include <vips/vips.h>
 
@@ -384,6 +385,210 @@ START_TEST(jpeg_size_from_sof)
 }
 END_TEST
 
+/* ---- im_verify and im_shrink_encode ------------------------------------ */
+
+/* A sink that copies the rows it is lent and checks they come in order;
+ * fail_at >= 0 makes row fail_at return CK_ENOMEM, -2 makes begin fail. */
+typedef struct rows_sink {
+    im_format f;
+    int begun, rows, fail_at;
+    uint8_t *px;
+} rows_sink;
+
+static int rows_begin(void *user, const im_format *f)
+{
+    rows_sink *r = user;
+    ck_assert_int_eq(r->begun++, 0);
+    r->f = *f;
+    if (r->fail_at == -2) {
+        return CK_ENOMEM;
+    }
+    r->px = malloc((size_t)f->w * f->h * f->bands * (f->ushort ? 2 : 1));
+    ck_assert_ptr_nonnull(r->px);
+    return 0;
+}
+
+static int rows_row(void *user, int y, const uint8_t *row)
+{
+    rows_sink *r = user;
+    ck_assert_int_eq(y, r->rows);
+    if (y == r->fail_at) {
+        return CK_ENOMEM;
+    }
+    size_t line = (size_t)r->f.w * r->f.bands * (r->f.ushort ? 2 : 1);
+    memcpy(r->px + line * y, row, line);
+    r->rows++;
+    return 0;
+}
+
+static int verify(const void *data, size_t size, uint64_t max_pixels, rows_sink *r, im_info *info,
+                  char *reason, size_t reasonlen)
+{
+    *r = (rows_sink){.fail_at = r->fail_at};
+    im_sink sink = {rows_begin, rows_row, r};
+    reason[0] = '\0';
+    return im_verify(data, size, max_pixels, 16, &sink, info, reason, reasonlen);
+}
+
+/* A JPEG comes at the DCT scale that keeps its shorter side >= min_side,
+ * with jpegload's pixels; other formats at full size with their own bands
+ * and depth; bad files come back as one-line reasons without libvips'
+ * domain, with the header's size once it was read. */
+START_TEST(verify_rows_and_reasons)
+{
+    init();
+    size_t len, plen;
+    uint8_t *jpg = picture_file(160, 120, 3, 4, ".jpg[Q=90]", &len);
+    rows_sink r = {.fail_at = -1};
+    im_info info;
+    char reason[256];
+    ck_assert_int_eq(verify(jpg, len, 1000000, &r, &info, reason, sizeof reason), 0);
+    ck_assert_str_eq(info.format, "jpeg");
+    ck_assert_int_eq(info.width, 160);
+    ck_assert_int_eq(info.height, 120);
+    ck_assert_int_eq(info.bands, 3);
+    ck_assert_int_eq(r.f.w, 40); /* 120 / 8 < 16: shrink 4 */
+    ck_assert_int_eq(r.f.h, 30);
+    ck_assert_int_eq(r.f.bands, 3);
+    ck_assert(!r.f.ushort && !r.f.cmyk);
+    ck_assert_int_eq(r.rows, 30);
+    ck_assert_str_eq(reason, "");
+    VipsImage *ref;
+    uint8_t *rpx;
+    ck_assert_int_eq(vips_jpeg(jpg, len, 4, &ref, &rpx), 0);
+    ck_assert_mem_eq(r.px, rpx, 40 * 30 * 3);
+    g_free(rpx);
+    g_object_unref(ref);
+    free(r.px);
+
+    /* 16-bit grey (made as such: libvips 8.14's bitdepth=16 on 8-bit input
+     * reads past its rows). */
+    VipsImage *blk = NULL, *u16 = NULL, *g16 = NULL;
+    ck_assert_int_eq(vips_black(&blk, 50, 20, NULL), 0);
+    ck_assert_int_eq(vips_cast(blk, &u16, VIPS_FORMAT_USHORT, NULL), 0);
+    ck_assert_int_eq(vips_copy(u16, &g16, "interpretation", VIPS_INTERPRETATION_GREY16, NULL), 0);
+    void *png = NULL;
+    ck_assert_int_eq(vips_pngsave_buffer(g16, &png, &plen, NULL), 0);
+    g_object_unref(blk);
+    g_object_unref(u16);
+    g_object_unref(g16);
+    ck_assert_int_eq(verify(png, plen, 1000000, &r, &info, reason, sizeof reason), 0);
+    ck_assert_str_eq(info.format, "png");
+    ck_assert_int_eq(r.f.w, 50);
+    ck_assert_int_eq(r.f.h, 20);
+    ck_assert_int_eq(r.f.bands, 1);
+    ck_assert(r.f.ushort);
+    ck_assert_int_eq(r.rows, 20);
+    free(r.px);
+    g_free(png);
+
+    /* Cut in half: the header was read, the decode fails. */
+    ck_assert_int_eq(verify(jpg, len / 2, 1000000, &r, &info, reason, sizeof reason), IM_REJECTED);
+    ck_assert_msg(strncmp(reason, "decode: Premature end", 21) == 0, "'%s'", reason);
+    ck_assert_int_eq(info.width, 160);
+    ck_assert_int_eq(info.bands, 3);
+    free(r.px);
+    /* Over the pixel limit: refused from the SOF, nothing decoded. */
+    ck_assert_int_eq(verify(jpg, len, 19199, &r, &info, reason, sizeof reason), IM_REJECTED);
+    ck_assert_str_eq(reason, "declared size 160x120 exceeds the pixel limit");
+    ck_assert_str_eq(info.format, "jpeg");
+    ck_assert_int_eq(info.width, 0);
+    ck_assert_int_eq(r.begun, 0);
+    /* A JPEG without a frame: libvips' header reason. */
+    ck_assert_int_eq(verify(jpg, 200, 1000000, &r, &info, reason, sizeof reason), IM_REJECTED);
+    ck_assert_msg(strncmp(reason, "header: ", 8) == 0 && !strstr(reason, "VipsJpeg"), "'%s'",
+                  reason);
+    ck_assert_int_eq(info.width, 0);
+
+    static const char text[] = "hello, not an image\n";
+    ck_assert_int_eq(verify(text, sizeof text - 1, 1000000, &r, &info, reason, sizeof reason),
+                     IM_REJECTED);
+    ck_assert_str_eq(reason, "not an image");
+    ck_assert_str_eq(info.format, "");
+    static const char svg[] =
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"/>";
+    ck_assert_int_eq(verify(svg, sizeof svg - 1, 1000000, &r, &info, reason, sizeof reason),
+                     IM_REJECTED);
+    ck_assert_str_eq(reason, "unsupported format (svg: untrusted loader)");
+    ck_assert_int_eq(verify("", 0, 1000000, &r, &info, reason, sizeof reason), IM_REJECTED);
+    ck_assert_str_eq(reason, "empty file");
+    ck_assert_int_eq(verify(NULL, 0, 1000000, &r, &info, reason, 8), IM_REJECTED);
+    ck_assert_str_eq(reason, "empty f"); /* truncated to reasonlen */
+
+    /* The sink's error stops decoding and comes back, on both paths. */
+    uint8_t *gif = picture_file(40, 30, 3, 6, ".gif", &plen);
+    const void *files[2] = {jpg, gif};
+    size_t lens[2] = {len, plen};
+    for (int k = 0; k < 2; k++) {
+        r.fail_at = 3;
+        ck_assert_int_eq(verify(files[k], lens[k], 1000000, &r, &info, reason, sizeof reason),
+                         CK_ENOMEM);
+        ck_assert_int_eq(r.rows, 3);
+        free(r.px);
+        r.fail_at = -2;
+        ck_assert_int_eq(verify(files[k], lens[k], 1000000, &r, &info, reason, sizeof reason),
+                         CK_ENOMEM);
+        ck_assert_int_eq(r.rows, 0);
+    }
+    r.fail_at = -1;
+    ck_assert_int_eq(verify(gif, plen, 1000000, &r, &info, reason, sizeof reason), 0);
+    ck_assert_str_eq(info.format, "gif");
+    ck_assert_int_eq(r.f.w, 40);
+    ck_assert_int_eq(r.rows, 30);
+    free(r.px);
+    g_free(gif);
+    g_free(jpg);
+}
+END_TEST
+
+/* Shrunk to max_side on the longest side: JPEG, or PNG with alpha. */
+START_TEST(shrink_encode_stores_smaller)
+{
+    init();
+    size_t len;
+    uint8_t *jpg = picture_file(400, 300, 3, 7, ".jpg", &len);
+    uint8_t *out = NULL;
+    size_t outlen = 0;
+    im_info info;
+    char reason[256] = "";
+    ck_assert_int_eq(im_shrink_encode(jpg, len, 100, &out, &outlen, &info, reason, sizeof reason),
+                     0);
+    ck_assert_str_eq(info.format, "jpeg");
+    ck_assert_int_eq(info.width, 100);
+    ck_assert_int_eq(info.height, 75);
+    ck_assert_int_eq(info.bands, 3);
+    ck_assert(im_is_jpeg(out, outlen));
+    int w = 0, h = 0;
+    ck_assert(im_jpeg_size(out, outlen, &w, &h) && w == 100 && h == 75);
+    free(out);
+    g_free(jpg);
+
+    VipsImage *src = NULL, *alpha = NULL;
+    ck_assert_int_eq(vips_black(&src, 60, 90, "bands", 3, NULL), 0);
+    ck_assert_int_eq(vips_bandjoin_const1(src, &alpha, 128, NULL), 0);
+    void *png = NULL;
+    ck_assert_int_eq(vips_pngsave_buffer(alpha, &png, &len, NULL), 0);
+    ck_assert_int_eq(im_shrink_encode(png, len, 30, &out, &outlen, &info, reason, sizeof reason),
+                     0);
+    ck_assert_str_eq(info.format, "png");
+    ck_assert_int_eq(info.width, 20);
+    ck_assert_int_eq(info.height, 30);
+    ck_assert_int_eq(info.bands, 4);
+    free(out);
+    g_free(png);
+    g_object_unref(alpha);
+    g_object_unref(src);
+
+    static const char text[] = "not an image at all";
+    out = (uint8_t *)text;
+    ck_assert_int_eq(
+        im_shrink_encode(text, sizeof text - 1, 30, &out, &outlen, &info, reason, sizeof reason),
+        IM_REJECTED);
+    ck_assert_ptr_null(out);
+    ck_assert_msg(strncmp(reason, "shrink: ", 8) == 0 && !strchr(reason, '\n'), "'%s'", reason);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
     Suite *s = suite_create("image");
@@ -396,6 +601,8 @@ static Suite *image_suite(void)
     tcase_add_test(tc, jpeg_declines_what_libvips_decides);
     tcase_add_test(tc, jpeg_truncated_goes_to_libvips);
     tcase_add_test(tc, jpeg_size_from_sof);
+    tcase_add_test(tc, verify_rows_and_reasons);
+    tcase_add_test(tc, shrink_encode_stores_smaller);
     suite_add_tcase(s, tc);
     return s;
 }
