@@ -16,9 +16,6 @@
 #include "aug.h"
 #include "im.h"
 
-/* Sources with more pixels than this are refused (PIL's bomb limit, as the
- * catalog's default). */
-#define AUG_MAX_PIXELS 89478485ull
 /* Output sides above this are refused. */
 #define AUG_MAX_SIDE 16384
 

@@ -46,7 +46,7 @@ int aug_decode_open(aug_decoded *d, const aug_src *src, int random_access, char 
     const char *name = aug_src_name(src);
     if (is_raw(src)) {
         if (src->width <= 0 || src->height <= 0 || src->bands < 1 || src->bands > 4 ||
-            (uint64_t)src->width * src->height > AUG_MAX_PIXELS ||
+            (uint64_t)src->width * src->height > IM_MAX_PIXELS ||
             src->size < (size_t)src->width * src->height * src->bands || !src->data) {
             return ck_err(err, errlen, CK_EINVAL, "%s: raw pixels: bad size %dx%dx%d for %zu bytes",
                           name, src->width, src->height, src->bands, src->size);
@@ -66,10 +66,10 @@ int aug_decode_open(aug_decoded *d, const aug_src *src, int random_access, char 
         d->full_w = im->Xsize;
         d->full_h = im->Ysize;
     }
-    if ((uint64_t)d->full_w * d->full_h > AUG_MAX_PIXELS) {
+    if ((uint64_t)d->full_w * d->full_h > IM_MAX_PIXELS) {
         aug_decoded_clear(d);
         return ck_err(err, errlen, CK_ELIMIT, "%s: decode: %dx%d is over the %llu pixel limit",
-                      name, d->full_w, d->full_h, AUG_MAX_PIXELS);
+                      name, d->full_w, d->full_h, IM_MAX_PIXELS);
     }
     return 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "im.h"
 #include "source_internal.h"
 
 enum { KIND_TREE = 1, KIND_IDX, KIND_HODA };
@@ -59,7 +60,7 @@ int ds_layout_parse(const char *name, ds_layout *out)
 ds_limits ds_limits_default(void)
 {
     ds_limits l = {
-        .max_pixels = 89478485,
+        .max_pixels = IM_MAX_PIXELS,
         .max_entry_bytes = UINT64_C(256) << 20,
         .max_nesting = 2,
     };

@@ -30,6 +30,11 @@
 
 #include "ck.h"
 
+/* The default limit on an image's declared width * height, PIL's
+ * decompression-bomb limit (89,478,485 pixels): what the catalog refuses
+ * by default and augment/ refuses always. */
+#define IM_MAX_PIXELS 89478485ull
+
 /* ---- set-up ------------------------------------------------------------ */
 
 /* Starts libvips (once per process, before any thread; thread-safe against

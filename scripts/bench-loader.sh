@@ -15,7 +15,9 @@
 # batch 32. ROUNDS (default 1) alternates the two sides that many times and
 # keeps each configuration's best figure. Prints a Markdown table for
 # docs/BENCHMARKS.md; convkit's images per CPU-second are the steadier
-# figure on a shared machine. CONVKIT overrides the convkit binary.
+# figure on a shared machine. CONVKIT overrides the convkit binary;
+# BASELINE, if set, is another convkit binary (an older build) run in the
+# same rounds, for a "before" column.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-/work/bench-data/corpus-4000}
@@ -42,6 +44,10 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((r = 1; r <= rounds; r++)); do
   "$CONVKIT" bench loader "$scratch/bench.db" --policy "$policy" --size "$size" \
     --workers 0,1,2 --json >> "$scratch/convkit.jsonl"
+  if [ -n "${BASELINE:-}" ]; then
+    "$BASELINE" bench loader "$scratch/bench.db" --policy "$policy" --size "$size" \
+      --workers 0,1,2 --json >> "$scratch/baseline.jsonl"
+  fi
   LD_PRELOAD=$tcmalloc $py bench/peer_loader.py --data "$corpus/train" --draft on \
     --policies none "$policy" --workers 0 1 2 --size "$size" >> "$scratch/peer.jsonl"
 done
@@ -50,7 +56,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)"
 echo "load average before / after: $load_before / $load_after; rounds: $rounds (best kept)"
 echo
-POLICY=$policy $py - "$scratch/convkit.jsonl" "$scratch/peer.jsonl" <<'EOF'
+POLICY=$policy $py - "$scratch/convkit.jsonl" "$scratch/peer.jsonl" "${BASELINE:+$scratch/baseline.jsonl}" <<'EOF'
 import json, os, sys
 
 policy = os.environ["POLICY"]
@@ -67,16 +73,22 @@ def best(path, key_workers):
 
 ck = best(sys.argv[1], "workers")
 tv = best(sys.argv[2], "workers")
-print("| policy | workers | convkit img/s | convkit batches/s | convkit img/CPU-s "
+bl = best(sys.argv[3], "workers") if len(sys.argv) > 3 and sys.argv[3] else None
+print("| policy | workers |" + (" before img/s (img/CPU-s) |" if bl else "")
+      + " convkit img/s | convkit batches/s | convkit img/CPU-s "
       "| convkit stall s | torchvision img/s | ratio |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| --- | ---: |" + (" ---: |" if bl else "") + " ---: | ---: | ---: | ---: | ---: | ---: |")
 for pol in ("none", policy):
     for w in (0, 1, 2):
         c, t = ck.get((pol, w)), tv.get((pol, w))
         if not c or not t:
             continue
-        print("| %s | %d | %.0f | %.1f | %.0f | %.2f | %.0f | %.2fx |" % (
-            pol, w, c["images_per_s"], c["batches_per_s"], c["images_per_cpu_s"],
+        before = ""
+        if bl and (pol, w) in bl:
+            b = bl[(pol, w)]
+            before = " %.0f (%.0f) |" % (b["images_per_s"], b["images_per_cpu_s"])
+        print("| %s | %d |%s %.0f | %.1f | %.0f | %.2f | %.0f | %.2fx |" % (
+            pol, w, before, c["images_per_s"], c["batches_per_s"], c["images_per_cpu_s"],
             c["stall"], t["images_per_s"], c["images_per_s"] / t["images_per_s"]))
 tbest = max((d for (p, _), d in tv.items() if p == policy), key=lambda d: d["images_per_s"])
 c2 = ck[(policy, 2)]

@@ -12,6 +12,7 @@
 #include "ck_test.h"
 #include "ds.h"
 #include "im.h"
+#include "image/im_test_util.h"
 
 static void init(void)
 {
@@ -19,40 +20,15 @@ static void init(void)
     ck_assert_msg(im_init("test_check", err, sizeof err) == 0, "%s", err);
 }
 
-/* A smooth random picture (blobs, like a blurred photo), 3 bands. */
 static VipsImage *picture(int w, int h, int seed)
 {
-    VipsImage *noise[3], *big[3], *joined = NULL, *out = NULL;
-    for (int b = 0; b < 3; b++) {
-        ck_assert_int_eq(vips_gaussnoise(&noise[b], 8, 6, "seed", seed * 3 + b, "mean", 128.0,
-                                         "sigma", 60.0, NULL),
-                         0);
-        ck_assert_int_eq(vips_resize(noise[b], &big[b], w / 8.0, "vscale", h / 6.0, "kernel",
-                                     VIPS_KERNEL_CUBIC, NULL),
-                         0);
-    }
-    ck_assert_int_eq(vips_bandjoin(big, &joined, 3, NULL), 0);
-    ck_assert_int_eq(vips_cast(joined, &out, VIPS_FORMAT_UCHAR, NULL), 0);
-    for (int b = 0; b < 3; b++) {
-        g_object_unref(noise[b]);
-        g_object_unref(big[b]);
-    }
-    g_object_unref(joined);
-    return out;
-}
-
-static uint8_t *encode(VipsImage *im, const char *suffix, size_t *len)
-{
-    void *buf = NULL;
-    ck_assert_msg(vips_image_write_to_buffer(im, suffix, &buf, len, NULL) == 0, "save %s: %s",
-                  suffix, vips_error_buffer());
-    return buf;
+    return it_picture(w, h, 3, seed);
 }
 
 static uint8_t *picture_file(int w, int h, int seed, const char *suffix, size_t *len)
 {
     VipsImage *im = picture(w, h, seed);
-    uint8_t *buf = encode(im, suffix, len);
+    uint8_t *buf = it_encode(im, suffix, len);
     g_object_unref(im);
     return buf;
 }
@@ -101,7 +77,7 @@ START_TEST(valid_jpeg_and_png)
     uint8_t *jpeg = picture_file(320, 200, 1, ".jpg[Q=90]", &jlen);
     VipsImage *im = picture(64, 48, 2), *alpha = NULL;
     ck_assert_int_eq(vips_bandjoin_const1(im, &alpha, 255, NULL), 0);
-    uint8_t *png = encode(alpha, ".png", &plen);
+    uint8_t *png = it_encode(alpha, ".png", &plen);
     ds_check_opts o = opts();
 
     ds_entry e = entry(jpeg, jlen, "a.jpg");
@@ -255,18 +231,18 @@ START_TEST(phash_is_perceptual)
     init();
     VipsImage *im = picture(400, 300, 5), *small = NULL;
     size_t len;
-    uint8_t *orig = encode(im, ".jpg[Q=95]", &len);
+    uint8_t *orig = it_encode(im, ".jpg[Q=95]", &len);
     uint64_t h = phash_of(orig, len);
     g_free(orig);
 
-    uint8_t *low = encode(im, ".jpg[Q=60]", &len);
+    uint8_t *low = it_encode(im, ".jpg[Q=60]", &len);
     int d_low = ds_phash_distance(h, phash_of(low, len));
     g_free(low);
-    uint8_t *png = encode(im, ".png", &len);
+    uint8_t *png = it_encode(im, ".png", &len);
     int d_png = ds_phash_distance(h, phash_of(png, len));
     g_free(png);
     ck_assert_int_eq(vips_resize(im, &small, 0.7, NULL), 0);
-    uint8_t *resized = encode(small, ".jpg[Q=85]", &len);
+    uint8_t *resized = it_encode(small, ".jpg[Q=85]", &len);
     int d_resized = ds_phash_distance(h, phash_of(resized, len));
     g_free(resized);
     uint8_t *other = picture_file(400, 300, 6, ".jpg", &len);
@@ -322,7 +298,7 @@ START_TEST(max_side_shrinks)
     /* With alpha: PNG. */
     VipsImage *im = picture(300, 200, 8), *alpha = NULL;
     ck_assert_int_eq(vips_bandjoin_const1(im, &alpha, 200, NULL), 0);
-    uint8_t *png = encode(alpha, ".png", &len);
+    uint8_t *png = it_encode(alpha, ".png", &len);
     e = entry(png, len, "alpha.png");
     o.max_side = 150;
     check(&e, &o, &s);
@@ -371,7 +347,7 @@ START_TEST(raw_entries)
     /* The same pixels as a PNG: the same perceptual hash, near enough. */
     VipsImage *im = vips_image_new_from_memory(px, sizeof px, 28, 28, 1, VIPS_FORMAT_UCHAR);
     size_t len;
-    uint8_t *png = encode(im, ".png", &len);
+    uint8_t *png = it_encode(im, ".png", &len);
     ck_assert_int_le(ds_phash_distance(h, phash_of(png, len)), 2);
     g_free(png);
     g_object_unref(im);

@@ -9,6 +9,7 @@
 
 #include "ck_test.h"
 #include "im.h"
+#include "im_test_util.h"
 
 static char err[512];
 
@@ -17,30 +18,13 @@ static void init(void)
     ck_assert_msg(im_init("test_image", err, sizeof err) == 0, "%s", err);
 }
 
-/* A smooth random picture (blobs, like a blurred photo) of 1 or 3 bands,
- * w x h, encoded as format (".jpg[Q=90]"...); g_free the result. */
+/* A smooth random picture of 1 or 3 bands, w x h, encoded as format
+ * (".jpg[Q=90]"...); g_free the result. */
 static uint8_t *picture_file(int w, int h, int bands, int seed, const char *format, size_t *len)
 {
-    VipsImage *noise[3], *big[3], *joined = NULL, *u8 = NULL;
-    for (int b = 0; b < bands; b++) {
-        ck_assert_int_eq(vips_gaussnoise(&noise[b], 8, 6, "seed", seed * 3 + b, "mean", 128.0,
-                                         "sigma", 60.0, NULL),
-                         0);
-        ck_assert_int_eq(vips_resize(noise[b], &big[b], w / 8.0, "vscale", h / 6.0, "kernel",
-                                     VIPS_KERNEL_CUBIC, NULL),
-                         0);
-    }
-    ck_assert_int_eq(vips_bandjoin(big, &joined, bands, NULL), 0);
-    ck_assert_int_eq(vips_cast(joined, &u8, VIPS_FORMAT_UCHAR, NULL), 0);
-    void *buf = NULL;
-    ck_assert_msg(vips_image_write_to_buffer(u8, format, &buf, len, NULL) == 0, "%s",
-                  vips_error_buffer());
-    for (int b = 0; b < bands; b++) {
-        g_object_unref(noise[b]);
-        g_object_unref(big[b]);
-    }
-    g_object_unref(joined);
-    g_object_unref(u8);
+    VipsImage *im = it_picture(w, h, bands, seed);
+    uint8_t *buf = it_encode(im, format, len);
+    g_object_unref(im);
     return buf;
 }
 

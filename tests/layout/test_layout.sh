@@ -23,6 +23,9 @@ declare -A allowed=(
 declare -A banned=(
   [common]="vips/ turbojpeg.h sqlite3.h archive cblas.h hdf5.h plplot"
   [image]="sqlite3.h archive cblas.h hdf5.h plplot"
+  [datasets]="vips/ turbojpeg.h cblas.h hdf5.h plplot"
+  [augment]="turbojpeg.h sqlite3.h archive cblas.h hdf5.h plplot"
+  [pipeline]="vips/ turbojpeg.h sqlite3.h archive cblas.h hdf5.h plplot"
   [train]="vips/ turbojpeg.h archive plplot jansson.h"
   [runs]="vips/ turbojpeg.h archive cblas.h hdf5.h"
 )
