@@ -36,6 +36,19 @@ int cli_status(int code);
 /* 0 -> CLI_OK; else prints "convkit: err" and returns cli_status(code). */
 int cli_report(int code, const char *err);
 
+/* Refuses an output that is the same file as an input, by device and
+ * inode (so another name, a relative path or a link to the input count
+ * too): prints "convkit CMD: OUT is the same file as the input IN;
+ * nothing was written" and returns CLI_USAGE; CLI_OK when every output is
+ * new or another file. NULL entries, and paths that do not exist yet, are
+ * skipped. */
+int cli_outputs_apart(const char *cmd, const char *const *in, int nin, const char *const *out,
+                      int nout);
+/* Refuses (CLI_USAGE, naming the path and what it would hold) an output
+ * whose file extension is not one of exts, a comma-separated list such as
+ * ".csv,.json", ignoring case; a name without an extension is taken. */
+int cli_output_ext(const char *cmd, const char *path, const char *what, const char *exts);
+
 /* Parses a non-negative integer option value, whole string; returns 0 or -1. */
 int cli_parse_i64(const char *s, int64_t *out);
 /* Parses a number; returns 0 or -1. */

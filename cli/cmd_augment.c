@@ -93,6 +93,11 @@ static int augment_preview(int argc, char **argv)
     if ((db != NULL) == (file != NULL) || (db && sample < 0) || optind + (db ? 1 : 0) != argc) {
         return cli_usage(cmd, "give either DATASET.db --sample ID or --file IMG");
     }
+    const char *ins[] = {file, db}, *outs[] = {out};
+    int apart = cli_outputs_apart(cmd, ins, 2, outs, 1);
+    if (apart) {
+        return apart;
+    }
     char err[1024];
     aug_policy *policy;
     if (aug_policy_parse(&policy, policy_text, err, sizeof err)) {
@@ -211,6 +216,11 @@ int cmd_filter(int argc, char **argv)
     aug_filter f;
     if (aug_filter_parse(argv[optind], &f, err, sizeof err)) {
         return cli_usage("filter", "%s", err);
+    }
+    const char *ins[] = {argv[optind + 1]}, *outs[] = {out};
+    int apart = cli_outputs_apart("filter", ins, 1, outs, 1);
+    if (apart) {
+        return apart;
     }
     int rc = aug_filter_file(f, argv[optind + 1], out, err, sizeof err);
     if (rc) {

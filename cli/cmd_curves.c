@@ -112,6 +112,11 @@ static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
     if (!a->runs_path) {
         return cli_usage(cmd, "--runs runs.db is required");
     }
+    const char *in[] = {a->runs_path}, *out[] = {a->out};
+    int st = cli_outputs_apart(cmd, in, 1, out, 1);
+    if (st) {
+        return st;
+    }
     if (a->has_labels) {
         a->plot.labels = a->labels;
     }
@@ -169,6 +174,15 @@ int cmd_curves(int argc, char **argv)
     }
     char err[1024];
     if (!strcmp(verb, "export")) {
+        if (a.out && (rc = cli_output_ext(cmd, a.out,
+                                          a.format == RN_CURVES_JSON  ? "JSON"
+                                          : a.format == RN_CURVES_CSV ? "CSV"
+                                                                      : "curves",
+                                          a.format == RN_CURVES_JSON  ? ".json"
+                                          : a.format == RN_CURVES_CSV ? ".csv,.txt"
+                                                                      : ".csv,.json,.txt"))) {
+            return rc;
+        }
         rc = curves_export(&a, err, sizeof err);
     } else if (!strcmp(verb, "list")) {
         rc = curves_list(&a, err, sizeof err);

@@ -96,6 +96,11 @@ int cmd_evaluate(int argc, char **argv)
     if ((runs != NULL) != (name != NULL)) {
         return cli_usage(cmd, "--runs and --name go together");
     }
+    const char *ins[] = {argv[optind], data, features}, *outs[] = {runs};
+    int st = cli_outputs_apart(cmd, ins, 3, outs, 1);
+    if (st) {
+        return st;
+    }
     char err[1024];
     nn_model *m = NULL;
     data_facts facts = {0};

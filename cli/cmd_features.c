@@ -155,6 +155,11 @@ int cmd_extract_features(int argc, char **argv)
     if (!weights || !data || !out || optind != argc) {
         return cli_usage(cmd, "want --weights FILE.h5 --data DATASET.db -o FEATURES.db");
     }
+    const char *ins[] = {weights, data}, *outs[] = {out};
+    int st = cli_outputs_apart(cmd, ins, 2, outs, 1);
+    if (st) {
+        return st;
+    }
     char err[1024], *spec = NULL, *config = NULL;
     nn_model *m = NULL;
     nn_features *f = NULL;
@@ -247,6 +252,11 @@ int cmd_export_weights(int argc, char **argv)
     }
     if (!out || (model ? optind != argc : optind != argc - 1)) {
         return cli_usage(cmd, "want CHECKPOINT -o FILE.h5, or --model M -o FILE.h5");
+    }
+    const char *ins[] = {model ? NULL : argv[optind]}, *outs[] = {out};
+    int st = cli_outputs_apart(cmd, ins, 1, outs, 1);
+    if (st || (st = cli_output_ext(cmd, out, "Keras weights", ".h5,.hdf5"))) {
+        return st;
     }
     char err[1024], *spec = NULL;
     nn_model *m = NULL;

@@ -189,6 +189,11 @@ int cmd_prepare(int argc, char **argv)
     }
     o.sources = (const char *const *)(argv + optind);
     o.nsources = argc - optind;
+    const char *outs[] = {o.output};
+    int apart = cli_outputs_apart(cmd, o.sources, o.nsources, outs, 1);
+    if (apart) {
+        return apart;
+    }
     for (int i = 0; i < o.nsources; i++) {
         struct stat st;
         if (stat(o.sources[i], &st) != 0) {

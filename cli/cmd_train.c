@@ -237,6 +237,11 @@ int cmd_train(int argc, char **argv)
     snprintf(last_path, sizeof last_path, "%s/%s.last.ckpt", dir, name);
     snprintf(best_path, sizeof best_path, "%s/%s.best.ckpt", dir, name);
     free(runs_copy);
+    const char *ins[] = {data, features, weights}, *outs[] = {runs, last_path, best_path};
+    int apart = cli_outputs_apart(cmd, ins, 3, outs, 3);
+    if (apart) {
+        return apart;
+    }
 
     aug_policy *policy = NULL;
     if (augment && aug_policy_parse(&policy, augment, err, sizeof err)) {

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ck.h"
@@ -188,4 +190,41 @@ int cli_model_spec(const char *model, int size, char **spec, char *err, size_t e
         rc = cli_spec_input(spec, model, size, size, 0, err, errlen);
     }
     return rc;
+}
+
+int cli_outputs_apart(const char *cmd, const char *const *in, int nin, const char *const *out,
+                      int nout)
+{
+    for (int o = 0; o < nout; o++) {
+        struct stat so;
+        if (!out[o] || stat(out[o], &so) != 0) {
+            continue;
+        }
+        for (int i = 0; i < nin; i++) {
+            struct stat si;
+            if (in[i] && stat(in[i], &si) == 0 && si.st_dev == so.st_dev &&
+                si.st_ino == so.st_ino) {
+                return cli_usage(cmd, "%s is the same file as the input %s; nothing was written",
+                                 out[o], in[i]);
+            }
+        }
+    }
+    return CLI_OK;
+}
+
+int cli_output_ext(const char *cmd, const char *path, const char *what, const char *exts)
+{
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path)) {
+        return CLI_OK; /* no extension */
+    }
+    size_t n = strlen(dot);
+    for (const char *e = exts; *e;) {
+        size_t k = strcspn(e, ",");
+        if (k == n && strncasecmp(e, dot, n) == 0) {
+            return CLI_OK;
+        }
+        e += k + (e[k] == ',');
+    }
+    return cli_usage(cmd, "%s: a %s file ends in %s, not %s", path, what, exts, dot);
 }
