@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,9 +57,35 @@ typedef struct train_view {
     int quiet;
 } train_view;
 
+/* The signal (SIGINT, SIGTERM) that asked the run to stop, 0 if none: set
+ * by the handler, read by the trainer's callbacks, which then stop the run
+ * after the current batch. The run is recorded as interrupted, and its
+ * last checkpoint (the last whole epoch) is what --resume continues from.
+ * A second signal ends the process at once (SA_RESETHAND). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int on_batch(void *ctx, const nn_progress *p)
 {
     train_view *v = ctx;
+    if (stop_signal) {
+        return 1;
+    }
     if (v->quiet || !v->bar.tty) {
         return 0;
     }
@@ -77,7 +104,7 @@ static int on_epoch(void *ctx, const nn_progress *p)
 {
     train_view *v = ctx;
     if (v->quiet) {
-        return 0;
+        return stop_signal != 0;
     }
     if (v->bar.tty) {
         fputs("\r\033[K", stderr);
@@ -89,7 +116,7 @@ static int on_epoch(void *ctx, const nn_progress *p)
     }
     fprintf(stderr, " - %.0f img/s - stall %.2f s%s\n", p->images_per_s, p->input_stall,
             p->best ? " (best)" : "");
-    return 0;
+    return stop_signal != 0;
 }
 
 /* {"augment": ..., "classes": [...], "dataset": ..., ...}: what the run
@@ -328,7 +355,10 @@ int cmd_train(int argc, char **argv)
         o.on_epoch = on_epoch;
         o.cb_ctx = &view;
         cli_progress_init(&view.bar);
+        catch_stop_signals();
         rc = nn_train(m, &o, &tr.source, val_split ? &va.source : NULL, &res, err, sizeof err);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
     }
     cli_record_close(&record);
     data_close(&va);
@@ -338,6 +368,18 @@ int cmd_train(int argc, char **argv)
     aug_policy_destroy(policy);
     free(extra);
     free(spec);
+    if (rc == CK_ECANCELED && stop_signal) {
+        fprintf(stderr,
+                "convkit train: %s: stopped by %s after %d of %lld epochs; recorded as "
+                "interrupted in %s, checkpoint %s. To continue: convkit",
+                name, stop_signal == SIGINT ? "SIGINT" : "SIGTERM", res.epochs_done,
+                (long long)epochs, runs, last_path);
+        for (int i = 0; i < argc; i++) {
+            fprintf(stderr, " %s", argv[i]);
+        }
+        fprintf(stderr, "%s\n", resume ? "" : " --resume");
+        return 128 + stop_signal;
+    }
     if (rc) {
         return cli_report(rc, err);
     }

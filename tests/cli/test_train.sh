@@ -108,6 +108,24 @@ n=$(sqlite3 runs.db "SELECT count(*) FROM epochs WHERE run = 'killed'")
 expect_status 0 "resume" train killed 4 --resume
 expect_eq "$(curve killed)" "$(curve plain)" "resumed curve equals the uninterrupted one"
 
+# SIGINT stops a run after its batch: exit 130, recorded as interrupted,
+# told how to continue; resumed, its curve is the uninterrupted one.
+BG=1 train sigint 12 > /dev/null 2> sigint.err &
+pid=$!
+for _ in $(seq 1 2000); do
+  n=$(sqlite3 runs.db "SELECT count(*) FROM epochs WHERE run = 'sigint'" 2>/dev/null || echo 0)
+  [ "${n:-0}" -ge 1 ] && break
+  sleep 0.02
+done
+kill -INT $pid 2>/dev/null; wait $pid
+expect_eq "$?" "130" "SIGINT: exit 130"
+expect_eq "$(sqlite3 runs.db "SELECT status FROM runs WHERE name = 'sigint'")" "interrupted" \
+  "SIGINT: recorded as interrupted"
+grep -q "stopped by SIGINT after .* To continue: convkit train .* --resume" sigint.err &&
+  ok "SIGINT: says how to continue" || fail "SIGINT: says how to continue" "$(cat sigint.err)"
+expect_status 0 "SIGINT: resumed" train sigint 12 --resume
+expect_eq "$(curve sigint | head -5)" "$(curve plain)" "SIGINT: resumed curve as uninterrupted"
+
 expect_status 0 "evaluate on test" "$convkit" evaluate plain.best.ckpt --data avp.db --runs runs.db --name plain
 expect_output "accuracy 0\.[0-9]+" "evaluate prints accuracy"
 expect_output "alien +[0-9]+ +[0-9]+" "evaluate prints the confusion matrix"
