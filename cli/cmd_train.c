@@ -383,8 +383,9 @@ int cmd_train(int argc, char **argv)
     if (rc) {
         return cli_report(rc, err);
     }
-    printf("%s: %d epochs%s; best epoch %d (val_loss %.4f); runs in %s, checkpoints %s, %s\n", name,
-           res.epochs_done, res.stopped_early ? " (stopped early)" : "", res.best_epoch,
-           res.best_loss, runs, last_path, best_path);
+    printf("%s: %d epoch%s%s; best epoch %d (val_loss %.4f); runs in %s, checkpoints %s, %s\n",
+           name, res.epochs_done, res.epochs_done == 1 ? "" : "s",
+           res.stopped_early ? " (stopped early)" : "", res.best_epoch, res.best_loss, runs,
+           last_path, best_path);
     return CLI_OK;
 }
