@@ -107,7 +107,17 @@ int cmd_evaluate(int argc, char **argv)
     data_split d = {0};
     run_facts rf = {0};
     nn_eval e = {0};
-    int rc = nn_model_load(&m, argv[optind], (int)batch, err, sizeof err);
+    int rc = 0;
+    if (runs) { /* the run must be recorded: checked before the evaluation runs */
+        rn_curves_list known;
+        rc = rn_curves_list_runs(runs, &name, 1, &known, err, sizeof err);
+        if (rc == 0) {
+            rn_curves_list_free(&known);
+        }
+    }
+    if (rc == 0) {
+        rc = nn_model_load(&m, argv[optind], (int)batch, err, sizeof err);
+    }
     if (rc == 0) {
         run_facts_read(m, &rf);
         rc = features ? data_open_features(&d, features, split, (int)batch, 0, 0, err, sizeof err)

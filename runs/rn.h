@@ -51,7 +51,9 @@ int rn_run_finish(rn_db *db, const char *name, const char *status, char *err, si
 /* Records an evaluation of run `run` on `split` in runs.db at path (table
  * evaluations): mean loss and accuracy over n samples, and the
  * (classes, classes) confusion matrix (row = true, column = predicted),
- * stored as JSON. Returns 0, CK_EDB, CK_ENOMEM. */
+ * stored as JSON. A runs.db that does not exist, or a run it does not
+ * hold, is CK_EINVAL ("runs.db: run x: no such run; nothing recorded"),
+ * and nothing is written. Returns 0, CK_EINVAL, CK_EDB, CK_ENOMEM. */
 int rn_record_eval(const char *runs_path, const char *run, const char *split, double loss,
                    double accuracy, int64_t n, int classes, const int64_t *confusion, char *err,
                    size_t errlen);

@@ -12,12 +12,14 @@
  * checkpoint, and resuming deletes rows past the checkpoint before it
  * redoes them. Times are UTC ISO 8601 text, which sorts and reads well.
  */
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ck.h"
 #include "rn.h"
@@ -191,9 +193,32 @@ int rn_record_eval(const char *runs_path, const char *run, const char *split, do
                    double accuracy, int64_t n, int classes, const int64_t *confusion, char *err,
                    size_t errlen)
 {
+    /* An evaluation belongs to a recorded run: a runs.db that is not there
+     * or a name that is not in it is a mistake, not a new record. */
+    if (access(runs_path, F_OK) != 0) {
+        char why[128];
+        return ck_err(err, errlen, CK_EINVAL, "%s: %s; nothing recorded", runs_path,
+                      ck_errno_text(errno, why, sizeof why));
+    }
     rn_db *db;
     int rc = rn_db_open(&db, runs_path, err, errlen);
     if (rc) {
+        return rc;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM runs WHERE name = ?", -1, &st, NULL) !=
+        SQLITE_OK) {
+        rc = ck_err(err, errlen, CK_EDB, "%s: evaluation: %s", runs_path, sqlite3_errmsg(db->db));
+    } else {
+        sqlite3_bind_text(st, 1, run, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            rc = ck_err(err, errlen, CK_EINVAL, "%s: run %s: no such run; nothing recorded",
+                        runs_path, run);
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc) {
+        rn_db_close(db);
         return rc;
     }
     size_t cap = (size_t)classes * classes * 22 + 16, len = 0;

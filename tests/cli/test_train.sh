@@ -126,6 +126,12 @@ grep -q "stopped by SIGINT after .* To continue: convkit train .* --resume" sigi
 expect_status 0 "SIGINT: resumed" train sigint 12 --resume
 expect_eq "$(curve sigint | head -5)" "$(curve plain)" "SIGINT: resumed curve as uninterrupted"
 
+nevals=$(sqlite3 runs.db "SELECT count(*) FROM evaluations")
+expect_status 2 "evaluate for a run not recorded" "$convkit" evaluate plain.best.ckpt --data avp.db --runs runs.db --name nosuch
+expect_output "run nosuch: no such run \\(recorded: .*plain" "names the run and the recorded ones"
+expect_status 1 "evaluate into a runs.db not there" "$convkit" evaluate plain.best.ckpt --data avp.db --runs typo.db --name plain
+expect_eq "$(ls typo.db 2>/dev/null)" "" "no runs.db made by a typo"
+expect_eq "$(sqlite3 runs.db "SELECT count(*) FROM evaluations")" "$nevals" "nothing recorded"
 expect_status 0 "evaluate on test" "$convkit" evaluate plain.best.ckpt --data avp.db --runs runs.db --name plain
 expect_output "accuracy 0\.[0-9]+" "evaluate prints accuracy"
 expect_output "alien +[0-9]+ +[0-9]+" "evaluate prints the confusion matrix"

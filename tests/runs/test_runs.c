@@ -8,6 +8,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "ck.h"
@@ -176,6 +177,20 @@ START_TEST(start_refuses_and_resumes)
     ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM evaluations WHERE run = 'dropout' "
                                         "AND confusion = '[[14,2],[3,13]]' AND n = 32"),
                      1);
+    /* An evaluation of a run that is not recorded, or into a runs.db that
+     * does not exist, is refused and writes nothing. */
+    const int64_t conf[4] = {1, 0, 0, 1};
+    ck_assert_int_eq(
+        rn_record_eval(f.runs, "nosuch", "test", 0.1, 1.0, 2, 2, conf, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "run nosuch: no such run; nothing recorded"), "%s", err);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM evaluations WHERE run = 'nosuch'"),
+                     0);
+    char missing[400];
+    snprintf(missing, sizeof missing, "%s/typo.db", f.dir);
+    ck_assert_int_eq(
+        rn_record_eval(missing, "plain", "test", 0.1, 1.0, 2, 2, conf, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "typo.db: No such file or directory; nothing recorded"), "%s", err);
+    ck_assert_int_eq(access(missing, F_OK), -1);
     /* NaN (no validation) is stored as NULL. */
     ck_assert_msg(rn_db_open(&db, f.runs, err, sizeof err) == 0, "%s", err);
     double v[RN_EPOCH_VALUES] = {0.5, 0.5, NAN, NAN, 1, 1, 0};
