@@ -205,6 +205,12 @@ START_TEST(json_numbers_round_trip)
     /* The shortest form that reads back: 0.1 not 0.10000000000000001. */
     ck_assert_str_eq(b.s, "0.1,0.3333333333333333,null,null,0.001");
     ck_buf_free(&b);
+    /* Run configurations keep 17 digits, with the same null rule. */
+    ck_buf_json_num17(&b, 0.9);
+    ck_buf_json_field_num(&b, "nan", NAN);
+    ck_buf_json_field_str(&b, "s", "a\"b");
+    ck_assert_str_eq(b.s, "0.90000000000000002,\"nan\":null,\"s\":\"a\\\"b\"");
+    ck_buf_free(&b);
     char t[32];
     for (double v = 1e-7; v < 1e7; v *= 3.7) {
         ck_fmt_double(t, sizeof t, v);
