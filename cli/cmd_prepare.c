@@ -30,7 +30,10 @@ static const char help[] =
     "  --split MODE            source (default): the source's own split, else train;\n"
     "                          chollet: Kaggle numbers 0-999 train, 1000-1499\n"
     "                          validation, 1500-2499 test (chollet-1st: 1500-1999);\n"
-    "                          train=0.8,validation=0.1,test=0.1: stratified, seeded\n"
+    "                          train=0.8,validation=0.1,test=0.1: stratified, seeded;\n"
+    "                          a publisher's test split (IDX t10k, fastai test)\n"
+    "                          stays test, and the fractions share out the rest\n"
+    "  --pool-test             share a publisher's test split out with the rest\n"
     "  --seed N                seed of the fraction split (default 0)\n"
     "  --limit-per-class N     at most N samples per class and split\n"
     "  --max-side N            shrink photos whose longest side exceeds N\n"
@@ -53,6 +56,7 @@ enum {
     OPT_MAX_ENTRY,
     OPT_NEAR,
     OPT_KEEP_LEAKAGE,
+    OPT_POOL_TEST,
     OPT_THREADS,
 };
 
@@ -91,6 +95,26 @@ static void on_progress(const pl_ingest_progress *p, void *user)
     s->last_stage = p->stage;
 }
 
+/* Says on stderr what the finished catalog lacks that the options asked
+ * for (ds_catalog_warnings); the catalog is kept, so the status stays 0. */
+static int warn(const char *path, const ds_split_opts *split)
+{
+    char err[1024], *text = NULL;
+    ds_catalog *c = NULL;
+    int rc = ds_catalog_open(&c, path, DS_OPEN_READ, err, sizeof err);
+    if (rc == 0) {
+        rc = ds_catalog_warnings(c, split, &text, err, sizeof err);
+    }
+    ds_catalog_close(c);
+    for (char *line = text, *end; rc == 0 && line && *line; line = end + 1) {
+        end = strchr(line, '\n');
+        fprintf(stderr, "convkit prepare-dataset: warning: %s: %.*s\n", path, (int)(end - line),
+                line);
+    }
+    free(text);
+    return cli_report(rc, err);
+}
+
 int cmd_prepare(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -104,6 +128,7 @@ int cmd_prepare(int argc, char **argv)
         {"max-entry-mb", required_argument, 0, OPT_MAX_ENTRY},
         {"near-distance", required_argument, 0, OPT_NEAR},
         {"keep-leakage", no_argument, 0, OPT_KEEP_LEAKAGE},
+        {"pool-test", no_argument, 0, OPT_POOL_TEST},
         {"threads", required_argument, 0, OPT_THREADS},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
@@ -172,6 +197,7 @@ int cmd_prepare(int argc, char **argv)
             o.split.near_distance = (int)v;
             break;
         case OPT_KEEP_LEAKAGE: o.split.keep_leakage = 1; break;
+        case OPT_POOL_TEST: o.split.pool_test = 1; break;
         case OPT_THREADS:
             if (cli_parse_i64(optarg, &v) || v < 1 || v > 256) {
                 return cli_usage(cmd, "--threads: want 1 to 256, got '%s'", optarg);
@@ -220,7 +246,7 @@ int cmd_prepare(int argc, char **argv)
     }
     if (st.already_finished) {
         printf("%s: already prepared with these options; nothing to do\n", o.output);
-        return CLI_OK;
+        return warn(o.output, &o.split);
     }
     char n1[32], n2[32], n3[32];
     cli_fmt_count(n1, sizeof n1, st.entries);
@@ -232,5 +258,5 @@ int cmd_prepare(int argc, char **argv)
     }
     printf(", %.1f s\n", st.seconds);
     printf("see 'convkit info %s'\n", o.output);
-    return CLI_OK;
+    return warn(o.output, &o.split);
 }

@@ -136,6 +136,36 @@ static char *config_extra(const char *data, int features, const data_facts *f, c
     return text;
 }
 
+/* A run without validation trains (as Keras's fit does) but says so
+ * first, since it has no val_loss, no best checkpoint and no early
+ * stopping; --early-stopping without validation is refused. data is the
+ * catalog that has no validation split, NULL after --val-split none. */
+static int no_validation(const char *data, const data_facts *f, int patience, int say, char *err,
+                         size_t errlen)
+{
+    char why[1200], tr[32], te[32];
+    cli_fmt_count(tr, sizeof tr, f->split_size[0]);
+    cli_fmt_count(te, sizeof te, f->split_size[2]);
+    if (data) {
+        snprintf(why, sizeof why,
+                 "%s has no validation split (train %s, test %s); prepare one with "
+                 "convkit prepare-dataset --split train=0.9,validation=0.1, or name a split "
+                 "with --val-split",
+                 data, tr, te);
+    } else {
+        snprintf(why, sizeof why, "--val-split none");
+    }
+    if (patience > 0) {
+        return ck_err(err, errlen, CK_EINVAL, "--early-stopping watches val_loss: %s", why);
+    }
+    if (say) {
+        fprintf(stderr,
+                "convkit train: note: no validation, so no val_loss, no best checkpoint: %s\n",
+                why);
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     enum {
@@ -197,7 +227,7 @@ int cmd_train(int argc, char **argv)
     const char *features = NULL, *weights = NULL, *trainable_from = NULL;
     int64_t epochs = 10, batch = 32, seed = 0, patience = 0, threads = 0, workers = -1, size = 0;
     double lr = NAN, momentum = NAN;
-    int nesterov = 0, resume = 0, c;
+    int nesterov = 0, resume = 0, val_none = 0, c;
     nn_optim_kind kind = NN_OPT_RMSPROP;
     aug_resize resize = AUG_RESIZE_STRETCH;
     train_view view = {0};
@@ -235,7 +265,10 @@ int cmd_train(int argc, char **argv)
                   patience < 1;
             break;
         case O_TRAIN_SPLIT: train_split = optarg; break;
-        case O_VAL_SPLIT: val_split = strcmp(optarg, "none") ? optarg : NULL; break;
+        case O_VAL_SPLIT:
+            val_split = strcmp(optarg, "none") ? optarg : NULL;
+            val_none = !val_split;
+            break;
         case O_THREADS: bad = cli_parse_i64(optarg, &threads) || threads < 1; break;
         case O_WORKERS: bad = cli_parse_i64(optarg, &workers) || workers > 64; break;
         case O_RESUME: resume = 1; break;
@@ -326,6 +359,10 @@ int cmd_train(int argc, char **argv)
                                           resize_name, train_split, val_split))) {
         rc = ck_err(err, sizeof err, CK_ENOMEM, "train: out of memory");
     }
+    if (rc == 0 && !val_split) {
+        rc = no_validation(val_none ? NULL : features ? features : data, &facts, (int)patience,
+                           !view.quiet, err, sizeof err);
+    }
     nn_train_result res = {0};
     cli_record record;
     cli_record_init(&record, runs, name, facts.hash, (uint64_t)seed);
@@ -383,9 +420,13 @@ int cmd_train(int argc, char **argv)
     if (rc) {
         return cli_report(rc, err);
     }
-    printf("%s: %d epoch%s%s; best epoch %d (val_loss %.4f); runs in %s, checkpoints %s, %s\n",
-           name, res.epochs_done, res.epochs_done == 1 ? "" : "s",
-           res.stopped_early ? " (stopped early)" : "", res.best_epoch, res.best_loss, runs,
-           last_path, best_path);
+    printf("%s: %d epoch%s%s; ", name, res.epochs_done, res.epochs_done == 1 ? "" : "s",
+           res.stopped_early ? " (stopped early)" : "");
+    if (val_split) {
+        printf("best epoch %d (val_loss %.4f); runs in %s, checkpoints %s, %s\n", res.best_epoch,
+               res.best_loss, runs, last_path, best_path);
+    } else {
+        printf("no validation, so no best epoch; runs in %s, checkpoint %s\n", runs, last_path);
+    }
     return CLI_OK;
 }

@@ -8,7 +8,8 @@
  *   anything else unused (split NULL);
  * - fractions: per class, the samples in id order are shuffled; the first
  *   round(n*train) are train, the next round(n*validation) validation, the
- *   rest test.
+ *   rest test. A publisher's test split (the source's own 'test') stays
+ *   test and out of the shuffle, unless pool_test: n counts the others.
  * limit_per_class N keeps, per class and split, the first N in that same
  *   shuffled order (for every mode); the others become unused.
  * The shuffle of a class comes from ck_rng keyed (seed, 0, label,
@@ -71,7 +72,9 @@ static int check_source_splits(ds_catalog *c, char *err, size_t errlen)
 static int assign_splits(ds_catalog *c, const ds_split_opts *o, char *err, size_t errlen)
 {
     const char *by_mode = "NULL";
-    if (o->mode == DS_SPLIT_SOURCE) {
+    if (o->mode == DS_SPLIT_FRACTIONS && !o->pool_test) {
+        by_mode = "CASE WHEN src_split = 'test' THEN 'test' END";
+    } else if (o->mode == DS_SPLIT_SOURCE) {
         by_mode = "coalesce(src_split, 'train')";
     } else if (o->mode == DS_SPLIT_CHOLLET) {
         by_mode = "CASE WHEN number >= 0 AND number < 1000 THEN 'train'"
@@ -147,8 +150,9 @@ static int64_t round_count(int64_t n, double f)
 }
 
 /* The splits of one class: n samples in id order (ordinal k), shuffled;
- * split[k] holds the split before the shuffle (unused with fractions) and
- * receives the final one. */
+ * split[k] holds the split before the shuffle and receives the final one.
+ * Fractions share out the samples that have none yet (a publisher's test
+ * split keeps its own). */
 static void shuffle_class(const ds_split_opts *o, int label, uint32_t *perm, unsigned char *split,
                           size_t n)
 {
@@ -159,14 +163,21 @@ static void shuffle_class(const ds_split_opts *o, int label, uint32_t *perm, uns
     ck_rng_init(&rng, o->seed, 0, (uint64_t)label, CK_RNG_SPLIT);
     ck_rng_shuffle_u32(&rng, perm, n);
     if (o->mode == DS_SPLIT_FRACTIONS) {
-        int64_t ntrain = round_count((int64_t)n, o->train);
-        int64_t nval = round_count((int64_t)n, o->validation);
-        ntrain = ntrain > (int64_t)n ? (int64_t)n : ntrain;
-        nval = ntrain + nval > (int64_t)n ? (int64_t)n - ntrain : nval;
+        int64_t pool = 0;
+        for (size_t k = 0; k < n; k++) {
+            pool += split[k] == DS_SP_NONE;
+        }
+        int64_t ntrain = round_count(pool, o->train);
+        int64_t nval = round_count(pool, o->validation);
+        ntrain = ntrain > pool ? pool : ntrain;
+        nval = ntrain + nval > pool ? pool - ntrain : nval;
+        int64_t q = 0;
         for (size_t p = 0; p < n; p++) {
-            split[perm[p]] = (int64_t)p < ntrain          ? DS_SP_TRAIN
-                             : (int64_t)p < ntrain + nval ? DS_SP_VALIDATION
-                                                          : DS_SP_TEST;
+            unsigned char *s = &split[perm[p]];
+            if (*s == DS_SP_NONE) {
+                *s = q < ntrain ? DS_SP_TRAIN : q < ntrain + nval ? DS_SP_VALIDATION : DS_SP_TEST;
+                q++;
+            }
         }
     }
     if (o->limit_per_class > 0) {
@@ -198,17 +209,15 @@ static int split_class(ds_catalog *c, const ds_split_opts *o, class_stmts *q, in
     }
     int rc = 0, step = SQLITE_DONE;
     size_t k = 0;
-    if (o->mode != DS_SPLIT_FRACTIONS) {
-        sqlite3_bind_int(q->read, 1, label);
-        for (; (step = sqlite3_step(q->read)) == SQLITE_ROW && k < n; k++) {
-            split[k] = split_of((const char *)sqlite3_column_text(q->read, 1));
-            split[n + k] = split[k];
-        }
-        if (step != SQLITE_DONE || k != n) {
-            rc = ds_cat_err(c, err, errlen, "finish: read class %d", label);
-        }
-        sqlite3_reset(q->read);
+    sqlite3_bind_int(q->read, 1, label);
+    for (; (step = sqlite3_step(q->read)) == SQLITE_ROW && k < n; k++) {
+        split[k] = split_of((const char *)sqlite3_column_text(q->read, 1));
+        split[n + k] = split[k];
     }
+    if (step != SQLITE_DONE || k != n) {
+        rc = ds_cat_err(c, err, errlen, "finish: read class %d", label);
+    }
+    sqlite3_reset(q->read);
     if (rc == 0) {
         shuffle_class(o, label, perm, split + n, n);
         sqlite3_bind_int(q->read, 1, label);

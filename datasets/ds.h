@@ -168,6 +168,8 @@ typedef struct ds_split_opts {
     int near_distance;       /* phash Hamming distance for near duplicates (default 4,
                                 at most 16; < 0: no near-duplicate search) */
     int keep_leakage;        /* 1: report leakage but keep the samples */
+    int pool_test;           /* fractions: 1 shares a publisher's test split out
+                                with the rest; 0 (default) keeps it test */
 } ds_split_opts;
 
 ds_split_opts ds_split_opts_default(void);
@@ -179,7 +181,8 @@ int ds_split_parse(const char *text, ds_split_opts *o, char *err, size_t errlen)
 
 /* The canonical one-line text of o, e.g. "split=chollet seed=0
  * limit-per-class=0 near-distance=4 keep-leakage=0" (fractions as
- * "split=train=0.8,validation=0.1,test=0.1"): what ds_catalog_finish records
+ * "split=train=0.8,validation=0.1,test=0.1", and " pool-test=1" after
+ * the rest when pool_test is set): what ds_catalog_finish records
  * and info shows. Truncated to len. Thread-safe. */
 void ds_split_describe(const ds_split_opts *o, char *buf, size_t len);
 
@@ -244,6 +247,13 @@ int ds_catalog_finish(ds_catalog *c, const ds_split_opts *o, char *err, size_t e
  * prints): splits x classes, rejects with reasons, duplicate groups, leakage,
  * sources and options. *json is malloc'd, the caller frees it. */
 int ds_catalog_info_json(ds_catalog *c, char **json, char *err, size_t errlen);
+
+/* What a finished catalog lacks that its split options o asked for (no
+ * class found, an asked split empty, nothing held out, a class missing
+ * from a split), one warning per line; *text is NULL when there is none,
+ * else malloc'd. catalog_warn.c lists the checks. */
+int ds_catalog_warnings(ds_catalog *c, const ds_split_opts *o, char **text, char *err,
+                        size_t errlen);
 
 /* Class names in label order (label i = names[i]); *names borrowed until close. */
 int ds_catalog_classes(ds_catalog *c, const char *const **names, int *count, char *err,

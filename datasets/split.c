@@ -122,7 +122,8 @@ void ds_split_describe(const ds_split_opts *o, char *buf, size_t len)
         break;
     default: snprintf(mode, sizeof mode, "source"); break;
     }
-    snprintf(buf, len, "split=%s seed=%llu limit-per-class=%lld near-distance=%d keep-leakage=%d",
+    snprintf(buf, len, "split=%s seed=%llu limit-per-class=%lld near-distance=%d keep-leakage=%d%s",
              mode, (unsigned long long)o->seed, (long long)o->limit_per_class, o->near_distance,
-             o->keep_leakage ? 1 : 0);
+             o->keep_leakage ? 1 : 0,
+             o->pool_test && o->mode == DS_SPLIT_FRACTIONS ? " pool-test=1" : "");
 }

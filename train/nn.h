@@ -292,7 +292,7 @@ typedef struct nn_progress {
     double val_loss, val_accuracy; /* NAN without a validation source */
     double images_per_s;           /* training samples per second */
     double input_stall;            /* seconds spent waiting for batches */
-    int best;                      /* the monitored loss improved */
+    int best;                      /* val_loss improved (never without validation) */
 } nn_progress;
 
 /* Where the record of a run goes (cli/ connects it to runs.db). Called
@@ -317,8 +317,8 @@ typedef struct nn_train_opts {
     nn_loss_kind loss;
     uint64_t seed;              /* initial weights, dropout masks */
     int threads;                /* OpenBLAS threads; 0 leaves them as they are */
-    int patience;               /* early stopping on val_loss (train loss without
-                                   validation), Keras's rule; 0: off */
+    int patience;               /* early stopping on val_loss, Keras's rule; 0: off.
+                                   Needs a validation source (CK_EINVAL) */
     const nn_recorder *record;  /* where epochs are recorded; NULL: nowhere */
     const char *dataset_hash;   /* in the configuration; may be NULL */
     const char *config_extra;   /* a JSON object recorded as "extra"; may be NULL */
@@ -327,7 +327,8 @@ typedef struct nn_train_opts {
     const char *trainable_from; /* nn_model_trainable_from's layer; NULL: the
                                    spec's trainable flags */
     const char *last_path;      /* checkpoint after every epoch; NULL: none */
-    const char *best_path;      /* checkpoint of the best epoch; NULL: none */
+    const char *best_path;      /* checkpoint of the lowest-val_loss epoch; never
+                                   written without validation; NULL: none */
     int resume;                 /* continue from last_path (from the start if
                                    it was never written); the configuration
                                    must be the recorded one */
@@ -343,8 +344,8 @@ nn_train_opts nn_train_defaults(void);
 
 typedef struct nn_train_result {
     int epochs_done;   /* completed epochs, including resumed ones */
-    int best_epoch;    /* 1-based; 0 if none */
-    double best_loss;  /* the monitored loss at best_epoch */
+    int best_epoch;    /* 1-based; 0 if none (always 0 without validation) */
+    double best_loss;  /* val_loss at best_epoch */
     int stopped_early; /* by patience */
     int bad_epoch;     /* 1-based epoch of a NaN/inf loss, else 0 */
     int64_t bad_batch; /* 1-based batch within bad_epoch */

@@ -944,8 +944,8 @@ static int twin_split_of(const spec *s, int label, const ds_split_opts *o)
     if (o->mode == DS_SPLIT_SOURCE) {
         return !s->split ? 1 : strcmp(s->split, "validation") == 0 ? 2 : 3;
     }
-    if (o->mode == DS_SPLIT_FRACTIONS) {
-        return 0;
+    if (o->mode == DS_SPLIT_FRACTIONS) { /* a publisher's test stays, unless pooled */
+        return !o->pool_test && s->split && strcmp(s->split, "test") == 0 ? 3 : 0;
     }
     long num = strtol(strrchr(s->name, '/') + 3, NULL, 10); /* "train/x.N.jpg" */
     int last = o->mode == DS_SPLIT_CHOLLET_1ST ? 2000 : 2500;
@@ -989,13 +989,18 @@ static void twin_splits(const spec *s, int n, const ds_split_opts *o, twin_row *
         ck_rng r;
         ck_rng_init(&r, o->seed, 0, (uint64_t)l, CK_RNG_SPLIT);
         ck_rng_shuffle_i64(&r, ids, m);
-        int64_t ntrain = (int64_t)floor((double)m * o->train + 0.5);
-        int64_t nval = (int64_t)floor((double)m * o->validation + 0.5);
+        int64_t pool = 0, q = 0;
+        for (size_t p = 0; p < m; p++) {
+            pool += t[ids[p]].split == 0;
+        }
+        int64_t ntrain = (int64_t)floor((double)pool * o->train + 0.5);
+        int64_t nval = (int64_t)floor((double)pool * o->validation + 0.5);
         int64_t kept[5] = {0};
         for (size_t p = 0; p < m; p++) {
             twin_row *w = &t[ids[p]];
-            if (o->mode == DS_SPLIT_FRACTIONS) {
-                w->split = (int64_t)p < ntrain ? 1 : (int64_t)p < ntrain + nval ? 2 : 3;
+            if (o->mode == DS_SPLIT_FRACTIONS && w->split == 0) {
+                w->split = q < ntrain ? 1 : q < ntrain + nval ? 2 : 3;
+                q++;
             }
             if (o->limit_per_class > 0 && w->split && kept[w->split]++ >= o->limit_per_class) {
                 w->split = 0;
@@ -1133,8 +1138,8 @@ START_TEST(finish_matches_naive_twin)
     static char names[TWIN_N][40];
     static twin_row t[TWIN_N];
     twin_specs(s, names);
-    ds_split_opts o[6];
-    for (int k = 0; k < 6; k++) {
+    ds_split_opts o[7];
+    for (int k = 0; k < 7; k++) {
         o[k] = ds_split_opts_default();
     }
     o[1].mode = DS_SPLIT_CHOLLET;
@@ -1153,7 +1158,9 @@ START_TEST(finish_matches_naive_twin)
     o[4].near_distance = -1;
     o[5].limit_per_class = 50;
     o[5].near_distance = 16;
-    for (int k = 0; k < 6; k++) {
+    o[6] = o[2];
+    o[6].pool_test = 1;
+    for (int k = 0; k < 7; k++) {
         char what[64];
         snprintf(what, sizeof what, "options %d", k);
         twin(s, TWIN_N, &o[k], t);

@@ -472,6 +472,29 @@ START_TEST(early_stopping)
 }
 END_TEST
 
+/* Without validation there is no best epoch: the training loss chooses
+ * no checkpoint, and early stopping (which watches val_loss) is refused. */
+START_TEST(no_validation_no_best)
+{
+    fixture f;
+    fixture_init(&f);
+    nn_model *m = make_model(softmax_spec);
+    nn_train_opts o = opts_for(&f, "noval", 3);
+    char err[256] = "";
+    nn_train_result res;
+    ck_assert_msg(nn_train(m, &o, &f.train, NULL, &res, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(res.epochs_done, 3);
+    ck_assert_int_eq(res.best_epoch, 0);
+    ck_assert_int_eq(access(f.best, F_OK), -1);
+    ck_assert_int_eq(access(f.last, F_OK), 0);
+    o.patience = 1;
+    ck_assert_int_eq(nn_train(m, &o, &f.train, NULL, &res, err, sizeof err), CK_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "early stopping watches val_loss"));
+    nn_model_destroy(m);
+    fixture_free(&f);
+}
+END_TEST
+
 START_TEST(checkpoint_evaluate_predict)
 {
     fixture f;
@@ -533,6 +556,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, resume_equals_uninterrupted);
     tcase_add_test(tc, nan_stops_with_place);
     tcase_add_test(tc, early_stopping);
+    tcase_add_test(tc, no_validation_no_best);
     tcase_add_test(tc, checkpoint_evaluate_predict);
     suite_add_tcase(s, tc);
     return s;

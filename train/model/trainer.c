@@ -295,14 +295,15 @@ static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_c
             nn_eval_free(&ev);
         }
         p.seconds = ck_now() - t0;
-        /* Keras's EarlyStopping(monitor="val_loss", min_delta=0). */
-        double monitor = val ? p.val_loss : p.loss;
-        p.best = monitor < st->best;
+        /* Keras's EarlyStopping(monitor="val_loss", min_delta=0) and
+         * ModelCheckpoint(save_best_only): without validation there is
+         * no best epoch (the training loss is no measure of it). */
+        p.best = val && p.val_loss < st->best;
         if (p.best) {
-            st->best = monitor;
+            st->best = p.val_loss;
             st->best_epoch = e + 1;
             st->wait = 0;
-        } else {
+        } else if (val) {
             st->wait++;
         }
         st->epoch = e + 1;
@@ -343,6 +344,11 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
         (o->resume && !o->last_path)) {
         return ck_err(err, errlen, CK_EINVAL,
                       "%s: train: bad options (epochs >= 1, a last checkpoint to resume)", m->name);
+    }
+    if (o->patience > 0 && !val) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "%s: train: early stopping watches val_loss, and there is no validation",
+                      m->name);
     }
     if (o->threads > 0) {
         openblas_set_num_threads(o->threads);
