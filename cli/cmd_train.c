@@ -94,8 +94,13 @@ static int on_batch(void *ctx, const nn_progress *p)
     double fraction = p->batches > 0 ? (double)p->batch / (double)p->batches : -1;
     cli_fmt_duration(eta, sizeof eta,
                      fraction > 0 ? p->seconds * (1 - fraction) / fraction : (double)NAN);
-    snprintf(text, sizeof text, "%lld/%lld - ETA %s - loss %.4f - accuracy %.4f",
-             (long long)p->batch, (long long)p->batches, eta, p->loss, p->accuracy);
+    if (p->validating) {
+        snprintf(text, sizeof text, "%lld/%lld - loss %.4f - accuracy %.4f - validating...",
+                 (long long)p->batch, (long long)p->batches, p->loss, p->accuracy);
+    } else {
+        snprintf(text, sizeof text, "%lld/%lld - ETA %s - loss %.4f - accuracy %.4f",
+                 (long long)p->batch, (long long)p->batches, eta, p->loss, p->accuracy);
+    }
     cli_progress_draw(&v->bar, label, fraction, text, p->batch == p->batches);
     return 0;
 }

@@ -288,6 +288,8 @@ typedef struct nn_progress {
     int64_t samples;        /* seen in this epoch */
     double loss, accuracy;  /* running means over this epoch */
     double seconds;         /* since the epoch began */
+    int validating;         /* on_batch once more after the last batch, as the
+                               validation split starts */
     /* Set at the end of an epoch: */
     double val_loss, val_accuracy; /* NAN without a validation source */
     double images_per_s;           /* training samples per second */

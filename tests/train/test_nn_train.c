@@ -472,8 +472,20 @@ START_TEST(early_stopping)
 }
 END_TEST
 
+/* Counts on_batch calls that announce validation; each must follow the
+ * epoch's last batch. */
+static int count_validating(void *ctx, const nn_progress *p)
+{
+    if (p->validating) {
+        ck_assert_int_eq(p->batch, p->batches);
+        (*(int *)ctx)++;
+    }
+    return 0;
+}
+
 /* Without validation there is no best epoch: the training loss chooses
- * no checkpoint, and early stopping (which watches val_loss) is refused. */
+ * no checkpoint, and early stopping (which watches val_loss) is refused.
+ * With it, every epoch says once that validation runs. */
 START_TEST(no_validation_no_best)
 {
     fixture f;
@@ -482,7 +494,11 @@ START_TEST(no_validation_no_best)
     nn_train_opts o = opts_for(&f, "noval", 3);
     char err[256] = "";
     nn_train_result res;
+    int validating = 0;
+    o.on_batch = count_validating;
+    o.cb_ctx = &validating;
     ck_assert_msg(nn_train(m, &o, &f.train, NULL, &res, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(validating, 0);
     ck_assert_int_eq(res.epochs_done, 3);
     ck_assert_int_eq(res.best_epoch, 0);
     ck_assert_int_eq(access(f.best, F_OK), -1);
@@ -490,6 +506,13 @@ START_TEST(no_validation_no_best)
     o.patience = 1;
     ck_assert_int_eq(nn_train(m, &o, &f.train, NULL, &res, err, sizeof err), CK_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "early stopping watches val_loss"));
+    nn_model_destroy(m);
+    m = make_model(softmax_spec);
+    o = opts_for(&f, "val", 3);
+    o.on_batch = count_validating;
+    o.cb_ctx = &validating;
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(validating, 3);
     nn_model_destroy(m);
     fixture_free(&f);
 }

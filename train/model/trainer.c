@@ -285,6 +285,13 @@ static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_c
         if (rc) {
             return rc;
         }
+        if (val && o->on_batch) { /* say that validation runs, once */
+            p.validating = 1;
+            if (o->on_batch(o->cb_ctx, &p)) {
+                return 1;
+            }
+            p.validating = 0;
+        }
         if (val) {
             nn_eval ev;
             if ((rc = nn_evaluate(m, (nn_loss_kind)r->loss, val, e, &ev, err, errlen))) {
