@@ -11,20 +11,19 @@
  * the last pixel of an image ends its buffer.
  *
  * Compiled with target attributes only; aug_warp_bilinear3_ok() says
- * whether this CPU runs it.
+ * whether the process's kernel tier (ck_isa_get) is avx512.
  */
 #include "aug_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CK_X86_KERNELS
 #include <immintrin.h>
 
 #define KT __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
 
 int aug_warp_bilinear3_ok(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    ck_isa isa;
+    return ck_isa_get(&isa, NULL, 0) == 0 && isa >= CK_ISA_AVX512;
 }
 
 /* The 16 int32 of (v >> shift) for two vectors of 8 int64 (low 32 bits). */

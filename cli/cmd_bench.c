@@ -242,6 +242,7 @@ static void print_train_json(const char *model, const nn_bench *b)
     ck_buf_json_field_num(&j, "sgemm_gflops", b->sgemm_gflops);
     ck_buf_json_field_num(&j, "peak_fraction", b->peak_fraction);
     ck_buf_json_field_str(&j, "blas_core", b->blas_core ? b->blas_core : "");
+    ck_buf_json_field_str(&j, "isa", b->isa ? b->isa : "");
     ck_buf_json_field_num(&j, "peak_rss_mib", b->peak_rss_mib);
     ck_buf_json_field_num(&j, "zero_s", b->zero_s);
     ck_buf_json_field_num(&j, "loss_s", b->loss_s);
@@ -268,15 +269,15 @@ static void print_train_text(const char *model, const nn_bench *b)
     int train = b->train_images_per_s > 0;
     printf("%s, batch %d, %d thread%s: ", model, b->batch, b->threads, b->threads > 1 ? "s" : "");
     if (train) {
-        printf("training %.1f images/s (%.1f GFLOP/s, %.0f%% of sgemm %.1f on %s), inference %.1f "
-               "images/s; step",
+        printf("training %.1f images/s (%.1f GFLOP/s, %.0f%% of sgemm %.1f on %s; kernels %s), "
+               "inference %.1f images/s; step",
                b->train_images_per_s, b->gflops, 100 * b->peak_fraction, b->sgemm_gflops,
-               b->blas_core ? b->blas_core : "?", b->infer_images_per_s);
+               b->blas_core ? b->blas_core : "?", b->isa ? b->isa : "?", b->infer_images_per_s);
     } else {
         printf("inference only (no loss), %.1f images/s (%.1f GFLOP/s, %.0f%% of sgemm %.1f on "
-               "%s); forward",
+               "%s; kernels %s); forward",
                b->infer_images_per_s, b->gflops, 100 * b->peak_fraction, b->sgemm_gflops,
-               b->blas_core ? b->blas_core : "?");
+               b->blas_core ? b->blas_core : "?", b->isa ? b->isa : "?");
     }
     printf(" %.1f ms (CPU %.1f ms), peak RSS %.0f MiB\n", 1e3 * b->step_s, 1e3 * b->step_cpu_s,
            b->peak_rss_mib);

@@ -55,6 +55,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (!strcmp(argv[1], commands[i].name)) {
             char err[512];
+            ck_isa isa;
+            if (ck_isa_get(&isa, err, sizeof err)) { /* a bad CONVKIT_ISA: before any work */
+                fprintf(stderr, "convkit: %s\n", err);
+                return CLI_USAGE;
+            }
             if (im_init(argv[0], err, sizeof err)) {
                 return cli_fail("%s", err);
             }

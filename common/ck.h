@@ -13,6 +13,7 @@
  *   alone.
  * - errno text, and files that appear whole or not at all (ck_file.c): the
  *   one protocol by which every output is written.
+ * - The tier of hand-written kernels the process runs (ck_isa.c).
  */
 #ifndef CK_H
 #define CK_H
@@ -53,6 +54,33 @@ double ck_now(void);
 
 /* Online processors, at least 1. */
 int ck_ncores(void);
+
+/* ---- kernel tiers (ck_isa.c) ------------------------------------------- */
+
+/* 1 where the x86-64 kernel tiers are compiled (GCC or Clang on x86-64,
+ * unless configured with -DCK_ISA=generic), else 0. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CK_ISA_GENERIC_ONLY)
+#define CK_X86_KERNELS 1
+#else
+#define CK_X86_KERNELS 0
+#endif
+
+/* The tiers of hand-written kernels, lowest first. */
+typedef enum ck_isa { CK_ISA_GENERIC = 0, CK_ISA_AVX2, CK_ISA_AVX512, CK_ISA_COUNT } ck_isa;
+
+/* "generic", "avx2", "avx512". */
+const char *ck_isa_name(ck_isa isa);
+/* Does this CPU (and this build) run tier isa? generic always does. */
+int ck_isa_cpu_has(ck_isa isa);
+/* The best tier this CPU and build run. */
+ck_isa ck_isa_best(void);
+/* A tier's name -> *out; CK_EINVAL naming the value for an unknown name or
+ * a tier this CPU lacks. */
+int ck_isa_parse(const char *text, ck_isa *out, char *err, size_t errlen);
+/* The process's tier, decided on the first call: ck_isa_best(), or the one
+ * CONVKIT_ISA names; CK_EINVAL (the same message on every call) when
+ * CONVKIT_ISA is unknown or above the CPU. Thread-safe. */
+int ck_isa_get(ck_isa *out, char *err, size_t errlen);
 
 /* ---- a growing text buffer --------------------------------------------- */
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: sets up if needed, builds with -Werror and runs every
 # suite under CTest, then again built with ASan+UBSan, then the pipeline
-# suite under ThreadSanitizer.
+# suite under ThreadSanitizer, then the module suites of a build with no
+# x86 kernel (-DCK_ISA=generic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -43,4 +44,8 @@ if [ -d tests/pipeline ]; then
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/tsan.supp"
   (cd build-tsan && ctest --output-on-failure -R '^pl')
 fi
+# The portable build a port starts from: no x86 kernel compiled in.
+echo "== module tests (-DCK_ISA=generic)"
+build build-generic -DCK_ISA=generic
+(cd build-generic && ctest --output-on-failure -j"$jobs" -E '^cli_')
 echo "== all tests passed"

@@ -455,6 +455,7 @@ typedef struct nn_bench {
     double sgemm_gflops;
     double peak_fraction;  /* gflops / sgemm_gflops */
     const char *blas_core; /* OpenBLAS's kernel family ("SkylakeX"; static) */
+    const char *isa;       /* convkit's kernel tier ("avx512", "avx2", "generic") */
     double peak_rss_mib;   /* the process's peak resident set so far */
     int nlayers;
     nn_bench_layer *layers; /* nlayers rows, Input excluded; malloc'd */

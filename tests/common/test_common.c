@@ -290,6 +290,36 @@ START_TEST(atomic_files_whole_or_nothing)
 }
 END_TEST
 
+/* Tier names parse both ways; an unknown one, or one above the CPU, is
+ * refused naming the value; the process's tier is the best unless
+ * CONVKIT_ISA lowers it, and never above what the CPU runs. */
+START_TEST(isa_tiers)
+{
+    char err[256];
+    ck_isa isa = CK_ISA_COUNT;
+    ck_assert(ck_isa_cpu_has(CK_ISA_GENERIC));
+    for (int i = 0; i < CK_ISA_COUNT; i++) {
+        int rc = ck_isa_parse(ck_isa_name((ck_isa)i), &isa, err, sizeof err);
+        if (ck_isa_cpu_has((ck_isa)i)) {
+            ck_assert_int_eq(rc, 0);
+            ck_assert_int_eq(isa, i);
+        } else {
+            ck_assert_int_eq(rc, CK_EINVAL);
+            ck_assert_ptr_nonnull(strstr(err, "this CPU (or this build) has no"));
+        }
+    }
+    ck_assert_int_eq(ck_isa_parse("sse9", &isa, err, sizeof err), CK_EINVAL);
+    ck_assert_str_eq(err, "CONVKIT_ISA=sse9: unknown tier (want avx512, avx2 or generic)");
+    ck_assert(ck_isa_cpu_has(ck_isa_best()));
+    const char *env = getenv("CONVKIT_ISA");
+    ck_assert_int_eq(ck_isa_get(&isa, err, sizeof err), 0);
+    ck_assert(ck_isa_cpu_has(isa));
+    if (!env || !*env) {
+        ck_assert_int_eq(isa, ck_isa_best());
+    }
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -305,6 +335,7 @@ static Suite *common_suite(void)
     tcase_add_test(tc, buf_oom_is_sticky);
     tcase_add_test(tc, json_numbers_round_trip);
     tcase_add_test(tc, atomic_files_whole_or_nothing);
+    tcase_add_test(tc, isa_tiers);
     suite_add_tcase(s, tc);
     return s;
 }

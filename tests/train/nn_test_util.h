@@ -12,6 +12,7 @@
 
 #include "ck.h"
 #include "ck_test.h"
+#include "nn_kern.h"
 
 /* n floats uniform in [lo, hi) from the test stream `id`. */
 static inline float *nt_rand(size_t n, double lo, double hi, uint64_t id)
@@ -80,5 +81,32 @@ static inline void nt_assert_close(size_t n, const float *a, const double *ref, 
 #define nt_assert_near(a, b, tol)                                                                  \
     ck_assert_msg(fabs((double)(a) - (double)(b)) <= (double)(tol), "%s = %.9g, expected %.9g",    \
                   #a, (double)(a), (double)(b))
+
+/* The kernels of the tier under test: the one CONVKIT_ISA names (CTest
+ * runs the kernel suites once per tier), else the best this CPU runs;
+ * NULL for generic. A tier this CPU lacks is skipped with a note, and
+ * the suite then tests the portable kernels alone. */
+static inline const nn_kernels *nt_tier(void)
+{
+    const nn_kernels *k = NULL;
+    char err[256];
+    if (nn_kernels_select(&k, err, sizeof err)) {
+        fprintf(stderr, "note: tier skipped: %s\n", err);
+        return NULL;
+    }
+    return k;
+}
+
+/* Is the tier under test at least `need`? Prints what is skipped if not. */
+static inline int nt_tier_has(ck_isa need, const char *what)
+{
+    const nn_kernels *k = nt_tier();
+    ck_isa isa = k ? k->isa : CK_ISA_GENERIC;
+    if (isa < need) {
+        fprintf(stderr, "note: %s skipped: tier %s (it needs %s)\n", what, ck_isa_name(isa),
+                ck_isa_name(need));
+    }
+    return isa >= need;
+}
 
 #endif

@@ -2,8 +2,8 @@
  * shapes that reach every tail: panels narrower than 16 lanes, pixel rows
  * shorter than a tile, tiles that cross rows, weight panels large enough
  * to be swept in chunks, 1 to 3 threads; and the thread team itself.
- * Each kernel set the CPU runs is tested (the portable one always, the
- * AVX-512 one where the CPU has it). */
+ * The portable kernels are tested always, and those of the tier under test
+ * (CONVKIT_ISA, set by CTest: the suite runs once per tier). */
 #include <string.h>
 
 #include "nn_internal.h"
@@ -23,12 +23,12 @@ static void assert_sums(size_t n, const float *a, const double *ref, const doubl
 
 static int nsets(void)
 {
-    return nn_have_avx512() ? 2 : 1;
+    return nt_tier() ? 2 : 1;
 }
 
 static const nn_kernels *kset(int i)
 {
-    return i == 0 ? &nn_kernels_ref : &nn_kernels_avx512;
+    return i == 0 ? &nn_kernels_ref : nt_tier();
 }
 
 /* ---- nn_kconv ---------------------------------------------------------------- */
@@ -393,10 +393,10 @@ static const conv_shape_case winograd_cases[] = {
 
 START_TEST(winograd_vs_naive)
 {
-    if (!ck_test_cpu_has(nn_have_avx512(), "AVX-512", "winograd_vs_naive")) {
+    if (!nt_tier_has(CK_ISA_AVX512, "winograd_vs_naive")) {
         return;
     }
-    nn_exec ex = {.kern = &nn_kernels_avx512};
+    nn_exec ex = {.kern = nt_tier()};
     for (size_t i = 0; i < sizeof winograd_cases / sizeof winograd_cases[0]; i++) {
         conv_shape_case c = winograd_cases[i];
         nn_conv_shape g = {
@@ -405,8 +405,8 @@ START_TEST(winograd_vs_naive)
         ck_assert(nn_conv_winograd_fits(&g, &ex));
         ck_assert(nn_conv_select(&g, &ex) == &nn_conv_winograd);
         for (int relu = 0; relu < 2; relu++) {
-            impl_check(&nn_conv_winograd, &nn_kernels_avx512, 1 + relu, c, relu, 1, 900 + 10 * i);
-            impl_check(&nn_conv_winograd, &nn_kernels_avx512, 2 - relu, c, relu, 0, 905 + 10 * i);
+            impl_check(&nn_conv_winograd, nt_tier(), 1 + relu, c, relu, 1, 900 + 10 * i);
+            impl_check(&nn_conv_winograd, nt_tier(), 2 - relu, c, relu, 0, 905 + 10 * i);
         }
     }
     nn_conv_shape g = {.H = 5, .W = 5, .C = 3, .K = 16, .R = 3, .S = 3, .sh = 1, .sw = 1};
@@ -424,7 +424,7 @@ static void no_dx_fits(const nn_conv_impl *impl, int N, int H, int W, int C, int
 {
     nn_conv_shape g = {.H = H, .W = W, .C = C, .K = K, .R = 3, .S = 3, .sh = 1, .sw = 1};
     ck_assert_int_eq(nn_conv_shape_set(&g, same), 0);
-    nn_exec ex = {.kern = &nn_kernels_avx512, .max_threads = 2};
+    nn_exec ex = {.kern = nt_tier(), .max_threads = 2};
     ck_assert_int_eq(nn_par_create(&ex.par, 1), 0);
     ex.nscratch = impl->scratch(&g, N, 2, 1);
     ex.scratch = nt_rand(ex.nscratch + 64, 5, 6, 990);
@@ -449,7 +449,7 @@ static void no_dx_fits(const nn_conv_impl *impl, int N, int H, int W, int C, int
 
 START_TEST(winograd_without_dx)
 {
-    if (!ck_test_cpu_has(nn_have_avx512(), "AVX-512", "winograd_without_dx")) {
+    if (!nt_tier_has(CK_ISA_AVX512, "winograd_without_dx")) {
         return;
     }
     no_dx_fits(&nn_conv_winograd, 8, 29, 33, 64, 16, 0); /* 240 tiles: Winograd's gradients */
@@ -501,7 +501,7 @@ static void same_bits(const nn_conv_impl *impl, int H, int W)
 START_TEST(direct_same_bits)
 {
     same_bits(&nn_conv_direct, 9, 7);
-    if (ck_test_cpu_has(nn_have_avx512(), "AVX-512", "direct_same_bits: Winograd")) {
+    if (nt_tier_has(CK_ISA_AVX512, "direct_same_bits: Winograd")) {
         same_bits(&nn_conv_winograd, 9, 7);
         same_bits(&nn_conv_winograd, 16, 13); /* its gradients too (48 tiles and up) */
     }
@@ -519,7 +519,7 @@ static void conv_pool_check(const nn_conv_impl *impl, int threads, int N, int H,
     ck_assert_int_eq(nn_conv_shape_set(&g, same), 0);
     nn_conv_shape pg = {.H = g.P, .W = g.Q, .C = K, .K = K, .R = 2, .S = 2, .sh = 2, .sw = 2};
     ck_assert_int_eq(nn_conv_shape_set(&pg, 0), 0);
-    nn_exec ex = {.kern = &nn_kernels_avx512, .max_threads = threads};
+    nn_exec ex = {.kern = nt_tier(), .max_threads = threads};
     ck_assert(nn_conv_pool_fuses(impl, &g, NN_ACT_RELU, &pg, &ex));
     ck_assert(!nn_conv_pool_fuses(impl, &g, NN_ACT_LINEAR, &pg, &ex));
     ck_assert_int_eq(nn_par_create(&ex.par, threads), 0);
@@ -560,7 +560,7 @@ static void conv_pool_check(const nn_conv_impl *impl, int threads, int N, int H,
 
 START_TEST(conv_pool_fused)
 {
-    if (!ck_test_cpu_has(nn_have_avx512(), "AVX-512", "conv_pool_fused")) {
+    if (!nt_tier_has(CK_ISA_AVX512, "conv_pool_fused")) {
         return;
     }
     conv_pool_check(&nn_conv_direct, 1, 3, 11, 9, 3, 32, 3, 0,
@@ -603,10 +603,10 @@ START_TEST(direct_nan)
         free(w);
         free(ex.scratch);
     }
-    if (ck_test_cpu_has(nn_have_avx512(), "AVX-512", "Winograd's transforms")) {
+    if (nt_tier_has(CK_ISA_AVX512, "Winograd's transforms")) {
         nn_conv_shape g = {.H = 4, .W = 4, .C = 16, .K = 16, .R = 3, .S = 3, .sh = 1, .sw = 1};
         ck_assert_int_eq(nn_conv_shape_set(&g, 1), 0);
-        nn_exec ex = {.kern = &nn_kernels_avx512, .max_threads = 1};
+        nn_exec ex = {.kern = nt_tier(), .max_threads = 1};
         ex.nscratch = nn_conv_winograd.scratch(&g, 1, 1, 1);
         ex.scratch = nt_zeros(ex.nscratch);
         float *x = nt_rand(256, -1, 1, 502), *w = nt_rand(2304, -1, 1, 503), y[256];
@@ -700,7 +700,7 @@ END_TEST
  * argmax (the first maximum on ties, a NaN wins), same gradient. */
 START_TEST(pool_fast_vs_generic)
 {
-    if (!ck_test_cpu_has(nn_have_avx512(), "AVX-512", "pool_fast_vs_generic")) {
+    if (!nt_tier_has(CK_ISA_AVX512, "pool_fast_vs_generic")) {
         return;
     }
     nn_conv_shape g = {.H = 7, .W = 9, .C = 48, .K = 48, .R = 2, .S = 2, .sh = 2, .sw = 2};
@@ -712,7 +712,7 @@ START_TEST(pool_fast_vs_generic)
         x[i] = 0.5f; /* ties */
     }
     x[3] = NAN;
-    nn_exec fast = {.kern = &nn_kernels_avx512}, slow = {.kern = NULL};
+    nn_exec fast = {.kern = nt_tier()}, slow = {.kern = NULL};
     float *y1 = nt_zeros(ny), *y2 = nt_zeros(ny), *dx1 = nt_rand(nx, 3, 4, 702);
     float *dx2 = nt_rand(nx, 3, 4, 703);
     uint32_t *a1 = calloc(ny, 4), *a2 = calloc(ny, 4);

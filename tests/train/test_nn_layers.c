@@ -102,15 +102,15 @@ static void conv_check_impl(int N, int H, int W, int C, int K, int R, int S, int
     free(t.ex.scratch);
 }
 
-/* Through im2col, and for stride 1 through the direct convolution on each
- * kernel set this CPU runs. */
+/* Through im2col, and for stride 1 through the direct convolution on the
+ * portable kernels and on those of the tier under test. */
 static void conv_check(int N, int H, int W, int C, int K, int R, int S, int sh, int sw, int same)
 {
     conv_check_impl(N, H, W, C, K, R, S, sh, sw, same, &nn_conv_im2col, NULL);
     if (sh == 1 && sw == 1) {
         conv_check_impl(N, H, W, C, K, R, S, sh, sw, same, &nn_conv_direct, &nn_kernels_ref);
-        if (ck_test_cpu_has(nn_have_avx512(), "AVX-512", "direct convolution on AVX-512")) {
-            conv_check_impl(N, H, W, C, K, R, S, sh, sw, same, &nn_conv_direct, &nn_kernels_avx512);
+        if (nt_tier()) {
+            conv_check_impl(N, H, W, C, K, R, S, sh, sw, same, &nn_conv_direct, nt_tier());
         }
     }
 }
@@ -172,7 +172,7 @@ static double pool_f(void *p)
 
 static void pool_check(int N, int H, int W, int C, int R, int sh, int same)
 {
-    pool_case t = {.N = N, .ex = {.kern = nn_have_avx512() ? &nn_kernels_avx512 : NULL}};
+    pool_case t = {.N = N, .ex = {.kern = nt_tier()}};
     t.g = (nn_conv_shape){.H = H, .W = W, .C = C, .K = C, .R = R, .S = R, .sh = sh, .sw = sh};
     ck_assert_int_eq(nn_conv_shape_set(&t.g, same), 0);
     size_t nx = (size_t)N * H * W * C, ny = (size_t)N * t.g.P * t.g.Q * C;
@@ -287,8 +287,8 @@ START_TEST(dense)
 {
     dense_check(NULL);
     dense_check(&nn_kernels_ref);
-    if (ck_test_cpu_has(nn_have_avx512(), "AVX-512", "dense on AVX-512")) {
-        dense_check(&nn_kernels_avx512);
+    if (nt_tier()) {
+        dense_check(nt_tier());
     }
 }
 END_TEST

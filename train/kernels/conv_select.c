@@ -9,6 +9,11 @@
  * among them live here, so that conv_direct.c and conv_winograd.c do not
  * reach into each other: the direct backward uses Winograd's pieces, and
  * nothing in conv_winograd.c knows the direct convolution.
+ *
+ * The kernels themselves come in tiers (ck_isa.c decides which one the
+ * process runs): avx512 has everything; avx2 has the micro-kernels, so the
+ * direct convolution and the dense layers; generic has none, and every
+ * product goes to OpenBLAS.
  */
 #include "nn_kern.h"
 
@@ -42,7 +47,7 @@ const nn_conv_impl nn_conv_winograd = {.name = "winograd",
 
 int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex)
 {
-    return ex->kern == &nn_kernels_avx512 && nn_have_avx512() && g->R == 3 && g->S == 3 &&
+    return ex->kern && ex->kern->isa == CK_ISA_AVX512 && g->R == 3 && g->S == 3 &&
            g->sh == 1 && g->sw == 1 && g->C % 16 == 0 && g->K % 16 == 0;
 }
 
@@ -59,7 +64,7 @@ int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act 
                        const nn_conv_shape *pg, const nn_exec *ex)
 {
     return (impl == &nn_conv_direct || impl == &nn_conv_winograd) &&
-           ex->kern == &nn_kernels_avx512 && act == NN_ACT_RELU && nn_pool2_fast(pg) &&
+           ex->kern && ex->kern->isa == CK_ISA_AVX512 && act == NN_ACT_RELU && nn_pool2_fast(pg) &&
            pg->H == g->P && pg->W == g->Q && pg->C == g->K;
 }
 
@@ -72,4 +77,20 @@ const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex)
         return &nn_conv_direct;
     }
     return &nn_conv_im2col;
+}
+
+const nn_kernels *nn_kernels_of(ck_isa isa)
+{
+    const nn_kernels *k = isa == CK_ISA_AVX512 ? &nn_kernels_avx512
+                          : isa == CK_ISA_AVX2 ? &nn_kernels_avx2
+                                               : NULL;
+    return k && k->conv && ck_isa_cpu_has(isa) ? k : NULL;
+}
+
+int nn_kernels_select(const nn_kernels **out, char *err, size_t errlen)
+{
+    ck_isa isa;
+    int rc = ck_isa_get(&isa, err, errlen);
+    *out = rc == 0 ? nn_kernels_of(isa) : NULL;
+    return rc;
 }

@@ -45,10 +45,13 @@
 
 #include "nn_kern.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CK_X86_KERNELS
 #define WT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
 #else
 #define WT
+/* Plain code: GCC splits the 64-byte vectors into what the target has;
+ * they never cross a call between units compiled differently. */
+#pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
 enum { TAPS = 16, CHUNK_TILES = 96 };

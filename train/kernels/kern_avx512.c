@@ -41,25 +41,19 @@
  * The whole training step runs at 115-130 GFLOP/s of CPU time (mnist,
  * catsdogs-1st, catsdogs-2nd), 70-75% of the FMA peak.
  *
- * Only compiled with target attributes: the rest of the binary stays
- * baseline x86-64 and nn_have_avx512() decides at run time.
+ * kern_tile.c cuts every product into these tiles (the same driver serves
+ * kern_avx2.c's). Only compiled with target attributes: the rest of the
+ * binary stays baseline x86-64 and ck_isa decides at run time.
  */
 #include <immintrin.h>
 #include <math.h>
 
 #include "nn_kern.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CK_X86_KERNELS
 
 #define KT  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
 #define KTI KT __attribute__((always_inline)) static inline
-
-int nn_have_avx512(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-}
 
 /* Lanes [0, n) of a 16-lane vector, n clamped to [0, 16]. */
 static __mmask16 lanes(int n)
@@ -74,8 +68,9 @@ static __mmask16 lanes(int n)
  * yr[i] (add), then bias, then relu. */
 KTI void fwd_tile(const int MR, const int NV, const float *a, ptrdiff_t acs, ptrdiff_t tap,
                   int taps, int depth, const float *b, ptrdiff_t ldb, float *const *yr,
-                  const float *bias, int relu, int add, __mmask16 tail)
+                  const float *bias, int relu, int add, int ntail)
 {
+    const __mmask16 tail = lanes(ntail);
     __m512 c[14][4];
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) {
@@ -125,14 +120,10 @@ KTI void fwd_tile(const int MR, const int NV, const float *a, ptrdiff_t acs, ptr
     }
 }
 
-typedef void (*fwd_fn)(const float *a, ptrdiff_t acs, ptrdiff_t tap, int taps, int depth,
-                       const float *b, ptrdiff_t ldb, float *const *yr, const float *bias, int relu,
-                       int add, __mmask16 tail);
-
 #define FWD(MR, NV)                                                                                \
     KT static void fwd_##MR##_##NV(const float *a, ptrdiff_t acs, ptrdiff_t tap, int taps,         \
                                    int depth, const float *b, ptrdiff_t ldb, float *const *yr,     \
-                                   const float *bias, int relu, int add, __mmask16 tail)           \
+                                   const float *bias, int relu, int add, int tail)                 \
     {                                                                                              \
         fwd_tile(MR, NV, a, acs, tap, taps, depth, b, ldb, yr, bias, relu, add, tail);             \
     }
@@ -153,123 +144,12 @@ FWD(1, 4) FWD(2, 4) FWD(3, 4) FWD(4, 4) FWD(5, 4) FWD(6, 4)
             fwd_8_##NV, fwd_9_##NV, fwd_10_##NV, fwd_11_##NV, fwd_12_##NV, fwd_13_##NV,            \
             fwd_14_##NV                                                                            \
     }
-    /* [NV index: 1, 2, 4][MR] */
-    static const fwd_fn fwd_table[3][15] = {
+/* [NV index: 1, 2, 4][MR] */
+static const nn_fwd_tile_fn fwd_table[3][15] = {
         ROW14(1),
         ROW14(2),
         {NULL, fwd_1_4, fwd_2_4, fwd_3_4, fwd_4_4, fwd_5_4, fwd_6_4},
 };
-static const int fwd_mr[3] = {14, 14, 6};
-
-/* The panel of the first `rem` remaining columns: 64, 32 or 16 wide (NV
- * index 2, 1, 0 into the tables), of which only the last vector may be
- * partial (*tail gets its lanes): 33..48 columns take a full 32 first. */
-static int panel(int rem, __mmask16 *tail)
-{
-    int nvi = rem > 48 ? 2 : rem > 16 ? 1 : 0;
-    int last = rem - 16 * ((1 << nvi) - 1); /* columns left for the last vector */
-    *tail = lanes(last);
-    return nvi;
-}
-
-/* A panel's weights (taps*depth rows of 16*NV floats) larger than this
- * are swept in chunks of CHUNK rows, each chunk over all the pixels before
- * the next (partial sums round-trip through y, which stays in L1/L2):
- * every tile then reads its weights from L1 instead of streaming the whole
- * panel from L2, which is what limited the deep layers (catsdogs-2nd's
- * last convolution: 590 KB per panel, 52 -> 109 GFLOP/s). */
-enum { PANEL_L1 = 40 << 10, CHUNK = 128, BLOCK_PIXELS = 768 };
-
-/* Tiles of mr pixels over the rows of k: row by row, or "flat" when each
- * input row continues where the previous one's windows end (a_rs = Wv *
- * a_cs, stride 1): then pixel m of the flattened rows reads a + m*a_cs,
- * tiles run across row ends, and the Wv - Q columns past each row's end
- * are computed into a dummy row. Flat wins when Q is small against mr
- * (catsdogs-2nd's 7x7 output from 9x9: 14 -> 11 tiles per image and
- * panel, a few per cent), row by row when the dummy columns cost more. */
-typedef struct tiling {
-    int flat, Wv; /* Wv: virtual row length in pixels when flat */
-    int ntiles;
-} tiling;
-
-static tiling plan(const nn_kconv *k, int mr)
-{
-    tiling t = {.ntiles = k->P * ((k->Q + mr - 1) / mr)};
-    if (k->a_cs > 0 && k->a_rs % k->a_cs == 0 && k->P > 1) {
-        int Wv = (int)(k->a_rs / k->a_cs);
-        if (Wv >= k->Q) {
-            int flat = ((k->P - 1) * Wv + k->Q + mr - 1) / mr;
-            if (flat < t.ntiles) {
-                t = (tiling){.flat = 1, .Wv = Wv, .ntiles = flat};
-            }
-        }
-    }
-    return t;
-}
-
-/* Tile i's first input pixel and its output rows (dummy past a row). */
-static const float *tile_rows(const nn_kconv *k, const tiling *tl, int mr, int i, const float *a,
-                              float *y, float *dummy, float **yr, int *m)
-{
-    if (!tl->flat) {
-        int per = (k->Q + mr - 1) / mr, p = i / per, q = i % per * mr;
-        *m = k->Q - q < mr ? k->Q - q : mr;
-        for (int r = 0; r < *m; r++) {
-            yr[r] = y + p * k->y_rs + (q + r) * k->y_cs;
-        }
-        return a + p * k->a_rs + q * k->a_cs;
-    }
-    int m0 = i * mr, end = (k->P - 1) * tl->Wv + k->Q;
-    *m = end - m0 < mr ? end - m0 : mr;
-    int p = m0 / tl->Wv, q = m0 % tl->Wv;
-    for (int r = 0; r < *m; r++) {
-        yr[r] = q < k->Q ? y + p * k->y_rs + q * k->y_cs : dummy;
-        if (++q == tl->Wv) {
-            q = 0;
-            p++;
-        }
-    }
-    return a + (ptrdiff_t)m0 * k->a_cs;
-}
-
-KT void nn_kconv_avx512(const nn_kconv *k)
-{
-    float dummy[64] = {0}; /* the outputs of pixels past a row's end */
-    for (int c0 = 0; c0 < k->ncols;) {
-        __mmask16 tail;
-        int nvi = panel(k->ncols - c0, &tail), mr = fwd_mr[nvi];
-        size_t bytes = (size_t)k->taps * k->depth * (16u << nvi) * sizeof(float);
-        int chunk = bytes > PANEL_L1 ? CHUNK : k->depth;
-        int taps = bytes > PANEL_L1 ? 1 : k->taps; /* per call */
-        const float *bias = k->bias ? k->bias + c0 : NULL;
-        tiling tl = plan(k, mr);
-        /* Chunked panels sweep the pixels in blocks whose outputs stay in
-         * L2 between chunks (a 150x150 image's are 5.8 MB per panel). */
-        int block = bytes > PANEL_L1 ? BLOCK_PIXELS / mr : tl.ntiles;
-        for (int i0 = 0; i0 < tl.ntiles; i0 += block) {
-            int i1 = tl.ntiles - i0 < block ? tl.ntiles : i0 + block;
-            for (int t = 0; t < k->taps; t += taps) {
-                for (int d0 = 0; d0 < k->depth; d0 += chunk) {
-                    int dn = k->depth - d0 < chunk ? k->depth - d0 : chunk;
-                    int first = t == 0 && d0 == 0;
-                    int last = t + taps == k->taps && d0 + dn == k->depth;
-                    const float *a = k->a + t * k->tap_rs + d0;
-                    const float *b = k->b + ((ptrdiff_t)t * k->depth + d0) * k->ldb + c0;
-                    for (int i = i0; i < i1; i++) {
-                        float *yr[14];
-                        int m;
-                        const float *at = tile_rows(k, &tl, mr, i, a, k->y + c0, dummy, yr, &m);
-                        fwd_table[nvi][m](at, k->a_cs, k->tap_rs, taps, dn, b, k->ldb, yr,
-                                          last ? bias : NULL, last && k->relu,
-                                          k->accumulate || !first, tail);
-                    }
-                }
-            }
-        }
-        c0 += 16 << nvi;
-    }
-}
-
 /* ---- kernel-gradient tile ------------------------------------------------- */
 
 /* dw[i][0..16*NV) += sum over pixels (r < rows, q < Q) of
@@ -277,8 +157,9 @@ KT void nn_kconv_avx512(const nn_kconv *k)
  * ym[...] > 0 when MASK. */
 KTI void dw_tile(const int MR, const int NV, const int MASK, const float *x, ptrdiff_t xrs,
                  ptrdiff_t xcs, const float *dy, const float *ym, ptrdiff_t dyrs, ptrdiff_t dycs,
-                 int rows, int Q, float *dw, ptrdiff_t ldw, __mmask16 tail)
+                 int rows, int Q, float *dw, ptrdiff_t ldw, int ntail)
 {
+    const __mmask16 tail = lanes(ntail);
     __m512 c[14][4];
     const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 14
@@ -325,14 +206,10 @@ KTI void dw_tile(const int MR, const int NV, const int MASK, const float *x, ptr
     }
 }
 
-typedef void (*dw_fn)(const float *x, ptrdiff_t xrs, ptrdiff_t xcs, const float *dy,
-                      const float *ym, ptrdiff_t dyrs, ptrdiff_t dycs, int rows, int Q, float *dw,
-                      ptrdiff_t ldw, __mmask16 tail);
-
 #define DW(MR, NV, MASK)                                                                           \
     KT static void dw_##MR##_##NV##_##MASK(                                                        \
         const float *x, ptrdiff_t xrs, ptrdiff_t xcs, const float *dy, const float *ym,            \
-        ptrdiff_t dyrs, ptrdiff_t dycs, int rows, int Q, float *dw, ptrdiff_t ldw, __mmask16 tail) \
+        ptrdiff_t dyrs, ptrdiff_t dycs, int rows, int Q, float *dw, ptrdiff_t ldw, int tail)       \
     {                                                                                              \
         dw_tile(MR, NV, MASK, x, xrs, xcs, dy, ym, dyrs, dycs, rows, Q, dw, ldw, tail);            \
     }
@@ -364,47 +241,13 @@ DW6(4, 1)
             dw_5_##NV##_##MASK, dw_6_##NV##_##MASK                                                 \
     }
 /* [mask][NV index: 1, 2, 4][MR] */
-static const dw_fn dw_table[2][3][13] = {
+static const nn_dw_tile_fn dw_table[2][3][13] = {
     {DWROW12(1, 0), DWROW12(2, 0), DWROW6(4, 0)},
     {DWROW12(1, 1), DWROW12(2, 1), DWROW6(4, 1)},
 };
-static const int dw_mr[3] = {12, 12, 6};
-
-/* Pixels per block: dy and x of a block stay in L1/L2 while every tile of
- * dw passes over them. */
-enum { DW_BLOCK = 256 };
-
-KT void nn_kdw_avx512(const nn_kdw *k)
-{
-    int rows = k->Q >= DW_BLOCK ? 1 : DW_BLOCK / k->Q;
-    int mask = k->ym != NULL;
-    for (int p0 = 0; p0 < k->P; p0 += rows) {
-        int pn = k->P - p0 < rows ? k->P - p0 : rows;
-        const float *x = k->x + p0 * k->x_rs;
-        const float *dy = k->dy + p0 * k->dy_rs, *ym = mask ? k->ym + p0 * k->dy_rs : NULL;
-        for (int c0 = 0; c0 < k->ncols;) {
-            __mmask16 tail;
-            int nvi = panel(k->ncols - c0, &tail), mr = dw_mr[nvi];
-            for (int t = 0; t < k->taps; t++) {
-                for (int d0 = 0; d0 < k->depth; d0 += mr) {
-                    int m = k->depth - d0 < mr ? k->depth - d0 : mr;
-                    dw_table[mask][nvi][m](x + t * k->tap_rs + d0, k->x_rs, k->x_cs, dy + c0,
-                                           mask ? ym + c0 : NULL, k->dy_rs, k->dy_cs, pn, k->Q,
-                                           k->dw + ((ptrdiff_t)t * k->depth + d0) * k->ldw + c0,
-                                           k->ldw, tail);
-                }
-            }
-            c0 += 16 << nvi;
-        }
-        if (k->db) {
-            nn_kdb_avx512(dy, ym, k->dy_rs, k->dy_cs, pn, k->Q, k->ncols, k->db);
-        }
-    }
-}
-
 /* ---- bias gradient, ReLU mask ----------------------------------------------- */
 
-KT void nn_kdb_avx512(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
+KT static void kdb(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
                       int ncols, float *db)
 {
     const __m512 zero = _mm512_setzero_ps();
@@ -436,7 +279,7 @@ KT void nn_kdb_avx512(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t 
     }
 }
 
-KT void nn_kmask_avx512(size_t n, const float *dy, const float *y, float *out)
+KT static void kmask(size_t n, const float *dy, const float *y, float *out)
 {
     const __m512 zero = _mm512_setzero_ps();
     for (size_t i = 0; i < n; i += 16) {
@@ -453,7 +296,7 @@ KT void nn_kmask_avx512(size_t n, const float *dy, const float *y, float *out)
  * operations in the same order and no contraction into FMAs: IEEE
  * multiply, add, divide and square root round the same in both, so the
  * results are the same bits (the tests compare them). */
-KT void nn_kupdate_avx512(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g,
+KT static void kupdate(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g,
                           float *s1, float *s2)
 {
     const __m512 lr = _mm512_set1_ps((float)o->lr);
@@ -501,31 +344,33 @@ KT void nn_kupdate_avx512(const nn_optim_opts *o, int64_t t, size_t n, float *w,
     }
 }
 
-const nn_kernels nn_kernels_avx512 = {"avx512",      nn_kconv_avx512, nn_kdw_avx512,
-                                      nn_kdb_avx512, nn_kmask_avx512, nn_kupdate_avx512};
+static const nn_tile_set tiles = {
+    .lanes = 16,
+    .npanels = 3,
+    .nv = {1, 2, 4},
+    .fwd_mr = {14, 14, 6},
+    .dw_mr = {12, 12, 6},
+    .fwd = {fwd_table[0], fwd_table[1], fwd_table[2]},
+    .dw = {{dw_table[0][0], dw_table[0][1], dw_table[0][2]},
+           {dw_table[1][0], dw_table[1][1], dw_table[1][2]}},
+    .db = kdb,
+};
+
+static void kconv(const nn_kconv *k)
+{
+    nn_tiles_conv(&tiles, k);
+}
+
+static void kdw(const nn_kdw *k)
+{
+    nn_tiles_dw(&tiles, k);
+}
+
+const nn_kernels nn_kernels_avx512 = {"avx512", CK_ISA_AVX512, kconv, kdw, kdb, kmask, kupdate};
 
 #else
 
-int nn_have_avx512(void)
-{
-    return 0;
-}
-
-void nn_kconv_avx512(const nn_kconv *k)
-{
-    nn_kconv_ref(k);
-}
-
-void nn_kdw_avx512(const nn_kdw *k)
-{
-    nn_kdw_ref(k);
-}
-
-const nn_kernels nn_kernels_avx512 = {"avx512 (not built: portable)",
-                                      nn_kconv_ref,
-                                      nn_kdw_ref,
-                                      nn_kdb_add,
-                                      nn_kmask_ref,
-                                      nn_optim_update};
+const nn_kernels nn_kernels_avx512 = {"avx512 (not built)", CK_ISA_AVX512, NULL, NULL,
+                                      NULL,                 NULL,          NULL};
 
 #endif

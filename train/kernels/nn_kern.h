@@ -130,10 +130,40 @@ typedef struct nn_kdw {
     float *db;
 } nn_kdw;
 
-/* A set of kernels: the AVX-512 ones, or their portable twins (plain C,
+/* The register tiles of a vector tier, and the one driver that cuts an
+ * nn_kconv or nn_kdw into them (kern_tile.c). A forward tile computes
+ * MR output pixels x NV vectors of columns:
+ *   yr[i][0..NV*lanes) (op)= sum_t<taps sum_d<depth a[i*acs + t*tap + d]
+ *                                           * b[(t*depth + d)*ldb + ...],
+ * then adds yr[i] (add), bias, ReLU; a dw tile adds into MR rows x NV
+ * vectors of dw the products of MR consecutive inputs with a block of
+ * dy (masked by ym > 0 when ym is set). tail: lanes of the last vector
+ * (1..lanes). */
+enum { NN_TILE_MAX_MR = 14, NN_TILE_MAX_COLS = 64 };
+typedef void (*nn_fwd_tile_fn)(const float *a, ptrdiff_t acs, ptrdiff_t tap, int taps, int depth,
+                               const float *b, ptrdiff_t ldb, float *const *yr, const float *bias,
+                               int relu, int add, int tail);
+typedef void (*nn_dw_tile_fn)(const float *x, ptrdiff_t xrs, ptrdiff_t xcs, const float *dy,
+                              const float *ym, ptrdiff_t dyrs, ptrdiff_t dycs, int rows, int Q,
+                              float *dw, ptrdiff_t ldw, int tail);
+typedef struct nn_tile_set {
+    int lanes;                          /* floats per vector */
+    int npanels;                        /* panel widths nv[i] * lanes, i < npanels */
+    int nv[3];                          /* vectors per panel, increasing */
+    int fwd_mr[3], dw_mr[3];            /* tile rows per panel */
+    const nn_fwd_tile_fn *fwd[3];       /* [panel][MR], MR 1..fwd_mr */
+    const nn_dw_tile_fn *dw[2][3];      /* [masked][panel][MR], MR 1..dw_mr */
+    void (*db)(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
+               int ncols, float *db); /* as nn_kernels.db */
+} nn_tile_set;
+void nn_tiles_conv(const nn_tile_set *ts, const nn_kconv *k);
+void nn_tiles_dw(const nn_tile_set *ts, const nn_kdw *k);
+
+/* A set of kernels: a vector tier's, or their portable twins (plain C,
  * the same sums in another order). */
 typedef struct nn_kernels {
     const char *name;
+    ck_isa isa;
     void (*conv)(const nn_kconv *k);
     void (*dw)(const nn_kdw *k);
     /* db[n] += sum over (p,q) < (rows,Q) of dy[p*rs + q*cs + n], masked
@@ -146,16 +176,13 @@ typedef struct nn_kernels {
     void (*update)(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g, float *s1,
                    float *s2);
 } nn_kernels;
-extern const nn_kernels nn_kernels_ref, nn_kernels_avx512;
-/* Does this CPU (and OS) run AVX-512 F/VL/BW/DQ? */
-int nn_have_avx512(void);
-void nn_kconv_avx512(const nn_kconv *k);
-void nn_kdw_avx512(const nn_kdw *k);
-void nn_kdb_avx512(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
-                   int ncols, float *db);
-void nn_kmask_avx512(size_t n, const float *dy, const float *y, float *out);
-void nn_kupdate_avx512(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g,
-                       float *s1, float *s2);
+extern const nn_kernels nn_kernels_ref, nn_kernels_avx512, nn_kernels_avx2;
+/* The kernels of tier isa: NULL for generic (OpenBLAS does the products),
+ * and for a tier this build does not have. */
+const nn_kernels *nn_kernels_of(ck_isa isa);
+/* The kernels of the process's tier (ck_isa_get): CK_EINVAL when
+ * CONVKIT_ISA is unknown or above the CPU. */
+int nn_kernels_select(const nn_kernels **out, char *err, size_t errlen);
 void nn_kconv_ref(const nn_kconv *k);
 void nn_kdw_ref(const nn_kdw *k);
 void nn_kdb_add(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,

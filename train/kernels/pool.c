@@ -84,7 +84,7 @@ int nn_pool2_fast(const nn_conv_shape *g)
            2 * g->P <= g->H && 2 * g->Q <= g->W && g->C % 16 == 0;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CK_X86_KERNELS
 #define KT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
 
 /* Takes v where it beats m (or is a NaN): the generic loop's rule. */
@@ -205,7 +205,7 @@ static void forward_part(void *ctx, int t, int nt)
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->C;
     (void)t, (void)nt;
     for (int n; (n = nn_units_take(&j->units)) >= 0;) {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CK_X86_KERNELS
         if (j->fast) {
             nn_pool2_forward(g, j->x + n * xs, j->y + n * ys, j->arg + n * ys);
             continue;
@@ -222,7 +222,7 @@ static void backward_part(void *ctx, int t, int nt)
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->C;
     (void)t, (void)nt;
     for (int n; (n = nn_units_take(&j->units)) >= 0;) {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CK_X86_KERNELS
         if (j->fast) {
             nn_pool2_backward(g, j->arg_in + n * ys, j->dy + n * ys, NULL, j->dx + n * xs);
             continue;
@@ -237,7 +237,7 @@ void nn_maxpool_forward(const nn_conv_shape *g, int N, const float *x, float *y,
 {
     pool_job j = {.g = g,
                   .N = N,
-                  .fast = ex->kern == &nn_kernels_avx512 && nn_pool2_fast(g),
+                  .fast = ex->kern && ex->kern->isa == CK_ISA_AVX512 && nn_pool2_fast(g),
                   .x = x,
                   .y = y,
                   .arg = arg};
@@ -250,7 +250,7 @@ void nn_maxpool_backward(const nn_conv_shape *g, int N, const uint32_t *arg, con
 {
     pool_job j = {.g = g,
                   .N = N,
-                  .fast = ex->kern == &nn_kernels_avx512 && nn_pool2_fast(g),
+                  .fast = ex->kern && ex->kern->isa == CK_ISA_AVX512 && nn_pool2_fast(g),
                   .dy = dy,
                   .dx = dx,
                   .arg_in = arg};

@@ -190,6 +190,7 @@ int nn_bench_run(nn_model *m, int threads, int steps, nn_bench *out, char *err, 
     out->sgemm_gflops = sgemm_peak();
     out->peak_fraction = out->sgemm_gflops > 0 ? out->gflops / out->sgemm_gflops : 0;
     out->blas_core = openblas_get_corename();
+    out->isa = ck_isa_name(m->ex.kern ? m->ex.kern->isa : CK_ISA_GENERIC);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         out->peak_rss_mib = (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is in KiB */

@@ -165,6 +165,11 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
     if (batch < 1 || batch > 1 << 16) {
         return ck_err(err, errlen, CK_EINVAL, "%s: model: batch size %d out of range", name, batch);
     }
+    const nn_kernels *kern;
+    int krc = nn_kernels_select(&kern, err, errlen);
+    if (krc) {
+        return krc;
+    }
     nn_model *m = calloc(1, sizeof *m);
     if (!m) {
         return ck_err(err, errlen, CK_ENOMEM, "%s: model: out of memory", name);
@@ -189,7 +194,7 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
     m->spec = strdup(spec);
     m->batch = batch;
     m->opt = nn_optim_defaults(NN_OPT_RMSPROP);
-    m->ex.kern = nn_have_avx512() ? &nn_kernels_avx512 : NULL;
+    m->ex.kern = kern;
     m->ex.max_threads = nn_par_max();
     /* Parameter offsets, then activation sizes. */
     size_t acts = 0, col = 0;

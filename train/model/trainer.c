@@ -174,8 +174,10 @@ static char *config_json(const nn_model *m, const nn_train_opts *o, int loss)
     }
     ck_buf_str(&b, "},\"loss\":");
     ck_buf_json_str(&b, nn_loss_name((nn_loss_kind)loss));
-    ck_buf_printf(&b, ",\"seed\":%llu,\"threads\":%d,\"patience\":%d", (unsigned long long)o->seed,
-                  o->threads, o->patience);
+    /* The kernel tier rounds differently from another: part of the run. */
+    ck_buf_printf(&b, ",\"seed\":%llu,\"threads\":%d,\"isa\":\"%s\",\"patience\":%d",
+                  (unsigned long long)o->seed, o->threads,
+                  ck_isa_name(m->ex.kern ? m->ex.kern->isa : CK_ISA_GENERIC), o->patience);
     ck_buf_str(&b, ",\"dataset_hash\":");
     ck_buf_json_str(&b, o->dataset_hash);
     if (o->weights) {
