@@ -395,7 +395,7 @@ static void forward_pool_part(void *ctx, int t, int nt)
             j->ex->kern->conv(&k);
             nn_conv_shape sg = pool_slice(pg, np);
             size_t o = n * ps + (size_t)p0 * pg->Q * pg->C;
-            nn_pool2_forward(&sg, rows, j->py + o, j->parg + o);
+            j->ex->kern->pool2_forward(&sg, rows, j->py + o, j->parg + o);
         }
     }
 }
@@ -436,7 +436,7 @@ static void backward_pooled(const conv_job *j, int n, const float *a, nn_kdw *kw
         int np = pg->P - p0 < gr ? pg->P - p0 : gr;
         nn_conv_shape sg = pool_slice(pg, np);
         size_t o = n * ps + (size_t)p0 * pg->Q * pg->C;
-        nn_pool2_backward(&sg, j->parg_in + o, j->pdy + o, j->py_in + o, rows);
+        j->ex->kern->pool2_backward(&sg, j->parg_in + o, j->pdy + o, j->py_in + o, rows);
         kw->x = a + (ptrdiff_t)2 * p0 * kw->x_rs;
         kw->dy = rows;
         kw->ym = NULL;
@@ -521,7 +521,7 @@ static void output_grad(const conv_job *j, int n, float *dy)
     }
     /* whole: also zeroes an odd last row and column, in no pooling window */
     const size_t o = n * (size_t)pg->P * pg->Q * pg->C;
-    nn_pool2_backward(pg, j->parg_in + o, j->pdy + o, j->py_in + o, dy);
+    j->ex->kern->pool2_backward(pg, j->parg_in + o, j->pdy + o, j->py_in + o, dy);
 }
 
 /* Images [n0, n1) into the group's dw and db. */

@@ -11,9 +11,9 @@
  * nothing in conv_winograd.c knows the direct convolution.
  *
  * The kernels themselves come in tiers (ck_isa.c decides which one the
- * process runs): avx512 has everything; avx2 has the micro-kernels, so the
- * direct convolution and the dense layers; generic has none, and every
- * product goes to OpenBLAS.
+ * process runs): avx512 has everything; avx2 has the micro-kernels and
+ * the 2x2 pool pair, so the direct convolution (fused with its pool) and
+ * the dense layers; generic has none, and every product goes to OpenBLAS.
  */
 #include "nn_kern.h"
 
@@ -63,8 +63,8 @@ int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex)
 int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act act,
                        const nn_conv_shape *pg, const nn_exec *ex)
 {
-    return (impl == &nn_conv_direct || impl == &nn_conv_winograd) &&
-           ex->kern && ex->kern->isa == CK_ISA_AVX512 && act == NN_ACT_RELU && nn_pool2_fast(pg) &&
+    return (impl == &nn_conv_direct || impl == &nn_conv_winograd) && ex->kern &&
+           ex->kern->pool2_forward && act == NN_ACT_RELU && nn_pool2_fast(pg) &&
            pg->H == g->P && pg->W == g->Q && pg->C == g->K;
 }
 

@@ -28,7 +28,7 @@
  * values do not depend on the chunking, so results are the same bits
  * whatever the number of threads. With a 2x2 max pool after it, a tile
  * is exactly one pooling window: the pool is taken in the output
- * transform, with the argmax nn_pool2_forward would give, and the
+ * transform, with the argmax nn_kernels.pool2_forward would give, and the
  * convolution's output is never stored.
  *
  * Accuracy: the transforms only add and halve, so results differ from
@@ -169,7 +169,7 @@ WT static void output_transform(const float *mp, size_t ms, int K, const float *
 }
 
 /* The tile as one 2x2 pooling window: its max to py, its position (0..3,
- * the first of equals; a NaN wins) to parg, as nn_pool2_forward. */
+ * the first of equals; a NaN wins) to parg, as nn_kernels.pool2_forward. */
 WT static void output_pool(const float *mp, size_t ms, int K, const float *bias, float *py,
                            uint32_t *parg)
 {

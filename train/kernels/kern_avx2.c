@@ -18,7 +18,8 @@
  * the tail. The sums are the AVX-512 tier's in the same order (per output,
  * taps then depth); only the depth chunking of large panels differs, so
  * results agree with it up to rounding. The bias gradient, ReLU mask and
- * optimizer update are memory-bound and use the portable loops.
+ * optimizer update are memory-bound and use the portable loops; the 2x2
+ * pool pair is pool.c's AVX2 one.
  *
  * Compiled with target attributes only; ck_isa decides at run time.
  */
@@ -241,11 +242,18 @@ static void kdw(const nn_kdw *k)
     nn_tiles_dw(&tiles, k);
 }
 
-const nn_kernels nn_kernels_avx2 = {"avx2",     CK_ISA_AVX2,  kconv,          kdw,
-                                    nn_kdb_add, nn_kmask_ref, nn_optim_update};
+const nn_kernels nn_kernels_avx2 = {"avx2",
+                                    CK_ISA_AVX2,
+                                    kconv,
+                                    kdw,
+                                    nn_kdb_add,
+                                    nn_kmask_ref,
+                                    nn_optim_update,
+                                    nn_pool2_forward_avx2,
+                                    nn_pool2_backward_avx2};
 
 #else
 
-const nn_kernels nn_kernels_avx2 = {"avx2 (not built)", CK_ISA_AVX2, NULL, NULL, NULL, NULL, NULL};
+const nn_kernels nn_kernels_avx2 = {"avx2 (not built)", CK_ISA_AVX2};
 
 #endif

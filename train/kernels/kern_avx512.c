@@ -366,11 +366,12 @@ static void kdw(const nn_kdw *k)
     nn_tiles_dw(&tiles, k);
 }
 
-const nn_kernels nn_kernels_avx512 = {"avx512", CK_ISA_AVX512, kconv, kdw, kdb, kmask, kupdate};
+const nn_kernels nn_kernels_avx512 = {
+    "avx512", CK_ISA_AVX512, kconv, kdw, kdb, kmask, kupdate, nn_pool2_forward_avx512,
+    nn_pool2_backward_avx512};
 
 #else
 
-const nn_kernels nn_kernels_avx512 = {"avx512 (not built)", CK_ISA_AVX512, NULL, NULL,
-                                      NULL,                 NULL,          NULL};
+const nn_kernels nn_kernels_avx512 = {"avx512 (not built)", CK_ISA_AVX512};
 
 #endif

@@ -82,5 +82,12 @@ void nn_kmask_ref(size_t n, const float *dy, const float *y, float *out)
     }
 }
 
-const nn_kernels nn_kernels_ref = {"portable",   CK_ISA_GENERIC, nn_kconv_ref,   nn_kdw_ref,
-                                   nn_kdb_add,   nn_kmask_ref,   nn_optim_update};
+const nn_kernels nn_kernels_ref = {"portable",
+                                   CK_ISA_GENERIC,
+                                   nn_kconv_ref,
+                                   nn_kdw_ref,
+                                   nn_kdb_add,
+                                   nn_kmask_ref,
+                                   nn_optim_update,
+                                   nn_pool2_forward_ref,
+                                   nn_pool2_backward_ref};

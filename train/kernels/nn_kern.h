@@ -175,6 +175,14 @@ typedef struct nn_kernels {
     /* nn_optim_update, the same bits. */
     void (*update)(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g, float *s1,
                    float *s2);
+    /* One image of a 2x2, stride 2, unpadded max pool over channels that
+     * are a multiple of 16 (nn_pool2_fast says whether g is one): the
+     * forward (as nn_maxpool_forward), and the backward writing dx whole
+     * with the gradient masked by ym > 0 when ym (the pool's output, a
+     * ReLU's output at the argmax) is set. pool.c. */
+    void (*pool2_forward)(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg);
+    void (*pool2_backward)(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
+                           const float *ym, float *dx);
 } nn_kernels;
 extern const nn_kernels nn_kernels_ref, nn_kernels_avx512, nn_kernels_avx2;
 /* The kernels of tier isa: NULL for generic (OpenBLAS does the products),
@@ -210,15 +218,18 @@ void nn_exec_zero(const nn_exec *ex, float *p, size_t n);
  * the kernels run on the calling thread alone. */
 void nn_exec_update(nn_exec *ex);
 
-/* One image of a 2x2, stride 2, unpadded max pool over channels that are
- * a multiple of 16 (nn_pool2_fast says whether g is one), on AVX-512:
- * the forward (as nn_maxpool_forward), and the backward writing dx whole
- * with the gradient masked by ym > 0 when ym (the pool's output, a ReLU's
- * output at the argmax) is set. pool.c. */
+/* Is g a 2x2, stride 2, unpadded pool over channels that are a multiple
+ * of 16 (what nn_kernels.pool2_* take)? The pairs of each tier (pool.c). */
 int nn_pool2_fast(const nn_conv_shape *g);
-void nn_pool2_forward(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg);
-void nn_pool2_backward(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
-                       const float *ym, float *dx);
+void nn_pool2_forward_ref(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg);
+void nn_pool2_backward_ref(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
+                           const float *ym, float *dx);
+void nn_pool2_forward_avx2(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg);
+void nn_pool2_backward_avx2(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
+                            const float *ym, float *dx);
+void nn_pool2_forward_avx512(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg);
+void nn_pool2_backward_avx512(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
+                              const float *ym, float *dx);
 
 /* x (N,H,W,C), w (R,S,C,K), b (K) or NULL -> y (N,P,Q,K), then act
  * (NN_ACT_LINEAR or NN_ACT_RELU) applied to y. */

@@ -11,8 +11,9 @@
  * of one.
  *
  * The book's pools are 2x2 with stride 2 over channels that are multiples
- * of 16: that case has AVX-512 kernels (four loads, three compare-selects
- * per 16 channels; the backward four masked moves). Everything else (other
+ * of 16: that case has vector kernels in each tier's set (nn_kernels:
+ * four loads, three compare-selects per 16 or 8 channels; the backward
+ * four masked moves). Everything else (other
  * windows, overlapping or partial ones with 'same') takes the generic
  * loops, which are also the reference the fast path is tested against.
  * Images are shared out to the model's threads. catsdogs-1st's first pool
@@ -84,8 +85,46 @@ int nn_pool2_fast(const nn_conv_shape *g)
            2 * g->P <= g->H && 2 * g->Q <= g->W && g->C % 16 == 0;
 }
 
+/* The portable pair (nn_kernels_ref's): the generic loops, then the mask. */
+void nn_pool2_forward_ref(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg)
+{
+    forward_generic(g, x, y, arg);
+}
+
+void nn_pool2_backward_ref(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
+                           const float *ym, float *dx)
+{
+    backward_generic(g, arg, dy, dx);
+    for (int p = 0; ym && p < g->P; p++) {
+        for (int q = 0; q < g->Q; q++) {
+            for (int c = 0; c < g->C; c++) {
+                size_t o = ((size_t)p * g->Q + q) * g->C + c;
+                int r = (int)arg[o] / 2, s = (int)arg[o] % 2;
+                float *d = dx + ((size_t)(2 * p + r) * g->W + 2 * q + s) * g->C + c;
+                *d = ym[o] > 0 ? *d : 0.0f;
+            }
+        }
+    }
+}
+
 #if CK_X86_KERNELS
-#define KT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
+#define KT  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
+#define KT2 __attribute__((target("avx2,fma")))
+
+/* The parts of dx in no window: an odd last column beside window row p,
+ * and (p == P) an odd last row. */
+static void zero_uncovered(const nn_conv_shape *g, float *dx, int p)
+{
+    const ptrdiff_t C = g->C, row = (ptrdiff_t)g->W * C;
+    if (p < g->P && 2 * g->Q < g->W) {
+        memset(dx + (ptrdiff_t)2 * p * row + 2 * (ptrdiff_t)g->Q * C, 0, (size_t)C * sizeof *dx);
+        memset(dx + (ptrdiff_t)(2 * p + 1) * row + 2 * (ptrdiff_t)g->Q * C, 0,
+               (size_t)C * sizeof *dx);
+    }
+    if (p == g->P && 2 * g->P < g->H) {
+        memset(dx + (ptrdiff_t)2 * g->P * row, 0, (size_t)row * sizeof *dx);
+    }
+}
 
 /* Takes v where it beats m (or is a NaN): the generic loop's rule. */
 KT static inline __mmask16 beats(__m512 v, __m512 m)
@@ -93,7 +132,7 @@ KT static inline __mmask16 beats(__m512 v, __m512 m)
     return _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
 }
 
-KT void nn_pool2_forward(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg)
+KT void nn_pool2_forward_avx512(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg)
 {
     const ptrdiff_t C = g->C, row = (ptrdiff_t)g->W * C;
     for (int p = 0; p < g->P; p++) {
@@ -123,8 +162,8 @@ KT void nn_pool2_forward(const nn_conv_shape *g, const float *x, float *y, uint3
     }
 }
 
-KT void nn_pool2_backward(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
-                          const float *ym, float *dx)
+KT void nn_pool2_backward_avx512(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
+                                 const float *ym, float *dx)
 {
     const ptrdiff_t C = g->C, row = (ptrdiff_t)g->W * C;
     for (int p = 0; p < g->P; p++) {
@@ -153,36 +192,68 @@ KT void nn_pool2_backward(const nn_conv_shape *g, const uint32_t *arg, const flo
                     _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(3)), v));
             }
         }
-        if (2 * g->Q < g->W) { /* the last column, in no window */
-            memset(d0, 0, (size_t)C * sizeof *d0);
-            memset(d1, 0, (size_t)C * sizeof *d1);
-        }
+        zero_uncovered(g, dx, p);
     }
-    if (2 * g->P < g->H) { /* the last row */
-        memset(dx + (ptrdiff_t)2 * g->P * row, 0, (size_t)row * sizeof *dx);
-    }
-}
-#else
-
-void nn_pool2_forward(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg)
-{
-    forward_generic(g, x, y, arg);
+    zero_uncovered(g, dx, g->P);
 }
 
-void nn_pool2_backward(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
-                       const float *ym, float *dx)
+/* The same on AVX2, 8 channels at a time: blends for the masked moves, and
+ * an AND with an all-ones compare for the zeroing ones. */
+KT2 static inline __m256 beats2(__m256 v, __m256 m)
 {
-    backward_generic(g, arg, dy, dx);
-    for (int p = 0; ym && p < g->P; p++) {
+    return _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+KT2 void nn_pool2_forward_avx2(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg)
+{
+    const ptrdiff_t C = g->C, row = (ptrdiff_t)g->W * C;
+    for (int p = 0; p < g->P; p++) {
         for (int q = 0; q < g->Q; q++) {
-            for (int c = 0; c < g->C; c++) {
-                size_t o = ((size_t)p * g->Q + q) * g->C + c;
-                int r = (int)arg[o] / 2, s = (int)arg[o] % 2;
-                float *d = dx + ((size_t)(2 * p + r) * g->W + 2 * q + s) * g->C + c;
-                *d = ym[o] > 0 ? *d : 0.0f;
+            const float *x0 = x + (ptrdiff_t)2 * p * row + (ptrdiff_t)2 * q * C, *x1 = x0 + row;
+            const float *cell[3] = {x0 + C, x1, x1 + C};
+            float *yv = y + ((size_t)p * g->Q + q) * C;
+            uint32_t *av = arg + ((size_t)p * g->Q + q) * C;
+            for (ptrdiff_t c = 0; c < C; c += 8) {
+                __m256 m = _mm256_loadu_ps(x0 + c), a = _mm256_setzero_ps();
+                for (int i = 0; i < 3; i++) {
+                    __m256 v = _mm256_loadu_ps(cell[i] + c), k = beats2(v, m);
+                    m = _mm256_blendv_ps(m, v, k);
+                    a = _mm256_blendv_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(i + 1)), k);
+                }
+                _mm256_storeu_ps(yv + c, m);
+                _mm256_storeu_si256((__m256i *)(av + c), _mm256_castps_si256(a));
             }
         }
     }
+}
+
+KT2 void nn_pool2_backward_avx2(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
+                                const float *ym, float *dx)
+{
+    const ptrdiff_t C = g->C, row = (ptrdiff_t)g->W * C;
+    for (int p = 0; p < g->P; p++) {
+        float *d0 = dx + (ptrdiff_t)2 * p * row, *d1 = d0 + row;
+        for (int q = 0; q < g->Q; q++, d0 += 2 * C, d1 += 2 * C) {
+            const float *gv = dy + ((size_t)p * g->Q + q) * C;
+            const float *yv = ym ? ym + ((size_t)p * g->Q + q) * C : NULL;
+            const uint32_t *av = arg + ((size_t)p * g->Q + q) * C;
+            float *cell[4] = {d0, d0 + C, d1, d1 + C};
+            for (ptrdiff_t c = 0; c < C; c += 8) {
+                __m256 v = _mm256_loadu_ps(gv + c);
+                if (yv) { /* the ReLU before the pool: its y at the argmax is ours */
+                    v = _mm256_and_ps(
+                        v, _mm256_cmp_ps(_mm256_loadu_ps(yv + c), _mm256_setzero_ps(), _CMP_GT_OQ));
+                }
+                __m256i a = _mm256_loadu_si256((const __m256i *)(av + c));
+                for (int i = 0; i < 4; i++) {
+                    __m256 k = _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, _mm256_set1_epi32(i)));
+                    _mm256_storeu_ps(cell[i] + c, _mm256_and_ps(v, k));
+                }
+            }
+        }
+        zero_uncovered(g, dx, p);
+    }
+    zero_uncovered(g, dx, g->P);
 }
 #endif
 
@@ -190,7 +261,8 @@ void nn_pool2_backward(const nn_conv_shape *g, const uint32_t *arg, const float 
 
 typedef struct pool_job {
     const nn_conv_shape *g;
-    int N, fast;
+    int N;
+    const nn_kernels *kern; /* the fast pair's; NULL: the generic loops */
     const float *x, *dy;
     float *y, *dx;
     uint32_t *arg;          /* forward */
@@ -205,12 +277,10 @@ static void forward_part(void *ctx, int t, int nt)
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->C;
     (void)t, (void)nt;
     for (int n; (n = nn_units_take(&j->units)) >= 0;) {
-#if CK_X86_KERNELS
-        if (j->fast) {
-            nn_pool2_forward(g, j->x + n * xs, j->y + n * ys, j->arg + n * ys);
+        if (j->kern) {
+            j->kern->pool2_forward(g, j->x + n * xs, j->y + n * ys, j->arg + n * ys);
             continue;
         }
-#endif
         forward_generic(g, j->x + n * xs, j->y + n * ys, j->arg + n * ys);
     }
 }
@@ -222,12 +292,10 @@ static void backward_part(void *ctx, int t, int nt)
     const size_t xs = (size_t)g->H * g->W * g->C, ys = (size_t)g->P * g->Q * g->C;
     (void)t, (void)nt;
     for (int n; (n = nn_units_take(&j->units)) >= 0;) {
-#if CK_X86_KERNELS
-        if (j->fast) {
-            nn_pool2_backward(g, j->arg_in + n * ys, j->dy + n * ys, NULL, j->dx + n * xs);
+        if (j->kern) {
+            j->kern->pool2_backward(g, j->arg_in + n * ys, j->dy + n * ys, NULL, j->dx + n * xs);
             continue;
         }
-#endif
         backward_generic(g, j->arg_in + n * ys, j->dy + n * ys, j->dx + n * xs);
     }
 }
@@ -237,7 +305,7 @@ void nn_maxpool_forward(const nn_conv_shape *g, int N, const float *x, float *y,
 {
     pool_job j = {.g = g,
                   .N = N,
-                  .fast = ex->kern && ex->kern->isa == CK_ISA_AVX512 && nn_pool2_fast(g),
+                  .kern = ex->kern && ex->kern->pool2_forward && nn_pool2_fast(g) ? ex->kern : NULL,
                   .x = x,
                   .y = y,
                   .arg = arg};
@@ -250,7 +318,7 @@ void nn_maxpool_backward(const nn_conv_shape *g, int N, const uint32_t *arg, con
 {
     pool_job j = {.g = g,
                   .N = N,
-                  .fast = ex->kern && ex->kern->isa == CK_ISA_AVX512 && nn_pool2_fast(g),
+                  .kern = ex->kern && ex->kern->pool2_forward && nn_pool2_fast(g) ? ex->kern : NULL,
                   .dy = dy,
                   .dx = dx,
                   .arg_in = arg};
