@@ -546,7 +546,7 @@ static void backward_wino(const conv_job *j, int n0, int n1, float *dw, float *d
             nn_wino_images(&j->gx, nb, dy, j->u, j->dx + b0 * xs, tiles, kern);
         }
     }
-    nn_wino_dw_finish(g, W, dw);
+    nn_wino_dw_finish(g, W, dw, j->ex->kern);
 }
 
 /* Group i's images, summed into its own dw and db. */

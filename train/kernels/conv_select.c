@@ -11,9 +11,9 @@
  * nothing in conv_winograd.c knows the direct convolution.
  *
  * The kernels themselves come in tiers (ck_isa.c decides which one the
- * process runs): avx512 has everything; avx2 has the micro-kernels and
- * the 2x2 pool pair, so the direct convolution (fused with its pool) and
- * the dense layers; generic has none, and every product goes to OpenBLAS.
+ * process runs): avx512 and avx2 each have their micro-kernels, 2x2 pool
+ * pair and Winograd transforms, so both take every path here; generic
+ * has none, and every product goes to OpenBLAS (im2col).
  */
 #include "nn_kern.h"
 
@@ -47,7 +47,7 @@ const nn_conv_impl nn_conv_winograd = {.name = "winograd",
 
 int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex)
 {
-    return ex->kern && ex->kern->isa == CK_ISA_AVX512 && g->R == 3 && g->S == 3 &&
+    return ex->kern && ex->kern->wino && g->R == 3 && g->S == 3 &&
            g->sh == 1 && g->sw == 1 && g->C % 16 == 0 && g->K % 16 == 0;
 }
 

@@ -250,7 +250,8 @@ const nn_kernels nn_kernels_avx2 = {"avx2",
                                     nn_kmask_ref,
                                     nn_optim_update,
                                     nn_pool2_forward_avx2,
-                                    nn_pool2_backward_avx2};
+                                    nn_pool2_backward_avx2,
+                                    &nn_wino_tx_avx2};
 
 #else
 

@@ -367,8 +367,8 @@ static void kdw(const nn_kdw *k)
 }
 
 const nn_kernels nn_kernels_avx512 = {
-    "avx512", CK_ISA_AVX512, kconv, kdw, kdb, kmask, kupdate, nn_pool2_forward_avx512,
-    nn_pool2_backward_avx512};
+    "avx512",        CK_ISA_AVX512, kconv, kdw, kdb, kmask, kupdate, nn_pool2_forward_avx512,
+    nn_pool2_backward_avx512, &nn_wino_tx_avx512};
 
 #else
 

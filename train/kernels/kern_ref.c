@@ -90,4 +90,5 @@ const nn_kernels nn_kernels_ref = {"portable",
                                    nn_kmask_ref,
                                    nn_optim_update,
                                    nn_pool2_forward_ref,
-                                   nn_pool2_backward_ref};
+                                   nn_pool2_backward_ref,
+                                   &nn_wino_tx_ref};

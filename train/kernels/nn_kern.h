@@ -159,6 +159,21 @@ typedef struct nn_tile_set {
 void nn_tiles_conv(const nn_tile_set *ts, const nn_kconv *k);
 void nn_tiles_dw(const nn_tile_set *ts, const nn_kdw *k);
 
+/* Winograd F(2x2,3x3)'s transforms, one table per tier (wino_tx.h and
+ * conv_winograd.c say what each computes); channel and filter counts are
+ * multiples of 16. */
+typedef struct nn_wino_tx {
+    void (*weight_transform)(const float *w, int C, int K, int c0, int c1, float *u);
+    void (*input_transform)(const float *const p[16], int C, float *v, size_t vs);
+    void (*output_transform)(const float *mp, size_t ms, int K, const float *bias, int relu,
+                             float *const out[4]);
+    void (*output_pool)(const float *mp, size_t ms, int K, const float *bias, float *py,
+                        uint32_t *parg);
+    void (*grad_transform)(const float *const e[4], int K, float *d, size_t ds);
+    void (*weight_grad_transform)(const float *W, int C, int K, float *dw);
+} nn_wino_tx;
+extern const nn_wino_tx nn_wino_tx_ref, nn_wino_tx_avx2, nn_wino_tx_avx512;
+
 /* A set of kernels: a vector tier's, or their portable twins (plain C,
  * the same sums in another order). */
 typedef struct nn_kernels {
@@ -183,6 +198,7 @@ typedef struct nn_kernels {
     void (*pool2_forward)(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg);
     void (*pool2_backward)(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
                            const float *ym, float *dx);
+    const nn_wino_tx *wino; /* Winograd's transforms, compiled for this tier */
 } nn_kernels;
 extern const nn_kernels nn_kernels_ref, nn_kernels_avx512, nn_kernels_avx2;
 /* The kernels of tier isa: NULL for generic (OpenBLAS does the products),
@@ -277,7 +293,7 @@ extern const nn_conv_impl nn_conv_im2col;
 extern const nn_conv_impl nn_conv_direct;
 /* Winograd F(2x2,3x3) forward; the direct backward, with its kernel and
  * input gradients by Winograd on large maps; 3x3, stride 1, channels and
- * filters multiples of 16, AVX-512 (conv_winograd.c). */
+ * filters multiples of 16, on a tier's kernels (conv_winograd.c). */
 extern const nn_conv_impl nn_conv_winograd;
 int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex);
 /* Can a Conv2D of geometry g with activation act, run by impl, and the
@@ -344,7 +360,7 @@ void nn_wino_images(const nn_conv_shape *gx, int N, const float *x, const float 
  * taken back. */
 void nn_wino_dw_images(const nn_conv_shape *g, int N, const float *x, const float *dy, float *W,
                        float *scratch, const nn_kernels *kern);
-void nn_wino_dw_finish(const nn_conv_shape *g, const float *W, float *dw);
+void nn_wino_dw_finish(const nn_conv_shape *g, const float *W, float *dw, const nn_kernels *kern);
 
 /* x (N,H,W,C) -> y (N,P,Q,C), max over the window's in-bounds inputs (a
  * NaN wins), and arg (N,P,Q,C) the window cell r*S + s of the first

@@ -1,0 +1,10 @@
+/* wino_tx_ref.c: Winograd's transforms (wino_tx.h) in plain code, for the
+ * portable kernel set (what tests and other architectures run). */
+#include "nn_kern.h"
+
+#define WT
+#define WINO_TX nn_wino_tx_ref
+/* GCC splits the 64-byte vectors into what the target has; none crosses a
+ * call. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#include "wino_tx.h"
