@@ -115,14 +115,19 @@ typedef struct aug_warp {
 /* Writes ow * oh * oc values into dst. */
 void aug_warp_run(const aug_warp *w, void *dst);
 
-/* warp_avx512.c: n bilinear RGB outputs of the interior of a row as
- * warp.c computes them (32.32 source coordinates x, y stepping by dx, dy;
- * fb-bit weights; value * k), into o (3 floats each), 16 at a time: returns
- * how many it did (a multiple of 16; the caller does the rest). Only when
- * aug_warp_bilinear3_ok() and every offset fits in int32. */
-int aug_warp_bilinear3_ok(void);
-int aug_warp_bilinear3(const uint8_t *px, size_t stride, int64_t x, int64_t y, int64_t dx,
-                       int64_t dy, int n, int fb, float k, float *o);
+/* The vector bilinear interior of a row as warp.c computes it (32.32
+ * source coordinates x, y stepping by dx, dy; fb-bit weights; value * k),
+ * n RGB outputs into o (3 floats each), 16 (avx512) or 8 (avx2) at a
+ * time: returns how many it did (the caller does the rest). Only when
+ * every offset fits in int32. warp_avx512.c, warp_avx2.c. */
+typedef int (*aug_bilinear3_fn)(const uint8_t *px, size_t stride, int64_t x, int64_t y, int64_t dx,
+                                int64_t dy, int n, int fb, float k, float *o);
+int aug_warp_bilinear3_avx512(const uint8_t *px, size_t stride, int64_t x, int64_t y, int64_t dx,
+                              int64_t dy, int n, int fb, float k, float *o);
+int aug_warp_bilinear3_avx2(const uint8_t *px, size_t stride, int64_t x, int64_t y, int64_t dx,
+                            int64_t dy, int n, int fb, float k, float *o);
+/* Tier isa's function, NULL for generic or a tier not built (warp.c). */
+aug_bilinear3_fn aug_warp_bilinear3_of(ck_isa isa);
 
 /* The same with libvips (embed for the fill, then vips_affine), from the
  * decoded libvips image *im (8-bit, up to 4 bands, channels not yet

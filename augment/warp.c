@@ -243,6 +243,27 @@ static void clip_span(double c0, double dc, double lo, double hi, int *t0, int *
     }
 }
 
+aug_bilinear3_fn aug_warp_bilinear3_of(ck_isa isa)
+{
+#if CK_X86_KERNELS
+    if (ck_isa_cpu_has(isa)) {
+        return isa == CK_ISA_AVX512 ? aug_warp_bilinear3_avx512
+               : isa == CK_ISA_AVX2 ? aug_warp_bilinear3_avx2
+                                    : NULL;
+    }
+#endif
+    (void)isa;
+    return NULL;
+}
+
+/* The process's tier's (a bad CONVKIT_ISA, refused by the command before
+ * any work, leaves the scalar loop). */
+static aug_bilinear3_fn tier_bilinear3(void)
+{
+    ck_isa isa;
+    return ck_isa_get(&isa, NULL, 0) == 0 ? aug_warp_bilinear3_of(isa) : NULL;
+}
+
 /* Bilinear in the interior of a row, in fixed point (FB above).
  * Coordinates are 32.32: the drift over the widest row stays below 1e-5
  * pixel, far inside the interior's margins. */
@@ -257,9 +278,9 @@ HOT void interior_bilinear(const aug_warp *w, double xr, double yr, int t0, int 
     int64_t x = llround((xr + w->m[0] * t0) * one), y = llround((yr + w->m[3] * t0) * one);
     const int64_t dx = llround(w->m[0] * one), dy = llround(w->m[3] * one);
     if (dtype == AUG_F32 && nc == 3 && oc == 3 && b == 3 &&
-        (double)stride * w->src.h < 2147483647.0 && aug_warp_bilinear3_ok()) {
+        (double)stride * w->src.h < 2147483647.0 && tier_bilinear3()) {
         int done =
-            aug_warp_bilinear3(px, stride, x, y, dx, dy, t1 - t0, FB, k, (float *)dst + i * 3);
+            tier_bilinear3()(px, stride, x, y, dx, dy, t1 - t0, FB, k, (float *)dst + i * 3);
         t0 += done;
         i += (size_t)done;
         x += done * dx;

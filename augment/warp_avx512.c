@@ -10,8 +10,8 @@
  * byte before (and shifted), so no gather reads past the pixel it wants:
  * the last pixel of an image ends its buffer.
  *
- * Compiled with target attributes only; aug_warp_bilinear3_ok() says
- * whether the process's kernel tier (ck_isa_get) is avx512.
+ * Compiled with target attributes only; warp.c takes it when the
+ * process's kernel tier (ck_isa_get) is avx512, warp_avx2.c's on avx2.
  */
 #include "aug_internal.h"
 
@@ -19,12 +19,6 @@
 #include <immintrin.h>
 
 #define KT __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
-
-int aug_warp_bilinear3_ok(void)
-{
-    ck_isa isa;
-    return ck_isa_get(&isa, NULL, 0) == 0 && isa >= CK_ISA_AVX512;
-}
 
 /* The 16 int32 of (v >> shift) for two vectors of 8 int64 (low 32 bits). */
 KT static inline __m512i narrow(__m512i a, __m512i b, int shift)
@@ -41,8 +35,8 @@ KT static inline __m512i chan(__m512i g, int c, __m512i w)
     return _mm512_mullo_epi32(v, w);
 }
 
-KT int aug_warp_bilinear3(const uint8_t *px, size_t stride, int64_t x, int64_t y, int64_t dx,
-                          int64_t dy, int n, int fb, float k, float *o)
+KT int aug_warp_bilinear3_avx512(const uint8_t *px, size_t stride, int64_t x, int64_t y, int64_t dx,
+                                 int64_t dy, int n, int fb, float k, float *o)
 {
     /* out[3i + c] = ch_c[i]: where each of the 48 floats of a block comes
      * from, first among (r, g), then with b. */
@@ -93,21 +87,6 @@ KT int aug_warp_bilinear3(const uint8_t *px, size_t stride, int64_t x, int64_t y
         }
     }
     return done;
-}
-
-#else
-
-int aug_warp_bilinear3_ok(void)
-{
-    return 0;
-}
-
-int aug_warp_bilinear3(const uint8_t *px, size_t stride, int64_t x, int64_t y, int64_t dx,
-                       int64_t dy, int n, int fb, float k, float *o)
-{
-    (void)px, (void)stride, (void)x, (void)y, (void)dx, (void)dy, (void)n, (void)fb, (void)k;
-    (void)o;
-    return 0;
 }
 
 #endif

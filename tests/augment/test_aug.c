@@ -1036,13 +1036,24 @@ START_TEST(presets_on_real_photos)
 }
 END_TEST
 
-/* The 16-wide bilinear interior gives warp.c's scalar arithmetic bit for
- * bit: 11-bit weights, exact int32 sums, one conversion, one multiply. */
+/* Each tier's vector bilinear interior (16 wide on avx512, 8 on avx2)
+ * gives warp.c's scalar arithmetic bit for bit: 11-bit weights, exact
+ * int32 sums, one conversion, one multiply. */
+static void bilinear_check(aug_bilinear3_fn bilinear3);
+
 START_TEST(bilinear_simd_equals_scalar)
 {
-    if (!ck_test_cpu_has(aug_warp_bilinear3_ok(), "AVX-512", "bilinear_simd_equals_scalar")) {
-        return;
+    for (ck_isa isa = CK_ISA_AVX2; isa <= CK_ISA_AVX512; isa++) {
+        if (ck_test_cpu_has(ck_isa_cpu_has(isa), ck_isa_name(isa), "bilinear_simd_equals_scalar")) {
+            ck_assert(aug_warp_bilinear3_of(isa) != NULL);
+            bilinear_check(aug_warp_bilinear3_of(isa));
+        }
     }
+}
+END_TEST
+
+static void bilinear_check(aug_bilinear3_fn bilinear3)
+{
     enum { W = 37, H = 29, N = 53, FBITS = 11 };
     uint8_t px[W * H * 3]; /* the last pixel ends the buffer: no read past it */
     ck_rng r;
@@ -1063,7 +1074,7 @@ START_TEST(bilinear_simd_equals_scalar)
         int64_t x = llround(x0 * one), y = llround(y0 * one);
         int64_t dx = llround((x1 - x0) / (N - 1) * one), dy = llround((y1 - y0) / (N - 1) * one);
         float k = 0.3f / (float)(1 << 2 * FBITS), got[N * 3], want[N * 3];
-        int done = aug_warp_bilinear3(px, W * 3, x, y, dx, dy, N, FBITS, k, got);
+        int done = bilinear3(px, W * 3, x, y, dx, dy, N, FBITS, k, got);
         ck_assert_int_eq(done, 48);
         for (int j = 0; j < done; j++) {
             int64_t xj = x + j * dx, yj = y + j * dy;
@@ -1081,7 +1092,6 @@ START_TEST(bilinear_simd_equals_scalar)
         ck_assert_msg(memcmp(got, want, (size_t)done * 3 * sizeof(float)) == 0, "trial %d", trial);
     }
 }
-END_TEST
 
 static Suite *aug_suite(void)
 {
