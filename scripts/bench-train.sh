@@ -5,8 +5,13 @@
 # peak RSS; next to the PyTorch peer (bench/peer_train.py) measured in the
 # same run, as users run it (glibc malloc) and at its best (tcmalloc).
 #
-#   scripts/bench-train.sh [-r REPEATS] [-m "MODEL..."] [-t "1 2"] [-l]
+#   scripts/bench-train.sh [-r REPEATS] [-m "MODEL..."] [-t "1 2"] [-i ISA] [-l]
 #
+#   -i  the kernel tier: avx2 runs convkit with CONVKIT_ISA=avx2, PyTorch
+#       with oneDNN held to AVX2 (DNNL_MAX_CPU_ISA=AVX2) and the sgemm
+#       reference on OpenBLAS's Haswell kernels, as on a laptop without
+#       AVX-512; avx512 (the default on a CPU that has it) leaves all three
+#       at their best
 #   -r  run every configuration REPEATS times, alternating convkit and the
 #       peer, and keep each side's best (default 1; the machine is shared,
 #       so 3 is better for figures that go in a table)
@@ -29,16 +34,24 @@
 # variable is already set. The JSON records which kernels ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repeats=1 models="mnist catsdogs-1st catsdogs-2nd" threads="1 2" layers=0
-while getopts "r:m:t:l" o; do
+repeats=1 models="mnist catsdogs-1st catsdogs-2nd" threads="1 2" layers=0 isa=""
+while getopts "r:m:t:i:l" o; do
   case $o in
     r) repeats=$OPTARG ;;
     m) models=$OPTARG ;;
     t) threads=$OPTARG ;;
+    i) isa=$OPTARG ;;
     l) layers=1 ;;
-    *) echo "usage: scripts/bench-train.sh [-r REPEATS] [-m MODELS] [-t THREADS] [-l]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench-train.sh [-r REPEATS] [-m MODELS] [-t THREADS] [-i ISA] [-l]" >&2; exit 2 ;;
   esac
 done
+case $isa in
+  "" | avx512) ;;
+  avx2) export DNNL_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell} ;;
+  generic) ;;
+  *) echo "bench-train: -i $isa: want avx512, avx2 or generic" >&2; exit 2 ;;
+esac
+[ -z "$isa" ] || export CONVKIT_ISA=$isa
 . scripts/bench-common.sh
 baseline=${BASELINE:-}
 # The baseline runs with OpenBLAS as it loads (it does its products there).
@@ -54,7 +67,7 @@ batch_of() { case $1 in mnist*) echo 64 ;; *) echo 32 ;; esac; }
 steps_of() { case $1 in mnist*) echo 100 ;; *) echo 10 ;; esac; }
 
 
-echo "$(machine_line), best of $repeats"
+echo "$(machine_line), best of $repeats${isa:+, tier $isa}${DNNL_MAX_CPU_ISA:+ (PyTorch: DNNL_MAX_CPU_ISA=$DNNL_MAX_CPU_ISA)}"
 echo
 echo "| model | batch | threads |${baseline:+ before img/s |} convkit img/s | GFLOP/s | of sgemm peak (GFLOP/s, kernels) | CPU share | RSS MiB | PyTorch default img/s | PyTorch tcmalloc img/s | RSS MiB | convkit / PyTorch best |"
 echo "| --- | ---: | ---: |${baseline:+ ---: |} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -79,7 +92,7 @@ for m in $models; do
     fi
     jq -n -r --argjson c "$c" --argjson g "$g" --argjson p "$p" --arg m "$m" --arg before "$before" '
       "| \($m) | \($c.batch) | \($c.threads) |\($before) \($c.train_images_per_s * 10 | round / 10) | "
-      + "\($c.gflops | round) | \($c.peak_fraction * 100 | round)% (\($c.sgemm_gflops | round), \($c.blas_core)) | "
+      + "\($c.gflops | round) | \($c.peak_fraction * 100 | round)% (\($c.sgemm_gflops | round), \($c.blas_core); \($c.isa)) | "
       + "\($c.step_cpu_seconds / ($c.step_seconds * $c.threads) * 100 | round)% | "
       + "\($c.peak_rss_mib | round) | \($g.images_per_s * 10 | round / 10) | \($p.images_per_s * 10 | round / 10) | "
       + "\($p.peak_rss_mib | round) | \($c.train_images_per_s / ([$g.images_per_s, $p.images_per_s] | max) * 100 | round)% |"'
