@@ -45,13 +45,6 @@ while getopts "r:m:t:i:l" o; do
     *) echo "usage: scripts/bench-train.sh [-r REPEATS] [-m MODELS] [-t THREADS] [-i ISA] [-l]" >&2; exit 2 ;;
   esac
 done
-case $isa in
-  "" | avx512) ;;
-  avx2) export DNNL_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell} ;;
-  generic) ;;
-  *) echo "bench-train: -i $isa: want avx512, avx2 or generic" >&2; exit 2 ;;
-esac
-[ -z "$isa" ] || export CONVKIT_ISA=$isa
 . scripts/bench-common.sh
 baseline=${BASELINE:-}
 # The baseline runs with OpenBLAS as it loads (it does its products there).

@@ -5,8 +5,10 @@
 # inference_mode, the faster of NCHW and channels_last) measured in the
 # same run, as users run it (glibc malloc) and at its best (tcmalloc).
 #
-#   scripts/bench-vgg16.sh [-r REPEATS] [-t "1 2"] [-s SIZE] [-l]
+#   scripts/bench-vgg16.sh [-r REPEATS] [-t "1 2"] [-s SIZE] [-i ISA] [-l]
 #
+#   -i  the kernel tier, as in bench-train.sh (avx2: convkit's AVX2 tier
+#       against oneDNN held to AVX2)
 #   -r  run every configuration REPEATS times, alternating convkit and the
 #       peer, and keep each side's best (default 1; 3 for a table)
 #   -l  also print convkit's per-layer time table of each best run
@@ -18,19 +20,20 @@
 # OPENBLAS_CORETYPE=SkylakeX on a CPU with AVX-512, as in bench-train.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repeats=1 threads="1 2" size=150 layers=0
-while getopts "r:t:s:l" o; do
+repeats=1 threads="1 2" size=150 layers=0 isa=""
+while getopts "r:t:s:i:l" o; do
   case $o in
     r) repeats=$OPTARG ;;
     t) threads=$OPTARG ;;
     s) size=$OPTARG ;;
+    i) isa=$OPTARG ;;
     l) layers=1 ;;
-    *) echo "usage: scripts/bench-vgg16.sh [-r REPEATS] [-t THREADS] [-s SIZE] [-l]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench-vgg16.sh [-r REPEATS] [-t THREADS] [-s SIZE] [-i ISA] [-l]" >&2; exit 2 ;;
   esac
 done
 . scripts/bench-common.sh
 
-echo "$(machine_line), best of $repeats, VGG16 conv base ${size}x${size}, batch 32, inference"
+echo "$(machine_line), best of $repeats, VGG16 conv base ${size}x${size}, batch 32, inference${isa:+, tier $isa}${DNNL_MAX_CPU_ISA:+ (PyTorch: DNNL_MAX_CPU_ISA=$DNNL_MAX_CPU_ISA)}"
 echo
 echo "| threads | convkit img/s | GFLOP/s | RSS MiB | PyTorch default img/s | PyTorch tcmalloc img/s | RSS MiB | convkit / PyTorch best |"
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
