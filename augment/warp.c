@@ -279,8 +279,7 @@ HOT void interior_bilinear(const aug_warp *w, double xr, double yr, int t0, int 
     const int64_t dx = llround(w->m[0] * one), dy = llround(w->m[3] * one);
     if (dtype == AUG_F32 && nc == 3 && oc == 3 && b == 3 &&
         (double)stride * w->src.h < 2147483647.0 && tier_bilinear3()) {
-        int done =
-            tier_bilinear3()(px, stride, x, y, dx, dy, t1 - t0, FB, k, (float *)dst + i * 3);
+        int done = tier_bilinear3()(px, stride, x, y, dx, dy, t1 - t0, FB, k, (float *)dst + i * 3);
         t0 += done;
         i += (size_t)done;
         x += done * dx;

@@ -365,8 +365,10 @@ int cmd_train(int argc, char **argv)
         rc = ck_err(err, sizeof err, CK_ENOMEM, "train: out of memory");
     }
     if (rc == 0 && !val_split) {
-        rc = no_validation(val_none ? NULL : features ? features : data, &facts, (int)patience,
-                           !view.quiet, err, sizeof err);
+        rc = no_validation(val_none   ? NULL
+                           : features ? features
+                                      : data,
+                           &facts, (int)patience, !view.quiet, err, sizeof err);
     }
     nn_train_result res = {0};
     cli_record record;

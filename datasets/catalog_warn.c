@@ -101,7 +101,7 @@ int ds_catalog_warnings(ds_catalog *c, const ds_split_opts *o, char **text, char
     char how[256];
     ds_split_describe(o, how, sizeof how);
     how[strcspn(how, " ")] = '\0'; /* "split=MODE" alone */
-    how[5] = ' ';                   /* "split MODE", as --split is given */
+    how[5] = ' ';                  /* "split MODE", as --split is given */
     if (rc == 0 && kept > 0 && labelled == 0) {
         ck_buf_printf(&b,
                       "no kept sample has a class (%lld unlabeled): the layout found no class "

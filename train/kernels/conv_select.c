@@ -47,8 +47,8 @@ const nn_conv_impl nn_conv_winograd = {.name = "winograd",
 
 int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex)
 {
-    return ex->kern && ex->kern->wino && g->R == 3 && g->S == 3 &&
-           g->sh == 1 && g->sw == 1 && g->C % 16 == 0 && g->K % 16 == 0;
+    return ex->kern && ex->kern->wino && g->R == 3 && g->S == 3 && g->sh == 1 && g->sw == 1 &&
+           g->C % 16 == 0 && g->K % 16 == 0;
 }
 
 /* The pair goes through the convolution's output a group of rows at a
@@ -64,8 +64,8 @@ int nn_conv_pool_fuses(const nn_conv_impl *impl, const nn_conv_shape *g, nn_act 
                        const nn_conv_shape *pg, const nn_exec *ex)
 {
     return (impl == &nn_conv_direct || impl == &nn_conv_winograd) && ex->kern &&
-           ex->kern->pool2_forward && act == NN_ACT_RELU && nn_pool2_fast(pg) &&
-           pg->H == g->P && pg->W == g->Q && pg->C == g->K;
+           ex->kern->pool2_forward && act == NN_ACT_RELU && nn_pool2_fast(pg) && pg->H == g->P &&
+           pg->W == g->Q && pg->C == g->K;
 }
 
 const nn_conv_impl *nn_conv_select(const nn_conv_shape *g, const nn_exec *ex)

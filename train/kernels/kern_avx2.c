@@ -122,13 +122,13 @@ KTI void fwd_tile(const int MR, const int NV, const int FULL, const float *a, pt
 FWD(1, 1) FWD(2, 1) FWD(3, 1) FWD(4, 1) FWD(5, 1) FWD(6, 1) FWD(7, 1) FWD(8, 1) FWD(9, 1)
 FWD(10, 1) FWD(11, 1) FWD(12, 1)
 FWD(1, 2) FWD(2, 2) FWD(3, 2) FWD(4, 2) FWD(5, 2) FWD(6, 2)
-/* clang-format on */
+    /* clang-format on */
 
-/* [NV index: 1, 2][MR] */
-static const nn_fwd_tile_fn fwd_table[2][13] = {
-    {NULL, fwd_1_1, fwd_2_1, fwd_3_1, fwd_4_1, fwd_5_1, fwd_6_1, fwd_7_1, fwd_8_1, fwd_9_1,
-     fwd_10_1, fwd_11_1, fwd_12_1},
-    {NULL, fwd_1_2, fwd_2_2, fwd_3_2, fwd_4_2, fwd_5_2, fwd_6_2},
+    /* [NV index: 1, 2][MR] */
+    static const nn_fwd_tile_fn fwd_table[2][13] = {
+        {NULL, fwd_1_1, fwd_2_1, fwd_3_1, fwd_4_1, fwd_5_1, fwd_6_1, fwd_7_1, fwd_8_1, fwd_9_1,
+         fwd_10_1, fwd_11_1, fwd_12_1},
+        {NULL, fwd_1_2, fwd_2_2, fwd_3_2, fwd_4_2, fwd_5_2, fwd_6_2},
 };
 
 /* ---- kernel-gradient tile ------------------------------------------------- */
@@ -242,19 +242,21 @@ static void kdw(const nn_kdw *k)
     nn_tiles_dw(&tiles, k);
 }
 
-const nn_kernels nn_kernels_avx2 = {"avx2",
-                                    CK_ISA_AVX2,
-                                    kconv,
-                                    kdw,
-                                    nn_kdb_add,
-                                    nn_kmask_ref,
-                                    nn_optim_update,
-                                    nn_pool2_forward_avx2,
-                                    nn_pool2_backward_avx2,
-                                    &nn_wino_tx_avx2};
+const nn_kernels nn_kernels_avx2 = {
+    .name = "avx2",
+    .isa = CK_ISA_AVX2,
+    .conv = kconv,
+    .dw = kdw,
+    .db = nn_kdb_add,
+    .relu_mask = nn_kmask_ref,
+    .update = nn_optim_update,
+    .pool2_forward = nn_pool2_forward_avx2,
+    .pool2_backward = nn_pool2_backward_avx2,
+    .wino = &nn_wino_tx_avx2,
+};
 
 #else
 
-const nn_kernels nn_kernels_avx2 = {"avx2 (not built)", CK_ISA_AVX2};
+const nn_kernels nn_kernels_avx2 = {.name = "avx2 (not built)", .isa = CK_ISA_AVX2};
 
 #endif

@@ -144,8 +144,8 @@ FWD(1, 4) FWD(2, 4) FWD(3, 4) FWD(4, 4) FWD(5, 4) FWD(6, 4)
             fwd_8_##NV, fwd_9_##NV, fwd_10_##NV, fwd_11_##NV, fwd_12_##NV, fwd_13_##NV,            \
             fwd_14_##NV                                                                            \
     }
-/* [NV index: 1, 2, 4][MR] */
-static const nn_fwd_tile_fn fwd_table[3][15] = {
+    /* [NV index: 1, 2, 4][MR] */
+    static const nn_fwd_tile_fn fwd_table[3][15] = {
         ROW14(1),
         ROW14(2),
         {NULL, fwd_1_4, fwd_2_4, fwd_3_4, fwd_4_4, fwd_5_4, fwd_6_4},
@@ -248,7 +248,7 @@ static const nn_dw_tile_fn dw_table[2][3][13] = {
 /* ---- bias gradient, ReLU mask ----------------------------------------------- */
 
 KT static void kdb(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
-                      int ncols, float *db)
+                   int ncols, float *db)
 {
     const __m512 zero = _mm512_setzero_ps();
     for (int c0 = 0; c0 < ncols; c0 += 64) {
@@ -297,7 +297,7 @@ KT static void kmask(size_t n, const float *dy, const float *y, float *out)
  * multiply, add, divide and square root round the same in both, so the
  * results are the same bits (the tests compare them). */
 KT static void kupdate(const nn_optim_opts *o, int64_t t, size_t n, float *w, const float *g,
-                          float *s1, float *s2)
+                       float *s1, float *s2)
 {
     const __m512 lr = _mm512_set1_ps((float)o->lr);
     for (size_t i = 0; i < n; i += 16) {
@@ -367,11 +367,20 @@ static void kdw(const nn_kdw *k)
 }
 
 const nn_kernels nn_kernels_avx512 = {
-    "avx512",        CK_ISA_AVX512, kconv, kdw, kdb, kmask, kupdate, nn_pool2_forward_avx512,
-    nn_pool2_backward_avx512, &nn_wino_tx_avx512};
+    .name = "avx512",
+    .isa = CK_ISA_AVX512,
+    .conv = kconv,
+    .dw = kdw,
+    .db = kdb,
+    .relu_mask = kmask,
+    .update = kupdate,
+    .pool2_forward = nn_pool2_forward_avx512,
+    .pool2_backward = nn_pool2_backward_avx512,
+    .wino = &nn_wino_tx_avx512,
+};
 
 #else
 
-const nn_kernels nn_kernels_avx512 = {"avx512 (not built)", CK_ISA_AVX512};
+const nn_kernels nn_kernels_avx512 = {.name = "avx512 (not built)", .isa = CK_ISA_AVX512};
 
 #endif

@@ -82,13 +82,15 @@ void nn_kmask_ref(size_t n, const float *dy, const float *y, float *out)
     }
 }
 
-const nn_kernels nn_kernels_ref = {"portable",
-                                   CK_ISA_GENERIC,
-                                   nn_kconv_ref,
-                                   nn_kdw_ref,
-                                   nn_kdb_add,
-                                   nn_kmask_ref,
-                                   nn_optim_update,
-                                   nn_pool2_forward_ref,
-                                   nn_pool2_backward_ref,
-                                   &nn_wino_tx_ref};
+const nn_kernels nn_kernels_ref = {
+    .name = "portable",
+    .isa = CK_ISA_GENERIC,
+    .conv = nn_kconv_ref,
+    .dw = nn_kdw_ref,
+    .db = nn_kdb_add,
+    .relu_mask = nn_kmask_ref,
+    .update = nn_optim_update,
+    .pool2_forward = nn_pool2_forward_ref,
+    .pool2_backward = nn_pool2_backward_ref,
+    .wino = &nn_wino_tx_ref,
+};

@@ -117,8 +117,8 @@ void nn_tiles_conv(const nn_tile_set *ts, const nn_kconv *k)
                         int m;
                         const float *at = tile_rows(k, &tl, mr, i, a, k->y + c0, dummy, yr, &m);
                         ts->fwd[pi][m](at, k->a_cs, k->tap_rs, taps, dn, b, k->ldb, yr,
-                                       last ? bias : NULL, last && k->relu,
-                                       k->accumulate || !first, tail);
+                                       last ? bias : NULL, last && k->relu, k->accumulate || !first,
+                                       tail);
                     }
                 }
             }

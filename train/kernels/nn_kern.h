@@ -147,12 +147,12 @@ typedef void (*nn_dw_tile_fn)(const float *x, ptrdiff_t xrs, ptrdiff_t xcs, cons
                               const float *ym, ptrdiff_t dyrs, ptrdiff_t dycs, int rows, int Q,
                               float *dw, ptrdiff_t ldw, int tail);
 typedef struct nn_tile_set {
-    int lanes;                          /* floats per vector */
-    int npanels;                        /* panel widths nv[i] * lanes, i < npanels */
-    int nv[3];                          /* vectors per panel, increasing */
-    int fwd_mr[3], dw_mr[3];            /* tile rows per panel */
-    const nn_fwd_tile_fn *fwd[3];       /* [panel][MR], MR 1..fwd_mr */
-    const nn_dw_tile_fn *dw[2][3];      /* [masked][panel][MR], MR 1..dw_mr */
+    int lanes;                     /* floats per vector */
+    int npanels;                   /* panel widths nv[i] * lanes, i < npanels */
+    int nv[3];                     /* vectors per panel, increasing */
+    int fwd_mr[3], dw_mr[3];       /* tile rows per panel */
+    const nn_fwd_tile_fn *fwd[3];  /* [panel][MR], MR 1..fwd_mr */
+    const nn_dw_tile_fn *dw[2][3]; /* [masked][panel][MR], MR 1..dw_mr */
     void (*db)(const float *dy, const float *ym, ptrdiff_t rs, ptrdiff_t cs, int rows, int Q,
                int ncols, float *db); /* as nn_kernels.db */
 } nn_tile_set;

@@ -186,5 +186,5 @@ WT static void weight_grad_transform(const float *W, int C, int K, float *dw)
     }
 }
 
-const nn_wino_tx WINO_TX = {weight_transform, input_transform,       output_transform,
-                            output_pool,      grad_transform,        weight_grad_transform};
+const nn_wino_tx WINO_TX = {weight_transform, input_transform, output_transform,
+                            output_pool,      grad_transform,  weight_grad_transform};
