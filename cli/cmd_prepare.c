@@ -1,8 +1,15 @@
 /* cmd_prepare.c: `convkit prepare-dataset SOURCE... -o DATASET.db`.
  * Parses options into pl_ingest_opts, runs the ingest pipeline, draws its
  * progress and prints the final counts. Killed and rerun with the same
- * arguments, it resumes; on a finished catalog it says so. */
+ * arguments, it resumes; on a finished catalog it says so.
+ *
+ * The counts printed at the end are read back from the catalog, the same
+ * numbers `convkit info` shows (kept, rejected, removed as leakage), not
+ * the run's own tallies. A catalog that keeps no image, or an archive that
+ * could not be read to its end, ends with exit 1: nothing readable, or
+ * data lost, is a failure even when what could be read was stored. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,6 +72,7 @@ typedef struct progress_state {
     uint64_t total_bytes; /* 0 when unknown (directories) */
     int quiet;
     const char *last_stage;
+    int last_tenth; /* non-terminal output: the last tenth of the total reported */
 } progress_state;
 
 static void on_progress(const pl_ingest_progress *p, void *user)
@@ -78,7 +86,9 @@ static void on_progress(const pl_ingest_progress *p, void *user)
     cli_fmt_bytes(mb, sizeof mb, p->seconds > 0 ? (double)p->bytes_read / p->seconds : 0);
     double fraction = -1;
     if (s->total_bytes > 0) {
+        /* Entry bytes against file bytes: compression makes it approximate. */
         fraction = (double)p->bytes_read / (double)s->total_bytes;
+        fraction = fraction < 0.99 ? fraction : 0.99;
     }
     snprintf(eta, sizeof eta, "?");
     if (fraction > 0.01 && p->seconds > 0) {
@@ -87,10 +97,14 @@ static void on_progress(const pl_ingest_progress *p, void *user)
     snprintf(text, sizeof text, "%s entries, %lld rejected, %s/s, ETA %s (source %d/%d, %s)", read,
              (long long)p->rejected, mb, eta, p->source_index + 1, p->nsources,
              p->stage ? p->stage : "");
+    int tenth = fraction > 0 ? (int)(fraction * 10) : 0;
     if (s->bar.tty) {
         cli_progress_draw(&s->bar, "prepare", fraction, text, 0);
-    } else if (p->stage && (!s->last_stage || strcmp(p->stage, s->last_stage))) {
+    } else if ((p->stage && (!s->last_stage || strcmp(p->stage, s->last_stage))) ||
+               tenth > s->last_tenth) {
+        /* A line per stage, and one per tenth of a known total. */
         fprintf(stderr, "prepare: %s\n", text);
+        s->last_tenth = tenth;
     }
     s->last_stage = p->stage;
 }
@@ -113,6 +127,87 @@ static int warn(const char *path, const ds_split_opts *split)
     }
     free(text);
     return cli_report(rc, err);
+}
+
+/* The samples counts of the catalog, as info gives them. */
+typedef struct counts {
+    long long total, ok, rejected, leakage, unused;
+} counts;
+
+static int read_counts(const char *path, counts *n)
+{
+    char err[1024];
+    ds_catalog *cat;
+    char *text = NULL;
+    int rc = ds_catalog_open(&cat, path, DS_OPEN_READ, err, sizeof err);
+    if (rc == 0) {
+        rc = ds_catalog_info_json(cat, &text, err, sizeof err);
+        ds_catalog_close(cat);
+    }
+    if (rc) {
+        return cli_report(rc, err);
+    }
+    json_t *root = json_loads(text, 0, NULL);
+    free(text);
+    json_t *s = json_object_get(root, "samples");
+    if (!s) {
+        json_decref(root);
+        return cli_fail("%s: info: bad JSON from the catalog", path);
+    }
+    n->total = (long long)json_integer_value(json_object_get(s, "total"));
+    n->ok = (long long)json_integer_value(json_object_get(s, "ok"));
+    n->rejected = (long long)json_integer_value(json_object_get(s, "rejected"));
+    n->leakage = (long long)json_integer_value(json_object_get(s, "leakage"));
+    n->unused = (long long)json_integer_value(json_object_get(s, "unused"));
+    json_decref(root);
+    return CLI_OK;
+}
+
+/* The final lines and the exit status of a run that did not fail. */
+static int summary(const pl_ingest_opts *o, const pl_ingest_stats *st)
+{
+    counts n = {0};
+    int rc = read_counts(o->output, &n);
+    if (rc) {
+        return rc;
+    }
+    char n1[32], n2[32], n3[32], n4[32], n5[32];
+    cli_fmt_count(n1, sizeof n1, n.total);
+    cli_fmt_count(n2, sizeof n2, n.ok);
+    cli_fmt_count(n3, sizeof n3, n.rejected);
+    cli_fmt_count(n4, sizeof n4, n.leakage);
+    cli_fmt_count(n5, sizeof n5, n.unused);
+    if (st->already_finished) {
+        printf("%s: already prepared with these options; nothing to do\n", o->output);
+    }
+    printf("%s: %s entries, %s images kept, %s rejected, %s removed as leakage", o->output, n1, n2,
+           n3, n4);
+    if (n.unused > 0) {
+        printf(", %s unused by the split", n5);
+    }
+    if (st->resumed > 0) {
+        printf(" (%lld found from an earlier run)", (long long)st->resumed);
+    }
+    if (!st->already_finished) {
+        printf(", %.1f s", st->seconds);
+    }
+    printf("\nsee 'convkit info %s'\n", o->output);
+    if ((rc = warn(o->output, &o->split)) != 0) {
+        return rc;
+    }
+    if (st->stopped > 0) {
+        fprintf(stderr,
+                "convkit: completed with errors: %lld archive(s) could not be read to the end; "
+                "the entries before are kept. First: %s\n",
+                (long long)st->stopped, st->stop);
+        return CLI_FAIL;
+    }
+    if (n.ok == 0) {
+        return cli_fail("%s: no image kept (%s entries, %s rejected): the sources hold nothing "
+                        "readable; see 'convkit info %s'",
+                        o->output, n1, n3, o->output);
+    }
+    return CLI_OK;
 }
 
 int cmd_prepare(int argc, char **argv)
@@ -241,22 +336,22 @@ int cmd_prepare(int argc, char **argv)
     if (!ps.quiet) {
         cli_progress_end(&ps.bar);
     }
+    if (st.replaced[0]) {
+        fprintf(stderr, "prepare-dataset: %s held no image (prepared with %s): replaced\n",
+                o.output, st.replaced);
+    }
     if (rc) {
-        return cli_report(rc, err);
+        cli_report(rc, err);
+        struct stat ost;
+        if (st.removed) {
+            fprintf(stderr, "prepare-dataset: nothing was stored; %s was removed\n", o.output);
+        } else if (stat(o.output, &ost) == 0) {
+            fprintf(stderr,
+                    "prepare-dataset: %s keeps what was stored: run the same command again to "
+                    "resume, or delete it to start over\n",
+                    o.output);
+        }
+        return cli_status(rc);
     }
-    if (st.already_finished) {
-        printf("%s: already prepared with these options; nothing to do\n", o.output);
-        return warn(o.output, &o.split);
-    }
-    char n1[32], n2[32], n3[32];
-    cli_fmt_count(n1, sizeof n1, st.entries);
-    cli_fmt_count(n2, sizeof n2, st.ok);
-    cli_fmt_count(n3, sizeof n3, st.rejected);
-    printf("%s: %s entries, %s images kept, %s rejected", o.output, n1, n2, n3);
-    if (st.resumed > 0) {
-        printf(" (%lld found from an earlier run)", (long long)st.resumed);
-    }
-    printf(", %.1f s\n", st.seconds);
-    printf("see 'convkit info %s'\n", o.output);
-    return warn(o.output, &o.split);
+    return summary(&o, &st);
 }

@@ -351,6 +351,7 @@ void ds_catalog_close(ds_catalog *c)
     ds_cat_classes_reset(c);
     free(c->sources);
     free(c->path);
+    free(c->replaced);
     free(c);
 }
 
@@ -395,6 +396,50 @@ static ds_cat_source *find_source(ds_catalog *c, int index)
     return NULL;
 }
 
+static int count_ok(ds_catalog *c, int64_t *n, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = ds_cat_prepare(c, "SELECT count(*) FROM samples WHERE status = 'ok'", &st,
+                            "count samples", err, errlen);
+    if (rc == 0) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *n = sqlite3_column_int64(st, 0);
+        } else {
+            rc = ds_cat_err(c, err, errlen, "count samples");
+        }
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+/* Empties the catalog back to a new one (schema kept). */
+static int reset(ds_catalog *c, char *err, size_t errlen)
+{
+    int rc = ds_cat_tx_begin(c, err, errlen);
+    if (rc == 0) {
+        rc = ds_cat_exec(c,
+                         "DELETE FROM samples; DELETE FROM blobs; DELETE FROM sources;"
+                         " DELETE FROM classes; DELETE FROM meta WHERE key <> 'schema_version'",
+                         "reset", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_meta_set(c, "finished", "0", err, errlen);
+    }
+    if (rc == 0) {
+        rc = ds_cat_tx_commit(c, err, errlen);
+    }
+    if (rc == 0) {
+        c->finished = 0;
+        c->hash[0] = '\0';
+    }
+    return rc;
+}
+
+const char *ds_catalog_replaced(const ds_catalog *c)
+{
+    return c->replaced;
+}
+
 int ds_catalog_begin(ds_catalog *c, const char *options, int *finished, char *err, size_t errlen)
 {
     *finished = 0;
@@ -406,11 +451,29 @@ int ds_catalog_begin(ds_catalog *c, const char *options, int *finished, char *er
     if (rc) {
         return rc;
     }
+    free(c->replaced);
+    c->replaced = NULL;
     if (old && strcmp(old, options) != 0) {
-        rc = ck_err(err, errlen, CK_EINVAL, "%s: was prepared with %s; use a new output file",
-                    c->path, old);
-        free(old);
-        return rc;
+        /* A preparation that kept no image (it failed, or its source held
+         * none) is nothing to lose: it never blocks a new one. */
+        int64_t kept = 0;
+        rc = count_ok(c, &kept, err, errlen);
+        if (rc == 0 && kept == 0) {
+            rc = reset(c, err, errlen);
+            if (rc == 0) {
+                c->replaced = old;
+                old = NULL;
+            }
+        } else if (rc == 0) {
+            rc = ck_err(err, errlen, CK_EINVAL,
+                        "%s: was prepared with %s; use a new output file (or delete it to start "
+                        "over)",
+                        c->path, old);
+        }
+        if (rc) {
+            free(old);
+            return rc;
+        }
     }
     int fresh = old == NULL;
     free(old);

@@ -72,6 +72,10 @@ typedef struct ds_entry {
     int width, height, bands; /* DS_ENTRY_RAW only */
     char *reject;             /* set when the reader already refuses the entry
                                  (over max_entry_bytes, a link, a device...): the reason */
+    int stopped;              /* 1: an archive could not be read past here (a cut
+                                 file, a header libarchive cannot take); reject
+                                 says where and why, the entries before are kept,
+                                 the rest of that archive is lost */
 } ds_entry;
 
 void ds_entry_free(ds_entry *e); /* NULL is a no-op */
@@ -98,6 +102,11 @@ ds_layout ds_source_layout(const ds_source *s);
  * truncated archive, an IDX header that disagrees with the file size, a
  * .cdb record that runs past the end) with err naming file and entry
  * ("dogs-vs-cats.zip:train.zip: read: <reason>"); after that, only close.
+ * Damage inside an archive is not an error: an entry that cannot be read
+ * comes back rejected with the reason, and an archive that cannot be read
+ * further ends with one entry marked stopped (the source goes on with
+ * what follows it); only an I/O error, an input that is not an archive at
+ * all, or a limit ends the source with an error.
  * Entries that are part of a layout's structure and not samples (fastai
  * sample/ and models/, Kaggle's sampleSubmission.csv, directories, hidden
  * files and folders such as .DS_Store and __MACOSX/) are skipped silently;
@@ -206,8 +215,14 @@ void ds_catalog_close(ds_catalog *c); /* NULL is a no-op; commits pending writes
  * every option that changes the result, stored in the catalog). Sets
  * *finished to 1 when the catalog already holds a finished preparation with
  * the same options (nothing to do). A catalog prepared with other options
- * is CK_EINVAL ("was prepared with ...; use a new output"). */
+ * is CK_EINVAL ("was prepared with ...; use a new output"), unless it holds
+ * no image (a failed or empty preparation): it is then emptied and begun
+ * anew, and ds_catalog_replaced says so. */
 int ds_catalog_begin(ds_catalog *c, const char *options, int *finished, char *err, size_t errlen);
+
+/* After ds_catalog_begin: the options of the image-less preparation it
+ * replaced, or NULL. Borrowed until the next begin or close. */
+const char *ds_catalog_replaced(const ds_catalog *c);
 
 /* Registers source number index (0, 1, ... in command-line order) or finds
  * it again on resume. Sets *id_base (ids of its entries start there) and

@@ -40,6 +40,7 @@ struct ds_catalog {
     char hash[33];
     char **classes; /* cached by ds_catalog_classes */
     int nclasses;
+    char *replaced; /* the options of a catalog ds_catalog_begin emptied */
 };
 
 /* Formats "<path>: <step>: <sqlite message>" into err and returns the

@@ -163,8 +163,11 @@ typedef struct src_verdict {
     const char *reject; /* static reason, or NULL */
 } src_verdict;
 
-/* Adds one non-directory item. Returns 0 or CK_ENOMEM. */
-int src_survey_add(src_survey *sv, const char *path, size_t len);
+enum { SRC_MAX_NAME = 4096 }; /* longer names are refused */
+
+/* Adds one non-directory item; only items that would be kept (regular
+ * files with an acceptable name, not hidden) count. 0 or CK_ENOMEM. */
+int src_survey_add(src_survey *sv, const src_item *it);
 /* 1 if a directory item should be walked into by a survey (not hidden). */
 int src_survey_descend(const char *path, size_t len);
 /* Fills r from the survey; r->layout AUTO is replaced by the detected one. */

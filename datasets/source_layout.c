@@ -11,7 +11,13 @@
  *     visible non-images are returned for ds_check to reject.
  *   - a ".." component or an absolute name makes the entry come back
  *     rejected ("unsafe name"): such names are only ever written by tools
- *     that mean to escape an extraction directory.
+ *     that mean to escape an extraction directory. So are a file name that
+ *     ends in "/" or "/." (no file name at all: "train/." would otherwise
+ *     be read as a file "train"), an empty name, and a name longer than
+ *     SRC_MAX_NAME bytes (no file system could hold it).
+ *   - only items that will be kept take part in the detection: rejected
+ *     names, links, devices and unreadable headers have no say in the
+ *     layout, so one hostile entry cannot relabel every other.
  *
  * KAGGLE (dogs-vs-cats.zip, or train.zip alone, or their extracted folders):
  *   *.zip entries are nested archives, read in place; *.csv files at the top
@@ -128,6 +134,32 @@ static const char *last_comp(const char *path, size_t n, size_t *len)
     return path + i;
 }
 
+/* Why a file item's name is refused, or NULL (see the top of the file). */
+static const char *name_reject(const src_item *it, const char *const *comp, const size_t *clen,
+                               int n, int flags)
+{
+    (void)comp;
+    (void)clen;
+    if (n == 0) {
+        return "empty name";
+    }
+    if (it->path[0] == '/') {
+        return "unsafe name (absolute path)";
+    }
+    if (flags & NAME_DOTDOT) {
+        return "unsafe name ('..' component)";
+    }
+    if (it->len > SRC_MAX_NAME) {
+        return "unsafe name (longer than 4096 bytes)";
+    }
+    size_t bl;
+    const char *base = last_comp(it->path, it->len, &bl);
+    if (it->path[it->len - 1] == '/' || (bl == 1 && base[0] == '.')) {
+        return "unsafe name (no file name: ends in '/' or '/.')";
+    }
+    return NULL;
+}
+
 /* ---- survey ------------------------------------------------------------ */
 
 int src_survey_descend(const char *path, size_t len)
@@ -138,12 +170,15 @@ int src_survey_descend(const char *path, size_t len)
     return !(name_flags(comp, clen, n) & NAME_HIDDEN);
 }
 
-int src_survey_add(src_survey *sv, const char *path, size_t len)
+int src_survey_add(src_survey *sv, const src_item *it)
 {
+    const char *path = it->path;
+    size_t len = it->len;
     const char *comp[MAXC];
     size_t clen[MAXC];
     int n = src_split(path, len, comp, clen, MAXC);
-    if (n == 0 || (name_flags(comp, clen, n) & NAME_HIDDEN)) {
+    int flags = name_flags(comp, clen, n);
+    if (it->type != SRC_FILE || (flags & NAME_HIDDEN) || name_reject(it, comp, clen, n, flags)) {
         return 0;
     }
     int ndirs = n - 1;
@@ -362,11 +397,8 @@ void src_rule(const src_rules *r, int top, int in_test, const src_item *it, src_
             v->act = SRC_SKIP;
             return;
         }
-    } else if (n == 0 || (flags & NAME_DOTDOT) || it->path[0] == '/') {
+    } else if ((v->reject = name_reject(it, comp, clen, n, flags)) != NULL) {
         entry(v, NULL, 0, NULL);
-        v->reject = n == 0               ? "empty name"
-                    : it->path[0] == '/' ? "unsafe name (absolute path)"
-                                         : "unsafe name ('..' component)";
         return;
     }
     /* The stored components stop at MAXC; labels come from the first few. */

@@ -11,6 +11,13 @@
  * handle that seeks over entry data (a zip costs one small read per entry;
  * a tar.gz costs one decompression) or an lstat walk of the directory.
  *
+ * Damage: an archive level that cannot be read further (libarchive's
+ * fatal errors: a cut file, a 2 MB pax header) is closed and replaced by
+ * one entry marked stopped that says after how many entries and why; what
+ * was read before is kept and the source goes on with the parent level. A
+ * nested archive that cannot be opened is one rejected entry. Only I/O
+ * errors of the source file itself, memory and the limits end the source.
+ *
  * Hashes: an archive file's bytes, in file order, as they are read. A
  * directory: for each entry in walk order its name, NUL, and either its
  * size (8 bytes, little-endian) and bytes, or the reject reason after a
@@ -29,11 +36,12 @@
 
 typedef struct level {
     src_arc *arc;
-    char *prefix; /* escaped name prefix of its entries: "" or "train.zip:" */
-    char *what;   /* for messages: the source path, or "<path>:train.zip" */
-    int depth;    /* 0: the source file itself */
-    int in_test;  /* Kaggle: inside an archive named test* */
-    int file;     /* backed by a file (its hash is finished when it ends) */
+    char *prefix;  /* escaped name prefix of its entries: "" or "train.zip:" */
+    char *what;    /* for messages: the source path, or "<path>:train.zip" */
+    int depth;     /* 0: the source file itself */
+    int in_test;   /* Kaggle: inside an archive named test* */
+    int file;      /* backed by a file (its hash is finished when it ends) */
+    int64_t items; /* items read from it */
 } level;
 
 struct src_tree {
@@ -45,6 +53,7 @@ struct src_tree {
     src_walk *walk;
     level *lv;
     int nlv, cap_lv;
+    int drop_top; /* the top level stopped: pop it before the next item */
 };
 
 static void hash_u64(XXH3_state_t *xx, uint64_t v)
@@ -108,7 +117,7 @@ static int survey_dir(src_tree *t, src_survey *sv, char *err, size_t errlen)
             if (src_survey_descend(it.path, it.len) && (rc = src_walk_descend(w)) != 0) {
                 break;
             }
-        } else if (src_survey_add(sv, it.path, it.len)) {
+        } else if (src_survey_add(sv, &it)) {
             src_walk_close(w);
             return ck_err(err, errlen, CK_ENOMEM, "%s: survey: out of memory", t->path);
         }
@@ -134,13 +143,15 @@ static int survey_archive(src_tree *t, src_survey *sv, char *err, size_t errlen)
     }
     src_item it;
     while ((rc = src_arc_next(a, &it, why, sizeof why)) == 1) {
-        if (it.type != SRC_DIR && src_survey_add(sv, it.path, it.len)) {
+        if (it.type != SRC_DIR && src_survey_add(sv, &it)) {
             src_arc_close(a);
             return ck_err(err, errlen, CK_ENOMEM, "%s: survey: out of memory", t->path);
         }
     }
     src_arc_close(a);
-    return rc < 0 ? ck_err(err, errlen, rc, "%s: read: %s", t->path, why) : 0;
+    /* Damage that stops the archive is the reading pass's to record: the
+     * names before it decide the layout. */
+    return rc < 0 && rc != CK_EFORMAT ? ck_err(err, errlen, rc, "%s: read: %s", t->path, why) : 0;
 }
 
 /* ---- open -------------------------------------------------------------- */
@@ -211,6 +222,21 @@ void src_tree_close(src_tree *t)
 
 /* ---- entries ----------------------------------------------------------- */
 
+/* A nested archive that could not be opened, as a rejected entry; err
+ * holds open_nested's message. */
+static int nested_reject(src_tree *t, level *top, const src_item *it, ds_entry **out, char *err,
+                         size_t errlen)
+{
+    ds_entry *e = src_entry_new(top ? top->prefix : "", it->path, it->len, NULL, 0, NULL);
+    const char *why = strstr(err, ": open: ");
+    if (!e || src_reject(e, "open: %s", why ? why + 8 : err)) {
+        ds_entry_free(e);
+        return ck_err(err, errlen, CK_ENOMEM, "%s: read: out of memory", t->path);
+    }
+    *out = e;
+    return 1;
+}
+
 /* Opens the nested archive named by the current item. */
 static int open_nested(src_tree *t, const src_item *it, char *err, size_t errlen)
 {
@@ -273,8 +299,9 @@ static int too_big(const src_tree *t, ds_entry *e, uint64_t size)
                       (unsigned long long)size, max);
 }
 
-/* Reads the current archive entry into e; 0, or a negative code when the
- * level cannot be read further. */
+/* Reads the current archive entry into e; 0, or a negative code (memory).
+ * When the level cannot be read further, e is rejected and marked stopped
+ * and the level is dropped before the next item. */
 static int read_arc_data(src_tree *t, level *l, int64_t declared, ds_entry *e, char *err,
                          size_t errlen)
 {
@@ -314,8 +341,13 @@ static int read_arc_data(src_tree *t, level *l, int64_t declared, ds_entry *e, c
         }
         if (n < 0) {
             free(buf);
-            if (fatal) {
+            if (fatal && n != CK_EFORMAT) {
                 return ck_err(err, errlen, (int)n, "%s: read: %s", l->what, why);
+            }
+            if (fatal) {
+                e->stopped = 1;
+                t->drop_top = 1;
+                return src_reject(e, "read stopped: %s; the rest of %s was not read", why, l->what);
             }
             return src_reject(e, "read: %s", why);
         }
@@ -395,10 +427,10 @@ static int make_entry(src_tree *t, level *top, const src_item *it, const src_ver
     e->kind = DS_ENTRY_ENCODED;
     int rc = 0;
     const char *why = v->reject ? v->reject : type_reject(it->type);
-    if (why) {
-        rc = src_reject(e, "%s", why);
-    } else if (it->type == SRC_BAD) {
+    if (it->type == SRC_BAD) {
         rc = src_reject(e, "%s", it->why);
+    } else if (why) {
+        rc = src_reject(e, "%s", why);
     } else if (it->size >= 0 && (uint64_t)it->size > t->lim.max_entry_bytes) {
         rc = too_big(t, e, (uint64_t)it->size);
     } else if (top) {
@@ -427,26 +459,65 @@ static int make_entry(src_tree *t, level *top, const src_item *it, const src_ver
     return 1;
 }
 
+/* Ends the top level: a file level's hash is completed first. */
+static int end_level(src_tree *t, char *err, size_t errlen)
+{
+    level *top = &t->lv[t->nlv - 1];
+    char why[200];
+    int rc = top->file ? src_arc_finish(top->arc, why, sizeof why) : 0;
+    if (rc) {
+        return ck_err(err, errlen, rc, "%s: read: %s", top->what, why);
+    }
+    pop_level(t);
+    return 0;
+}
+
+/* The entry that records where the top level stopped, and why. */
+static int stop_entry(src_tree *t, level *top, const char *why, ds_entry **out, char *err,
+                      size_t errlen)
+{
+    char name[64];
+    snprintf(name, sizeof name, "(read stopped after entry %lld)", (long long)top->items);
+    ds_entry *e = src_entry_new(top->prefix, name, strlen(name), NULL, 0, NULL);
+    if (!e || src_reject(e, "read stopped: %s; the rest of %s was not read", why, top->what)) {
+        ds_entry_free(e);
+        return ck_err(err, errlen, CK_ENOMEM, "%s: read: out of memory", t->path);
+    }
+    e->stopped = 1;
+    t->drop_top = 1;
+    *out = e;
+    return 1;
+}
+
 int src_tree_next(src_tree *t, ds_entry **out, char *err, size_t errlen)
 {
     *out = NULL;
     for (;;) {
+        int rc;
+        if (t->drop_top) {
+            t->drop_top = 0;
+            if ((rc = end_level(t, err, errlen)) != 0) {
+                return rc;
+            }
+        }
         level *top = t->nlv ? &t->lv[t->nlv - 1] : NULL;
         src_item it;
         char why[200];
-        int rc;
         if (top) {
             rc = src_arc_next(top->arc, &it, why, sizeof why);
+            if (rc == CK_EFORMAT) {
+                return stop_entry(t, top, why, out, err, errlen);
+            }
             if (rc < 0) {
                 return ck_err(err, errlen, rc, "%s: read: %s", top->what, why);
             }
             if (rc == 0) {
-                if (top->file && (rc = src_arc_finish(top->arc, why, sizeof why)) != 0) {
-                    return ck_err(err, errlen, rc, "%s: read: %s", top->what, why);
+                if ((rc = end_level(t, err, errlen)) != 0) {
+                    return rc;
                 }
-                pop_level(t);
                 continue;
             }
+            top->items++;
         } else if (t->walk) {
             rc = src_walk_next(t->walk, &it);
             if (rc < 0) {
@@ -461,6 +532,11 @@ int src_tree_next(src_tree *t, ds_entry **out, char *err, size_t errlen)
         }
         src_verdict v;
         src_rule(&t->rules, top == NULL || top->depth == 0, top && top->in_test, &it, &v);
+        if (it.type == SRC_BAD && v.act != SRC_ENTRY) {
+            /* Damage is recorded whatever the layout makes of the name. */
+            memset(&v, 0, sizeof v);
+            v.act = SRC_ENTRY;
+        }
         if (it.type == SRC_DIR && v.act != SRC_DESCEND) {
             continue;
         }
@@ -476,7 +552,13 @@ int src_tree_next(src_tree *t, ds_entry **out, char *err, size_t errlen)
             }
             continue;
         case SRC_NESTED:
-            if ((rc = open_nested(t, &it, err, errlen)) != 0) {
+            rc = open_nested(t, &it, err, errlen);
+            if (rc == CK_EFORMAT || (rc == CK_EIO && top)) {
+                /* Not an archive after all, or its parent's data broke
+                 * off: this entry is lost, the parent goes on. */
+                return nested_reject(t, top, &it, out, err, errlen);
+            }
+            if (rc != 0) {
                 return rc;
             }
             continue;

@@ -49,6 +49,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "im.h"
 #include "pl_internal.h"
@@ -98,6 +100,8 @@ typedef struct ingest {
     int64_t batched[2]; /* batches made, entries in them */
     int64_t base;       /* id base of cur */
     int64_t count;      /* entries of cur so far */
+    int64_t stopped;    /* entries marked stopped (read by the writer after the join) */
+    char stop[512];     /* the first of them: "name: reason" */
 
     /* Written by the reader and workers, read by the writer. */
     atomic_llong read, checked, skipped;
@@ -158,6 +162,9 @@ static int read_batch(ingest *in, item **out, char *err, size_t errlen)
             break;
         }
         int64_t id = in->base + in->count++;
+        if (e->stopped && in->stopped++ == 0) {
+            snprintf(in->stop, sizeof in->stop, "%s: %s", e->name, e->reject ? e->reject : "");
+        }
         atomic_fetch_add_explicit(&in->read, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&in->bytes_read, e->size, memory_order_relaxed);
         int stored = ds_catalog_has(in->lookup, id);
@@ -438,6 +445,33 @@ static int resolve_paths(ingest *in, char *err, size_t errlen)
 
 /* ---- the run ----------------------------------------------------------- */
 
+/* A catalog this run created and that holds nothing is removed when the run
+ * fails: a failure leaves no file that a new run would have to explain. */
+static void remove_new_catalog(const char *path, int *removed)
+{
+    ds_catalog *c;
+    char err[256];
+    if (ds_catalog_open(&c, path, DS_OPEN_READ, err, sizeof err) != 0) {
+        return;
+    }
+    char *json = NULL;
+    int empty = ds_catalog_info_json(c, &json, err, sizeof err) == 0 && json &&
+                strstr(json, "\"samples\":{\"total\":0,") != NULL;
+    free(json);
+    ds_catalog_close(c);
+    if (!empty) {
+        return;
+    }
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char p[4096];
+        if (snprintf(p, sizeof p, "%s%s", path, suffixes[i]) < (int)sizeof p) {
+            (void)unlink(p);
+        }
+    }
+    *removed = 1;
+}
+
 /* tcmalloc's C interface (gperftools/malloc_extension_c.h), when linked. */
 int MallocExtension_GetNumericProperty(const char *property, size_t *value) __attribute__((weak));
 int MallocExtension_SetNumericProperty(const char *property, size_t value) __attribute__((weak));
@@ -498,6 +532,8 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
     ds_catalog *c = NULL;
     char *options = NULL;
     int finished = 0;
+    struct stat ost;
+    int existed = stat(o->output, &ost) == 0;
     size_t cache_limit;
     alloc_cache_bound(&cache_limit);
     int rc = im_init(NULL, err, errlen);
@@ -512,6 +548,9 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
     }
     if (rc == 0) {
         rc = ds_catalog_begin(c, options, &finished, err, errlen);
+    }
+    if (rc == 0 && ds_catalog_replaced(c)) {
+        snprintf(st->replaced, sizeof st->replaced, "%s", ds_catalog_replaced(c));
     }
     if (rc == 0 && !finished) {
         rc = ds_catalog_open(&in.lookup, o->output, DS_OPEN_READ, err, errlen);
@@ -528,8 +567,13 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
         rc = ds_catalog_finish(c, &o->split, err, errlen);
     }
     ds_catalog_close(c);
+    if (rc && !existed) {
+        remove_new_catalog(o->output, &st->removed);
+    }
 
     st->already_finished = finished;
+    st->stopped = in.stopped;
+    snprintf(st->stop, sizeof st->stop, "%s", in.stop);
     st->ok = in.ok;
     st->rejected = in.rejected;
     st->resumed = atomic_load(&in.skipped);

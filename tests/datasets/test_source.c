@@ -241,6 +241,19 @@ static void read_all(got *g, const char *path, ds_layout layout, const ds_limits
     ds_source_close(s);
 }
 
+/* The last entry records where the archive named what stopped. */
+static void expect_stopped(const got *g, const char *what)
+{
+    ck_assert_int_gt(g->n, 0);
+    const ds_entry *e = g->e[g->n - 1];
+    ck_assert_msg(e->stopped && e->reject && strstr(e->reject, "read stopped: ") &&
+                      strstr(e->reject, what),
+                  "%s: %s", e->name, e->reject ? e->reject : "(kept)");
+    for (int i = 0; i + 1 < g->n; i++) {
+        ck_assert(!g->e[i]->stopped);
+    }
+}
+
 static void got_free(got *g)
 {
     for (int i = 0; i < g->n; i++) {
@@ -751,12 +764,13 @@ START_TEST(corrupt_archives)
     truncate_file(path, 15000);
     got g;
     read_all(&g, path, DS_LAYOUT_FOLDERS, NULL);
-    ck_assert_int_lt(g.rc, 0);
-    ck_assert_msg(strstr(g.err, "cut.zip") && strstr(g.err, ": read: "), "%s", g.err);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    expect_stopped(&g, "cut.zip");
     got_free(&g);
 
     /* A tar.gz cut short: at open when the first 64 KiB cannot be
-     * inflated, else at the entry where the data stops. */
+     * inflated, else at the entry where the data stops, which is recorded
+     * and ends the archive (what came before is kept). */
     path = join(dir, "cut.tar.gz");
     write_archive(path, FMT_TGZ, e, 2);
     truncate_file(path, 15000);
@@ -773,22 +787,31 @@ START_TEST(corrupt_archives)
     write_archive(path, FMT_TGZ, big, 2);
     truncate_file(path, 150000);
     read_all(&g, path, DS_LAYOUT_FOLDERS, NULL);
-    ck_assert_int_lt(g.rc, 0);
-    ck_assert_msg(strstr(g.err, "cut.tar.gz: read: ") && strstr(g.err, "runcated"), "%s", g.err);
-    ck_assert_int_eq(g.n, 0);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    ck_assert_int_eq(g.n, 1);
+    expect_stopped(&g, "cut.tar.gz");
+    ck_assert_msg(strstr(g.e[0]->reject, "runcated"), "%s", g.e[0]->reject);
+    ck_assert_str_eq(g.e[0]->name, "a/1.jpg");
+    got_free(&g);
 
-    /* A truncated train.zip inside a sound outer zip. */
+    /* A truncated train.zip inside a sound outer zip: the outer one goes on. */
     blob img = make_image(8, 8, 1, 0);
     fent inner[] = {{"train/cat.1.jpg", noise, sizeof noise, F_FILE},
                     {"train/cat.2.jpg", noise, sizeof noise, F_FILE}};
     blob z = zip_bytes(inner, 2);
-    fent outer[] = {{"train.zip", z.data, 25000, F_FILE}};
+    fent outer[] = {{"train.zip", z.data, 25000, F_FILE},
+                    {"train/dog.1.jpg", img.data, img.size, F_FILE}};
     path = join(dir, "dogs-vs-cats.zip");
-    write_archive(path, FMT_ZIP, outer, 1);
+    write_archive(path, FMT_ZIP, outer, 2);
     read_all(&g, path, DS_LAYOUT_AUTO, NULL);
-    ck_assert_int_lt(g.rc, 0);
-    ck_assert_msg(strstr(g.err, "dogs-vs-cats.zip:train.zip: read: "), "%s", g.err);
-    ck_assert_int_eq(g.n, 1);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    ck_assert_int_eq(g.n, 3);
+    expect(&g, 0, "train.zip:train/cat.1.jpg", "cat", "train");
+    ck_assert_msg(g.e[1]->stopped && strncmp(g.e[1]->name, "train.zip:", 10) == 0, "%s",
+                  g.e[1]->name);
+    ck_assert_msg(strstr(g.e[1]->reject, "dogs-vs-cats.zip:train.zip was not read"), "%s",
+                  g.e[1]->reject);
+    expect(&g, 2, "train/dog.1.jpg", "dog", "train");
     got_free(&g);
     free(z.data);
     blob_free(&img);
