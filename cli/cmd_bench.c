@@ -15,7 +15,6 @@
 #include "nn.h"
 #include "pl.h"
 
-
 /* ---- --json: one object per line, written by common's JSON writers ---- */
 
 static ck_buf json_begin(const char *bench)

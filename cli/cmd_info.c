@@ -148,6 +148,23 @@ static void print_human(json_t *root)
         }
     }
 
+    json_t *same = json_object_get(root, "same_names");
+    if (num(same, "names") > 0) {
+        printf("\nsame name twice: %lld names given to %lld entries of one source; every entry"
+               " is kept (extracting the archive would keep only the last)\n",
+               num(same, "names"), num(same, "entries"));
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(same, "examples"), i, e)
+        {
+            if (i == EXAMPLES_SHOWN) {
+                printf("  ...\n");
+                break;
+            }
+            printf("  %s (%lld entries)\n", str(e, "name"), num(e, "count"));
+        }
+    }
+
     printf("\nsources:\n");
     size_t i;
     json_t *s;

@@ -46,6 +46,10 @@ static const char help[] =
     "  --max-side N            shrink photos whose longest side exceeds N\n"
     "  --max-pixels N          refuse images declaring more pixels (default 89478485)\n"
     "  --max-entry-mb N        refuse entries larger than N MB (default 256)\n"
+    "  --max-total-mb N        refuse a dataset whose entries hold more than N MB\n"
+    "                          in all (default 2 GiB; 0: no limit)\n"
+    "  --max-entries N         refuse a dataset of more than N entries (default\n"
+    "                          1000000; 0: no limit)\n"
     "  --near-distance N       perceptual-hash distance of near duplicates (default 4)\n"
     "  --keep-leakage          report copies of training samples in later splits\n"
     "                          but keep them (default: removed from splits convkit makes)\n"
@@ -61,6 +65,8 @@ enum {
     OPT_MAX_SIDE,
     OPT_MAX_PIXELS,
     OPT_MAX_ENTRY,
+    OPT_MAX_TOTAL,
+    OPT_MAX_ENTRIES,
     OPT_NEAR,
     OPT_KEEP_LEAKAGE,
     OPT_POOL_TEST,
@@ -221,6 +227,8 @@ int cmd_prepare(int argc, char **argv)
         {"max-side", required_argument, 0, OPT_MAX_SIDE},
         {"max-pixels", required_argument, 0, OPT_MAX_PIXELS},
         {"max-entry-mb", required_argument, 0, OPT_MAX_ENTRY},
+        {"max-total-mb", required_argument, 0, OPT_MAX_TOTAL},
+        {"max-entries", required_argument, 0, OPT_MAX_ENTRIES},
         {"near-distance", required_argument, 0, OPT_NEAR},
         {"keep-leakage", no_argument, 0, OPT_KEEP_LEAKAGE},
         {"pool-test", no_argument, 0, OPT_POOL_TEST},
@@ -284,6 +292,19 @@ int cmd_prepare(int argc, char **argv)
                 return cli_usage(cmd, "--max-entry-mb: want a size in MB, got '%s'", optarg);
             }
             o.limits.max_entry_bytes = (uint64_t)(d * 1e6);
+            break;
+        case OPT_MAX_TOTAL:
+            if (cli_parse_double(optarg, &d) || d < 0 || d > 1e12) {
+                return cli_usage(cmd, "--max-total-mb: want a size in MB (0: no limit), got '%s'",
+                                 optarg);
+            }
+            o.limits.max_total_bytes = (uint64_t)(d * 1e6);
+            break;
+        case OPT_MAX_ENTRIES:
+            if (cli_parse_i64(optarg, &v)) {
+                return cli_usage(cmd, "--max-entries: want an integer >= 0, got '%s'", optarg);
+            }
+            o.limits.max_entries = (uint64_t)v;
             break;
         case OPT_NEAR:
             if (cli_parse_i64(optarg, &v) || v > 32) {

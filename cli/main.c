@@ -1,5 +1,12 @@
 /* main.c: the convkit command. Dispatches to one function per subcommand;
- * starts libvips once, before any thread. */
+ * starts libvips once, before any thread.
+ *
+ * LC_CTYPE follows the environment, so that libraries that convert text
+ * to the user's character set (file names in messages) can; the archive
+ * readers convert entry names to UTF-8 on their own whatever it is. Only
+ * LC_CTYPE: LC_NUMERIC would change the decimal point of every number
+ * printed or written to JSON and CSV. */
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +47,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    (void)setlocale(LC_CTYPE, ""); /* NOLINT(concurrency-mt-unsafe): before any thread */
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

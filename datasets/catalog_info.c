@@ -13,6 +13,11 @@
  *                   "size", "names": [...]}]}, "near": {same}},
  *    "leakage": {"exact", "near", "removed", "examples": [{"id", "name",
  *                "split", "kind", "removed", "leak_of", "leak_of_name"}]},
+ *    "same_names": {"names", "entries", "examples": [{"name", "count"}]},
+ *                                              a name given to more than one
+ *                                              entry of a source (zip and tar
+ *                                              allow it; extraction keeps the
+ *                                              last): every entry is kept
  *    "sources": [{"index", "path", "layout", "id_base", "entries", "hash",
  *                 "complete"}]}
  *
@@ -283,6 +288,32 @@ static void leakage(info *in)
     ck_buf_str(&in->b, "]},");
 }
 
+static void same_names(info *in)
+{
+    sqlite3_stmt *st = query(in, "SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n"
+                                 " FROM samples GROUP BY source_idx, name HAVING n > 1)");
+    int64_t names = 0, entries = 0;
+    if (next(in, st)) {
+        names = sqlite3_column_int64(st, 0);
+        entries = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    ck_buf_printf(&in->b, "\"same_names\":{\"names\":%lld,\"entries\":%lld,\"examples\":[",
+                  (long long)names, (long long)entries);
+    st = query(in, "SELECT name, count(*) AS n FROM samples GROUP BY source_idx, name"
+                   " HAVING n > 1 ORDER BY min(id) LIMIT ?");
+    if (st) {
+        sqlite3_bind_int(st, 1, REJECT_EXAMPLES);
+    }
+    for (int i = 0; next(in, st); i++) {
+        ck_buf_str(&in->b, i ? ",{\"name\":" : "{\"name\":");
+        ck_buf_json_str(&in->b, col_text(st, 0));
+        ck_buf_printf(&in->b, ",\"count\":%lld}", (long long)sqlite3_column_int64(st, 1));
+    }
+    sqlite3_finalize(st);
+    ck_buf_str(&in->b, "]},");
+}
+
 static void sources(info *in)
 {
     ck_buf_str(&in->b, "\"sources\":[");
@@ -337,6 +368,7 @@ int ds_catalog_info_json(ds_catalog *c, char **json, char *err, size_t errlen)
     groups(&in, "near", "near_group");
     ck_buf_str(&in.b, "},");
     leakage(&in);
+    same_names(&in);
     sources(&in);
     ck_buf_str(&in.b, "}");
     if (began) {

@@ -49,6 +49,12 @@ typedef struct ds_limits {
                                  streamed, never held, so they are not bounded by it */
     int max_nesting;          /* archives inside archives (Kaggle's train.zip is 1),
                                  deeper: refused with CK_ELIMIT (default 2) */
+    uint64_t max_total_bytes; /* the whole dataset's entry bytes (uncompressed), all
+                                 sources together: more is refused with CK_ELIMIT
+                                 (default 2 GiB; 0: no limit). An IDX file is
+                                 refused at open when its header declares more */
+    uint64_t max_entries;     /* the whole dataset's entries, likewise (default
+                                 1,000,000) */
 } ds_limits;
 
 /* The defaults above. */

@@ -63,6 +63,8 @@ ds_limits ds_limits_default(void)
         .max_pixels = IM_MAX_PIXELS,
         .max_entry_bytes = UINT64_C(256) << 20,
         .max_nesting = 2,
+        .max_total_bytes = UINT64_C(2) << 30,
+        .max_entries = 1000000,
     };
     return l;
 }
@@ -82,7 +84,11 @@ static int file_kind(const char *path, ds_layout *layout, char *err, size_t errl
         return KIND_HODA;
     }
     if (want == DS_LAYOUT_AUTO || want == DS_LAYOUT_IDX) {
-        int idx = src_idx_probe(path);
+        char gzwhy[160];
+        int idx = src_idx_probe(path, gzwhy, sizeof gzwhy);
+        if (idx == SRC_IDX_BAD_GZIP) {
+            return ck_err(err, errlen, CK_EFORMAT, "%s: open: %s", path, gzwhy);
+        }
         if (idx < 0) {
             char msg[128];
             return ck_err(err, errlen, CK_EIO, "%s: open: %s", path,

@@ -101,6 +101,21 @@ static int stream_open(idx_stream *s, const char *path, int hash)
     return 0;
 }
 
+/* zlib's reason, in words a user can act on. */
+static void gzip_why(const z_stream *z, char *why, size_t whylen)
+{
+    const char *m = z->msg ? z->msg : "bad data";
+    if (strcmp(m, "incorrect data check") == 0) {
+        snprintf(why, whylen, "gzip: bad CRC: the data is damaged");
+    } else if (strcmp(m, "incorrect length check") == 0) {
+        snprintf(why, whylen, "gzip: size mismatch: the trailer's length disagrees with the data");
+    } else if (strstr(m, "header") || strcmp(m, "unknown compression method") == 0) {
+        snprintf(why, whylen, "gzip: bad header: %s", m);
+    } else {
+        snprintf(why, whylen, "gzip: damaged data: %s", m);
+    }
+}
+
 /* Inflates up to n bytes into dst: the count (short only at the end) or a
  * negative code with why. */
 static ssize_t inflate_some(idx_stream *s, uint8_t *dst, size_t n, char *why, size_t whylen)
@@ -116,7 +131,10 @@ static ssize_t inflate_some(idx_stream *s, uint8_t *dst, size_t n, char *why, si
                 return CK_EIO;
             }
             if (r == 0) {
-                snprintf(why, whylen, "truncated gzip data");
+                if (s->z.avail_out < n) {
+                    break; /* give what was inflated; the next call says why it stops */
+                }
+                snprintf(why, whylen, "gzip: truncated: the file ends inside the compressed data");
                 return CK_EFORMAT;
             }
             s->z.next_in = (Bytef *)p;
@@ -141,7 +159,7 @@ static ssize_t inflate_some(idx_stream *s, uint8_t *dst, size_t n, char *why, si
                 inflateReset(&s->z);
             }
         } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
-            snprintf(why, whylen, "gzip: %s", s->z.msg ? s->z.msg : "bad data");
+            gzip_why(&s->z, why, whylen);
             return CK_EFORMAT;
         }
     }
@@ -198,14 +216,20 @@ static ssize_t stream_skip(idx_stream *s, uint64_t n, char *why, size_t whylen)
     return (ssize_t)done;
 }
 
-int src_idx_probe(const char *path)
+int src_idx_probe(const char *path, char *why, size_t whylen)
 {
     idx_stream s;
-    char why[64];
     uint8_t h[4] = {0};
     int rc = stream_open(&s, path, 0);
-    ssize_t n = rc ? rc : stream_read(&s, h, 4, why, sizeof why);
+    int gz = s.gz;
+    ssize_t n = rc ? rc : stream_read(&s, h, 4, why, whylen);
     stream_close(&s);
+    if (n == CK_EFORMAT && gz) {
+        return SRC_IDX_BAD_GZIP;
+    }
+    if (n == CK_EIO) {
+        return -EIO;
+    }
     if (n < 0) {
         return n == CK_EFORMAT ? 0 : (int)n;
     }
@@ -296,6 +320,16 @@ int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *er
         (pixels && x->count > (UINT64_MAX - 16) / pixels)) {
         rc = ck_err(err, errlen, CK_EFORMAT, "%s: header: %u images of %ux%u pixels", path,
                     (unsigned)x->count, (unsigned)x->rows, (unsigned)x->cols);
+        goto fail;
+    }
+    if ((lim->max_entries && (uint64_t)x->count > lim->max_entries) ||
+        (lim->max_total_bytes && pixels * x->count > lim->max_total_bytes)) {
+        rc = ck_err(err, errlen, CK_ELIMIT,
+                    "%s: header: %u images of %ux%u (%llu bytes) exceed the dataset limit (%llu "
+                    "entries, %llu bytes; see --max-entries, --max-total-mb)",
+                    path, (unsigned)x->count, (unsigned)x->rows, (unsigned)x->cols,
+                    (unsigned long long)(pixels * x->count), (unsigned long long)lim->max_entries,
+                    (unsigned long long)lim->max_total_bytes);
         goto fail;
     }
     uint64_t want = 16 + pixels * x->count;

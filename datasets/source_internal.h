@@ -200,9 +200,11 @@ int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *er
 int src_idx_next(src_idx *x, ds_entry **out, char *err, size_t errlen);
 void src_idx_digest(src_idx *x, XXH3_state_t *into); /* after the end */
 void src_idx_close(src_idx *x);                      /* NULL is a no-op */
+enum { SRC_IDX_BAD_GZIP = 2 };
 /* The IDX type of a file: 3 (images, magic 0x00000803), 1 (labels,
- * 0x00000801), 0 (not IDX), raw or gzip'd; negative -errno. */
-int src_idx_probe(const char *path);
+ * 0x00000801), 0 (not IDX), raw or gzip'd; SRC_IDX_BAD_GZIP for a gzip
+ * file whose first bytes cannot be inflated (why says how); -errno. */
+int src_idx_probe(const char *path, char *why, size_t whylen);
 
 int src_hoda_open(src_hoda **out, const char *path, const ds_limits *lim, XXH3_state_t *xx,
                   char *err, size_t errlen);

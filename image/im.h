@@ -35,6 +35,16 @@
  * by default and augment/ refuses always. */
 #define IM_MAX_PIXELS 89478485ull
 
+/* JPEGs with more scans than this are refused before decoding: each
+ * progressive scan is a pass over the whole image, so 10,000 tiny scans
+ * cost seconds (libjpeg-turbo 3's TJPARAM_SCANLIMIT; the turbojpeg 2 API
+ * in use here has none, so the scans are counted). Real progressive JPEGs
+ * have about 10. */
+#define IM_MAX_JPEG_SCANS 500
+
+/* The number of start-of-scan markers in a JPEG's n bytes. */
+int64_t im_jpeg_scans(const void *data, size_t n);
+
 /* ---- set-up ------------------------------------------------------------ */
 
 /* Starts libvips (once per process, before any thread; thread-safe against

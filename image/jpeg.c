@@ -34,6 +34,18 @@ struct im_jpeg {
     size_t cap;
 };
 
+int64_t im_jpeg_scans(const void *data, size_t n)
+{
+    /* In entropy-coded data an 0xFF is followed by 0x00 (stuffing) or a
+     * restart marker, so FF DA is always a real start of scan. */
+    const uint8_t *d = data;
+    int64_t scans = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        scans += d[i] == 0xFF && d[i + 1] == 0xDA;
+    }
+    return scans;
+}
+
 int im_is_jpeg(const void *data, size_t n)
 {
     const uint8_t *d = data;

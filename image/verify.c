@@ -221,7 +221,14 @@ int im_verify(const void *data, size_t size, uint64_t max_pixels, int min_side, 
 
     VipsImage *im = NULL;
     int w = 0, h = 0;
-    if (strcmp(nickname, "jpegload_buffer") == 0 && im_jpeg_size(data, size, &w, &h)) {
+    int is_jpeg = strcmp(nickname, "jpegload_buffer") == 0;
+    int64_t scans = is_jpeg ? im_jpeg_scans(data, size) : 0;
+    if (scans > IM_MAX_JPEG_SCANS) {
+        return reject(reason, reasonlen,
+                      "JPEG with %lld scans (more than %d: refused as too costly to decode)",
+                      (long long)scans, IM_MAX_JPEG_SCANS);
+    }
+    if (is_jpeg && im_jpeg_size(data, size, &w, &h)) {
         if ((uint64_t)w * (uint64_t)h > max_pixels) {
             return reject(reason, reasonlen, "declared size %dx%d exceeds the pixel limit", w, h);
         }

@@ -93,15 +93,16 @@ typedef struct ingest {
     ds_check_opts check;
 
     /* Reader thread only. */
-    ds_catalog *lookup; /* read-only connection for ds_catalog_has */
-    int cur;            /* source being read */
-    ds_source *src;     /* open source, NULL between sources */
-    int src_ended;      /* src has no more entries: END is next */
-    int64_t batched[2]; /* batches made, entries in them */
-    int64_t base;       /* id base of cur */
-    int64_t count;      /* entries of cur so far */
-    int64_t stopped;    /* entries marked stopped (read by the writer after the join) */
-    char stop[512];     /* the first of them: "name: reason" */
+    ds_catalog *lookup;                  /* read-only connection for ds_catalog_has */
+    int cur;                             /* source being read */
+    ds_source *src;                      /* open source, NULL between sources */
+    int src_ended;                       /* src has no more entries: END is next */
+    int64_t batched[2];                  /* batches made, entries in them */
+    int64_t base;                        /* id base of cur */
+    int64_t count;                       /* entries of cur so far */
+    uint64_t total_entries, total_bytes; /* of every source so far, for ds_limits */
+    int64_t stopped; /* entries marked stopped (read by the writer after the join) */
+    char stop[512];  /* the first of them: "name: reason" */
 
     /* Written by the reader and workers, read by the writer. */
     atomic_llong read, checked, skipped;
@@ -162,6 +163,19 @@ static int read_batch(ingest *in, item **out, char *err, size_t errlen)
             break;
         }
         int64_t id = in->base + in->count++;
+        const ds_limits *lim = &in->o->limits;
+        in->total_entries++;
+        in->total_bytes += e->size;
+        if ((lim->max_entries && in->total_entries > lim->max_entries) ||
+            (lim->max_total_bytes && in->total_bytes > lim->max_total_bytes)) {
+            ds_entry_free(e);
+            item_free(NULL, it);
+            return ck_err(err, errlen, CK_ELIMIT,
+                          "%s: the sources hold more than the dataset limit (%llu entries, %llu "
+                          "bytes; raise it with --max-entries, --max-total-mb)",
+                          in->o->sources[in->cur], (unsigned long long)lim->max_entries,
+                          (unsigned long long)lim->max_total_bytes);
+        }
         if (e->stopped && in->stopped++ == 0) {
             snprintf(in->stop, sizeof in->stop, "%s: %s", e->name, e->reject ? e->reject : "");
         }
@@ -205,7 +219,19 @@ static int reader_produce(void *user, int64_t seq, void **out, char *err, size_t
         item *it;
         int rc;
         if (!in->src) {
-            rc = ds_source_open(&in->src, o->sources[in->cur], o->layout, &o->limits, err, errlen);
+            /* What is left of the dataset limits, so that an IDX header
+             * declaring more is refused before anything is inflated. */
+            ds_limits lim = o->limits;
+            if (lim.max_entries) {
+                lim.max_entries =
+                    lim.max_entries > in->total_entries ? lim.max_entries - in->total_entries : 1;
+            }
+            if (lim.max_total_bytes) {
+                lim.max_total_bytes = lim.max_total_bytes > in->total_bytes
+                                          ? lim.max_total_bytes - in->total_bytes
+                                          : 1;
+            }
+            rc = ds_source_open(&in->src, o->sources[in->cur], o->layout, &lim, err, errlen);
             if (rc == 0) {
                 rc = item_new(&it, ITEM_BEGIN, in->cur, err, errlen);
             }
