@@ -11,6 +11,14 @@
  * handle that seeks over entry data (a zip costs one small read per entry;
  * a tar.gz costs one decompression) or an lstat walk of the directory.
  *
+ * IDX and HODA files inside a directory (Fashion-MNIST's folder of four
+ * .gz files) are read as they are when given alone: a file whose name
+ * holds "idx" or "ubyte" and whose magic number says IDX images is opened
+ * with its labels file beside it and gives its entries, labelled and split
+ * by the IDX rules; an IDX labels file is consumed by its images file and
+ * skipped; a *.cdb file is read as HODA. The directory hash takes the
+ * file's name, NUL, then the IDX digests or the .cdb bytes.
+ *
  * Damage: an archive level that cannot be read further (libarchive's
  * fatal errors: a cut file, a 2 MB pax header) is closed and replaced by
  * one entry marked stopped that says after how many entries and why; what
@@ -53,7 +61,9 @@ struct src_tree {
     src_walk *walk;
     level *lv;
     int nlv, cap_lv;
-    int drop_top; /* the top level stopped: pop it before the next item */
+    int drop_top;   /* the top level stopped: pop it before the next item */
+    src_idx *idx;   /* an IDX file of the directory being read, or NULL */
+    src_hoda *hoda; /* a .cdb file of the directory being read, or NULL */
 };
 
 static void hash_u64(XXH3_state_t *xx, uint64_t v)
@@ -215,6 +225,8 @@ void src_tree_close(src_tree *t)
         pop_level(t);
     }
     free(t->lv);
+    src_idx_close(t->idx);
+    src_hoda_close(t->hoda);
     src_walk_close(t->walk);
     free(t->path);
     free(t);
@@ -489,11 +501,78 @@ static int stop_entry(src_tree *t, level *top, const char *why, ds_entry **out, 
     return 1;
 }
 
+/* For a regular file of the directory walk: 1 when it is an IDX or HODA
+ * file, now open in t->idx or t->hoda (or an IDX labels file, skipped: its
+ * images file reads it); 0 when it is neither; or an error. */
+static int open_digits(src_tree *t, const src_item *it, char *err, size_t errlen)
+{
+    const char *base = src_basename(it->path);
+    size_t bl = strlen(base);
+    int cdb = bl >= 4 && src_word_eq(base + bl - 4, 4, ".cdb");
+    int idx_name = 0;
+    for (size_t i = 0; i + 3 <= bl && !idx_name; i++) {
+        idx_name =
+            src_word_eq(base + i, 3, "idx") || (i + 5 <= bl && src_word_eq(base + i, 5, "ubyte"));
+    }
+    if (!cdb && !idx_name) {
+        return 0;
+    }
+    char *full = join3(t->path, "/", it->path);
+    if (!full) {
+        return ck_err(err, errlen, CK_ENOMEM, "%s: open: out of memory", t->path);
+    }
+    int rc = 0;
+    if (idx_name) {
+        char why[160];
+        int kind = src_idx_probe(full, why, sizeof why);
+        if (kind == 1) {
+            rc = 1;
+        } else if (kind == 3) {
+            XXH3_128bits_update(t->xx, it->path, it->len + 1);
+            rc = src_idx_open(&t->idx, full, &t->lim, err, errlen);
+            rc = rc ? rc : 1;
+        }
+    }
+    if (rc == 0 && cdb) {
+        XXH3_128bits_update(t->xx, it->path, it->len + 1);
+        rc = src_hoda_open(&t->hoda, full, &t->lim, t->xx, err, errlen);
+        rc = rc ? rc : 1;
+    }
+    free(full);
+    return rc;
+}
+
+/* The next entry of an open IDX or HODA file: 1, 0 when it ended (closed),
+ * or an error. */
+static int next_digit(src_tree *t, ds_entry **out, char *err, size_t errlen)
+{
+    int rc;
+    if (t->idx) {
+        if ((rc = src_idx_next(t->idx, out, err, errlen)) == 0) {
+            src_idx_digest(t->idx, t->xx);
+            src_idx_close(t->idx);
+            t->idx = NULL;
+        }
+        return rc;
+    }
+    if ((rc = src_hoda_next(t->hoda, out, err, errlen)) == 0) {
+        src_hoda_close(t->hoda);
+        t->hoda = NULL;
+    }
+    return rc;
+}
+
 int src_tree_next(src_tree *t, ds_entry **out, char *err, size_t errlen)
 {
     *out = NULL;
     for (;;) {
         int rc;
+        if (t->idx || t->hoda) {
+            if ((rc = next_digit(t, out, err, errlen)) != 0) {
+                return rc;
+            }
+            continue;
+        }
         if (t->drop_top) {
             t->drop_top = 0;
             if ((rc = end_level(t, err, errlen)) != 0) {
@@ -562,7 +641,16 @@ int src_tree_next(src_tree *t, ds_entry **out, char *err, size_t errlen)
                 return rc;
             }
             continue;
-        default: return make_entry(t, top, &it, &v, out, err, errlen);
+        default:
+            if (!top && it.type == SRC_FILE && !v.reject) {
+                if ((rc = open_digits(t, &it, err, errlen)) < 0) {
+                    return rc;
+                }
+                if (rc == 1) {
+                    continue; /* its entries come next (none for a labels file) */
+                }
+            }
+            return make_entry(t, top, &it, &v, out, err, errlen);
         }
     }
 }

@@ -142,6 +142,33 @@ expect_status 0 "JPEG of 600 scans" "$convkit" prepare-dataset scans -o scans.db
 expect_eq "$(reasons scans.db)" "cls/scans.jpg = JPEG with 600 scans (more than 500: refused as too costly to decode)" \
   "refused for its scans"
 
+# -- IDX and HODA files inside a folder are read as when given alone
+fm=/usr/share/datasets/fashion-mnist
+if [ -f $fm/train-images-idx3-ubyte.gz ]; then
+  expect_status 0 "the Fashion-MNIST folder" "$convkit" prepare-dataset $fm -o fmdir.db -q
+  expect_eq "$(sqlite3 fmdir.db "SELECT split || ':' || count(*) FROM samples WHERE status = 'ok' GROUP BY split ORDER BY split" | tr '\n' ' ')" \
+    "test:10000 train:60000 " "60,000 + 10,000 labelled digits, no reject"
+  expect_eq "$(sqlite3 fmdir.db "SELECT count(*) FROM samples WHERE status <> 'ok'")" 0 "the labels files are not samples"
+else
+  echo "note: dataset-fashion-mnist not installed, skipped"
+fi
+if need_shared hoda/RemainingSamples.cdb; then
+  mkdir -p hodadir && cp "$shared/hoda/RemainingSamples.cdb" hodadir/
+  expect_status 0 "a folder holding a .cdb file" "$convkit" prepare-dataset hodadir -o hodadir.db -q
+  expect_eq "$(sqlite3 hodadir.db "SELECT count(*) FROM samples WHERE status = 'ok' AND label IS NOT NULL")" \
+    22352 "its 22,352 labelled digits"
+  # -- the summary states the catalog's numbers, as info does
+  expect_status 0 "HODA with a fraction split" "$convkit" prepare-dataset "$shared/hoda/RemainingSamples.cdb" \
+    -o hoda.db -q --split train=0.8,validation=0.1,test=0.1
+  kept=$(sed -n 's/.* entries, \([0-9,]*\) images kept, .*/\1/p' "$work/out")
+  "$convkit" info hoda.db > info.txt
+  leak=$(sed -n 's/.* rejected, \([0-9,]*\) removed as leakage.*/\1/p' info.txt)
+  grep -q "entries [0-9,]*: $kept images, " info.txt && grep -q "removed as leakage" "$work/out" &&
+    grep -q " $leak removed as leakage" "$work/out" &&
+    ok "the summary states info's numbers ($kept kept, $leak removed)" ||
+    fail "summary and info disagree" "$(head -1 "$work/out") / $(sed -n 2p info.txt)"
+fi
+
 # -- an input with nothing readable fails; a failed prepare blocks nothing
 mkdir -p empty
 expect_status 1 "an empty folder" "$convkit" prepare-dataset empty -o empty.db -q
