@@ -976,6 +976,235 @@ START_TEST(idx_corrupt)
 }
 END_TEST
 
+/* ---- hostile and damaged archives --------------------------------------- */
+
+static size_t find_bytes(const uint8_t *p, size_t n, const char *what, size_t wn, int last)
+{
+    size_t at = n;
+    for (size_t i = 0; i + wn <= n; i++) {
+        if (memcmp(p + i, what, wn) == 0) {
+            at = i;
+            if (!last) {
+                break;
+            }
+        }
+    }
+    ck_assert_uint_lt(at, n);
+    return at;
+}
+
+START_TEST(names_are_bytes)
+{
+    /* The test process never calls setlocale: the C locale, in which
+     * libarchive could not convert a zip's UTF-8 names. */
+    char dir[512];
+    ck_test_tmpdir(dir, sizeof dir);
+    blob img = make_image(8, 8, 50, 0);
+    const char *path = join(dir, "names.zip");
+    struct archive *a = writer(FMT_ZIP);
+    ck_assert(archive_write_set_options(a, "hdrcharset=UTF-8") == ARCHIVE_OK);
+    ck_assert(archive_write_open_filename(a, path) == ARCHIVE_OK);
+    const char *names[] = {"\xE7\x8C\xAB/1.jpg", "caf\xC3\xA9/2.jpg"};
+    for (int i = 0; i < 2; i++) {
+        struct archive_entry *ae = archive_entry_new();
+        archive_entry_update_pathname_utf8(ae, names[i]);
+        archive_entry_set_filetype(ae, AE_IFREG);
+        archive_entry_set_perm(ae, 0644);
+        archive_entry_set_size(ae, (la_int64_t)img.size);
+        ck_assert_msg(archive_write_header(a, ae) == ARCHIVE_OK, "%s", archive_error_string(a));
+        ck_assert(archive_write_data(a, img.data, img.size) == (la_ssize_t)img.size);
+        archive_entry_free(ae);
+    }
+    ck_assert(archive_write_close(a) == ARCHIVE_OK);
+    archive_write_free(a);
+    got g;
+    read_all(&g, path, DS_LAYOUT_AUTO, NULL);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    ck_assert_int_eq(g.n, 2);
+    expect(&g, 0, names[0], "\xE7\x8C\xAB", NULL);
+    expect(&g, 1, names[1], "caf\xC3\xA9", NULL);
+    got_free(&g);
+
+    /* Bytes that are not UTF-8 and control characters: kept, escaped. */
+    path = join(dir, "bytes.tar");
+    fent e[] = {{"a/x\xFF.jpg", img.data, img.size, F_FILE},
+                {"a/c\x01.jpg", img.data, img.size, F_FILE},
+                {"train/.", img.data, img.size, F_FILE},
+                {"b/ok.jpg", img.data, img.size, F_FILE}};
+    write_archive(path, FMT_TAR, e, 4);
+    read_all(&g, path, DS_LAYOUT_AUTO, NULL);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    ck_assert_int_eq(g.n, 4);
+    expect(&g, 0, "a/x\\xFF.jpg", "a", NULL);
+    expect(&g, 1, "a/c\\x01.jpg", "a", NULL);
+    expect_reject(&g, 2, "train/.", "unsafe name (no file name: ends in '/' or '/.')");
+    expect(&g, 3, "b/ok.jpg", "b", NULL);
+    got_free(&g);
+    blob_free(&img);
+}
+END_TEST
+
+START_TEST(refused_names_do_not_vote)
+{
+    char dir[512];
+    ck_test_tmpdir(dir, sizeof dir);
+    blob img = make_image(8, 8, 50, 0);
+    static char longname[5000];
+    for (size_t i = 0; i + 2 < sizeof longname; i += 2) {
+        memcpy(longname + i, "d/", 2);
+    }
+    memcpy(longname + sizeof longname - 8, "x.jpg", 6);
+    fent e[] = {{"train/cat.1001.jpg", img.data, img.size, F_FILE},
+                {"train/dog.1001.jpg", img.data, img.size, F_FILE},
+                {"../evil/x.jpg", img.data, img.size, F_FILE},
+                {"/abs/y.jpg", img.data, img.size, F_FILE},
+                {longname, img.data, img.size, F_FILE}};
+    const char *path = join(dir, "train.tar");
+    write_archive(path, FMT_TAR, e, 5);
+    got g;
+    read_all(&g, path, DS_LAYOUT_AUTO, NULL);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    ck_assert_int_eq(g.layout, DS_LAYOUT_KAGGLE);
+    expect(&g, 0, "train/cat.1001.jpg", "cat", "train");
+    expect(&g, 1, "train/dog.1001.jpg", "dog", "train");
+    expect_reject(&g, 2, "../evil/x.jpg", "unsafe name ('..' component)");
+    expect_reject(&g, 3, "/abs/y.jpg", "unsafe name (absolute path)");
+    ck_assert_str_eq(g.e[4]->reject, "unsafe name (longer than 4096 bytes)");
+    got_free(&g);
+    blob_free(&img);
+}
+END_TEST
+
+START_TEST(damage_is_recorded)
+{
+    char dir[512];
+    ck_test_tmpdir(dir, sizeof dir);
+    blob img = make_image(8, 8, 50, 0);
+    fent e[] = {{"cat/1.jpg", img.data, img.size, F_FILE},
+                {"cat/2.jpg", img.data, img.size, F_FILE},
+                {"dog/1.jpg", img.data, img.size, F_FILE}};
+    /* A tar whose second header fails its checksum. */
+    const char *path = join(dir, "sum.tar");
+    write_archive(path, FMT_TAR, e, 3);
+    blob f = read_file(path);
+    uint8_t *p = f.data;
+    size_t n = f.size;
+    size_t second = 512 + (img.size + 511) / 512 * 512;
+    p[second + 148] ^= 1;
+    write_file(path, p, n);
+    free(p);
+    got g;
+    read_all(&g, path, DS_LAYOUT_FOLDERS, NULL);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    ck_assert_int_eq(g.n, 3);
+    expect(&g, 0, "cat/1.jpg", "cat", NULL);
+    char name[64];
+    snprintf(name, sizeof name, "(damaged header at byte %zu)", second);
+    ck_assert_str_eq(g.e[1]->name, name);
+    ck_assert_msg(g.e[1]->reject && strstr(g.e[1]->reject, "Damaged tar archive"), "%s",
+                  g.e[1]->reject);
+    expect(&g, 2, "dog/1.jpg", "dog", NULL);
+    got_free(&g);
+
+    /* A zip whose central directory is garbage: read by its local headers. */
+    path = join(dir, "cd.zip");
+    write_archive(path, FMT_ZIP, e, 3);
+    f = read_file(path);
+    p = f.data;
+    n = f.size;
+    size_t from = find_bytes(p, n, "PK\x01\x02", 4, 0), to = find_bytes(p, n, "PK\x05\x06", 4, 1);
+    memset(p + from, 'Z', to - from);
+    write_file(path, p, n);
+    free(p);
+    read_all(&g, path, DS_LAYOUT_AUTO, NULL);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    ck_assert_int_eq(g.n, 4);
+    expect_reject(&g, 0, "(central directory)", "central directory: 0 of 3 entries listed");
+    expect(&g, 1, "cat/1.jpg", "cat", NULL);
+    expect(&g, 2, "cat/2.jpg", "cat", NULL);
+    expect(&g, 3, "dog/1.jpg", "dog", NULL);
+    got_free(&g);
+    blob_free(&img);
+}
+END_TEST
+
+START_TEST(idx_limits_and_gzip_damage)
+{
+    char dir[512];
+    ck_test_tmpdir(dir, sizeof dir);
+    got g;
+    /* A header declaring more than the dataset limit: refused at open. */
+    write_idx(dir, "bomb", 4, 1, 0);
+    ds_limits lim = ds_limits_default();
+    lim.max_total_bytes = 20;
+    read_all(&g, join(dir, "bomb-images-idx3-ubyte.gz"), DS_LAYOUT_AUTO, &lim);
+    ck_assert_int_eq(g.rc, CK_ELIMIT);
+    ck_assert_msg(strstr(g.err, "bomb-images-idx3-ubyte.gz: header: 4 images of 2x3 (24 bytes) "
+                                "exceed the dataset limit"),
+                  "%s", g.err);
+    lim = ds_limits_default();
+    lim.max_entries = 3;
+    read_all(&g, join(dir, "bomb-images-idx3-ubyte.gz"), DS_LAYOUT_AUTO, &lim);
+    ck_assert_int_eq(g.rc, CK_ELIMIT);
+    lim.max_entries = 4;
+    read_all(&g, join(dir, "bomb-images-idx3-ubyte.gz"), DS_LAYOUT_AUTO, &lim);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    got_free(&g);
+
+    /* Gzip damage is named: a bad CRC, a size mismatch, a cut file. */
+    write_idx(dir, "dmg", 40, 1, 0);
+    const char *ip = join(dir, "dmg-images-idx3-ubyte.gz");
+    blob gf = read_file(ip);
+    uint8_t *good = gf.data;
+    size_t n = gf.size;
+    const struct {
+        size_t at, keep;
+        const char *why;
+    } cases[] = {{n - 8, n, "gzip: bad CRC"},
+                 {n - 4, n, "gzip: size mismatch"},
+                 {0, n - 20, "gzip: truncated"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t *p = malloc(n);
+        memcpy(p, good, n);
+        if (cases[i].keep == n) {
+            p[cases[i].at] ^= 1;
+        }
+        write_file(ip, p, cases[i].keep);
+        free(p);
+        read_all(&g, ip, DS_LAYOUT_AUTO, NULL);
+        ck_assert_int_eq(g.rc, CK_EFORMAT);
+        ck_assert_msg(strstr(g.err, cases[i].why) && strstr(g.err, "dmg-images-idx3-ubyte.gz"),
+                      "%s", g.err);
+        got_free(&g);
+    }
+    free(good);
+}
+END_TEST
+
+START_TEST(digits_in_directory)
+{
+    char dir[512];
+    ck_test_tmpdir(dir, sizeof dir);
+    write_idx(dir, "train", 3, 1, 0);
+    write_idx(dir, "t10k", 2, 0, 0);
+    got g;
+    read_all(&g, dir, DS_LAYOUT_AUTO, NULL);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    ck_assert_int_eq(g.n, 5);
+    expect(&g, 0, "t10k-images-idx3-ubyte#0", "0", "test");
+    expect(&g, 1, "t10k-images-idx3-ubyte#1", "1", "test");
+    expect(&g, 2, "train-images-idx3-ubyte.gz#0", "0", "train");
+    expect(&g, 4, "train-images-idx3-ubyte.gz#2", "2", "train");
+    ck_assert_int_eq(g.e[4]->kind, DS_ENTRY_RAW);
+    char h1[33];
+    memcpy(h1, g.hash, sizeof h1);
+    got_free(&g);
+    read_all(&g, dir, DS_LAYOUT_AUTO, NULL);
+    ck_assert_str_eq(g.hash, h1);
+    got_free(&g);
+}
+END_TEST
+
 /* ---- HODA -------------------------------------------------------------- */
 
 typedef struct cdb {
@@ -1100,6 +1329,11 @@ static Suite *source_suite(void)
     tcase_add_test(t, idx_raw_and_gz);
     tcase_add_test(t, idx_corrupt);
     tcase_add_test(t, hoda_records);
+    tcase_add_test(t, names_are_bytes);
+    tcase_add_test(t, refused_names_do_not_vote);
+    tcase_add_test(t, damage_is_recorded);
+    tcase_add_test(t, idx_limits_and_gzip_damage);
+    tcase_add_test(t, digits_in_directory);
     suite_add_tcase(s, t);
     return s;
 }
