@@ -584,7 +584,9 @@ int src_tree_next(src_tree *t, ds_entry **out, char *err, size_t errlen)
         char why[200];
         if (top) {
             rc = src_arc_next(top->arc, &it, why, sizeof why);
-            if (rc == CK_EFORMAT) {
+            if (rc == CK_EFORMAT && (top->items > 0 || top->depth > 0)) {
+                /* A source file that gives no entry at all is no archive:
+                 * that stays an error. */
                 return stop_entry(t, top, why, out, err, errlen);
             }
             if (rc < 0) {
