@@ -148,6 +148,17 @@ static void print_human(json_t *root)
         }
     }
 
+    json_t *dec = json_object_get(root, "decoding");
+    if (num(dec, "exif_rotated") > 0) {
+        printf("\n%lld JPEGs carry an EXIF orientation other than upright: it is ignored when"
+               " they are decoded (as Keras's loaders do)\n",
+               num(dec, "exif_rotated"));
+    }
+    if (num(dec, "alpha") > 0) {
+        printf("%s%lld images have an alpha channel: it is dropped when they are decoded\n",
+               num(dec, "exif_rotated") > 0 ? "" : "\n", num(dec, "alpha"));
+    }
+
     json_t *same = json_object_get(root, "same_names");
     if (num(same, "names") > 0) {
         printf("\nsame name twice: %lld names given to %lld entries of one source; every entry"

@@ -13,6 +13,10 @@
  *                   "size", "names": [...]}]}, "near": {same}},
  *    "leakage": {"exact", "near", "removed", "examples": [{"id", "name",
  *                "split", "kind", "removed", "leak_of", "leak_of_name"}]},
+ *    "decoding": {"exif_rotated", "alpha"}   ok samples whose EXIF orientation
+ *                                              is not 1 (ignored when decoded)
+ *                                              and samples with an alpha channel
+ *                                              (dropped when decoded)
  *    "same_names": {"names", "entries", "examples": [{"name", "count"}]},
  *                                              a name given to more than one
  *                                              entry of a source (zip and tar
@@ -31,6 +35,7 @@
 #include <string.h>
 
 #include "ds_internal.h"
+#include "im.h"
 
 enum {
     REJECT_EXAMPLES = 20,
@@ -288,6 +293,46 @@ static void leakage(info *in)
     ck_buf_str(&in->b, "]},");
 }
 
+enum { EXIF_HEAD = 64 * 1024 }; /* EXIF lies in a JPEG's first 64 KiB */
+
+/* Reads the head of every ok JPEG's stored bytes for its EXIF orientation:
+ * incremental blob reads touch only the first pages of each. */
+static int64_t exif_rotated(info *in)
+{
+    sqlite3_stmt *st = query(in, "SELECT id FROM samples WHERE status = 'ok'"
+                                 " AND format = 'jpeg' ORDER BY id");
+    uint8_t *head = malloc(EXIF_HEAD);
+    int64_t rotated = 0;
+    while (head && next(in, st)) {
+        sqlite3_blob *b;
+        if (sqlite3_blob_open(in->c->db, "main", "blobs", "data", sqlite3_column_int64(st, 0), 0,
+                              &b) != SQLITE_OK) {
+            continue; /* kept as a file, or no blob: nothing to tell */
+        }
+        int n = sqlite3_blob_bytes(b);
+        n = n < EXIF_HEAD ? n : EXIF_HEAD;
+        if (sqlite3_blob_read(b, head, n, 0) == SQLITE_OK) {
+            int o = im_jpeg_orientation(head, (size_t)n);
+            rotated += o > 1;
+        }
+        sqlite3_blob_close(b);
+    }
+    if (!head) {
+        in->b.oom = 1;
+    }
+    free(head);
+    sqlite3_finalize(st);
+    return rotated;
+}
+
+static void decoding(info *in)
+{
+    ck_buf_printf(&in->b, "\"decoding\":{\"exif_rotated\":%lld,", (long long)exif_rotated(in));
+    ck_buf_printf(&in->b, "\"alpha\":%lld},",
+                  (long long)scalar(in, "SELECT count(*) FROM samples WHERE status = 'ok'"
+                                        " AND bands IN (2, 4) AND format <> 'jpeg'"));
+}
+
 static void same_names(info *in)
 {
     sqlite3_stmt *st = query(in, "SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n"
@@ -368,6 +413,7 @@ int ds_catalog_info_json(ds_catalog *c, char **json, char *err, size_t errlen)
     groups(&in, "near", "near_group");
     ck_buf_str(&in.b, "},");
     leakage(&in);
+    decoding(&in);
     same_names(&in);
     sources(&in);
     ck_buf_str(&in.b, "}");

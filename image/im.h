@@ -45,6 +45,11 @@
 /* The number of start-of-scan markers in a JPEG's n bytes. */
 int64_t im_jpeg_scans(const void *data, size_t n);
 
+/* The EXIF orientation (1..8) in the first n bytes of a JPEG, 0 when it
+ * has none (or they are not a JPEG). Decoding ignores it, as Keras's
+ * loaders do; this only tells. */
+int im_jpeg_orientation(const void *data, size_t n);
+
 /* ---- set-up ------------------------------------------------------------ */
 
 /* Starts libvips (once per process, before any thread; thread-safe against

@@ -24,6 +24,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <turbojpeg.h>
 
 #include "im.h"
@@ -33,6 +34,68 @@ struct im_jpeg {
     uint8_t *buf;
     size_t cap;
 };
+
+/* TIFF numbers of either byte order. */
+static unsigned tiff16(const uint8_t *p, int be)
+{
+    return be ? (unsigned)p[0] << 8 | p[1] : (unsigned)p[1] << 8 | p[0];
+}
+
+static uint32_t tiff32(const uint8_t *p, int be)
+{
+    return be ? (uint32_t)tiff16(p, 1) << 16 | tiff16(p + 2, 1)
+              : (uint32_t)tiff16(p + 2, 0) << 16 | tiff16(p, 0);
+}
+
+/* Tag 0x0112 of IFD0 of the n bytes of TIFF at t; 0 when absent. */
+static int tiff_orientation(const uint8_t *t, size_t n)
+{
+    if (n < 8 || !((t[0] == 'I' && t[1] == 'I') || (t[0] == 'M' && t[1] == 'M'))) {
+        return 0;
+    }
+    int be = t[0] == 'M';
+    uint32_t ifd = tiff32(t + 4, be);
+    if (tiff16(t + 2, be) != 42 || ifd > n - 2) {
+        return 0;
+    }
+    unsigned count = tiff16(t + ifd, be);
+    for (unsigned k = 0; k < count && ifd + 2 + 12 * (size_t)(k + 1) <= n; k++) {
+        const uint8_t *e = t + ifd + 2 + 12 * (size_t)k;
+        if (tiff16(e, be) == 0x0112 && tiff16(e + 2, be) == 3) {
+            unsigned v = tiff16(e + 8, be);
+            return v >= 1 && v <= 8 ? (int)v : 0;
+        }
+    }
+    return 0;
+}
+
+int im_jpeg_orientation(const void *data, size_t n)
+{
+    const uint8_t *d = data;
+    size_t i = 2;
+    if (!im_is_jpeg(data, n)) {
+        return 0;
+    }
+    while (i + 4 <= n && d[i] == 0xFF) {
+        unsigned marker = d[i + 1];
+        if (marker == 0xFF) {
+            i++; /* fill byte */
+            continue;
+        }
+        if (marker == 0xDA || marker == 0xD9) {
+            break; /* EXIF comes before the image data */
+        }
+        size_t len = (size_t)d[i + 2] << 8 | d[i + 3];
+        if (len < 2 || i + 2 + len > n) {
+            break;
+        }
+        if (marker == 0xE1 && len >= 8 && memcmp(d + i + 4, "Exif\0\0", 6) == 0) {
+            return tiff_orientation(d + i + 10, len - 8);
+        }
+        i += 2 + len;
+    }
+    return 0;
+}
 
 int64_t im_jpeg_scans(const void *data, size_t n)
 {

@@ -10,7 +10,7 @@ need_shared alien-vs-predator/train || { finish; exit; }
 export AVP=$shared/alien-vs-predator/train
 
 python3 - <<'EOF' || fail "fixtures could not be made"
-import gzip, io, os, struct, tarfile, warnings, zipfile
+import gzip, io, os, struct, tarfile, warnings, zipfile, zlib
 A = os.environ["AVP"]
 j = [open(f"{A}/alien/{i}.jpg", "rb").read() for i in range(8)]
 
@@ -76,6 +76,16 @@ os.makedirs("scans/cls", exist_ok=True)
 open("scans/cls/scans.jpg", "wb").write(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
                                         + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\x00" * 600 + b"\xff\xd9")
 open("scans/cls/ok.jpg", "wb").write(j[0])
+# A JPEG turned by EXIF (orientation 6) and a PNG with an alpha channel.
+os.makedirs("decode/a", exist_ok=True); os.makedirs("decode/b", exist_ok=True)
+tiff = b"MM\x00\x2a\x00\x00\x00\x08" + struct.pack(">HHHIHH", 1, 0x0112, 3, 1, 6, 0) + bytes(4)
+app1 = b"Exif\x00\x00" + tiff
+open("decode/a/turned.jpg", "wb").write(j[0][:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + j[0][2:])
+open("decode/a/upright.jpg", "wb").write(j[1])
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+rows = b"".join(b"\x00" + bytes([200, 10, 10, 128]) * 80 for _ in range(80))
+open("decode/b/alpha.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 80, 80, 8, 6, 0, 0, 0))
+                                       + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 EOF
 
 # ok_samples DB: "class:count ..." of the kept samples.
@@ -168,6 +178,14 @@ if need_shared hoda/RemainingSamples.cdb; then
     ok "the summary states info's numbers ($kept kept, $leak removed)" ||
     fail "summary and info disagree" "$(head -1 "$work/out") / $(sed -n 2p info.txt)"
 fi
+
+# -- what decoding ignores is said by info
+expect_status 0 "EXIF-turned JPEG and alpha PNG" "$convkit" prepare-dataset decode -o decode.db -q
+expect_status 0 "info" "$convkit" info decode.db
+expect_output "^1 JPEGs carry an EXIF orientation other than upright: it is ignored" "info tells of the EXIF orientation"
+expect_output "^1 images have an alpha channel: it is dropped" "info tells of the alpha channel"
+expect_status 0 "info --json" "$convkit" info decode.db --json
+expect_output '"decoding":\{"exif_rotated":1,"alpha":1\}' "the same in JSON"
 
 # -- an input with nothing readable fails; a failed prepare blocks nothing
 mkdir -p empty
