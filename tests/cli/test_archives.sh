@@ -187,6 +187,10 @@ expect_output "^1 images have an alpha channel: it is dropped" "info tells of th
 expect_status 0 "info --json" "$convkit" info decode.db --json
 expect_output '"decoding":\{"exif_rotated":1,"alpha":1\}' "the same in JSON"
 
+# -- progress off a terminal gives an ETA once the total is known
+"$convkit" prepare-dataset "$AVP" -o progress.db > "$work/out" 2>&1
+expect_output "^prepare: [0-9,]+ entries, .* ETA [0-9]+:[0-9]+ \(source 1/1, ingest\)" "a real ETA while ingesting"
+
 # -- an input with nothing readable fails; a failed prepare blocks nothing
 mkdir -p empty
 expect_status 1 "an empty folder" "$convkit" prepare-dataset empty -o empty.db -q
