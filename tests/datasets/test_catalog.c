@@ -347,6 +347,47 @@ START_TEST(finished_and_mismatched)
 }
 END_TEST
 
+/* A preparation that kept no image (it failed, or its source held none)
+ * never blocks a new one: begin with other options empties it and says
+ * what it replaced. One with an image still refuses. */
+START_TEST(imageless_catalog_is_replaced)
+{
+    fix f;
+    ds_split_opts o = ds_split_opts_default();
+    fix_init(&f, "empty.db");
+    open_w(&f);
+    ck_assert_int_eq(begin(&f), 0);
+    ck_assert_ptr_null(ds_catalog_replaced(f.c));
+    ck_assert_int_eq(source(&f, 0, NULL), 0);
+    spec bad = {.name = "notes.txt", .ok = 0, .reason = "not an image"};
+    put(&f, 0, 0, &bad);
+    source_done(&f, 0, 1, "hash0");
+    finish(&f, &o);
+    close_c(&f);
+
+    open_w(&f);
+    int finished = -1;
+    int rc = ds_catalog_begin(f.c, "sources=other", &finished, f.err, sizeof f.err);
+    ck_assert_msg(rc == 0, "%s", f.err);
+    ck_assert_int_eq(finished, 0);
+    ck_assert_str_eq(ds_catalog_replaced(f.c), OPTIONS);
+    ck_assert_int_eq(ds_catalog_has(f.c, 0), 0);
+    ck_assert_str_eq(ds_catalog_hash(f.c), "");
+    ck_assert_int_eq(source(&f, 0, NULL), 0);
+    spec good = {.name = "a/1.png", .label = "a", .ok = 1, .content = 7};
+    put(&f, 0, 0, &good);
+    source_done(&f, 0, 1, "hash1");
+    finish(&f, &o);
+    close_c(&f);
+
+    open_w(&f);
+    rc = ds_catalog_begin(f.c, OPTIONS, &finished, f.err, sizeof f.err);
+    ck_assert_int_eq(rc, CK_EINVAL);
+    ck_assert_msg(strstr(f.err, "was prepared with sources=other"), "%s", f.err);
+    fix_done(&f);
+}
+END_TEST
+
 START_TEST(errors_name_the_catalog)
 {
     fix f;
@@ -1275,6 +1316,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, ids_and_resume);
     tcase_add_test(tc, finished_and_mismatched);
+    tcase_add_test(tc, imageless_catalog_is_replaced);
     tcase_add_test(tc, errors_name_the_catalog);
     tcase_add_test(tc, split_modes);
     tcase_add_test(tc, fractions_are_seeded_and_limited);
