@@ -38,8 +38,8 @@ struct src_hoda {
     uint8_t payload[65535];
 };
 
-int src_hoda_open(src_hoda **out, const char *path, const ds_limits *lim, XXH3_state_t *xx,
-                  char *err, size_t errlen)
+int src_hoda_open_as(src_hoda **out, const char *file, const char *path, const char *entry_prefix,
+                     const ds_limits *lim, XXH3_state_t *xx, char *err, size_t errlen)
 {
     *out = NULL;
     src_hoda *h = calloc(1, sizeof *h);
@@ -51,7 +51,7 @@ int src_hoda_open(src_hoda **out, const char *path, const ds_limits *lim, XXH3_s
     h->max_entry = lim->max_entry_bytes;
     char msg[128];
     uint8_t hd[HODA_HEADER];
-    int rc = src_file_open(&h->f, AT_FDCWD, path, 0, xx, HODA_BLOCK);
+    int rc = src_file_open(&h->f, AT_FDCWD, file, 0, xx, HODA_BLOCK);
     if (rc) {
         rc = ck_err(err, errlen, CK_EIO, "%s: open: %s", path, ck_errno_text(-rc, msg, sizeof msg));
         goto fail;
@@ -76,7 +76,8 @@ int src_hoda_open(src_hoda **out, const char *path, const ds_limits *lim, XXH3_s
         goto fail;
     }
     const char *base = src_basename(path);
-    if (!(h->base = src_escape(base, strlen(base)))) {
+    h->base = entry_prefix ? strdup(entry_prefix) : src_escape(base, strlen(base));
+    if (!h->base) {
         rc = ck_err(err, errlen, CK_ENOMEM, "%s: open: out of memory", path);
         goto fail;
     }
@@ -85,6 +86,12 @@ int src_hoda_open(src_hoda **out, const char *path, const ds_limits *lim, XXH3_s
 fail:
     src_hoda_close(h);
     return rc;
+}
+
+int src_hoda_open(src_hoda **out, const char *path, const ds_limits *lim, XXH3_state_t *xx,
+                  char *err, size_t errlen)
+{
+    return src_hoda_open_as(out, path, path, NULL, lim, xx, err, errlen);
 }
 
 /* Decodes count payload bytes into a w x h image (ink 255). NULL reason on

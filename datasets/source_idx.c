@@ -68,11 +68,12 @@ static void stream_close(idx_stream *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Opens path for reading; hashed when hash is set. 0 or -errno. */
-static int stream_open(idx_stream *s, const char *path, int hash)
+/* Opens path for reading, named shown in messages (NULL: path); hashed
+ * when hash is set. 0 or -errno. */
+static int stream_open(idx_stream *s, const char *path, const char *shown, int hash)
 {
     memset(s, 0, sizeof *s);
-    if (!(s->path = strdup(path))) {
+    if (!(s->path = strdup(shown ? shown : path))) {
         return -ENOMEM;
     }
     if (hash) {
@@ -220,7 +221,7 @@ int src_idx_probe(const char *path, char *why, size_t whylen)
 {
     idx_stream s;
     uint8_t h[4] = {0};
-    int rc = stream_open(&s, path, 0);
+    int rc = stream_open(&s, path, NULL, 0);
     int gz = s.gz;
     ssize_t n = rc ? rc : stream_read(&s, h, 4, why, whylen);
     stream_close(&s);
@@ -239,17 +240,13 @@ int src_idx_probe(const char *path, char *why, size_t whylen)
     return h[3] == 3 ? 3 : h[3] == 1 ? 1 : 0;
 }
 
-/* The labels file beside path: images -> labels, idx3 -> idx1, then the
- * other compression. Writes the first candidate into tried. */
-static char *find_labels(const char *path, char *tried, size_t triedlen)
+char *src_idx_labels_name(const char *path)
 {
     const char *base = src_basename(path);
     const char *img = strstr(base, "images");
     size_t len = strlen(path);
-    char *cand = malloc(len + 4);
-    if (!cand || !img) {
-        free(cand);
-        snprintf(tried, triedlen, "a name with \"images\" in it");
+    char *cand = img ? malloc(len + 4) : NULL;
+    if (!cand) {
         return NULL;
     }
     memcpy(cand, path, len + 1);
@@ -258,12 +255,30 @@ static char *find_labels(const char *path, char *tried, size_t triedlen)
     if (idx3) {
         idx3[3] = '1';
     }
+    return cand;
+}
+
+/* The labels file beside path: images -> labels, idx3 -> idx1, then the
+ * other compression. Writes the first candidate into tried. */
+static char *find_labels(const char *path, char *tried, size_t triedlen)
+{
+    char *cand = src_idx_labels_name(path);
+    if (!cand) {
+        snprintf(tried, triedlen, "a name with \"images\" in it");
+        return NULL;
+    }
     snprintf(tried, triedlen, "%s", cand);
     struct stat st;
     if (stat(cand, &st) == 0) {
         return cand;
     }
     size_t cl = strlen(cand);
+    char *other = realloc(cand, cl + 4);
+    if (!other) {
+        free(cand);
+        return NULL;
+    }
+    cand = other;
     if (cl > 3 && strcmp(cand + cl - 3, ".gz") == 0) {
         cand[cl - 3] = '\0';
     } else {
@@ -289,16 +304,18 @@ static int read_header(idx_stream *s, uint8_t *h, size_t n, char *err, size_t er
     return 0;
 }
 
-int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *err, size_t errlen)
+int src_idx_open_files(src_idx **out, const src_idx_files *fs, const ds_limits *lim, char *err,
+                       size_t errlen)
 {
     *out = NULL;
+    const char *path = fs->images_name ? fs->images_name : fs->images;
     src_idx *x = calloc(1, sizeof *x);
     if (!x) {
         return ck_err(err, errlen, CK_ENOMEM, "%s: open: out of memory", path);
     }
     x->max_entry = lim->max_entry_bytes;
     char msg[160], tried[512];
-    int rc = stream_open(&x->img, path, 1);
+    int rc = stream_open(&x->img, fs->images, path, 1);
     uint8_t h[16];
     if (rc) {
         rc = ck_err(err, errlen, CK_EIO, "%s: open: %s", path, ck_errno_text(-rc, msg, sizeof msg));
@@ -340,13 +357,17 @@ int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *er
                     (unsigned long long)want, (unsigned long long)x->img.f.size);
         goto fail;
     }
-    char *lpath = find_labels(path, tried, sizeof tried);
-    if (!lpath) {
+    char *lpath = fs->labels ? NULL : find_labels(path, tried, sizeof tried);
+    if (!lpath && !fs->labels) {
         rc = ck_err(err, errlen, CK_EIO, "%s: labels: no labels file beside it (tried %s)", path,
                     tried);
         goto fail;
     }
-    rc = stream_open(&x->lab, lpath, 1);
+    if (fs->labels) {
+        snprintf(tried, sizeof tried, "%s", fs->labels_name ? fs->labels_name : fs->labels);
+    }
+    rc = fs->labels ? stream_open(&x->lab, fs->labels, fs->labels_name, 1)
+                    : stream_open(&x->lab, lpath, NULL, 1);
     free(lpath);
     if (rc) {
         rc = ck_err(err, errlen, CK_EIO, "%s: open: %s", x->lab.path ? x->lab.path : tried,
@@ -377,7 +398,8 @@ int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *er
     x->split = strncmp(base, "train", 5) == 0                                   ? "train"
                : strncmp(base, "t10k", 4) == 0 || strncmp(base, "test", 4) == 0 ? "test"
                                                                                 : NULL;
-    if (!(x->base = src_escape(base, strlen(base)))) {
+    x->base = fs->entry_prefix ? strdup(fs->entry_prefix) : src_escape(base, strlen(base));
+    if (!x->base) {
         rc = ck_err(err, errlen, CK_ENOMEM, "%s: open: out of memory", path);
         goto fail;
     }
@@ -386,6 +408,12 @@ int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *er
 fail:
     src_idx_close(x);
     return rc;
+}
+
+int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *err, size_t errlen)
+{
+    src_idx_files fs = {.images = path};
+    return src_idx_open_files(out, &fs, lim, err, errlen);
 }
 
 /* At the end: both streams must be exhausted. */

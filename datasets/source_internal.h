@@ -197,6 +197,19 @@ void src_tree_close(src_tree *t); /* NULL is a no-op */
 int src_is_archive(const char *path, char *why, size_t whylen);
 
 int src_idx_open(src_idx **out, const char *path, const ds_limits *lim, char *err, size_t errlen);
+/* An IDX pair whose files are opened by one path and named by another (an
+ * entry of an archive, read into memory): images is opened; images_name
+ * (NULL: images) names it in messages and gives the split; labels (NULL:
+ * found beside images) and labels_name likewise; entry_prefix (NULL: the
+ * escaped base name of images_name) starts every entry's name. */
+typedef struct src_idx_files {
+    const char *images, *images_name, *labels, *labels_name, *entry_prefix;
+} src_idx_files;
+int src_idx_open_files(src_idx **out, const src_idx_files *fs, const ds_limits *lim, char *err,
+                       size_t errlen);
+/* The name of the labels file of an IDX images file name (images ->
+ * labels, idx3 -> idx1), malloc'd; NULL when it has no "images". */
+char *src_idx_labels_name(const char *images);
 int src_idx_next(src_idx *x, ds_entry **out, char *err, size_t errlen);
 void src_idx_digest(src_idx *x, XXH3_state_t *into); /* after the end */
 void src_idx_close(src_idx *x);                      /* NULL is a no-op */
@@ -208,6 +221,10 @@ int src_idx_probe(const char *path, char *why, size_t whylen);
 
 int src_hoda_open(src_hoda **out, const char *path, const ds_limits *lim, XXH3_state_t *xx,
                   char *err, size_t errlen);
+/* The same for a file opened as file but named path in messages, entries
+ * named entry_prefix + "#N" (NULL: the escaped base name of path). */
+int src_hoda_open_as(src_hoda **out, const char *file, const char *path, const char *entry_prefix,
+                     const ds_limits *lim, XXH3_state_t *xx, char *err, size_t errlen);
 int src_hoda_next(src_hoda *h, ds_entry **out, char *err, size_t errlen);
 void src_hoda_close(src_hoda *h); /* NULL is a no-op */
 

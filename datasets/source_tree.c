@@ -11,13 +11,17 @@
  * handle that seeks over entry data (a zip costs one small read per entry;
  * a tar.gz costs one decompression) or an lstat walk of the directory.
  *
- * IDX and HODA files inside a directory (Fashion-MNIST's folder of four
- * .gz files) are read as they are when given alone: a file whose name
- * holds "idx" or "ubyte" and whose magic number says IDX images is opened
- * with its labels file beside it and gives its entries, labelled and split
- * by the IDX rules; an IDX labels file is consumed by its images file and
- * skipped; a *.cdb file is read as HODA. The directory hash takes the
- * file's name, NUL, then the IDX digests or the .cdb bytes.
+ * IDX and HODA files inside a directory or an archive (Fashion-MNIST's
+ * folder of four .gz files, or a zip of it) are read as they are when
+ * given alone: a file whose name holds "idx" or "ubyte" and whose magic
+ * number says IDX images is opened with its labels file beside it and
+ * gives its entries, labelled and split by the IDX rules; an IDX labels
+ * file is consumed by its images file and skipped; a *.cdb file is read as
+ * HODA. The directory hash takes the file's name, NUL, then the IDX
+ * digests or the .cdb bytes. In an archive the entry is held in memory (a
+ * memfd, within the entry size limit) and its labels entry is found by a
+ * second pass over the archive file, so this needs a level backed by a
+ * file: inside a nested archive such an entry is rejected with the reason.
  *
  * Damage: an archive level that cannot be read further (libarchive's
  * fatal errors: a cut file, a 2 MB pax header) is closed and replaced by
@@ -32,11 +36,14 @@
  * 0x01 byte; a nested archive inside a directory contributes its name,
  * NUL, size and whole file.
  */
+#define _GNU_SOURCE /* memfd_create */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,9 +68,10 @@ struct src_tree {
     src_walk *walk;
     level *lv;
     int nlv, cap_lv;
-    int drop_top;   /* the top level stopped: pop it before the next item */
-    src_idx *idx;   /* an IDX file of the directory being read, or NULL */
-    src_hoda *hoda; /* a .cdb file of the directory being read, or NULL */
+    int drop_top;      /* the top level stopped: pop it before the next item */
+    src_idx *idx;      /* an IDX file of the directory being read, or NULL */
+    src_hoda *hoda;    /* a .cdb file of the directory being read, or NULL */
+    int digits_hashed; /* t->idx reads files of the directory: its digests go into xx */
 };
 
 static void hash_u64(XXH3_state_t *xx, uint64_t v)
@@ -504,16 +512,26 @@ static int stop_entry(src_tree *t, level *top, const char *why, ds_entry **out, 
 /* For a regular file of the directory walk: 1 when it is an IDX or HODA
  * file, now open in t->idx or t->hoda (or an IDX labels file, skipped: its
  * images file reads it); 0 when it is neither; or an error. */
+/* What a file's name says it may be: 1 an IDX file, 2 a HODA .cdb, 0 neither. */
+static int digits_name(const char *path)
+{
+    const char *base = src_basename(path);
+    size_t bl = strlen(base);
+    if (bl >= 4 && src_word_eq(base + bl - 4, 4, ".cdb")) {
+        return 2;
+    }
+    for (size_t i = 0; i + 3 <= bl; i++) {
+        if (src_word_eq(base + i, 3, "idx") || (i + 5 <= bl && src_word_eq(base + i, 5, "ubyte"))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int open_digits(src_tree *t, const src_item *it, char *err, size_t errlen)
 {
-    const char *base = src_basename(it->path);
-    size_t bl = strlen(base);
-    int cdb = bl >= 4 && src_word_eq(base + bl - 4, 4, ".cdb");
-    int idx_name = 0;
-    for (size_t i = 0; i + 3 <= bl && !idx_name; i++) {
-        idx_name =
-            src_word_eq(base + i, 3, "idx") || (i + 5 <= bl && src_word_eq(base + i, 5, "ubyte"));
-    }
+    int kind_by_name = digits_name(it->path);
+    int cdb = kind_by_name == 2, idx_name = kind_by_name == 1;
     if (!cdb && !idx_name) {
         return 0;
     }
@@ -531,6 +549,7 @@ static int open_digits(src_tree *t, const src_item *it, char *err, size_t errlen
             XXH3_128bits_update(t->xx, it->path, it->len + 1);
             rc = src_idx_open(&t->idx, full, &t->lim, err, errlen);
             rc = rc ? rc : 1;
+            t->digits_hashed = 1;
         }
     }
     if (rc == 0 && cdb) {
@@ -542,6 +561,145 @@ static int open_digits(src_tree *t, const src_item *it, char *err, size_t errlen
     return rc;
 }
 
+enum { DIGITS_HODA = 100 }; /* beside src_idx_probe's kinds */
+
+/* n bytes in an anonymous memory file; its fd (the caller closes it), or -1. */
+static int mem_file(const void *data, size_t n)
+{
+    int fd = memfd_create("convkit-entry", MFD_CLOEXEC);
+    const uint8_t *p = data;
+    size_t done = 0;
+    while (fd >= 0 && done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            close(fd);
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return fd;
+}
+
+/* The data of the entry named want (or want without / with ".gz") of the
+ * archive file behind level top, read by a second pass; NULL with why. */
+static ds_entry *find_entry(src_tree *t, const level *top, const char *want, char *why,
+                            size_t whylen)
+{
+    src_arc *a;
+    int rc = t->walk ? src_arc_open_file(&a, src_walk_dirfd(t->walk), src_walk_name(t->walk), 1,
+                                         NULL, 0, why, whylen)
+                     : src_arc_open_file(&a, AT_FDCWD, t->path, 0, NULL, 0, why, whylen);
+    if (rc) {
+        return NULL;
+    }
+    size_t wl = strlen(want);
+    size_t base = wl > 3 && strcmp(want + wl - 3, ".gz") == 0 ? wl - 3 : wl;
+    src_item it;
+    ds_entry *e = NULL;
+    snprintf(why, whylen, "no entry %s in the archive", want);
+    while (!e && src_arc_next(a, &it, why, whylen) == 1) {
+        if (it.type != SRC_FILE || it.len < base || memcmp(it.path, want, base) != 0 ||
+            !(it.len == base || (it.len == base + 3 && memcmp(it.path + base, ".gz", 3) == 0))) {
+            continue;
+        }
+        level l = *top;
+        l.arc = a;
+        src_verdict v = {.act = SRC_ENTRY};
+        int drop = t->drop_top; /* this pass's damage is not the main pass's */
+        rc = make_entry(t, &l, &it, &v, &e, why, whylen);
+        t->drop_top = drop;
+        if (rc != 1) {
+            e = NULL;
+            break;
+        }
+        if (e->reject) {
+            snprintf(why, whylen, "%s: %s", want, e->reject);
+            ds_entry_free(e);
+            e = NULL;
+            break;
+        }
+    }
+    src_arc_close(a);
+    return e;
+}
+
+/* An archive entry whose name says IDX or HODA (see the top of the file):
+ * 1 with *out (an entry for the caller: rejected, or not such a file after
+ * all), 2 when its samples come next (t->idx or t->hoda) or it was an IDX
+ * labels file (skipped), or an error. */
+static int arc_digits(src_tree *t, level *top, const src_item *it, const src_verdict *v,
+                      ds_entry **out, char *err, size_t errlen)
+{
+    ds_entry *e;
+    int rc = make_entry(t, top, it, v, &e, err, errlen);
+    if (rc != 1 || e->reject) {
+        *out = rc == 1 ? e : NULL;
+        return rc;
+    }
+    char img[32], lab[32], why[300] = "";
+    int ifd = mem_file(e->data, e->size), lfd = -1;
+    int kind = 0;
+    snprintf(img, sizeof img, "/proc/self/fd/%d", ifd);
+    if (ifd >= 0 && digits_name(it->path) == 1) {
+        kind = src_idx_probe(img, why, sizeof why);
+    } else if (ifd >= 0) {
+        kind = DIGITS_HODA;
+    }
+    char *shown = join3(top->what, ":", e->name + strlen(top->prefix));
+    rc = shown ? 0 : ck_err(err, errlen, CK_ENOMEM, "%s: read: out of memory", t->path);
+    if (rc == 0 && kind == 1) {
+        rc = 2; /* a labels file: read with its images file */
+    } else if (rc == 0 && kind == 3 && !top->file) {
+        src_reject(e, "an IDX file inside a nested archive: give the archive that holds it");
+    } else if (rc == 0 && kind == 3) {
+        char *lname = src_idx_labels_name(it->path);
+        ds_entry *le = lname ? find_entry(t, top, lname, why, sizeof why) : NULL;
+        lfd = le ? mem_file(le->data, le->size) : -1;
+        snprintf(lab, sizeof lab, "/proc/self/fd/%d", lfd);
+        char *lshown = le ? join3(top->what, ":", le->name + strlen(top->prefix)) : NULL;
+        if (lfd < 0 || !lshown) {
+            src_reject(e, "IDX images without their labels file: %s",
+                       lname ? why : "a name with \"images\" in it");
+        } else {
+            src_idx_files fs = {.images = img,
+                                .images_name = shown,
+                                .labels = lab,
+                                .labels_name = lshown,
+                                .entry_prefix = e->name};
+            rc = src_idx_open_files(&t->idx, &fs, &t->lim, err, errlen);
+            rc = rc ? rc : 2;
+            t->digits_hashed = 0;
+        }
+        free(lshown);
+        free(lname);
+        ds_entry_free(le);
+    } else if (rc == 0 && kind == DIGITS_HODA) {
+        rc = src_hoda_open_as(&t->hoda, img, shown, e->name, &t->lim, NULL, err, errlen);
+        rc = rc ? rc : 2;
+    } else if (rc == 0 && kind == SRC_IDX_BAD_GZIP) {
+        src_reject(e, "%s", why);
+    }
+    free(shown);
+    if (ifd >= 0) {
+        close(ifd);
+    }
+    if (lfd >= 0) {
+        close(lfd);
+    }
+    if (rc == 0 && ifd < 0) {
+        src_reject(e, "read: cannot hold the entry in memory");
+    }
+    if (rc == 0) {
+        *out = e;
+        return 1;
+    }
+    ds_entry_free(e);
+    return rc;
+}
+
 /* The next entry of an open IDX or HODA file: 1, 0 when it ended (closed),
  * or an error. */
 static int next_digit(src_tree *t, ds_entry **out, char *err, size_t errlen)
@@ -549,7 +707,9 @@ static int next_digit(src_tree *t, ds_entry **out, char *err, size_t errlen)
     int rc;
     if (t->idx) {
         if ((rc = src_idx_next(t->idx, out, err, errlen)) == 0) {
-            src_idx_digest(t->idx, t->xx);
+            if (t->digits_hashed) {
+                src_idx_digest(t->idx, t->xx);
+            }
             src_idx_close(t->idx);
             t->idx = NULL;
         }
@@ -644,6 +804,13 @@ int src_tree_next(src_tree *t, ds_entry **out, char *err, size_t errlen)
             }
             continue;
         default:
+            if (top && it.type == SRC_FILE && !v.reject && digits_name(it.path)) {
+                rc = arc_digits(t, top, &it, &v, out, err, errlen);
+                if (rc == 2) {
+                    continue;
+                }
+                return rc;
+            }
             if (!top && it.type == SRC_FILE && !v.reject) {
                 if ((rc = open_digits(t, &it, err, errlen)) < 0) {
                     return rc;

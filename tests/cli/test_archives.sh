@@ -71,6 +71,10 @@ for d, data in [("crc", g[:-8] + bytes([g[-8] ^ 0xFF]) + g[-7:]), ("cut", g[: le
     os.makedirs(d, exist_ok=True)
     open(f"{d}/t10k-images-idx3-ubyte.gz", "wb").write(data)
     open(f"{d}/t10k-labels-idx1-ubyte.gz", "wb").write(lab)
+# A sound IDX pair of 50 images inside a zip, labels after the images.
+with zipfile.ZipFile("digits.zip", "w") as z:
+    z.writestr("mnist/t10k-images-idx3-ubyte.gz", g)
+    z.writestr("mnist/t10k-labels-idx1-ubyte.gz", lab)
 # A "JPEG" of 600 scans.
 os.makedirs("scans/cls", exist_ok=True)
 open("scans/cls/scans.jpg", "wb").write(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
@@ -162,6 +166,9 @@ if [ -f $fm/train-images-idx3-ubyte.gz ]; then
 else
   echo "note: dataset-fashion-mnist not installed, skipped"
 fi
+expect_status 0 "an IDX pair inside a zip" "$convkit" prepare-dataset digits.zip -o digits.db -q
+expect_eq "$(sqlite3 digits.db "SELECT split || ':' || count(*) FROM samples WHERE status = 'ok' AND label = 0 GROUP BY split")" \
+  "test:50" "its 50 labelled test digits"
 if need_shared hoda/RemainingSamples.cdb; then
   mkdir -p hodadir && cp "$shared/hoda/RemainingSamples.cdb" hodadir/
   expect_status 0 "a folder holding a .cdb file" "$convkit" prepare-dataset hodadir -o hodadir.db -q

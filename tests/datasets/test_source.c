@@ -1202,6 +1202,27 @@ START_TEST(digits_in_directory)
     read_all(&g, dir, DS_LAYOUT_AUTO, NULL);
     ck_assert_str_eq(g.hash, h1);
     got_free(&g);
+
+    /* The same pair in a zip (labels first), and an images file alone. */
+    blob im = read_file(join(dir, "train-images-idx3-ubyte.gz"));
+    blob lb = read_file(join(dir, "train-labels-idx1-ubyte.gz"));
+    blob lone = read_file(join(dir, "t10k-images-idx3-ubyte"));
+    fent e[] = {{"d/train-labels-idx1-ubyte.gz", lb.data, lb.size, F_FILE},
+                {"d/train-images-idx3-ubyte.gz", im.data, im.size, F_FILE},
+                {"t10k-images-idx3-ubyte", lone.data, lone.size, F_FILE}};
+    const char *zp = join(dir, "digits.zip");
+    write_archive(zp, FMT_ZIP, e, 3);
+    read_all(&g, zp, DS_LAYOUT_AUTO, NULL);
+    ck_assert_msg(g.rc == 0, "%s", g.err);
+    ck_assert_int_eq(g.n, 4);
+    expect(&g, 0, "d/train-images-idx3-ubyte.gz#0", "0", "train");
+    expect(&g, 2, "d/train-images-idx3-ubyte.gz#2", "2", "train");
+    expect_reject(&g, 3, "t10k-images-idx3-ubyte",
+                  "IDX images without their labels file: no entry t10k-labels-idx1-ubyte");
+    got_free(&g);
+    free(im.data);
+    free(lb.data);
+    free(lone.data);
 }
 END_TEST
 
