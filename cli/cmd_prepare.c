@@ -180,6 +180,8 @@ static uint64_t tree_bytes(int dirfd, const char *name, int depth)
 /* The samples counts of the catalog, as info gives them. */
 typedef struct counts {
     long long total, ok, rejected, leakage, unused;
+    long long stopped; /* rejects that record where an archive stopped */
+    char stop[512];    /* the first of their reasons */
 } counts;
 
 static int read_counts(const char *path, counts *n)
@@ -207,6 +209,18 @@ static int read_counts(const char *path, counts *n)
     n->rejected = (long long)json_integer_value(json_object_get(s, "rejected"));
     n->leakage = (long long)json_integer_value(json_object_get(s, "leakage"));
     n->unused = (long long)json_integer_value(json_object_get(s, "unused"));
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(json_object_get(root, "rejects"), "reasons"), i, r)
+    {
+        const char *why = json_string_value(json_object_get(r, "reason"));
+        if (why && strncmp(why, "read stopped: ", 14) == 0) {
+            if (n->stopped == 0) {
+                snprintf(n->stop, sizeof n->stop, "%s", why);
+            }
+            n->stopped += (long long)json_integer_value(json_object_get(r, "count"));
+        }
+    }
     json_decref(root);
     return CLI_OK;
 }
@@ -243,11 +257,12 @@ static int summary(const pl_ingest_opts *o, const pl_ingest_stats *st)
     if ((rc = warn(o->output, &o->split)) != 0) {
         return rc;
     }
-    if (st->stopped > 0) {
+    if (n.stopped > 0) {
+        /* From the catalog, so a rerun on a finished catalog says it too. */
         fprintf(stderr,
                 "convkit: completed with errors: %lld archive(s) could not be read to the end; "
-                "the entries before are kept. First: %s\n",
-                (long long)st->stopped, st->stop);
+                "the entries before the damage are kept (see 'convkit info'). First: %s\n",
+                n.stopped, n.stop);
         return CLI_FAIL;
     }
     if (n.ok == 0) {

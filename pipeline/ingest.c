@@ -101,8 +101,6 @@ typedef struct ingest {
     int64_t base;                        /* id base of cur */
     int64_t count;                       /* entries of cur so far */
     uint64_t total_entries, total_bytes; /* of every source so far, for ds_limits */
-    int64_t stopped; /* entries marked stopped (read by the writer after the join) */
-    char stop[512];  /* the first of them: "name: reason" */
 
     /* Written by the reader and workers, read by the writer. */
     atomic_llong read, checked, skipped;
@@ -175,9 +173,6 @@ static int read_batch(ingest *in, item **out, char *err, size_t errlen)
                           "bytes; raise it with --max-entries, --max-total-mb)",
                           in->o->sources[in->cur], (unsigned long long)lim->max_entries,
                           (unsigned long long)lim->max_total_bytes);
-        }
-        if (e->stopped && in->stopped++ == 0) {
-            snprintf(in->stop, sizeof in->stop, "%s: %s", e->name, e->reject ? e->reject : "");
         }
         atomic_fetch_add_explicit(&in->read, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&in->bytes_read, e->size, memory_order_relaxed);
@@ -598,8 +593,6 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
     }
 
     st->already_finished = finished;
-    st->stopped = in.stopped;
-    snprintf(st->stop, sizeof st->stop, "%s", in.stop);
     st->ok = in.ok;
     st->rejected = in.rejected;
     st->resumed = atomic_load(&in.skipped);

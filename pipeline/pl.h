@@ -151,9 +151,6 @@ typedef struct pl_ingest_stats {
     int64_t rejected;     /* rejected samples stored by this run */
     int64_t resumed;      /* entries already stored by an earlier, interrupted run */
     int already_finished; /* the catalog was complete with these options: nothing done */
-    int64_t stopped;      /* archives that could not be read to their end (entries
-                             marked stopped: what came before them is kept) */
-    char stop[512];       /* the first: "entry name: reason"; "" when none */
     char replaced[1024];  /* options of an image-less catalog this run replaced, or "" */
     int removed;          /* the run failed and removed the empty catalog it created */
     double seconds;

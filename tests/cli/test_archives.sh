@@ -118,6 +118,8 @@ expect_output "completed with errors" "says it completed with errors"
 expect_output "Special header too large" "and why"
 expect_eq "$(ok_samples pax.db)" "cat:1 dog:1 " "the entries before it kept"
 expect_eq "$(reasons pax.db | grep -c '^(read stopped after entry 2) = read stopped: ')" 1 "where it stopped recorded"
+expect_status 1 "rerun on the finished catalog" "$convkit" prepare-dataset pax.tar -o pax.db -q
+expect_output "completed with errors" "still says it completed with errors"
 expect_status 0 "info on the stopped archive" "$convkit" info pax.db
 expect_output "read stopped" "info shows where it stopped"
 
