@@ -345,7 +345,7 @@ int src_idx_open_files(src_idx **out, const src_idx_files *fs, const ds_limits *
                     "%s: header: %u images of %ux%u (%llu bytes) exceed the dataset limit (%llu "
                     "entries, %llu bytes; see --max-entries, --max-total-mb)",
                     path, (unsigned)x->count, (unsigned)x->rows, (unsigned)x->cols,
-                    (unsigned long long)(pixels * x->count), (unsigned long long)lim->max_entries,
+                    (unsigned long long)pixels * x->count, (unsigned long long)lim->max_entries,
                     (unsigned long long)lim->max_total_bytes);
         goto fail;
     }

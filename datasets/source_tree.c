@@ -633,7 +633,7 @@ static ds_entry *find_entry(src_tree *t, const level *top, const char *want, cha
 static int arc_digits(src_tree *t, level *top, const src_item *it, const src_verdict *v,
                       ds_entry **out, char *err, size_t errlen)
 {
-    ds_entry *e;
+    ds_entry *e = NULL;
     int rc = make_entry(t, top, it, v, &e, err, errlen);
     if (rc != 1 || e->reject) {
         *out = rc == 1 ? e : NULL;
