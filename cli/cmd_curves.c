@@ -15,7 +15,9 @@ static const char help[] =
     "usage: convkit curves export --runs runs.db [--run NAME]... [--format csv|json]\n"
     "                             [--columns LIST] [-o FILE]\n"
     "       convkit curves plot --runs runs.db [--run NAME [--label TEXT]]...\n"
-    "                           [--layout overlay|side] [--best val_accuracy|val_loss|none]\n"
+    "                           [--layout overlay|side] [--best each|val_accuracy|val_loss|none]\n"
+    "                           [--yscale-loss linear|log] [--ylim-loss BOTTOM,TOP]\n"
+    "                           [--ylim-accuracy BOTTOM,TOP]\n"
     "                           [--title TEXT] [--size WxH] -o FILE.png|FILE.svg\n"
     "       convkit curves list --runs runs.db [--run NAME]... [--json]\n"
     "\n"
@@ -24,8 +26,13 @@ static const char help[] =
     "  --columns loss,accuracy,val_loss,val_accuracy keeps the columns that a\n"
     "  seeded run reproduces exactly (the others are measured times).\n"
     "plot: training (solid) and validation (dashed) accuracy and loss per epoch,\n"
-    "  the best validation epoch marked; several runs overlaid with a legend or\n"
-    "  side by side. --label names the preceding --run in the legend.\n"
+    "  the best validation epochs marked (each: the highest val_accuracy on the\n"
+    "  accuracy panel, the lowest val_loss, the kept checkpoint, on the loss\n"
+    "  panel); several runs overlaid with a legend or side by side. --label\n"
+    "  names the preceding --run in the legend. A run whose loss diverged is\n"
+    "  left out of the automatic loss range and named in the legend;\n"
+    "  --ylim-* set a panel's y range (either side may be empty: '0,' or ',2'),\n"
+    "  --yscale-loss log draws the loss on a log scale.\n"
     "list: runs with their model, optimizer, augmentation, dataset, seed, status,\n"
     "  best validation accuracy and test accuracy.\n"
     "Without --run, every run in runs.db, in the order they were recorded.\n";
@@ -50,6 +57,9 @@ static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
         {"best", required_argument, 0, 'b'},
         {"title", required_argument, 0, 't'},
         {"size", required_argument, 0, 's'},
+        {"yscale-loss", required_argument, 0, 'Y'},
+        {"ylim-loss", required_argument, 0, 'M'},
+        {"ylim-accuracy", required_argument, 0, 'A'},
         {"json", no_argument, 0, 'j'},
         {"output", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},
@@ -89,10 +99,26 @@ static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
             break;
         case 'b':
             if ((v = rn_curves_best_parse(optarg)) < 0) {
-                return cli_usage(cmd, "--best: want val_accuracy, val_loss or none, got '%s'",
+                return cli_usage(cmd, "--best: want each, val_accuracy, val_loss or none, got '%s'",
                                  optarg);
             }
             a->plot.best = (rn_curves_best)v;
+            break;
+        case 'Y':
+            if ((v = rn_curves_scale_parse(optarg)) < 0) {
+                return cli_usage(cmd, "--yscale-loss: want linear or log, got '%s'", optarg);
+            }
+            a->plot.loss_scale = (rn_curves_scale)v;
+            break;
+        case 'M':
+        case 'A':
+            if (rn_curves_ylim_parse(optarg,
+                                     c == 'M' ? a->plot.ylim_loss : a->plot.ylim_accuracy)) {
+                return cli_usage(cmd,
+                                 "--ylim-%s: want BOTTOM,TOP (numbers, bottom below top, either "
+                                 "may be empty), got '%s'",
+                                 c == 'M' ? "loss" : "accuracy", optarg);
+            }
             break;
         case 't': a->plot.title = optarg; break;
         case 's':
@@ -116,6 +142,9 @@ static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
     int st = cli_outputs_apart(cmd, in, 1, out, 1);
     if (st) {
         return st;
+    }
+    if (a->plot.loss_scale == RN_CURVES_LOG && a->plot.ylim_loss[0] <= 0) {
+        return cli_usage(cmd, "--ylim-loss: the bottom must be above 0 with --yscale-loss log");
     }
     if (a->has_labels) {
         a->plot.labels = a->labels;

@@ -51,7 +51,12 @@ static const char best_symbol[] = "●"; /* U+25CF, drawn through Pango */
 
 rn_curves_plot_opts rn_curves_plot_defaults(void)
 {
-    return (rn_curves_plot_opts){.layout = RN_CURVES_OVERLAY, .best = RN_CURVES_BEST_VAL_ACCURACY};
+    return (rn_curves_plot_opts){
+        .layout = RN_CURVES_OVERLAY,
+        .best = RN_CURVES_BEST_EACH,
+        .ylim_accuracy = {(double)NAN, (double)NAN},
+        .ylim_loss = {(double)NAN, (double)NAN},
+    };
 }
 
 int rn_curves_layout_parse(const char *name)
@@ -67,6 +72,9 @@ int rn_curves_layout_parse(const char *name)
 
 int rn_curves_best_parse(const char *name)
 {
+    if (name && strcasecmp(name, "each") == 0) {
+        return RN_CURVES_BEST_EACH;
+    }
     if (name && strcasecmp(name, "val_accuracy") == 0) {
         return RN_CURVES_BEST_VAL_ACCURACY;
     }
@@ -87,7 +95,11 @@ typedef struct figure {
     const rn_curve *c;
     int n;
     char **label; /* n, PLplot-escaped */
-    int best[MAX_RUNS];
+    /* per run: the rows marked on the accuracy and loss panels (-1: none),
+     * and the first row of a diverged loss (-1: none) with its peak */
+    int best_acc[MAX_RUNS], best_loss[MAX_RUNS], diverged[MAX_RUNS];
+    double peak[MAX_RUNS];
+    rn_axis acc, loss; /* the y axes, shared by the runs' panels */
     rn_curves_best which;
     rn_curves_layout layout;
     const char *title;
@@ -96,12 +108,31 @@ typedef struct figure {
     double top, legend_h; /* pixels above and below the panels */
 } figure;
 
-/* Around each panel's frame, in text heights: room for tick labels and the
- * y label on the left, the title above, tick labels and x label below. */
-#define MARGIN_L 5.8
-#define MARGIN_R 1.4
-#define MARGIN_T 2.4
-#define MARGIN_B 4.0
+/* Around each panel's frame, in text heights: the title above, tick
+ * labels and the x label below. On the left: the tick labels end
+ * TICK_DISP from the frame, each character at most CHAR_W wide (DejaVu
+ * Sans digits are 0.78 of PLplot's text height on the cairo device), then
+ * a gap, then the
+ * rotated y label, whose ink PLplot puts between 0.8 below and 0.3 above
+ * its displacement (measured on the cairo and SVG devices). */
+#define MARGIN_R   1.4
+#define MARGIN_T   2.4
+#define MARGIN_B   4.0
+#define TICK_DISP  0.6
+#define CHAR_W     0.85
+#define YLABEL_GAP 0.7
+
+/* The y label's displacement and the left margin, in text heights, for
+ * the tick labels of axis a. */
+static double ylabel_disp(const rn_axis *a)
+{
+    return TICK_DISP + a->label_chars * CHAR_W + YLABEL_GAP + 0.8;
+}
+
+static double margin_left(const rn_axis *a)
+{
+    return ylabel_disp(a) + 0.3 + 0.6;
+}
 
 /* PLplot's normalised device coordinates from pixels (y down). */
 static void vport_px(const figure *g, double x0, double y0, double x1, double y1)
@@ -145,36 +176,12 @@ static double epoch_step(double span)
     return step < 1.0 ? 1.0 : step;
 }
 
-/* The range of the columns tr and va over runs [r0, r1), padded by 5%. */
-static void value_range(const figure *g, int r0, int r1, int tr, int va, double *lo, double *hi)
-{
-    double a = INFINITY, b = -INFINITY;
-    for (int r = r0; r < r1; r++) {
-        for (int i = 0; i < g->c[r].n; i++) {
-            for (int k = 0; k < 2; k++) {
-                double v = g->c[r].v[(size_t)i * RN_CV_COUNT + (k ? va : tr)];
-                if (isfinite(v)) {
-                    a = fmin(a, v);
-                    b = fmax(b, v);
-                }
-            }
-        }
-    }
-    if (!(a <= b)) {
-        a = 0;
-        b = 1;
-    }
-    double pad = (b - a) * 0.05;
-    if (pad < 1e-9) {
-        pad = fmax(fabs(a) * 0.05, 0.05);
-    }
-    *lo = a - pad;
-    *hi = b + pad;
-}
-
-/* Draws column col of run r as runs of finite points (a NULL value, such
- * as a missing validation, breaks the line). */
-static void draw_series(const rn_curve *c, int col)
+/* Draws column col of curve c on axis a as runs of points (a NULL value,
+ * such as a missing validation, or one a log scale cannot show, breaks
+ * the line). Values far beyond the axis are pulled in to ten spans past
+ * it, still outside the panel, which clips them: PLplot turns coordinates
+ * into ints, which a loss of 1e21 would overflow. */
+static void draw_series(const rn_curve *c, int col, const rn_axis *a)
 {
     PLFLT *x = malloc((size_t)c->n * sizeof *x), *y = malloc((size_t)c->n * sizeof *y);
     int k = 0;
@@ -183,11 +190,12 @@ static void draw_series(const rn_curve *c, int col)
         free(y);
         return;
     }
+    double lo = rn_axis_map(a, a->lo), hi = rn_axis_map(a, a->hi), span = hi - lo;
     for (int i = 0; i <= c->n; i++) {
-        double v = i < c->n ? c->v[(size_t)i * RN_CV_COUNT + col] : (double)NAN;
-        if (isfinite(v)) {
+        double v = i < c->n ? rn_axis_map(a, c->v[(size_t)i * RN_CV_COUNT + col]) : (double)NAN;
+        if (!isnan(v)) {
             x[k] = c->epoch[i];
-            y[k] = v;
+            y[k] = fmin(fmax(v, lo - 10 * span), hi + 10 * span);
             k++;
             continue;
         }
@@ -202,36 +210,62 @@ static void draw_series(const rn_curve *c, int col)
     free(y);
 }
 
+/* The y axis of the panel whose frame is w pixels wide, in the window set:
+ * grid lines, inward ticks on the left, our labels, the axis label. */
+static void draw_yaxis(const figure *g, const rn_axis *a, double xlo, double xhi, double w,
+                       const char *ylabel)
+{
+    double lo = rn_axis_map(a, a->lo), hi = rn_axis_map(a, a->hi);
+    double tick = (xhi - xlo) * 0.45 * g->f / w;
+    plwidth(1.0);
+    plcol0(COL_GRID);
+    for (int i = 0; i < a->n; i++) {
+        double y = rn_axis_map(a, a->tick[i]);
+        pljoin(xlo, y, xhi, y);
+    }
+    plcol0(COL_FG);
+    for (int i = 0; i < a->n; i++) {
+        double y = rn_axis_map(a, a->tick[i]);
+        pljoin(xlo, y, xlo + tick, y);
+        plmtex("lv", TICK_DISP, (y - lo) / (hi - lo), 1.0, a->label[i]);
+    }
+    plmtex("l", ylabel_disp(a), 0.5, 0.5, ylabel);
+}
+
 /* One panel at pixel box (x0, y0)-(x1, y1) (the axes' frame) for runs
- * [r0, r1): metric columns tr (training) and va (validation), y range
- * [lo, hi], x range up to max_epoch. */
+ * [r0, r1): metric columns tr (training) and va (validation) on axis a,
+ * the rows best[r] marked, x range up to max_epoch. */
 static void draw_panel(const figure *g, double x0, double y0, double x1, double y1, int r0, int r1,
-                       int tr, int va, double lo, double hi, int max_epoch, const char *title,
-                       int title_col, const char *ylabel)
+                       int tr, int va, const rn_axis *a, const int *best, int max_epoch,
+                       const char *title, int title_col, const char *ylabel)
 {
     double span = max_epoch > 1 ? max_epoch - 1 : 1;
     double pad = fmax(0.5, span * 0.03);
+    double xlo = 1 - pad, xhi = max_epoch + pad;
+    double lo = rn_axis_map(a, a->lo), hi = rn_axis_map(a, a->hi);
     vport_px(g, x0, y0, x1, y1);
-    plwind(1 - pad, max_epoch + pad, lo, hi);
+    plwind(xlo, xhi, lo, hi);
     double step = epoch_step(span);
 
     text_px(g, g->f);
     plwidth(1.0);
     plcol0(COL_GRID);
-    plbox("g", step, 0, "g", 0, 0);
+    plbox("g", step, 0, "", 0, 0);
+    draw_yaxis(g, a, xlo, xhi, x1 - x0, ylabel);
 
     for (int r = r0; r < r1; r++) {
         plcol0(COL_RUN0 + r);
         plwidth(2.0);
         pllsty(STYLE_SOLID);
-        draw_series(&g->c[r], tr);
+        draw_series(&g->c[r], tr, a);
         pllsty(STYLE_DASHED);
-        draw_series(&g->c[r], va);
+        draw_series(&g->c[r], va, a);
         pllsty(STYLE_SOLID);
-        if (g->best[r] >= 0) {
-            int i = g->best[r];
-            PLFLT bx = g->c[r].epoch[i], by = g->c[r].v[(size_t)i * RN_CV_COUNT + va];
-            if (isfinite(by)) {
+        if (best[r] >= 0) {
+            int i = best[r];
+            PLFLT bx = g->c[r].epoch[i];
+            PLFLT by = rn_axis_map(a, g->c[r].v[(size_t)i * RN_CV_COUNT + va]);
+            if (by >= lo && by <= hi) {
                 text_px(g, g->f * 1.25);
                 plstring(1, &bx, &by, best_symbol);
                 text_px(g, g->f);
@@ -242,9 +276,8 @@ static void draw_panel(const figure *g, double x0, double y0, double x1, double 
     plwidth(1.0);
     plcol0(COL_FG);
     plbox("bc", 0, 0, "bc", 0, 0);
-    plbox("bnti", step, 0, "bntiv", 0, 0);
+    plbox("bnti", step, 0, "", 0, 0);
     plmtex("b", 3.0, 0.5, 0.5, "epoch");
-    plmtex("l", 4.2, 0.5, 0.5, ylabel);
     text_px(g, g->f * 1.1);
     plcol0(title_col);
     plmtex("t", 0.9, 0.5, 0.5, title);
@@ -254,22 +287,44 @@ static void draw_panel(const figure *g, double x0, double y0, double x1, double 
 
 /* ---- the legend ------------------------------------------------------------ */
 
-static const char *best_name(rn_curves_best b)
-{
-    return b == RN_CURVES_BEST_VAL_LOSS ? "val_loss" : "val_accuracy";
-}
-
-/* The legend's entry for run r: its label and best validation epoch. */
+/* The legend's entry for run r: its label, its marked epochs, and when
+ * its loss diverged. */
 static void run_entry(const figure *g, int r, char *buf, size_t len)
 {
-    if (g->best[r] < 0) {
-        snprintf(buf, len, "%s", g->label[r]);
-        return;
+    const double *v = g->c[r].v;
+    int a = g->best_acc[r], l = g->best_loss[r];
+    char acc[96] = "", loss[96] = "", div[96] = "";
+    if (a >= 0 && g->which != RN_CURVES_BEST_VAL_LOSS) {
+        snprintf(acc, sizeof acc, "best val_accuracy %.4f at epoch %d",
+                 v[(size_t)a * RN_CV_COUNT + RN_CV_VAL_ACCURACY], g->c[r].epoch[a]);
     }
-    int col = g->which == RN_CURVES_BEST_VAL_LOSS ? RN_CV_VAL_LOSS : RN_CV_VAL_ACCURACY;
-    double v = g->c[r].v[(size_t)g->best[r] * RN_CV_COUNT + col];
-    snprintf(buf, len, "%s (best %s %.4f at epoch %d)", g->label[r], best_name(g->which), v,
-             g->c[r].epoch[g->best[r]]);
+    if (l >= 0 && g->which != RN_CURVES_BEST_VAL_ACCURACY) {
+        snprintf(loss, sizeof loss, "%slowest val_loss %.4f at epoch %d", acc[0] ? ", " : "",
+                 v[(size_t)l * RN_CV_COUNT + RN_CV_VAL_LOSS], g->c[r].epoch[l]);
+    }
+    if (g->diverged[r] >= 0) {
+        snprintf(div, sizeof div, "%sdiverged at epoch %d, loss up to %.2g",
+                 acc[0] || loss[0] ? "; " : "", g->c[r].epoch[g->diverged[r]], g->peak[r]);
+    }
+    if (acc[0] || loss[0] || div[0]) {
+        snprintf(buf, len, "%s (%s%s%s)", g->label[r], acc, loss, div);
+    } else {
+        snprintf(buf, len, "%s", g->label[r]);
+    }
+}
+
+/* The line-style legend: training, validation, and what the dots mark. */
+static int style_entries(const figure *g, const char *text[3])
+{
+    text[0] = "training";
+    text[1] = "validation";
+    switch (g->which) {
+    case RN_CURVES_BEST_EACH: text[2] = "best epoch of each panel"; return 3;
+    case RN_CURVES_BEST_VAL_ACCURACY: text[2] = "highest val_accuracy"; return 3;
+    case RN_CURVES_BEST_VAL_LOSS: text[2] = "lowest val_loss (checkpoint)"; return 3;
+    case RN_CURVES_BEST_NONE: break;
+    }
+    return 2;
 }
 
 /* Legend rows and columns for n entries whose longest text is `chars`
@@ -296,8 +351,8 @@ static int layout_fits(figure *g)
     g->top = g->title ? 2.8 * f : 0.6 * f;
     g->legend_h = legend_rows(g) * 1.9 * f + 1.6 * f;
     double cell_w = g->W / cols, cell_h = (g->H - g->top - g->legend_h) / rows;
-    return cell_w - (MARGIN_L + MARGIN_R) * f >= 4 * f &&
-           cell_h - (MARGIN_T + MARGIN_B) * f >= 3 * f;
+    double ml = fmax(margin_left(&g->acc), margin_left(&g->loss));
+    return cell_w - (ml + MARGIN_R) * f >= 4 * f && cell_h - (MARGIN_T + MARGIN_B) * f >= 3 * f;
 }
 
 static int legend_rows(const figure *g)
@@ -310,8 +365,13 @@ static int legend_rows(const figure *g)
         chars = strlen(t) > chars ? strlen(t) : chars;
     }
     legend_grid(g, g->n, chars, &rows, &cols);
-    int srows, scols;
-    legend_grid(g, 3, strlen("validation"), &srows, &scols);
+    const char *st[3];
+    int ns = style_entries(g, st), srows, scols;
+    size_t schars = 0;
+    for (int k = 0; k < ns; k++) {
+        schars = strlen(st[k]) > schars ? strlen(st[k]) : schars;
+    }
+    legend_grid(g, ns, schars, &srows, &scols);
     return rows + srows;
 }
 
@@ -351,16 +411,21 @@ static int draw_legend(const figure *g)
     PLINT pos = PL_POSITION_BOTTOM | PL_POSITION_INSIDE | PL_POSITION_SUBPAGE;
     PLFLT lw, lh;
 
-    const char *stext[STYLES] = {"training", "validation", "best epoch"};
+    const char *stext[STYLES];
+    int ns = style_entries(g, stext), srows, scols;
+    size_t schars = 0;
+    for (int k = 0; k < ns; k++) {
+        schars = strlen(stext[k]) > schars ? strlen(stext[k]) : schars;
+    }
+    legend_grid(g, ns, schars, &srows, &scols);
     PLINT sopt[STYLES] = {PL_LEGEND_LINE, PL_LEGEND_LINE, PL_LEGEND_SYMBOL};
     PLINT scol[STYLES] = {COL_FG, COL_FG, COL_FG}, ssty[STYLES] = {STYLE_SOLID, STYLE_DASHED, 1};
     PLINT snum[STYLES] = {1, 1, 1};
     PLFLT swid[STYLES] = {2.0, 2.0, 1.0}, sscale[STYLES] = {1.0, 1.0, 1.25};
     const char *ssym[STYLES] = {best_symbol, best_symbol, best_symbol};
-    int ns = g->which == RN_CURVES_BEST_NONE ? 2 : 3;
-    pllegend(&lw, &lh, PL_LEGEND_ROW_MAJOR, pos, 0.0, margin, sample, COL_BG, COL_FG, 1, 1, ns, ns,
-             sopt, 1.0, 1.0, 2.0, 0.0, scol, stext, NULL, NULL, NULL, NULL, scol, ssty, swid, scol,
-             sscale, snum, ssym);
+    pllegend(&lw, &lh, PL_LEGEND_ROW_MAJOR, pos, 0.0, margin, sample, COL_BG, COL_FG, 1, srows,
+             scols, ns, sopt, 1.0, 1.0, 2.0, 0.0, scol, stext, NULL, NULL, NULL, NULL, scol, ssty,
+             swid, scol, sscale, snum, ssym);
 
     pllegend(&lw, &lh, PL_LEGEND_ROW_MAJOR, pos, 0.0, margin + lh, sample, COL_BG, COL_FG, 1, rows,
              cols, g->n, opt, 1.0, 1.0, 2.0, 0.0, colors, (const char *const *)text, NULL, NULL,
@@ -392,7 +457,7 @@ static int draw_figure(figure *g)
     int cols = g->layout == RN_CURVES_SIDE ? g->n : 2;
     int rows = g->layout == RN_CURVES_SIDE ? 2 : 1;
     double cell_w = g->W / cols, cell_h = (g->H - top - g->legend_h) / rows;
-    double ml = MARGIN_L * f, mr = MARGIN_R * f, mt = MARGIN_T * f, mb = MARGIN_B * f;
+    double mr = MARGIN_R * f, mt = MARGIN_T * f, mb = MARGIN_B * f;
 
     if (g->title) {
         vport_px(g, 0, 0, g->W, top);
@@ -401,15 +466,13 @@ static int draw_figure(figure *g)
         plcol0(COL_FG);
         plmtex("t", -1.6, 0.5, 0.5, g->title);
     }
-    double acc_lo, acc_hi, loss_lo, loss_hi;
-    value_range(g, 0, g->n, RN_CV_ACCURACY, RN_CV_VAL_ACCURACY, &acc_lo, &acc_hi);
-    value_range(g, 0, g->n, RN_CV_LOSS, RN_CV_VAL_LOSS, &loss_lo, &loss_hi);
     int me = max_epoch(g, 0, g->n);
     for (int col = 0; col < cols; col++) {
         for (int row = 0; row < rows; row++) {
             int loss = g->layout == RN_CURVES_SIDE ? row == 1 : col == 1;
             int r0 = g->layout == RN_CURVES_SIDE ? col : 0;
             int r1 = g->layout == RN_CURVES_SIDE ? col + 1 : g->n;
+            const rn_axis *a = loss ? &g->loss : &g->acc;
             char title[320];
             if (g->layout == RN_CURVES_SIDE) {
                 snprintf(title, sizeof title, "%s: %s", g->label[col], loss ? "loss" : "accuracy");
@@ -417,15 +480,42 @@ static int draw_figure(figure *g)
                 snprintf(title, sizeof title, "Training and validation %s",
                          loss ? "loss" : "accuracy");
             }
-            double x0 = col * cell_w + ml, y0 = top + row * cell_h + mt;
+            double x0 = col * cell_w + margin_left(a) * f, y0 = top + row * cell_h + mt;
             draw_panel(
                 g, x0, y0, (col + 1) * cell_w - mr, top + (row + 1) * cell_h - mb, r0, r1,
-                loss ? RN_CV_LOSS : RN_CV_ACCURACY, loss ? RN_CV_VAL_LOSS : RN_CV_VAL_ACCURACY,
-                loss ? loss_lo : acc_lo, loss ? loss_hi : acc_hi, me, title,
+                loss ? RN_CV_LOSS : RN_CV_ACCURACY, loss ? RN_CV_VAL_LOSS : RN_CV_VAL_ACCURACY, a,
+                loss ? g->best_loss : g->best_acc, me, title,
                 g->layout == RN_CURVES_SIDE ? COL_RUN0 + col : COL_FG, loss ? "loss" : "accuracy");
         }
     }
     return draw_legend(g);
+}
+
+/* The two y axes and the diverged runs. */
+static int plot_axes(figure *g, const rn_curves_plot_opts *o, const char *out_path, char *err,
+                     size_t errlen)
+{
+    double ceiling = rn_loss_ceiling(g->c, g->n), lo, hi;
+    for (int r = 0; r < g->n; r++) {
+        g->diverged[r] = rn_curve_diverged(&g->c[r], ceiling, &g->peak[r]);
+    }
+    int log = o->loss_scale == RN_CURVES_LOG;
+    rn_curves_data_range(g->c, g->n, RN_CV_ACCURACY, RN_CV_VAL_ACCURACY, INFINITY, 0, &lo, &hi);
+    if (rn_axis_make(&g->acc, lo, hi, o->ylim_accuracy, 0)) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "%s: plot: accuracy y limits (%g, %g): the bottom must be below the top "
+                      "(values span %g..%g)",
+                      out_path, o->ylim_accuracy[0], o->ylim_accuracy[1], lo, hi);
+    }
+    rn_curves_data_range(g->c, g->n, RN_CV_LOSS, RN_CV_VAL_LOSS, ceiling, log, &lo, &hi);
+    if (rn_axis_make(&g->loss, lo, hi, o->ylim_loss, log)) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "%s: plot: loss y limits (%g, %g): the bottom must be below the top%s "
+                      "(values span %g..%g)",
+                      out_path, o->ylim_loss[0], o->ylim_loss[1],
+                      log ? " and above 0 on a log scale" : "", lo, hi);
+    }
+    return 0;
 }
 
 /* PLplot prompts on stdin for a device it does not know: look it up. */
@@ -435,7 +525,7 @@ static int have_device(const char *dev)
     const char *menu[MAXDEV], *names[MAXDEV];
     const char **pm = menu, **pn = names;
     int n = MAXDEV;
-    plgFileDevs(&pm, &pn, &n);
+    plgDevs(&pm, &pn, &n);
     for (int i = 0; i < n; i++) {
         if (pn[i] && strcmp(pn[i], dev) == 0) {
             return 1;
@@ -475,15 +565,18 @@ int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
                    const rn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen)
 {
     rn_curves_plot_opts opts = o ? *o : rn_curves_plot_defaults();
+    /* PLplot's own SVG device writes text as <text>; svgcairo would write
+     * every glyph as a path. */
     const char *dev = rn_curves_has_suffix(out_path, ".png")   ? "pngcairo"
-                      : rn_curves_has_suffix(out_path, ".svg") ? "svgcairo"
+                      : rn_curves_has_suffix(out_path, ".svg") ? "svg"
                                                                : NULL;
     if (!dev) {
         return ck_err(err, errlen, CK_EINVAL, "%s: plot: the file name must end in .png or .svg",
                       out_path);
     }
-    if ((unsigned)opts.layout > RN_CURVES_SIDE || (unsigned)opts.best > RN_CURVES_BEST_NONE) {
-        return ck_err(err, errlen, CK_EINVAL, "%s: plot: bad layout or best-epoch option",
+    if ((unsigned)opts.layout > RN_CURVES_SIDE || (unsigned)opts.best > RN_CURVES_BEST_NONE ||
+        (unsigned)opts.loss_scale > RN_CURVES_LOG) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: plot: bad layout, best-epoch or scale option",
                       out_path);
     }
     if (opts.labels && nruns == 0) {
@@ -520,9 +613,8 @@ int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
                     g.W, g.H);
     }
     if (rc == 0 && !have_device(dev)) {
-        rc = ck_err(err, errlen, CK_EIO,
-                    "%s: plot: PLplot has no %s driver (Debian package plplot-driver-cairo)",
-                    out_path, dev);
+        rc = ck_err(err, errlen, CK_EIO, "%s: plot: PLplot has no %s driver (Debian package %s)",
+                    out_path, dev, strcmp(dev, "svg") ? "plplot-driver-cairo" : "libplplot17");
     }
     char *label[MAX_RUNS] = {0};
     for (int r = 0; r < n && rc == 0; r++) {
@@ -531,11 +623,16 @@ int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
         if (!label[r]) {
             rc = ck_err(err, errlen, CK_ENOMEM, "%s: plot: out of memory", out_path);
         }
-        g.best[r] = rn_curve_best(&c[r], opts.best);
+        int each = opts.best == RN_CURVES_BEST_EACH;
+        g.best_acc[r] = rn_curve_best(&c[r], each ? RN_CURVES_BEST_VAL_ACCURACY : opts.best);
+        g.best_loss[r] = rn_curve_best(&c[r], each ? RN_CURVES_BEST_VAL_LOSS : opts.best);
     }
     g.c = c;
     g.n = n;
     g.label = label;
+    if (rc == 0) {
+        rc = plot_axes(&g, &opts, out_path, err, errlen);
+    }
     /* Text height (of a capital, as PLplot measures it) from the panels'
      * size: 11 pixels for two panels of 550x520, within 9..24. */
     double pw = g.W / (side ? n : 2), ph = g.H / (side ? 2 : 1);

@@ -179,15 +179,24 @@ typedef enum rn_curves_layout {
     RN_CURVES_SIDE,
 } rn_curves_layout;
 
-/* Which validation epoch is marked as the best. VAL_ACCURACY (default): the
- * highest val_accuracy, as Keras users read their curves (and the "best
- * val_acc" of the list). VAL_LOSS: the lowest val_loss, the epoch nn_train
- * keeps as its best checkpoint. The first epoch wins ties. */
+/* Which validation epoch is marked. EACH (default): each panel its own
+ * best, the highest val_accuracy on the accuracy panel and the lowest
+ * val_loss (the epoch nn_train keeps as its best checkpoint) on the loss
+ * panel. VAL_ACCURACY, VAL_LOSS: that one epoch on both panels. The first
+ * epoch wins ties. */
 typedef enum rn_curves_best {
-    RN_CURVES_BEST_VAL_ACCURACY = 0,
+    RN_CURVES_BEST_EACH = 0,
+    RN_CURVES_BEST_VAL_ACCURACY,
     RN_CURVES_BEST_VAL_LOSS,
     RN_CURVES_BEST_NONE,
 } rn_curves_best;
+
+/* The loss panel's y scale (the accuracy panel's is linear). On a log
+ * scale values <= 0 are left out, as matplotlib's yscale("log") does. */
+typedef enum rn_curves_scale {
+    RN_CURVES_LINEAR = 0,
+    RN_CURVES_LOG,
+} rn_curves_scale;
 
 typedef struct rn_curves_plot_opts {
     int width, height; /* pixels (PNG) or SVG units (pt); 0: the default,
@@ -195,33 +204,51 @@ typedef struct rn_curves_plot_opts {
                           each 200..8000 */
     rn_curves_layout layout;
     rn_curves_best best;
+    rn_curves_scale loss_scale;
+    /* Bottom and top of the accuracy and loss panels' y axes (matplotlib's
+     * set_ylim), NAN for automatic (as rn_curves_plot_defaults sets them):
+     * the values' range plus 5%, where the loss range leaves out the
+     * values of runs that diverged (see rn_curves_plot). */
+    double ylim_accuracy[2], ylim_loss[2];
     const char *title; /* above the panels; NULL: none */
     /* nruns legend labels ("without augmentation"), or NULL; a NULL entry
      * stands for the run's name. Only with named runs. */
     const char *const *labels;
 } rn_curves_plot_opts;
 
-/* OVERLAY, best VAL_ACCURACY, default size, no title, no labels. */
+/* OVERLAY, best EACH, linear loss scale, automatic y limits, default
+ * size, no title, no labels. */
 rn_curves_plot_opts rn_curves_plot_defaults(void);
 
-/* "overlay", "side" -> layout; "val_accuracy", "val_loss", "none" -> best;
- * -1 if unknown. */
+/* "overlay", "side" -> layout; "each", "val_accuracy", "val_loss",
+ * "none" -> best; "linear", "log" -> scale; -1 if unknown. */
 int rn_curves_layout_parse(const char *name);
 int rn_curves_best_parse(const char *name);
+int rn_curves_scale_parse(const char *name);
+/* "BOTTOM,TOP" with either side empty for automatic ("0,2", ",1.5") ->
+ * lim (NAN where empty); -1 unless both sides are numbers or empty and
+ * bottom < top. */
+int rn_curves_ylim_parse(const char *text, double lim[2]);
 
 /* The book's figures for the selected runs (at most 10: one colour each,
  * matplotlib's tab10 in order: #1f77b4, #ff7f0e, #2ca02c, #d62728, ...),
- * drawn by PLplot's cairo drivers into out_path, PNG or SVG by its
+ * drawn by PLplot into out_path, PNG (cairo) or SVG (PLplot's own SVG
+ * device, whose labels are <text> elements, not glyph outlines) by its
  * extension (".png", ".svg"): per run and panel, training solid and
- * validation dashed against epochs; the best validation epoch of each run
- * marked with a filled circle on its validation curves; a legend under the
- * panels (one entry per run with its best val_accuracy and epoch, then
- * the line styles). Written through a temporary file renamed over
- * out_path. o may be NULL (defaults). Returns 0, CK_EINVAL (extension,
- * size, more than 10 runs, a run without epochs), CK_EIO (the output
- * directory is not writable, or PLplot's driver is missing: Debian package
- * plplot-driver-cairo), CK_EFORMAT, CK_EDB, CK_ENOMEM. PLplot itself exits
- * the process on failures it cannot return (out of memory inside it). */
+ * validation dashed against epochs; the best validation epochs (o->best)
+ * marked with a filled circle on the validation curves; a legend under
+ * the panels (one entry per run with its best epochs, then the line
+ * styles). A run whose loss or val_loss rises above 100 times the larger
+ * of 1 and the lowest tenth of all the loss values has diverged: the
+ * automatic loss range leaves those values out, its curves leave the panel
+ * through the top, and its legend entry says from which epoch and how
+ * high. Written through a temporary file renamed over out_path. o may be
+ * NULL (defaults). Returns 0, CK_EINVAL (extension, size, y limits, more
+ * than 10 runs, a run without epochs), CK_EIO (the output directory is
+ * not writable, or PLplot's driver is missing: Debian package
+ * plplot-driver-cairo for PNG), CK_EFORMAT, CK_EDB, CK_ENOMEM. PLplot
+ * itself exits the process on failures it cannot return (out of memory
+ * inside it). */
 int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
                    const rn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen);
 

@@ -74,6 +74,43 @@ int rn_curves_read(const char *runs_path, const char *const *runs, int nruns, in
  * minimum val_loss, the first on ties), -1 when there is none. */
 int rn_curve_best(const rn_curve *c, rn_curves_best which);
 
+/* ---- a figure's decisions (curves_scale.c) ---------------------------------- */
+
+/* The level above which a loss is far outside the others: 100 times the
+ * larger of 1 and the lowest tenth of the finite loss and val_loss values
+ * of the n curves. */
+double rn_loss_ceiling(const rn_curve *c, int n);
+/* The first row whose loss or val_loss is above ceiling, -1 if none;
+ * *peak (may be NULL) is then the highest such value. */
+int rn_curve_diverged(const rn_curve *c, double ceiling, double *peak);
+
+/* The smallest and largest finite values of columns tr and va over the n
+ * curves that are at most ceiling (and, with positive, above 0); lo > hi
+ * when there is none. */
+void rn_curves_data_range(const rn_curve *c, int n, int tr, int va, double ceiling, int positive,
+                          double *lo, double *hi);
+
+enum { RN_AXIS_MAX_TICKS = 24 };
+
+/* A panel's y axis: its range in data units, its scale, and the ticks with
+ * the labels drawn at them. */
+typedef struct rn_axis {
+    double lo, hi;
+    int log; /* 1: log10 scale */
+    int n;
+    double tick[RN_AXIS_MAX_TICKS];
+    char label[RN_AXIS_MAX_TICKS][24];
+    int label_chars; /* the longest label's length */
+} rn_axis;
+
+/* The axis over data [data_lo, data_hi] (lo > hi: none), padded by 5% of
+ * the span (in log10 units on a log scale); lim (may be NULL) holds the
+ * user's bottom and top, NAN for automatic. Returns 0, or -1 when the
+ * bottom is not below the top or, on a log scale, not above 0. */
+int rn_axis_make(rn_axis *a, double data_lo, double data_hi, const double lim[2], int log_scale);
+/* v in the axis's plotting units: v, or log10(v) (NAN for v <= 0). */
+double rn_axis_map(const rn_axis *a, double v);
+
 /* 1 when s ends in suffix, ignoring case. */
 int rn_curves_has_suffix(const char *s, const char *suffix);
 

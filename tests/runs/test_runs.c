@@ -14,6 +14,7 @@
 #include "ck.h"
 #include "ck_test.h"
 #include "rn.h"
+#include "rn_internal.h"
 
 /* ---- runs recorded as the trainer records them -------------------------- */
 
@@ -681,31 +682,34 @@ START_TEST(plot_png_has_size_and_curves)
 }
 END_TEST
 
-/* What an SVG from cairo holds, per run colour: stroked paths outside
- * <defs> (glyphs live in <defs>). A solid curve over E epochs is one path
- * of E points; a dashed curve is a chain of 2-point dashes, each starting
+/* What an SVG from PLplot's svg device holds, per run colour: polylines
+ * (points="x,y x,y ..."). A solid curve over E epochs is one polyline of
+ * E points; a dashed curve is a chain of 2-point dashes, each starting
  * within a gap's length of where the previous one ended. */
 typedef struct svg_stats {
     double width, height;
-    int solid[2];  /* paths of exactly `epochs` points */
+    int solid[2];  /* polylines of exactly `epochs` points */
     int dashed[2]; /* chains of at least 3 dashes */
 } svg_stats;
 
+/* Points of a points="..." attribute (d just after the quote). */
 static int parse_points(const char *d, double *x0, double *y0, double *x1, double *y1)
 {
     int n = 0;
-    for (const char *p = d; *p && *p != '"'; p++) {
-        if (*p == 'M' || *p == 'L') {
-            double x, y;
-            ck_assert_int_eq(sscanf(p + 1, " %lf %lf", &x, &y), 2);
-            if (n == 0) {
-                *x0 = x;
-                *y0 = y;
-            }
-            *x1 = x;
-            *y1 = y;
-            n++;
+    for (const char *p = d; *p && *p != '"';) {
+        double x, y;
+        int used = 0;
+        if (sscanf(p, " %lf,%lf%n", &x, &y, &used) != 2) {
+            break;
         }
+        if (n == 0) {
+            *x0 = x;
+            *y0 = y;
+        }
+        *x1 = x;
+        *y1 = y;
+        n++;
+        p += used;
     }
     return n;
 }
@@ -714,42 +718,34 @@ static void svg_analyse(const char *path, int epochs, svg_stats *st)
 {
     char *svg = read_file(path, NULL);
     memset(st, 0, sizeof *st);
-    const char *svgtag = strstr(svg, "<svg ");
+    const char *svgtag = strstr(svg, "<svg");
     ck_assert_ptr_nonnull(svgtag);
     const char *wa = strstr(svgtag, " width=\""), *ha = strstr(svgtag, " height=\"");
     ck_assert(wa && ha);
     st->width = strtod(wa + 8, NULL);
     st->height = strtod(ha + 9, NULL);
-    const char *p = strstr(svg, "</defs>");
-    ck_assert_ptr_nonnull(p);
     int chain[2] = {0, 0};
     double lastx[2] = {-1e9, -1e9}, lasty[2] = {-1e9, -1e9};
-    while ((p = strstr(p, "<path ")) != NULL) {
-        const char *style = strstr(p, "style=\""), *d = strstr(p, " d=\"");
+    for (const char *p = svg; (p = strstr(p, "<polyline")) != NULL;) {
         const char *end = strstr(p, "/>");
-        p += 6;
-        if (!style || !d || !end || style > end || d > end) {
+        const char *stroke = strstr(p, "stroke=\"#"), *d = strstr(p, "points=\"");
+        p += 9;
+        if (!end || !stroke || !d || stroke > end || d > end) {
             continue;
         }
-        const char *stroke = strstr(style, "stroke:rgb(");
-        if (!stroke || stroke > d) {
-            continue;
-        }
-        double c[3];
-        ck_assert_int_eq(sscanf(stroke, "stroke:rgb(%lf%%,%lf%%,%lf%%)", &c[0], &c[1], &c[2]), 3);
+        unsigned c[3];
+        ck_assert_int_eq(sscanf(stroke + 9, "%2x%2x%2x", &c[0], &c[1], &c[2]), 3);
         int run = -1;
         for (int r = 0; r < 2; r++) {
-            int same = 1;
-            for (int k = 0; k < 3; k++) {
-                same &= fabs(c[k] * 2.55 - run_rgb[r][k]) < 0.5;
+            if (c[0] == run_rgb[r][0] && c[1] == run_rgb[r][1] && c[2] == run_rgb[r][2]) {
+                run = r;
             }
-            run = same ? r : run;
         }
         if (run < 0) {
             continue;
         }
         double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
-        int n = parse_points(d + 4, &x0, &y0, &x1, &y1);
+        int n = parse_points(d + 8, &x0, &y0, &x1, &y1);
         if (n == epochs) {
             st->solid[run]++;
         } else if (n == 2) {
@@ -767,6 +763,73 @@ static void svg_analyse(const char *path, int epochs, svg_stats *st)
         st->dashed[r] += chain[r] >= 3;
     }
     free(svg);
+}
+
+/* The <text> elements of an SVG: each one's characters (its tspans'
+ * text, numeric character references decoded to UTF-8) and x position. */
+typedef struct svg_text {
+    char s[256];
+    double x;
+} svg_text;
+
+static int svg_texts(const char *path, svg_text *out, int max)
+{
+    char *svg = read_file(path, NULL);
+    int n = 0;
+    for (const char *p = svg; n < max && (p = strstr(p, "<text")) != NULL;) {
+        const char *end = strstr(p, "</text>");
+        ck_assert_ptr_nonnull(end);
+        const char *m = strstr(p, "matrix(");
+        double a, b, c, d, e = 0;
+        if (m && m < end) {
+            ck_assert_int_eq(sscanf(m, "matrix(%lf %lf %lf %lf %lf", &a, &b, &c, &d, &e), 5);
+        }
+        out[n].x = e;
+        size_t k = 0;
+        int in_tag = 1; /* the <text ...> tag itself first */
+        for (const char *q = p; q < end && k + 5 < sizeof out[n].s; q++) {
+            if (*q == '<' || *q == '>') {
+                in_tag = *q == '<';
+                continue;
+            }
+            if (in_tag) {
+                continue;
+            }
+            unsigned cp;
+            int used = 0;
+            if (sscanf(q, "&#x%x;%n", &cp, &used) == 1 && used > 0) {
+                q += used - 1;
+            } else {
+                cp = (unsigned char)*q;
+            }
+            if (cp < 0x80) {
+                out[n].s[k++] = (char)cp;
+            } else if (cp < 0x800) {
+                out[n].s[k++] = (char)(0xc0 | cp >> 6);
+                out[n].s[k++] = (char)(0x80 | (cp & 0x3f));
+            } else {
+                out[n].s[k++] = (char)(0xe0 | cp >> 12);
+                out[n].s[k++] = (char)(0x80 | (cp >> 6 & 0x3f));
+                out[n].s[k++] = (char)(0x80 | (cp & 0x3f));
+            }
+        }
+        out[n].s[k] = '\0';
+        n++;
+        p = end;
+    }
+    free(svg);
+    return n;
+}
+
+/* The first text that contains needle, or NULL. */
+static const svg_text *find_text(const svg_text *t, int n, const char *needle)
+{
+    for (int i = 0; i < n; i++) {
+        if (strstr(t[i].s, needle)) {
+            return &t[i];
+        }
+    }
+    return NULL;
 }
 
 START_TEST(plot_svg_has_one_path_per_curve)
@@ -801,6 +864,292 @@ START_TEST(plot_svg_has_one_path_per_curve)
     svg_analyse(out, EPOCHS, &st);
     ck_assert(st.width == 1100 && st.height == 520);
     ck_assert(st.solid[0] == 2 && st.dashed[0] == 2 && st.solid[1] == 0 && st.dashed[1] == 0);
+    fixture_free(&f);
+}
+END_TEST
+
+/* ---- a figure's decisions ---------------------------------------------------- */
+
+/* Records run `run` with n epochs of the given values (accuracy and loss
+ * are training; val_* validation). */
+static void record_run(const char *runs_path, const char *run, int n, const double *loss,
+                       const double *acc, const double *val_loss, const double *val_acc)
+{
+    char err[256];
+    rn_db *db;
+    ck_assert_msg(rn_db_open(&db, runs_path, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_run_start(db, run, "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0, "%s", err);
+    for (int e = 0; e < n; e++) {
+        double v[RN_EPOCH_VALUES] = {loss[e], acc[e], val_loss[e], val_acc[e], 1, 1, 0};
+        ck_assert_msg(rn_run_epoch(db, run, e + 1, v, err, sizeof err) == 0, "%s", err);
+    }
+    ck_assert_msg(rn_run_finish(db, run, "done", err, sizeof err) == 0, "%s", err);
+    rn_db_close(db);
+}
+
+/* Tick labels are plain numbers with one number of decimals, 1-2-5 steps
+ * inside the range; limits and log scales; which runs diverged. */
+START_TEST(plot_axes_and_divergence_as_data)
+{
+    rn_axis a;
+    ck_assert_int_eq(rn_axis_make(&a, 0.80, 0.83, NULL, 0), 0);
+    ck_assert(a.lo < 0.80 && a.hi > 0.83 && a.n >= 3 && a.n <= 7);
+    size_t longest = 0;
+    for (int i = 0; i < a.n; i++) {
+        char *end;
+        ck_assert_msg(fabs(strtod(a.label[i], &end) - a.tick[i]) < 1e-9 && *end == '\0',
+                      "label %s at %g", a.label[i], a.tick[i]);
+        ck_assert(a.tick[i] >= a.lo && a.tick[i] <= a.hi);
+        ck_assert_uint_eq(strlen(a.label[i]), strlen(a.label[0])); /* same decimals */
+        longest = strlen(a.label[i]) > longest ? strlen(a.label[i]) : longest;
+        if (i > 0) {
+            double step = a.tick[i] - a.tick[i - 1], m = step / pow(10, floor(log10(step)));
+            ck_assert_msg(fabs(m - 1) < 1e-6 || fabs(m - 2) < 1e-6 || fabs(m - 5) < 1e-6, "step %g",
+                          step);
+        }
+    }
+    ck_assert_int_eq(a.label_chars, (int)longest);
+    /* Limits: either side, checked. */
+    double lim[2] = {0, (double)NAN};
+    ck_assert_int_eq(rn_axis_make(&a, 0.3, 1.9, lim, 0), 0);
+    ck_assert(a.lo == 0 && a.hi > 1.9 && a.tick[0] == 0 && strcmp(a.label[0], "0.0") == 0);
+    lim[0] = (double)NAN;
+    lim[1] = 0.2;
+    ck_assert_int_eq(rn_axis_make(&a, 0.3, 1.9, lim, 0), -1);
+    /* Log scale: 0.5, 1, 2 within a decade; nothing at or below 0. */
+    ck_assert_int_eq(rn_axis_make(&a, 0.3, 1.9, NULL, 1), 0);
+    ck_assert_int_eq(a.n, 3);
+    ck_assert(!strcmp(a.label[0], "0.5") && !strcmp(a.label[1], "1") && !strcmp(a.label[2], "2"));
+    ck_assert(rn_axis_map(&a, 10) == 1 && isnan(rn_axis_map(&a, 0)));
+    ck_assert_int_eq(rn_axis_make(&a, 1e-4, 3, NULL, 1), 0);
+    ck_assert(a.n >= 3 && a.n <= 7 && !strcmp(a.label[a.n - 1], "1"));
+    lim[0] = 0;
+    lim[1] = (double)NAN;
+    ck_assert_int_eq(rn_axis_make(&a, 0.3, 1.9, lim, 1), -1);
+    ck_assert_int_eq(rn_curves_scale_parse("log"), RN_CURVES_LOG);
+    ck_assert_int_eq(rn_curves_scale_parse("ln"), -1);
+    ck_assert_int_eq(rn_curves_ylim_parse("0,2", lim), 0);
+    ck_assert(lim[0] == 0 && lim[1] == 2);
+    ck_assert_int_eq(rn_curves_ylim_parse(",1.5", lim), 0);
+    ck_assert(isnan(lim[0]) && lim[1] == 1.5);
+    ck_assert_int_eq(rn_curves_ylim_parse("2,1", lim), -1);
+    ck_assert_int_eq(rn_curves_ylim_parse("0", lim), -1);
+    ck_assert_int_eq(rn_curves_ylim_parse("a,1", lim), -1);
+    ck_assert_int_eq(rn_curves_ylim_parse("0,1,2", lim), -1);
+
+    /* Divergence: one run's loss leaves for 1e21 from its third epoch; a
+     * run that never learns (2.3 throughout) has not diverged. */
+    enum { E = 6 };
+    int epoch[E] = {1, 2, 3, 4, 5, 6};
+    double v[3][E * RN_CV_COUNT];
+    const double loss[3][E] = {{0.7, 0.5, 0.4, 0.35, 0.3, 0.28},
+                               {0.7, 0.6, 3e5, 2e21, 1e21, 1e21},
+                               {2.3, 2.31, 2.29, 2.3, 2.32, 2.3}};
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < E; i++) {
+            double *row = v[r] + i * RN_CV_COUNT;
+            for (int k = 0; k < RN_CV_COUNT; k++) {
+                row[k] = 0.5;
+            }
+            row[RN_CV_LOSS] = loss[r][i];
+            row[RN_CV_VAL_LOSS] = loss[r][i] * 1.1;
+        }
+    }
+    rn_curve c[3] = {{.n = E, .epoch = epoch, .v = v[0]},
+                     {.n = E, .epoch = epoch, .v = v[1]},
+                     {.n = E, .epoch = epoch, .v = v[2]}};
+    double ceiling = rn_loss_ceiling(c, 3), peak, lo, hi;
+    ck_assert_msg(ceiling == 100, "%g", ceiling);
+    ck_assert_int_eq(rn_curve_diverged(&c[0], ceiling, &peak), -1);
+    ck_assert(isnan(peak));
+    ck_assert_int_eq(rn_curve_diverged(&c[1], ceiling, &peak), 2);
+    ck_assert(peak == 2e21 * 1.1);
+    ck_assert_int_eq(rn_curve_diverged(&c[2], ceiling, NULL), -1);
+    rn_curves_data_range(c, 3, RN_CV_LOSS, RN_CV_VAL_LOSS, ceiling, 0, &lo, &hi);
+    ck_assert(lo == 0.28 && fabs(hi - 2.32 * 1.1) < 1e-12);
+    /* Alone, the diverged run is still found: most of its values cannot
+     * move the bar (its lowest tenth is sane). */
+    ck_assert(rn_loss_ceiling(&c[1], 1) == 100);
+    ck_assert_int_eq(rn_curve_diverged(&c[1], rn_loss_ceiling(&c[1], 1), NULL), 2);
+}
+END_TEST
+
+/* The SVG's labels are text; each panel marks its own best epoch (the
+ * loss panel the lowest val_loss, the checkpoint kept) and says so; a
+ * diverged run keeps the loss axis at the others' scale, with plain tick
+ * labels, and is named in the legend. */
+START_TEST(plot_svg_text_marks_and_divergence)
+{
+    fixture f;
+    ck_test_tmpdir(f.dir, sizeof f.dir);
+    snprintf(f.runs, sizeof f.runs, "%s/runs.db", f.dir);
+    const double loss[5] = {0.7, 0.5, 0.4, 0.3, 0.25}, acc[5] = {0.55, 0.65, 0.7, 0.8, 0.85};
+    const double vloss[5] = {0.6, 0.3, 0.5, 0.4, 0.45}, vacc[5] = {0.6, 0.7, 0.75, 0.9, 0.8};
+    record_run(f.runs, "plain", 5, loss, acc, vloss, vacc);
+    const double bloss[5] = {0.7, 0.6, 5e8, 2e21, 1e21}, bacc[5] = {0.5, 0.6, 0.5, 0.5, 0.5};
+    const double bvloss[5] = {0.65, 0.62, 7e8, 1e21, 1e21}, bvacc[5] = {0.5, 0.55, 0.5, 0.5, 0.5};
+    record_run(f.runs, "boom", 5, bloss, bacc, bvloss, bvacc);
+    char err[256], out[400];
+    snprintf(out, sizeof out, "%s/curves.svg", f.dir);
+    const char *runs[] = {"plain", "boom"};
+    rn_curves_plot_opts o = rn_curves_plot_defaults();
+    ck_assert_msg(rn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
+    enum { MAXT = 400 };
+    svg_text *t = malloc(MAXT * sizeof *t);
+    ck_assert_ptr_nonnull(t);
+    int n = svg_texts(out, t, MAXT);
+    static const char *const words[] = {
+        "accuracy", "loss", "epoch", "Training and validation accuracy", "training", "validation"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        ck_assert_msg(find_text(t, n, words[i]), "no <text> holds '%s' (%d texts)", words[i], n);
+    }
+    ck_assert_ptr_nonnull(
+        find_text(t, n,
+                  "plain (best val_accuracy 0.9000 at epoch 4, lowest val_loss 0.3000 at "
+                  "epoch 2)"));
+    ck_assert_ptr_nonnull(find_text(t, n,
+                                    "boom (best val_accuracy 0.5500 at epoch 2, lowest "
+                                    "val_loss 0.6200 at epoch 2; diverged at epoch 3, "
+                                    "loss up to 2e+21)"));
+    /* Tick labels are plain numbers at the sane runs' scale: no 1e21 and
+     * no multiplier. */
+    for (int i = 0; i < n; i++) {
+        char *end;
+        double x = strtod(t[i].s, &end);
+        ck_assert_msg(end == t[i].s || *end || x < 10, "tick label %s", t[i].s);
+        ck_assert_msg(!strstr(t[i].s, "x10"), "%s", t[i].s);
+    }
+    /* The dots: plain's at epoch 4 on the accuracy panel (left), at epoch
+     * 2 on the loss panel (right), none at the loss panel's epoch 4. */
+    double xacc4 = 1e9, xloss2 = -1, xloss4 = -1;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(t[i].s, "4")) {
+            xacc4 = fmin(xacc4, t[i].x);
+            xloss4 = fmax(xloss4, t[i].x);
+        } else if (!strcmp(t[i].s, "2")) {
+            xloss2 = fmax(xloss2, t[i].x);
+        }
+    }
+    ck_assert(xacc4 < 550 && xloss2 > 550 && xloss4 > 550);
+    int at_acc4 = 0, at_loss2 = 0, at_loss4 = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(t[i].s, "\xe2\x97\x8f")) {
+            at_acc4 += fabs(t[i].x - xacc4) < 1;
+            at_loss2 += fabs(t[i].x - xloss2) < 1;
+            at_loss4 += fabs(t[i].x - xloss4) < 1;
+        }
+    }
+    ck_assert_int_eq(at_acc4, 1);
+    ck_assert_int_eq(at_loss2, 2); /* plain's and boom's */
+    ck_assert_int_eq(at_loss4, 0);
+    free(t);
+    fixture_free(&f);
+}
+END_TEST
+
+/* Columns [0, x) of rows [y0, y1] holding dark (text or frame) pixels,
+ * as runs: start and end of each. */
+static int ink_runs(const unsigned char *rgb, uint32_t w, uint32_t x, uint32_t y0, uint32_t y1,
+                    int runs[][2], int max)
+{
+    int n = 0, open = 0;
+    for (uint32_t c = 0; c < x; c++) {
+        int ink = 0;
+        for (uint32_t y = y0; y <= y1 && !ink; y++) {
+            const unsigned char *p = rgb + ((size_t)y * w + c) * 3;
+            ink = p[0] < 110 && p[1] < 110 && p[2] < 110;
+        }
+        if (ink && !open && n < max) {
+            runs[n][0] = (int)c;
+            open = 1;
+            n++;
+        }
+        if (ink) {
+            runs[n - 1][1] = (int)c;
+        }
+        open = ink;
+    }
+    return n;
+}
+
+/* The frame's left edge at or below row y_from: the first column holding
+ * a vertical dark run of at least min_len rows; its rows in *y0, *y1. */
+static uint32_t frame_left(const unsigned char *rgb, uint32_t w, uint32_t h, uint32_t y_from,
+                           uint32_t min_len, uint32_t *y0, uint32_t *y1)
+{
+    for (uint32_t x = 0; x < w; x++) {
+        uint32_t len = 0;
+        for (uint32_t y = y_from; y < h; y++) {
+            const unsigned char *p = rgb + ((size_t)y * w + x) * 3;
+            len = p[0] < 60 && p[1] < 60 && p[2] < 60 ? len + 1 : 0;
+            if (len >= min_len) {
+                while (y + 1 < h && rgb[((size_t)(y + 1) * w + x) * 3] < 60) {
+                    y++;
+                }
+                *y1 = y;
+                *y0 = y + 1 - len;
+                while (*y0 > y_from && rgb[((size_t)(*y0 - 1) * w + x) * 3] < 60) {
+                    (*y0)--;
+                }
+                return x;
+            }
+        }
+    }
+    ck_abort_msg("no panel frame found");
+    return 0;
+}
+
+/* Left of a panel's frame lie the rotated y label, then a gap, then the
+ * tick labels: the label's ink is one run, and the gap after it is at
+ * least half its width, at every size and in both layouts. */
+static void check_left_margin(const char *png, int panels)
+{
+    uint32_t w, h, y0 = 0, y1 = 0;
+    unsigned char *rgb;
+    png_decode(png, &w, &h, &rgb);
+    for (int p = 0; p < panels; p++) {
+        uint32_t x = frame_left(rgb, w, h, p ? y1 + 1 : 0, h / 4, &y0, &y1);
+        int runs[64][2];
+        int n = ink_runs(rgb, w, x - 1, y0 + 2, y1 - 2, runs, 64);
+        ck_assert_msg(n >= 2, "%s panel %d: %d ink runs left of the frame at %u", png, p, n, x);
+        int label = runs[0][1] - runs[0][0] + 1, gap = runs[1][0] - runs[0][1] - 1;
+        ck_assert_msg(gap * 2 >= label,
+                      "%s panel %d: y label at columns %d..%d, tick labels from %d: they touch",
+                      png, p, runs[0][0], runs[0][1], runs[1][0]);
+    }
+    free(rgb);
+}
+
+START_TEST(plot_labels_never_touch)
+{
+    fixture f;
+    ck_test_tmpdir(f.dir, sizeof f.dir);
+    snprintf(f.runs, sizeof f.runs, "%s/runs.db", f.dir);
+    /* Accuracies between 0.70 and 0.86: two-decimal tick labels. */
+    enum { E = 12 };
+    double loss[E], acc[E], vloss[E], vacc[E];
+    for (int r = 0; r < 2; r++) {
+        for (int e = 0; e < E; e++) {
+            acc[e] = 0.70 + 0.16 * e / (E - 1) - 0.01 * r;
+            vacc[e] = 0.72 + 0.08 * sin(e * 0.7 + r);
+            loss[e] = 0.02 * exp(-0.2 * e) + 0.001 * r;
+            vloss[e] = 0.012 + 0.004 * cos(e * 0.5 + r);
+        }
+        record_run(f.runs, r ? "b" : "a", E, loss, acc, vloss, vacc);
+    }
+    static const struct {
+        int w, h, side;
+    } sizes[] = {{600, 300, 0}, {800, 400, 0}, {1100, 520, 0}, {2400, 1000, 0}, {700, 600, 1}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char err[256], out[400];
+        snprintf(out, sizeof out, "%s/c%zu.png", f.dir, i);
+        rn_curves_plot_opts o = rn_curves_plot_defaults();
+        o.width = sizes[i].w;
+        o.height = sizes[i].h;
+        o.layout = sizes[i].side ? RN_CURVES_SIDE : RN_CURVES_OVERLAY;
+        ck_assert_msg(rn_curves_plot(f.runs, NULL, 0, &o, out, err, sizeof err) == 0, "%s", err);
+        check_left_margin(out, sizes[i].side ? 2 : 1);
+    }
     fixture_free(&f);
 }
 END_TEST
@@ -865,6 +1214,9 @@ int main(void)
     tcase_add_test(tc, plot_png_has_size_and_curves);
     tcase_add_test(tc, plot_svg_has_one_path_per_curve);
     tcase_add_test(tc, plot_errors_are_clear);
+    tcase_add_test(tc, plot_axes_and_divergence_as_data);
+    tcase_add_test(tc, plot_svg_text_marks_and_divergence);
+    tcase_add_test(tc, plot_labels_never_touch);
     suite_add_tcase(s, tc);
     return ck_test_run(s);
 }
