@@ -179,11 +179,18 @@ int aug_pipe_run_sample(aug_pipe *p, const aug_src *src, const aug_sample *s, vo
 int aug_read_file(const char *path, size_t max_bytes, void **data, size_t *size, char *err,
                   size_t errlen);
 
-/* Writes a PNG of the original and n augmented variants (keys (seed, 0,
- * 0..n-1)) in a grid of cells whose longer side is cell pixels, like the
- * book's figure of augmented cats. The file appears complete or not at all
- * (written beside it, then renamed). Returns 0, CK_EINVAL, CK_EDECODE,
- * CK_EIO or CK_ENOMEM. */
+/* The grid of the original and at least n variants, with no empty cell:
+ * cols x rows = n + 1 when that grid is at most twice as wide as high,
+ * else the squarest grid holding n + 1, filled with more variants.
+ * Returns the number of variants it holds. */
+int aug_preview_shape(int n, int *cols, int *rows);
+
+/* Writes a PNG of the original (top left, framed in blue in the gap
+ * around it) and aug_preview_shape(n) augmented variants (keys (seed, 0,
+ * 0..)) in a grid of cells whose longer side is cell pixels, GAP (4)
+ * pixels apart, like the book's figure of augmented cats. The file
+ * appears complete or not at all (written beside it, then renamed).
+ * Returns 0, CK_EINVAL, CK_EDECODE, CK_EIO or CK_ENOMEM. */
 int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
                      const char *out_png, char *err, size_t errlen);
 
@@ -234,11 +241,30 @@ int aug_filter_raw(aug_filter f, const uint8_t *src, int w, int h, int bands, fl
                    size_t errlen);
 int aug_filter_bands(aug_filter f, int bands);
 
-/* Filters an image file into an 8-bit image file (format from out's suffix):
- * absolute responses (magnitudes) clipped to 0..255, sharpen clipped. The
- * output appears complete or not at all. Returns 0, CK_EIO, CK_EDECODE or
- * CK_EINVAL. */
-int aug_filter_file(aug_filter f, const char *in, const char *out, char *err, size_t errlen);
+/* How a response becomes an 8-bit image, m being the image's largest
+ * |response|. */
+typedef enum aug_filter_view {
+    AUG_VIEW_DEFAULT = 0, /* the filter's own (aug_filter_default_view) */
+    AUG_VIEW_SIGNED,      /* 128 + 127 r / m: zero mid-grey */
+    AUG_VIEW_MAGNITUDE,   /* 255 |r| / m */
+    AUG_VIEW_ABS,         /* |r| clipped to 0..255, unscaled */
+    AUG_VIEW_COUNT,
+} aug_filter_view;
+
+/* "signed", "magnitude", "abs" -> view; CK_EINVAL naming it otherwise. */
+int aug_filter_view_parse(const char *name, aug_filter_view *out, char *err, size_t errlen);
+const char *aug_filter_view_name(aug_filter_view v); /* NULL when out of range */
+/* SIGNED for the x/y kernels and the Laplacians, MAGNITUDE for prewitt
+ * and sobel, DEFAULT for sharpen (an image, clipped: it has no views). */
+aug_filter_view aug_filter_default_view(aug_filter f);
+
+/* Filters an image file into an 8-bit image file (format from out's
+ * suffix) in the given view (sharpen: the image clipped to 0..255). A view
+ * that does not fit the filter (signed of a magnitude, any of sharpen) is
+ * CK_EINVAL naming both. The output appears complete or not at all.
+ * Returns 0, CK_EIO, CK_EDECODE or CK_EINVAL. */
+int aug_filter_file(aug_filter f, aug_filter_view view, const char *in, const char *out, char *err,
+                    size_t errlen);
 
 /* ---- bench --------------------------------------------------------------- */
 

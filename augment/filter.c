@@ -45,7 +45,41 @@ static const char help_text[] =
     "  laplacian-y  [1; -2; 1]\n"
     "  laplacian    laplacian-x + laplacian-y = [0 1 0; 1 -4 1; 0 1 0]\n"
     "  sharpen      [0 -1 0; -1 5 -1; 0 -1 0], per colour band\n"
-    "Image outputs show absolute responses clipped to 0..255.\n";
+    "Views (--view) of a response in an 8-bit image, m the largest |response|:\n"
+    "  signed     128 + 127 * response / m: zero mid-grey (default for the x/y\n"
+    "             kernels and the Laplacians)\n"
+    "  magnitude  255 * |response| / m (default for prewitt and sobel)\n"
+    "  abs        |response| clipped to 0..255, unscaled\n"
+    "sharpen writes the sharpened image, clipped to 0..255.\n";
+
+static const char *view_names[AUG_VIEW_COUNT] = {"default", "signed", "magnitude", "abs"};
+
+int aug_filter_view_parse(const char *name, aug_filter_view *out, char *err, size_t errlen)
+{
+    for (int i = 1; i < AUG_VIEW_COUNT; i++) {
+        if (strcmp(name, view_names[i]) == 0) {
+            *out = (aug_filter_view)i;
+            return 0;
+        }
+    }
+    return ck_err(err, errlen, CK_EINVAL, "filter: view %s: unknown (signed, magnitude, abs)",
+                  name);
+}
+
+const char *aug_filter_view_name(aug_filter_view v)
+{
+    return (unsigned)v < AUG_VIEW_COUNT ? view_names[v] : NULL;
+}
+
+aug_filter_view aug_filter_default_view(aug_filter f)
+{
+    switch (f) {
+    case AUG_FILTER_PREWITT:
+    case AUG_FILTER_SOBEL: return AUG_VIEW_MAGNITUDE;
+    case AUG_FILTER_SHARPEN: return AUG_VIEW_DEFAULT;
+    default: return AUG_VIEW_SIGNED;
+    }
+}
 
 const char *aug_filter_help(void)
 {
@@ -202,11 +236,51 @@ int aug_filter_raw(aug_filter f, const uint8_t *src, int w, int h, int bands, fl
     return rc;
 }
 
-int aug_filter_file(aug_filter f, const char *in_path, const char *out_path, char *err,
-                    size_t errlen)
+/* The 8-bit view v of the float response r (see the top of the file). */
+static int view_image(aug_filter f, aug_filter_view v, VipsImage *r, VipsImage **out)
 {
-    if ((unsigned)f >= AUG_FILTER_COUNT) {
-        return ck_err(err, errlen, CK_EINVAL, "filter: unknown filter %d", (int)f);
+    VipsImage *t[3] = {NULL, NULL, NULL};
+    double m = 0;
+    int rc = 0;
+    if (f == AUG_FILTER_SHARPEN) {
+        rc = vips_cast(r, out, VIPS_FORMAT_UCHAR, NULL);
+    } else if (v == AUG_VIEW_ABS) {
+        rc = vips_abs(r, &t[0], NULL) || vips_cast(t[0], out, VIPS_FORMAT_UCHAR, NULL);
+    } else if (vips_abs(r, &t[0], NULL) || vips_max(t[0], &m, NULL)) {
+        rc = -1;
+    } else {
+        /* +0.5: the cast truncates. A flat image (m = 0) gives 128 or 0. */
+        double k = m > 0 ? (v == AUG_VIEW_SIGNED ? 127.0 : 255.0) / m : 0;
+        rc = v == AUG_VIEW_SIGNED ? vips_linear1(r, &t[1], k, 128.5, NULL)
+                                  : vips_linear1(t[0], &t[1], k, 0.5, NULL);
+        rc = rc || vips_cast(t[1], out, VIPS_FORMAT_UCHAR, NULL);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (t[i]) {
+            g_object_unref(t[i]);
+        }
+    }
+    return rc;
+}
+
+int aug_filter_file(aug_filter f, aug_filter_view view, const char *in_path, const char *out_path,
+                    char *err, size_t errlen)
+{
+    if ((unsigned)f >= AUG_FILTER_COUNT || (unsigned)view >= AUG_VIEW_COUNT) {
+        return ck_err(err, errlen, CK_EINVAL, "filter: unknown filter %d or view %d", (int)f,
+                      (int)view);
+    }
+    if (view == AUG_VIEW_DEFAULT) {
+        view = aug_filter_default_view(f);
+    } else if (f == AUG_FILTER_SHARPEN) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "filter sharpen: view %s: sharpen writes an image, which has no views",
+                      view_names[view]);
+    } else if (view == AUG_VIEW_SIGNED && aug_filter_default_view(f) == AUG_VIEW_MAGNITUDE) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "filter %s: view signed: a gradient magnitude is never negative (views: "
+                      "magnitude, abs)",
+                      names[f]);
     }
     int rc = im_init(NULL, err, errlen);
     void *data = NULL;
@@ -214,31 +288,20 @@ int aug_filter_file(aug_filter f, const char *in_path, const char *out_path, cha
     if (rc || (rc = aug_read_file(in_path, (size_t)256 << 20, &data, &size, err, errlen))) {
         return rc;
     }
-    VipsImage *t[4] = {NULL, NULL, NULL, NULL};
+    VipsImage *t[5] = {NULL, NULL, NULL, NULL, NULL};
     t[0] = vips_image_new_from_buffer(data, size, "", "fail_on", VIPS_FAIL_ON_ERROR, NULL);
     if (!t[0]) {
         rc = im_err_vips(err, errlen, CK_EDECODE, "%s: decode", in_path);
     } else if (vips_colourspace(
                    t[0], &t[1],
                    t[0]->Bands <= 2 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB, NULL) ||
-               vips_cast(t[1], &t[2], VIPS_FORMAT_UCHAR, NULL) || filter_image(f, t[2], &t[3])) {
+               vips_cast(t[1], &t[2], VIPS_FORMAT_UCHAR, NULL) || filter_image(f, t[2], &t[3]) ||
+               view_image(f, view, t[3], &t[4])) {
         rc = im_err_vips(err, errlen, CK_EDECODE, "%s: filter %s", in_path, names[f]);
     } else {
-        VipsImage *u[2] = {NULL, NULL};
-        int fail =
-            f == AUG_FILTER_SHARPEN ? vips_copy(t[3], &u[0], NULL) : vips_abs(t[3], &u[0], NULL);
-        if (fail || vips_cast(u[0], &u[1], VIPS_FORMAT_UCHAR, NULL)) {
-            rc = im_err_vips(err, errlen, CK_EDECODE, "%s: filter %s", in_path, names[f]);
-        } else {
-            rc = aug_save_atomic(u[1], out_path, err, errlen);
-        }
-        for (int i = 0; i < 2; i++) {
-            if (u[i]) {
-                g_object_unref(u[i]);
-            }
-        }
+        rc = aug_save_atomic(t[4], out_path, err, errlen);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         if (t[i]) {
             g_object_unref(t[i]);
         }

@@ -2,6 +2,13 @@
  * files — built on the same pipe the training loader uses, so a picture
  * shows exactly what the model is fed.
  *
+ * A preview grid has no empty cell, as the book's grid of augmented cats:
+ * the original and n variants fill an exact grid when n + 1 has one no
+ * more than twice as wide as high (9 cells are 3x3, 12 are 4x3), and
+ * otherwise the squarest grid that holds them is filled with further
+ * variants (n = 9 gives 4x3: the original and 11). The original is the
+ * top-left cell, framed.
+ *
  * `apply` writes into a staging directory inside the output directory and
  * moves the files out only when every input has succeeded; on error it
  * removes what it made, so the output directory is left as it was.
@@ -17,6 +24,7 @@
 #include "aug_internal.h"
 
 #define GAP             4 /* pixels between grid cells */
+#define FRAME           3 /* the original's frame, drawn in the gap around it */
 #define MAX_INPUT_BYTES ((size_t)256 << 20)
 
 /* Size and bands of an encoded or raw source, from its header. */
@@ -42,6 +50,45 @@ static int src_header(const aug_src *src, int *w, int *h, int *bands, char *err,
     return 0;
 }
 
+int aug_preview_shape(int n, int *cols, int *rows)
+{
+    int cells = n + 1, r = 1;
+    while ((r + 1) * (r + 1) <= cells) {
+        r++;
+    }
+    for (; r >= 1; r--) { /* the squarest exact grid */
+        if (cells % r == 0) {
+            break;
+        }
+    }
+    if (cells / r <= 2 * r) {
+        *cols = cells / r;
+        *rows = r;
+        return n;
+    }
+    int c = 1;
+    while (c * c < cells) {
+        c++;
+    }
+    *cols = c;
+    *rows = (cells + c - 1) / c;
+    return *cols * *rows - 1;
+}
+
+/* A FRAME-pixel border in the gap around the cell at (x0, y0), w x h, in
+ * matplotlib's first colour. */
+static void frame_cell(uint8_t *canvas, int gw, int x0, int y0, int w, int h)
+{
+    static const uint8_t c[3] = {0x1f, 0x77, 0xb4};
+    for (int y = y0 - FRAME; y < y0 + h + FRAME; y++) {
+        for (int x = x0 - FRAME; x < x0 + w + FRAME; x++) {
+            if (x < x0 || x >= x0 + w || y < y0 || y >= y0 + h) {
+                memcpy(canvas + ((size_t)y * gw + x) * 3, c, 3);
+            }
+        }
+    }
+}
+
 int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
                      const char *out_png, char *err, size_t errlen)
 {
@@ -57,7 +104,8 @@ int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed
     /* Cells keep the source's aspect ratio, the longer side `cell`. */
     int cw = sw >= sh ? cell : (int)fmax(1, round((double)cell * sw / sh));
     int ch = sh >= sw ? cell : (int)fmax(1, round((double)cell * sh / sw));
-    int cols = (int)ceil(sqrt(n + 1.0)), rows = (n + cols) / cols;
+    int cols, rows;
+    n = aug_preview_shape(n, &cols, &rows);
     int gw = cols * cw + (cols + 1) * GAP, gh = rows * ch + (rows + 1) * GAP;
     aug_params p = aug_params_default(cw, ch, 3);
     p.dtype = AUG_U8;
@@ -70,6 +118,7 @@ int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed
         return ck_err(err, errlen, CK_ENOMEM, "preview: out of memory");
     }
     memset(canvas, 255, (size_t)gw * gh * 3);
+    frame_cell(canvas, gw, GAP, GAP, cw, ch);
     rc = aug_pipe_create(&pipe, &p, err, errlen);
     for (int i = 0; rc == 0 && i <= n; i++) {
         aug_sample s;

@@ -18,8 +18,11 @@ static void print_augment_help(void)
            "                       [-n 9] [--seed S] [--cell PX] -o grid.png\n"
            "       convkit augment apply --policy P [--seed S] [--copies K] IN... -o DIR\n"
            "\n"
-           "preview: the original and n augmented variants in a grid (the book's\n"
-           "figure of augmented cats). apply: K augmented copies of each image file\n"
+           "preview: the original (framed, top left) and n augmented variants in a\n"
+           "grid with no empty cell (the book's figure of augmented cats): n + 1\n"
+           "cells when they make a grid at most twice as wide as high, else the\n"
+           "squarest grid that holds them, filled with more variants. apply: K augmented copies of "
+           "each image file\n"
            "written into DIR (which must exist) as STEM_augK.jpg/png; on any error\n"
            "nothing is written.\n"
            "\n"
@@ -122,7 +125,9 @@ static int augment_preview(int argc, char **argv)
     if (rc) {
         return cli_report(rc, err);
     }
-    printf("%s: the original and %lld variants\n", out, (long long)n);
+    int cols, rows, shown = aug_preview_shape((int)n, &cols, &rows);
+    printf("%s: the original (framed, top left) and %d variants in %d x %d\n", out, shown, cols,
+           rows);
     return CLI_OK;
 }
 
@@ -191,19 +196,22 @@ int cmd_augment(int argc, char **argv)
 
 int cmd_filter(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *out = NULL;
+    static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
+                                             {"view", required_argument, 0, 'v'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    const char *out = NULL, *view_text = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
+        case 'v': view_text = optarg; break;
         case 'h':
-            printf("usage: convkit filter NAME IN -o OUT\n"
+            printf("usage: convkit filter NAME IN [--view signed|magnitude|abs] -o OUT\n"
                    "\n"
                    "Applies a classic convolution kernel to an image file and writes the\n"
-                   "absolute response as an 8-bit image (format from OUT's suffix).\n\n%s",
+                   "response as an 8-bit image (format from OUT's suffix).\n\n%s",
                    aug_filter_help());
             return CLI_OK;
         default: return cli_usage("filter", "bad option");
@@ -214,18 +222,31 @@ int cmd_filter(int argc, char **argv)
     }
     char err[1024];
     aug_filter f;
+    aug_filter_view view = AUG_VIEW_DEFAULT;
     if (aug_filter_parse(argv[optind], &f, err, sizeof err)) {
         return cli_usage("filter", "%s", err);
+    }
+    if (view_text && aug_filter_view_parse(view_text, &view, err, sizeof err)) {
+        return cli_usage("filter", "--view: want signed, magnitude or abs, got '%s'", view_text);
+    }
+    if (view == AUG_VIEW_SIGNED && aug_filter_default_view(f) == AUG_VIEW_MAGNITUDE) {
+        return cli_usage("filter", "--view signed: %s is a gradient magnitude, never negative",
+                         aug_filter_name(f));
+    }
+    if (view_text && f == AUG_FILTER_SHARPEN) {
+        return cli_usage("filter", "--view: sharpen writes an image, which has no views");
     }
     const char *ins[] = {argv[optind + 1]}, *outs[] = {out};
     int apart = cli_outputs_apart("filter", ins, 1, outs, 1);
     if (apart) {
         return apart;
     }
-    int rc = aug_filter_file(f, argv[optind + 1], out, err, sizeof err);
+    int rc = aug_filter_file(f, view, argv[optind + 1], out, err, sizeof err);
     if (rc) {
         return cli_report(rc, err);
     }
-    printf("%s: %s of %s\n", out, aug_filter_name(f), argv[optind + 1]);
+    aug_filter_view shown = view ? view : aug_filter_default_view(f);
+    printf("%s: %s of %s%s%s\n", out, aug_filter_name(f), argv[optind + 1], shown ? ", view " : "",
+           shown ? aug_filter_view_name(shown) : "");
     return CLI_OK;
 }

@@ -112,22 +112,118 @@ START_TEST(filter_names_help_and_files)
     VipsImage *im = vips_image_new_from_memory(px, sizeof px, 8, 6, 1, VIPS_FORMAT_UCHAR);
     ck_assert_int_eq(vips_image_write_to_file(im, in, NULL), 0);
     g_object_unref(im);
-    ck_assert_msg(aug_filter_file(AUG_FILTER_LAPLACIAN_X, in, out, err, sizeof err) == 0, "%s",
-                  err);
-    VipsImage *res = vips_image_new_from_file(out, NULL);
-    ck_assert_ptr_nonnull(res);
-    size_t len;
-    uint8_t *got = vips_image_write_to_memory(res, &len);
-    ck_assert_uint_eq(len, 8 * 6);
-    ck_assert(got[3] == 100 && got[4] == 100 && got[0] == 0 && got[7] == 0); /* |response| */
-    g_free(got);
-    g_object_unref(res);
+    /* Responses +100 at column 3, -100 at 4, 0 elsewhere, in each view. */
+    static const struct {
+        aug_filter_view view;
+        uint8_t at0, at3, at4;
+    } views[] = {{AUG_VIEW_ABS, 0, 100, 100},
+                 {AUG_VIEW_SIGNED, 128, 255, 1},
+                 {AUG_VIEW_DEFAULT, 128, 255, 1},
+                 {AUG_VIEW_MAGNITUDE, 0, 255, 255}};
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+        ck_assert_msg(
+            aug_filter_file(AUG_FILTER_LAPLACIAN_X, views[i].view, in, out, err, sizeof err) == 0,
+            "%s", err);
+        VipsImage *res = vips_image_new_from_file(out, NULL);
+        ck_assert_ptr_nonnull(res);
+        size_t len;
+        uint8_t *got = vips_image_write_to_memory(res, &len);
+        ck_assert_uint_eq(len, 8 * 6);
+        ck_assert_msg(got[3] == views[i].at3 && got[4] == views[i].at4 && got[0] == views[i].at0 &&
+                          got[7] == views[i].at0,
+                      "view %s: %d %d %d", aug_filter_view_name(views[i].view), got[0], got[3],
+                      got[4]);
+        g_free(got);
+        g_object_unref(res);
+    }
+    /* Views that do not fit the filter are refused, naming both. */
+    ck_assert_int_eq(aug_filter_file(AUG_FILTER_SOBEL, AUG_VIEW_SIGNED, in, out, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_msg(strstr(err, "sobel") && strstr(err, "signed"), "%s", err);
+    ck_assert_int_eq(
+        aug_filter_file(AUG_FILTER_SHARPEN, AUG_VIEW_MAGNITUDE, in, out, err, sizeof err),
+        CK_EINVAL);
+    aug_filter_view v;
+    ck_assert_int_eq(aug_filter_view_parse("magnitude", &v, err, sizeof err), 0);
+    ck_assert_int_eq(v, AUG_VIEW_MAGNITUDE);
+    ck_assert_int_eq(aug_filter_view_parse("default", &v, err, sizeof err), CK_EINVAL);
     /* A missing input: an error naming it, and no output. */
     snprintf(in, sizeof in, "%s/missing.png", dir);
     snprintf(out, sizeof out, "%s/none.png", dir);
-    ck_assert_int_eq(aug_filter_file(AUG_FILTER_SOBEL, in, out, err, sizeof err), CK_EIO);
+    ck_assert_int_eq(aug_filter_file(AUG_FILTER_SOBEL, AUG_VIEW_DEFAULT, in, out, err, sizeof err),
+                     CK_EIO);
     ck_assert_ptr_nonnull(strstr(err, "missing.png"));
     ck_assert_int_ne(access(out, F_OK), 0);
+}
+END_TEST
+
+/* The histogram of an 8-bit one-band image file. */
+static void histogram(const char *path, long hist[256], long *n)
+{
+    VipsImage *im = vips_image_new_from_file(path, NULL);
+    ck_assert_ptr_nonnull(im);
+    ck_assert_int_eq(im->Bands, 1);
+    size_t len;
+    uint8_t *px = vips_image_write_to_memory(im, &len);
+    ck_assert_ptr_nonnull(px);
+    memset(hist, 0, 256 * sizeof hist[0]);
+    for (size_t i = 0; i < len; i++) {
+        hist[px[i]]++;
+    }
+    *n = (long)len;
+    g_free(px);
+    g_object_unref(im);
+}
+
+static int median(const long hist[256], long n)
+{
+    long seen = 0;
+    for (int v = 0; v < 256; v++) {
+        if ((seen += hist[v]) * 2 >= n) {
+            return v;
+        }
+    }
+    return 255;
+}
+
+/* On a real photo: the Laplacian's signed view is centred on mid-grey
+ * (unscaled, |response| is nearly black); the Sobel magnitude reaches
+ * white with almost nothing saturated (clipped, many pixels are). */
+START_TEST(filter_views_on_a_photo)
+{
+    init();
+    char path[512], dir[256], out[300];
+    snprintf(path, sizeof path, "%s/alien-vs-predator/train/alien/3.jpg", CK_SHARED_DATA);
+    if (access(path, R_OK) != 0) {
+        printf("note: %s missing, skipped\n", path);
+        return;
+    }
+    ck_test_tmpdir(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/f.png", dir);
+    long hist[256], n;
+    ck_assert_msg(
+        aug_filter_file(AUG_FILTER_LAPLACIAN, AUG_VIEW_DEFAULT, path, out, err, sizeof err) == 0,
+        "%s", err);
+    histogram(out, hist, &n);
+    ck_assert_msg(abs(median(hist, n) - 128) <= 2, "signed Laplacian: median %d", median(hist, n));
+    ck_assert_msg(hist[0] + hist[255] < n / 1000, "signed Laplacian: %ld at the ends",
+                  hist[0] + hist[255]);
+    ck_assert_int_eq(
+        aug_filter_file(AUG_FILTER_LAPLACIAN, AUG_VIEW_ABS, path, out, err, sizeof err), 0);
+    histogram(out, hist, &n);
+    ck_assert_msg(median(hist, n) < 16, "|Laplacian| median %d", median(hist, n));
+
+    ck_assert_msg(aug_filter_file(AUG_FILTER_SOBEL, AUG_VIEW_DEFAULT, path, out, err, sizeof err) ==
+                      0,
+                  "%s", err);
+    histogram(out, hist, &n);
+    ck_assert_msg(hist[255] > 0 && hist[255] < n / 1000, "Sobel magnitude: %ld of %ld at 255",
+                  hist[255], n);
+    ck_assert_int_eq(aug_filter_file(AUG_FILTER_SOBEL, AUG_VIEW_ABS, path, out, err, sizeof err),
+                     0);
+    histogram(out, hist, &n);
+    printf("sobel abs: %.1f%% of pixels at 255\n", 100.0 * hist[255] / n);
+    ck_assert_msg(hist[255] > n / 100, "clipped Sobel: %ld of %ld at 255", hist[255], n);
 }
 END_TEST
 
@@ -187,6 +283,42 @@ START_TEST(preview_grid_png)
     ck_assert_int_eq(im->Ysize, 3 * 60 + 4 * 4);
     g_object_unref(im);
     ck_assert_int_eq(count_entries(dir), 1);
+    /* 10 images make no grid at most twice as wide as high: 4x3, filled
+     * with 11 variants; 12 and 6 images fill 4x3 and 3x2 exactly. No cell
+     * is left white, and the original (top left) is framed in blue. */
+    static const struct {
+        int n, shown, cols, rows;
+    } shapes[] = {{9, 11, 4, 3}, {11, 11, 4, 3}, {5, 5, 3, 2}, {2, 3, 2, 2}, {1, 1, 2, 1}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int cols, rows;
+        ck_assert_int_eq(aug_preview_shape(shapes[k].n, &cols, &rows), shapes[k].shown);
+        ck_assert(cols == shapes[k].cols && rows == shapes[k].rows);
+    }
+    ck_assert_msg(aug_preview_grid(&src, pol, 1, 9, 90, out, err, sizeof err) == 0, "%s", err);
+    im = vips_image_new_from_file(out, NULL);
+    ck_assert_ptr_nonnull(im);
+    ck_assert_int_eq(im->Xsize, 4 * 90 + 5 * 4);
+    ck_assert_int_eq(im->Ysize, 3 * 60 + 4 * 4);
+    size_t len2;
+    uint8_t *px = vips_image_write_to_memory(im, &len2);
+    ck_assert_ptr_nonnull(px);
+    for (int cell = 0; cell < 12; cell++) {
+        int x0 = 4 + cell % 4 * 94, y0 = 4 + cell / 4 * 64, white = 0;
+        for (int y = y0; y < y0 + 60; y++) {
+            for (int x = x0; x < x0 + 90; x++) {
+                const uint8_t *p = px + ((size_t)y * im->Xsize + x) * 3;
+                white += p[0] == 255 && p[1] == 255 && p[2] == 255;
+            }
+        }
+        ck_assert_msg(white < 90 * 60 / 2, "cell %d is empty", cell);
+    }
+    const uint8_t *edge = px + ((size_t)2 * im->Xsize + 2) * 3; /* in the frame */
+    ck_assert_msg(edge[0] == 0x1f && edge[1] == 0x77 && edge[2] == 0xb4, "frame %d %d %d", edge[0],
+                  edge[1], edge[2]);
+    edge = px + ((size_t)2 * im->Xsize + 4 + 94 + 2) * 3; /* above the second cell */
+    ck_assert(edge[0] == 255 && edge[1] == 255 && edge[2] == 255);
+    g_free(px);
+    g_object_unref(im);
     /* Bad arguments and bad input leave nothing. */
     snprintf(out, sizeof out, "%s/bad.png", dir);
     ck_assert_int_eq(aug_preview_grid(&src, pol, 1, -1, 90, out, err, sizeof err), CK_EINVAL);
@@ -303,6 +435,7 @@ static Suite *tools_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, filters_on_a_step_edge);
     tcase_add_test(tc, filter_names_help_and_files);
+    tcase_add_test(tc, filter_views_on_a_photo);
     tcase_add_test(tc, preview_grid_png);
     tcase_add_test(tc, apply_writes_all_or_nothing);
     tcase_add_test(tc, bench_runs_every_sample);
