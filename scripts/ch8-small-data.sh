@@ -89,7 +89,8 @@ sample=$(sqlite3 "$out/data.db" "SELECT id FROM samples WHERE split = 'train' AN
   awk '{ arm = $1; sub(/-s[0-9]+$/, "", arm); n[arm]++; s[arm] += $2; q[arm] += $2 * $2
          l[arm] += $3; g[arm] += $4 }
        END { for (a in n) { m = s[a] / n[a]; v = q[a] / n[a] - m * m; if (v < 0) v = 0
-             printf "| %s | %d | %.4f | %.4f | %.4f | %.4f |\n", a, n[a], m, sqrt(v), l[a] / n[a], g[a] / n[a] } }' |
+             sd = n[a] > 1 ? sprintf("%.4f", sqrt(v)) : "—"  # no spread from one seed
+             printf "| %s | %d | %.4f | %s | %.4f | %.4f |\n", a, n[a], m, sd, l[a] / n[a], g[a] / n[a] } }' |
   sort
 } > "$out/results.md"
 cat "$out/results.md"

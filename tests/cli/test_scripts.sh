@@ -31,5 +31,7 @@ cmp -s run1/curves.csv run2/curves.csv && ok "two runs, byte-identical curves.cs
   fail "curves.csv differs between runs" "$(diff run1/curves.csv run2/curves.csv | head -5)"
 cmp -s run1/results.md run2/results.md && ok "two runs, identical results table" ||
   fail "results.md differs between runs"
+expect_eq "$(awk -F' [|] ' '/^[|] (plain|augmented) /{ print $4 }' run1/results.md | sort -u)" "—" \
+  "one seed: no sd in the results table"
 expect_eq "$(ls | tr '\n' ' ')" "out run1 run2 " "nothing written beside --out"
 finish
