@@ -104,6 +104,8 @@ typedef struct figure {
     rn_curves_layout layout;
     const char *title;
     double W, H, f;
+    double fl; /* the legend's text height: f, or less for entries that
+                  would not fit the page's width otherwise */
     double px_per_mm;
     double top, legend_h; /* pixels above and below the panels */
 } figure;
@@ -117,7 +119,7 @@ typedef struct figure {
  * its displacement (measured on the cairo and SVG devices). */
 #define MARGIN_R   1.4
 #define MARGIN_T   2.4
-#define MARGIN_B   4.0
+#define MARGIN_B   4.4
 #define TICK_DISP  0.6
 #define CHAR_W     0.85
 #define YLABEL_GAP 0.7
@@ -277,7 +279,7 @@ static void draw_panel(const figure *g, double x0, double y0, double x1, double 
     plcol0(COL_FG);
     plbox("bc", 0, 0, "bc", 0, 0);
     plbox("bnti", step, 0, "", 0, 0);
-    plmtex("b", 3.0, 0.5, 0.5, "epoch");
+    plmtex("b", 3.4, 0.5, 0.5, "epoch");
     text_px(g, g->f * 1.1);
     plcol0(title_col);
     plmtex("t", 0.9, 0.5, 0.5, title);
@@ -327,11 +329,14 @@ static int style_entries(const figure *g, const char *text[3])
     return 2;
 }
 
+/* A legend character's width in text heights (DejaVu Sans: about 0.78). */
+#define LEGEND_CHAR_W 0.8
+
 /* Legend rows and columns for n entries whose longest text is `chars`
  * characters, so that a row fits the page width. */
 static void legend_grid(const figure *g, int n, size_t chars, int *rows, int *cols)
 {
-    double entry = (double)chars * 0.75 * g->f + 6.0 * g->f; /* DejaVu Sans: ~0.75 f a character */
+    double entry = ((double)chars * LEGEND_CHAR_W + 6.0) * g->fl;
     int c = (int)floor(g->W * 0.94 / entry);
     c = c > n ? n : c;
     c = c < 1 ? 1 : c;
@@ -341,6 +346,18 @@ static void legend_grid(const figure *g, int n, size_t chars, int *rows, int *co
 
 static int legend_rows(const figure *g);
 
+/* The length of the longest run entry of the legend. */
+static size_t longest_entry(const figure *g)
+{
+    char t[512];
+    size_t chars = 0;
+    for (int r = 0; r < g->n; r++) {
+        run_entry(g, r, t, sizeof t);
+        chars = strlen(t) > chars ? strlen(t) : chars;
+    }
+    return chars;
+}
+
 /* Sets the strips above and below the panels; 0 when the panels keep at
  * least 4x3 text heights of plotting area. */
 static int layout_fits(figure *g)
@@ -349,7 +366,8 @@ static int layout_fits(figure *g)
     int cols = g->layout == RN_CURVES_SIDE ? g->n : 2;
     int rows = g->layout == RN_CURVES_SIDE ? 2 : 1;
     g->top = g->title ? 2.8 * f : 0.6 * f;
-    g->legend_h = legend_rows(g) * 1.9 * f + 1.6 * f;
+    g->fl = fmin(f, g->W * 0.94 / ((double)longest_entry(g) * LEGEND_CHAR_W + 6.0));
+    g->legend_h = legend_rows(g) * 1.9 * g->fl + 1.6 * f;
     double cell_w = g->W / cols, cell_h = (g->H - g->top - g->legend_h) / rows;
     double ml = fmax(margin_left(&g->acc), margin_left(&g->loss));
     return cell_w - (ml + MARGIN_R) * f >= 4 * f && cell_h - (MARGIN_T + MARGIN_B) * f >= 3 * f;
@@ -357,14 +375,8 @@ static int layout_fits(figure *g)
 
 static int legend_rows(const figure *g)
 {
-    char t[512];
-    size_t chars = 0;
     int rows, cols;
-    for (int r = 0; r < g->n; r++) {
-        run_entry(g, r, t, sizeof t);
-        chars = strlen(t) > chars ? strlen(t) : chars;
-    }
-    legend_grid(g, g->n, chars, &rows, &cols);
+    legend_grid(g, g->n, longest_entry(g), &rows, &cols);
     const char *st[3];
     int ns = style_entries(g, st), srows, scols;
     size_t schars = 0;
@@ -406,8 +418,8 @@ static int draw_legend(const figure *g)
         symbols[r] = best_symbol;
     }
     legend_grid(g, g->n, chars, &rows, &cols);
-    text_px(g, g->f);
-    double sample = 3.0 * g->f / g->W, margin = 0.5 * g->f / g->H;
+    text_px(g, g->fl);
+    double sample = 3.0 * g->fl / g->W, margin = 0.5 * g->f / g->H;
     PLINT pos = PL_POSITION_BOTTOM | PL_POSITION_INSIDE | PL_POSITION_SUBPAGE;
     PLFLT lw, lh;
 
