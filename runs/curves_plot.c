@@ -503,6 +503,20 @@ static int draw_figure(figure *g)
     return draw_legend(g);
 }
 
+/* "BOTTOM,TOP" of a panel's limits, "auto" for an automatic side. */
+static void ylim_text(const double lim[2], char *buf, size_t len)
+{
+    char side[2][32];
+    for (int k = 0; k < 2; k++) {
+        if (isnan(lim[k])) {
+            snprintf(side[k], sizeof side[k], "auto");
+        } else {
+            snprintf(side[k], sizeof side[k], "%g", lim[k]);
+        }
+    }
+    snprintf(buf, len, "%s,%s", side[0], side[1]);
+}
+
 /* The two y axes and the diverged runs. */
 static int plot_axes(figure *g, const rn_curves_plot_opts *o, const char *out_path, char *err,
                      size_t errlen)
@@ -512,20 +526,22 @@ static int plot_axes(figure *g, const rn_curves_plot_opts *o, const char *out_pa
         g->diverged[r] = rn_curve_diverged(&g->c[r], ceiling, &g->peak[r]);
     }
     int log = o->loss_scale == RN_CURVES_LOG;
+    char lim[80];
     rn_curves_data_range(g->c, g->n, RN_CV_ACCURACY, RN_CV_VAL_ACCURACY, INFINITY, 0, &lo, &hi);
     if (rn_axis_make(&g->acc, lo, hi, o->ylim_accuracy, 0)) {
+        ylim_text(o->ylim_accuracy, lim, sizeof lim);
         return ck_err(err, errlen, CK_EINVAL,
-                      "%s: plot: accuracy y limits (%g, %g): the bottom must be below the top "
-                      "(values span %g..%g)",
-                      out_path, o->ylim_accuracy[0], o->ylim_accuracy[1], lo, hi);
+                      "%s: plot: accuracy y limits %s: the bottom must be below the top (the "
+                      "values span %g..%g)",
+                      out_path, lim, lo, hi);
     }
     rn_curves_data_range(g->c, g->n, RN_CV_LOSS, RN_CV_VAL_LOSS, ceiling, log, &lo, &hi);
     if (rn_axis_make(&g->loss, lo, hi, o->ylim_loss, log)) {
+        ylim_text(o->ylim_loss, lim, sizeof lim);
         return ck_err(err, errlen, CK_EINVAL,
-                      "%s: plot: loss y limits (%g, %g): the bottom must be below the top%s "
-                      "(values span %g..%g)",
-                      out_path, o->ylim_loss[0], o->ylim_loss[1],
-                      log ? " and above 0 on a log scale" : "", lo, hi);
+                      "%s: plot: loss y limits %s: the bottom must be below the top%s (the "
+                      "values span %g..%g)",
+                      out_path, lim, log ? " and above 0 on a log scale" : "", lo, hi);
     }
     return 0;
 }

@@ -1187,6 +1187,15 @@ START_TEST(plot_errors_are_clear)
     snprintf(out, sizeof out, "%s/p.png", f.dir);
     ck_assert_int_eq(rn_curves_plot(f.runs, NULL, 0, &o, out, err, sizeof err), CK_EINVAL);
     ck_assert_msg(strstr(err, "size 150x520"), "%s", err);
+    o = rn_curves_plot_defaults();
+    o.ylim_loss[0] = 5; /* above every loss, the top automatic */
+    ck_assert_int_eq(rn_curves_plot(f.runs, NULL, 0, &o, out, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "loss y limits 5,auto: the bottom must be below the top"), "%s",
+                  err);
+    o.ylim_loss[0] = 0;
+    o.loss_scale = RN_CURVES_LOG;
+    ck_assert_int_eq(rn_curves_plot(f.runs, NULL, 0, &o, out, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "above 0 on a log scale"), "%s", err);
 
     /* All runs: the empty one is left out, the others drawn. */
     ck_assert_msg(rn_curves_plot(f.runs, NULL, 0, NULL, out, err, sizeof err) == 0, "%s", err);
