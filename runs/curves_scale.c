@@ -1,6 +1,6 @@
 /* curves_scale.c: the decisions behind a figure's panels, kept apart from
  * the drawing so they can be tested as data: each panel's y range, scale
- * and tick labels, which epoch is marked, and which runs diverged.
+ * and tick labels, and which runs diverged.
  *
  * The tick labels are ours, not PLplot's: PLplot's automatic labels pick
  * their own precision and move a common factor ("x10^21") into a
@@ -81,7 +81,7 @@ double rn_loss_ceiling(const rn_curve *c, int n)
     }
     double *v = malloc((count ? count : 1) * sizeof *v);
     if (!v) {
-        return (double)INFINITY; /* nothing is called diverged */
+        return (double)INFINITY; /* out of memory: nothing is called diverged */
     }
     for (int r = 0; r < n; r++) {
         for (int i = 0; i < c[r].n; i++) {
