@@ -21,10 +21,9 @@ static void print_augment_help(void)
            "preview: the original (framed, top left) and n augmented variants in a\n"
            "grid with no empty cell (the book's figure of augmented cats): n + 1\n"
            "cells when they make a grid at most twice as wide as high, else the\n"
-           "squarest grid that holds them, filled with more variants. apply: K augmented copies of "
-           "each image file\n"
-           "written into DIR (which must exist) as STEM_augK.jpg/png; on any error\n"
-           "nothing is written.\n"
+           "squarest grid that holds them, filled with more variants.\n"
+           "apply: K augmented copies of each image file written into DIR (which\n"
+           "must exist) as STEM_augK.jpg/png; on any error nothing is written.\n"
            "\n"
            "A policy is comma-separated key=value items and presets:\n\n%s",
            aug_policy_help());
