@@ -114,9 +114,9 @@ typedef struct figure {
  * labels and the x label below. On the left: the tick labels end
  * TICK_DISP from the frame, each character at most CHAR_W wide (DejaVu
  * Sans digits are 0.78 of PLplot's text height on the cairo device), then
- * a gap, then the
- * rotated y label, whose ink PLplot puts between 0.8 below and 0.3 above
- * its displacement (measured on the cairo and SVG devices). */
+ * a gap, then the rotated y label, whose ink PLplot puts between 0.8
+ * below and 0.3 above its displacement (measured on the cairo and SVG
+ * devices). */
 #define MARGIN_R   1.4
 #define MARGIN_T   2.4
 #define MARGIN_B   4.4
@@ -315,7 +315,8 @@ static void run_entry(const figure *g, int r, char *buf, size_t len)
     }
 }
 
-/* The line-style legend: training, validation, and what the dots mark. */
+/* The line-style legend: training, validation, and what the dots mark;
+ * returns the number of entries. */
 static int style_entries(const figure *g, const char *text[3])
 {
     text[0] = "training";
@@ -327,6 +328,20 @@ static int style_entries(const figure *g, const char *text[3])
     case RN_CURVES_BEST_NONE: break;
     }
     return 2;
+}
+
+static void legend_grid(const figure *g, int n, size_t chars, int *rows, int *cols);
+
+/* The style entries (as style_entries) and their legend grid. */
+static int style_legend(const figure *g, const char *text[3], int *rows, int *cols)
+{
+    int ns = style_entries(g, text);
+    size_t chars = 0;
+    for (int k = 0; k < ns; k++) {
+        chars = strlen(text[k]) > chars ? strlen(text[k]) : chars;
+    }
+    legend_grid(g, ns, chars, rows, cols);
+    return ns;
 }
 
 /* A legend character's width in text heights (DejaVu Sans: about 0.78). */
@@ -378,12 +393,8 @@ static int legend_rows(const figure *g)
     int rows, cols;
     legend_grid(g, g->n, longest_entry(g), &rows, &cols);
     const char *st[3];
-    int ns = style_entries(g, st), srows, scols;
-    size_t schars = 0;
-    for (int k = 0; k < ns; k++) {
-        schars = strlen(st[k]) > schars ? strlen(st[k]) : schars;
-    }
-    legend_grid(g, ns, schars, &srows, &scols);
+    int srows, scols;
+    style_legend(g, st, &srows, &scols);
     return rows + srows;
 }
 
@@ -424,12 +435,7 @@ static int draw_legend(const figure *g)
     PLFLT lw, lh;
 
     const char *stext[STYLES];
-    int ns = style_entries(g, stext), srows, scols;
-    size_t schars = 0;
-    for (int k = 0; k < ns; k++) {
-        schars = strlen(stext[k]) > schars ? strlen(stext[k]) : schars;
-    }
-    legend_grid(g, ns, schars, &srows, &scols);
+    int srows, scols, ns = style_legend(g, stext, &srows, &scols);
     PLINT sopt[STYLES] = {PL_LEGEND_LINE, PL_LEGEND_LINE, PL_LEGEND_SYMBOL};
     PLINT scol[STYLES] = {COL_FG, COL_FG, COL_FG}, ssty[STYLES] = {STYLE_SOLID, STYLE_DASHED, 1};
     PLINT snum[STYLES] = {1, 1, 1};
