@@ -333,7 +333,9 @@ typedef struct nn_train_opts {
                                    written without validation; NULL: none */
     int resume;                 /* continue from last_path (from the start if
                                    it was never written); the configuration
-                                   must be the recorded one */
+                                   must be the recorded one but for epochs,
+                                   which may grow (an extended run) or
+                                   shrink to the epochs done */
     /* Called on the training thread; a nonzero return stops the run
      * (status "interrupted"); may be NULL. */
     int (*on_batch)(void *ctx, const nn_progress *p);
@@ -343,6 +345,12 @@ typedef struct nn_train_opts {
 
 /* Defaults: 1 epoch, RMSprop with Keras's defaults, loss AUTO, seed 0. */
 nn_train_opts nn_train_defaults(void);
+
+/* The configuration JSON nn_train(m, o, ...) records and checkpoints
+ * (model, spec, epochs, batch, optimizer, loss, seed, threads, patience,
+ * dataset_hash, weights, trainable_from, extra), malloc'd; NULL when the
+ * loss does not fit the model or memory runs out. */
+char *nn_train_config(const nn_model *m, const nn_train_opts *o);
 
 typedef struct nn_train_result {
     int epochs_done;   /* completed epochs, including resumed ones */
@@ -358,7 +366,9 @@ typedef struct nn_train_result {
  * batch, epoch means weighted by samples. Every epoch is recorded
  * (opts.record), then checkpointed (best, then last), so a run killed at any
  * point resumes (opts.resume) from its last checkpoint to the same curve,
- * bit for bit, as an uninterrupted run with the same thread count. A
+ * bit for bit, as an uninterrupted run with the same thread count; resumed
+ * with more epochs, a finished run goes on to the curve of a run trained
+ * to that many from the start (one stopped early stays stopped). A
  * NaN/inf loss stops the run before its update, with the epoch and batch in
  * err; the checkpoints of earlier epochs stay. BLAS runs on the calling
  * thread only (opts.threads of them).

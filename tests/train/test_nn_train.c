@@ -422,6 +422,52 @@ START_TEST(resume_equals_uninterrupted)
 }
 END_TEST
 
+/* A finished run resumed with more epochs (Keras's initial_epoch) goes
+ * on to the curve, weights and optimizer state of a run trained that long
+ * from the start; fewer epochs than its checkpoint holds are refused. */
+START_TEST(extend_equals_longer_run)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256] = "";
+    nn_model *m = make_model(sigmoid_spec);
+    nn_train_opts o = opts_for(&f, "long", 6);
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+    nn_model_destroy(m);
+    char long_last[300];
+    snprintf(long_last, sizeof long_last, "%s", f.last);
+
+    m = make_model(sigmoid_spec);
+    o = opts_for(&f, "short", 3);
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+    nn_model_destroy(m);
+    m = make_model(sigmoid_spec);
+    o.epochs = 6;
+    o.resume = 1;
+    nn_train_result res;
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(res.epochs_done, 6);
+    nn_model_destroy(m);
+    double a[6 * 4], b[6 * 4];
+    ck_assert_int_eq(read_curve(&f.runs, "long", a, 6), 6);
+    ck_assert_int_eq(read_curve(&f.runs, "short", b, 6), 6);
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    ck_assert(files_equal(long_last, f.last));
+    char *cfg = NULL;
+    nn_ckpt_state st;
+    m = make_model(sigmoid_spec);
+    ck_assert_int_eq(nn_ckpt_read(m, f.last, &st, &cfg, err, sizeof err), 0);
+    ck_assert_msg(strstr(cfg, ",\"epochs\":6,"), "%s", cfg);
+    free(cfg);
+
+    o.epochs = 4;
+    ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "the checkpoint is of epoch 6, after the last one (4)"), "%s", err);
+    nn_model_destroy(m);
+    fixture_free(&f);
+}
+END_TEST
+
 START_TEST(nan_stops_with_place)
 {
     fixture f;
@@ -468,6 +514,18 @@ START_TEST(early_stopping)
     ck_assert_int_eq(res.best_epoch, 1);
     ck_assert(res.stopped_early);
     nn_model_destroy(m);
+    /* Resumed, with its epochs or more, it stays stopped: a run trained
+     * that long from the start would have stopped there too. */
+    for (int epochs = 10; epochs <= 20; epochs += 10) {
+        m = make_model(softmax_spec);
+        o.resume = 1;
+        o.epochs = epochs;
+        ck_assert_msg(nn_train(m, &o, &f.train, &f.val, &res, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(res.epochs_done, 3);
+        ck_assert(res.stopped_early);
+        ck_assert_int_eq(rec_find(&f.runs, "flat")->n, 3);
+        nn_model_destroy(m);
+    }
     fixture_free(&f);
 }
 END_TEST
@@ -577,6 +635,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, learns_separable_task);
     tcase_add_test(tc, same_seed_same_curve);
     tcase_add_test(tc, resume_equals_uninterrupted);
+    tcase_add_test(tc, extend_equals_longer_run);
     tcase_add_test(tc, nan_stops_with_place);
     tcase_add_test(tc, early_stopping);
     tcase_add_test(tc, no_validation_no_best);

@@ -149,15 +149,16 @@ static void jnum(ck_buf *b, const char *key, double v)
     ck_buf_json_num17(b, v); /* the bytes resuming compares, as ever */
 }
 
-/* The run's full configuration. Resuming requires the same text. */
-static char *config_json(const nn_model *m, const nn_train_opts *o, int loss)
+/* The run's full configuration, with `epochs` as its epochs. Resuming
+ * requires the same text but for the epochs (an extended run). */
+static char *config_json(const nn_model *m, const nn_train_opts *o, int loss, int epochs)
 {
     ck_buf b = {0};
     ck_buf_str(&b, "{\"model\":");
     ck_buf_json_str(&b, m->name);
     ck_buf_str(&b, ",\"spec\":");
     ck_buf_json_str(&b, m->spec);
-    ck_buf_printf(&b, ",\"epochs\":%d,\"batch\":%d", o->epochs, m->batch);
+    ck_buf_printf(&b, ",\"epochs\":%d,\"batch\":%d", epochs, m->batch);
     ck_buf_str(&b, ",\"optimizer\":{\"name\":");
     ck_buf_json_str(&b, nn_optim_name(o->optim.kind));
     jnum(&b, "lr", o->optim.lr);
@@ -194,6 +195,21 @@ static char *config_json(const nn_model *m, const nn_train_opts *o, int loss)
     }
     ck_buf_str(&b, "}");
     return ck_buf_take(&b);
+}
+
+char *nn_train_config(const nn_model *m, const nn_train_opts *o)
+{
+    int loss = resolve_loss(m, o->loss);
+    return loss < 0 ? NULL : config_json(m, o, loss, o->epochs);
+}
+
+/* The "epochs" member of a configuration config_json wrote, -1 if none.
+ * It is the first `,"epochs":` in the text: inside a JSON string a quote
+ * is always escaped, so `,"` occurs only between members. */
+static int config_epochs(const char *config)
+{
+    const char *p = config ? strstr(config, ",\"epochs\":") : NULL;
+    return p ? atoi(p + 10) : -1;
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -279,6 +295,10 @@ static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_c
     const nn_train_opts *o = r->o;
     nn_model *m = r->m;
     int64_t batches = train->size > 0 ? (train->size + m->batch - 1) / m->batch : 0;
+    if (o->patience > 0 && st->wait >= o->patience) {
+        res->stopped_early = 1; /* resumed after early stopping: as it was */
+        return 0;
+    }
     for (int e = st->epoch; e < o->epochs; e++) {
         nn_progress p = {.epoch = e + 1, .epochs = o->epochs, .batches = batches};
         p.val_loss = p.val_accuracy = (double)NAN;
@@ -371,7 +391,7 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
     run r = {.m = m, .o = o, .loss = loss};
     nn_ckpt_state st = {.seed = o->seed, .best = INFINITY};
     char *summary = NULL;
-    r.config = config_json(m, o, loss);
+    r.config = config_json(m, o, loss, o->epochs);
     int rc = r.config && nn_model_summary(m, &summary) == 0
                  ? 0
                  : ck_err(err, errlen, CK_ENOMEM, "%s: train: out of memory", m->name);
@@ -380,10 +400,18 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
     if (rc == 0 && from_ckpt) {
         char *cfg = NULL;
         rc = nn_ckpt_read(m, o->last_path, &st, &cfg, err, errlen);
-        if (rc == 0 && strcmp(cfg ? cfg : "", r.config) != 0) {
+        /* Only the epochs may change: the run goes on to the new end
+         * (Keras's initial_epoch), or stops at a nearer one. */
+        char *same = rc == 0 ? config_json(m, o, loss, config_epochs(cfg)) : NULL;
+        if (rc == 0 && (!same || strcmp(cfg ? cfg : "", same) != 0)) {
             rc = ck_err(err, errlen, CK_EINVAL,
                         "%s: resume: the run's configuration differs from this one", o->last_path);
+        } else if (rc == 0 && st.epoch > o->epochs) {
+            rc = ck_err(err, errlen, CK_EINVAL,
+                        "%s: resume: the checkpoint is of epoch %d, after the last one (%d)",
+                        o->last_path, st.epoch, o->epochs);
         }
+        free(same);
         free(cfg);
     } else if (rc == 0) {
         rc = nn_model_set_optim(m, &o->optim);
