@@ -1,12 +1,16 @@
-/* cmd_curves.c: `convkit curves export|plot|list`: learning curves out of
- * runs.db, as CSV/JSON for pandas, as the book's figures, or as a table of
- * runs with their best validation and test accuracy. */
+/* cmd_curves.c: `convkit curves export|plot|list|delete`: learning curves
+ * out of runs.db, as CSV/JSON for pandas, as the book's figures, or as a
+ * table of runs with their best validation and test accuracy; and runs
+ * deleted, rows and checkpoints, so that a name can be used again. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ck.h"
 #include "cli.h"
+#include "record.h"
 #include "rn.h"
 
 enum { MAX_RUNS = 64 };
@@ -20,6 +24,7 @@ static const char help[] =
     "                           [--ylim-accuracy BOTTOM,TOP]\n"
     "                           [--title TEXT] [--size WxH] -o FILE.png|FILE.svg\n"
     "       convkit curves list --runs runs.db [--run NAME]... [--json]\n"
+    "       convkit curves delete --runs runs.db NAME...\n"
     "\n"
     "export: one row per run and epoch (loss, accuracy, val_loss, val_accuracy,\n"
     "  seconds, images_per_s, input_stall), CSV or JSON, to FILE or stdout;\n"
@@ -34,7 +39,11 @@ static const char help[] =
     "  --ylim-* set a panel's y range (either side may be empty: '0,' or ',2'),\n"
     "  --yscale-loss log draws the loss on a log scale.\n"
     "list: runs with their model, optimizer, augmentation, dataset, seed, status,\n"
-    "  best validation accuracy and test accuracy.\n"
+    "  best validation accuracy, test accuracy, and every other evaluation\n"
+    "  (another split, or another catalog, named).\n"
+    "delete: removes the runs, their epochs and evaluations, and their\n"
+    "  checkpoints beside runs.db (NAME.last.ckpt, NAME.best.ckpt), and says what\n"
+    "  it removed; a name not recorded deletes nothing.\n"
     "Without --run, every run in runs.db, in the order they were recorded.\n";
 
 typedef struct curves_args {
@@ -45,7 +54,7 @@ typedef struct curves_args {
     rn_curves_plot_opts plot;
 } curves_args;
 
-static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
+static int parse_args(const char *cmd, int positional, int argc, char **argv, curves_args *a)
 {
     static const struct option longopts[] = {
         {"runs", required_argument, 0, 'r'},
@@ -132,6 +141,12 @@ static int parse_args(const char *cmd, int argc, char **argv, curves_args *a)
         default: return cli_usage(cmd, "bad option");
         }
     }
+    for (; positional && optind < argc; optind++) {
+        if (a->nruns == MAX_RUNS) {
+            return cli_usage(cmd, "at most %d runs", MAX_RUNS);
+        }
+        a->names[a->nruns++] = argv[optind];
+    }
     if (optind != argc) {
         return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
     }
@@ -184,6 +199,34 @@ static int curves_list(curves_args *a, char *err, size_t errlen)
     return rc;
 }
 
+/* The rows first (all or nothing), then each run's checkpoints. */
+static int curves_delete(curves_args *a, char *err, size_t errlen)
+{
+    rn_deleted del[MAX_RUNS];
+    int rc = rn_runs_delete(a->runs_path, a->names, a->nruns, del, err, errlen);
+    for (int i = 0; rc == 0 && i < a->nruns; i++) {
+        char last[4096], best[4096], part[4200], removed[8300] = "";
+        const char *ckpt[2] = {last, best};
+        cli_run_checkpoints(a->runs_path, a->names[i], last, best, sizeof last);
+        for (int k = 0; k < 2; k++) {
+            snprintf(part, sizeof part, "%s.part", ckpt[k]);
+            unlink(part); /* a killed write's leftover, if any */
+            if (unlink(ckpt[k]) == 0) {
+                size_t len = strlen(removed);
+                snprintf(removed + len, sizeof removed - len, ", %s", ckpt[k]);
+            } else if (errno != ENOENT) {
+                char why[128];
+                rc = ck_err(err, errlen, CK_EIO, "%s: remove: %s", ckpt[k],
+                            ck_errno_text(errno, why, sizeof why));
+            }
+        }
+        printf("deleted run %s: %lld epoch%s, %lld evaluation%s%s\n", a->names[i],
+               (long long)del[i].epochs, del[i].epochs == 1 ? "" : "s",
+               (long long)del[i].evaluations, del[i].evaluations == 1 ? "" : "s", removed);
+    }
+    return rc;
+}
+
 int cmd_curves(int argc, char **argv)
 {
     const char *verb = argc >= 2 ? argv[1] : "";
@@ -193,13 +236,18 @@ int cmd_curves(int argc, char **argv)
     }
     char cmd[32];
     snprintf(cmd, sizeof cmd, "curves %s", verb);
-    if (strcmp(verb, "export") && strcmp(verb, "plot") && strcmp(verb, "list")) {
-        return cli_usage("curves", "want 'export', 'plot' or 'list'");
+    if (strcmp(verb, "export") && strcmp(verb, "plot") && strcmp(verb, "list") &&
+        strcmp(verb, "delete")) {
+        return cli_usage("curves", "want 'export', 'plot', 'list' or 'delete'");
     }
+    int del = !strcmp(verb, "delete");
     curves_args a = {0};
-    int rc = parse_args(cmd, argc - 1, argv + 1, &a);
+    int rc = parse_args(cmd, del, argc - 1, argv + 1, &a);
     if (rc) {
         return rc < 0 ? CLI_OK : rc;
+    }
+    if (del && (a.nruns == 0 || a.out)) {
+        return cli_usage(cmd, "want --runs runs.db NAME... (the runs to delete)");
     }
     char err[1024];
     if (!strcmp(verb, "export")) {
@@ -215,6 +263,8 @@ int cmd_curves(int argc, char **argv)
         rc = curves_export(&a, err, sizeof err);
     } else if (!strcmp(verb, "list")) {
         rc = curves_list(&a, err, sizeof err);
+    } else if (del) {
+        rc = curves_delete(&a, err, sizeof err);
     } else if (!a.out) {
         return cli_usage(cmd, "-o FILE.png or FILE.svg is required");
     } else {

@@ -47,6 +47,30 @@ static const char *class_name(const run_facts *f, int i, char *buf, size_t len)
     return buf;
 }
 
+/* An evaluation is recorded only for the run whose checkpoint it is: the
+ * checkpoint's configuration must be the run's, but for its epochs (an
+ * extended run's earlier checkpoints say fewer). */
+static int check_run(const nn_model *m, const char *ckpt, const char *runs, const rn_curves_run *r,
+                     char *err, size_t errlen)
+{
+    rn_config_change *c = NULL;
+    int n = 0, rc = rn_config_diff(r->config, nn_model_config(m), &c, &n, err, errlen);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (strcmp(c[i].member, "epochs") != 0) {
+            rc = ck_err(err, errlen, CK_EINVAL,
+                        "%s: not a checkpoint of run %s in %s (%s %s there, %s in the "
+                        "checkpoint); nothing recorded",
+                        ckpt, r->name, runs, c[i].member, c[i].recorded ? c[i].recorded : "(none)",
+                        c[i].now ? c[i].now : "(none)");
+        }
+    }
+    rn_config_changes_free(c, n);
+    return rc == CK_EFORMAT ? ck_err(err, errlen, CK_EINVAL,
+                                     "%s: not a checkpoint of run %s in %s; nothing recorded", ckpt,
+                                     r->name, runs)
+                            : rc;
+}
+
 int cmd_evaluate(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -84,8 +108,10 @@ int cmd_evaluate(int argc, char **argv)
                    "       convkit evaluate CHECKPOINT --features FEATURES.db [...]\n"
                    "\n"
                    "Loss, accuracy and confusion matrix of a checkpoint on a split (rows:\n"
-                   "true class, columns: predicted). With --runs and --name the result is\n"
-                   "recorded for the run (convkit curves list shows test accuracy).\n");
+                   "true class, columns: predicted). The catalog's classes must be the\n"
+                   "checkpoint's. With --runs and --name the result is recorded for the run\n"
+                   "whose checkpoint it is, with the catalog and split it measured\n"
+                   "(convkit curves list shows it).\n");
             return CLI_OK;
         default: return cli_usage(cmd, "bad option");
         }
@@ -108,15 +134,15 @@ int cmd_evaluate(int argc, char **argv)
     run_facts rf = {0};
     nn_eval e = {0};
     int rc = 0;
+    rn_curves_list known = {0};
     if (runs) { /* the run must be recorded: checked before the evaluation runs */
-        rn_curves_list known;
         rc = rn_curves_list_runs(runs, &name, 1, &known, err, sizeof err);
-        if (rc == 0) {
-            rn_curves_list_free(&known);
-        }
     }
     if (rc == 0) {
         rc = nn_model_load(&m, argv[optind], (int)batch, err, sizeof err);
+    }
+    if (rc == 0 && runs) {
+        rc = check_run(m, argv[optind], runs, &known.runs[0], err, sizeof err);
     }
     if (rc == 0) {
         run_facts_read(m, &rf);
@@ -127,7 +153,11 @@ int cmd_evaluate(int argc, char **argv)
         rc = data_features_facts(d.features, features, &facts, err, sizeof err);
     }
     if (rc == 0) {
-        rc = data_check_model(&facts, m, features ? features : data, argv[optind], err, sizeof err);
+        rc = data_check_model(&facts, m, nn_model_config(m), features ? features : data,
+                              argv[optind], err, sizeof err);
+    }
+    if (rc == 0 && !features) {
+        rc = data_check_images(m, argv[optind], err, sizeof err);
     }
     if (rc == 0 && !features) {
         rc = data_open(&d, data, split, m, rf.resize, NULL, 0, 0, -1, err, sizeof err);
@@ -136,8 +166,8 @@ int cmd_evaluate(int argc, char **argv)
         rc = nn_evaluate(m, NN_LOSS_AUTO, &d.source, 0, &e, err, sizeof err);
     }
     if (rc == 0 && runs) {
-        rc = rn_record_eval(runs, name, split, e.loss, e.accuracy, e.n, e.classes, e.confusion, err,
-                            sizeof err);
+        rc = rn_record_eval(runs, name, features ? features : data, facts.hash, split, e.loss,
+                            e.accuracy, e.n, e.classes, e.confusion, err, sizeof err);
     }
     if (rc == 0) {
         char buf[32];
@@ -175,6 +205,7 @@ int cmd_evaluate(int argc, char **argv)
         }
     }
     nn_eval_free(&e);
+    rn_curves_list_free(&known);
     data_close(&d);
     data_facts_free(&facts);
     json_decref(rf.config);

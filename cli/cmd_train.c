@@ -4,16 +4,17 @@
  * Output: a Keras-style bar on a terminal, one line per epoch otherwise. */
 #include <getopt.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ck.h"
 #include "cli.h"
 #include "data.h"
 #include "record.h"
+#include "rn.h"
 
 static const char help[] =
     "usage: convkit train --data DATASET.db --model MODEL|SPEC --name NAME [options]\n"
@@ -49,7 +50,8 @@ static const char help[] =
     "                          'none' for no validation)\n"
     "  --threads N             BLAS threads (default: all cores)\n"
     "  --workers N             loader threads (default: chosen for the machine)\n"
-    "  --resume                continue the run NAME from its last checkpoint\n"
+    "  --resume                continue the run NAME from its last checkpoint, with\n"
+    "                          the same options; a larger --epochs extends it\n"
     "  -q, --quiet             no progress output\n";
 
 typedef struct train_view {
@@ -169,6 +171,136 @@ static int no_validation(const char *data, const data_facts *f, int patience, in
                 why);
     }
     return 0;
+}
+
+/* The option that sets a member of the run configuration (nn_train_config,
+ * config_extra above). */
+static const char *member_option(const char *member)
+{
+    static const char *const map[][2] = {
+        {"epochs", "--epochs"},
+        {"batch", "--batch"},
+        {"model", "--model"},
+        {"spec", "--model/--size (the model's layers)"},
+        {"optimizer.name", "--optimizer"},
+        {"optimizer.lr", "--lr"},
+        {"optimizer.momentum", "--momentum"},
+        {"optimizer.nesterov", "--nesterov"},
+        {"loss", "--model (its output)"},
+        {"seed", "--seed"},
+        {"threads", "--threads"},
+        {"patience", "--early-stopping"},
+        {"dataset_hash", "--data/--features (the catalog's content)"},
+        {"weights", "--weights"},
+        {"trainable_from", "--trainable-from"},
+        {"extra.augment", "--augment"},
+        {"extra.classes", "--data (its classes)"},
+        {"extra.dataset", "--data"},
+        {"extra.features", "--features"},
+        {"extra.resize", "--resize"},
+        {"extra.train_split", "--train-split"},
+        {"extra.val_split", "--val-split"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (!strcmp(member, map[i][0])) {
+            return map[i][1];
+        }
+    }
+    if (!strncmp(member, "optimizer.", 10)) {
+        return "--optimizer";
+    }
+    return member;
+}
+
+/* A name is a run: a new run refuses a recorded name (or checkpoints of
+ * that name beside runs.db that no run owns), and --resume needs the run,
+ * read into *prev. Returns CLI_OK or the exit status. */
+static int check_name(const char *cmd, const char *runs, const char *name, int resume,
+                      const char *last_path, const char *best_path, rn_curves_list *prev)
+{
+    char err[1024];
+    memset(prev, 0, sizeof *prev);
+    if (resume) {
+        int rc = rn_curves_list_runs(runs, &name, 1, prev, err, sizeof err);
+        return rc ? cli_report(rc, err) : CLI_OK;
+    }
+    if (access(runs, F_OK) == 0) {
+        rn_curves_list all;
+        int rc = rn_curves_list_runs(runs, NULL, 0, &all, err, sizeof err);
+        if (rc) {
+            return cli_report(rc, err);
+        }
+        int found = 0;
+        for (int i = 0; i < all.n && !found; i++) {
+            found = !strcmp(all.runs[i].name, name);
+        }
+        rn_curves_list_free(&all);
+        if (found) {
+            return cli_usage(cmd,
+                             "--name %s: run %s is already recorded in %s; to continue or "
+                             "extend it, give the same command with --resume (and a larger "
+                             "--epochs); to start over, first: convkit curves delete --runs %s %s",
+                             name, name, runs, runs, name);
+        }
+    }
+    const char *ckpts[] = {last_path, best_path};
+    for (int i = 0; i < 2; i++) {
+        if (access(ckpts[i], F_OK) == 0) {
+            return cli_usage(cmd,
+                             "--name %s: %s holds no run %s, but %s exists; move it away (or "
+                             "choose another name) to start a run of that name",
+                             name, runs, name, ckpts[i]);
+        }
+    }
+    return CLI_OK;
+}
+
+/* --resume with these options: the same as the run's (prev), but for
+ * --epochs, which extends a finished run or moves an unfinished one's end
+ * (never before the epochs done). Every other option that differs is named
+ * with both values. A run that early stopping ended stays ended: a run of
+ * more epochs would have stopped there too. */
+static int check_resume(const rn_curves_run *prev, const char *config, int epochs, const char *runs,
+                        char *err, size_t errlen)
+{
+    rn_config_change *c;
+    int n, rc = rn_config_diff(prev->config, config, &c, &n, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    ck_buf b = {0};
+    int epochs_changed = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(c[i].member, "epochs")) {
+            epochs_changed = 1;
+        } else if (!strcmp(c[i].member, "spec")) {
+            ck_buf_printf(&b, "%s%s differ", b.len ? "; " : "", member_option(c[i].member));
+        } else {
+            ck_buf_printf(&b, "%s%s: %s recorded, %s now", b.len ? "; " : "",
+                          member_option(c[i].member), c[i].recorded ? c[i].recorded : "(none)",
+                          c[i].now ? c[i].now : "(none)");
+        }
+    }
+    rn_config_changes_free(c, n);
+    if (b.len) {
+        rc = ck_err(err, errlen, CK_EINVAL,
+                    "--resume: run %s was recorded with other options: %s; resume it with the "
+                    "recorded ones, or start over (convkit curves delete --runs %s %s)",
+                    prev->name, b.s ? b.s : "?", runs, prev->name);
+    } else if (epochs < prev->epochs_done) {
+        rc = ck_err(err, errlen, CK_EINVAL,
+                    "--epochs %d: run %s has %d epochs done; give at least %d to resume it", epochs,
+                    prev->name, prev->epochs_done, prev->epochs_done);
+    } else if (epochs_changed && prev->status && !strcmp(prev->status, "done") &&
+               prev->epochs_done < prev->epochs) {
+        rc = ck_err(err, errlen, CK_EINVAL,
+                    "--epochs %d: run %s stopped early at epoch %d of %d (--early-stopping), "
+                    "as a run of %d epochs would too: there is nothing to extend; to train "
+                    "longer, start a new run with more patience",
+                    epochs, prev->name, prev->epochs_done, prev->epochs, epochs);
+    }
+    ck_buf_free(&b);
+    return rc;
 }
 
 int cmd_train(int argc, char **argv)
@@ -297,19 +429,21 @@ int cmd_train(int argc, char **argv)
 
     char err[1024], *spec = NULL, *extra = NULL;
     char last_path[4096], best_path[4096], canon[512] = "none";
-    char *runs_copy = strdup(runs);
-    const char *dir = runs_copy ? dirname(runs_copy) : ".";
-    snprintf(last_path, sizeof last_path, "%s/%s.last.ckpt", dir, name);
-    snprintf(best_path, sizeof best_path, "%s/%s.best.ckpt", dir, name);
-    free(runs_copy);
+    cli_run_checkpoints(runs, name, last_path, best_path, sizeof last_path);
     const char *ins[] = {data, features, weights}, *outs[] = {runs, last_path, best_path};
     int apart = cli_outputs_apart(cmd, ins, 3, outs, 3);
     if (apart) {
         return apart;
     }
+    rn_curves_list prev;
+    if ((apart = check_name(cmd, runs, name, resume, last_path, best_path, &prev))) {
+        return apart;
+    }
+    const char *prev_config = prev.n ? prev.runs[0].config : NULL;
 
     aug_policy *policy = NULL;
     if (augment && aug_policy_parse(&policy, augment, err, sizeof err)) {
+        rn_curves_list_free(&prev);
         return cli_usage(cmd, "--augment: %s", err);
     }
     if (policy) {
@@ -346,7 +480,8 @@ int cmd_train(int argc, char **argv)
         rc = data_catalog_facts(data, &facts, err, sizeof err);
     }
     if (rc == 0) {
-        rc = data_check_model(&facts, m, features ? features : data, model, err, sizeof err);
+        rc = data_check_model(&facts, m, prev_config, features ? features : data, model, err,
+                              sizeof err);
     }
     if (rc == 0 && !features && val_split && !strcmp(val_split, "validation") &&
         facts.split_size[1] == 0) {
@@ -373,8 +508,8 @@ int cmd_train(int argc, char **argv)
     nn_train_result res = {0};
     cli_record record;
     cli_record_init(&record, runs, name, facts.hash, (uint64_t)seed);
+    nn_train_opts o = nn_train_defaults();
     if (rc == 0) {
-        nn_train_opts o = nn_train_defaults();
         o.epochs = (int)epochs;
         o.optim = nn_optim_defaults(kind);
         if (!isnan(lr)) {
@@ -398,6 +533,14 @@ int cmd_train(int argc, char **argv)
         o.on_batch = on_batch;
         o.on_epoch = on_epoch;
         o.cb_ctx = &view;
+        char *config = resume && prev.n ? nn_train_config(m, &o) : NULL;
+        if (resume && prev.n) {
+            rc = config ? check_resume(&prev.runs[0], config, (int)epochs, runs, err, sizeof err)
+                        : ck_err(err, sizeof err, CK_ENOMEM, "train: out of memory");
+        }
+        free(config);
+    }
+    if (rc == 0) {
         cli_progress_init(&view.bar);
         catch_stop_signals();
         rc = nn_train(m, &o, &tr.source, val_split ? &va.source : NULL, &res, err, sizeof err);
@@ -405,6 +548,7 @@ int cmd_train(int argc, char **argv)
         signal(SIGTERM, SIG_DFL);
     }
     cli_record_close(&record);
+    rn_curves_list_free(&prev);
     data_close(&va);
     data_close(&tr);
     data_facts_free(&facts);

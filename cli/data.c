@@ -1,7 +1,14 @@
 /* data.c: the one place the loader meets the trainer. A pl_loader over one
  * split of a dataset.db is lent to nn_train / nn_evaluate as an nn_source,
  * with the model's input size, channels and scale. No other module knows
- * both sides (DESIGN.md: data flows one way). */
+ * both sides (DESIGN.md: data flows one way).
+ *
+ * It is also where a model meets a catalog, so the checks of that meeting
+ * live here, once, for every command: the catalog must be finished
+ * (data_catalog_facts), its classes must be the model's (data_check_model:
+ * their count, and their names when the model was trained on a catalog),
+ * and a model that takes a conv base's features is never fed images
+ * (data_check_images). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +45,38 @@ aug_params data_model_params(const nn_model *m, aug_resize resize)
     return p;
 }
 
+int data_check_images(const nn_model *m, const char *model, char *err, size_t errlen)
+{
+    int h, w, c;
+    nn_model_input_shape(m, &h, &w, &c);
+    json_t *cfg = nn_model_config(m) ? json_loads(nn_model_config(m), 0, NULL) : NULL;
+    const char *features =
+        json_string_value(json_object_get(json_object_get(cfg, "extra"), "features"));
+    int rc = 0;
+    if (features || (c != 1 && c != 3)) {
+        char from[512] = "";
+        if (features) {
+            snprintf(from, sizeof from, " (it was trained on %s)", features);
+        }
+        rc = ck_err(err, errlen, CK_EINVAL,
+                    "%s: takes %dx%dx%d inputs, the features of a conv base%s, not images: "
+                    "run it on convkit extract-features output (--features FEATURES.db), or use "
+                    "a model that holds the conv base (e.g. vgg16-catsdogs with --weights)",
+                    model, h, w, c, from);
+    }
+    json_decref(cfg);
+    return rc;
+}
+
 int data_open(data_split *d, const char *catalog, const char *split, const nn_model *m,
               aug_resize resize, const aug_policy *policy, int shuffle, uint64_t seed, int workers,
               char *err, size_t errlen)
 {
     memset(d, 0, sizeof *d);
+    int rc = data_check_images(m, nn_model_name(m), err, errlen);
+    if (rc) {
+        return rc;
+    }
     pl_loader_opts o;
     pl_loader_opts_default(&o);
     o.catalog = catalog;
@@ -53,7 +87,7 @@ int data_open(data_split *d, const char *catalog, const char *split, const nn_mo
     o.aug = data_model_params(m, resize);
     o.aug.policy = policy;
     o.workers = workers;
-    int rc = pl_loader_open(&d->loader, &o, err, errlen);
+    rc = pl_loader_open(&d->loader, &o, err, errlen);
     if (rc) {
         return rc;
     }
@@ -85,12 +119,49 @@ void data_close(data_split *d)
     d->features = NULL;
 }
 
+/* CK_EINVAL for a catalog whose preparation did not finish (killed, or
+ * failed): it has no splits or hash yet. The message names its sources,
+ * since running prepare-dataset on them again with the same options
+ * resumes and finishes it. */
+static int check_finished(ds_catalog *c, const char *catalog, char *err, size_t errlen)
+{
+    if (ds_catalog_hash(c)[0]) {
+        return 0;
+    }
+    char *info = NULL, scratch[256];
+    ck_buf b = {0};
+    if (ds_catalog_info_json(c, &info, scratch, sizeof scratch) == 0) {
+        json_t *o = json_loads(info, 0, NULL);
+        json_t *src;
+        size_t i;
+        json_array_foreach(json_object_get(o, "sources"), i, src)
+        {
+            ck_buf_str(&b, " ");
+            const char *path = json_string_value(json_object_get(src, "path"));
+            ck_buf_str(&b, path ? path : "?");
+        }
+        json_decref(o);
+    }
+    free(info);
+    int rc = ck_err(err, errlen, CK_EINVAL,
+                    "%s: unfinished catalog (its prepare-dataset stopped before the end); to "
+                    "finish it, run the same command again: convkit prepare-dataset%s -o %s, with "
+                    "the options it was started with",
+                    catalog, b.s ? b.s : " SOURCE...", catalog);
+    ck_buf_free(&b);
+    return rc;
+}
+
 int data_catalog_facts(const char *catalog, data_facts *f, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
     ds_catalog *c;
     int rc = ds_catalog_open(&c, catalog, DS_OPEN_READ, err, errlen);
     if (rc) {
+        return rc;
+    }
+    if ((rc = check_finished(c, catalog, err, errlen))) {
+        ds_catalog_close(c);
         return rc;
     }
     const char *const *names;
@@ -156,16 +227,59 @@ void data_facts_free(data_facts *f)
     f->classes = NULL;
 }
 
-int data_check_model(const data_facts *f, const nn_model *m, const char *catalog, const char *model,
-                     char *err, size_t errlen)
+/* "alien, predator" into buf. */
+static void name_list(char *buf, size_t len, char *const *names, int n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && k < len; i++) {
+        k += (size_t)snprintf(buf + k, len - k, "%s%s", i ? ", " : "", names[i]);
+    }
+}
+
+int data_check_model(const data_facts *f, const nn_model *m, const char *config,
+                     const char *catalog, const char *model, char *err, size_t errlen)
 {
     int outputs = nn_model_outputs(m);
     int binary = nn_model_output_act(m) == NN_ACT_SIGMOID;
-    if (binary ? f->nclasses != 2 : outputs != f->nclasses) {
-        return ck_err(err, errlen, CK_EINVAL,
-                      "%s: %d classes, but model %s has %d %s output%s (want %d)", catalog,
-                      f->nclasses, model, outputs, binary ? "sigmoid" : "softmax",
-                      outputs == 1 ? "" : "s", binary ? 2 : outputs);
+    json_t *cfg = config ? json_loads(config, 0, NULL) : NULL;
+    json_t *extra = json_object_get(cfg, "extra");
+    json_t *classes = json_object_get(extra, "classes");
+    const char *from = json_string_value(json_object_get(extra, "dataset"));
+    if (!from) {
+        from = json_string_value(json_object_get(extra, "features"));
     }
-    return 0;
+    int rc = 0, same = json_is_array(classes) && (int)json_array_size(classes) == f->nclasses;
+    for (int i = 0; same && i < f->nclasses; i++) {
+        const char *name = json_string_value(json_array_get(classes, (size_t)i));
+        same = name && !strcmp(name, f->classes[i]);
+    }
+    if (json_is_array(classes) && !same) {
+        /* Same count, other names (or order): every label would be read as
+         * another class, silently. */
+        char have[512], want[512];
+        name_list(have, sizeof have, f->classes, f->nclasses);
+        size_t k = 0, i;
+        json_t *v;
+        want[0] = '\0';
+        json_array_foreach(classes, i, v)
+        {
+            if (k < sizeof want) {
+                k += (size_t)snprintf(want + k, sizeof want - k, "%s%s", i ? ", " : "",
+                                      json_string_value(v) ? json_string_value(v) : "?");
+            }
+        }
+        rc = ck_err(err, errlen, CK_EINVAL,
+                    "%s: classes %s; %s was trained on classes %s%s%s%s: use it on a catalog of "
+                    "the same classes in the same order",
+                    catalog, f->nclasses ? have : "(none)", model, want, from ? " (" : "",
+                    from ? from : "", from ? ")" : "");
+    } else if (binary ? f->nclasses != 2 : outputs != f->nclasses) {
+        rc = ck_err(err, errlen, CK_EINVAL,
+                    "%s: %d classes, but model %s has %d %s output%s (want %d)", catalog,
+                    f->nclasses, model, outputs, binary ? "sigmoid" : "softmax",
+                    outputs == 1 ? "" : "s", binary ? 2 : outputs);
+    }
+    json_decref(cfg);
+    return rc;
 }

@@ -37,6 +37,9 @@ int data_open_features(data_split *d, const char *path, const char *split, int b
                        uint64_t seed, char *err, size_t errlen);
 void data_close(data_split *d);
 
+/* The classes, split sizes and hash of a finished catalog; an unfinished
+ * one (its prepare-dataset killed or failed) is CK_EINVAL saying how to
+ * finish it. */
 int data_catalog_facts(const char *catalog, data_facts *f, char *err, size_t errlen);
 /* The facts recorded in a features.db's config (classes, dataset hash);
  * split sizes stay 0. */
@@ -44,8 +47,17 @@ int data_features_facts(const nn_features_src *s, const char *path, data_facts *
                         size_t errlen);
 void data_facts_free(data_facts *f);
 
-/* CK_EINVAL unless the model's output fits the catalog's classes. */
-int data_check_model(const data_facts *f, const nn_model *m, const char *catalog, const char *model,
-                     char *err, size_t errlen);
+/* The one check of a model meeting a catalog (or features.db), for every
+ * command: CK_EINVAL unless the model's output fits the catalog's classes,
+ * and, when config (the run configuration JSON a checkpoint or runs.db
+ * holds; NULL for a new model) records class names, unless they are the
+ * catalog's, in the same order. The message names the catalog, the model
+ * and both lists. */
+int data_check_model(const data_facts *f, const nn_model *m, const char *config,
+                     const char *catalog, const char *model, char *err, size_t errlen);
+/* CK_EINVAL, saying what it needs, for a model that takes a conv base's
+ * features (trained with --features, or an input of neither 1 nor 3
+ * channels) rather than images; data_open checks it. */
+int data_check_images(const nn_model *m, const char *model, char *err, size_t errlen);
 
 #endif

@@ -6,9 +6,14 @@
  * any checkpoint have loaded), so a run refused before that leaves no
  * runs.db behind.
  */
-#include "record.h"
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "ck.h"
 #include "nn.h"
+#include "record.h"
 #include "rn.h"
 
 static int rec_start(void *ctx, const char *config, const char *summary, int resume, int done,
@@ -47,4 +52,14 @@ void cli_record_close(cli_record *r)
 {
     rn_db_close(r->db);
     r->db = NULL;
+}
+
+void cli_run_checkpoints(const char *runs_path, const char *name, char *last, char *best,
+                         size_t len)
+{
+    char *copy = strdup(runs_path);
+    const char *dir = copy ? dirname(copy) : ".";
+    snprintf(last, len, "%s/%s.last.ckpt", dir, name);
+    snprintf(best, len, "%s/%s.best.ckpt", dir, name);
+    free(copy);
 }

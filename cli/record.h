@@ -21,4 +21,10 @@ void cli_record_init(cli_record *r, const char *runs_path, const char *name,
                      const char *dataset_hash, uint64_t seed);
 void cli_record_close(cli_record *r);
 
+/* The checkpoints of run `name`, beside runs_path: DIR/NAME.last.ckpt and
+ * DIR/NAME.best.ckpt, each into a buffer of len bytes (train writes them,
+ * curves delete removes them). */
+void cli_run_checkpoints(const char *runs_path, const char *name, char *last, char *best,
+                         size_t len);
+
 #endif

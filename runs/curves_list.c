@@ -14,6 +14,78 @@
 #include "rn.h"
 #include "rn_internal.h"
 
+/* 1 when table evaluations has column `col` (a runs.db written before it
+ * was added lacks it; read-only readers never add it). */
+static int has_column(sqlite3 *db, const char *col)
+{
+    sqlite3_stmt *q = NULL;
+    int have = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('evaluations') WHERE name = ?", -1,
+                           &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, col, -1, SQLITE_STATIC);
+        have = sqlite3_step(q) == SQLITE_ROW;
+    }
+    sqlite3_finalize(q);
+    return have;
+}
+
+/* The latest evaluation of each split and catalog (by hash), oldest
+ * first; the latest on split "test" of the run's own catalog is also its
+ * test result. */
+static int list_evals(sqlite3 *db, const char *path, rn_curves_run *r, char *err, size_t errlen)
+{
+    int with_dataset = has_column(db, "dataset") && has_column(db, "dataset_hash");
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT split, loss, accuracy, n, time, %s FROM evaluations WHERE rowid IN"
+             " (SELECT max(rowid) FROM evaluations WHERE run = ?1 GROUP BY split%s)"
+             " ORDER BY rowid",
+             with_dataset ? "dataset, dataset_hash" : "NULL, NULL",
+             with_dataset ? ", dataset_hash" : "");
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        return rn_curves_db_err(db, path, "evaluations", err, errlen);
+    }
+    sqlite3_bind_text(q, 1, r->name, -1, SQLITE_STATIC);
+    int rc = 0, step, cap = 0;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (r->nevals == cap) {
+            cap = cap ? 2 * cap : 4;
+            rn_curves_eval *e = realloc(r->evals, (size_t)cap * sizeof *e);
+            if (!e) {
+                rc = ck_err(err, errlen, CK_ENOMEM, "%s: list: out of memory", path);
+                break;
+            }
+            r->evals = e;
+        }
+        rn_curves_eval *e = &r->evals[r->nevals++];
+        memset(e, 0, sizeof *e);
+        e->split = rn_curves_col_text(q, 0);
+        e->loss = rn_curves_col_double(q, 1);
+        e->accuracy = rn_curves_col_double(q, 2);
+        e->n = sqlite3_column_int64(q, 3);
+        e->time = rn_curves_col_text(q, 4);
+        e->dataset = rn_curves_col_text(q, 5);
+        e->dataset_hash = rn_curves_col_text(q, 6);
+        e->own = !e->dataset_hash || !r->dataset_hash || !strcmp(e->dataset_hash, r->dataset_hash);
+        if (!e->split) {
+            rc = ck_err(err, errlen, CK_ENOMEM, "%s: list: out of memory", path);
+            break;
+        }
+        if (e->own && !strcmp(e->split, "test")) {
+            r->test_accuracy = e->accuracy;
+            r->test_loss = e->loss;
+            r->test_n = e->n;
+            r->test_eval = r->nevals - 1;
+        }
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = rn_curves_db_err(db, path, "evaluations", err, errlen);
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
 static int list_run(sqlite3 *db, const char *path, const rn_curve *c, rn_curves_run *r, char *err,
                     size_t errlen)
 {
@@ -30,6 +102,7 @@ static int list_run(sqlite3 *db, const char *path, const rn_curve *c, rn_curves_
     memset(r, 0, sizeof *r);
     r->lr = r->best_val_accuracy = r->best_val_loss = (double)NAN;
     r->test_accuracy = r->test_loss = (double)NAN;
+    r->test_eval = -1;
     r->name = strdup(c->run);
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
         return rn_curves_db_err(db, path, "list", err, errlen);
@@ -62,19 +135,10 @@ static int list_run(sqlite3 *db, const char *path, const rn_curve *c, rn_curves_
         r->best_val_loss = c->v[(size_t)i * RN_CV_COUNT + RN_CV_VAL_LOSS];
         r->best_val_loss_epoch = c->epoch[i];
     }
-    if (sqlite3_prepare_v2(db,
-                           "SELECT accuracy, loss, n FROM evaluations WHERE run = ?"
-                           " AND split = 'test' ORDER BY rowid DESC LIMIT 1",
-                           -1, &q, NULL) != SQLITE_OK) {
-        return rn_curves_db_err(db, path, "evaluations", err, errlen);
+    int rc = list_evals(db, path, r, err, errlen);
+    if (rc) {
+        return rc;
     }
-    sqlite3_bind_text(q, 1, c->run, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        r->test_accuracy = rn_curves_col_double(q, 0);
-        r->test_loss = rn_curves_col_double(q, 1);
-        r->test_n = sqlite3_column_int64(q, 2);
-    }
-    sqlite3_finalize(q);
     if (!r->name) {
         return ck_err(err, errlen, CK_ENOMEM, "%s: list: out of memory", path);
     }
@@ -125,13 +189,22 @@ void rn_curves_list_free(rn_curves_list *l)
         free(r->start);
         free(r->end);
         free(r->config);
+        for (int k = 0; k < r->nevals; k++) {
+            free(r->evals[k].split);
+            free(r->evals[k].dataset);
+            free(r->evals[k].dataset_hash);
+            free(r->evals[k].time);
+        }
+        free(r->evals);
     }
     free(l->runs);
     l->runs = NULL;
     l->n = 0;
 }
 
-enum { TABLE_COLS = 12, CELL = 48 };
+/* Cells are cut to NARROW characters ("..." at the end), but the last
+ * column, the evaluations, which is as long as there are of them. */
+enum { TABLE_COLS = 13, NARROW = 48, CELL = 512 };
 
 /* One row of the table as cells; missing values as "-". */
 static void table_cells(const rn_curves_run *r, char cell[TABLE_COLS][CELL])
@@ -169,9 +242,28 @@ static void table_cells(const rn_curves_run *r, char cell[TABLE_COLS][CELL])
     } else {
         snprintf(cell[11], CELL, "%.4f", r->test_accuracy);
     }
-    for (int k = 0; k < TABLE_COLS; k++) {
-        if (strlen(cell[k]) == CELL - 1) {
-            memcpy(cell[k] + CELL - 4, "...", 3); /* truncated */
+    /* Every evaluation but the test result above: "validation 0.8125",
+     * "test 0.9100 (other.db)" on another catalog than the run's. */
+    size_t len = 0;
+    cell[12][0] = '\0';
+    for (int k = 0; k < r->nevals && len < CELL; k++) {
+        const rn_curves_eval *e = &r->evals[k];
+        if (k == r->test_eval) {
+            continue;
+        }
+        len += (size_t)snprintf(cell[12] + len, CELL - len, "%s%s %.4f", len ? ", " : "", e->split,
+                                e->accuracy);
+        if (!e->own && len < CELL) {
+            len += (size_t)snprintf(cell[12] + len, CELL - len, " (%s)",
+                                    e->dataset ? e->dataset : "another catalog");
+        }
+    }
+    if (!len) {
+        snprintf(cell[12], CELL, "%s", dash);
+    }
+    for (int k = 0; k + 1 < TABLE_COLS; k++) {
+        if (strlen(cell[k]) >= NARROW - 1) {
+            memcpy(cell[k] + NARROW - 4, "...", 4); /* truncated */
         }
     }
 }
@@ -179,8 +271,19 @@ static void table_cells(const rn_curves_run *r, char cell[TABLE_COLS][CELL])
 int rn_curves_list_table(const rn_curves_list *l, char **text)
 {
     static const char *const head[TABLE_COLS] = {
-        "run",     "model",   "epochs", "batch",  "optimizer",    "lr",
-        "augment", "dataset", "seed",   "status", "best val_acc", "test acc",
+        "run",
+        "model",
+        "epochs",
+        "batch",
+        "optimizer",
+        "lr",
+        "augment",
+        "dataset",
+        "seed",
+        "status",
+        "best val_acc",
+        "test acc",
+        "other evaluations",
     };
     char(*cells)[TABLE_COLS][CELL] = malloc((size_t)(l->n + 1) * sizeof *cells);
     ck_buf b = {0};
@@ -255,6 +358,21 @@ int rn_curves_list_json(const rn_curves_list *l, char **text)
         ck_buf_json_field_num(&b, "test_accuracy", r->test_accuracy);
         ck_buf_json_field_num(&b, "test_loss", r->test_loss);
         json_int_or_null(&b, "test_n", (long long)r->test_n, r->test_n > 0);
+        ck_buf_str(&b, ",\"evaluations\":[");
+        for (int k = 0; k < r->nevals; k++) {
+            const rn_curves_eval *e = &r->evals[k];
+            ck_buf_str(&b, k ? ",{\"split\":" : "{\"split\":");
+            ck_buf_json_str(&b, e->split);
+            ck_buf_json_field_str(&b, "dataset", e->dataset);
+            ck_buf_json_field_str(&b, "dataset_hash", e->dataset_hash);
+            ck_buf_str(&b, e->own ? ",\"own_dataset\":true" : ",\"own_dataset\":false");
+            ck_buf_json_field_num(&b, "loss", e->loss);
+            ck_buf_json_field_num(&b, "accuracy", e->accuracy);
+            json_int_or_null(&b, "n", (long long)e->n, 1);
+            ck_buf_json_field_str(&b, "time", e->time);
+            ck_buf_str(&b, "}");
+        }
+        ck_buf_str(&b, "]");
         if (r->config && r->config_json) {
             ck_buf_str(&b, ",\"config\":");
             ck_buf_str(&b, r->config);

@@ -5,7 +5,8 @@
  *        start, end, status)      status: running, done, interrupted, failed
  *   epochs(run, epoch, loss, accuracy, val_loss, val_accuracy, seconds,
  *          images_per_s, input_stall)
- *   evaluations(run, split, loss, accuracy, n, confusion JSON, time)
+ *   evaluations(run, split, loss, accuracy, n, confusion JSON, time,
+ *               dataset, dataset_hash)
  *
  * It knows nothing of tensors or models: the trainer reports each epoch
  * through its recorder callbacks (nn.h), and cli/ connects those to the
@@ -30,10 +31,13 @@ int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen);
 void rn_db_close(rn_db *db); /* NULL is a no-op */
 
 /* A new run (refused if the name exists: CK_EINVAL "run NAME: already
- * recorded"), or with resume an existing one whose config must be
- * identical: its epochs after `epoch` (those done, as the checkpoint
- * resumed from says) are deleted and its status set back to running.
- * Returns 0, CK_EINVAL, CK_EDB. */
+ * recorded"), or with resume an existing one whose config must be the
+ * recorded one but for its "epochs" member (a run extended, or given
+ * another end: the recorded config becomes this one); any other member
+ * that differs is CK_EINVAL naming each with both values ("optimizer.lr
+ * 0.001 recorded, 0.01 now"). Its epochs after `epoch` (those done, as the
+ * checkpoint resumed from says) are deleted and its status set back to
+ * running. Returns 0, CK_EINVAL, CK_EDB. */
 int rn_run_start(rn_db *db, const char *name, const char *config, const char *dataset_hash,
                  uint64_t seed, const char *summary, int resume, int epoch, char *err,
                  size_t errlen);
@@ -42,21 +46,60 @@ int rn_run_start(rn_db *db, const char *name, const char *config, const char *da
 enum { RN_EPOCH_VALUES = 7 };
 
 /* One epoch (1-based): loss, accuracy, val_loss, val_accuracy, seconds,
- * images_per_s, input_stall (NAN is stored as NULL). Returns 0, CK_EDB. */
+ * images_per_s, input_stall (NAN is stored as NULL). A run that is no
+ * longer recorded (deleted meanwhile) is CK_EINVAL and nothing is
+ * written. Returns 0, CK_EINVAL, CK_EDB. */
 int rn_run_epoch(rn_db *db, const char *name, int epoch, const double v[RN_EPOCH_VALUES], char *err,
                  size_t errlen);
 /* Ends a run with status (done, interrupted, failed). Returns 0, CK_EDB. */
 int rn_run_finish(rn_db *db, const char *name, const char *status, char *err, size_t errlen);
 
-/* Records an evaluation of run `run` on `split` in runs.db at path (table
- * evaluations): mean loss and accuracy over n samples, and the
+/* Records an evaluation of run `run` on `split` of the catalog `dataset`
+ * (its path as given, and its hash; either may be NULL) in runs.db at path
+ * (table evaluations): mean loss and accuracy over n samples, and the
  * (classes, classes) confusion matrix (row = true, column = predicted),
- * stored as JSON. A runs.db that does not exist, or a run it does not
- * hold, is CK_EINVAL ("runs.db: run x: no such run; nothing recorded"),
- * and nothing is written. Returns 0, CK_EINVAL, CK_EDB, CK_ENOMEM. */
-int rn_record_eval(const char *runs_path, const char *run, const char *split, double loss,
-                   double accuracy, int64_t n, int classes, const int64_t *confusion, char *err,
+ * stored as JSON. The listing tells an evaluation on the run's own
+ * catalog from one on another by the hash. A runs.db that does not exist,
+ * or a run it does not hold, is CK_EINVAL ("runs.db: run x: no such run;
+ * nothing recorded"), and nothing is written. Returns 0, CK_EINVAL, CK_EDB,
+ * CK_ENOMEM. */
+int rn_record_eval(const char *runs_path, const char *run, const char *dataset,
+                   const char *dataset_hash, const char *split, double loss, double accuracy,
+                   int64_t n, int classes, const int64_t *confusion, char *err, size_t errlen);
+
+/* What rn_runs_delete removed of one run: its row, epoch and evaluation
+ * rows. */
+typedef struct rn_deleted {
+    int64_t runs, epochs, evaluations;
+} rn_deleted;
+
+/* Deletes the named runs (nruns >= 1) with their epochs and evaluations
+ * from runs.db at path, in one transaction; out[i] (nruns of them) says
+ * what went for runs[i]. A name that is not recorded, or given twice, is
+ * CK_EINVAL (the recorded names in the message) and nothing is deleted.
+ * Checkpoints are files and not runs/'s: the caller removes them. Returns
+ * 0, CK_EINVAL, CK_EIO (no runs.db), CK_EFORMAT, CK_EDB, CK_ENOMEM. */
+int rn_runs_delete(const char *runs_path, const char *const *runs, int nruns, rn_deleted *out,
+                   char *err, size_t errlen);
+
+/* ---- run configurations (config.c) ----------------------------------- */
+
+/* One member in which two run configurations differ: its path in the JSON
+ * object ("epochs", "optimizer.lr", "extra.classes"; objects are walked
+ * into, anything else compared whole by value), and its value in each as
+ * text (a string bare, anything else compact JSON), NULL where absent. */
+typedef struct rn_config_change {
+    char *member, *recorded, *now;
+} rn_config_change;
+
+/* The members in which `now` differs from `recorded` (both JSON objects
+ * as the trainer records them), in the recorded object's order, then the
+ * members only `now` has; *out is malloc'd (rn_config_changes_free), *n
+ * is 0 when they are the same. Thread-safe. Returns 0, CK_EFORMAT (not
+ * JSON objects), CK_ENOMEM. */
+int rn_config_diff(const char *recorded, const char *now, rn_config_change **out, int *n, char *err,
                    size_t errlen);
+void rn_config_changes_free(rn_config_change *c, int n); /* NULL is a no-op */
 
 /* ---- reading: export, list, plots (curves*.c) ------------------------------
  *
@@ -148,10 +191,24 @@ typedef struct rn_curves_run {
     int best_val_accuracy_epoch; /* 1-based; 0 (and NAN) without validation */
     double best_val_loss;
     int best_val_loss_epoch;
-    double test_accuracy, test_loss; /* the latest evaluation on split "test";
-                                        NAN if none */
+    double test_accuracy, test_loss; /* the latest evaluation on split "test"
+                                        of the run's own catalog; NAN if none */
     int64_t test_n;                  /* its samples, 0 if none */
+    int nevals;
+    struct rn_curves_eval *evals; /* the latest evaluation of each split and
+                                     catalog, oldest first; malloc'd */
+    int test_eval;                /* the index in evals of the test result, -1 */
 } rn_curves_run;
+
+/* One evaluation of a run, as rn_record_eval recorded it. An evaluation
+ * recorded before runs.db kept its catalog has dataset and dataset_hash
+ * NULL and counts as the run's own. */
+typedef struct rn_curves_eval {
+    char *split, *dataset, *dataset_hash, *time;
+    int own; /* 1: on the run's own catalog (same hash, or unknown) */
+    double loss, accuracy;
+    int64_t n;
+} rn_curves_eval;
 
 typedef struct rn_curves_list {
     int n;
@@ -165,9 +222,11 @@ int rn_curves_list_runs(const char *runs_path, const char *const *runs, int nrun
 void rn_curves_list_free(rn_curves_list *l); /* NULL is a no-op */
 /* The list as an aligned text table with a header line (run, model,
  * epochs done/configured, batch, optimizer, lr, augment, dataset hash's
- * first 12 characters, seed, status, best val_acc (epoch), test acc), or as
- * a JSON array of objects (every field, config embedded as JSON). *text is
- * malloc'd. Returns 0, CK_ENOMEM. */
+ * first 12 characters, seed, status, best val_acc (epoch), test acc on the
+ * run's own catalog, then every other evaluation: "validation 0.8125",
+ * "test 0.9100 (other.db)" for another catalog), or as a JSON array of
+ * objects (every field, the evaluations as an array, config embedded as
+ * JSON). *text is malloc'd. Returns 0, CK_ENOMEM. */
 int rn_curves_list_table(const rn_curves_list *l, char **text);
 int rn_curves_list_json(const rn_curves_list *l, char **text);
 

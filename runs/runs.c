@@ -5,7 +5,14 @@
  *   epochs(run, epoch, loss, accuracy, val_loss, val_accuracy, seconds,
  *          images_per_s, input_stall)  epoch is 1-based, as Keras prints it;
  *          input_stall is seconds spent waiting for batches
- *   evaluations(run, split, loss, accuracy, n, confusion JSON, time)
+ *   evaluations(run, split, loss, accuracy, n, confusion JSON, time,
+ *               dataset, dataset_hash)  the catalog (path as given, hash)
+ *               whose split was measured
+ *
+ * Columns added after a table was first released are listed in `added`
+ * and appended to an older runs.db when it is opened for writing, so a
+ * file written by an earlier convkit keeps every row and stays readable;
+ * readers (curves*.c) treat a column that is not there as NULL.
  *
  * Each epoch row is its own transaction, written before that epoch's
  * checkpoint: a run killed between the two has one row more than its
@@ -35,7 +42,37 @@ static const char schema[] =
     " epoch INTEGER NOT NULL, loss REAL, accuracy REAL, val_loss REAL, val_accuracy REAL,"
     " seconds REAL, images_per_s REAL, input_stall REAL, PRIMARY KEY(run, epoch));"
     "CREATE TABLE IF NOT EXISTS evaluations(run TEXT NOT NULL, split TEXT NOT NULL, loss REAL,"
-    " accuracy REAL, n INTEGER, confusion TEXT, time TEXT);";
+    " accuracy REAL, n INTEGER, confusion TEXT, time TEXT, dataset TEXT, dataset_hash TEXT);";
+
+/* Columns added to a released table: (table, column, declaration). */
+static const char *const added[][3] = {
+    {"evaluations", "dataset", "TEXT"},
+    {"evaluations", "dataset_hash", "TEXT"},
+};
+
+/* Appends the columns of `added` that db's tables lack. */
+static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
+        sqlite3_stmt *q = NULL;
+        int have = 0;
+        if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &q,
+                               NULL) == SQLITE_OK) {
+            sqlite3_bind_text(q, 1, added[i][0], -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 2, added[i][1], -1, SQLITE_STATIC);
+            have = sqlite3_step(q) == SQLITE_ROW;
+        }
+        sqlite3_finalize(q);
+        char sql[160];
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", added[i][0], added[i][1],
+                 added[i][2]);
+        if (!have && sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+            return ck_err(err, errlen, CK_EDB, "%s: schema: add %s.%s: %s", path, added[i][0],
+                          added[i][1], sqlite3_errmsg(db));
+        }
+    }
+    return 0;
+}
 
 int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen)
 {
@@ -57,6 +94,12 @@ int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen)
     if (sqlite3_exec(*db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         int rc = ck_err(err, errlen, CK_EDB, "%s: schema: %s", path, msg ? msg : "?");
         sqlite3_free(msg);
+        sqlite3_close(*db);
+        free(r);
+        return rc;
+    }
+    int rc = migrate(*db, path, err, errlen);
+    if (rc) {
         sqlite3_close(*db);
         free(r);
         return rc;
@@ -122,6 +165,38 @@ static int exec_bound(sqlite3 *db, const char *what, char *err, size_t errlen, c
     return out;
 }
 
+/* A resumed run's configuration against the recorded one: the same but
+ * for "epochs" (an extended run, Keras's initial_epoch), or CK_EINVAL
+ * naming every member that differs with both values. */
+static int resume_check(const char *name, const char *recorded, const char *config, char *err,
+                        size_t errlen)
+{
+    rn_config_change *c;
+    int n, rc = rn_config_diff(recorded, config, &c, &n, err, errlen);
+    if (rc) {
+        return rc == CK_ENOMEM ? rc
+                               : ck_err(err, errlen, CK_EINVAL,
+                                        "runs.db: run %s: resume: the configuration differs from "
+                                        "the recorded one (not comparable)",
+                                        name);
+    }
+    ck_buf b = {0};
+    for (int i = 0; i < n; i++) {
+        if (strcmp(c[i].member, "epochs") != 0) {
+            ck_buf_printf(&b, "%s%s %s recorded, %s now", b.len ? "; " : "", c[i].member,
+                          c[i].recorded ? c[i].recorded : "(none)", c[i].now ? c[i].now : "(none)");
+        }
+    }
+    if (b.len) {
+        rc = ck_err(err, errlen, CK_EINVAL,
+                    "runs.db: run %s: resume: the configuration differs from the recorded one: %s",
+                    name, b.s ? b.s : "out of memory");
+    }
+    ck_buf_free(&b);
+    rn_config_changes_free(c, n);
+    return rc;
+}
+
 int rn_run_start(rn_db *r, const char *name, const char *config, const char *dataset_hash,
                  uint64_t seed, const char *summary, int resume, int epoch, char *err,
                  size_t errlen)
@@ -140,13 +215,7 @@ int rn_run_start(rn_db *r, const char *name, const char *config, const char *dat
     } else if (!found && resume) {
         rc = ck_err(err, errlen, CK_EINVAL, "runs.db: run %s: resume: no such run", name);
     } else if (found) {
-        const char *old = (const char *)sqlite3_column_text(st, 0);
-        if (!old || strcmp(old, config) != 0) {
-            rc = ck_err(err, errlen, CK_EINVAL,
-                        "runs.db: run %s: resume: the configuration differs from the recorded "
-                        "one",
-                        name);
-        }
+        rc = resume_check(name, (const char *)sqlite3_column_text(st, 0), config, err, errlen);
     }
     sqlite3_finalize(st);
     if (rc) {
@@ -155,6 +224,10 @@ int rn_run_start(rn_db *r, const char *name, const char *config, const char *dat
     char now[32];
     utc_now(now);
     if (resume) {
+        if ((rc = exec_bound(db, "resume", err, errlen, "UPDATE runs SET config = ? WHERE name = ?",
+                             "tt", config, name))) {
+            return rc;
+        }
         if ((rc = exec_bound(db, "resume", err, errlen,
                              "DELETE FROM epochs WHERE run = ? AND epoch > ?", "ti", name,
                              (int64_t)epoch))) {
@@ -173,11 +246,21 @@ int rn_run_start(rn_db *r, const char *name, const char *config, const char *dat
 int rn_run_epoch(rn_db *r, const char *name, int epoch, const double v[RN_EPOCH_VALUES], char *err,
                  size_t errlen)
 {
-    return exec_bound(r->db, "epoch", err, errlen,
-                      "INSERT OR REPLACE INTO epochs(run, epoch, loss, accuracy, val_loss, "
-                      "val_accuracy, seconds, images_per_s, input_stall) "
-                      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      "tiddddddd", name, (int64_t)epoch, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+    /* Only for a recorded run: one deleted while it trains (convkit curves
+     * delete) must not leave epochs behind for a later run of its name. */
+    int rc =
+        exec_bound(r->db, "epoch", err, errlen,
+                   "INSERT OR REPLACE INTO epochs(run, epoch, loss, accuracy, val_loss, "
+                   "val_accuracy, seconds, images_per_s, input_stall) "
+                   "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 "
+                   "WHERE EXISTS (SELECT 1 FROM runs WHERE name = ?1)",
+                   "tiddddddd", name, (int64_t)epoch, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+    if (rc == 0 && sqlite3_changes(r->db) == 0) {
+        rc = ck_err(err, errlen, CK_EINVAL,
+                    "runs.db: run %s: epoch %d: the run is no longer recorded (deleted?)", name,
+                    epoch);
+    }
+    return rc;
 }
 
 int rn_run_finish(rn_db *r, const char *name, const char *status, char *err, size_t errlen)
@@ -189,9 +272,9 @@ int rn_run_finish(rn_db *r, const char *name, const char *status, char *err, siz
                       name);
 }
 
-int rn_record_eval(const char *runs_path, const char *run, const char *split, double loss,
-                   double accuracy, int64_t n, int classes, const int64_t *confusion, char *err,
-                   size_t errlen)
+int rn_record_eval(const char *runs_path, const char *run, const char *dataset,
+                   const char *dataset_hash, const char *split, double loss, double accuracy,
+                   int64_t n, int classes, const int64_t *confusion, char *err, size_t errlen)
 {
     /* An evaluation belongs to a recorded run: a runs.db that is not there
      * or a name that is not in it is a mistake, not a new record. */
@@ -240,10 +323,56 @@ int rn_record_eval(const char *runs_path, const char *run, const char *split, do
     char now[32];
     utc_now(now);
     rc = exec_bound(db->db, "evaluation", err, errlen,
-                    "INSERT INTO evaluations(run, split, loss, accuracy, n, confusion, time) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?)",
-                    "ttdditt", run, split, loss, accuracy, n, json, now);
+                    "INSERT INTO evaluations(run, split, loss, accuracy, n, confusion, time, "
+                    "dataset, dataset_hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "ttdditttt", run, split, loss, accuracy, n, json, now, dataset, dataset_hash);
     free(json);
+    rn_db_close(db);
+    return rc;
+}
+
+int rn_runs_delete(const char *runs_path, const char *const *runs, int nruns, rn_deleted *out,
+                   char *err, size_t errlen)
+{
+    /* Checked, read and deleted in one transaction: every name is
+     * recorded, or nothing is deleted. */
+    memset(out, 0, (size_t)(nruns > 0 ? nruns : 0) * sizeof *out);
+    rn_curves_list l;
+    int rc = rn_curves_list_runs(runs_path, runs, nruns, &l, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    rn_curves_list_free(&l);
+    rn_db *db;
+    if ((rc = rn_db_open(&db, runs_path, err, errlen))) {
+        return rc;
+    }
+    rc = exec_bound(db->db, "delete", err, errlen, "BEGIN IMMEDIATE", "");
+    for (int i = 0; i < nruns && rc == 0; i++) {
+        rc = exec_bound(db->db, "delete", err, errlen, "DELETE FROM epochs WHERE run = ?", "t",
+                        runs[i]);
+        out[i].epochs = sqlite3_changes(db->db);
+        if (rc == 0) {
+            rc = exec_bound(db->db, "delete", err, errlen, "DELETE FROM evaluations WHERE run = ?",
+                            "t", runs[i]);
+            out[i].evaluations = sqlite3_changes(db->db);
+        }
+        if (rc == 0) {
+            rc = exec_bound(db->db, "delete", err, errlen, "DELETE FROM runs WHERE name = ?", "t",
+                            runs[i]);
+            out[i].runs = sqlite3_changes(db->db);
+        }
+        if (rc == 0 && out[i].runs != 1) {
+            rc = ck_err(err, errlen, CK_EINVAL, "%s: run %s: no such run", runs_path, runs[i]);
+        }
+    }
+    if (rc == 0) {
+        rc = exec_bound(db->db, "delete", err, errlen, "COMMIT", "");
+    }
+    if (rc) {
+        sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+        memset(out, 0, (size_t)nruns * sizeof *out);
+    }
     rn_db_close(db);
     return rc;
 }

@@ -59,8 +59,8 @@ static void train_run(const char *runs_path, const char *run, const char *layers
     rn_db_close(db);
     if (test) {
         const int64_t confusion[4] = {14, 2, 3, 13};
-        ck_assert_msg(rn_record_eval(runs_path, run, "test", 0.4, 27.0 / 32.0, 32, 2, confusion,
-                                     err, sizeof err) == 0,
+        ck_assert_msg(rn_record_eval(runs_path, run, "d.db", "0123456789abcdef0123", "test", 0.4,
+                                     27.0 / 32.0, 32, 2, confusion, err, sizeof err) == 0,
                       "%s", err);
     }
 }
@@ -182,14 +182,16 @@ START_TEST(start_refuses_and_resumes)
      * does not exist, is refused and writes nothing. */
     const int64_t conf[4] = {1, 0, 0, 1};
     ck_assert_int_eq(
-        rn_record_eval(f.runs, "nosuch", "test", 0.1, 1.0, 2, 2, conf, err, sizeof err), CK_EINVAL);
+        rn_record_eval(f.runs, "nosuch", NULL, NULL, "test", 0.1, 1.0, 2, 2, conf, err, sizeof err),
+        CK_EINVAL);
     ck_assert_msg(strstr(err, "run nosuch: no such run; nothing recorded"), "%s", err);
     ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM evaluations WHERE run = 'nosuch'"),
                      0);
     char missing[400];
     snprintf(missing, sizeof missing, "%s/typo.db", f.dir);
     ck_assert_int_eq(
-        rn_record_eval(missing, "plain", "test", 0.1, 1.0, 2, 2, conf, err, sizeof err), CK_EINVAL);
+        rn_record_eval(missing, "plain", NULL, NULL, "test", 0.1, 1.0, 2, 2, conf, err, sizeof err),
+        CK_EINVAL);
     ck_assert_msg(strstr(err, "typo.db: No such file or directory; nothing recorded"), "%s", err);
     ck_assert_int_eq(access(missing, F_OK), -1);
     /* NaN (no validation) is stored as NULL. */
@@ -1209,6 +1211,178 @@ START_TEST(plot_errors_are_clear)
 }
 END_TEST
 
+/* ---- evaluations, resumed configurations, deleted runs --------------------- */
+
+static void exec_sql(const char *runs_path, const char *sql)
+{
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(runs_path, &db), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* A runs.db written before evaluations kept their catalog is read as it
+ * was (its evaluation is the run's test result) and, opened for writing,
+ * gains the columns and keeps every row. */
+START_TEST(old_runs_db_is_upgraded)
+{
+    char dir[256], path[300], err[256];
+    ck_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/runs.db", dir);
+    exec_sql(path,
+             "CREATE TABLE runs(name TEXT PRIMARY KEY, config TEXT NOT NULL, dataset_hash TEXT,"
+             " seed INTEGER, model_summary TEXT, start TEXT, end TEXT, status TEXT);"
+             "CREATE TABLE epochs(run TEXT NOT NULL REFERENCES runs(name), epoch INTEGER NOT NULL,"
+             " loss REAL, accuracy REAL, val_loss REAL, val_accuracy REAL, seconds REAL,"
+             " images_per_s REAL, input_stall REAL, PRIMARY KEY(run, epoch));"
+             "CREATE TABLE evaluations(run TEXT NOT NULL, split TEXT NOT NULL, loss REAL,"
+             " accuracy REAL, n INTEGER, confusion TEXT, time TEXT);"
+             "INSERT INTO runs VALUES('old', '{}', 'h1', 1, '', 't0', 't1', 'done');"
+             "INSERT INTO epochs VALUES('old', 1, 0.5, 0.5, 0.6, 0.4, 1, 1, 0);"
+             "INSERT INTO evaluations VALUES('old', 'test', 0.3, 0.75, 8, '[[3,1],[1,3]]', 't2');");
+    rn_curves_list l;
+    ck_assert_msg(rn_curves_list_runs(path, NULL, 0, &l, err, sizeof err) == 0, "%s", err);
+    ck_assert(l.runs[0].test_accuracy == 0.75 && l.runs[0].nevals == 1 && l.runs[0].evals[0].own);
+    rn_curves_list_free(&l);
+    const int64_t conf[4] = {1, 0, 0, 1};
+    ck_assert_msg(rn_record_eval(path, "old", "b.db", "h2", "test", 0.1, 1.0, 2, 2, conf, err,
+                                 sizeof err) == 0,
+                  "%s", err);
+    ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM evaluations WHERE dataset IS NULL AND "
+                                      "accuracy = 0.75"),
+                     1);
+    ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM evaluations WHERE dataset = 'b.db' AND "
+                                      "dataset_hash = 'h2'"),
+                     1);
+    ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM epochs"), 1);
+    ck_assert_msg(rn_curves_list_runs(path, NULL, 0, &l, err, sizeof err) == 0, "%s", err);
+    ck_assert(l.runs[0].test_accuracy == 0.75 && l.runs[0].nevals == 2 && !l.runs[0].evals[1].own);
+    rn_curves_list_free(&l);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* The run's test accuracy is the latest test evaluation on its own
+ * catalog; one on another catalog, and one on validation, are listed
+ * apart, the other catalog named. */
+START_TEST(list_tells_evaluations_apart)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256], *text;
+    const int64_t conf[4] = {1, 0, 0, 1};
+    const char *hash = "0123456789abcdef0123";
+    ck_assert(rn_record_eval(f.runs, "plain", "d.db", hash, "test", 0.2, 0.5, 2, 2, conf, err,
+                             sizeof err) == 0);
+    ck_assert(rn_record_eval(f.runs, "plain", "other.db", "ffff", "test", 0.1, 0.91, 2, 2, conf,
+                             err, sizeof err) == 0);
+    ck_assert(rn_record_eval(f.runs, "plain", "d.db", hash, "validation", 0.3, 0.8125, 2, 2, conf,
+                             err, sizeof err) == 0);
+    const char *plain[] = {"plain"};
+    rn_curves_list l;
+    ck_assert_msg(rn_curves_list_runs(f.runs, plain, 1, &l, err, sizeof err) == 0, "%s", err);
+    const rn_curves_run *r = &l.runs[0];
+    ck_assert(r->test_accuracy == 0.5 && r->test_n == 2 && r->nevals == 3 && r->test_eval == 0);
+    ck_assert(!r->evals[1].own && !strcmp(r->evals[1].dataset, "other.db"));
+    ck_assert(r->evals[2].own && !strcmp(r->evals[2].split, "validation"));
+    ck_assert_int_eq(rn_curves_list_table(&l, &text), 0);
+    ck_assert_msg(strstr(text, "other evaluations\n") &&
+                      strstr(text, " 0.5000    test 0.9100 (other.db), validation 0.8125\n"),
+                  "%s", text);
+    free(text);
+    ck_assert_int_eq(rn_curves_list_json(&l, &text), 0);
+    ck_assert_msg(strstr(text, "\"evaluations\":[{\"split\":\"test\",\"dataset\":\"d.db\"") &&
+                      strstr(text, "{\"split\":\"test\",\"dataset\":\"other.db\",\"dataset_hash\":"
+                                   "\"ffff\",\"own_dataset\":false,\"loss\":0.1,\"accuracy\":0.91"),
+                  "%s", text);
+    free(text);
+    rn_curves_list_free(&l);
+    /* A later test evaluation on the own catalog replaces the earlier one. */
+    ck_assert(rn_record_eval(f.runs, "plain", "d.db", hash, "test", 0.2, 0.75, 2, 2, conf, err,
+                             sizeof err) == 0);
+    ck_assert_msg(rn_curves_list_runs(f.runs, plain, 1, &l, err, sizeof err) == 0, "%s", err);
+    ck_assert(l.runs[0].test_accuracy == 0.75 && l.runs[0].nevals == 3);
+    rn_curves_list_free(&l);
+    fixture_free(&f);
+}
+END_TEST
+
+/* Configurations compared member by member; a resume may change the
+ * epochs only, and the recorded configuration follows it. */
+START_TEST(resume_names_what_differs)
+{
+    char err[512];
+    rn_config_change *c;
+    int n;
+    ck_assert_int_eq(
+        rn_config_diff("{\"a\":1,\"o\":{\"lr\":0.001,\"x\":\"s\"},\"l\":[1,2]}",
+                       "{\"a\":1,\"o\":{\"lr\":0.01,\"x\":\"s\"},\"l\":[2,1],\"b\":true}", &c, &n,
+                       err, sizeof err),
+        0);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(c[0].member, "o.lr");
+    ck_assert_str_eq(c[0].recorded, "0.001");
+    ck_assert_str_eq(c[0].now, "0.01");
+    ck_assert_str_eq(c[1].member, "l");
+    ck_assert_str_eq(c[1].now, "[2,1]");
+    ck_assert(!strcmp(c[2].member, "b") && !c[2].recorded && !strcmp(c[2].now, "true"));
+    rn_config_changes_free(c, n);
+    ck_assert_int_eq(rn_config_diff("{}", "not json", &c, &n, err, sizeof err), CK_EFORMAT);
+
+    fixture f;
+    fixture_init(&f);
+    char config[1024], more[1024], other[1024];
+    snprintf(config, sizeof config, config_fmt, spec_plain, "none");
+    snprintf(more, sizeof more, "%s", config);
+    memcpy(strstr(more, "\"epochs\":3"), "\"epochs\":7", 10);
+    snprintf(other, sizeof other, config_fmt, spec_plain, "chollet-2nd");
+    rn_db *db;
+    ck_assert_msg(rn_db_open(&db, f.runs, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(rn_run_start(db, "plain", other, NULL, 3, "", 1, 3, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_msg(strstr(err, "extra.augment none recorded, chollet-2nd now"), "%s", err);
+    ck_assert_msg(rn_run_start(db, "plain", more, NULL, 3, "", 1, 3, err, sizeof err) == 0, "%s",
+                  err);
+    rn_db_close(db);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT json_extract(config, '$.epochs') FROM runs WHERE "
+                                        "name = 'plain'"),
+                     7);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM epochs WHERE run = 'plain'"), EPOCHS);
+    fixture_free(&f);
+}
+END_TEST
+
+/* Deleting runs takes their rows, all or nothing; a deleted run being
+ * trained cannot write epochs for a later run of its name. */
+START_TEST(delete_runs)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256];
+    rn_deleted del[2];
+    const char *bad[] = {"plain", "nosuch"}, *both[] = {"dropout", "plain"};
+    ck_assert_int_eq(rn_runs_delete(f.runs, bad, 2, del, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "run nosuch: no such run (recorded: plain, dropout)"), "%s", err);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM epochs"), 2 * EPOCHS);
+    rn_db *db;
+    ck_assert_msg(rn_db_open(&db, f.runs, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rn_runs_delete(f.runs, both, 2, del, err, sizeof err) == 0, "%s", err);
+    ck_assert(del[0].runs == 1 && del[0].epochs == EPOCHS && del[0].evaluations == 1);
+    ck_assert(del[1].runs == 1 && del[1].epochs == EPOCHS && del[1].evaluations == 0);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) "
+                                        "FROM epochs) + (SELECT count(*) FROM evaluations)"),
+                     0);
+    double v[RN_EPOCH_VALUES] = {0.5, 0.5, 0.5, 0.5, 1, 1, 0};
+    ck_assert_int_eq(rn_run_epoch(db, "plain", 4, v, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "run plain: epoch 4: the run is no longer recorded"), "%s", err);
+    rn_db_close(db);
+    ck_assert_int_eq(count_rows(f.runs, "SELECT count(*) FROM epochs"), 0);
+    fixture_free(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("runs");
@@ -1226,6 +1400,10 @@ int main(void)
     tcase_add_test(tc, plot_axes_and_divergence_as_data);
     tcase_add_test(tc, plot_svg_text_marks_and_divergence);
     tcase_add_test(tc, plot_labels_never_touch);
+    tcase_add_test(tc, old_runs_db_is_upgraded);
+    tcase_add_test(tc, list_tells_evaluations_apart);
+    tcase_add_test(tc, resume_names_what_differs);
+    tcase_add_test(tc, delete_runs);
     suite_add_tcase(s, tc);
     return ck_test_run(s);
 }
