@@ -62,6 +62,20 @@ int cli_model_spec(const char *model, int size, char **spec, char *err, size_t e
  * channels (nn_spec_set_input); unchanged on error. */
 int cli_spec_input(char **spec, const char *model, int h, int w, int c, char *err, size_t errlen);
 
+/* A list of file paths, each malloc'd. Start it as `cli_files l = {0};`. */
+typedef struct cli_files {
+    char **v;
+    int n, cap;
+} cli_files;
+void cli_files_free(cli_files *l);
+/* Appends each of args to l, a directory as its image files (.jpg, .jpeg,
+ * .png, .gif, .webp, .tif, .tiff, .bmp, any case; not hidden ones) in
+ * byte-wise order of name, without entering subdirectories; a directory
+ * that cannot be read is CK_EIO naming it. Returns 0, CK_EIO, CK_ENOMEM. */
+int cli_files_expand(cli_files *l, char *const *args, int nargs, char *err, size_t errlen);
+/* qsort order of char * by strcmp. */
+int cli_by_name(const void *a, const void *b);
+
 /* Progress: a bar redrawn in place when stderr is a terminal, otherwise
  * nothing until cli_progress_line. */
 typedef struct cli_progress {

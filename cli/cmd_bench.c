@@ -3,7 +3,6 @@
  * (--json), so scripts/bench-*.sh can set them next to their peers. The
  * JSON carries every figure the library measures: the scripts build their
  * tables from it, and there is no second driver to keep in step. */
-#include <dirent.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,74 +52,21 @@ static int parse_counts(const char *s, int *out, int max, int lo)
     return n;
 }
 
-static int by_name(const void *a, const void *b)
+/* The image files named, directories expanded to their image files, in
+ * sorted order. */
+static int collect_files(char **args, int nargs, cli_files *l)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-typedef struct file_list {
-    char **v;
-    int n, cap;
-} file_list;
-
-static void file_list_free(file_list *l)
-{
-    for (int i = 0; i < l->n; i++) {
-        free(l->v[i]);
-    }
-    free(l->v);
-}
-
-static int file_list_add(file_list *l, const char *dir, const char *name)
-{
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 1024;
-        char **grown = realloc(l->v, (size_t)cap * sizeof *grown);
-        if (!grown) {
-            return -1;
-        }
-        l->v = grown;
-        l->cap = cap;
-    }
-    size_t need = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
-    if (!(l->v[l->n] = malloc(need))) {
-        return -1;
-    }
-    snprintf(l->v[l->n++], need, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
-    return 0;
-}
-
-static int is_image_name(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    return dot && (!strcmp(dot, ".jpg") || !strcmp(dot, ".jpeg") || !strcmp(dot, ".png"));
-}
-
-/* The image files named, directories expanded to their .jpg/.jpeg/.png
- * files, in sorted order. */
-static int collect_files(char **args, int nargs, file_list *l)
-{
+    char err[1024];
     for (int i = 0; i < nargs; i++) {
-        DIR *d = opendir(args[i]);
-        if (!d) {
-            struct stat st;
-            if (stat(args[i], &st) != 0) {
-                return cli_fail("%s: no such file or directory", args[i]);
-            }
-            if (file_list_add(l, NULL, args[i])) {
-                return cli_fail("bench: out of memory");
-            }
-            continue;
+        struct stat st;
+        if (stat(args[i], &st) != 0) {
+            return cli_fail("%s: no such file or directory", args[i]);
         }
-        for (struct dirent *de; (de = readdir(d));) {
-            if (is_image_name(de->d_name) && file_list_add(l, args[i], de->d_name)) {
-                closedir(d);
-                return cli_fail("bench: out of memory");
-            }
-        }
-        closedir(d);
     }
-    qsort(l->v, (size_t)l->n, sizeof *l->v, by_name);
+    if (cli_files_expand(l, args, nargs, err, sizeof err)) {
+        return cli_fail("%s", err);
+    }
+    qsort(l->v, (size_t)l->n, sizeof *l->v, cli_by_name);
     return l->n ? CLI_OK : cli_fail("bench: no image files given");
 }
 
@@ -176,9 +122,9 @@ static int bench_augment(int argc, char **argv)
     if (aug_policy_parse(&policy, policy_text, err, sizeof err)) {
         return cli_usage(cmd, "%s", err);
     }
-    file_list files = {0};
+    cli_files files = {0};
     if (collect_files(argv + optind, argc - optind, &files)) {
-        file_list_free(&files);
+        cli_files_free(&files);
         aug_policy_destroy(policy);
         return CLI_FAIL;
     }
@@ -219,7 +165,7 @@ static int bench_augment(int argc, char **argv)
         }
     }
     aug_policy_destroy(policy);
-    file_list_free(&files);
+    cli_files_free(&files);
     return cli_report(rc, err);
 }
 

@@ -213,30 +213,98 @@ int cmd_evaluate(int argc, char **argv)
     return cli_report(rc, err);
 }
 
+/* One file's prediction: its class and probability, and every class's
+ * probability into probs (the model's outputs). */
+static int predict_file(nn_model *m, aug_pipe *pipe, float *x, float *probs, const char *path,
+                        int *best, float *p, char *err, size_t errlen)
+{
+    void *bytes = NULL;
+    size_t size = 0;
+    int rc = aug_read_file(path, MAX_FILE_BYTES, &bytes, &size, err, errlen);
+    if (rc == 0) {
+        aug_src src = {.data = bytes, .size = size, .name = path};
+        rc = aug_pipe_run_sample(pipe, &src, NULL, x, err, errlen);
+    }
+    free(bytes);
+    if (rc == 0 && nn_predict(m, x, 1, probs) != 0) {
+        rc = ck_err(err, errlen, CK_EINVAL, "%s: predict: bad input", path);
+    }
+    if (rc) {
+        return rc;
+    }
+    *best = 0;
+    *p = probs[0];
+    if (nn_model_output_act(m) == NN_ACT_SIGMOID) {
+        *best = probs[0] >= 0.5f;
+        *p = *best ? probs[0] : 1.0f - probs[0];
+    } else {
+        for (int k = 1; k < nn_model_outputs(m); k++) {
+            if (probs[k] > *p) {
+                *best = k;
+                *p = probs[k];
+            }
+        }
+    }
+    return 0;
+}
+
+/* {"file", "class", "probability", "probabilities": {class: p}} or
+ * {"file", "error"}: one element of predict --json's array. */
+static json_t *predict_json(const run_facts *rf, const nn_model *m, const char *path,
+                            const char *error, int best, float p, const float *probs)
+{
+    if (error) {
+        return json_pack("{s:s, s:s}", "file", path, "error", error);
+    }
+    char buf[32];
+    json_t *all = json_object();
+    int binary = nn_model_output_act(m) == NN_ACT_SIGMOID;
+    for (int k = 0; k < (binary ? 2 : nn_model_outputs(m)); k++) {
+        double v = binary ? (k ? probs[0] : 1.0f - probs[0]) : probs[k];
+        json_object_set_new(all, class_name(rf, k, buf, sizeof buf), json_real(v));
+    }
+    return json_pack("{s:s, s:s, s:f, s:o}", "file", path, "class",
+                     class_name(rf, best, buf, sizeof buf), "probability", (double)p,
+                     "probabilities", all);
+}
+
 int cmd_predict(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
+    static const struct option longopts[] = {
+        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c, as_json = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (c == 'h') {
-            printf("usage: convkit predict CHECKPOINT IMAGE...\n"
+        switch (c) {
+        case 'j': as_json = 1; break;
+        case 'h':
+            printf("usage: convkit predict CHECKPOINT IMAGE|DIR... [--json]\n"
                    "\n"
                    "The class and its probability for each image file, prepared as the\n"
-                   "run's training inputs were (size, channels, scale, resize mode).\n");
+                   "run's training inputs were (size, channels, scale, resize mode). A\n"
+                   "directory stands for its image files (.jpg, .jpeg, .png, .gif, .webp,\n"
+                   ".tif, .tiff, .bmp), sorted by name; its subdirectories are not entered.\n"
+                   "Every file is predicted: one that cannot be is reported with the reason,\n"
+                   "and the exit status is then 1.\n"
+                   "  --json   one JSON array: per file {\"file\", \"class\", \"probability\",\n"
+                   "           \"probabilities\": {class: p}}, or {\"file\", \"error\"}\n");
             return CLI_OK;
+        default: return cli_usage("predict", "bad option");
         }
-        return cli_usage("predict", "bad option");
     }
     if (argc - optind < 2) {
-        return cli_usage("predict", "want CHECKPOINT IMAGE...");
+        return cli_usage("predict", "want CHECKPOINT IMAGE|DIR...");
     }
     char err[1024];
     nn_model *m = NULL;
     aug_pipe *pipe = NULL;
     run_facts rf = {0};
+    cli_files files = {0};
     float *x = NULL, *probs = NULL;
     int rc = nn_model_load(&m, argv[optind], 1, err, sizeof err);
+    if (rc == 0) {
+        rc = data_check_images(m, argv[optind], err, sizeof err);
+    }
     if (rc == 0) {
         run_facts_read(m, &rf);
         aug_params p = data_model_params(m, rf.resize);
@@ -247,47 +315,57 @@ int cmd_predict(int argc, char **argv)
             rc = ck_err(err, sizeof err, CK_ENOMEM, "predict: out of memory");
         }
     }
-    int binary = m && nn_model_output_act(m) == NN_ACT_SIGMOID;
-    for (int i = optind + 1; rc == 0 && i < argc; i++) {
-        void *bytes = NULL;
-        size_t size = 0;
-        rc = aug_read_file(argv[i], MAX_FILE_BYTES, &bytes, &size, err, sizeof err);
-        if (rc == 0) {
-            aug_src src = {.data = bytes, .size = size, .name = argv[i]};
-            rc = aug_pipe_run_sample(pipe, &src, NULL, x, err, sizeof err);
+    if (rc == 0) {
+        rc = cli_files_expand(&files, argv + optind + 1, argc - optind - 1, err, sizeof err);
+    }
+    int failed = 0;
+    if (rc == 0 && as_json) {
+        printf("[");
+    }
+    for (int i = 0; rc == 0 && i < files.n; i++) {
+        int best = 0;
+        float p = 0;
+        char why[1024];
+        int bad = predict_file(m, pipe, x, probs, files.v[i], &best, &p, why, sizeof why);
+        if (bad == CK_ENOMEM) {
+            rc = ck_err(err, sizeof err, CK_ENOMEM, "%s", why);
+            break;
         }
-        free(bytes);
-        if (rc == 0) {
-            rc = nn_predict(m, x, 1, probs);
+        failed += bad != 0;
+        if (bad) {
+            fprintf(stderr, "convkit predict: %s\n", why);
         }
-        if (rc == 0) {
-            int best = 0;
-            float p = probs[0];
-            if (binary) {
-                best = probs[0] >= 0.5f;
-                p = best ? probs[0] : 1.0f - probs[0];
-            } else {
-                for (int k = 1; k < nn_model_outputs(m); k++) {
-                    if (probs[k] > p) {
-                        best = k;
-                        p = probs[k];
-                    }
-                }
-            }
+        if (as_json) {
+            json_t *o = predict_json(&rf, m, files.v[i], bad ? why : NULL, best, p, probs);
+            char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            printf("%s\n%s", i ? "," : "", text ? text : "null");
+            free(text);
+            json_decref(o);
+        } else if (!bad) {
             char buf[32];
-            printf("%s\t%s\t%.4f\n", argv[i], class_name(&rf, best, buf, sizeof buf), (double)p);
-        } else if (rc == CK_EINVAL) {
-            rc = ck_err(err, sizeof err, CK_EINVAL, "%s: predict: bad input", argv[i]);
+            printf("%s\t%s\t%.4f\n", files.v[i], class_name(&rf, best, buf, sizeof buf), (double)p);
         }
     }
+    if (rc == 0 && as_json) {
+        printf("%s]\n", files.n ? "\n" : "");
+    }
+    int total = files.n, given_dirs_empty = rc == 0 && files.n == 0;
+    cli_files_free(&files);
     free(x);
     free(probs);
     aug_pipe_destroy(pipe);
     json_decref(rf.config);
     nn_model_destroy(m);
     if (rc) {
-        fprintf(stderr, "convkit: %s\n", err);
-        return cli_status(rc) == CLI_USAGE ? CLI_FAIL : cli_status(rc);
+        return cli_report(rc, err);
+    }
+    if (given_dirs_empty) {
+        return cli_fail("predict: no image files in %s", argv[optind + 1]);
+    }
+    if (failed) {
+        fprintf(stderr, "convkit predict: %d of %d file%s could not be predicted\n", failed, total,
+                total == 1 ? "" : "s");
+        return CLI_FAIL;
     }
     return CLI_OK;
 }

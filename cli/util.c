@@ -1,6 +1,7 @@
 /* util.c: messages, number parsing, human formats and the progress bar
  * shared by the subcommands. The bar is drawn on stderr only when stderr is
  * a terminal, so logs and pipes get plain lines. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -227,4 +228,81 @@ int cli_output_ext(const char *cmd, const char *path, const char *what, const ch
         e += k + (e[k] == ',');
     }
     return cli_usage(cmd, "%s: a %s file ends in %s, not %s", path, what, exts, dot);
+}
+
+int cli_by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void cli_files_free(cli_files *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        free(l->v[i]);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int files_add(cli_files *l, const char *dir, const char *name)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        char **grown = realloc(l->v, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            return CK_ENOMEM;
+        }
+        l->v = grown;
+        l->cap = cap;
+    }
+    size_t need = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
+    if (!(l->v[l->n] = malloc(need))) {
+        return CK_ENOMEM;
+    }
+    snprintf(l->v[l->n++], need, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    return 0;
+}
+
+static int is_image_name(const char *name)
+{
+    static const char *const exts[] = {".jpg",  ".jpeg", ".png",  ".gif",
+                                       ".webp", ".tif",  ".tiff", ".bmp"};
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && name[0] != '.' && i < sizeof exts / sizeof exts[0]; i++) {
+        if (!strcasecmp(dot, exts[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int cli_files_expand(cli_files *l, char *const *args, int nargs, char *err, size_t errlen)
+{
+    for (int i = 0; i < nargs; i++) {
+        struct stat st;
+        if (stat(args[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            if (files_add(l, NULL, args[i])) {
+                return ck_err(err, errlen, CK_ENOMEM, "out of memory");
+            }
+            continue;
+        }
+        DIR *d = opendir(args[i]);
+        if (!d) {
+            char why[128];
+            return ck_err(err, errlen, CK_EIO, "%s: %s", args[i],
+                          ck_errno_text(errno, why, sizeof why));
+        }
+        int first = l->n, rc = 0;
+        for (struct dirent *de; rc == 0 && (de = readdir(d));) {
+            if (is_image_name(de->d_name)) {
+                rc = files_add(l, args[i], de->d_name);
+            }
+        }
+        closedir(d);
+        if (rc) {
+            return ck_err(err, errlen, CK_ENOMEM, "out of memory");
+        }
+        qsort(l->v + first, (size_t)(l->n - first), sizeof *l->v, cli_by_name);
+    }
+    return 0;
 }

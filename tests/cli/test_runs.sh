@@ -4,7 +4,7 @@
 # head given images, --resume with a changed option, a finished run extended
 # (bit-identical to one trained that long), a run stopped early, runs
 # deleted and names reused, an evaluation on another catalog or split shown
-# as such.
+# as such, predict over bad files and a directory, --json.
 #   test_runs.sh CONVKIT SHARED_DATA_DIR
 . "$(dirname "$0")/lib.sh"
 cd "$work"
@@ -88,6 +88,8 @@ SPEC
 expect_status 2 "evaluate a features head on images" "$convkit" evaluate head.best.ckpt --data avp.db
 expect_output "head.best.ckpt: takes 15x15x16 inputs, the features of a conv base \(it was trained on features.db\), not images: run it on convkit extract-features output" \
   "evaluate: says what the head needs"
+expect_status 2 "predict with a features head" "$convkit" predict head.best.ckpt "$avp/alien/0.jpg"
+expect_output "features of a conv base" "predict: says what the head needs"
 
 # -- --resume with another option names it, with both values
 expect_status 2 "resume with another --lr" train plain 2 --resume --lr 0.01
@@ -155,4 +157,22 @@ expect_status 2 "a checkpoint of another run is not recorded for this one" "$con
 expect_output "early.best.ckpt: not a checkpoint of run plain in runs.db \(patience 0 there, 1 in the checkpoint\)" \
   "names the difference"
 
+# -- predict: every file, each bad one reported, a directory, --json
+mkdir -p pics/sub
+cp "$avp/alien/0.jpg" pics/a.jpg && cp "$avp/predator/0.jpg" pics/c.JPG && cp "$avp/alien/1.jpg" pics/sub/x.jpg
+echo "not an image" > pics/b.jpg
+echo "notes" > pics/notes.txt
+expect_status 1 "predict: a bad file among good ones" "$convkit" predict plain.best.ckpt missing.jpg pics "$avp/predator/1.jpg"
+expect_eq "$(grep -cE "^[^ ]+	(alien|predator)	0\.[0-9]{4}$" "$work/out")" "3" "every good file predicted"
+expect_output "^pics/a\.jpg	" "a directory's images"
+expect_output "^$avp/predator/1\.jpg	" "the files after the bad ones too"
+expect_output "missing\.jpg: open: No such file" "the missing file reported with the reason"
+expect_output "pics/b\.jpg: decode" "the bad image reported with the reason"
+expect_output "2 of 5 files could not be predicted" "the failures counted"
+expect_eq "$(grep -c "notes.txt\|sub/x.jpg" "$work/out")" "0" "a directory: images only, not recursive"
+"$convkit" predict plain.best.ckpt --json pics > pred.json 2> pred.err
+expect_eq "$?" "1" "predict --json: exit 1 with a bad file"
+expect_eq "$(python3 -c 'import json,sys; d = json.load(sys.stdin); print([(e["file"], "error" in e, round(sum(e.get("probabilities", {"x": 1}).values()), 4)) for e in d])' < pred.json)" \
+  "[('pics/a.jpg', False, 1.0), ('pics/b.jpg', True, 1), ('pics/c.JPG', False, 1.0)]" \
+  "predict --json: one JSON array, per file its classes' probabilities or its error"
 finish
