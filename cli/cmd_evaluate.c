@@ -315,10 +315,15 @@ int cmd_predict(int argc, char **argv)
             rc = ck_err(err, sizeof err, CK_ENOMEM, "predict: out of memory");
         }
     }
-    if (rc == 0) {
-        rc = cli_files_expand(&files, argv + optind + 1, argc - optind - 1, err, sizeof err);
+    int failed = 0, empty = 0;
+    for (int i = optind + 1; rc == 0 && i < argc; i++) {
+        int before = files.n;
+        rc = cli_files_expand(&files, argv + i, 1, err, sizeof err);
+        if (rc == 0 && files.n == before) { /* a directory without images */
+            fprintf(stderr, "convkit predict: %s: no image files in it\n", argv[i]);
+            empty++;
+        }
     }
-    int failed = 0;
     if (rc == 0 && as_json) {
         printf("[");
     }
@@ -349,7 +354,8 @@ int cmd_predict(int argc, char **argv)
     if (rc == 0 && as_json) {
         printf("%s]\n", files.n ? "\n" : "");
     }
-    int total = files.n, given_dirs_empty = rc == 0 && files.n == 0;
+    int total = files.n + empty;
+    failed += empty;
     cli_files_free(&files);
     free(x);
     free(probs);
@@ -358,9 +364,6 @@ int cmd_predict(int argc, char **argv)
     nn_model_destroy(m);
     if (rc) {
         return cli_report(rc, err);
-    }
-    if (given_dirs_empty) {
-        return cli_fail("predict: no image files in %s", argv[optind + 1]);
     }
     if (failed) {
         fprintf(stderr, "convkit predict: %d of %d file%s could not be predicted\n", failed, total,

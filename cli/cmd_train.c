@@ -480,8 +480,10 @@ int cmd_train(int argc, char **argv)
         rc = data_catalog_facts(data, &facts, err, sizeof err);
     }
     if (rc == 0) {
-        rc = data_check_model(&facts, m, prev_config, features ? features : data, model, err,
-                              sizeof err);
+        char who[300];
+        snprintf(who, sizeof who, "run %s", name);
+        rc = data_check_model(&facts, m, prev_config, features ? features : data,
+                              prev_config ? who : model, err, sizeof err);
     }
     if (rc == 0 && !features && val_split && !strcmp(val_split, "validation") &&
         facts.split_size[1] == 0) {

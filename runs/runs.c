@@ -334,8 +334,9 @@ int rn_record_eval(const char *runs_path, const char *run, const char *dataset,
 int rn_runs_delete(const char *runs_path, const char *const *runs, int nruns, rn_deleted *out,
                    char *err, size_t errlen)
 {
-    /* Checked, read and deleted in one transaction: every name is
-     * recorded, or nothing is deleted. */
+    /* The names are checked first, so that a typo is told with the
+     * recorded names; the rows then go in one transaction, rolled back
+     * if a run is missing by then: every run goes, or none. */
     memset(out, 0, (size_t)(nruns > 0 ? nruns : 0) * sizeof *out);
     rn_curves_list l;
     int rc = rn_curves_list_runs(runs_path, runs, nruns, &l, err, errlen);

@@ -45,7 +45,8 @@ expect_output "catsdogs.db: classes cat, dog; plain.best.ckpt was trained on cla
   "names both class lists"
 expect_status 2 "resume on a catalog of other classes" "$convkit" train --data catsdogs.db \
   --model small.spec --name plain --epochs 2 --batch 16 --seed 5 --threads 1 --workers 1 --runs runs.db -q --resume
-expect_output "classes cat, dog; small.spec was trained on classes alien, predator" "resume: names both lists"
+expect_output "catsdogs.db: classes cat, dog; run plain was trained on classes alien, predator \(avp.db\)" \
+  "resume: names both lists"
 
 # -- an unfinished catalog (prepare-dataset killed) is named as such
 fm=/usr/share/datasets/fashion-mnist
@@ -170,6 +171,10 @@ expect_output "missing\.jpg: open: No such file" "the missing file reported with
 expect_output "pics/b\.jpg: decode" "the bad image reported with the reason"
 expect_output "2 of 5 files could not be predicted" "the failures counted"
 expect_eq "$(grep -c "notes.txt\|sub/x.jpg" "$work/out")" "0" "a directory: images only, not recursive"
+mkdir -p empty
+expect_status 1 "predict: a directory without images" "$convkit" predict plain.best.ckpt empty pics/a.jpg
+expect_output "empty: no image files in it" "the empty directory reported"
+expect_output "^pics/a\.jpg	" "and the file after it predicted"
 "$convkit" predict plain.best.ckpt --json pics > pred.json 2> pred.err
 expect_eq "$?" "1" "predict --json: exit 1 with a bad file"
 expect_eq "$(python3 -c 'import json,sys; d = json.load(sys.stdin); print([(e["file"], "error" in e, round(sum(e.get("probabilities", {"x": 1}).values()), 4)) for e in d])' < pred.json)" \
