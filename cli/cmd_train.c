@@ -225,22 +225,18 @@ static int check_name(const char *cmd, const char *runs, const char *name, int r
         return rc ? cli_report(rc, err) : CLI_OK;
     }
     if (access(runs, F_OK) == 0) {
-        rn_curves_list all;
-        int rc = rn_curves_list_runs(runs, NULL, 0, &all, err, sizeof err);
-        if (rc) {
-            return cli_report(rc, err);
-        }
-        int found = 0;
-        for (int i = 0; i < all.n && !found; i++) {
-            found = !strcmp(all.runs[i].name, name);
-        }
-        rn_curves_list_free(&all);
-        if (found) {
+        rn_curves_list known;
+        int rc = rn_curves_list_runs(runs, &name, 1, &known, err, sizeof err);
+        rn_curves_list_free(&known);
+        if (rc == 0) {
             return cli_usage(cmd,
                              "--name %s: run %s is already recorded in %s; to continue or "
                              "extend it, give the same command with --resume (and a larger "
                              "--epochs); to start over, first: convkit curves delete --runs %s %s",
                              name, name, runs, runs, name);
+        }
+        if (rc != CK_EINVAL) { /* not "no such run": runs.db cannot be read */
+            return cli_report(rc, err);
         }
     }
     const char *ckpts[] = {last_path, best_path};

@@ -227,16 +227,6 @@ void data_facts_free(data_facts *f)
     f->classes = NULL;
 }
 
-/* "alien, predator" into buf. */
-static void name_list(char *buf, size_t len, char *const *names, int n)
-{
-    size_t k = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < n && k < len; i++) {
-        k += (size_t)snprintf(buf + k, len - k, "%s%s", i ? ", " : "", names[i]);
-    }
-}
-
 int data_check_model(const data_facts *f, const nn_model *m, const char *config,
                      const char *catalog, const char *model, char *err, size_t errlen)
 {
@@ -257,23 +247,25 @@ int data_check_model(const data_facts *f, const nn_model *m, const char *config,
     if (json_is_array(classes) && !same) {
         /* Same count, other names (or order): every label would be read as
          * another class, silently. */
-        char have[512], want[512];
-        name_list(have, sizeof have, f->classes, f->nclasses);
-        size_t k = 0, i;
+        ck_buf have = {0}, want = {0};
+        for (int i = 0; i < f->nclasses; i++) {
+            ck_buf_str(&have, i ? ", " : "");
+            ck_buf_str(&have, f->classes[i]);
+        }
+        size_t i;
         json_t *v;
-        want[0] = '\0';
         json_array_foreach(classes, i, v)
         {
-            if (k < sizeof want) {
-                k += (size_t)snprintf(want + k, sizeof want - k, "%s%s", i ? ", " : "",
-                                      json_string_value(v) ? json_string_value(v) : "?");
-            }
+            ck_buf_str(&want, i ? ", " : "");
+            ck_buf_str(&want, json_string_value(v) ? json_string_value(v) : "?");
         }
         rc = ck_err(err, errlen, CK_EINVAL,
                     "%s: classes %s; %s was trained on classes %s%s%s%s: use it on a catalog of "
                     "the same classes in the same order",
-                    catalog, f->nclasses ? have : "(none)", model, want, from ? " (" : "",
-                    from ? from : "", from ? ")" : "");
+                    catalog, have.s ? have.s : "(none)", model, want.s ? want.s : "(none)",
+                    from ? " (" : "", from ? from : "", from ? ")" : "");
+        ck_buf_free(&have);
+        ck_buf_free(&want);
     } else if (binary ? f->nclasses != 2 : outputs != f->nclasses) {
         rc = ck_err(err, errlen, CK_EINVAL,
                     "%s: %d classes, but model %s has %d %s output%s (want %d)", catalog,
