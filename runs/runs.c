@@ -50,10 +50,16 @@ static const char *const added[][3] = {
     {"evaluations", "dataset_hash", "TEXT"},
 };
 
-/* Appends the columns of `added` that db's tables lack. */
+/* Appends the columns of `added` that db's tables lack, in one write
+ * transaction, so that two processes opening an old runs.db at once add
+ * each column once. */
 static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        return ck_err(err, errlen, CK_EDB, "%s: schema: %s", path, sqlite3_errmsg(db));
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof added / sizeof added[0]; i++) {
         sqlite3_stmt *q = NULL;
         int have = 0;
         if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &q,
@@ -67,11 +73,14 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
         snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", added[i][0], added[i][1],
                  added[i][2]);
         if (!have && sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-            return ck_err(err, errlen, CK_EDB, "%s: schema: add %s.%s: %s", path, added[i][0],
-                          added[i][1], sqlite3_errmsg(db));
+            rc = ck_err(err, errlen, CK_EDB, "%s: schema: add %s.%s: %s", path, added[i][0],
+                        added[i][1], sqlite3_errmsg(db));
         }
     }
-    return 0;
+    if (sqlite3_exec(db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK && rc == 0) {
+        rc = ck_err(err, errlen, CK_EDB, "%s: schema: %s", path, sqlite3_errmsg(db));
+    }
+    return rc;
 }
 
 int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen)
@@ -337,7 +346,10 @@ int rn_runs_delete(const char *runs_path, const char *const *runs, int nruns, rn
     /* The names are checked first, so that a typo is told with the
      * recorded names; the rows then go in one transaction, rolled back
      * if a run is missing by then: every run goes, or none. */
-    memset(out, 0, (size_t)(nruns > 0 ? nruns : 0) * sizeof *out);
+    if (nruns < 1) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: delete: no run named", runs_path);
+    }
+    memset(out, 0, (size_t)nruns * sizeof *out);
     rn_curves_list l;
     int rc = rn_curves_list_runs(runs_path, runs, nruns, &l, err, errlen);
     if (rc) {
