@@ -302,7 +302,9 @@ int cli_files_expand(cli_files *l, char *const *args, int nargs, char *err, size
         if (rc) {
             return ck_err(err, errlen, CK_ENOMEM, "out of memory");
         }
-        qsort(l->v + first, (size_t)(l->n - first), sizeof *l->v, cli_by_name);
+        if (l->n > first) {
+            qsort(l->v + first, (size_t)(l->n - first), sizeof *l->v, cli_by_name);
+        }
     }
     return 0;
 }
