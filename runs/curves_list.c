@@ -96,7 +96,9 @@ static int list_run(sqlite3 *db, const char *path, const rn_curve *c, rn_curves_
         " CASE WHEN json_valid(config) THEN json_extract(config, '$.batch') END,"
         " CASE WHEN json_valid(config) THEN json_extract(config, '$.optimizer.name') END,"
         " CASE WHEN json_valid(config) THEN json_extract(config, '$.optimizer.lr') END,"
-        " CASE WHEN json_valid(config) THEN json_extract(config, '$.extra.augment') END"
+        " CASE WHEN json_valid(config) THEN json_extract(config, '$.extra.augment') END,"
+        " CASE WHEN json_valid(config) THEN coalesce(json_extract(config, '$.extra.dataset'),"
+        " json_extract(config, '$.extra.features')) END"
         " FROM runs WHERE name = ?";
     sqlite3_stmt *q = NULL;
     memset(r, 0, sizeof *r);
@@ -122,6 +124,7 @@ static int list_run(sqlite3 *db, const char *path, const rn_curve *c, rn_curves_
         r->optimizer = rn_curves_col_text(q, 10);
         r->lr = rn_curves_col_double(q, 11);
         r->augment = rn_curves_col_text(q, 12);
+        r->dataset = rn_curves_col_text(q, 13);
     }
     sqlite3_finalize(q);
     r->epochs_done = c->n;
@@ -184,6 +187,7 @@ void rn_curves_list_free(rn_curves_list *l)
         free(r->model);
         free(r->optimizer);
         free(r->augment);
+        free(r->dataset);
         free(r->dataset_hash);
         free(r->status);
         free(r->start);
@@ -253,9 +257,12 @@ static void table_cells(const rn_curves_run *r, char cell[TABLE_COLS][CELL])
         }
         len += (size_t)snprintf(cell[12] + len, CELL - len, "%s%s %.4f", len ? ", " : "", e->split,
                                 e->accuracy);
-        if (!e->own && len < CELL) {
-            len += (size_t)snprintf(cell[12] + len, CELL - len, " (%s)",
-                                    e->dataset ? e->dataset : "another catalog");
+        if (!e->own && len < CELL) { /* by path, and hash if the path is the run's */
+            int same_path = e->dataset && r->dataset && !strcmp(e->dataset, r->dataset);
+            len += (size_t)snprintf(cell[12] + len, CELL - len, " (%s%s%.12s)",
+                                    e->dataset ? e->dataset : "another catalog",
+                                    same_path ? ", now hash " : "",
+                                    same_path && e->dataset_hash ? e->dataset_hash : "");
         }
     }
     if (!len) {
@@ -344,6 +351,7 @@ int rn_curves_list_json(const rn_curves_list *l, char **text)
         ck_buf_json_field_str(&b, "optimizer", r->optimizer);
         ck_buf_json_field_num(&b, "lr", r->lr);
         ck_buf_json_field_str(&b, "augment", r->augment);
+        ck_buf_json_field_str(&b, "dataset", r->dataset);
         ck_buf_json_field_str(&b, "dataset_hash", r->dataset_hash);
         ck_buf_printf(&b, ",\"seed\":%llu", (unsigned long long)r->seed);
         ck_buf_json_field_str(&b, "status", r->status);

@@ -177,6 +177,8 @@ typedef struct rn_curves_run {
     char *model;     /* config "model" */
     char *optimizer; /* config "optimizer.name" */
     char *augment;   /* config "extra.augment" (a policy name, or its JSON) */
+    char *dataset;   /* config "extra.dataset" (or "extra.features"): the
+                        catalog as the run was given it */
     char *dataset_hash;
     char *status; /* running, done, interrupted, failed */
     char *start, *end;

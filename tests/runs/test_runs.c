@@ -1305,6 +1305,22 @@ START_TEST(list_tells_evaluations_apart)
     ck_assert_msg(rn_curves_list_runs(f.runs, plain, 1, &l, err, sizeof err) == 0, "%s", err);
     ck_assert(l.runs[0].test_accuracy == 0.75 && l.runs[0].nevals == 3);
     rn_curves_list_free(&l);
+    /* A catalog made anew at the run's own path is another catalog: its
+     * hash says so. */
+    rn_db *db;
+    ck_assert_msg(rn_db_open(&db, f.runs, err, sizeof err) == 0, "%s", err);
+    ck_assert(rn_run_start(db, "moved", "{\"extra\":{\"dataset\":\"d.db\"}}", "aaaa", 1, "", 0, 0,
+                           err, sizeof err) == 0);
+    rn_db_close(db);
+    ck_assert(rn_record_eval(f.runs, "moved", "d.db", "bbbbbbbbbbbbbbbb", "test", 0.2, 0.625, 2, 2,
+                             conf, err, sizeof err) == 0);
+    const char *moved[] = {"moved"};
+    ck_assert_msg(rn_curves_list_runs(f.runs, moved, 1, &l, err, sizeof err) == 0, "%s", err);
+    ck_assert(isnan(l.runs[0].test_accuracy) && !strcmp(l.runs[0].dataset, "d.db"));
+    ck_assert_int_eq(rn_curves_list_table(&l, &text), 0);
+    ck_assert_msg(strstr(text, " test 0.6250 (d.db, now hash bbbbbbbbbbbb)\n"), "%s", text);
+    free(text);
+    rn_curves_list_free(&l);
     fixture_free(&f);
 }
 END_TEST
