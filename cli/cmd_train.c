@@ -189,6 +189,7 @@ static const char *member_option(const char *member)
         {"loss", "--model (its output)"},
         {"seed", "--seed"},
         {"threads", "--threads"},
+        {"isa", "CONVKIT_ISA (the kernel tier)"},
         {"patience", "--early-stopping"},
         {"dataset_hash", "--data/--features (the catalog's content)"},
         {"weights", "--weights"},
