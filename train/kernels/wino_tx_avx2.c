@@ -5,9 +5,6 @@
 #if CK_X86_KERNELS
 #define WT      __attribute__((target("avx2,fma")))
 #define WINO_TX nn_wino_tx_avx2
-/* The 64-byte vectors are split into ymm halves inside these functions;
- * none crosses a call. */
-#pragma GCC diagnostic ignored "-Wpsabi"
 #include "wino_tx.h"
 #else
 const nn_wino_tx nn_wino_tx_avx2 = {0};

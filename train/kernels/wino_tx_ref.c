@@ -4,7 +4,4 @@
 
 #define WT
 #define WINO_TX nn_wino_tx_ref
-/* GCC splits the 64-byte vectors into what the target has; none crosses a
- * call. */
-#pragma GCC diagnostic ignored "-Wpsabi"
 #include "wino_tx.h"
