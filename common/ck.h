@@ -14,6 +14,8 @@
  * - errno text, and files that appear whole or not at all (ck_file.c): the
  *   one protocol by which every output is written.
  * - The tier of hand-written kernels the process runs (ck_isa.c).
+ * - The nearest name to a misspelled word (ck_words.c), for every "did you
+ *   mean" convkit prints.
  */
 #ifndef CK_H
 #define CK_H
@@ -167,6 +169,30 @@ double ck_rng_normal(ck_rng *r);
 /* Fisher-Yates shuffle of v[0..n). */
 void ck_rng_shuffle_u32(ck_rng *r, uint32_t *v, size_t n);
 void ck_rng_shuffle_i64(ck_rng *r, int64_t *v, size_t n);
+
+/* ---- "did you mean" (ck_words.c) --------------------------------------- */
+
+/* The edit distance of a and b: insertions, deletions, substitutions and
+ * swaps of adjacent characters cost 1 (optimal string alignment). Words
+ * over 64 bytes count as wholly different unless equal. */
+int ck_edit_distance(const char *a, const char *b);
+
+/* The name nearest to a word among names offered one by one, when it is
+ * near enough to be the word misspelled (see ck_words.c for the rule):
+ *
+ *     ck_nearest n;
+ *     ck_nearest_init(&n, word);
+ *     for (...) ck_nearest_add(&n, name);
+ *     if (n.best) ... "did you mean %s?"
+ *
+ * A value type; best borrows the name given to ck_nearest_add. */
+typedef struct ck_nearest {
+    const char *word;
+    const char *best; /* NULL while no name is near enough */
+    int dist;
+} ck_nearest;
+void ck_nearest_init(ck_nearest *n, const char *word);
+void ck_nearest_add(ck_nearest *n, const char *name);
 
 /* ---- errno text and whole-or-nothing files (ck_file.c) ----------------- */
 

@@ -11,6 +11,53 @@
 #include "ck.h"
 #include "ck_test.h"
 
+/* The distance against hand counts, and the suggestion rule: a typo of a
+ * name is suggested, a different word is not. */
+START_TEST(nearest_names)
+{
+    ck_assert_int_eq(ck_edit_distance("", ""), 0);
+    ck_assert_int_eq(ck_edit_distance("abc", ""), 3);
+    ck_assert_int_eq(ck_edit_distance("kitten", "sitting"), 3);
+    ck_assert_int_eq(ck_edit_distance("trian", "train"), 1); /* one swap */
+    ck_assert_int_eq(ck_edit_distance("ca", "abc"), 3);      /* OSA, not Damerau: 3 */
+    ck_assert_int_eq(ck_edit_distance("epoch", "epochs"), 1);
+    static const char *const commands[] = {"prepare-dataset", "info",    "train",
+                                           "evaluate",        "predict", "summary"};
+    static const struct {
+        const char *word, *want;
+    } cases[] = {
+        {"trian", "train"},
+        {"evalute", "evaluate"},
+        {"prepare", "prepare-dataset"},
+        {"inf", "info"},
+        {"summery", "summary"},
+        {"frobnicate", NULL},
+        {"resnet50", NULL},
+        {"x", NULL},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_nearest n;
+        ck_nearest_init(&n, cases[i].word);
+        for (size_t j = 0; j < sizeof commands / sizeof commands[0]; j++) {
+            ck_nearest_add(&n, commands[j]);
+        }
+        const char *want = cases[i].want, *got = n.best;
+        ck_assert_msg(want ? got && strcmp(got, want) == 0 : got == NULL, "%s: got %s, want %s",
+                      cases[i].word, got ? got : "none", want ? want : "none");
+    }
+    ck_nearest n;
+    ck_nearest_init(&n, "zom");
+    ck_nearest_add(&n, "zoom");
+    ck_nearest_add(&n, "zoom_w");
+    ck_assert_str_eq(n.best, "zoom");
+    ck_nearest_init(&n, "mnist3conv");
+    ck_nearest_add(&n, "mnist");
+    ck_nearest_add(&n, "mnist-3conv");
+    ck_assert_str_eq(n.best, "mnist-3conv");
+}
+END_TEST
+
 START_TEST(philox_known_answers)
 {
     static const struct {
@@ -336,6 +383,7 @@ static Suite *common_suite(void)
     tcase_add_test(tc, json_numbers_round_trip);
     tcase_add_test(tc, atomic_files_whole_or_nothing);
     tcase_add_test(tc, isa_tiers);
+    tcase_add_test(tc, nearest_names);
     suite_add_tcase(s, tc);
     return s;
 }
