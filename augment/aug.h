@@ -47,7 +47,9 @@ typedef struct aug_policy aug_policy;
 /* Parses a policy: comma-separated key=value items and presets, later items
  * overriding earlier ones. aug_policy_help() lists the keys. Returns 0 and a
  * new policy in *out (free with aug_policy_destroy), or CK_EINVAL with a
- * message naming the key, the value and why ("policy: rotate=1.5: ..."), or
+ * message naming the key, the value and the rule ("policy: zoom=1.5: want
+ * F in [0, 1) or LO:HI with -1 < LO <= HI <= 10 (...)"; an unknown key or
+ * preset with a "did you mean"), or
  * CK_ENOMEM. "" and "none" are the identity. Thread-safe. */
 int aug_policy_parse(aug_policy **out, const char *text, char *err, size_t errlen);
 
@@ -64,8 +66,9 @@ int aug_policy_is_identity(const aug_policy *p);
 aug_fill aug_policy_fill(const aug_policy *p);
 aug_interp aug_policy_interp(const aug_policy *p);
 
-/* Multi-line text for --help: every key, its meaning, and the presets. */
-const char *aug_policy_help(void);
+/* Appends the multi-line text for --help to b: every key, its meaning and
+ * the rule aug_policy_parse applies to it, and the presets. */
+void aug_policy_help(ck_buf *b);
 
 /* ---- per-sample parameters --------------------------------------------- */
 

@@ -8,7 +8,11 @@
  * Ranges: a single value v means [-v, v] (Keras's single-float factors) and
  * must not be negative; LO:HI gives the bounds of the same quantity. Zoom and
  * contrast ranges are deviations from 1 (zoom=0.2 draws factors in
- * [0.8, 1.2]).
+ * [0.8, 1.2]). Each range key has one rule (range_rule) that the parser
+ * applies, its message states and the help prints. Rotation and shear
+ * change unit with the mode, which may come after them in the text, so a
+ * first pass finds the mode the policy ends in and every item is checked
+ * against that.
  *
  * Every sample draws all ten quantities in fixed slots of its ck_rng stream,
  * whatever the policy enables, so adding brightness to a policy does not
@@ -25,47 +29,116 @@
 
 #define PI 3.14159265358979323846
 
-static const char help_text[] =
-    "A policy is a comma-separated list of key=value items and presets; later\n"
-    "items override earlier ones. A single number v means the range [-v, v]\n"
-    "(v >= 0); LO:HI gives the bounds.\n"
-    "\n"
-    "  mode=keras|legacy  keras (default): Keras preprocessing layers applied in\n"
-    "                     the order flip, rotate, zoom, shift, shear.\n"
-    "                     legacy: ImageDataGenerator (the book's first edition):\n"
-    "                     rotate in degrees, x and y zoom drawn independently,\n"
-    "                     shear an angle in radians (Keras 2.0/2.1), composed as\n"
-    "                     rotation * shift * shear * zoom, flip last, fill=nearest\n"
-    "  flip=none|horizontal|vertical|both   each flip with probability 1/2\n"
-    "  rotate=F           keras: fraction of a full turn in [-1, 1], counter-clockwise\n"
-    "                     positive (0.1 is +-36 degrees); legacy: degrees <= 180\n"
-    "  zoom=F             zoom factor 1+u, u in [-F, F]; > 1 zooms out; F in [0, 1),\n"
-    "                     LO > -1; keras keeps the aspect ratio unless zoom_w is set\n"
-    "  zoom_w=F           width zoom drawn on its own (RandomZoom's width_factor)\n"
-    "  shift=F            shift_x=F and shift_y=F: fractions of width/height in [-1, 1]\n"
-    "  shift_x=F, shift_y=F\n"
-    "  shear=F            keras: x_in = x + k y, k in [-F, F], |k| <= 1;\n"
-    "                     legacy: shear angle in radians, < pi/2\n"
-    "  contrast=F         per channel (x - mean) * (1+u) + mean, F in [0, 1]\n"
-    "  brightness=F       adds u * 255, F in [0, 1]; results clipped to 0..255\n"
-    "  fill=reflect|nearest|wrap|constant   outside the image (keras default reflect,\n"
-    "                     legacy default nearest):\n"
-    "                     reflect (d c b a | a b c d | d c b a)\n"
-    "                     nearest (a a a a | a b c d | d d d d)\n"
-    "                     wrap    (a b c d | a b c d | a b c d)\n"
-    "                     constant (k k k k | a b c d | k k k k)\n"
-    "  fill_value=K       k for fill=constant, pixel units 0..255 (default 0)\n"
-    "  interp=nearest|bilinear|bicubic      default bilinear\n"
-    "\n"
-    "Presets:\n"
-    "  chollet-1st  mode=legacy,flip=horizontal,rotate=40,zoom=0.2,shift=0.2,\n"
-    "               shear=0.2,fill=nearest   (ImageDataGenerator, 1st edition)\n"
-    "  chollet-2nd  flip=horizontal,rotate=0.1,zoom=0.2  (Keras layers, 2nd edition)\n"
-    "  none         no augmentation\n";
+/* The bounds of a range key: a single value v (the range [-v, v]) must
+ * lie in [0, single] (or [0, single) with single_open); LO:HI in
+ * [lo, hi] (ends open per lo_open, hi_open) with LO <= HI. One table
+ * states the rule to the parser, its error and the help, so the three
+ * agree. */
+typedef struct range_rule {
+    double single, lo, hi;
+    int single_open, lo_open, hi_open;
+} range_rule;
 
-const char *aug_policy_help(void)
+#define HALF_PI (PI / 2)
+static const range_rule rotate_turns = {1, -1, 1, 0, 0, 0};
+static const range_rule rotate_degrees = {180, -180, 180, 0, 0, 0};
+static const range_rule zoom_rule = {1, -1, 10, 1, 1, 0}; /* factors 1+u stay positive */
+static const range_rule shift_rule = {1, -1, 1, 0, 0, 0};
+static const range_rule shear_factor = {1, -1, 1, 0, 0, 0};
+static const range_rule shear_radians = {HALF_PI, -HALF_PI, HALF_PI, 1, 1, 1};
+static const range_rule contrast_rule = {1, -1, 10, 0, 0, 0}; /* Keras: lower <= 1 */
+static const range_rule brightness_rule = {1, -1, 1, 0, 0, 0};
+
+static const char *const keys[] = {"mode",       "flip",    "rotate",     "zoom",   "zoom_w",
+                                   "shift",      "shift_x", "shift_y",    "shear",  "contrast",
+                                   "brightness", "fill",    "fill_value", "interp", NULL};
+static const char *const presets[] = {"chollet-1st", "chollet-2nd", "none", NULL};
+
+static void fmt_double(char *buf, size_t len, double v);
+
+static void bound_text(char *buf, size_t len, double v)
 {
-    return help_text;
+    if (fabs(v) == HALF_PI) {
+        snprintf(buf, len, "%spi/2", v < 0 ? "-" : "");
+    } else {
+        fmt_double(buf, len, v);
+    }
+}
+
+/* "F in [0, 1) or LO:HI with -1 < LO <= HI <= 10" */
+static void rule_text(char *buf, size_t len, const range_rule *r)
+{
+    char s[40], lo[40], hi[40];
+    bound_text(s, sizeof s, r->single);
+    bound_text(lo, sizeof lo, r->lo);
+    bound_text(hi, sizeof hi, r->hi);
+    snprintf(buf, len, "F in [0, %s%c or LO:HI with %s %s LO <= HI %s %s", s,
+             r->single_open ? ')' : ']', lo, r->lo_open ? "<" : "<=", r->hi_open ? "<" : "<=", hi);
+}
+
+static void help_key(ck_buf *b, const char *key, const char *what, const range_rule *r,
+                     const char *mode)
+{
+    char rule[160];
+    rule_text(rule, sizeof rule, r);
+    if (what) {
+        ck_buf_printf(b, "  %-18s %s\n", key, what);
+    }
+    ck_buf_printf(b, "%21s%s%s\n", "", mode ? mode : "", rule);
+}
+
+void aug_policy_help(ck_buf *b)
+{
+    ck_buf_str(b, "A policy is a comma-separated list of key=value items and presets; later\n"
+                  "items override earlier ones. A single number F means the range [-F, F];\n"
+                  "LO:HI gives the bounds. Each key's rule follows its meaning; with mode=legacy\n"
+                  "rotate and shear take theirs.\n"
+                  "\n"
+                  "  mode=keras|legacy  keras (default): Keras preprocessing layers applied in\n"
+                  "                     the order flip, rotate, zoom, shift, shear.\n"
+                  "                     legacy: ImageDataGenerator (the book's first edition):\n"
+                  "                     rotate in degrees, x and y zoom drawn independently,\n"
+                  "                     shear an angle in radians (Keras 2.0/2.1), composed as\n"
+                  "                     rotation * shift * shear * zoom, flip last, fill=nearest\n"
+                  "  flip=none|horizontal|vertical|both   each flip with probability 1/2\n");
+    help_key(b, "rotate=F",
+             "keras: a fraction of a full turn, counter-clockwise\n"
+             "                     positive (0.1 is +-36 degrees); legacy: degrees",
+             &rotate_turns, "keras: ");
+    help_key(b, NULL, NULL, &rotate_degrees, "legacy: ");
+    help_key(b, "zoom=F",
+             "zoom factor 1+u, u in the range; > 1 zooms out; keras\n"
+             "                     keeps the aspect ratio unless zoom_w is set",
+             &zoom_rule, NULL);
+    help_key(b, "zoom_w=F", "width zoom drawn on its own (RandomZoom's width_factor)", &zoom_rule,
+             NULL);
+    help_key(b, "shift=F",
+             "shift_x=F and shift_y=F: fractions of the width and\n"
+             "                     height",
+             &shift_rule, NULL);
+    ck_buf_str(b, "  shift_x=F, shift_y=F\n");
+    help_key(b, "shear=F",
+             "keras: x_in = x + k y, k in the range; legacy: an angle\n"
+             "                     in radians",
+             &shear_factor, "keras: ");
+    help_key(b, NULL, NULL, &shear_radians, "legacy: ");
+    help_key(b, "contrast=F", "per channel (x - mean) * (1+u) + mean", &contrast_rule, NULL);
+    help_key(b, "brightness=F", "adds u * 255; results clipped to 0..255", &brightness_rule, NULL);
+    ck_buf_str(b,
+               "  fill=reflect|nearest|wrap|constant   outside the image (keras default reflect,\n"
+               "                     legacy default nearest):\n"
+               "                     reflect (d c b a | a b c d | d c b a)\n"
+               "                     nearest (a a a a | a b c d | d d d d)\n"
+               "                     wrap    (a b c d | a b c d | a b c d)\n"
+               "                     constant (k k k k | a b c d | k k k k)\n"
+               "  fill_value=K       k for fill=constant, pixel units in [0, 255] (default 0)\n"
+               "  interp=nearest|bilinear|bicubic      default bilinear\n"
+               "\n"
+               "Presets:\n"
+               "  chollet-1st  mode=legacy,flip=horizontal,rotate=40,zoom=0.2,shift=0.2,\n"
+               "               shear=0.2,fill=nearest   (ImageDataGenerator, 1st edition)\n"
+               "  chollet-2nd  flip=horizontal,rotate=0.1,zoom=0.2  (Keras layers, 2nd edition)\n"
+               "  none         no augmentation\n");
 }
 
 static void policy_reset(aug_policy *p)
@@ -82,6 +155,7 @@ typedef struct parse_ctx {
     size_t errlen;
     const char *key;
     const char *val;
+    int legacy; /* the policy's final mode, which rotate's and shear's rules follow */
 } parse_ctx;
 
 static int bad(const parse_ctx *c, const char *why)
@@ -104,38 +178,34 @@ static int parse_number(const char *s, double *out)
     return 0;
 }
 
-/* "v" -> [-v, v] with v >= 0; "lo:hi" -> [lo, hi] with lo <= hi. Then every
- * bound must lie in [min, max]. */
-static int parse_range(const parse_ctx *c, double min, double max, const char *unit, aug_range *out)
+static int below(double x, double bound, int open)
+{
+    return open ? x < bound : x <= bound;
+}
+
+/* "F" -> [-F, F], "LO:HI" -> [LO, HI], each within rule r; the error
+ * states r whatever broke it (syntax, sign, order or bounds). */
+static int parse_range(const parse_ctx *c, const range_rule *r, const char *note, aug_range *out)
 {
     char buf[128];
-    if (strlen(c->val) >= sizeof buf) {
-        return bad(c, "value too long");
-    }
-    strcpy(buf, c->val);
-    char *colon = strchr(buf, ':');
     double lo, hi;
-    if (colon) {
-        *colon = '\0';
-        if (parse_number(buf, &lo) || parse_number(colon + 1, &hi)) {
-            return bad(c, "expected a number or LO:HI");
+    int ok = strlen(c->val) < sizeof buf;
+    if (ok) {
+        strcpy(buf, c->val);
+        char *colon = strchr(buf, ':');
+        if (colon) {
+            *colon = '\0';
+            ok = parse_number(buf, &lo) == 0 && parse_number(colon + 1, &hi) == 0 && lo <= hi &&
+                 below(r->lo, lo, r->lo_open) && below(hi, r->hi, r->hi_open);
+        } else {
+            ok = parse_number(buf, &hi) == 0 && hi >= 0 && below(hi, r->single, r->single_open);
+            lo = -hi;
         }
-        if (lo > hi) {
-            return bad(c, "LO is above HI");
-        }
-    } else {
-        if (parse_number(buf, &hi)) {
-            return bad(c, "expected a number or LO:HI");
-        }
-        if (hi < 0) {
-            return bad(c, "a single value is a magnitude and must not be negative "
-                          "(use LO:HI for a one-sided range)");
-        }
-        lo = -hi;
     }
-    if (lo < min || hi > max) {
-        char why[160];
-        snprintf(why, sizeof why, "out of range: %s must lie in [%g, %g]", unit, min, max);
+    if (!ok) {
+        char rule[160], why[256];
+        rule_text(rule, sizeof rule, r);
+        snprintf(why, sizeof why, "want %s%s", rule, note ? note : "");
         return bad(c, why);
     }
     *out = (aug_range){lo, hi};
@@ -167,6 +237,25 @@ static int apply_preset(aug_policy *p, const char *name)
     return -1;
 }
 
+/* " (keys: ...); did you mean X?" for an unknown word among names. */
+static void unknown_word(char *buf, size_t len, const char *word, const char *const *names,
+                         const char *what)
+{
+    ck_nearest n;
+    ck_nearest_init(&n, word);
+    size_t used = (size_t)snprintf(buf, len, "%s", what);
+    for (int i = 0; names[i]; i++) {
+        ck_nearest_add(&n, names[i]);
+        if (used < len) {
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", names[i]);
+        }
+    }
+    if (used < len) {
+        snprintf(buf + used, len - used, ")%s%s%s", n.best ? "; did you mean " : "",
+                 n.best ? n.best : "", n.best ? "?" : "");
+    }
+}
+
 static int parse_item(aug_policy *p, int *fill_set, const parse_ctx *c)
 {
     const char *k = c->key, *v = c->val;
@@ -175,7 +264,7 @@ static int parse_item(aug_policy *p, int *fill_set, const parse_ctx *c)
             p->legacy = strcmp(v, "legacy") == 0;
             return 0;
         }
-        return bad(c, "expected keras or legacy");
+        return bad(c, "want keras or legacy");
     }
     if (strcmp(k, "flip") == 0) {
         static const char *names[] = {"none", "horizontal", "vertical", "both",
@@ -187,56 +276,46 @@ static int parse_item(aug_policy *p, int *fill_set, const parse_ctx *c)
                 return 0;
             }
         }
-        return bad(c, "expected none, horizontal, vertical or both");
+        return bad(c, "want none, horizontal, vertical or both");
     }
     if (strcmp(k, "rotate") == 0) {
-        /* The legacy unit depends on mode, which may come later: check both
-         * here with the wider bound, and again once the mode is known. */
-        return parse_range(c, -180, 180, "a rotation (turns in [-1, 1]; degrees with mode=legacy)",
-                           &p->rotate);
+        return c->legacy ? parse_range(c, &rotate_degrees, " (degrees, mode=legacy)", &p->rotate)
+                         : parse_range(c, &rotate_turns,
+                                       " (a fraction of a full turn; degrees need mode=legacy)",
+                                       &p->rotate);
     }
     if (strcmp(k, "zoom") == 0 || strcmp(k, "zoom_w") == 0) {
         aug_range r = {0, 0};
-        int rc = parse_range(c, -1, 10, "the zoom deviation", &r);
-        if (rc) {
-            return rc;
-        }
-        if (strchr(v, ':') == NULL && r.hi >= 1) {
-            return bad(c, "a single zoom value must be below 1 (zoom factors in (0, 2))");
-        }
-        if (r.lo <= -1) {
-            return bad(c, "LO must be above -1 (the zoom factor 1+LO must stay positive)");
-        }
-        if (k[4] == '_') {
+        int rc = parse_range(c, &zoom_rule, " (the zoom factor 1+u must stay positive)", &r);
+        if (rc == 0 && k[4] == '_') {
             p->zoom_w = r;
             p->zoom_w_set = 1;
-        } else {
+        } else if (rc == 0) {
             p->zoom = r;
         }
-        return 0;
+        return rc;
     }
     if (strcmp(k, "shift") == 0 || strcmp(k, "shift_x") == 0 || strcmp(k, "shift_y") == 0) {
         aug_range r = {0, 0};
-        int rc = parse_range(c, -1, 1, "a fraction of the size", &r);
-        if (rc) {
-            return rc;
-        }
-        if (strcmp(k, "shift_y") != 0) {
+        int rc = parse_range(c, &shift_rule, " (a fraction of the size)", &r);
+        if (rc == 0 && strcmp(k, "shift_y") != 0) {
             p->shift_x = r;
         }
-        if (strcmp(k, "shift_x") != 0) {
+        if (rc == 0 && strcmp(k, "shift_x") != 0) {
             p->shift_y = r;
         }
-        return 0;
+        return rc;
     }
     if (strcmp(k, "shear") == 0) {
-        return parse_range(c, -1.5707, 1.5707, "the shear (factor or radians)", &p->shear);
+        return c->legacy ? parse_range(c, &shear_radians, " (radians, mode=legacy)", &p->shear)
+                         : parse_range(c, &shear_factor, " (a shear factor)", &p->shear);
     }
     if (strcmp(k, "contrast") == 0) {
-        return parse_range(c, -1, 10, "the contrast deviation", &p->contrast);
+        return parse_range(c, &contrast_rule, " (the contrast factor 1+u stays >= 0)",
+                           &p->contrast);
     }
     if (strcmp(k, "brightness") == 0) {
-        return parse_range(c, -1, 1, "a fraction of full scale", &p->brightness);
+        return parse_range(c, &brightness_rule, " (a fraction of full scale)", &p->brightness);
     }
     if (strcmp(k, "fill") == 0) {
         static const char *names[] = {"reflect", "nearest", "wrap", "constant"};
@@ -247,12 +326,12 @@ static int parse_item(aug_policy *p, int *fill_set, const parse_ctx *c)
                 return 0;
             }
         }
-        return bad(c, "expected reflect, nearest, wrap or constant");
+        return bad(c, "want reflect, nearest, wrap or constant");
     }
     if (strcmp(k, "fill_value") == 0) {
         double x;
         if (parse_number(v, &x) || x < 0 || x > 255) {
-            return bad(c, "expected a pixel value in [0, 255]");
+            return bad(c, "want a pixel value in [0, 255]");
         }
         p->fill_value = x;
         return 0;
@@ -265,49 +344,19 @@ static int parse_item(aug_policy *p, int *fill_set, const parse_ctx *c)
                 return 0;
             }
         }
-        return bad(c, "expected nearest, bilinear or bicubic");
+        return bad(c, "want nearest, bilinear or bicubic");
     }
-    return bad(c, "unknown key (keys: mode, flip, rotate, zoom, zoom_w, shift, shift_x, "
-                  "shift_y, shear, contrast, brightness, fill, fill_value, interp)");
+    char why[400];
+    unknown_word(why, sizeof why, k, keys, "unknown key (keys: ");
+    return bad(c, why);
 }
 
-static void range_text(char *buf, size_t len, aug_range r);
+/* Splits text into trimmed items, each "key=value" (val set) or a word
+ * (val NULL), and calls fn on each until it returns nonzero. */
+typedef int (*item_fn)(void *ctx, char *key, char *val);
 
-/* Rules that depend on the mode, checked once the whole text is read. */
-static int check_mode(const aug_policy *p, char *err, size_t errlen)
+static int each_item(char *copy, item_fn fn, void *ctx)
 {
-    char v[90];
-    if (!p->legacy && (p->rotate.lo < -1 || p->rotate.hi > 1)) {
-        range_text(v, sizeof v, p->rotate);
-        return ck_err(err, errlen, CK_EINVAL,
-                      "policy: rotate=%s: out of range: a rotation factor is a fraction of a "
-                      "full turn in [-1, 1] (degrees need mode=legacy)",
-                      v);
-    }
-    if (!p->legacy && (p->shear.lo < -1 || p->shear.hi > 1)) {
-        range_text(v, sizeof v, p->shear);
-        return ck_err(err, errlen, CK_EINVAL,
-                      "policy: shear=%s: out of range: a shear factor lies in [-1, 1]", v);
-    }
-    return 0;
-}
-
-int aug_policy_parse(aug_policy **out, const char *text, char *err, size_t errlen)
-{
-    *out = NULL;
-    if (text == NULL) {
-        text = "";
-    }
-    aug_policy *p = malloc(sizeof *p);
-    char *copy = malloc(strlen(text) + 1);
-    if (!p || !copy) {
-        free(p);
-        free(copy);
-        return ck_err(err, errlen, CK_ENOMEM, "policy: out of memory");
-    }
-    policy_reset(p);
-    strcpy(copy, text);
-    int fill_set = 0, rc = 0;
     char *save = NULL;
     for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         while (isspace((unsigned char)*item)) {
@@ -320,37 +369,85 @@ int aug_policy_parse(aug_policy **out, const char *text, char *err, size_t errle
         if (*item == '\0') {
             continue;
         }
-        char *eq = strchr(item, '=');
-        if (!eq) {
-            if (apply_preset(p, item) == 0) {
-                fill_set = 0;
-                continue;
+        char *eq = strchr(item, '='), *val = NULL;
+        if (eq) {
+            *eq = '\0';
+            val = eq + 1;
+            for (char *e = eq; e > item && isspace((unsigned char)e[-1]);) {
+                *--e = '\0';
             }
-            rc = ck_err(err, errlen, CK_EINVAL,
-                        "policy: %s: expected key=value or a preset (chollet-1st, "
-                        "chollet-2nd, none)",
-                        item);
-            break;
+            while (isspace((unsigned char)*val)) {
+                val++;
+            }
         }
-        *eq = '\0';
-        char *key = item, *val = eq + 1;
-        for (char *e = eq; e > key && isspace((unsigned char)e[-1]);) {
-            *--e = '\0';
-        }
-        while (isspace((unsigned char)*val)) {
-            val++;
-        }
-        parse_ctx c = {err, errlen, key, val};
-        if ((rc = parse_item(p, &fill_set, &c)) != 0) {
-            break;
+        int rc = fn(ctx, item, val);
+        if (rc) {
+            return rc;
         }
     }
+    return 0;
+}
+
+/* The first pass: the mode the policy ends in (presets set it too). */
+static int find_mode(void *ctx, char *key, char *val)
+{
+    int *legacy = ctx;
+    if (!val) {
+        *legacy = strcmp(key, "chollet-1st") == 0;
+    } else if (strcmp(key, "mode") == 0 && (!strcmp(val, "legacy") || !strcmp(val, "keras"))) {
+        *legacy = strcmp(val, "legacy") == 0;
+    }
+    return 0;
+}
+
+typedef struct parse_state {
+    aug_policy *p;
+    int fill_set, legacy;
+    char *err;
+    size_t errlen;
+} parse_state;
+
+static int parse_one(void *ctx, char *key, char *val)
+{
+    parse_state *s = ctx;
+    if (!val) {
+        if (apply_preset(s->p, key) == 0) {
+            s->fill_set = 0;
+            return 0;
+        }
+        char why[300];
+        unknown_word(why, sizeof why, key, presets, "want key=value or a preset (");
+        return ck_err(s->err, s->errlen, CK_EINVAL, "policy: %s: %s", key, why);
+    }
+    parse_ctx c = {s->err, s->errlen, key, val, s->legacy};
+    return parse_item(s->p, &s->fill_set, &c);
+}
+
+int aug_policy_parse(aug_policy **out, const char *text, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (text == NULL) {
+        text = "";
+    }
+    aug_policy *p = malloc(sizeof *p);
+    size_t len = strlen(text) + 1;
+    char *copy = malloc(len), *copy2 = malloc(len);
+    if (!p || !copy || !copy2) {
+        free(p);
+        free(copy);
+        free(copy2);
+        return ck_err(err, errlen, CK_ENOMEM, "policy: out of memory");
+    }
+    policy_reset(p);
+    memcpy(copy, text, len);
+    memcpy(copy2, text, len);
+    parse_state s = {p, 0, 0, err, errlen};
+    each_item(copy, find_mode, &s.legacy);
+    int rc = each_item(copy2, parse_one, &s);
     free(copy);
-    if (rc == 0 && !fill_set && p->legacy) {
+    free(copy2);
+    if (rc == 0 && !s.fill_set && p->legacy) {
         p->fill = AUG_FILL_NEAREST;
-    }
-    if (rc == 0) {
-        rc = check_mode(p, err, errlen);
     }
     if (rc) {
         free(p);

@@ -49,12 +49,128 @@ int cli_outputs_apart(const char *cmd, const char *const *in, int nin, const cha
  * ".csv,.json", ignoring case; a name without an extension is taken. */
 int cli_output_ext(const char *cmd, const char *path, const char *what, const char *exts);
 
-/* Parses a non-negative integer option value, whole string; returns 0 or -1. */
+/* ---- options (opts.c) ---------------------------------------------------
+ *
+ * Every command's options are a table of cli_opt ending in {0}, kept
+ * beside its usage text in a cli_spec; cli_parse reads argv with it and
+ * cli_help prints it, so the rule an error states is the one --help shows.
+ * Destinations by kind: CLI_FLAG int (set to 1), CLI_INT int64_t in
+ * [min, max], CLI_NUM double in [lo, hi] (ends open per `open`), CLI_STR,
+ * CLI_POLICY (checked by aug_policy_parse) and CLI_MODEL (a built-in or a
+ * spec file, nn_spec_load) const char * borrowed from argv, CLI_CHOICE int
+ * (the index in `choices`, matched ignoring case), CLI_FN whatever fn
+ * stores: fn returns nonzero for a bad value, with a reason in why or
+ * none (then the error says "want RULE, got 'VALUE'"). */
+typedef enum cli_kind {
+    CLI_FLAG,
+    CLI_INT,
+    CLI_NUM,
+    CLI_STR,
+    CLI_CHOICE,
+    CLI_POLICY,
+    CLI_MODEL,
+    CLI_FN
+} cli_kind;
+
+#define CLI_NOMAX INT64_MAX
+enum { CLI_OPEN_LO = 1, CLI_OPEN_HI = 2 };
+
+typedef struct cli_opt {
+    const char *name; /* the long name, without "--"; NULL ends a table */
+    char letter;      /* the short name (-o), 0 if none */
+    cli_kind kind;
+    void *dest;
+    const char *arg;            /* the value in the help: "N", "FILE"; NULL for flags */
+    const char *help;           /* what it sets, with its default; the rule is appended */
+    int64_t min, max;           /* CLI_INT; max CLI_NOMAX for no upper bound */
+    double lo, hi;              /* CLI_NUM; hi INFINITY for no upper bound */
+    int open;                   /* CLI_NUM: CLI_OPEN_LO and/or CLI_OPEN_HI */
+    const char *const *choices; /* CLI_CHOICE: NULL-terminated */
+    int (*fn)(void *dest, const char *value, char *why, size_t whylen); /* CLI_FN */
+    const char *rule; /* CLI_FN: the rule in words, for --help and errors */
+} cli_opt;
+
+/* Table entries, with each destination's type checked. */
+#define CLI_FLAG_OPT(name_, letter_, dest_, help_)                                                     \
+    {                                                                                                  \
+        .name = name_, .letter = letter_, .kind = CLI_FLAG,                                          \
+     .dest = _Generic((dest_), int *: (dest_)), .help = help_ \
+    }
+#define CLI_INT_OPT(name_, letter_, dest_, arg_, help_, min_, max_)                                \
+    {                                                                                              \
+        .name = name_, .letter = letter_, .kind = CLI_INT,                                         \
+        .dest = _Generic((dest_), int64_t *                                                        \
+                         : (dest_)),                                                               \
+        .arg = arg_, .help = help_, .min = min_, .max = max_                                       \
+    }
+#define CLI_NUM_OPT(name_, dest_, arg_, help_, lo_, hi_, open_)                                        \
+    {                                                                                                  \
+        .name = name_, .kind = CLI_NUM, .dest = _Generic((dest_), double *: (dest_)), .arg = arg_,   \
+     .help = help_, .lo = lo_, .hi = hi_, .open = open_ \
+    }
+#define CLI_STR_OPT(name_, letter_, dest_, arg_, help_)                                                \
+    {                                                                                                  \
+        .name = name_, .letter = letter_, .kind = CLI_STR,                                           \
+     .dest = _Generic((dest_), const char **: (dest_)), .arg = arg_, .help = help_ \
+    }
+#define CLI_CHOICE_OPT(name_, dest_, arg_, help_, choices_)                                            \
+    {                                                                                                  \
+        .name = name_, .kind = CLI_CHOICE, .dest = _Generic((dest_), int *: (dest_)), .arg = arg_,   \
+     .help = help_, .choices = choices_ \
+    }
+#define CLI_POLICY_OPT(name_, dest_, arg_, help_)                                                      \
+    {                                                                                                  \
+        .name = name_, .kind = CLI_POLICY, .dest = _Generic((dest_), const char **: (dest_)),        \
+     .arg = arg_, .help = help_ \
+    }
+#define CLI_MODEL_OPT(name_, dest_, arg_, help_)                                                       \
+    {                                                                                                  \
+        .name = name_, .kind = CLI_MODEL, .dest = _Generic((dest_), const char **: (dest_)),         \
+     .arg = arg_, .help = help_ \
+    }
+#define CLI_FN_OPT(name_, dest_, arg_, help_, fn_, rule_)                                          \
+    {                                                                                              \
+        .name = name_, .kind = CLI_FN, .dest = (dest_), .arg = arg_, .help = help_, .fn = fn_,     \
+        .rule = rule_                                                                              \
+    }
+#define CLI_END_OPT                                                                                \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
+
+/* A command: its name in messages ("augment preview"), the usage text
+ * printed before the options, the options, and the options that must be
+ * given and those that exclude each other, as space-separated groups of
+ * names joined by '|': required "data|features model" (one of --data and
+ * --features, and --model), exclusive "data|features" (not both).
+ * more_help, if set, prints what follows the options (policy keys). */
+typedef struct cli_spec {
+    const char *cmd;
+    const char *usage;
+    const cli_opt *opts;
+    const char *required, *exclusive;
+    void (*more_help)(FILE *f);
+} cli_spec;
+
+/* cli_parse's "go on": a command returns anything else as its status. */
+enum { CLI_GO = -1 };
+/* Reads argv[1..argc) with s. Returns CLI_GO with the positional
+ * arguments in argv[*first..argc), in their order (options are moved
+ * before them); CLI_OK after printing the help for -h or --help; or
+ * CLI_USAGE after printing "convkit CMD: --NAME: want RULE, got 'VALUE'"
+ * (or an unknown option with a "did you mean", a missing value, a
+ * required or exclusive group). Not thread-safe (prints). */
+int cli_parse(const cli_spec *s, int argc, char **argv, int *first);
+/* The usage text, then one line per option: its names, help and rule. */
+void cli_help(const cli_spec *s, FILE *f);
+/* The index of verb in the NULL-terminated verbs; else prints "convkit
+ * CMD: 'VERB': want 'a' or 'b'; did you mean 'a'?" and returns -1. */
+int cli_verb(const char *cmd, const char *verb, const char *const *verbs);
+
+/* A whole string as a signed decimal integer; returns 0 or -1. */
 int cli_parse_i64(const char *s, int64_t *out);
-/* Parses a number; returns 0 or -1. */
-int cli_parse_double(const char *s, double *out);
-/* "stretch", "fit", "crop" -> *out; -1 if unknown. */
-int cli_parse_resize(const char *s, aug_resize *out);
+/* The --resize choices, in aug_resize's order (CLI_CHOICE). */
+extern const char *const cli_resize_names[];
 /* A model argument's spec text (nn_spec_load), its input made size x size
  * when size > 0 (nn_spec_set_input). *spec is malloc'd, NULL on error. */
 int cli_model_spec(const char *model, int size, char **spec, char *err, size_t errlen);

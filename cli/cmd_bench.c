@@ -3,7 +3,6 @@
  * (--json), so scripts/bench-*.sh can set them next to their peers. The
  * JSON carries every figure the library measures: the scripts build their
  * tables from it, and there is no second driver to keep in step. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -35,21 +34,31 @@ static void json_end(ck_buf *j)
     }
 }
 
-/* "0,1,2" -> {0, 1, 2}, each in [lo, 256]; returns the count or -1. */
-static int parse_counts(const char *s, int *out, int max, int lo)
+/* A list of thread or worker counts, "0,1,2": at most 8, each in [lo, 256]. */
+typedef struct counts {
+    int v[8], n, lo;
+} counts;
+
+static int parse_counts(void *dest, const char *s, char *why, size_t len)
 {
-    int n = 0;
+    (void)why;
+    (void)len;
+    counts *c = dest;
     char buf[64];
+    if (strlen(s) >= sizeof buf) {
+        return -1;
+    }
     snprintf(buf, sizeof buf, "%s", s);
+    c->n = 0;
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         int64_t v;
-        if (n == max || cli_parse_i64(tok, &v) || v < lo || v > 256) {
+        if (c->n == 8 || cli_parse_i64(tok, &v) || v < c->lo || v > 256) {
             return -1;
         }
-        out[n++] = (int)v;
+        c->v[c->n++] = (int)v;
     }
-    return n;
+    return c->n ? 0 : -1;
 }
 
 /* The image files named, directories expanded to their image files, in
@@ -77,53 +86,44 @@ static double peak_rss_mb(void)
     return (double)ru.ru_maxrss / 1024.0;
 }
 
+static const char augment_usage[] =
+    "usage: convkit bench augment [--policy P] [--size 150] [--threads 1,2]\n"
+    "                             [--passes 2] [--json] FILE|DIR...\n"
+    "\n"
+    "Augmented samples/s (decode with shrink-on-load, one resample to\n"
+    "SIZE x SIZE x 3 float32) over the image files, with the policy and\n"
+    "without it, at each thread count. Files are read into memory first.\n";
+
 static int bench_augment(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"policy", required_argument, 0, 'p'},
-        {"size", required_argument, 0, 's'},
-        {"threads", required_argument, 0, 't'},
-        {"passes", required_argument, 0, 'n'},
-        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
     const char *cmd = "bench augment", *policy_text = "chollet-2nd";
     int64_t size = 150, passes = 2;
-    int threads[8] = {1, 2}, nthreads = 2, as_json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'p': policy_text = optarg; break;
-        case 's': bad = cli_parse_i64(optarg, &size) || size < 8 || size > 4096; break;
-        case 't': bad = (nthreads = parse_counts(optarg, threads, 8, 1)) < 1; break;
-        case 'n': bad = cli_parse_i64(optarg, &passes) || passes < 1; break;
-        case 'j': as_json = 1; break;
-        case 'h':
-            printf("usage: convkit bench augment [--policy P] [--size 150] [--threads 1,2]\n"
-                   "                             [--passes 2] [--json] FILE|DIR...\n"
-                   "\n"
-                   "Augmented samples/s (decode with shrink-on-load, one resample to\n"
-                   "SIZE x SIZE x 3 float32) over the image files, with the policy and\n"
-                   "without it, at each thread count. Files are read into memory first.\n");
-            return CLI_OK;
-        default: return cli_usage(cmd, "bad option");
-        }
-        if (bad) {
-            return cli_usage(cmd, "bad value '%s'", optarg);
-        }
+    counts threads = {{1, 2}, 2, 1};
+    int as_json = 0, first;
+    const cli_opt opts[] = {
+        CLI_POLICY_OPT("policy", &policy_text, "P", "the policy (default chollet-2nd)"),
+        CLI_INT_OPT("size", 0, &size, "N", "output side (default 150)", 8, 4096),
+        CLI_FN_OPT("threads", &threads, "LIST", "thread counts (default 1,2)", parse_counts,
+                   "up to 8 comma-separated integers from 1 to 256"),
+        CLI_INT_OPT("passes", 0, &passes, "N", "passes over the files (default 2)", 1, CLI_NOMAX),
+        CLI_FLAG_OPT("json", 0, &as_json, "one JSON object per configuration"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {.cmd = cmd, .usage = augment_usage, .opts = opts};
+    int st = cli_parse(&cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st;
     }
     char err[1024];
-    if (optind >= argc) {
+    if (first >= argc) {
         return cli_usage(cmd, "want image files or a directory");
     }
     aug_policy *policy;
     if (aug_policy_parse(&policy, policy_text, err, sizeof err)) {
-        return cli_usage(cmd, "%s", err);
+        return cli_report(CK_EINVAL, err);
     }
     cli_files files = {0};
-    if (collect_files(argv + optind, argc - optind, &files)) {
+    if (collect_files(argv + first, argc - first, &files)) {
         cli_files_free(&files);
         aug_policy_destroy(policy);
         return CLI_FAIL;
@@ -136,11 +136,11 @@ static int bench_augment(int argc, char **argv)
                (long long)size, "policy", "threads", "samples/s", "samples/cpu-s");
     }
     for (int aug = 0; aug < 2 && rc == 0; aug++) {
-        for (int t = 0; t < nthreads && rc == 0; t++) {
+        for (int t = 0; t < threads.n && rc == 0; t++) {
             aug_params p = aug_params_default((int)size, (int)size, 3);
             p.policy = aug ? policy : NULL;
             aug_bench_result r;
-            rc = aug_bench_run((const char *const *)files.v, files.n, &p, threads[t], (int)passes,
+            rc = aug_bench_run((const char *const *)files.v, files.n, &p, threads.v[t], (int)passes,
                                &r, err, sizeof err);
             if (rc) {
                 break;
@@ -242,52 +242,49 @@ static void print_train_text(const char *model, const nn_bench *b)
     }
 }
 
+static const char train_usage[] =
+    "usage: convkit bench train MODEL|SPEC [--batch B] [--threads 1,2]\n"
+    "                           [--steps S] [--size N] [--json]\n"
+    "\n"
+    "Training images/s (forward, loss, backward, update) and inference\n"
+    "images/s of a model on synthetic full batches, at each thread count,\n"
+    "after one warm-up step: achieved GFLOP/s and its fraction of a bare\n"
+    "OpenBLAS sgemm measured in the same run (and which OpenBLAS kernels\n"
+    "ran), CPU seconds per step, peak RSS, and the time of each layer.\n"
+    "A model without a final activation (a conv base: vgg16-base) is timed\n"
+    "for inference only.\n";
+
 static int bench_train(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"model", required_argument, 0, 'm'},   {"batch", required_argument, 0, 'b'},
-        {"threads", required_argument, 0, 't'}, {"steps", required_argument, 0, 'n'},
-        {"size", required_argument, 0, 's'},    {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
-    };
     const char *cmd = "bench train", *model = NULL;
     int64_t batch = 0, steps = 0, size = 0;
-    int threads[8] = {1, 2}, nthreads = 2, as_json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 'b': bad = cli_parse_i64(optarg, &batch) || batch < 1 || batch > 4096; break;
-        case 't': bad = (nthreads = parse_counts(optarg, threads, 8, 1)) < 1; break;
-        case 'n': bad = cli_parse_i64(optarg, &steps) || steps < 1; break;
-        case 's': bad = cli_parse_i64(optarg, &size) || size < 1 || size > 8192; break;
-        case 'j': as_json = 1; break;
-        case 'h':
-            printf("usage: convkit bench train MODEL|SPEC [--batch B] [--threads 1,2]\n"
-                   "                           [--steps S] [--size N] [--json]\n"
-                   "\n"
-                   "Training images/s (forward, loss, backward, update) and inference\n"
-                   "images/s of a model on synthetic full batches, at each thread count,\n"
-                   "after one warm-up step: achieved GFLOP/s and its fraction of a bare\n"
-                   "OpenBLAS sgemm measured in the same run (and which OpenBLAS kernels\n"
-                   "ran), CPU seconds per step, peak RSS, and the time of each layer.\n"
-                   "The model may also be given as --model M. Defaults: batch 64 and\n"
-                   "100 steps for the mnist models, batch 32 and 10 steps otherwise.\n"
-                   "--size N gives the model an N x N input. A model without a final\n"
-                   "activation (a conv base: vgg16-base) is timed for inference only.\n"
-                   "--json prints one object per thread count.\n");
-            return CLI_OK;
-        default: return cli_usage(cmd, "bad option");
-        }
-        if (bad) {
-            return cli_usage(cmd, "bad value '%s'", optarg);
-        }
+    counts threads = {{1, 2}, 2, 1};
+    int as_json = 0, first;
+    const cli_opt opts[] = {
+        CLI_MODEL_OPT("model", &model, "M", "the model, instead of MODEL|SPEC"),
+        CLI_INT_OPT("batch", 0, &batch, "B",
+                    "batch size (default 64 for the mnist models, 32 "
+                    "otherwise)",
+                    1, 4096),
+        CLI_FN_OPT("threads", &threads, "LIST", "thread counts (default 1,2)", parse_counts,
+                   "up to 8 comma-separated integers from 1 to 256"),
+        CLI_INT_OPT("steps", 0, &steps, "S",
+                    "timed steps (default 100 for the mnist models, 10 "
+                    "otherwise)",
+                    1, CLI_NOMAX),
+        CLI_INT_OPT("size", 0, &size, "N", "the model's input N x N", 1, 8192),
+        CLI_FLAG_OPT("json", 0, &as_json, "one JSON object per thread count"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {.cmd = cmd, .usage = train_usage, .opts = opts};
+    int st = cli_parse(&cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st;
     }
-    if (!model && optind < argc) {
-        model = argv[optind++];
+    if (!model && first < argc) {
+        model = argv[first++];
     }
-    if (!model || optind != argc) {
+    if (!model || first != argc) {
         return cli_usage(cmd, "want one MODEL or SPEC");
     }
     int small = strncmp(model, "mnist", 5) == 0;
@@ -300,9 +297,9 @@ static int bench_train(int argc, char **argv)
         rc = nn_model_create(&m, spec, model, (int)batch, err, sizeof err);
     }
     free(spec);
-    for (int t = 0; t < nthreads && rc == 0; t++) {
+    for (int t = 0; t < threads.n && rc == 0; t++) {
         nn_bench b;
-        rc = nn_bench_run(m, threads[t], (int)steps, &b, err, sizeof err);
+        rc = nn_bench_run(m, threads.v[t], (int)steps, &b, err, sizeof err);
         if (rc) {
             break;
         }
@@ -318,72 +315,62 @@ static int bench_train(int argc, char **argv)
     return cli_report(rc, err);
 }
 
+static const char loader_usage[] =
+    "usage: convkit bench loader DATASET.db [--policy P] [--size 150]\n"
+    "                            [--workers 0,1,2] [--batch 32] [--epochs 1]\n"
+    "                            [--split train] [--json]\n"
+    "\n"
+    "Batches/s and images/s of the training loader over a split, SIZE x SIZE\n"
+    "x 3 float32 batches, for each worker count (0: decoded inline by the\n"
+    "consumer), with the policy and without it. The consumer only takes\n"
+    "the batches.\n";
+
 static int bench_loader(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"policy", required_argument, 0, 'p'},
-        {"size", required_argument, 0, 's'},
-        {"workers", required_argument, 0, 'w'},
-        {"batch", required_argument, 0, 'b'},
-        {"epochs", required_argument, 0, 'e'},
-        {"split", required_argument, 0, 'S'},
-        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
     const char *cmd = "bench loader", *policy_text = "chollet-2nd", *split = "train";
     int64_t size = 150, batch = 32, epochs = 1;
-    int workers[8] = {0, 1, 2}, nworkers = 3, as_json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'p': policy_text = optarg; break;
-        case 's': bad = cli_parse_i64(optarg, &size) || size < 8 || size > 4096; break;
-        case 'w': bad = (nworkers = parse_counts(optarg, workers, 8, 0)) < 1; break;
-        case 'b': bad = cli_parse_i64(optarg, &batch) || batch < 1 || batch > 4096; break;
-        case 'e': bad = cli_parse_i64(optarg, &epochs) || epochs < 1; break;
-        case 'S': split = optarg; break;
-        case 'j': as_json = 1; break;
-        case 'h':
-            printf("usage: convkit bench loader DATASET.db [--policy P] [--size 150]\n"
-                   "                            [--workers 0,1,2] [--batch 32] [--epochs 1]\n"
-                   "                            [--split train] [--json]\n"
-                   "\n"
-                   "Batches/s and images/s of the training loader over a split, SIZE x SIZE\n"
-                   "x 3 float32 batches, for each worker count (0: decoded inline by the\n"
-                   "consumer), with the policy and without it. The consumer only takes\n"
-                   "the batches.\n");
-            return CLI_OK;
-        default: return cli_usage(cmd, "bad option");
-        }
-        if (bad) {
-            return cli_usage(cmd, "bad value '%s'", optarg);
-        }
+    counts workers = {{0, 1, 2}, 3, 0};
+    int as_json = 0, first;
+    const cli_opt opts[] = {
+        CLI_POLICY_OPT("policy", &policy_text, "P", "the policy (default chollet-2nd)"),
+        CLI_INT_OPT("size", 0, &size, "N", "output side (default 150)", 8, 4096),
+        CLI_FN_OPT("workers", &workers, "LIST", "worker counts (default 0,1,2)", parse_counts,
+                   "up to 8 comma-separated integers from 0 to 256"),
+        CLI_INT_OPT("batch", 0, &batch, "N", "batch size (default 32)", 1, 4096),
+        CLI_INT_OPT("epochs", 0, &epochs, "N", "epochs per configuration (default 1)", 1,
+                    CLI_NOMAX),
+        CLI_STR_OPT("split", 0, &split, "NAME", "the split (default train)"),
+        CLI_FLAG_OPT("json", 0, &as_json, "one JSON object per configuration"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {.cmd = cmd, .usage = loader_usage, .opts = opts};
+    int st = cli_parse(&cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st;
     }
-    if (optind != argc - 1) {
+    if (first != argc - 1) {
         return cli_usage(cmd, "want one DATASET.db");
     }
     char err[1024], canon[256];
     aug_policy *policy;
     if (aug_policy_parse(&policy, policy_text, err, sizeof err)) {
-        return cli_usage(cmd, "%s", err);
+        return cli_report(CK_EINVAL, err);
     }
     aug_policy_print(policy, canon, sizeof canon);
     int rc = 0;
     if (!as_json) {
-        printf("%s (%s), batch %lld, %lldx%lld\n%-40s %8s %10s %12s %14s %10s\n", argv[optind],
+        printf("%s (%s), batch %lld, %lldx%lld\n%-40s %8s %10s %12s %14s %10s\n", argv[first],
                split, (long long)batch, (long long)size, (long long)size, "policy", "workers",
                "batches/s", "images/s", "images/cpu-s", "stall s");
     }
     for (int aug = 0; aug < 2 && rc == 0; aug++) {
-        for (int w = 0; w < nworkers && rc == 0; w++) {
+        for (int w = 0; w < workers.n && rc == 0; w++) {
             pl_loader_opts o;
             pl_loader_opts_default(&o);
-            o.catalog = argv[optind];
+            o.catalog = argv[first];
             o.split = split;
             o.batch = (int)batch;
-            o.workers = workers[w];
+            o.workers = workers.v[w];
             o.aug = aug_params_default((int)size, (int)size, 3);
             o.aug.policy = aug ? policy : NULL;
             pl_loader_bench_result r;
@@ -419,18 +406,15 @@ static int bench_loader(int argc, char **argv)
 
 int cmd_bench(int argc, char **argv)
 {
-    if (argc >= 2 && !strcmp(argv[1], "augment")) {
-        return bench_augment(argc - 1, argv + 1);
-    }
-    if (argc >= 2 && !strcmp(argv[1], "train")) {
-        return bench_train(argc - 1, argv + 1);
-    }
-    if (argc >= 2 && !strcmp(argv[1], "loader")) {
-        return bench_loader(argc - 1, argv + 1);
-    }
+    static const char *const verbs[] = {"augment", "loader", "train", NULL};
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         printf("usage: convkit bench augment|loader|train [options] (see --help of each)\n");
         return CLI_OK;
     }
-    return cli_usage("bench", "want 'augment', 'loader' or 'train'");
+    switch (cli_verb("bench", argc >= 2 ? argv[1] : NULL, verbs)) {
+    case 0: return bench_augment(argc - 1, argv + 1);
+    case 1: return bench_loader(argc - 1, argv + 1);
+    case 2: return bench_train(argc - 1, argv + 1);
+    default: return CLI_USAGE;
+    }
 }

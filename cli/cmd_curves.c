@@ -3,7 +3,6 @@
  * table of runs with their best validation and test accuracy; and runs
  * deleted, rows and checkpoints, so that a name can be used again. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,7 +14,7 @@
 
 enum { MAX_RUNS = 64 };
 
-static const char help[] =
+static const char usage[] =
     "usage: convkit curves export --runs runs.db [--run NAME]... [--format csv|json]\n"
     "                             [--columns LIST] [-o FILE]\n"
     "       convkit curves plot --runs runs.db [--run NAME [--label TEXT]]...\n"
@@ -54,107 +53,136 @@ typedef struct curves_args {
     rn_curves_plot_opts plot;
 } curves_args;
 
+static int parse_run(void *dest, const char *v, char *why, size_t len)
+{
+    curves_args *a = dest;
+    if (a->nruns == MAX_RUNS) {
+        snprintf(why, len, "at most %d runs", MAX_RUNS);
+        return -1;
+    }
+    a->names[a->nruns++] = v;
+    return 0;
+}
+
+static int parse_label(void *dest, const char *v, char *why, size_t len)
+{
+    curves_args *a = dest;
+    if (a->nruns == 0) {
+        snprintf(why, len, "names the --run before it, and none came before");
+        return -1;
+    }
+    a->labels[a->nruns - 1] = v;
+    a->has_labels = 1;
+    return 0;
+}
+
+static int parse_format(void *dest, const char *v, char *why, size_t len)
+{
+    (void)why;
+    (void)len;
+    int f = rn_curves_format_parse(v);
+    *(rn_curves_format *)dest = f < 0 ? RN_CURVES_CSV : (rn_curves_format)f;
+    return f < 0;
+}
+
+static int parse_layout(void *dest, const char *v, char *why, size_t len)
+{
+    (void)why;
+    (void)len;
+    int l = rn_curves_layout_parse(v);
+    if (l >= 0) {
+        *(rn_curves_layout *)dest = (rn_curves_layout)l;
+    }
+    return l < 0;
+}
+
+static int parse_best(void *dest, const char *v, char *why, size_t len)
+{
+    (void)why;
+    (void)len;
+    int b = rn_curves_best_parse(v);
+    if (b >= 0) {
+        *(rn_curves_best *)dest = (rn_curves_best)b;
+    }
+    return b < 0;
+}
+
+static int parse_scale(void *dest, const char *v, char *why, size_t len)
+{
+    (void)why;
+    (void)len;
+    int sc = rn_curves_scale_parse(v);
+    if (sc >= 0) {
+        *(rn_curves_scale *)dest = (rn_curves_scale)sc;
+    }
+    return sc < 0;
+}
+
+/* dest: a double[2], the panel's bottom and top (NAN: automatic). */
+static int parse_ylim(void *dest, const char *v, char *why, size_t len)
+{
+    (void)why;
+    (void)len;
+    return rn_curves_ylim_parse(v, dest) != 0;
+}
+
+static int parse_size(void *dest, const char *v, char *why, size_t len)
+{
+    (void)why;
+    (void)len;
+    rn_curves_plot_opts *p = dest;
+    char tail;
+    return sscanf(v, "%dx%d%c", &p->width, &p->height, &tail) != 2 || p->width < 1 || p->height < 1;
+}
+
+/* positional: the run names follow the options (delete). */
 static int parse_args(const char *cmd, int positional, int argc, char **argv, curves_args *a)
 {
-    static const struct option longopts[] = {
-        {"runs", required_argument, 0, 'r'},
-        {"run", required_argument, 0, 'n'},
-        {"label", required_argument, 0, 'l'},
-        {"format", required_argument, 0, 'f'},
-        {"columns", required_argument, 0, 'c'},
-        {"layout", required_argument, 0, 'L'},
-        {"best", required_argument, 0, 'b'},
-        {"title", required_argument, 0, 't'},
-        {"size", required_argument, 0, 's'},
-        {"yscale-loss", required_argument, 0, 'Y'},
-        {"ylim-loss", required_argument, 0, 'M'},
-        {"ylim-accuracy", required_argument, 0, 'A'},
-        {"json", no_argument, 0, 'j'},
-        {"output", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
     a->plot = rn_curves_plot_defaults();
-    int c, v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r': a->runs_path = optarg; break;
-        case 'n':
-            if (a->nruns == MAX_RUNS) {
-                return cli_usage(cmd, "at most %d runs", MAX_RUNS);
-            }
-            a->names[a->nruns++] = optarg;
-            break;
-        case 'l':
-            if (a->nruns == 0) {
-                return cli_usage(cmd, "--label names the --run before it");
-            }
-            a->labels[a->nruns - 1] = optarg;
-            a->has_labels = 1;
-            break;
-        case 'f':
-            if ((v = rn_curves_format_parse(optarg)) < 0) {
-                return cli_usage(cmd, "--format: want csv or json, got '%s'", optarg);
-            }
-            a->format = (rn_curves_format)v;
-            break;
-        case 'c': a->columns = optarg; break;
-        case 'L':
-            if ((v = rn_curves_layout_parse(optarg)) < 0) {
-                return cli_usage(cmd, "--layout: want overlay or side, got '%s'", optarg);
-            }
-            a->plot.layout = (rn_curves_layout)v;
-            break;
-        case 'b':
-            if ((v = rn_curves_best_parse(optarg)) < 0) {
-                return cli_usage(cmd, "--best: want each, val_accuracy, val_loss or none, got '%s'",
-                                 optarg);
-            }
-            a->plot.best = (rn_curves_best)v;
-            break;
-        case 'Y':
-            if ((v = rn_curves_scale_parse(optarg)) < 0) {
-                return cli_usage(cmd, "--yscale-loss: want linear or log, got '%s'", optarg);
-            }
-            a->plot.loss_scale = (rn_curves_scale)v;
-            break;
-        case 'M':
-        case 'A':
-            if (rn_curves_ylim_parse(optarg,
-                                     c == 'M' ? a->plot.ylim_loss : a->plot.ylim_accuracy)) {
-                return cli_usage(cmd,
-                                 "--ylim-%s: want BOTTOM,TOP (numbers, bottom below top, either "
-                                 "may be empty), got '%s'",
-                                 c == 'M' ? "loss" : "accuracy", optarg);
-            }
-            break;
-        case 't': a->plot.title = optarg; break;
-        case 's':
-            if (sscanf(optarg, "%dx%d", &a->plot.width, &a->plot.height) != 2) {
-                return cli_usage(cmd, "--size: want WIDTHxHEIGHT, got '%s'", optarg);
-            }
-            break;
-        case 'j': a->json = 1; break;
-        case 'o': a->out = optarg; break;
-        case 'h': fputs(help, stdout); return -1;
-        default: return cli_usage(cmd, "bad option");
-        }
+    int first;
+    const cli_opt opts[] = {
+        CLI_STR_OPT("runs", 0, &a->runs_path, "FILE", "the runs database"),
+        CLI_FN_OPT("run", a, "NAME", "a run to show (repeatable; default all)", parse_run, NULL),
+        CLI_FN_OPT("label", a, "TEXT", "the legend's name for the --run before it", parse_label,
+                   NULL),
+        CLI_FN_OPT("format", &a->format, "F", "export: csv (default) or json", parse_format,
+                   "csv or json"),
+        CLI_STR_OPT("columns", 0, &a->columns, "LIST", "export: the columns to keep"),
+        CLI_FN_OPT("layout", &a->plot.layout, "L", "plot: overlay (default) or side", parse_layout,
+                   "overlay or side"),
+        CLI_FN_OPT("best", &a->plot.best, "B", "plot: the epoch marked (default val_accuracy)",
+                   parse_best, "each, val_accuracy, val_loss or none"),
+        CLI_FN_OPT("yscale-loss", &a->plot.loss_scale, "S",
+                   "plot: the loss panel's y scale (default linear)", parse_scale, "linear or log"),
+        CLI_FN_OPT("ylim-loss", a->plot.ylim_loss, "BOTTOM,TOP",
+                   "plot: the loss panel's y range (default automatic)", parse_ylim,
+                   "BOTTOM,TOP (numbers, bottom below top, either may be empty)"),
+        CLI_FN_OPT("ylim-accuracy", a->plot.ylim_accuracy, "BOTTOM,TOP",
+                   "plot: the accuracy panel's y range (default automatic)", parse_ylim,
+                   "BOTTOM,TOP (numbers, bottom below top, either may be empty)"),
+        CLI_STR_OPT("title", 0, &a->plot.title, "TEXT", "plot: the figure's title"),
+        CLI_FN_OPT("size", &a->plot, "WxH", "plot: the image size in pixels", parse_size,
+                   "WIDTHxHEIGHT, both positive integers"),
+        CLI_FLAG_OPT("json", 0, &a->json, "list: as JSON"),
+        CLI_STR_OPT("output", 'o', &a->out, "FILE", "the file to write (export: default stdout)"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {.cmd = cmd, .usage = usage, .opts = opts, .required = "runs"};
+    int st = cli_parse(&cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st == CLI_OK ? -1 : st;
     }
-    for (; positional && optind < argc; optind++) {
+    for (; positional && first < argc; first++) {
         if (a->nruns == MAX_RUNS) {
             return cli_usage(cmd, "at most %d runs", MAX_RUNS);
         }
-        a->names[a->nruns++] = argv[optind];
+        a->names[a->nruns++] = argv[first];
     }
-    if (optind != argc) {
-        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-    }
-    if (!a->runs_path) {
-        return cli_usage(cmd, "--runs runs.db is required");
+    if (first != argc) {
+        return cli_usage(cmd, "unexpected argument '%s'", argv[first]);
     }
     const char *in[] = {a->runs_path}, *out[] = {a->out};
-    int st = cli_outputs_apart(cmd, in, 1, out, 1);
+    st = cli_outputs_apart(cmd, in, 1, out, 1);
     if (st) {
         return st;
     }
@@ -229,17 +257,17 @@ static int curves_delete(curves_args *a, char *err, size_t errlen)
 
 int cmd_curves(int argc, char **argv)
 {
-    const char *verb = argc >= 2 ? argv[1] : "";
-    if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
-        fputs(help, stdout);
-        return CLI_OK;
+    static const char *const verbs[] = {"export", "plot", "list", "delete", NULL};
+    const char *verb = argc >= 2 ? argv[1] : NULL;
+    if (verb && (!strcmp(verb, "--help") || !strcmp(verb, "-h"))) {
+        curves_args a = {0};
+        return parse_args("curves", 0, argc, argv, &a) < 0 ? CLI_OK : CLI_USAGE;
+    }
+    if (cli_verb("curves", verb, verbs) < 0) {
+        return CLI_USAGE;
     }
     char cmd[32];
     snprintf(cmd, sizeof cmd, "curves %s", verb);
-    if (strcmp(verb, "export") && strcmp(verb, "plot") && strcmp(verb, "list") &&
-        strcmp(verb, "delete")) {
-        return cli_usage("curves", "want 'export', 'plot', 'list' or 'delete'");
-    }
     int del = !strcmp(verb, "delete");
     curves_args a = {0};
     int rc = parse_args(cmd, del, argc - 1, argv + 1, &a);

@@ -4,7 +4,6 @@
  * probability per file). The checkpoint carries the model and the run's
  * configuration (class names, resize mode), so the inputs are prepared as
  * they were in training. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,59 +70,51 @@ static int check_run(const nn_model *m, const char *ckpt, const char *runs, cons
                             : rc;
 }
 
+static const char evaluate_usage[] =
+    "usage: convkit evaluate CHECKPOINT --data DATASET.db [--split test]\n"
+    "                        [--runs runs.db --name RUN] [--json]\n"
+    "       convkit evaluate CHECKPOINT --features FEATURES.db [...]\n"
+    "\n"
+    "Loss, accuracy and confusion matrix of a checkpoint on a split (rows:\n"
+    "true class, columns: predicted). The catalog's classes must be the\n"
+    "checkpoint's. With --runs and --name the result is recorded for the run\n"
+    "whose checkpoint it is, with the catalog and split it measured\n"
+    "(convkit curves list shows it).\n";
+
 int cmd_evaluate(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},
-        {"split", required_argument, 0, 's'},
-        {"runs", required_argument, 0, 'r'},
-        {"name", required_argument, 0, 'n'},
-        {"batch", required_argument, 0, 'b'},
-        {"json", no_argument, 0, 'j'},
-        {"features", required_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
     const char *cmd = "evaluate", *data = NULL, *features = NULL, *split = "test", *runs = NULL,
                *name = NULL;
     int64_t batch = 64;
-    int as_json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': data = optarg; break;
-        case 'f': features = optarg; break;
-        case 's': split = optarg; break;
-        case 'r': runs = optarg; break;
-        case 'n': name = optarg; break;
-        case 'b':
-            if (cli_parse_i64(optarg, &batch) || batch < 1 || batch > 65536) {
-                return cli_usage(cmd, "--batch: bad value '%s'", optarg);
-            }
-            break;
-        case 'j': as_json = 1; break;
-        case 'h':
-            printf("usage: convkit evaluate CHECKPOINT --data DATASET.db [--split test]\n"
-                   "                        [--runs runs.db --name RUN] [--json]\n"
-                   "       convkit evaluate CHECKPOINT --features FEATURES.db [...]\n"
-                   "\n"
-                   "Loss, accuracy and confusion matrix of a checkpoint on a split (rows:\n"
-                   "true class, columns: predicted). The catalog's classes must be the\n"
-                   "checkpoint's. With --runs and --name the result is recorded for the run\n"
-                   "whose checkpoint it is, with the catalog and split it measured\n"
-                   "(convkit curves list shows it).\n");
-            return CLI_OK;
-        default: return cli_usage(cmd, "bad option");
-        }
+    int as_json = 0, first;
+    const cli_opt opts[] = {
+        CLI_STR_OPT("data", 0, &data, "FILE", "the catalog to evaluate on"),
+        CLI_STR_OPT("features", 0, &features, "FILE",
+                    "or stored features, for a head trained on them"),
+        CLI_STR_OPT("split", 0, &split, "NAME", "the split (default test)"),
+        CLI_STR_OPT("runs", 0, &runs, "FILE", "the runs database to record the result in"),
+        CLI_STR_OPT("name", 0, &name, "RUN", "the recorded run the checkpoint comes from"),
+        CLI_INT_OPT("batch", 0, &batch, "N", "samples per forward pass (default 64)", 1, 65536),
+        CLI_FLAG_OPT("json", 0, &as_json, "the result as one JSON object"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {.cmd = cmd,
+                          .usage = evaluate_usage,
+                          .opts = opts,
+                          .required = "data|features",
+                          .exclusive = "data|features"};
+    int st = cli_parse(&cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st;
     }
-    if (optind != argc - 1 || !data == !features) {
-        return cli_usage(cmd, "want CHECKPOINT --data DATASET.db (or --features FEATURES.db)");
+    if (first != argc - 1) {
+        return cli_usage(cmd, "want one CHECKPOINT");
     }
     if ((runs != NULL) != (name != NULL)) {
         return cli_usage(cmd, "--runs and --name go together");
     }
-    const char *ins[] = {argv[optind], data, features}, *outs[] = {runs};
-    int st = cli_outputs_apart(cmd, ins, 3, outs, 1);
+    const char *ins[] = {argv[first], data, features}, *outs[] = {runs};
+    st = cli_outputs_apart(cmd, ins, 3, outs, 1);
     if (st) {
         return st;
     }
@@ -139,10 +130,10 @@ int cmd_evaluate(int argc, char **argv)
         rc = rn_curves_list_runs(runs, &name, 1, &known, err, sizeof err);
     }
     if (rc == 0) {
-        rc = nn_model_load(&m, argv[optind], (int)batch, err, sizeof err);
+        rc = nn_model_load(&m, argv[first], (int)batch, err, sizeof err);
     }
     if (rc == 0 && runs) {
-        rc = check_run(m, argv[optind], runs, &known.runs[0], err, sizeof err);
+        rc = check_run(m, argv[first], runs, &known.runs[0], err, sizeof err);
     }
     if (rc == 0) {
         run_facts_read(m, &rf);
@@ -154,10 +145,10 @@ int cmd_evaluate(int argc, char **argv)
     }
     if (rc == 0) {
         rc = data_check_model(&facts, m, nn_model_config(m), features ? features : data,
-                              argv[optind], err, sizeof err);
+                              argv[first], err, sizeof err);
     }
     if (rc == 0 && !features) {
-        rc = data_check_images(m, argv[optind], err, sizeof err);
+        rc = data_check_images(m, argv[first], err, sizeof err);
     }
     if (rc == 0 && !features) {
         rc = data_open(&d, data, split, m, rf.resize, NULL, 0, 0, -1, err, sizeof err);
@@ -180,7 +171,7 @@ int cmd_evaluate(int argc, char **argv)
                 }
                 json_array_append_new(conf, row);
             }
-            json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:f, s:o}", "checkpoint", argv[optind],
+            json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:f, s:o}", "checkpoint", argv[first],
                                   "split", split, "samples", (json_int_t)e.n, "loss", e.loss,
                                   "accuracy", e.accuracy, "confusion", conf);
             char *text = json_dumps(o, JSON_COMPACT);
@@ -188,7 +179,7 @@ int cmd_evaluate(int argc, char **argv)
             free(text);
             json_decref(o);
         } else {
-            printf("%s on %s (%s, %lld samples): loss %.4f, accuracy %.4f\n", argv[optind],
+            printf("%s on %s (%s, %lld samples): loss %.4f, accuracy %.4f\n", argv[first],
                    features ? features : data, split, (long long)e.n, e.loss, e.accuracy);
             printf("\nconfusion (rows: true, columns: predicted)\n%12s", "");
             for (int j = 0; j < e.classes; j++) {
@@ -268,31 +259,31 @@ static json_t *predict_json(const run_facts *rf, const nn_model *m, const char *
                      "probabilities", all);
 }
 
+static const char predict_usage[] =
+    "usage: convkit predict CHECKPOINT IMAGE|DIR... [--json]\n"
+    "\n"
+    "The class and its probability for each image file, prepared as the\n"
+    "run's training inputs were (size, channels, scale, resize mode). A\n"
+    "directory stands for its image files (.jpg, .jpeg, .png, .gif, .webp,\n"
+    ".tif, .tiff, .bmp), sorted by name; its subdirectories are not entered.\n"
+    "Every file is predicted: one that cannot be is reported with the reason,\n"
+    "and the exit status is then 1.\n";
+
 int cmd_predict(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c, as_json = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j': as_json = 1; break;
-        case 'h':
-            printf("usage: convkit predict CHECKPOINT IMAGE|DIR... [--json]\n"
-                   "\n"
-                   "The class and its probability for each image file, prepared as the\n"
-                   "run's training inputs were (size, channels, scale, resize mode). A\n"
-                   "directory stands for its image files (.jpg, .jpeg, .png, .gif, .webp,\n"
-                   ".tif, .tiff, .bmp), sorted by name; its subdirectories are not entered.\n"
-                   "Every file is predicted: one that cannot be is reported with the reason,\n"
-                   "and the exit status is then 1.\n"
-                   "  --json   one JSON array: per file {\"file\", \"class\", \"probability\",\n"
-                   "           \"probabilities\": {class: p}}, or {\"file\", \"error\"}\n");
-            return CLI_OK;
-        default: return cli_usage("predict", "bad option");
-        }
+    int first, as_json = 0;
+    const cli_opt opts[] = {
+        CLI_FLAG_OPT("json", 0, &as_json,
+                     "one JSON array: per file {\"file\", \"class\", \"probability\", "
+                     "\"probabilities\": {class: p}}, or {\"file\", \"error\"}"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {.cmd = "predict", .usage = predict_usage, .opts = opts};
+    int st = cli_parse(&cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st;
     }
-    if (argc - optind < 2) {
+    if (argc - first < 2) {
         return cli_usage("predict", "want CHECKPOINT IMAGE|DIR...");
     }
     char err[1024];
@@ -301,9 +292,9 @@ int cmd_predict(int argc, char **argv)
     run_facts rf = {0};
     cli_files files = {0};
     float *x = NULL, *probs = NULL;
-    int rc = nn_model_load(&m, argv[optind], 1, err, sizeof err);
+    int rc = nn_model_load(&m, argv[first], 1, err, sizeof err);
     if (rc == 0) {
-        rc = data_check_images(m, argv[optind], err, sizeof err);
+        rc = data_check_images(m, argv[first], err, sizeof err);
     }
     if (rc == 0) {
         run_facts_read(m, &rf);
@@ -316,7 +307,7 @@ int cmd_predict(int argc, char **argv)
         }
     }
     int failed = 0, empty = 0;
-    for (int i = optind + 1; rc == 0 && i < argc; i++) {
+    for (int i = first + 1; rc == 0 && i < argc; i++) {
         int before = files.n;
         rc = cli_files_expand(&files, argv + i, 1, err, sizeof err);
         if (rc == 0 && files.n == before) { /* a directory without images */

@@ -8,7 +8,6 @@
  * with preprocess_input (vgg16-base does). The features of a split are
  * the base's last output, (h, w, c) per sample.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +15,6 @@
 #include "ck.h"
 #include "cli.h"
 #include "data.h"
-
-static const char features_help[] =
-    "usage: convkit extract-features --weights FILE.h5 --data DATASET.db -o FEATURES.db\n"
-    "                                [options]\n"
-    "\n"
-    "Runs a conv base (default vgg16-base, with Keras's VGG16 weights, e.g.\n"
-    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) once over each split and\n"
-    "stores what comes out (4x4x512 per sample at 150x150) for convkit train\n"
-    "--features. Every layer of the base with weights must be in the file.\n"
-    "\n"
-    "  --model M        the base: a built-in or a spec file (default vgg16-base)\n"
-    "  --size N         input N x N (default: the model's, 150 for vgg16-base)\n"
-    "  --splits LIST    comma-separated (default train,validation,test: those\n"
-    "                   that have samples)\n"
-    "  --resize MODE    stretch (default), fit or crop, as convkit train\n"
-    "  --batch N        (default 32)\n"
-    "  --threads N      BLAS threads (default: all cores)\n"
-    "  --workers N      loader threads (default: chosen for the machine)\n"
-    "  -q, --quiet      no progress output\n";
 
 /* The features' config: where they come from, and what training needs. */
 static char *features_config(const nn_model *m, const char *weights, const char *data,
@@ -95,68 +75,55 @@ static int extract_split(nn_model *m, nn_features *f, const char *data, const ch
     return rc;
 }
 
+static const char features_usage[] =
+    "usage: convkit extract-features --weights FILE.h5 --data DATASET.db -o FEATURES.db\n"
+    "                                [options]\n"
+    "\n"
+    "Runs a conv base (default vgg16-base, with Keras's VGG16 weights, e.g.\n"
+    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) once over each split and\n"
+    "stores what comes out (4x4x512 per sample at 150x150) for convkit train\n"
+    "--features. Every layer of the base with weights must be in the file.\n";
+
 int cmd_extract_features(int argc, char **argv)
 {
-    enum {
-        O_WEIGHTS = 256,
-        O_DATA,
-        O_MODEL,
-        O_SIZE,
-        O_SPLITS,
-        O_RESIZE,
-        O_BATCH,
-        O_THREADS,
-        O_WORKERS
-    };
-    static const struct option longopts[] = {
-        {"weights", required_argument, 0, O_WEIGHTS},
-        {"data", required_argument, 0, O_DATA},
-        {"model", required_argument, 0, O_MODEL},
-        {"size", required_argument, 0, O_SIZE},
-        {"splits", required_argument, 0, O_SPLITS},
-        {"resize", required_argument, 0, O_RESIZE},
-        {"batch", required_argument, 0, O_BATCH},
-        {"threads", required_argument, 0, O_THREADS},
-        {"workers", required_argument, 0, O_WORKERS},
-        {"output", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
     const char *cmd = "extract-features", *weights = NULL, *data = NULL, *out = NULL;
-    const char *model = "vgg16-base", *splits = NULL, *resize_name = "stretch";
+    const char *model = "vgg16-base", *splits = NULL;
     int64_t size = 0, batch = 32, threads = 0, workers = -1;
-    int quiet = 0, c, bad = 0;
-    aug_resize resize = AUG_RESIZE_STRETCH;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_WEIGHTS: weights = optarg; break;
-        case O_DATA: data = optarg; break;
-        case O_MODEL: model = optarg; break;
-        case O_SIZE: bad = cli_parse_i64(optarg, &size) || size < 1 || size > 8192; break;
-        case O_SPLITS: splits = optarg; break;
-        case O_RESIZE:
-            resize_name = optarg;
-            bad = cli_parse_resize(optarg, &resize);
-            break;
-        case O_BATCH: bad = cli_parse_i64(optarg, &batch) || batch < 1 || batch > 4096; break;
-        case O_THREADS: bad = cli_parse_i64(optarg, &threads) || threads < 1; break;
-        case O_WORKERS: bad = cli_parse_i64(optarg, &workers) || workers > 64; break;
-        case 'o': out = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'h': fputs(features_help, stdout); return CLI_OK;
-        default: return cli_usage(cmd, "bad option");
-        }
-        if (bad) {
-            return cli_usage(cmd, "bad value '%s'", optarg);
-        }
+    int quiet = 0, resize = AUG_RESIZE_STRETCH, first;
+    const cli_opt opts[] = {
+        CLI_STR_OPT("weights", 0, &weights, "FILE.h5", "the base's Keras weights"),
+        CLI_STR_OPT("data", 0, &data, "FILE", "the catalog (convkit prepare-dataset)"),
+        CLI_STR_OPT("output", 'o', &out, "FILE", "the features.db to write"),
+        CLI_MODEL_OPT("model", &model, "M",
+                      "the base: a built-in or a spec file (default "
+                      "vgg16-base)"),
+        CLI_INT_OPT("size", 0, &size, "N", "input N x N (default: the model's, 150 for vgg16-base)",
+                    1, 8192),
+        CLI_STR_OPT("splits", 0, &splits, "LIST",
+                    "comma-separated (default train,validation,test: those that have samples)"),
+        CLI_CHOICE_OPT("resize", &resize, "MODE", "as convkit train's (default stretch)",
+                       cli_resize_names),
+        CLI_INT_OPT("batch", 0, &batch, "N", "samples per forward pass (default 32)", 1, 4096),
+        CLI_INT_OPT("threads", 0, &threads, "N", "BLAS threads (default: all cores)", 1, CLI_NOMAX),
+        CLI_INT_OPT(
+            "workers", 0, &workers, "N",
+            "loader threads, 0 decoding on the main thread (default: chosen for the machine)", 0,
+            64),
+        CLI_FLAG_OPT("quiet", 'q', &quiet, "no progress output"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {
+        .cmd = cmd, .usage = features_usage, .opts = opts, .required = "weights data output"};
+    int st = cli_parse(&cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st;
     }
-    if (!weights || !data || !out || optind != argc) {
-        return cli_usage(cmd, "want --weights FILE.h5 --data DATASET.db -o FEATURES.db");
+    if (first != argc) {
+        return cli_usage(cmd, "unexpected argument '%s'", argv[first]);
     }
+    const char *resize_name = cli_resize_names[resize];
     const char *ins[] = {weights, data}, *outs[] = {out};
-    int st = cli_outputs_apart(cmd, ins, 2, outs, 1);
+    st = cli_outputs_apart(cmd, ins, 2, outs, 1);
     if (st) {
         return st;
     }
@@ -218,7 +185,7 @@ int cmd_extract_features(int argc, char **argv)
     return CLI_OK;
 }
 
-static const char export_help[] =
+static const char export_usage[] =
     "usage: convkit export-weights CHECKPOINT -o FILE.h5\n"
     "       convkit export-weights --model M [--size N] [--seed S] -o FILE.h5\n"
     "\n"
@@ -228,33 +195,27 @@ static const char export_help[] =
 
 int cmd_export_weights(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"model", required_argument, 0, 'm'}, {"size", required_argument, 0, 's'},
-        {"seed", required_argument, 0, 'S'},  {"output", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
-    };
     const char *cmd = "export-weights", *model = NULL, *out = NULL;
     int64_t size = 0, seed = 0;
-    int c, bad = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 's': bad = cli_parse_i64(optarg, &size) || size < 1 || size > 8192; break;
-        case 'S': bad = cli_parse_i64(optarg, &seed); break;
-        case 'o': out = optarg; break;
-        case 'h': fputs(export_help, stdout); return CLI_OK;
-        default: return cli_usage(cmd, "bad option");
-        }
-        if (bad) {
-            return cli_usage(cmd, "bad value '%s'", optarg);
-        }
+    int first;
+    const cli_opt opts[] = {
+        CLI_MODEL_OPT("model", &model, "M", "a new model instead of a checkpoint"),
+        CLI_INT_OPT("size", 0, &size, "N", "the new model's input N x N", 1, 8192),
+        CLI_INT_OPT("seed", 0, &seed, "N", "the new model's initial weights (default 0)", 0,
+                    CLI_NOMAX),
+        CLI_STR_OPT("output", 'o', &out, "FILE.h5", "the Keras weights file to write"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {.cmd = cmd, .usage = export_usage, .opts = opts, .required = "output"};
+    int st = cli_parse(&cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st;
     }
-    if (!out || (model ? optind != argc : optind != argc - 1)) {
+    if (model ? first != argc : first != argc - 1) {
         return cli_usage(cmd, "want CHECKPOINT -o FILE.h5, or --model M -o FILE.h5");
     }
-    const char *ins[] = {model ? NULL : argv[optind]}, *outs[] = {out};
-    int st = cli_outputs_apart(cmd, ins, 1, outs, 1);
+    const char *ins[] = {model ? NULL : argv[first]}, *outs[] = {out};
+    st = cli_outputs_apart(cmd, ins, 1, outs, 1);
     if (st || (st = cli_output_ext(cmd, out, "Keras weights", ".h5,.hdf5"))) {
         return st;
     }
@@ -270,7 +231,7 @@ int cmd_export_weights(int argc, char **argv)
             nn_model_init(m, (uint64_t)seed);
         }
     } else {
-        rc = nn_model_load(&m, argv[optind], 1, err, sizeof err);
+        rc = nn_model_load(&m, argv[first], 1, err, sizeof err);
     }
     if (rc == 0) {
         rc = nn_model_save_h5(m, out, err, sizeof err);

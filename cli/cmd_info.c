@@ -1,7 +1,6 @@
 /* cmd_info.c: `convkit info DATASET.db [--json]`. The catalog describes
  * itself as one JSON object (ds_catalog_info_json); --json prints it as is,
  * otherwise it is laid out as tables for a person. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +8,12 @@
 #include "cli.h"
 #include "ds.h"
 
-static const char help[] =
+static const char usage[] =
     "usage: convkit info DATASET.db [--json]\n"
     "\n"
     "Describes a catalog made by prepare-dataset: samples per split and class,\n"
     "rejected samples with their reasons, duplicate groups, leakage, the\n"
-    "sources with their hashes and the options it was prepared with.\n"
-    "\n"
-    "  --json       the same as one JSON object\n"
-    "  -h, --help   this text\n";
+    "sources with their hashes and the options it was prepared with.\n";
 
 enum { EXAMPLES_SHOWN = 3 };
 
@@ -190,26 +186,22 @@ static void print_human(json_t *root)
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+    int as_json = 0, first;
+    const cli_opt opts[] = {
+        CLI_FLAG_OPT("json", 0, &as_json, "the same as one JSON object"),
+        CLI_END_OPT,
     };
-    int as_json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j': as_json = 1; break;
-        case 'h': fputs(help, stdout); return CLI_OK;
-        default: return cli_usage("info", "bad option");
-        }
+    const cli_spec cli = {.cmd = "info", .usage = usage, .opts = opts};
+    int st = cli_parse(&cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st;
     }
-    if (optind != argc - 1) {
+    if (first != argc - 1) {
         return cli_usage("info", "want exactly one DATASET.db");
     }
     char err[1024];
     ds_catalog *cat;
-    int rc = ds_catalog_open(&cat, argv[optind], DS_OPEN_READ, err, sizeof err);
+    int rc = ds_catalog_open(&cat, argv[first], DS_OPEN_READ, err, sizeof err);
     char *text = NULL;
     if (rc == 0) {
         rc = ds_catalog_info_json(cat, &text, err, sizeof err);
@@ -227,7 +219,7 @@ int cmd_info(int argc, char **argv)
     json_t *root = json_loads(text, 0, &jerr);
     free(text);
     if (!root) {
-        return cli_fail("%s: info: bad JSON from the catalog: %s", argv[optind], jerr.text);
+        return cli_fail("%s: info: bad JSON from the catalog: %s", argv[first], jerr.text);
     }
     print_human(root);
     json_decref(root);

@@ -15,7 +15,6 @@
  * per tenth of the total, each with its ETA. */
 #include <dirent.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,61 +24,6 @@
 #include "cli.h"
 #include "ds.h"
 #include "pl.h"
-
-static const char help[] =
-    "usage: convkit prepare-dataset SOURCE... -o DATASET.db [options]\n"
-    "\n"
-    "Reads image archives and folders in place (nothing is extracted), checks\n"
-    "every image with libvips and indexes it with its bytes in one SQLite file.\n"
-    "Bad images are recorded as rejected with their reason; the rest are kept.\n"
-    "A run that was killed resumes when started again with the same arguments.\n"
-    "\n"
-    "SOURCE: Kaggle dogs-vs-cats.zip (or train.zip), fastai dogscats.zip,\n"
-    "Microsoft PetImages zip, a class-per-folder directory or zip/tar/tar.gz,\n"
-    "an IDX images file (*-images-idx3-ubyte[.gz], labels found beside it),\n"
-    "or a HODA .cdb file. The layout is detected; --layout overrides it.\n"
-    "\n"
-    "options:\n"
-    "  -o, --output FILE       the catalog to write (required)\n"
-    "  --layout NAME           auto, kaggle, fastai, petimages, folders, idx, hoda\n"
-    "  --split MODE            source (default): the source's own split, else train;\n"
-    "                          chollet: Kaggle numbers 0-999 train, 1000-1499\n"
-    "                          validation, 1500-2499 test (chollet-1st: 1500-1999);\n"
-    "                          train=0.8,validation=0.1,test=0.1: stratified, seeded;\n"
-    "                          a publisher's test split (IDX t10k, fastai test)\n"
-    "                          stays test, and the fractions share out the rest\n"
-    "  --pool-test             share a publisher's test split out with the rest\n"
-    "  --seed N                seed of the fraction split (default 0)\n"
-    "  --limit-per-class N     at most N samples per class and split\n"
-    "  --max-side N            shrink photos whose longest side exceeds N\n"
-    "  --max-pixels N          refuse images declaring more pixels (default 89478485)\n"
-    "  --max-entry-mb N        refuse entries larger than N MB (default 256)\n"
-    "  --max-total-mb N        refuse a dataset whose entries hold more than N MB\n"
-    "                          in all (default 2 GiB; 0: no limit)\n"
-    "  --max-entries N         refuse a dataset of more than N entries (default\n"
-    "                          1000000; 0: no limit)\n"
-    "  --near-distance N       perceptual-hash distance of near duplicates (default 4)\n"
-    "  --keep-leakage          report copies of training samples in later splits\n"
-    "                          but keep them (default: removed from splits convkit makes)\n"
-    "  --threads N             decode workers (default: number of cores)\n"
-    "  -q, --quiet             no progress output\n"
-    "  -h, --help              this text\n";
-
-enum {
-    OPT_LAYOUT = 256,
-    OPT_SPLIT,
-    OPT_SEED,
-    OPT_LIMIT,
-    OPT_MAX_SIDE,
-    OPT_MAX_PIXELS,
-    OPT_MAX_ENTRY,
-    OPT_MAX_TOTAL,
-    OPT_MAX_ENTRIES,
-    OPT_NEAR,
-    OPT_KEEP_LEAKAGE,
-    OPT_POOL_TEST,
-    OPT_THREADS,
-};
 
 typedef struct progress_state {
     cli_progress bar;
@@ -273,121 +217,114 @@ static int summary(const pl_ingest_opts *o, const pl_ingest_stats *st)
     return CLI_OK;
 }
 
+static const char usage[] =
+    "usage: convkit prepare-dataset SOURCE... -o DATASET.db [options]\n"
+    "\n"
+    "Reads image archives and folders in place (nothing is extracted), checks\n"
+    "every image with libvips and indexes it with its bytes in one SQLite file.\n"
+    "Bad images are recorded as rejected with their reason; the rest are kept.\n"
+    "A run that was killed resumes when started again with the same arguments.\n"
+    "\n"
+    "SOURCE: Kaggle dogs-vs-cats.zip (or train.zip), fastai dogscats.zip,\n"
+    "Microsoft PetImages zip, a class-per-folder directory or zip/tar/tar.gz,\n"
+    "an IDX images file (*-images-idx3-ubyte[.gz], labels found beside it),\n"
+    "or a HODA .cdb file. The layout is detected; --layout overrides it.\n";
+
+static int parse_layout(void *dest, const char *v, char *why, size_t len)
+{
+    (void)why;
+    (void)len;
+    return ds_layout_parse(v, dest);
+}
+
+static int parse_split(void *dest, const char *v, char *why, size_t len)
+{
+    return ds_split_parse(v, dest, why, len);
+}
+
 int cmd_prepare(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'},
-        {"layout", required_argument, 0, OPT_LAYOUT},
-        {"split", required_argument, 0, OPT_SPLIT},
-        {"seed", required_argument, 0, OPT_SEED},
-        {"limit-per-class", required_argument, 0, OPT_LIMIT},
-        {"max-side", required_argument, 0, OPT_MAX_SIDE},
-        {"max-pixels", required_argument, 0, OPT_MAX_PIXELS},
-        {"max-entry-mb", required_argument, 0, OPT_MAX_ENTRY},
-        {"max-total-mb", required_argument, 0, OPT_MAX_TOTAL},
-        {"max-entries", required_argument, 0, OPT_MAX_ENTRIES},
-        {"near-distance", required_argument, 0, OPT_NEAR},
-        {"keep-leakage", no_argument, 0, OPT_KEEP_LEAKAGE},
-        {"pool-test", no_argument, 0, OPT_POOL_TEST},
-        {"threads", required_argument, 0, OPT_THREADS},
-        {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
     const char *cmd = "prepare-dataset";
     pl_ingest_opts o;
     pl_ingest_opts_default(&o);
     progress_state ps = {0};
     char err[1024];
-    int64_t v;
-    double d;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': o.output = optarg; break;
-        case 'q': ps.quiet = 1; break;
-        case 'h': fputs(help, stdout); return CLI_OK;
-        case OPT_LAYOUT:
-            if (ds_layout_parse(optarg, &o.layout)) {
-                return cli_usage(cmd, "--layout: unknown layout '%s'", optarg);
-            }
-            break;
-        case OPT_SPLIT:
-            if (ds_split_parse(optarg, &o.split, err, sizeof err)) {
-                return cli_usage(cmd, "--split: %s", err);
-            }
-            break;
-        case OPT_SEED:
-            if (cli_parse_i64(optarg, &v)) {
-                return cli_usage(cmd, "--seed: not a non-negative integer: '%s'", optarg);
-            }
-            o.split.seed = (uint64_t)v;
-            break;
-        case OPT_LIMIT:
-            if (cli_parse_i64(optarg, &v) || v == 0) {
-                return cli_usage(cmd, "--limit-per-class: not a positive integer: '%s'", optarg);
-            }
-            o.split.limit_per_class = v;
-            break;
-        case OPT_MAX_SIDE:
-            if (cli_parse_i64(optarg, &v) || v < 8 || v > 65535) {
-                return cli_usage(cmd, "--max-side: want an integer from 8 to 65535, got '%s'",
-                                 optarg);
-            }
-            o.check.max_side = (int)v;
-            break;
-        case OPT_MAX_PIXELS:
-            if (cli_parse_i64(optarg, &v) || v == 0) {
-                return cli_usage(cmd, "--max-pixels: not a positive integer: '%s'", optarg);
-            }
-            o.limits.max_pixels = (uint64_t)v;
-            o.check.max_pixels = (uint64_t)v;
-            break;
-        case OPT_MAX_ENTRY:
-            if (cli_parse_double(optarg, &d) || d <= 0 || d > 1e6) {
-                return cli_usage(cmd, "--max-entry-mb: want a size in MB, got '%s'", optarg);
-            }
-            o.limits.max_entry_bytes = (uint64_t)(d * 1e6);
-            break;
-        case OPT_MAX_TOTAL:
-            if (cli_parse_double(optarg, &d) || d < 0 || d > 1e12) {
-                return cli_usage(cmd, "--max-total-mb: want a size in MB (0: no limit), got '%s'",
-                                 optarg);
-            }
-            o.limits.max_total_bytes = (uint64_t)(d * 1e6);
-            break;
-        case OPT_MAX_ENTRIES:
-            if (cli_parse_i64(optarg, &v)) {
-                return cli_usage(cmd, "--max-entries: want an integer >= 0, got '%s'", optarg);
-            }
-            o.limits.max_entries = (uint64_t)v;
-            break;
-        case OPT_NEAR:
-            if (cli_parse_i64(optarg, &v) || v > 32) {
-                return cli_usage(cmd, "--near-distance: want 0 to 32, got '%s'", optarg);
-            }
-            o.split.near_distance = (int)v;
-            break;
-        case OPT_KEEP_LEAKAGE: o.split.keep_leakage = 1; break;
-        case OPT_POOL_TEST: o.split.pool_test = 1; break;
-        case OPT_THREADS:
-            if (cli_parse_i64(optarg, &v) || v < 1 || v > 256) {
-                return cli_usage(cmd, "--threads: want 1 to 256, got '%s'", optarg);
-            }
-            o.threads = (int)v;
-            break;
-        default: return cli_usage(cmd, "bad option");
-        }
+    int64_t seed = 0, limit = 0, max_side = 0, max_pixels = 0, threads = 0;
+    int64_t near = o.split.near_distance;
+    double max_entry_mb = 0; /* 0 in these: not given */
+    double max_total_mb = -1;
+    int64_t max_entries = -1; /* -1 in these: not given (0 is no limit) */
+    int first;
+    const cli_opt opts[] = {
+        CLI_STR_OPT("output", 'o', &o.output, "FILE", "the catalog to write"),
+        CLI_FN_OPT("layout", &o.layout, "NAME", "the source's layout (default auto: detected)",
+                   parse_layout, "one of auto, kaggle, fastai, petimages, folders, idx, hoda"),
+        CLI_FN_OPT("split", &o.split, "MODE",
+                   "source (default): the source's own split, else train; chollet: Kaggle "
+                   "numbers 0-999 train, 1000-1499 validation, 1500-2499 test (chollet-1st: "
+                   "1500-1999); train=0.8,validation=0.1,test=0.1: stratified, seeded; a "
+                   "publisher's test split (IDX t10k, fastai test) stays test, and the "
+                   "fractions share out the rest",
+                   parse_split, "source, chollet, chollet-1st or NAME=FRACTION,..."),
+        CLI_FLAG_OPT("pool-test", 0, &o.split.pool_test,
+                     "share a publisher's test split out with the rest"),
+        CLI_INT_OPT("seed", 0, &seed, "N", "seed of the fraction split (default 0)", 0, CLI_NOMAX),
+        CLI_INT_OPT("limit-per-class", 0, &limit, "N", "at most N samples per class and split", 1,
+                    CLI_NOMAX),
+        CLI_INT_OPT("max-side", 0, &max_side, "N", "shrink photos whose longest side exceeds N", 8,
+                    65535),
+        CLI_INT_OPT("max-pixels", 0, &max_pixels, "N",
+                    "refuse images declaring more pixels (default 89478485)", 1, CLI_NOMAX),
+        CLI_NUM_OPT("max-entry-mb", &max_entry_mb, "N",
+                    "refuse entries larger than N MB (default 256)", 0, 1e6, CLI_OPEN_LO),
+        CLI_NUM_OPT("max-total-mb", &max_total_mb, "N",
+                    "refuse a dataset whose entries hold more than N MB in all (default 2 GiB; "
+                    "0: no limit)",
+                    0, 1e12, 0),
+        CLI_INT_OPT("max-entries", 0, &max_entries, "N",
+                    "refuse a dataset of more than N entries (default 1000000; 0: no limit)", 0,
+                    CLI_NOMAX),
+        CLI_INT_OPT("near-distance", 0, &near, "N",
+                    "perceptual-hash distance of near duplicates (default 4)", 0, 32),
+        CLI_FLAG_OPT("keep-leakage", 0, &o.split.keep_leakage,
+                     "report copies of training samples in later splits but keep them "
+                     "(default: removed from splits convkit makes)"),
+        CLI_INT_OPT("threads", 0, &threads, "N", "decode workers (default: number of cores)", 1,
+                    256),
+        CLI_FLAG_OPT("quiet", 'q', &ps.quiet, "no progress output"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {.cmd = cmd, .usage = usage, .opts = opts, .required = "output"};
+    int go = cli_parse(&cli, argc, argv, &first);
+    if (go != CLI_GO) {
+        return go;
     }
-    if (!o.output) {
-        return cli_usage(cmd, "-o DATASET.db is required");
-    }
-    if (optind >= argc) {
+    if (first >= argc) {
         return cli_usage(cmd, "no SOURCE given");
     }
-    o.sources = (const char *const *)(argv + optind);
-    o.nsources = argc - optind;
+    o.split.seed = (uint64_t)seed;
+    o.split.limit_per_class = limit;
+    if (max_side) {
+        o.check.max_side = (int)max_side;
+    }
+    if (max_pixels) {
+        o.limits.max_pixels = o.check.max_pixels = (uint64_t)max_pixels;
+    }
+    if (max_entry_mb > 0) {
+        o.limits.max_entry_bytes = (uint64_t)(max_entry_mb * 1e6);
+    }
+    if (max_total_mb >= 0) {
+        o.limits.max_total_bytes = (uint64_t)(max_total_mb * 1e6);
+    }
+    if (max_entries >= 0) {
+        o.limits.max_entries = (uint64_t)max_entries;
+    }
+    o.split.near_distance = (int)near;
+    if (threads) {
+        o.threads = (int)threads;
+    }
+    o.sources = (const char *const *)(argv + first);
+    o.nsources = argc - first;
     const char *outs[] = {o.output};
     int apart = cli_outputs_apart(cmd, o.sources, o.nsources, outs, 1);
     if (apart) {

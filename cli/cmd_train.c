@@ -2,7 +2,6 @@
  * trained on a dataset.db split through the prefetching loader, validated
  * every epoch, every epoch recorded in runs.db with checkpoints beside it.
  * Output: a Keras-style bar on a terminal, one line per epoch otherwise. */
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -15,44 +14,6 @@
 #include "data.h"
 #include "record.h"
 #include "rn.h"
-
-static const char help[] =
-    "usage: convkit train --data DATASET.db --model MODEL|SPEC --name NAME [options]\n"
-    "\n"
-    "Trains on the 'train' split, evaluates the 'validation' split after every\n"
-    "epoch, and records each epoch in runs.db with the configuration, the\n"
-    "dataset's hash and the seed. Checkpoints NAME.last.ckpt and NAME.best.ckpt\n"
-    "(lowest val_loss) are written beside runs.db; --resume continues a killed\n"
-    "run from its last checkpoint to the same curve.\n"
-    "\n"
-    "  --data FILE             the catalog (convkit prepare-dataset)\n"
-    "  --features FILE         or features a conv base made of it (convkit\n"
-    "                          extract-features); the model's input takes their shape\n"
-    "  --model M               a built-in (convkit summary --help) or a spec file\n"
-    "  --size N                the model's input N x N (Keras's input_shape)\n"
-    "  --weights FILE.h5       Keras weights loaded by layer name after initialisation\n"
-    "                          (e.g. vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5)\n"
-    "  --trainable-from LAYER  freeze the layers before LAYER (fine-tuning; the\n"
-    "                          first layer of the head freezes a whole conv base)\n"
-    "  --name NAME             the run's name in runs.db\n"
-    "  --runs FILE             runs.db (default: runs.db)\n"
-    "  --epochs N              (default 10)\n"
-    "  --batch N               (default 32)\n"
-    "  --optimizer NAME        rmsprop (default), adam, sgd\n"
-    "  --lr X                  learning rate (default: Keras's for the optimizer)\n"
-    "  --momentum X            SGD momentum; --nesterov for Nesterov's\n"
-    "  --augment POLICY        augmentation of training samples (convkit augment --help)\n"
-    "  --resize MODE           stretch (default, as Keras), fit (keep the aspect\n"
-    "                          ratio, centre, pad with 0), crop\n"
-    "  --seed N                weights, shuffles, augmentation, dropout (default 0)\n"
-    "  --early-stopping patience=N   stop when val_loss has not improved for N epochs\n"
-    "  --train-split NAME      (default train); --val-split NAME (default validation,\n"
-    "                          'none' for no validation)\n"
-    "  --threads N             BLAS threads (default: all cores)\n"
-    "  --workers N             loader threads (default: chosen for the machine)\n"
-    "  --resume                continue the run NAME from its last checkpoint, with\n"
-    "                          the same options; a larger --epochs extends it\n"
-    "  -q, --quiet             no progress output\n";
 
 typedef struct train_view {
     cli_progress bar;
@@ -300,129 +261,130 @@ static int check_resume(const rn_curves_run *prev, const char *config, int epoch
     return rc;
 }
 
+static const char usage[] =
+    "usage: convkit train --data DATASET.db --model MODEL|SPEC --name NAME [options]\n"
+    "       convkit train --features FEATURES.db --model MODEL|SPEC --name NAME [options]\n"
+    "\n"
+    "Trains on the 'train' split, evaluates the 'validation' split after every\n"
+    "epoch, and records each epoch in runs.db with the configuration, the\n"
+    "dataset's hash and the seed. Checkpoints NAME.last.ckpt and NAME.best.ckpt\n"
+    "(lowest val_loss) are written beside runs.db; --resume continues a killed\n"
+    "run from its last checkpoint to the same curve.\n";
+
+/* --early-stopping patience=N (or N). */
+static int parse_patience(void *dest, const char *v, char *why, size_t len)
+{
+    (void)why;
+    (void)len;
+    return cli_parse_i64(strncmp(v, "patience=", 9) ? v : v + 9, dest) || *(int64_t *)dest < 0;
+}
+
+/* A run's name becomes its checkpoints' file names. */
+static int parse_run_name(void *dest, const char *v, char *why, size_t len)
+{
+    (void)why;
+    (void)len;
+    *(const char **)dest = v;
+    return !v[0] || strchr(v, '/') || v[0] == '.';
+}
+
 int cmd_train(int argc, char **argv)
 {
-    enum {
-        O_DATA = 256,
-        O_MODEL,
-        O_NAME,
-        O_RUNS,
-        O_EPOCHS,
-        O_BATCH,
-        O_OPT,
-        O_LR,
-        O_MOM,
-        O_NESTEROV,
-        O_AUGMENT,
-        O_RESIZE,
-        O_SEED,
-        O_EARLY,
-        O_TRAIN_SPLIT,
-        O_VAL_SPLIT,
-        O_THREADS,
-        O_WORKERS,
-        O_RESUME,
-        O_FEATURES,
-        O_SIZE,
-        O_WEIGHTS,
-        O_TRAINABLE
-    };
-    static const struct option longopts[] = {
-        {"data", required_argument, 0, O_DATA},
-        {"model", required_argument, 0, O_MODEL},
-        {"name", required_argument, 0, O_NAME},
-        {"runs", required_argument, 0, O_RUNS},
-        {"epochs", required_argument, 0, O_EPOCHS},
-        {"batch", required_argument, 0, O_BATCH},
-        {"optimizer", required_argument, 0, O_OPT},
-        {"lr", required_argument, 0, O_LR},
-        {"momentum", required_argument, 0, O_MOM},
-        {"nesterov", no_argument, 0, O_NESTEROV},
-        {"augment", required_argument, 0, O_AUGMENT},
-        {"resize", required_argument, 0, O_RESIZE},
-        {"seed", required_argument, 0, O_SEED},
-        {"early-stopping", required_argument, 0, O_EARLY},
-        {"train-split", required_argument, 0, O_TRAIN_SPLIT},
-        {"val-split", required_argument, 0, O_VAL_SPLIT},
-        {"threads", required_argument, 0, O_THREADS},
-        {"workers", required_argument, 0, O_WORKERS},
-        {"resume", no_argument, 0, O_RESUME},
-        {"features", required_argument, 0, O_FEATURES},
-        {"size", required_argument, 0, O_SIZE},
-        {"weights", required_argument, 0, O_WEIGHTS},
-        {"trainable-from", required_argument, 0, O_TRAINABLE},
-        {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
     const char *cmd = "train", *data = NULL, *model = NULL, *name = NULL;
-    const char *runs = "runs.db", *augment = NULL, *resize_name = "stretch";
+    const char *runs = "runs.db", *augment = NULL;
     const char *train_split = "train", *val_split = "validation";
     const char *features = NULL, *weights = NULL, *trainable_from = NULL;
-    int64_t epochs = 10, batch = 32, seed = 0, patience = 0, threads = 0, workers = -1, size = 0;
+    int64_t epochs = 10, batch = 32, seed = 0, patience = -1, threads = 0, workers = -1, size = 0;
     double lr = NAN, momentum = NAN;
-    int nesterov = 0, resume = 0, val_none = 0, c;
-    nn_optim_kind kind = NN_OPT_RMSPROP;
-    aug_resize resize = AUG_RESIZE_STRETCH;
+    int nesterov = 0, resume = 0, val_none = 0, kind = NN_OPT_RMSPROP, resize = AUG_RESIZE_STRETCH;
+    int first;
+    static const char *const optimizers[] = {"sgd", "rmsprop", "adam", NULL};
     train_view view = {0};
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case O_DATA: data = optarg; break;
-        case O_FEATURES: features = optarg; break;
-        case O_SIZE: bad = cli_parse_i64(optarg, &size) || size < 1 || size > 8192; break;
-        case O_WEIGHTS: weights = optarg; break;
-        case O_TRAINABLE: trainable_from = optarg; break;
-        case O_MODEL: model = optarg; break;
-        case O_NAME: name = optarg; break;
-        case O_RUNS: runs = optarg; break;
-        case O_EPOCHS: bad = cli_parse_i64(optarg, &epochs) || epochs < 1; break;
-        case O_BATCH: bad = cli_parse_i64(optarg, &batch) || batch < 1 || batch > 65536; break;
-        case O_OPT: {
-            int k = nn_optim_parse(optarg);
-            bad = k < 0;
-            kind = (nn_optim_kind)k;
-            break;
-        }
-        case O_LR: bad = cli_parse_double(optarg, &lr) || lr <= 0; break;
-        case O_MOM: bad = cli_parse_double(optarg, &momentum) || momentum < 0; break;
-        case O_NESTEROV: nesterov = 1; break;
-        case O_AUGMENT: augment = optarg; break;
-        case O_RESIZE:
-            resize_name = optarg;
-            bad = cli_parse_resize(optarg, &resize);
-            break;
-        case O_SEED: bad = cli_parse_i64(optarg, &seed); break;
-        case O_EARLY:
-            bad = cli_parse_i64(strncmp(optarg, "patience=", 9) ? optarg : optarg + 9, &patience) ||
-                  patience < 1;
-            break;
-        case O_TRAIN_SPLIT: train_split = optarg; break;
-        case O_VAL_SPLIT:
-            val_split = strcmp(optarg, "none") ? optarg : NULL;
-            val_none = !val_split;
-            break;
-        case O_THREADS: bad = cli_parse_i64(optarg, &threads) || threads < 1; break;
-        case O_WORKERS: bad = cli_parse_i64(optarg, &workers) || workers > 64; break;
-        case O_RESUME: resume = 1; break;
-        case 'q': view.quiet = 1; break;
-        case 'h': fputs(help, stdout); return CLI_OK;
-        default: return cli_usage(cmd, "bad option");
-        }
-        if (bad) {
-            return cli_usage(cmd, "bad value '%s'", optarg);
-        }
+    const cli_opt opts[] = {
+        CLI_STR_OPT("data", 0, &data, "FILE", "the catalog (convkit prepare-dataset)"),
+        CLI_STR_OPT(
+            "features", 0, &features, "FILE",
+            "or the features a conv base made of it (convkit extract-features); the model's "
+            "input takes their shape"),
+        CLI_MODEL_OPT("model", &model, "M", "a built-in (convkit summary --help) or a spec file"),
+        CLI_INT_OPT("size", 0, &size, "N", "the model's input N x N (Keras's input_shape)", 1,
+                    8192),
+        CLI_STR_OPT("weights", 0, &weights, "FILE.h5",
+                    "Keras weights loaded by layer name after initialisation (e.g. "
+                    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5)"),
+        CLI_STR_OPT(
+            "trainable-from", 0, &trainable_from, "LAYER",
+            "freeze the layers before LAYER (fine-tuning; the first layer of the head freezes a "
+            "whole conv base)"),
+        CLI_FN_OPT("name", &name, "NAME", "the run's name in runs.db", parse_run_name,
+                   "a name usable in a file name (not empty, no '/', no leading '.')"),
+        CLI_STR_OPT("runs", 0, &runs, "FILE", "the runs database (default runs.db)"),
+        CLI_INT_OPT("epochs", 0, &epochs, "N", "epochs to train (default 10)", 1, CLI_NOMAX),
+        CLI_INT_OPT("batch", 0, &batch, "N", "samples per step (default 32)", 1, 65536),
+        CLI_CHOICE_OPT("optimizer", &kind, "NAME", "(default rmsprop)", optimizers),
+        CLI_NUM_OPT("lr", &lr, "X", "learning rate (default: Keras's, 0.001; 0.01 for sgd)", 0,
+                    INFINITY, CLI_OPEN_LO),
+        CLI_NUM_OPT("momentum", &momentum, "X",
+                    "momentum of sgd or rmsprop, as Keras's (default 0)", 0, 1, 0),
+        CLI_FLAG_OPT("nesterov", 0, &nesterov, "Nesterov's momentum (sgd only)"),
+        CLI_POLICY_OPT("augment", &augment, "POLICY",
+                       "augmentation of training samples (convkit augment --help)"),
+        CLI_CHOICE_OPT(
+            "resize", &resize, "MODE",
+            "how images take the model's input size: stretch (default, as Keras), fit (keep the "
+            "aspect ratio, centre, pad with 0) or crop",
+            cli_resize_names),
+        CLI_INT_OPT("seed", 0, &seed, "N", "weights, shuffles, augmentation, dropout (default 0)",
+                    0, CLI_NOMAX),
+        CLI_FN_OPT(
+            "early-stopping", &patience, "patience=N",
+            "stop when val_loss has not improved for N epochs (Keras's EarlyStopping: 0 stops at "
+            "the first epoch without improvement, as 1 does)",
+            parse_patience, "patience=N with an integer N >= 0"),
+        CLI_STR_OPT("train-split", 0, &train_split, "NAME",
+                    "the split to train on (default train)"),
+        CLI_STR_OPT("val-split", 0, &val_split, "NAME",
+                    "the split to validate on (default validation; none for no validation)"),
+        CLI_INT_OPT("threads", 0, &threads, "N", "BLAS threads (default: all cores)", 1, CLI_NOMAX),
+        CLI_INT_OPT(
+            "workers", 0, &workers, "N",
+            "loader threads, 0 decoding on the trainer's thread (default: chosen for the machine)",
+            0, 64),
+        CLI_FLAG_OPT("resume", 0, &resume,
+                     "continue the run NAME from its last checkpoint, with the same options; a "
+                     "larger --epochs extends it"),
+        CLI_FLAG_OPT("quiet", 'q', &view.quiet, "no progress output"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {.cmd = cmd,
+                          .usage = usage,
+                          .opts = opts,
+                          .required = "data|features model name",
+                          .exclusive = "data|features features|augment features|size"};
+    int st = cli_parse(&cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st;
     }
-    if (!data == !features || !model || !name || optind != argc) {
-        return cli_usage(cmd, "want --data DATASET.db (or --features FILE) --model M --name NAME");
+    if (first != argc) {
+        return cli_usage(cmd, "unexpected argument '%s'", argv[first]);
     }
-    if (features && (augment || size)) {
-        return cli_usage(cmd, "--features: features are stored, so no --augment or --size");
+    if (nesterov && kind != NN_OPT_SGD) {
+        return cli_usage(cmd, "--nesterov: Nesterov's momentum is sgd's only, not %s's",
+                         optimizers[kind]);
     }
-    if (strchr(name, '/') || name[0] == '.' || !name[0]) {
-        return cli_usage(cmd, "--name: '%s' is not usable in a file name", name);
+    if (!isnan(momentum) && kind == NN_OPT_ADAM) {
+        return cli_usage(cmd, "--momentum: want --optimizer sgd or rmsprop (adam has none: its "
+                              "moving average is beta_1)");
     }
+    if (!strcmp(val_split, "none")) {
+        val_split = NULL;
+        val_none = 1;
+    }
+    /* Keras stops at the first epoch without improvement for patience 0
+     * as for 1 (its wait counts that epoch before comparing); the
+     * trainer's 0 is "off". */
+    int stop_after = patience < 0 ? 0 : patience == 0 ? 1 : (int)patience;
+    const char *resize_name = cli_resize_names[resize];
 
     char err[1024], *spec = NULL, *extra = NULL;
     char last_path[4096], best_path[4096], canon[512] = "none";
@@ -502,7 +464,7 @@ int cmd_train(int argc, char **argv)
         rc = no_validation(val_none   ? NULL
                            : features ? features
                                       : data,
-                           &facts, (int)patience, !view.quiet, err, sizeof err);
+                           &facts, stop_after, !view.quiet, err, sizeof err);
     }
     nn_train_result res = {0};
     cli_record record;
@@ -520,7 +482,7 @@ int cmd_train(int argc, char **argv)
         o.optim.nesterov = nesterov;
         o.seed = (uint64_t)seed;
         o.threads = threads ? (int)threads : ck_ncores();
-        o.patience = (int)patience;
+        o.patience = stop_after;
         o.record = &record.rec;
         o.dataset_hash = facts.hash;
         o.config_extra = extra;

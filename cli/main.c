@@ -45,6 +45,33 @@ static void usage(FILE *f)
     fprintf(f, "\n'convkit <command> --help' describes a command.\n");
 }
 
+static const command *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (!strcmp(name, commands[i].name)) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+/* "convkit: unknown command 'trian'; did you mean 'train'?" */
+static int unknown(const char *name)
+{
+    ck_nearest n;
+    ck_nearest_init(&n, name);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        ck_nearest_add(&n, commands[i].name);
+    }
+    if (n.best) {
+        fprintf(stderr, "convkit: unknown command '%s'; did you mean '%s'?\n", name, n.best);
+    } else {
+        fprintf(stderr, "convkit: unknown command '%s'\n", name);
+    }
+    usage(stderr);
+    return CLI_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     (void)setlocale(LC_CTYPE, ""); /* NOLINT(concurrency-mt-unsafe): before any thread */
@@ -52,7 +79,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return CLI_USAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        (!strcmp(argv[1], "help") && argc == 2)) {
         usage(stdout);
         return CLI_OK;
     }
@@ -60,21 +88,27 @@ int main(int argc, char **argv)
         printf("convkit %s\n", CONVKIT_VERSION);
         return CLI_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (!strcmp(argv[1], commands[i].name)) {
-            char err[512];
-            ck_isa isa;
-            if (ck_isa_get(&isa, err, sizeof err)) { /* a bad CONVKIT_ISA: before any work */
-                fprintf(stderr, "convkit: %s\n", err);
-                return CLI_USAGE;
-            }
-            if (im_init(argv[0], err, sizeof err)) {
-                return cli_fail("%s", err);
-            }
-            return commands[i].run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "help")) { /* convkit help CMD [VERB]: CMD [VERB] --help */
+        const command *c = find(argv[2]);
+        if (!c) {
+            return unknown(argv[2]);
         }
+        char help[] = "--help";
+        char *args[4] = {argv[2], argc > 3 ? argv[3] : help, argc > 3 ? help : NULL, NULL};
+        return c->run(argc > 3 ? 3 : 2, args);
     }
-    fprintf(stderr, "convkit: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return CLI_USAGE;
+    const command *c = find(argv[1]);
+    if (!c) {
+        return unknown(argv[1]);
+    }
+    char err[512];
+    ck_isa isa;
+    if (ck_isa_get(&isa, err, sizeof err)) { /* a bad CONVKIT_ISA: before any work */
+        fprintf(stderr, "convkit: %s\n", err);
+        return CLI_USAGE;
+    }
+    if (im_init(argv[0], err, sizeof err)) {
+        return cli_fail("%s", err);
+    }
+    return c->run(argc - 1, argv + 1);
 }

@@ -1,4 +1,4 @@
-/* util.c: messages, number parsing, human formats and the progress bar
+/* util.c: messages, human formats and the progress bar
  * shared by the subcommands. The bar is drawn on stderr only when stderr is
  * a terminal, so logs and pipes get plain lines. */
 #include <dirent.h>
@@ -52,30 +52,6 @@ int cli_report(int code, const char *err)
     }
     fprintf(stderr, "convkit: %s\n", err);
     return cli_status(code);
-}
-
-int cli_parse_i64(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 0) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) {
-        return -1;
-    }
-    *out = v;
-    return 0;
 }
 
 void cli_fmt_count(char *buf, size_t len, int64_t n)
@@ -161,17 +137,7 @@ void cli_progress_end(cli_progress *p)
     }
 }
 
-int cli_parse_resize(const char *s, aug_resize *out)
-{
-    static const char *const names[] = {"stretch", "fit", "crop"};
-    for (int i = 0; i < 3; i++) {
-        if (!strcmp(s, names[i])) {
-            *out = (aug_resize)i;
-            return 0;
-        }
-    }
-    return -1;
-}
+const char *const cli_resize_names[] = {"stretch", "fit", "crop", NULL};
 
 int cli_spec_input(char **spec, const char *model, int h, int w, int c, char *err, size_t errlen)
 {

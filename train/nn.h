@@ -86,7 +86,10 @@ const char *nn_builtin_spec(const char *name);
 const char *nn_builtin_name(int i);
 
 /* A model argument as users give it: a built-in name, else a spec file.
- * *text is malloc'd (the caller frees it). Returns 0, CK_EIO. */
+ * *text is malloc'd (the caller frees it). Returns 0; CK_EINVAL when it is
+ * neither a built-in nor an existing file (the message lists the built-ins
+ * and suggests the nearest, "mnist3conv: ...; did you mean mnist-3conv?");
+ * CK_EIO, CK_ELIMIT, CK_ENOMEM. */
 int nn_spec_load(const char *model, char **text, char *err, size_t errlen);
 
 /* The spec text with its Input shape replaced by (h, w, c), c <= 0

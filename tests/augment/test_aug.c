@@ -540,40 +540,89 @@ START_TEST(policy_canonical_round_trip)
     ck_assert(!aug_policy_is_identity(p));
     ck_assert_int_eq(aug_policy_fill(p), AUG_FILL_REFLECT);
     aug_policy_destroy(p);
-    ck_assert_ptr_nonnull(strstr(aug_policy_help(), "chollet-1st"));
+    ck_buf help = {0};
+    aug_policy_help(&help);
+    ck_assert_ptr_nonnull(strstr(help.s, "chollet-1st"));
+    ck_buf_free(&help);
 }
 END_TEST
 
-START_TEST(policy_errors_name_key_value_and_why)
+/* Every refusal names the key and the value and states the rule that is
+ * applied, the same words --help prints; a value on the rule's edge is
+ * taken, one just past it is not. */
+START_TEST(policy_errors_name_key_value_and_rule)
 {
-    static const char *cases[][2] = {
-        {"rotate=1.5", "policy: rotate=1.5: out of range"},
-        {"zoom=-0.2", "policy: zoom=-0.2: a single value is a magnitude"},
-        {"zoom=-1:0.5", "policy: zoom=-1:0.5: LO must be above -1"},
-        {"zoom=1", "policy: zoom=1: a single zoom value must be below 1"},
-        {"colour=1", "policy: colour=1: unknown key"},
-        {"fill=mirror", "policy: fill=mirror: expected reflect, nearest, wrap or constant"},
-        {"interp=lanczos", "policy: interp=lanczos: expected nearest, bilinear or bicubic"},
-        {"flip=diagonal", "policy: flip=diagonal: expected none, horizontal, vertical or both"},
-        {"shift=0.2:0.1", "policy: shift=0.2:0.1: LO is above HI"},
-        {"shift=1.5", "policy: shift=1.5: out of range"},
-        {"rotate=abc", "policy: rotate=abc: expected a number or LO:HI"},
-        {"rotate=", "policy: rotate=: expected a number or LO:HI"},
-        {"rotate=nan", "policy: rotate=nan: expected a number or LO:HI"},
-        {"chollet-3rd", "policy: chollet-3rd: expected key=value or a preset"},
-        {"mode=tf", "policy: mode=tf: expected keras or legacy"},
-        {"fill_value=300", "policy: fill_value=300: expected a pixel value in [0, 255]"},
-        {"shear=2", "policy: shear=2: out of range"},
-        {"mode=legacy,rotate=200", "policy: rotate=200: out of range"},
-        {"brightness=1.2", "policy: brightness=1.2: out of range"},
+    static const char *const zoom_rule = "F in [0, 1) or LO:HI with -1 < LO <= HI <= 10";
+    static const char *const turns = "F in [0, 1] or LO:HI with -1 <= LO <= HI <= 1";
+    static const char *const degrees = "F in [0, 180] or LO:HI with -180 <= LO <= HI <= 180";
+    static const char *const cases[][3] = {
+        {"zoom=1.5", "policy: zoom=1.5: want ", zoom_rule},
+        {"zoom=1", "policy: zoom=1: want ", zoom_rule},
+        {"zoom=-0.2", "policy: zoom=-0.2: want ", zoom_rule},
+        {"zoom=-1:0.5", "policy: zoom=-1:0.5: want ", zoom_rule},
+        {"zoom_w=0.5:11", "policy: zoom_w=0.5:11: want ", zoom_rule},
+        {"rotate=1.5", "policy: rotate=1.5: want ", turns},
+        {"rotate=abc", "policy: rotate=abc: want ", turns},
+        {"rotate=", "policy: rotate=: want ", turns},
+        {"rotate=nan", "policy: rotate=nan: want ", turns},
+        {"mode=legacy,rotate=200", "policy: rotate=200: want ", degrees},
+        {"rotate=200,mode=legacy", "policy: rotate=200: want ", degrees},
+        {"shift=0.2:0.1", "policy: shift=0.2:0.1: want ", "F in [0, 1] or LO:HI with -1 <= LO"},
+        {"shift=1.5", "policy: shift=1.5: want ", "F in [0, 1] or LO:HI"},
+        {"shear=2", "policy: shear=2: want ", "F in [0, 1] or LO:HI with -1 <= LO <= HI <= 1"},
+        {"mode=legacy,shear=1.6", "policy: shear=1.6: want ",
+         "F in [0, pi/2) or LO:HI with -pi/2 < LO <= HI < pi/2"},
+        {"contrast=1.5", "policy: contrast=1.5: want ", "F in [0, 1] or LO:HI with -1 <= LO"},
+        {"brightness=1.2", "policy: brightness=1.2: want ", "F in [0, 1] or LO:HI"},
+        {"colour=1", "policy: colour=1: unknown key (keys: mode, flip, rotate", ""},
+        {"zom=0.1", "policy: zom=0.1: unknown key (keys: ", "; did you mean zoom?"},
+        {"fill=mirror", "policy: fill=mirror: want reflect, nearest, wrap or constant", ""},
+        {"interp=lanczos", "policy: interp=lanczos: want nearest, bilinear or bicubic", ""},
+        {"flip=diagonal", "policy: flip=diagonal: want none, horizontal, vertical or both", ""},
+        {"chollet-3rd", "policy: chollet-3rd: want key=value or a preset (chollet-1st, ",
+         "did you mean chollet-2nd?"},
+        {"mode=tf", "policy: mode=tf: want keras or legacy", ""},
+        {"fill_value=300", "policy: fill_value=300: want a pixel value in [0, 255]", ""},
     };
+    ck_buf help = {0};
+    aug_policy_help(&help);
+    ck_assert(!help.oom);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         aug_policy *p = (aug_policy *)1;
         int rc = aug_policy_parse(&p, cases[i][0], err, sizeof err);
         ck_assert_msg(rc == CK_EINVAL, "%s: rc %d", cases[i][0], rc);
         ck_assert_ptr_null(p);
-        ck_assert_msg(strncmp(err, cases[i][1], strlen(cases[i][1])) == 0, "%s: got '%s'",
-                      cases[i][0], err);
+        ck_assert_msg(strncmp(err, cases[i][1], strlen(cases[i][1])) == 0 &&
+                          strstr(err + strlen(cases[i][1]), cases[i][2]),
+                      "%s: got '%s'", cases[i][0], err);
+        /* The rule in the message is the rule in the help. */
+        if (strstr(cases[i][1], ": want F")) {
+            ck_assert_msg(strstr(help.s, cases[i][2]), "%s: help lacks '%s'", cases[i][0],
+                          cases[i][2]);
+        }
+    }
+    ck_buf_free(&help);
+    static const char *const edges[] = {
+        "zoom=0.99",
+        "zoom=-0.99:10",
+        "zoom_w=-0.5:0",
+        "rotate=1",
+        "rotate=-1:1",
+        "mode=legacy,rotate=180",
+        "rotate=180,mode=legacy",
+        "shear=1",
+        "mode=legacy,shear=1.57",
+        "contrast=1",
+        "contrast=-1:10",
+        "brightness=-1:1",
+        "shift=1",
+        "fill_value=255",
+    };
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        aug_policy *p = NULL;
+        ck_assert_msg(aug_policy_parse(&p, edges[i], err, sizeof err) == 0, "%s: %s", edges[i],
+                      err);
+        aug_policy_destroy(p);
     }
 }
 END_TEST
@@ -1111,7 +1160,7 @@ static Suite *aug_suite(void)
     tcase_set_timeout(pol, 120);
     tcase_add_test(pol, draws_have_configured_ranges);
     tcase_add_test(pol, policy_canonical_round_trip);
-    tcase_add_test(pol, policy_errors_name_key_value_and_why);
+    tcase_add_test(pol, policy_errors_name_key_value_and_rule);
     suite_add_tcase(s, pol);
     TCase *io = tcase_create("inputs");
     tcase_set_timeout(io, 300);

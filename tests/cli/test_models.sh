@@ -23,7 +23,7 @@ expect_output "Total params: 330\$" "spec file parameters (4*9+4 + 144*2+2)"
 printf 'Input(shape=(8, 8, 1))\nConv2D(4, (3, 3), activation="bogus")\n' > bad.spec
 expect_status 1 "bad spec file" "$convkit" summary bad.spec
 expect_output "bad.spec:2" "error names the file and line"
-expect_status 1 "unknown model" "$convkit" summary no-such-model
+expect_status 2 "unknown model (usage)" "$convkit" summary no-such-model
 expect_status 2 "no model" "$convkit" summary
 
 # convkit bench train: figures as JSON for the benchmark scripts

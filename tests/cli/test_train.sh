@@ -41,7 +41,7 @@ bad=$(sqlite3 :memory: 2>&1 "
            FROM json_each(j, '\$.layers')) >= 0 FROM r)
   SELECT 'object ' || t || ': ' || what FROM c WHERE NOT coalesce(ok, 0);")
 expect_eq "$bad" "" "bench train --json: every figure, sane"
-expect_status 1 "bench train: unknown model" "$convkit" bench train nosuchmodel --steps 1
+expect_status 2 "bench train: unknown model (usage)" "$convkit" bench train nosuchmodel --steps 1
 expect_output "nosuchmodel" "unknown model named"
 
 # One epoch of mnist-3conv on real HODA digits, 300 per class for training

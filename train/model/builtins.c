@@ -111,6 +111,26 @@ const char *nn_builtin_name(int i)
     return i >= 0 && i < NBUILTINS ? builtins[i].name : NULL;
 }
 
+/* Neither a built-in nor a file: a usage error, with the built-ins and
+ * the nearest of them when the name looks like a misspelling of one. */
+static int unknown_model(const char *model, char *err, size_t errlen)
+{
+    ck_buf names = {0};
+    ck_nearest n;
+    ck_nearest_init(&n, model);
+    for (int i = 0; nn_builtin_name(i); i++) {
+        ck_buf_str(&names, i ? ", " : "");
+        ck_buf_str(&names, nn_builtin_name(i));
+        ck_nearest_add(&n, nn_builtin_name(i));
+    }
+    int rc = ck_err(err, errlen, CK_EINVAL,
+                    "%s: not a built-in model (%s) nor a spec file (no such file)%s%s%s", model,
+                    names.oom ? "?" : names.s, n.best ? "; did you mean " : "",
+                    n.best ? n.best : "", n.best ? "?" : "");
+    ck_buf_free(&names);
+    return rc;
+}
+
 int nn_spec_load(const char *model, char **text, char *err, size_t errlen)
 {
     *text = NULL;
@@ -120,6 +140,9 @@ int nn_spec_load(const char *model, char **text, char *err, size_t errlen)
         return *text ? 0 : ck_err(err, errlen, CK_ENOMEM, "%s: load: out of memory", model);
     }
     FILE *f = fopen(model, "rb");
+    if (!f && errno == ENOENT) {
+        return unknown_model(model, err, errlen);
+    }
     if (!f) {
         char why[128];
         return ck_err(err, errlen, CK_EIO, "%s: open: %s (not a built-in model either)", model,
