@@ -36,13 +36,14 @@ typedef enum nn_optim_kind {
  *   SGD:     v = momentum*v - lr*g; w += nesterov ? momentum*v - lr*g : v
  *            (w -= lr*g without momentum)
  *   RMSprop: a = rho*a + (1-rho)*g^2; w -= lr*g / sqrt(a + eps)
+ *            with momentum: m = momentum*m + lr*g / sqrt(a + eps); w -= m
  *   Adam:    m += (g-m)*(1-beta1); v += (g^2-v)*(1-beta2);
  *            w -= lr*sqrt(1-beta2^t)/(1-beta1^t) * m / (sqrt(v) + eps)
  * State starts at zero. */
 typedef struct nn_optim_opts {
     nn_optim_kind kind;
     double lr;
-    double momentum; /* SGD */
+    double momentum; /* SGD, RMSprop */
     int nesterov;    /* SGD */
     double rho;      /* RMSprop */
     double beta1;    /* Adam */

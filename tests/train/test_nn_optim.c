@@ -83,6 +83,43 @@ START_TEST(rmsprop)
 }
 END_TEST
 
+/* tf.keras's RMSprop with momentum: the scaled step accumulates in a
+ * second slot, mom = 0.9*mom + lr*g/sqrt(ms + eps), and w -= mom. Three
+ * steps, so the momentum of two earlier steps shows. */
+START_TEST(rmsprop_momentum)
+{
+    nn_optim_opts o = nn_optim_defaults(NN_OPT_RMSPROP);
+    o.lr = 0.1;
+    o.momentum = 0.9;
+    ck_assert_int_eq(nn_optim_slots(&o), 2);
+    float w[N], s1[N] = {0}, s2[N] = {0};
+    memcpy(w, w0, sizeof w0);
+    const float *g[3] = {g1, g2, g1};
+    for (int t = 0; t < 3; t++) {
+        nn_optim_update(&o, t, N, w, g[t], s1, s2);
+    }
+    for (int i = 0; i < N; i++) {
+        double ms = 0, mom = 0, x = w0[i];
+        for (int t = 0; t < 3; t++) {
+            double gi = g[t][i];
+            ms = 0.9 * ms + 0.1 * gi * gi;
+            mom = 0.9 * mom + 0.1 * gi / sqrt(ms + 1e-7);
+            x -= mom;
+        }
+        nt_assert_near(w[i], x, 1e-6);
+        nt_assert_near(s2[i], mom, 1e-6);
+    }
+    /* By hand for the first weight (g = 2, -1, 2):
+     * ms 0.4, mom 0.1*2/sqrt(0.4)          = 0.316228, w 0.683772;
+     * ms 0.46, mom 0.284605 - 0.147442     = 0.137163, w 0.546609;
+     * ms 0.814, mom 0.123447 + 0.221676    = 0.345122, w 0.201487. */
+    nt_assert_near(w[0], 0.201487, 2e-6);
+    /* Without momentum, one slot and the plain update. */
+    o.momentum = 0;
+    ck_assert_int_eq(nn_optim_slots(&o), 1);
+}
+END_TEST
+
 START_TEST(adam)
 {
     nn_optim_opts o = nn_optim_defaults(NN_OPT_ADAM);
@@ -137,6 +174,7 @@ static Suite *optim_suite(void)
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, sgd);
     tcase_add_test(tc, rmsprop);
+    tcase_add_test(tc, rmsprop_momentum);
     tcase_add_test(tc, adam);
     tcase_add_test(tc, glorot);
     suite_add_tcase(s, tc);

@@ -352,6 +352,51 @@ static int stop_at_once(void *ctx, const nn_progress *p)
     return 1;
 }
 
+/* RMSprop's momentum is state too: a run stopped after epoch 3 and
+ * resumed ends with the uninterrupted run's checkpoint, byte for byte. */
+START_TEST(resume_rmsprop_momentum)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256] = "";
+    nn_model *m = make_model(sigmoid_spec);
+    nn_train_opts o = opts_for(&f, "full", 5);
+    o.optim = nn_optim_defaults(NN_OPT_RMSPROP);
+    o.optim.momentum = 0.9;
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+    nn_model_destroy(m);
+    char full_last[300];
+    snprintf(full_last, sizeof full_last, "%s", f.last);
+    nn_optim_opts optim = o.optim;
+
+    m = make_model(sigmoid_spec);
+    o = opts_for(&f, "part", 5);
+    o.optim = optim;
+    o.on_epoch = stop_after_3;
+    ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err), CK_ECANCELED);
+    nn_model_destroy(m);
+    m = make_model(sigmoid_spec);
+    o.on_epoch = NULL;
+    o.resume = 1;
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+    nn_model_destroy(m);
+    ck_assert(files_equal(full_last, f.last));
+    double a[5 * 4], b[5 * 4];
+    ck_assert_int_eq(read_curve(&f.runs, "full", a, 5), 5);
+    ck_assert_int_eq(read_curve(&f.runs, "part", b, 5), 5);
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    /* And the momentum is used: without it the curve is another. */
+    m = make_model(sigmoid_spec);
+    o = opts_for(&f, "plain", 5);
+    o.optim = nn_optim_defaults(NN_OPT_RMSPROP);
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+    nn_model_destroy(m);
+    ck_assert_int_eq(read_curve(&f.runs, "plain", b, 5), 5);
+    ck_assert(memcmp(a, b, sizeof a) != 0);
+    fixture_free(&f);
+}
+END_TEST
+
 START_TEST(resume_equals_uninterrupted)
 {
     fixture f;
@@ -636,6 +681,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, same_seed_same_curve);
     tcase_add_test(tc, resume_equals_uninterrupted);
     tcase_add_test(tc, extend_equals_longer_run);
+    tcase_add_test(tc, resume_rmsprop_momentum);
     tcase_add_test(tc, nan_stops_with_place);
     tcase_add_test(tc, early_stopping);
     tcase_add_test(tc, no_validation_no_best);

@@ -322,7 +322,14 @@ KT static void kupdate(const nn_optim_opts *o, int64_t t, size_t n, float *w, co
                                      _mm512_mul_ps(_mm512_mul_ps(r1, gv), gv));
             _mm512_mask_storeu_ps(s1 + i, m, a);
             __m512 d = _mm512_sqrt_ps(_mm512_add_ps(a, _mm512_set1_ps((float)o->eps)));
-            wv = _mm512_sub_ps(wv, _mm512_div_ps(_mm512_mul_ps(lr, gv), d));
+            __m512 step = _mm512_div_ps(_mm512_mul_ps(lr, gv), d);
+            if (o->momentum != 0.0) {
+                step = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps((float)o->momentum),
+                                                   _mm512_maskz_loadu_ps(m, s2 + i)),
+                                     step);
+                _mm512_mask_storeu_ps(s2 + i, m, step);
+            }
+            wv = _mm512_sub_ps(wv, step);
             break;
         }
         case NN_OPT_ADAM: {

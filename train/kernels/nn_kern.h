@@ -423,8 +423,8 @@ int64_t nn_correct(int N, int D, const float *p, const int32_t *labels);
 
 /* ---- optimizers --------------------------------------------------------- */
 
-/* Floats of state per parameter: SGD 0 (1 with momentum), RMSprop 1,
- * Adam 2. */
+/* Floats of state per parameter: SGD 0 (1 with momentum), RMSprop 1 (2
+ * with momentum), Adam 2. */
 int nn_optim_slots(const nn_optim_opts *o);
 
 /* One update of n parameters w with gradients g, t = updates done before

@@ -3,7 +3,9 @@
  * The updates follow tf.keras 2 / Keras 3 literally, in float32 like
  * Keras's variables, including where epsilon goes: inside the square root
  * for RMSprop, outside it for Adam (the "epsilon hat" of Kingma & Ba, with
- * the bias corrections folded into the step size). All parameters of a
+ * the bias corrections folded into the step size). RMSprop's momentum is
+ * tf.keras's: plain (not Nesterov's) momentum on the scaled step,
+ * mom = momentum*mom + lr*g/sqrt(ms + eps), w -= mom, in a second slot. All parameters of a
  * model sit in one arena, so one update is one pass over three or four
  * arrays. Glorot-uniform draws the kernel in Keras's storage order from a
  * stream keyed by the seed and the layer, so a model's initial weights do
@@ -45,7 +47,7 @@ int nn_optim_slots(const nn_optim_opts *o)
 {
     switch (o->kind) {
     case NN_OPT_SGD: return o->momentum != 0.0 ? 1 : 0;
-    case NN_OPT_RMSPROP: return 1;
+    case NN_OPT_RMSPROP: return o->momentum != 0.0 ? 2 : 1;
     case NN_OPT_ADAM: return 2;
     }
     return 0;
@@ -70,10 +72,16 @@ void nn_optim_update(const nn_optim_opts *o, int64_t t, size_t n, float *w, cons
         }
         break;
     case NN_OPT_RMSPROP: {
-        const float rho = (float)o->rho, eps = (float)o->eps;
+        const float rho = (float)o->rho, eps = (float)o->eps, mu = (float)o->momentum;
         for (size_t i = 0; i < n; i++) {
             s1[i] = rho * s1[i] + (1.0f - rho) * g[i] * g[i];
-            w[i] -= lr * g[i] / sqrtf(s1[i] + eps);
+            const float step = lr * g[i] / sqrtf(s1[i] + eps);
+            if (o->momentum == 0.0) {
+                w[i] -= step;
+            } else {
+                s2[i] = mu * s2[i] + step;
+                w[i] -= s2[i];
+            }
         }
         break;
     }

@@ -167,6 +167,9 @@ static char *config_json(const nn_model *m, const nn_train_opts *o, int loss, in
         ck_buf_str(&b, o->optim.nesterov ? ",\"nesterov\":true" : ",\"nesterov\":false");
     } else if (o->optim.kind == NN_OPT_RMSPROP) {
         jnum(&b, "rho", o->optim.rho);
+        if (o->optim.momentum != 0.0) { /* absent when 0, as recorded before it existed */
+            jnum(&b, "momentum", o->optim.momentum);
+        }
         jnum(&b, "epsilon", o->optim.eps);
     } else {
         jnum(&b, "beta_1", o->optim.beta1);
