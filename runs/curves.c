@@ -142,7 +142,7 @@ static int recorded_runs(sqlite3 *db, const char *path, char ***names, int *n, c
     return rc;
 }
 
-/* "runs.db: run x: no such run (recorded: a, b, c)". */
+/* "PATH: run x: no such run (recorded: a, b, c)". */
 static int no_such_run(const char *path, const char *run, char **names, int n, char *err,
                        size_t errlen)
 {
@@ -152,7 +152,7 @@ static int no_such_run(const char *path, const char *run, char **names, int n, c
         ck_buf_str(&b, names[i]);
     }
     int rc = ck_err(err, errlen, CK_EINVAL, "%s: run %s: no such run (%s%s)", path, run,
-                    n ? "recorded: " : "runs.db holds no runs", n && b.s ? b.s : "");
+                    n ? "recorded: " : "no runs recorded", n && b.s ? b.s : "");
     ck_buf_free(&b);
     return rc;
 }

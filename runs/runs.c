@@ -33,6 +33,7 @@
 
 struct rn_db {
     sqlite3 *db;
+    char *path; /* as the caller gave it: errors name it */
 };
 
 static const char schema[] =
@@ -87,7 +88,8 @@ int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen)
 {
     *out = NULL;
     rn_db *r = calloc(1, sizeof *r);
-    if (!r) {
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
         return ck_err(err, errlen, CK_ENOMEM, "%s: open: out of memory", path);
     }
     sqlite3 **db = &r->db;
@@ -95,6 +97,7 @@ int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen)
         int rc = ck_err(err, errlen, CK_EDB, "%s: open: %s", path,
                         *db ? sqlite3_errmsg(*db) : "out of memory");
         sqlite3_close(*db);
+        free(r->path);
         free(r);
         return rc;
     }
@@ -104,6 +107,7 @@ int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen)
         int rc = ck_err(err, errlen, CK_EDB, "%s: schema: %s", path, msg ? msg : "?");
         sqlite3_free(msg);
         sqlite3_close(*db);
+        free(r->path);
         free(r);
         return rc;
     }
@@ -121,6 +125,7 @@ void rn_db_close(rn_db *r)
 {
     if (r) {
         sqlite3_close(r->db);
+        free(r->path);
         free(r);
     }
 }
@@ -136,12 +141,13 @@ static void utc_now(char out[32])
 
 /* Prepares sql, binds text/int/double arguments described by `types`
  * ('t' text, 'i' int64, 'd' double, 'n' null), runs it to completion. */
-static int exec_bound(sqlite3 *db, const char *what, char *err, size_t errlen, const char *sql,
+static int exec_bound(const rn_db *r, const char *what, char *err, size_t errlen, const char *sql,
                       const char *types, ...)
 {
+    sqlite3 *db = r->db;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        return ck_err(err, errlen, CK_EDB, "runs.db: %s: %s", what, sqlite3_errmsg(db));
+        return ck_err(err, errlen, CK_EDB, "%s: %s: %s", r->path, what, sqlite3_errmsg(db));
     }
     va_list ap;
     va_start(ap, types);
@@ -168,7 +174,7 @@ static int exec_bound(sqlite3 *db, const char *what, char *err, size_t errlen, c
     }
     int out = 0;
     if (rc != SQLITE_DONE) {
-        out = ck_err(err, errlen, CK_EDB, "runs.db: %s: %s", what, sqlite3_errmsg(db));
+        out = ck_err(err, errlen, CK_EDB, "%s: %s: %s", r->path, what, sqlite3_errmsg(db));
     }
     sqlite3_finalize(st);
     return out;
@@ -177,17 +183,17 @@ static int exec_bound(sqlite3 *db, const char *what, char *err, size_t errlen, c
 /* A resumed run's configuration against the recorded one: the same but
  * for "epochs" (an extended run, Keras's initial_epoch), or CK_EINVAL
  * naming every member that differs with both values. */
-static int resume_check(const char *name, const char *recorded, const char *config, char *err,
-                        size_t errlen)
+static int resume_check(const char *path, const char *name, const char *recorded,
+                        const char *config, char *err, size_t errlen)
 {
     rn_config_change *c;
     int n, rc = rn_config_diff(recorded, config, &c, &n, err, errlen);
     if (rc) {
         return rc == CK_ENOMEM ? rc
                                : ck_err(err, errlen, CK_EINVAL,
-                                        "runs.db: run %s: resume: the configuration differs from "
+                                        "%s: run %s: resume: the configuration differs from "
                                         "the recorded one (not comparable)",
-                                        name);
+                                        path, name);
     }
     ck_buf b = {0};
     for (int i = 0; i < n; i++) {
@@ -198,8 +204,8 @@ static int resume_check(const char *name, const char *recorded, const char *conf
     }
     if (b.len) {
         rc = ck_err(err, errlen, CK_EINVAL,
-                    "runs.db: run %s: resume: the configuration differs from the recorded one: %s",
-                    name, b.s ? b.s : "out of memory");
+                    "%s: run %s: resume: the configuration differs from the recorded one: %s",
+                    path, name, b.s ? b.s : "out of memory");
     }
     ck_buf_free(&b);
     rn_config_changes_free(c, n);
@@ -214,17 +220,19 @@ int rn_run_start(rn_db *r, const char *name, const char *config, const char *dat
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT config, status FROM runs WHERE name = ?", -1, &st, NULL) !=
         SQLITE_OK) {
-        return ck_err(err, errlen, CK_EDB, "runs.db: run %s: %s", name, sqlite3_errmsg(db));
+        return ck_err(err, errlen, CK_EDB, "%s: run %s: %s", r->path, name, sqlite3_errmsg(db));
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     int found = sqlite3_step(st) == SQLITE_ROW, rc = 0;
     if (found && !resume) {
         rc = ck_err(err, errlen, CK_EINVAL,
-                    "runs.db: run %s: already recorded (resume it or choose another name)", name);
+                    "%s: run %s: already recorded (resume it or choose another name)", r->path,
+                    name);
     } else if (!found && resume) {
-        rc = ck_err(err, errlen, CK_EINVAL, "runs.db: run %s: resume: no such run", name);
+        rc = ck_err(err, errlen, CK_EINVAL, "%s: run %s: resume: no such run", r->path, name);
     } else if (found) {
-        rc = resume_check(name, (const char *)sqlite3_column_text(st, 0), config, err, errlen);
+        rc = resume_check(r->path, name, (const char *)sqlite3_column_text(st, 0), config, err,
+                          errlen);
     }
     sqlite3_finalize(st);
     if (rc) {
@@ -233,20 +241,20 @@ int rn_run_start(rn_db *r, const char *name, const char *config, const char *dat
     char now[32];
     utc_now(now);
     if (resume) {
-        if ((rc = exec_bound(db, "resume", err, errlen, "UPDATE runs SET config = ? WHERE name = ?",
+        if ((rc = exec_bound(r, "resume", err, errlen, "UPDATE runs SET config = ? WHERE name = ?",
                              "tt", config, name))) {
             return rc;
         }
-        if ((rc = exec_bound(db, "resume", err, errlen,
+        if ((rc = exec_bound(r, "resume", err, errlen,
                              "DELETE FROM epochs WHERE run = ? AND epoch > ?", "ti", name,
                              (int64_t)epoch))) {
             return rc;
         }
-        return exec_bound(db, "resume", err, errlen,
+        return exec_bound(r, "resume", err, errlen,
                           "UPDATE runs SET status = 'running', end = NULL WHERE name = ?", "t",
                           name);
     }
-    return exec_bound(db, "start", err, errlen,
+    return exec_bound(r, "start", err, errlen,
                       "INSERT INTO runs(name, config, dataset_hash, seed, model_summary, start, "
                       "status) VALUES(?, ?, ?, ?, ?, ?, 'running')",
                       "tttitt", name, config, dataset_hash, (int64_t)seed, summary, now);
@@ -258,7 +266,7 @@ int rn_run_epoch(rn_db *r, const char *name, int epoch, const double v[RN_EPOCH_
     /* Only for a recorded run: one deleted while it trains (convkit curves
      * delete) must not leave epochs behind for a later run of its name. */
     int rc =
-        exec_bound(r->db, "epoch", err, errlen,
+        exec_bound(r, "epoch", err, errlen,
                    "INSERT OR REPLACE INTO epochs(run, epoch, loss, accuracy, val_loss, "
                    "val_accuracy, seconds, images_per_s, input_stall) "
                    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 "
@@ -266,7 +274,7 @@ int rn_run_epoch(rn_db *r, const char *name, int epoch, const double v[RN_EPOCH_
                    "tiddddddd", name, (int64_t)epoch, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
     if (rc == 0 && sqlite3_changes(r->db) == 0) {
         rc = ck_err(err, errlen, CK_EINVAL,
-                    "runs.db: run %s: epoch %d: the run is no longer recorded (deleted?)", name,
+                    "%s: run %s: epoch %d: the run is no longer recorded (deleted?)", r->path, name,
                     epoch);
     }
     return rc;
@@ -276,7 +284,7 @@ int rn_run_finish(rn_db *r, const char *name, const char *status, char *err, siz
 {
     char now[32];
     utc_now(now);
-    return exec_bound(r->db, "finish", err, errlen,
+    return exec_bound(r, "finish", err, errlen,
                       "UPDATE runs SET status = ?, end = ? WHERE name = ?", "ttt", status, now,
                       name);
 }
@@ -331,7 +339,7 @@ int rn_record_eval(const char *runs_path, const char *run, const char *dataset,
     snprintf(json + len, cap - len, "]");
     char now[32];
     utc_now(now);
-    rc = exec_bound(db->db, "evaluation", err, errlen,
+    rc = exec_bound(db, "evaluation", err, errlen,
                     "INSERT INTO evaluations(run, split, loss, accuracy, n, confusion, time, "
                     "dataset, dataset_hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     "ttdditttt", run, split, loss, accuracy, n, json, now, dataset, dataset_hash);
@@ -360,18 +368,18 @@ int rn_runs_delete(const char *runs_path, const char *const *runs, int nruns, rn
     if ((rc = rn_db_open(&db, runs_path, err, errlen))) {
         return rc;
     }
-    rc = exec_bound(db->db, "delete", err, errlen, "BEGIN IMMEDIATE", "");
+    rc = exec_bound(db, "delete", err, errlen, "BEGIN IMMEDIATE", "");
     for (int i = 0; i < nruns && rc == 0; i++) {
-        rc = exec_bound(db->db, "delete", err, errlen, "DELETE FROM epochs WHERE run = ?", "t",
+        rc = exec_bound(db, "delete", err, errlen, "DELETE FROM epochs WHERE run = ?", "t",
                         runs[i]);
         out[i].epochs = sqlite3_changes(db->db);
         if (rc == 0) {
-            rc = exec_bound(db->db, "delete", err, errlen, "DELETE FROM evaluations WHERE run = ?",
+            rc = exec_bound(db, "delete", err, errlen, "DELETE FROM evaluations WHERE run = ?",
                             "t", runs[i]);
             out[i].evaluations = sqlite3_changes(db->db);
         }
         if (rc == 0) {
-            rc = exec_bound(db->db, "delete", err, errlen, "DELETE FROM runs WHERE name = ?", "t",
+            rc = exec_bound(db, "delete", err, errlen, "DELETE FROM runs WHERE name = ?", "t",
                             runs[i]);
             out[i].runs = sqlite3_changes(db->db);
         }
@@ -380,7 +388,7 @@ int rn_runs_delete(const char *runs_path, const char *const *runs, int nruns, rn
         }
     }
     if (rc == 0) {
-        rc = exec_bound(db->db, "delete", err, errlen, "COMMIT", "");
+        rc = exec_bound(db, "delete", err, errlen, "COMMIT", "");
     }
     if (rc) {
         sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
