@@ -189,7 +189,8 @@ int ck_edit_distance(const char *a, const char *b);
 typedef struct ck_nearest {
     const char *word;
     const char *best; /* NULL while no name is near enough */
-    int dist;
+    int dist;         /* best's edit distance */
+    int limit;        /* the farthest a misspelling may be */
 } ck_nearest;
 void ck_nearest_init(ck_nearest *n, const char *word);
 void ck_nearest_add(ck_nearest *n, const char *name);

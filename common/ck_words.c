@@ -9,9 +9,9 @@
  * "epochs". A name is suggested only when the distance is small against
  * the word's length (1 up to 4 characters, 2 up to 9, 3 beyond), so a word
  * that is merely different ("resnet50" among the book's models) gets no
- * suggestion rather than a misleading one. A word of three or more
- * characters that begins a name ("prepare" for "prepare-dataset") counts
- * as one edit away. Ties go to the first name seen.
+ * suggestion rather than a misleading one. A name that a word of three or
+ * more characters begins ("prepare" for "prepare-dataset") is near too.
+ * The nearest by distance wins; ties go to the first name seen.
  */
 #include <string.h>
 
@@ -55,7 +55,12 @@ int ck_edit_distance(const char *a, const char *b)
 void ck_nearest_init(ck_nearest *n, const char *word)
 {
     size_t len = strlen(word);
-    *n = (ck_nearest){.word = word, .best = NULL, .dist = len <= 4 ? 1 : len <= 9 ? 2 : 3};
+    *n = (ck_nearest){.word = word,
+                      .best = NULL,
+                      .dist = 0,
+                      .limit = len <= 4   ? 1
+                               : len <= 9 ? 2
+                                          : 3};
 }
 
 void ck_nearest_add(ck_nearest *n, const char *name)
@@ -64,8 +69,9 @@ void ck_nearest_add(ck_nearest *n, const char *name)
         return;
     }
     size_t len = strlen(n->word);
-    int d = len >= 3 && strncmp(name, n->word, len) == 0 ? 1 : ck_edit_distance(n->word, name);
-    if (d > 0 && (n->best ? d < n->dist : d <= n->dist)) {
+    int d = ck_edit_distance(n->word, name);
+    int near = d <= n->limit || (len >= 3 && strncmp(name, n->word, len) == 0);
+    if (d > 0 && near && (!n->best || d < n->dist)) {
         n->best = name;
         n->dist = d;
     }

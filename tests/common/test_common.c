@@ -51,6 +51,10 @@ START_TEST(nearest_names)
     ck_nearest_add(&n, "zoom");
     ck_nearest_add(&n, "zoom_w");
     ck_assert_str_eq(n.best, "zoom");
+    ck_nearest_init(&n, "vgg"); /* both begin with it: the nearer wins */
+    ck_nearest_add(&n, "vgg16-base");
+    ck_nearest_add(&n, "vgg16");
+    ck_assert_str_eq(n.best, "vgg16");
     ck_nearest_init(&n, "mnist3conv");
     ck_nearest_add(&n, "mnist");
     ck_nearest_add(&n, "mnist-3conv");
