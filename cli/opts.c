@@ -17,6 +17,7 @@
  * error exits 2 before any work starts. Repeating an option keeps the
  * last value (CLI_FN options may collect them instead).
  */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -318,6 +319,7 @@ int cli_parse(const cli_spec *s, int argc, char **argv, int *first)
         if (rc) {
             return rc;
         }
+        assert(opt - s->opts < MAX_OPTS);
         given[opt - s->opts] = 1;
         take(argv, &o, i, t);
         i += t;
