@@ -151,8 +151,18 @@ START_TEST(spec_file)
     free(text);
     remove(path);
     rmdir(dir);
-    ck_assert_int_eq(nn_spec_load("/nonexistent/model.txt", &text, err, sizeof err), CK_EIO);
-    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/model.txt: open:"));
+    /* Neither a built-in nor a file: a usage error listing the built-ins,
+     * with the nearest when the name is a near miss of one. */
+    ck_assert_int_eq(nn_spec_load("/nonexistent/model.txt", &text, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(
+        strstr(err, "/nonexistent/model.txt: not a built-in model (mnist, mnist-3conv, ") == err &&
+            !strstr(err, "did you mean"),
+        "%s", err);
+    ck_assert_int_eq(nn_spec_load("mnist3conv", &text, err, sizeof err), CK_EINVAL);
+    ck_assert_msg(strstr(err, "; did you mean mnist-3conv?"), "%s", err);
+    /* A file that exists but cannot be read is an i/o failure. */
+    ck_assert_int_eq(nn_spec_load("/", &text, err, sizeof err), CK_EIO);
+    ck_assert_ptr_nonnull(strstr(err, "/: read:"));
 }
 END_TEST
 
