@@ -150,7 +150,7 @@ static int parse_args(const char *cmd, int positional, int argc, char **argv, cu
         CLI_STR_OPT("columns", 0, &a->columns, "LIST", "export: the columns to keep"),
         CLI_FN_OPT("layout", &a->plot.layout, "L", "plot: runs overlaid (default) or side by side",
                    parse_layout, "overlay or side"),
-        CLI_FN_OPT("best", &a->plot.best, "B", "plot: the epoch marked (default val_accuracy)",
+        CLI_FN_OPT("best", &a->plot.best, "B", "plot: the epochs marked (default each)",
                    parse_best, "each, val_accuracy, val_loss or none"),
         CLI_FN_OPT("yscale-loss", &a->plot.loss_scale, "S",
                    "plot: the loss panel's y scale (default linear)", parse_scale, "linear or log"),
