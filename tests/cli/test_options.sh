@@ -89,22 +89,40 @@ refused "prepare --threads 0" "convkit prepare-dataset: --threads: want an integ
 refused "prepare --max-entry-mb 0" "convkit prepare-dataset: --max-entry-mb: want a number in (0, 1000000], got '0'" "$convkit" prepare-dataset x -o a.db --max-entry-mb 0
 refused "prepare --near-distance 33" "convkit prepare-dataset: --near-distance: want an integer from 0 to 32, got '33'" "$convkit" prepare-dataset x -o a.db --near-distance 33
 refused "prepare --layout kagle" "convkit prepare-dataset: --layout: want one of auto, kaggle, fastai, petimages, folders, idx, hoda, got 'kagle'" "$convkit" prepare-dataset x -o a.db --layout kagle
+refused "prepare --max-total-mb x" "convkit prepare-dataset: --max-total-mb: want a number in [0, 1000000000000], got 'x'" "$convkit" prepare-dataset x -o a.db --max-total-mb x
+refused "prepare --max-entries -1" "convkit prepare-dataset: --max-entries: want an integer >= 0, got '-1'" "$convkit" prepare-dataset x -o a.db --max-entries -1
+in_help prepare-dataset -- "--max-entries N refuse a dataset of more than N entries (default 1000000; 0: no limit); an integer >= 0"
+refused "prepare --pool-test=1" "convkit prepare-dataset: --pool-test: takes no value, got '1'" "$convkit" prepare-dataset x -o a.db --pool-test=1
 refused "prepare without -o" "convkit prepare-dataset: --output is required" "$convkit" prepare-dataset x
 refused "info --jsn" "convkit info: --jsn: unknown option; did you mean --json?" "$convkit" info d.db --jsn
 refused "summary --size 0" "convkit summary: --size: want an integer from 1 to 8192, got '0'" "$convkit" summary --size 0 mnist
 refused "evaluate --batch 0" "convkit evaluate: --batch: want an integer from 1 to 65536, got '0'" "$convkit" evaluate c.ckpt --data d.db --batch 0
 refused "evaluate --data --features" "convkit evaluate: --data and --features exclude each other: give one of them" "$convkit" evaluate c.ckpt --data d.db --features f.db
-refused "predict --json" "convkit predict: --json: unknown option" "$convkit" predict c.ckpt x.jpg --json
+refused "predict --jsn" "convkit predict: --jsn: unknown option; did you mean --json?" "$convkit" predict c.ckpt x.jpg --jsn
+refused "predict --json=1" "convkit predict: --json: takes no value, got '1'" "$convkit" predict c.ckpt x.jpg --json=1
 refused "extract-features --batch 0" "convkit extract-features: --batch: want an integer from 1 to 4096, got '0'" "$convkit" extract-features --weights w.h5 --data d.db -o f.db --batch 0
 refused "export-weights --seed x" "convkit export-weights: --seed: want an integer >= 0, got 'x'" "$convkit" export-weights --model mnist --seed x -o w.h5
 refused "curves plot --size 10" "convkit curves plot: --size: want WIDTHxHEIGHT, both positive integers, got '10'" "$convkit" curves plot --runs r.db --size 10 -o c.png
 refused "curves export --format xml" "convkit curves export: --format: want csv or json, got 'xml'" "$convkit" curves export --runs r.db --format xml
 refused "curves list --label first" "convkit curves list: --label: names the --run before it, and none came before" "$convkit" curves list --runs r.db --label x
-refused "curves exprt" "convkit curves: 'exprt': want 'export', 'plot' or 'list'; did you mean 'export'?" "$convkit" curves exprt
+refused "curves plot --ylim-loss x" "convkit curves plot: --ylim-loss: want BOTTOM,TOP (numbers, bottom below top, either may be empty), got 'x'" "$convkit" curves plot --runs r.db --ylim-loss x -o c.png
+refused "curves plot --ylim-accuracy 1,0" "convkit curves plot: --ylim-accuracy: want BOTTOM,TOP (numbers, bottom below top, either may be empty), got '1,0'" "$convkit" curves plot --runs r.db --ylim-accuracy 1,0 -o c.png
+in_help curves -- "--ylim-loss BOTTOM,TOP plot: the loss panel's y range (default automatic); BOTTOM,TOP (numbers, bottom below top, either may be empty)"
+refused "curves plot --yscale-loss ln" "convkit curves plot: --yscale-loss: want linear or log, got 'ln'" "$convkit" curves plot --runs r.db --yscale-loss ln -o c.png
+in_help curves -- "linear or log"
+refused "curves plot --yscale-loss log --ylim-loss 0,2" "convkit curves plot: --ylim-loss: the bottom must be above 0 with --yscale-loss log" "$convkit" curves plot --runs r.db --yscale-loss log --ylim-loss 0,2 -o c.png
+refused "curves plot --best every" "convkit curves plot: --best: want each, val_accuracy, val_loss or none, got 'every'" "$convkit" curves plot --runs r.db --best every -o c.png
+in_help curves -- "each, val_accuracy, val_loss or none"
+refused "curves delete without a name" "convkit curves delete: want --runs runs.db NAME... (the runs to delete)" "$convkit" curves delete --runs r.db
+refused "curves delete without --runs" "convkit curves delete: --runs is required" "$convkit" curves delete r
+refused "curves exprt" "convkit curves: 'exprt': want 'export', 'plot', 'list' or 'delete'; did you mean 'export'?" "$convkit" curves exprt
 refused "curves without --runs" "convkit curves list: --runs is required" "$convkit" curves list
 refused "bench augment --threads 0" "convkit bench augment: --threads: want up to 8 comma-separated integers from 1 to 256, got '0'" "$convkit" bench augment --threads 0 .
 refused "bench loader --workers x" "convkit bench loader: --workers: want up to 8 comma-separated integers from 0 to 256, got 'x'" "$convkit" bench loader --workers x d.db
 refused "bench trian" "convkit bench: 'trian': want 'augment', 'loader' or 'train'; did you mean 'train'?" "$convkit" bench trian
+refused "filter --view foo" "convkit filter: --view: want one of signed, magnitude, abs, got 'foo'" "$convkit" filter sobel x.png --view foo -o y.png
+in_help filter -- "--view VIEW how the response becomes grey levels (default: the filter's own); one of signed, magnitude, abs"
+refused "filter --view without a value" "convkit filter: --view: want a value: one of signed, magnitude, abs" "$convkit" filter sobel x.png -o y.png --view
 refused "filter -o without a value" "convkit filter: --output: want a value (OUT)" "$convkit" filter sobel x.png -o
 
 # ---- commands and help
