@@ -263,7 +263,7 @@ int cmd_curves(int argc, char **argv)
         curves_args a = {0};
         return parse_args("curves", 0, argc, argv, &a) < 0 ? CLI_OK : CLI_USAGE;
     }
-    if (cli_verb("curves", verb, verbs) < 0) {
+    if (cli_verb("curves", verb, verbs) < 0 || !verb) { /* cli_verb refuses no verb */
         return CLI_USAGE;
     }
     char cmd[32];
