@@ -277,9 +277,10 @@ HOT void interior_bilinear(const aug_warp *w, double xr, double yr, int t0, int 
     const double one = 4294967296.0; /* 2^32 */
     int64_t x = llround((xr + w->m[0] * t0) * one), y = llround((yr + w->m[3] * t0) * one);
     const int64_t dx = llround(w->m[0] * one), dy = llround(w->m[3] * one);
+    aug_bilinear3_fn simd;
     if (dtype == AUG_F32 && nc == 3 && oc == 3 && b == 3 &&
-        (double)stride * w->src.h < 2147483647.0 && tier_bilinear3()) {
-        int done = tier_bilinear3()(px, stride, x, y, dx, dy, t1 - t0, FB, k, (float *)dst + i * 3);
+        (double)stride * w->src.h < 2147483647.0 && (simd = tier_bilinear3()) != NULL) {
+        int done = simd(px, stride, x, y, dx, dy, t1 - t0, FB, k, (float *)dst + i * 3);
         t0 += done;
         i += (size_t)done;
         x += done * dx;

@@ -19,22 +19,27 @@
 
 #include "ds_internal.h"
 
-/* count(*) of the ok rows matching where, or -1 with *rc set. */
-static int64_t count_where(ds_catalog *c, const char *where, int *rc, char *err, size_t errlen)
+/* The ok rows' counts in one pass: n[0] all, n[1] labelled, n[2..4] in
+ * train, validation, test. */
+static int count_ok(ds_catalog *c, int64_t n[5], char *err, size_t errlen)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM samples WHERE status = 'ok' AND %s", where);
     sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-    if (*rc == 0 && (*rc = ds_cat_prepare(c, sql, &st, "warnings", err, errlen)) == 0) {
+    int rc = ds_cat_prepare(c,
+                            "SELECT count(*), count(label), total(split = 'train'),"
+                            " total(split = 'validation'), total(split = 'test')"
+                            " FROM samples WHERE status = 'ok'",
+                            &st, "warnings", err, errlen);
+    if (rc == 0) {
         if (sqlite3_step(st) == SQLITE_ROW) {
-            n = sqlite3_column_int64(st, 0);
+            for (int i = 0; i < 5; i++) {
+                n[i] = sqlite3_column_int64(st, i);
+            }
         } else {
-            *rc = ds_cat_err(c, err, errlen, "warnings");
+            rc = ds_cat_err(c, err, errlen, "warnings");
         }
     }
     sqlite3_finalize(st);
-    return n;
+    return rc;
 }
 
 /* Does the split mode ask for part i (train, validation, test)? */
@@ -89,15 +94,9 @@ int ds_catalog_warnings(ds_catalog *c, const ds_split_opts *o, char **text, char
 {
     *text = NULL;
     ck_buf b = {0};
-    int rc = 0;
-    int64_t kept = count_where(c, "1", &rc, err, errlen);
-    int64_t labelled = count_where(c, "label IS NOT NULL", &rc, err, errlen);
-    int64_t part[3];
-    for (int i = 0; i < 3; i++) {
-        char where[64];
-        snprintf(where, sizeof where, "split = '%s'", ds_cat_split_names[DS_SP_TRAIN + i]);
-        part[i] = count_where(c, where, &rc, err, errlen);
-    }
+    int64_t n[5] = {0};
+    int rc = count_ok(c, n, err, errlen);
+    const int64_t kept = n[0], labelled = n[1], *part = n + 2;
     char how[256];
     ds_split_describe(o, how, sizeof how);
     how[strcspn(how, " ")] = '\0'; /* "split=MODE" alone */
