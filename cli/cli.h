@@ -41,7 +41,8 @@ int cli_report(int code, const char *err);
  * too): prints "convkit CMD: OUT is the same file as the input IN;
  * nothing was written" and returns CLI_USAGE; CLI_OK when every output is
  * new or another file. NULL entries, and paths that do not exist yet, are
- * skipped. */
+ * skipped. An output inside an input folder (at any depth) is refused
+ * too, since the folder's reader would take it as input. */
 int cli_outputs_apart(const char *cmd, const char *const *in, int nin, const char *const *out,
                       int nout);
 /* Refuses (CLI_USAGE, naming the path and what it would hold) an output

@@ -3,6 +3,7 @@
  * a terminal, so logs and pipes get plain lines. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -159,12 +160,57 @@ int cli_model_spec(const char *model, int size, char **spec, char *err, size_t e
     return rc;
 }
 
+/* The input directory (among in[], by device and inode) that holds out's
+ * folder, or one above it, up to the root; -1 if none does. The walk goes
+ * up by "..", so links and relative names are seen as the kernel sees
+ * them. */
+static int input_dir_holding(const char *out, const char *const *in, int nin)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(out, '/');
+    if (!slash) {
+        snprintf(dir, sizeof dir, ".");
+    } else {
+        snprintf(dir, sizeof dir, "%.*s", slash == out ? 1 : (int)(slash - out), out);
+    }
+    struct stat sd, prev = {0};
+    for (int depth = 0; stat(dir, &sd) == 0 && depth < 256; depth++) {
+        if (depth > 0 && sd.st_dev == prev.st_dev && sd.st_ino == prev.st_ino) {
+            break; /* ".." of the root is the root */
+        }
+        for (int i = 0; i < nin; i++) {
+            struct stat si;
+            if (in[i] && stat(in[i], &si) == 0 && S_ISDIR(si.st_mode) && si.st_dev == sd.st_dev &&
+                si.st_ino == sd.st_ino) {
+                return i;
+            }
+        }
+        prev = sd;
+        size_t n = strlen(dir);
+        if (n + 4 >= sizeof dir) {
+            break;
+        }
+        memcpy(dir + n, "/..", 4);
+    }
+    return -1; /* or a folder that does not exist, which holds no input */
+}
+
 int cli_outputs_apart(const char *cmd, const char *const *in, int nin, const char *const *out,
                       int nout)
 {
     for (int o = 0; o < nout; o++) {
+        if (!out[o]) {
+            continue;
+        }
+        int d = input_dir_holding(out[o], in, nin);
+        if (d >= 0) {
+            return cli_usage(cmd,
+                             "%s is inside the input folder %s, where it would be read as "
+                             "input; write it elsewhere; nothing was written",
+                             out[o], in[d]);
+        }
         struct stat so;
-        if (!out[o] || stat(out[o], &so) != 0) {
+        if (stat(out[o], &so) != 0) {
             continue;
         }
         for (int i = 0; i < nin; i++) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end: no output ever replaces an input. Every command that writes
 # refuses (exit 2, naming both paths) an output that is the same file as one
-# of its inputs, by another name or a link too, and leaves the input as it
-# was; an output whose extension contradicts its format is refused.
+# of its inputs, by another name or a link too, or that lies inside an
+# input folder, and leaves the input as it was; an output whose extension
+# contradicts its format is refused.
 #   test_outputs.sh CONVKIT SHARED_DATA_DIR
 . "$(dirname "$0")/lib.sh"
 cd "$work"
@@ -43,6 +44,13 @@ if need_shared alien-vs-predator/train; then
   refused "augment preview onto its catalog" d.db "$convkit" augment preview d.db --sample 1 --policy chollet-2nd -o d.db
   refused "train writing runs.db over its catalog" d.db "$convkit" train --data d.db --model catsdogs-1st --size 64 --name s --epochs 1 --runs d.db
   refused "evaluate recording into its catalog" d.db "$convkit" evaluate r/r.best.ckpt --data d.db --split validation --runs d.db --name r
+
+  # A catalog inside the folder it reads would be read as input on a rerun.
+  expect_status 2 "prepare-dataset into its source folder" "$convkit" prepare-dataset src -o src/b/in.db -q
+  expect_output "src/b/in.db is inside the input folder src" "names the output and the folder"
+  expect_eq "$(ls src/b | grep -c db)" "0" "nothing written in the source folder"
+  expect_status 2 "the same by another name" "$convkit" prepare-dataset "$PWD/src" -o src/../src/x.db -q
+  expect_status 0 "beside the source folder" "$convkit" prepare-dataset src -o beside.db -q
 
   # Extensions that contradict the format.
   expect_status 2 "curves export -o x.png" "$convkit" curves export --runs r/runs.db -o x.png
