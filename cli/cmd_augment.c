@@ -168,7 +168,9 @@ static int augment_apply(int argc, char **argv)
     if (rc) {
         return cli_report(rc, err);
     }
-    printf("%s: %lld augmented copies written\n", out, (long long)(argc - first) * copies);
+    char n[32];
+    cli_fmt_count(n, sizeof n, (int64_t)(argc - first) * copies);
+    printf("%s: %s augmented copies written\n", out, n);
     return CLI_OK;
 }
 

@@ -179,8 +179,10 @@ int cmd_evaluate(int argc, char **argv)
             free(text);
             json_decref(o);
         } else {
-            printf("%s on %s (%s, %lld samples): loss %.4f, accuracy %.4f\n", argv[first],
-                   features ? features : data, split, (long long)e.n, e.loss, e.accuracy);
+            char n[32];
+            cli_fmt_count(n, sizeof n, e.n);
+            printf("%s on %s (%s, %s samples): loss %.4f, accuracy %.4f\n", argv[first],
+                   features ? features : data, split, n, e.loss, e.accuracy);
             printf("\nconfusion (rows: true, columns: predicted)\n%12s", "");
             for (int j = 0; j < e.classes; j++) {
                 printf(" %8.8s", class_name(&rf, j, buf, sizeof buf));

@@ -69,8 +69,10 @@ static int extract_split(nn_model *m, nn_features *f, const char *data, const ch
     data_close(&d);
     if (rc == 0 && !quiet) {
         cli_progress_end(&bar);
-        fprintf(stderr, "%s: %lld samples, %.1f s, %.1f img/s\n", split, (long long)done,
-                ck_now() - t0, (double)done / (ck_now() - t0));
+        char n[32];
+        cli_fmt_count(n, sizeof n, done);
+        fprintf(stderr, "%s: %s samples, %.1f s, %.1f img/s\n", split, n, ck_now() - t0,
+                (double)done / (ck_now() - t0));
     }
     return rc;
 }

@@ -85,8 +85,10 @@ static void print_human(json_t *root)
     count(b, sizeof b, num(samples, "ok"));
     count(c, sizeof c, num(samples, "rejected"));
     count(d, sizeof d, num(samples, "unused"));
-    printf("entries %s: %s images, %s rejected, %lld removed as leakage, %s unused by the split\n",
-           a, b, c, num(samples, "leakage"), d);
+    char l[32];
+    count(l, sizeof l, num(samples, "leakage"));
+    printf("entries %s: %s images, %s rejected, %s removed as leakage, %s unused by the split\n", a,
+           b, c, l, d);
     printf("split: %s\n", str(root, "split"));
     print_splits(root);
 
@@ -128,9 +130,13 @@ static void print_human(json_t *root)
 
     json_t *leak = json_object_get(root, "leakage");
     if (num(leak, "exact") + num(leak, "near") > 0) {
-        printf("\nleakage: %lld exact and %lld near copies of training samples in later splits,"
-               " %lld removed\n",
-               num(leak, "exact"), num(leak, "near"), num(leak, "removed"));
+        char ex[32], ne[32], rm[32];
+        count(ex, sizeof ex, num(leak, "exact"));
+        count(ne, sizeof ne, num(leak, "near"));
+        count(rm, sizeof rm, num(leak, "removed"));
+        printf("\nleakage: %s exact and %s near copies of training samples in later splits,"
+               " %s removed\n",
+               ex, ne, rm);
         size_t i;
         json_t *e;
         json_array_foreach(json_object_get(leak, "examples"), i, e)

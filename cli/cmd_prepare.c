@@ -57,9 +57,10 @@ static void on_progress(const pl_ingest_progress *p, void *user)
     if (fraction > 0.01 && p->seconds > 0) {
         cli_fmt_duration(eta, sizeof eta, p->seconds * (1 - fraction) / fraction);
     }
-    snprintf(text, sizeof text, "%s entries, %lld rejected, %s/s, ETA %s (source %d/%d, %s)", read,
-             (long long)p->rejected, mb, eta, p->source_index + 1, p->nsources,
-             p->stage ? p->stage : "");
+    char rejected[32];
+    cli_fmt_count(rejected, sizeof rejected, p->rejected);
+    snprintf(text, sizeof text, "%s entries, %s rejected, %s/s, ETA %s (source %d/%d, %s)", read,
+             rejected, mb, eta, p->source_index + 1, p->nsources, p->stage ? p->stage : "");
     int tenth = fraction > 0 ? (int)(fraction * 10) : 0;
     if (s->bar.tty) {
         cli_progress_draw(&s->bar, "prepare", fraction, text, 0);
@@ -192,7 +193,9 @@ static int summary(const pl_ingest_opts *o, const pl_ingest_stats *st)
         printf(", %s unused by the split", n5);
     }
     if (st->resumed > 0) {
-        printf(" (%lld found from an earlier run)", (long long)st->resumed);
+        char resumed[32];
+        cli_fmt_count(resumed, sizeof resumed, st->resumed);
+        printf(" (%s found from an earlier run)", resumed);
     }
     if (!st->already_finished) {
         printf(", %.1f s", st->seconds);

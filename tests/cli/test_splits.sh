@@ -53,6 +53,8 @@ if [ -e "$fm/t10k-images-idx3-ubyte.gz" ]; then
   expect_output "nv: 2 epochs; no validation, so no best epoch" "says so in the summary"
   if grep -q "(best)" "$work/out"; then fail "no epoch called best" "$(cat "$work/out")"; else ok "no epoch called best"; fi
   expect_eq "$(ls nv.* | tr '\n' ' ')" "nv.last.ckpt " "only the last checkpoint"
+  expect_status 0 "evaluate on the publisher's test split" "$convkit" evaluate nv.last.ckpt --data f.db --split test
+  expect_output "\(test, 10,000 samples\)" "counts with thousands separators, as everywhere"
   expect_status 2 "early stopping without validation" "$convkit" train --data t.db --model mnist --name es \
     --epochs 2 --early-stopping patience=1
   expect_output "early-stopping watches val_loss: t.db has no validation split" "names the option and why"
