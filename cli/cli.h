@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "aug.h"
+#include "nn.h"
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
@@ -26,6 +27,14 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_extract_features(int argc, char **argv);
 int cmd_export_weights(int argc, char **argv);
+
+/* comm.c: the processes of an mpirun job as the trainer's nn_comm (NULL
+ * when alone), and the start-up check that every process is ready and
+ * reads a catalog with the same hash: returns rc if this process failed,
+ * else an error naming the process (and machine) that failed or differs,
+ * else 0. Alone it returns rc. */
+const nn_comm *cli_comm(void);
+int cli_comm_agree(int rc, const char *path, const char *hash, char *err, size_t errlen);
 
 /* "convkit CMD: message" on stderr; returns CLI_USAGE, with a hint to --help. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -151,7 +151,7 @@ int cmd_evaluate(int argc, char **argv)
         rc = data_check_images(m, argv[first], err, sizeof err);
     }
     if (rc == 0 && !features) {
-        rc = data_open(&d, data, split, m, rf.resize, NULL, 0, 0, -1, err, sizeof err);
+        rc = data_open(&d, data, split, m, rf.resize, NULL, 0, 0, -1, NULL, err, sizeof err);
     }
     if (rc == 0) {
         rc = nn_evaluate(m, NN_LOSS_AUTO, &d.source, 0, &e, err, sizeof err);

@@ -40,7 +40,7 @@ static int extract_split(nn_model *m, nn_features *f, const char *data, const ch
                          aug_resize resize, int workers, int quiet, char *err, size_t errlen)
 {
     data_split d;
-    int rc = data_open(&d, data, split, m, resize, NULL, 0, 0, workers, err, errlen);
+    int rc = data_open(&d, data, split, m, resize, NULL, 0, 0, workers, NULL, err, errlen);
     if (rc) {
         return rc;
     }

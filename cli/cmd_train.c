@@ -279,6 +279,15 @@ static int parse_patience(void *dest, const char *v, char *why, size_t len)
     return cli_parse_i64(strncmp(v, "patience=", 9) ? v : v + 9, dest) || *(int64_t *)dest < 0;
 }
 
+/* All the cores, shared among the processes mpirun started on this
+ * machine. */
+static int default_threads(void)
+{
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    int n = local ? atoi(local) : 1, t = ck_ncores() / (n > 0 ? n : 1);
+    return t > 0 ? t : 1;
+}
+
 /* A run's name becomes its checkpoints' file names. */
 static int parse_run_name(void *dest, const char *v, char *why, size_t len)
 {
@@ -295,6 +304,7 @@ int cmd_train(int argc, char **argv)
     const char *train_split = "train", *val_split = "validation";
     const char *features = NULL, *weights = NULL, *trainable_from = NULL;
     int64_t epochs = 10, batch = 32, seed = 0, patience = -1, threads = 0, workers = -1, size = 0;
+    int64_t shards = 0;
     double lr = NAN, momentum = NAN;
     int nesterov = 0, resume = 0, val_none = 0, kind = NN_OPT_RMSPROP, resize = AUG_RESIZE_STRETCH;
     int first;
@@ -345,7 +355,15 @@ int cmd_train(int argc, char **argv)
                     "the split to train on (default train)"),
         CLI_STR_OPT("val-split", 0, &val_split, "NAME",
                     "the split to validate on (default validation; none for no validation)"),
-        CLI_INT_OPT("threads", 0, &threads, "N", "BLAS threads (default: all cores)", 1, CLI_NOMAX),
+        CLI_INT_OPT("threads", 0, &threads, "N",
+                    "threads of each process (default: all cores; under mpirun, the cores "
+                    "divided among the processes of the machine)",
+                    1, CLI_NOMAX),
+        CLI_INT_OPT("shards", 0, &shards, "N",
+                    "sum each batch's gradient over N fixed shards of it, in order: the same "
+                    "curve on any number of processes up to N (default: 1, or the number of "
+                    "processes under mpirun)",
+                    1, 65536),
         CLI_INT_OPT(
             "workers", 0, &workers, "N",
             "loader threads, 0 decoding on the trainer's thread (default: chosen for the machine)",
@@ -380,6 +398,26 @@ int cmd_train(int argc, char **argv)
         val_split = NULL;
         val_none = 1;
     }
+    /* Under mpirun: this process's shards of every batch; only rank 0
+     * prints, records and writes checkpoints. */
+    const nn_comm *comm = cli_comm();
+    const int procs = comm ? comm->size : 1, rank = comm ? comm->rank : 0;
+    if (shards == 0) {
+        shards = procs;
+    }
+    if (shards > batch) {
+        return cli_usage(cmd, "--shards %lld: at most the batch (%lld samples)", (long long)shards,
+                         (long long)batch);
+    }
+    if (shards < procs) {
+        return cli_usage(cmd, "--shards %lld: each of the %d processes needs a shard at least",
+                         (long long)shards, procs);
+    }
+    const data_part part = {(int)shards, (int)ck_cut(shards, rank, procs),
+                            (int)ck_cut(shards, rank + 1, procs)};
+    if (rank > 0) {
+        view.quiet = 1;
+    }
     /* Keras stops at the first epoch without improvement for patience 0
      * as for 1 (its wait counts that epoch before comparing); the
      * trainer's 0 is "off". */
@@ -394,8 +432,8 @@ int cmd_train(int argc, char **argv)
     if (apart) {
         return apart;
     }
-    rn_curves_list prev;
-    if ((apart = check_name(cmd, runs, name, resume, last_path, best_path, &prev))) {
+    rn_curves_list prev = {0};
+    if (rank == 0 && (apart = check_name(cmd, runs, name, resume, last_path, best_path, &prev))) {
         return apart;
     }
     const char *prev_config = prev.n ? prev.runs[0].config : NULL;
@@ -450,11 +488,11 @@ int cmd_train(int argc, char **argv)
     }
     if (rc == 0 && !features) {
         rc = data_open(&tr, data, train_split, m, resize, policy, 1, (uint64_t)seed, (int)workers,
-                       err, sizeof err);
+                       &part, err, sizeof err);
     }
     if (rc == 0 && !features && val_split) {
-        rc = data_open(&va, data, val_split, m, resize, NULL, 0, (uint64_t)seed, (int)workers, err,
-                       sizeof err);
+        rc = data_open(&va, data, val_split, m, resize, NULL, 0, (uint64_t)seed, (int)workers,
+                       &part, err, sizeof err);
     }
     if (rc == 0 && !(extra = config_extra(features ? features : data, !!features, &facts, canon,
                                           resize_name, train_split, val_split))) {
@@ -481,16 +519,18 @@ int cmd_train(int argc, char **argv)
         }
         o.optim.nesterov = nesterov;
         o.seed = (uint64_t)seed;
-        o.threads = threads ? (int)threads : ck_ncores();
+        o.threads = threads ? (int)threads : default_threads();
+        o.shards = (int)shards;
+        o.comm = comm;
         o.patience = stop_after;
-        o.record = &record.rec;
+        o.record = rank == 0 ? &record.rec : NULL;
         o.dataset_hash = facts.hash;
         o.config_extra = extra;
         o.weights = weights;
         o.trainable_from = trainable_from;
-        o.last_path = last_path;
-        o.best_path = best_path;
-        o.resume = resume;
+        o.last_path = rank == 0 ? last_path : NULL;
+        o.best_path = rank == 0 ? best_path : NULL;
+        o.resume = rank == 0 && resume;
         o.on_batch = on_batch;
         o.on_epoch = on_epoch;
         o.cb_ctx = &view;
@@ -501,6 +541,9 @@ int cmd_train(int argc, char **argv)
         }
         free(config);
     }
+    /* Every process ready, and reading the same catalog, before any waits
+     * for another. */
+    rc = cli_comm_agree(rc, features ? features : data, facts.hash, err, sizeof err);
     if (rc == 0) {
         cli_progress_init(&view.bar);
         catch_stop_signals();
@@ -531,6 +574,9 @@ int cmd_train(int argc, char **argv)
     }
     if (rc) {
         return cli_report(rc, err);
+    }
+    if (rank > 0) {
+        return CLI_OK; /* rank 0 speaks for the job */
     }
     printf("%s: %d epoch%s%s; ", name, res.epochs_done, res.epochs_done == 1 ? "" : "s",
            res.stopped_early ? " (stopped early)" : "");

@@ -31,6 +31,8 @@ static int source_next(void *ctx, nn_batch *b, char *err, size_t errlen)
     b->x = rc ? pb.x : NULL;
     b->labels = rc ? pb.labels : NULL;
     b->n = rc ? pb.n : 0;
+    b->total = rc ? pb.total : 0;
+    b->offset = rc ? pb.first : 0;
     return 0;
 }
 
@@ -70,7 +72,7 @@ int data_check_images(const nn_model *m, const char *model, char *err, size_t er
 
 int data_open(data_split *d, const char *catalog, const char *split, const nn_model *m,
               aug_resize resize, const aug_policy *policy, int shuffle, uint64_t seed, int workers,
-              char *err, size_t errlen)
+              const data_part *part, char *err, size_t errlen)
 {
     memset(d, 0, sizeof *d);
     int rc = data_check_images(m, nn_model_name(m), err, errlen);
@@ -87,6 +89,11 @@ int data_open(data_split *d, const char *catalog, const char *split, const nn_mo
     o.aug = data_model_params(m, resize);
     o.aug.policy = policy;
     o.workers = workers;
+    if (part) {
+        o.parts = part->parts;
+        o.part_lo = part->lo;
+        o.part_hi = part->hi;
+    }
     rc = pl_loader_open(&d->loader, &o, err, errlen);
     if (rc) {
         return rc;

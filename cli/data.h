@@ -28,9 +28,15 @@ aug_params data_model_params(const nn_model *m, aug_resize resize);
 
 /* Opens a loader over `split` of catalog, batches of the model's batch size,
  * and the nn_source over it. policy may be NULL (borrowed). */
+/* One process's parts of every batch (pl_loader_opts' parts); NULL: whole
+ * batches. */
+typedef struct data_part {
+    int parts, lo, hi;
+} data_part;
+
 int data_open(data_split *d, const char *catalog, const char *split, const nn_model *m,
               aug_resize resize, const aug_policy *policy, int shuffle, uint64_t seed, int workers,
-              char *err, size_t errlen);
+              const data_part *part, char *err, size_t errlen);
 /* One split of a features.db (convkit extract-features) in batches of the
  * model's batch size, shuffled per epoch with shuffle. */
 int data_open_features(data_split *d, const char *path, const char *split, int batch, int shuffle,

@@ -12,6 +12,7 @@
 
 #include "ck.h"
 #include "cli.h"
+#include "dist.h"
 #include "im.h"
 
 typedef struct command {
@@ -107,8 +108,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "convkit: %s\n", err);
         return CLI_USAGE;
     }
-    if (im_init(argv[0], err, sizeof err)) {
+    /* Under mpirun: MPI starts here, and only train shares its work out. */
+    if (dist_start(&argc, &argv, err, sizeof err)) {
         return cli_fail("%s", err);
     }
-    return c->run(argc - 1, argv + 1);
+    if (dist_size() > 1 && c->run != cmd_train) {
+        if (dist_rank() == 0) {
+            fprintf(stderr,
+                    "convkit %s: runs on one process; of the commands, only train shares its "
+                    "work out under mpirun\n",
+                    argv[1]);
+        }
+        dist_stop();
+        return CLI_USAGE;
+    }
+    int rc = im_init(argv[0], err, sizeof err) ? cli_fail("%s", err) : c->run(argc - 1, argv + 1);
+    if (rc != CLI_OK && dist_size() > 1) {
+        dist_abort(rc); /* the others may be waiting for this one: end them all */
+    }
+    dist_stop();
+    return rc;
 }

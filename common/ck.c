@@ -317,6 +317,23 @@ uint32_t ck_rng_u32(ck_rng *r)
     return r->buf[4 - r->avail--];
 }
 
+int64_t ck_cut(int64_t n, int part, int parts)
+{
+    return n * part / parts;
+}
+
+void ck_rng_skip(ck_rng *r, uint64_t words)
+{
+    /* Words already drawn from the current block come first. */
+    uint64_t used = r->avail ? 4 - (uint64_t)r->avail : 0, pos = words + used;
+    uint32_t block = r->ctr[0] - (r->avail ? 1 : 0);
+    r->ctr[0] = block + (uint32_t)(pos / 4);
+    r->avail = 0;
+    for (uint64_t i = 0; i < pos % 4; i++) {
+        (void)ck_rng_u32(r);
+    }
+}
+
 uint64_t ck_rng_u64(ck_rng *r)
 {
     uint64_t hi = ck_rng_u32(r);

@@ -57,6 +57,11 @@ double ck_now(void);
 /* Online processors, at least 1. */
 int ck_ncores(void);
 
+/* Where part `part` of `parts` equal cuts of n things starts: n*part/parts,
+ * so part p holds [ck_cut(n, p, P), ck_cut(n, p + 1, P)). The training
+ * batch's shards and each process's share of them are cut this way. */
+int64_t ck_cut(int64_t n, int part, int parts);
+
 /* ---- kernel tiers (ck_isa.c) ------------------------------------------- */
 
 /* 1 where the x86-64 kernel tiers are compiled (GCC or Clang on x86-64,
@@ -157,6 +162,9 @@ void ck_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]
 void ck_rng_init(ck_rng *r, uint64_t seed, uint64_t epoch, uint64_t id, uint32_t purpose);
 
 uint32_t ck_rng_u32(ck_rng *r);
+/* Moves the stream on by `words` u32 draws without drawing them: a part
+ * of a stream starts where it would in the whole. */
+void ck_rng_skip(ck_rng *r, uint64_t words);
 uint64_t ck_rng_u64(ck_rng *r);
 /* Uniform in [0, 1) with 53 random bits. */
 double ck_rng_uniform(ck_rng *r);

@@ -54,7 +54,8 @@ typedef struct batch_buf {
     int32_t *labels;
     int64_t *ids;
     int64_t index; /* the batch it holds; set by the sampler */
-    int n;
+    int n;         /* samples held: [first, first + n) of the batch's total */
+    int total, first;
 } batch_buf;
 
 /* What one worker owns (lane 0 is also the consumer's, inline). */
@@ -103,6 +104,8 @@ void pl_loader_opts_default(pl_loader_opts *o)
     o->aug = aug_params_default(150, 150, 3);
     o->workers = PL_LOADER_AUTO;
     o->prefetch = PL_LOADER_AUTO;
+    o->parts = 1;
+    o->part_hi = 1;
 }
 
 int64_t pl_loader_size(const pl_loader *l)
@@ -155,6 +158,15 @@ static int batch_size(const pl_loader *l, int64_t k)
     return left < l->o.batch ? (int)left : l->o.batch;
 }
 
+/* Batch k's samples this loader makes: its parts of them. */
+static void batch_plan(const pl_loader *l, int64_t k, batch_buf *b)
+{
+    b->index = k;
+    b->total = batch_size(l, k);
+    b->first = (int)ck_cut(b->total, l->o.part_lo, l->o.parts);
+    b->n = (int)ck_cut(b->total, l->o.part_hi, l->o.parts) - b->first;
+}
+
 static int sampler_produce(void *user, int64_t seq, void **out, char *err, size_t errlen)
 {
     pl_loader *l = user;
@@ -164,8 +176,7 @@ static int sampler_produce(void *user, int64_t seq, void **out, char *err, size_
         return 0;
     }
     batch_buf *b = &l->bufs[seq % l->nbuf];
-    b->index = seq;
-    b->n = batch_size(l, seq);
+    batch_plan(l, seq, b);
     *out = b;
     return 1;
 }
@@ -179,7 +190,8 @@ static int worker_run(void *user, int worker, int64_t seq, void *p, char *err, s
         if (atomic_load_explicit(&l->stop, memory_order_relaxed)) {
             return ck_err(err, errlen, CK_ECANCELED, "canceled");
         }
-        int rc = load_sample(l, &l->lanes[worker], b->index * l->o.batch + i, b, i, err, errlen);
+        int rc = load_sample(l, &l->lanes[worker], b->index * l->o.batch + b->first + i, b, i,
+                             err, errlen);
         if (rc) {
             return rc;
         }
@@ -206,6 +218,10 @@ static int resolve_opts(pl_loader_opts *o, char *err, size_t errlen)
                       "loader: batch %d, workers %d, prefetch %d: need batch >= 1, workers "
                       "0..%d, prefetch >= 1",
                       o->batch, o->workers, o->prefetch, MAX_WORKERS);
+    }
+    if (o->parts < 1 || o->part_lo < 0 || o->part_lo >= o->part_hi || o->part_hi > o->parts) {
+        return ck_err(err, errlen, CK_EINVAL, "loader: parts [%d, %d) of %d: not a range of them",
+                      o->part_lo, o->part_hi, o->parts);
     }
     if (o->aug.dtype != AUG_F32) {
         return ck_err(err, errlen, CK_EINVAL, "loader: the output must be float32 (AUG_F32)");
@@ -402,11 +418,11 @@ static int next_inline(pl_loader *l, int64_t k)
 {
     double t0 = ck_now();
     batch_buf *b = &l->bufs[0];
-    b->index = k;
-    b->n = batch_size(l, k);
+    batch_plan(l, k, b);
     int rc = 0;
     for (int i = 0; i < b->n && rc == 0; i++) {
-        rc = load_sample(l, &l->lanes[0], k * l->o.batch + i, b, i, l->err, sizeof l->err);
+        rc = load_sample(l, &l->lanes[0], k * l->o.batch + b->first + i, b, i, l->err,
+                         sizeof l->err);
     }
     l->inline_work.busy += ck_now() - t0;
     l->inline_work.items += rc == 0;
@@ -442,8 +458,13 @@ int pl_loader_next(pl_loader *l, pl_batch *b, char *err, size_t errlen)
     if (rc == 1) {
         const batch_buf *buf = p;
         assert(buf->index == k);
-        *b = (pl_batch){
-            .x = buf->x, .labels = buf->labels, .ids = buf->ids, .n = buf->n, .index = k};
+        *b = (pl_batch){.x = buf->x,
+                        .labels = buf->labels,
+                        .ids = buf->ids,
+                        .n = buf->n,
+                        .total = buf->total,
+                        .first = buf->first,
+                        .index = k};
         l->batches++;
         l->samples += buf->n;
     } else {

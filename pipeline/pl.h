@@ -201,11 +201,15 @@ typedef struct pl_loader_opts {
                             left to the trainer's BLAS */
     int prefetch;        /* batches made ahead besides the ones the workers
                             are on, >= 1; PL_LOADER_AUTO: 2 */
+    /* One process's share of every batch: each batch of n samples is cut
+     * in `parts` (ck_cut), and the loader makes parts [part_lo, part_hi)
+     * only. Default 1, 0, 1: whole batches. */
+    int parts, part_lo, part_hi;
 } pl_loader_opts;
 
 /* Defaults: batch 32, shuffle 1, drop_last 0, seed 0, aug 150x150x3 scaled
- * 1/255 stretched without policy, workers and prefetch PL_LOADER_AUTO;
- * catalog and split NULL. */
+ * 1/255 stretched without policy, workers and prefetch PL_LOADER_AUTO,
+ * whole batches; catalog and split NULL. */
 void pl_loader_opts_default(pl_loader_opts *o);
 
 /* One batch, lent by the loader until the next pl_loader_next,
@@ -215,7 +219,9 @@ typedef struct pl_batch {
     const int32_t *labels; /* (n) class index (label order of the catalog:
                               0/1 for two classes); -1 for unlabelled samples */
     const int64_t *ids;    /* (n) sample ids */
-    int n;                 /* samples, 1..batch */
+    int n;                 /* samples, 1..batch (0..batch with parts) */
+    int total, first;      /* the whole batch's samples; the first one's
+                              place in it (0 for whole batches) */
     int64_t index;         /* 0, 1, 2... within the epoch */
 } pl_batch;
 

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config check sqlite3 libvips-tools
           libvips-dev libarchive-dev libsqlite3-dev libopenblas-dev libxxhash-dev
           zlib1g-dev libjansson-dev libhdf5-dev libplplot-dev plplot-driver-cairo
-          libturbojpeg0-dev libtcmalloc-minimal4 dataset-fashion-mnist)
+          libturbojpeg0-dev libtcmalloc-minimal4 dataset-fashion-mnist
+          openmpi-bin libopenmpi-dev)
 if [ "${1:-}" = "--bench" ]; then
   packages+=(python3 python3-pil python3-numpy python3-torch python3-torchvision
              libjpeg-turbo-progs time jq)

@@ -162,6 +162,8 @@ typedef struct nn_step_key {
     uint64_t seed;
     int epoch;     /* 0-based */
     int64_t batch; /* 0-based index of the batch in its epoch */
+    int offset;    /* the first sample's place in its batch: a forward over
+                      a shard draws the masks the whole batch's would */
 } nn_step_key;
 
 /* Forward over n <= batch samples x (n, H, W, C) NHWC. key != NULL: training
@@ -176,6 +178,9 @@ const float *nn_model_output(const nn_model *m);
  * indices (0/1 for binary). Returns NAN for a loss that does not fit the
  * final activation. */
 double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels);
+/* The same for a forward over a shard of a batch of `batch` samples: the
+ * gradient placed is the shard's part of the whole batch mean's. */
+double nn_model_loss_shard(nn_model *m, nn_loss_kind loss, const int32_t *labels, int batch);
 /* Correct predictions of the last forward against labels (Keras accuracy). */
 int64_t nn_model_correct(const nn_model *m, const int32_t *labels);
 /* Zeroes the gradient arena (each layer writes its input's gradient whole). */
@@ -202,12 +207,16 @@ const char *nn_model_config(const nn_model *m);
 
 /* One batch lent by a source: x (n, H, W, C) float32 NHWC in the range the
  * model expects (see nn_model_rescales), labels (n) class indices (0/1 for
- * a binary model). Both borrowed until the next call. n == 0 ends the
- * epoch. */
+ * a binary model). Both borrowed until the next call. A source that
+ * serves one process of several may lend only that process's part of
+ * each batch: samples [offset, offset + n) of a batch of `total`, n
+ * possibly 0 (total 0: the whole batch, offset 0). n == 0 with total 0
+ * ends the epoch. */
 typedef struct nn_batch {
     const float *x;
     const int32_t *labels;
     int n;
+    int total, offset;
 } nn_batch;
 
 /* Where batches come from (the training loader, a validation split, or
@@ -298,6 +307,8 @@ typedef struct nn_progress {
     double val_loss, val_accuracy; /* NAN without a validation source */
     double images_per_s;           /* training samples per second */
     double input_stall;            /* seconds spent waiting for batches */
+    double comm_wait;              /* seconds spent waiting for the other
+                                      processes (0 for one process) */
     int best;                      /* val_loss improved (never without validation) */
 } nn_progress;
 
@@ -317,12 +328,41 @@ typedef struct nn_recorder {
     int (*finish)(void *ctx, const char *status, char *err, size_t errlen);
 } nn_recorder;
 
+/* The processes that train one model together, each on its part of every
+ * batch (cli/ builds it on MPI, dist/); rank 0 is the one that records.
+ * Every process makes the same calls in the same order. Each returns 0 or
+ * a negative CK_E* code with a message in err. The nonblocking calls
+ * return a request in *req, which wait() completes and frees. */
+typedef struct nn_comm {
+    void *ctx;
+    int rank, size;
+    int (*send)(void *ctx, const float *buf, size_t n, int to, int tag, void **req, char *err,
+                size_t errlen);
+    int (*recv)(void *ctx, float *buf, size_t n, int from, int tag, void **req, char *err,
+                size_t errlen);
+    int (*bcast)(void *ctx, float *buf, size_t n, int root, void **req, char *err,
+                 size_t errlen);
+    int (*wait)(void *ctx, void *req, char *err, size_t errlen);
+    /* Blocking: v[0..n) summed over the processes, in place. The trainer
+     * uses it only where each element is nonzero on one process at most,
+     * so the sums are exact and the same on every process. */
+    int (*sum)(void *ctx, double *v, int n, char *err, size_t errlen);
+    /* Blocking: rank 0's n bytes copied to every process. */
+    int (*share)(void *ctx, void *buf, size_t n, char *err, size_t errlen);
+} nn_comm;
+
 typedef struct nn_train_opts {
     int epochs;
     nn_optim_opts optim;
     nn_loss_kind loss;
     uint64_t seed;              /* initial weights, dropout masks */
     int threads;                /* OpenBLAS threads; 0 leaves them as they are */
+    /* The batch's gradient is the sum of the gradients of `shards` equal
+     * cuts of it, taken in shard order, each computed the same way
+     * wherever it runs: the same bits on any number of processes up to
+     * `shards`. 0 or 1: the whole batch at once (one process only). */
+    int shards;
+    const nn_comm *comm; /* NULL: this process alone */
     int patience;               /* early stopping on val_loss, Keras's rule; 0: off.
                                    Needs a validation source (CK_EINVAL) */
     const nn_recorder *record;  /* where epochs are recorded; NULL: nowhere */

@@ -110,6 +110,40 @@ START_TEST(rng_streams_are_keyed)
 }
 END_TEST
 
+/* A stream skipped by k words goes on as the whole stream does after k
+ * draws, from any position (mid-block included); the cuts cover n. */
+START_TEST(rng_skip_and_cuts)
+{
+    ck_rng whole, part;
+    uint32_t ref[64];
+    ck_rng_init(&whole, 9, 2, 77, CK_RNG_DROPOUT);
+    for (int i = 0; i < 64; i++) {
+        ref[i] = ck_rng_u32(&whole);
+    }
+    for (int first = 0; first < 6; first++) {
+        for (int k = 0; k < 40; k++) {
+            ck_rng_init(&part, 9, 2, 77, CK_RNG_DROPOUT);
+            for (int i = 0; i < first; i++) {
+                (void)ck_rng_u32(&part);
+            }
+            ck_rng_skip(&part, (uint64_t)k);
+            for (int i = first + k; i < 64; i++) {
+                ck_assert_uint_eq(ck_rng_u32(&part), ref[i]);
+            }
+        }
+    }
+    for (int parts = 1; parts <= 9; parts++) {
+        for (int64_t n = 0; n < 40; n++) {
+            ck_assert_int_eq(ck_cut(n, 0, parts), 0);
+            ck_assert_int_eq(ck_cut(n, parts, parts), n);
+            for (int p = 0; p < parts; p++) {
+                ck_assert_int_le(ck_cut(n, p, parts), ck_cut(n, p + 1, parts));
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(rng_distributions)
 {
     ck_rng r;
@@ -378,6 +412,7 @@ static Suite *common_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, philox_known_answers);
     tcase_add_test(tc, rng_streams_are_keyed);
+    tcase_add_test(tc, rng_skip_and_cuts);
     tcase_add_test(tc, rng_distributions);
     tcase_add_test(tc, rng_shuffle_is_permutation);
     tcase_add_test(tc, err_messages);

@@ -18,9 +18,9 @@ static double loss_f(void *p)
 {
     loss_case *c = p;
     switch (c->kind) {
-    case BINARY: return nn_loss_binary(c->N, c->D, c->z, c->t, c->dz) / c->N;
-    case CATEGORICAL: return nn_loss_categorical(c->N, c->D, c->z, c->t, c->dz) / c->N;
-    default: return nn_loss_sparse(c->N, c->D, c->z, c->labels, c->dz) / c->N;
+    case BINARY: return nn_loss_binary(c->N, c->D, c->z, c->t, c->dz, c->N) / c->N;
+    case CATEGORICAL: return nn_loss_categorical(c->N, c->D, c->z, c->t, c->dz, c->N) / c->N;
+    default: return nn_loss_sparse(c->N, c->D, c->z, c->labels, c->dz, c->N) / c->N;
     }
 }
 
@@ -105,7 +105,7 @@ START_TEST(sparse)
     float z[6] = {0.3f, -1.2f, 2.0f, 0.1f, 0.0f, -0.5f}, t[6] = {0, 0, 1, 1, 0, 0};
     float d1[6], d2[6];
     int32_t lab[2] = {2, 0};
-    double a = nn_loss_sparse(2, 3, z, lab, d1), b = nn_loss_categorical(2, 3, z, t, d2);
+    double a = nn_loss_sparse(2, 3, z, lab, d1, 2), b = nn_loss_categorical(2, 3, z, t, d2, 2);
     ck_assert(fabs(a - b) < 1e-12);
     ck_assert_int_eq(memcmp(d1, d2, sizeof d1), 0);
 }
@@ -114,20 +114,20 @@ END_TEST
 START_TEST(extreme_logits)
 {
     float z[2] = {1000.0f, -1000.0f}, t[2] = {0.0f, 1.0f}, dz[2];
-    double l = nn_loss_binary(2, 1, z, t, dz);
+    double l = nn_loss_binary(2, 1, z, t, dz, 2);
     ck_assert(isfinite(l));
     ck_assert(fabs(l - 2000.0) < 1e-6);
     nt_assert_near(dz[0], 0.5f, 1e-7);
     nt_assert_near(dz[1], -0.5f, 1e-7);
     float s[3] = {1000.0f, -1000.0f, 0.0f}, ds[3];
     int32_t lab = 1;
-    l = nn_loss_sparse(1, 3, s, &lab, ds);
+    l = nn_loss_sparse(1, 3, s, &lab, ds, 1);
     ck_assert(fabs(l - 2000.0) < 1e-6);
     nt_assert_near(ds[0], 1.0f, 1e-7);
     nt_assert_near(ds[1], -1.0f, 1e-7);
     /* A confident right answer costs nothing and gives no gradient. */
     lab = 0;
-    l = nn_loss_sparse(1, 3, s, &lab, ds);
+    l = nn_loss_sparse(1, 3, s, &lab, ds, 1);
     ck_assert(l >= 0 && l < 1e-12);
 }
 END_TEST

@@ -14,9 +14,9 @@
 
 #include "nn_kern.h"
 
-double nn_loss_binary(int N, int D, const float *z, const float *t, float *dz)
+double nn_loss_binary(int N, int D, const float *z, const float *t, float *dz, int B)
 {
-    double total = 0, scale = 1.0 / ((double)N * D);
+    double total = 0, scale = 1.0 / ((double)B * D);
     for (size_t i = 0; i < (size_t)N * D; i++) {
         double zi = (double)z[i], ti = (double)t[i];
         total += fmax(zi, 0.0) - zi * ti + log1p(exp(-fabs(zi)));
@@ -40,7 +40,7 @@ static double logsumexp(int D, const float *z)
     return m + log(s);
 }
 
-double nn_loss_categorical(int N, int D, const float *z, const float *t, float *dz)
+double nn_loss_categorical(int N, int D, const float *z, const float *t, float *dz, int B)
 {
     double total = 0;
     for (int n = 0; n < N; n++) {
@@ -52,13 +52,13 @@ double nn_loss_categorical(int N, int D, const float *z, const float *t, float *
         }
         for (int j = 0; j < D; j++) {
             double p = exp((double)zr[j] - lse);
-            dz[(size_t)n * D + j] = (float)((p * tsum - (double)tr[j]) / N);
+            dz[(size_t)n * D + j] = (float)((p * tsum - (double)tr[j]) / B);
         }
     }
     return total;
 }
 
-double nn_loss_sparse(int N, int D, const float *z, const int32_t *labels, float *dz)
+double nn_loss_sparse(int N, int D, const float *z, const int32_t *labels, float *dz, int B)
 {
     double total = 0;
     for (int n = 0; n < N; n++) {
@@ -67,7 +67,7 @@ double nn_loss_sparse(int N, int D, const float *z, const int32_t *labels, float
         total += lse - (double)zr[labels[n]];
         for (int j = 0; j < D; j++) {
             double p = exp((double)zr[j] - lse);
-            dz[(size_t)n * D + j] = (float)((p - (j == labels[n])) / N);
+            dz[(size_t)n * D + j] = (float)((p - (j == labels[n])) / B);
         }
     }
     return total;

@@ -407,14 +407,16 @@ void nn_act_backward(nn_act act, int N, int D, const float *y, float *dy);
 /* ---- losses (fused with the final activation) --------------------------- */
 
 /* Each takes logits z (N,D), returns the SUM over the N samples of the
- * per-sample loss (double) and writes dz = d(mean loss)/dz (N,D): the
- * gradient of the batch mean, as Keras's default reduction. */
+ * per-sample loss (double) and writes dz = d(sum / B)/dz (N,D): with B =
+ * N the gradient of the batch mean, as Keras's default reduction; with B
+ * the whole batch's samples, these N being a shard of it, the shard's
+ * part of that gradient. */
 /* Sigmoid + binary cross-entropy; D outputs, t (N,D) targets in [0,1]. */
-double nn_loss_binary(int N, int D, const float *z, const float *t, float *dz);
+double nn_loss_binary(int N, int D, const float *z, const float *t, float *dz, int B);
 /* Softmax + categorical cross-entropy; t (N,D) is a distribution per row. */
-double nn_loss_categorical(int N, int D, const float *z, const float *t, float *dz);
+double nn_loss_categorical(int N, int D, const float *z, const float *t, float *dz, int B);
 /* Softmax + sparse categorical cross-entropy; labels (N) in [0,D). */
-double nn_loss_sparse(int N, int D, const float *z, const int32_t *labels, float *dz);
+double nn_loss_sparse(int N, int D, const float *z, const int32_t *labels, float *dz, int B);
 
 /* Correct predictions among N, from the probabilities p (N,D) as Keras's
  * metrics: binary (D=1): (p > 0.5) == label; otherwise argmax == label

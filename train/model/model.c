@@ -431,6 +431,7 @@ int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
                 ck_rng r;
                 uint64_t id = (uint64_t)i << 40 | (uint64_t)key->batch;
                 ck_rng_init(&r, key->seed, (uint64_t)key->epoch, id, CK_RNG_DROPOUT);
+                ck_rng_skip(&r, (uint64_t)key->offset * L->desc.size);
                 nn_dropout_forward(len, L->desc.rate, &r, in, L->y, L->mask);
             } else {
                 memcpy(L->y, in, len * sizeof(float));
@@ -461,6 +462,11 @@ const float *nn_model_output(const nn_model *m)
 
 double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels)
 {
+    return nn_model_loss_shard(m, loss, labels, m->n);
+}
+
+double nn_model_loss_shard(nn_model *m, nn_loss_kind loss, const int32_t *labels, int batch)
+{
     const nn_layer *L = &m->layers[m->nlayers - 1];
     nn_act act = nn_model_output_act(m);
     int D = (int)L->desc.size, n = m->n;
@@ -481,7 +487,7 @@ double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels)
             /* one sigmoid output: the label; several: one-hot (multi-label) */
             m->targets[i] = D == 1 ? (float)labels[i] : (float)(i % D == labels[i / D]);
         }
-        return nn_loss_binary(n, D, m->logits, m->targets, L->dy);
+        return nn_loss_binary(n, D, m->logits, m->targets, L->dy, batch);
     case NN_LOSS_CATEGORICAL:
         if (act != NN_ACT_SOFTMAX) {
             return (double)NAN;
@@ -489,12 +495,12 @@ double nn_model_loss(nn_model *m, nn_loss_kind loss, const int32_t *labels)
         for (int i = 0; i < n * D; i++) {
             m->targets[i] = (float)(i % D == labels[i / D]);
         }
-        return nn_loss_categorical(n, D, m->logits, m->targets, L->dy);
+        return nn_loss_categorical(n, D, m->logits, m->targets, L->dy, batch);
     case NN_LOSS_SPARSE:
         if (act != NN_ACT_SOFTMAX) {
             return (double)NAN;
         }
-        return nn_loss_sparse(n, D, m->logits, labels, L->dy);
+        return nn_loss_sparse(n, D, m->logits, labels, L->dy, batch);
     case NN_LOSS_AUTO: break;
     }
     return (double)NAN;

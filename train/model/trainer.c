@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "nn_internal.h"
+#include "shards.h"
 
 nn_train_opts nn_train_defaults(void)
 {
@@ -75,8 +76,11 @@ void nn_eval_free(nn_eval *e)
     }
 }
 
-int nn_evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch, nn_eval *out,
-                char *err, size_t errlen)
+/* nn_evaluate over the shards of sh: each process its part of every
+ * batch; loss and counts per shard, exchanged once at the end and added
+ * in batch and shard order, so every process gets the same figures. */
+static int evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch, nn_shards *sh,
+                    nn_eval *out, char *err, size_t errlen)
 {
     eval_init(out);
     int kind = resolve_loss(m, loss);
@@ -84,46 +88,84 @@ int nn_evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch,
         return ck_err(err, errlen, CK_EINVAL, "%s: evaluate: loss %s does not fit the output",
                       m->name, nn_loss_name(loss));
     }
-    int D = nn_model_outputs(m), classes = D == 1 ? 2 : D;
+    int D = nn_model_outputs(m), classes = D == 1 ? 2 : D, S = sh->S;
+    size_t cells = (size_t)classes * classes;
     out->classes = classes;
-    out->confusion = calloc((size_t)classes * classes, sizeof *out->confusion);
-    if (!out->confusion) {
+    out->confusion = calloc(cells, sizeof *out->confusion);
+    /* Per batch: S losses, S correct counts; then the confusion matrix. */
+    size_t cap = 64, used = 0;
+    double *v = calloc(cap * 2 * S + cells, sizeof *v), *conf = calloc(cells, sizeof *conf);
+    if (!out->confusion || !v || !conf) {
+        free(v);
+        free(conf);
+        nn_eval_free(out);
         return ck_err(err, errlen, CK_ENOMEM, "%s: evaluate: out of memory", m->name);
     }
     int rc = src->begin ? src->begin(src->ctx, epoch, err, errlen) : 0;
-    double total = 0;
-    int64_t correct = 0;
     for (int64_t bi = 0; rc == 0; bi++) {
         nn_batch b = {0};
         if ((rc = src->next(src->ctx, &b, err, errlen)) ||
-            (rc = check_batch(m, &b, "evaluate", epoch, bi, err, errlen)) || b.n == 0) {
+            (rc = check_batch(m, &b, "evaluate", epoch, bi, err, errlen)) ||
+            (b.n == 0 && b.total == 0)) {
             break;
         }
-        nn_model_forward(m, b.x, b.n, NULL);
-        total += nn_model_loss(m, (nn_loss_kind)kind, b.labels);
-        correct += nn_model_correct(m, b.labels);
-        const float *p = nn_model_output(m);
-        for (int i = 0; i < b.n; i++) {
-            const float *r = p + (size_t)i * D;
-            int pred = 0;
-            if (D == 1) {
-                pred = r[0] > 0.5f;
-            } else {
-                for (int j = 1; j < D; j++) {
-                    pred = r[j] > r[pred] ? j : pred;
-                }
+        if (used == cap) {
+            double *w = realloc(v, (cap * 2 * 2 * S + cells) * sizeof *v);
+            if (!w) {
+                rc = ck_err(err, errlen, CK_ENOMEM, "%s: evaluate: out of memory", m->name);
+                break;
             }
-            out->confusion[(size_t)b.labels[i] * classes + pred]++;
+            v = w;
+            memset(v + cap * 2 * S, 0, cap * 2 * S * sizeof *v);
+            cap *= 2;
         }
-        out->n += b.n;
+        double *lossv = v + used * 2 * S;
+        rc = nn_shards_eval(sh, m, kind, &b, lossv, lossv + S, conf, err, errlen);
+        used++;
+        out->n += b.total ? b.total : b.n;
     }
+    int stop = 0;
+    if (sh->comm) { /* every process's status, then its figures */
+        rc = nn_shards_agree(sh, m->name, rc, &stop, err, errlen);
+        memcpy(v + used * 2 * S, conf, cells * sizeof *v);
+        if (rc == 0) {
+            rc = sh->comm->sum(sh->comm->ctx, v, (int)(used * 2 * S + cells), err, errlen);
+        }
+        memcpy(conf, v + used * 2 * S, cells * sizeof *v);
+    }
+    double total = 0, correct = 0;
+    for (size_t i = 0; rc == 0 && i < used; i++) {
+        for (int s = 0; s < S; s++) {
+            total += v[i * 2 * S + s];
+            correct += v[i * 2 * S + S + s];
+        }
+    }
+    for (size_t i = 0; i < cells; i++) {
+        out->confusion[i] = (int64_t)conf[i];
+    }
+    free(v);
+    free(conf);
     if (rc) {
         nn_eval_free(out);
         return rc;
     }
     out->loss = out->n ? total / (double)out->n : (double)NAN;
-    out->accuracy = out->n ? (double)correct / (double)out->n : (double)NAN;
+    out->accuracy = out->n ? correct / (double)out->n : (double)NAN;
     return 0;
+}
+
+int nn_evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch, nn_eval *out,
+                char *err, size_t errlen)
+{
+    nn_shards sh;
+    int rc = nn_shards_open(&sh, m, 1, NULL, err, errlen);
+    if (rc == 0) {
+        rc = evaluate(m, loss, src, epoch, &sh, out, err, errlen);
+        nn_shards_close(&sh);
+    } else {
+        eval_init(out);
+    }
+    return rc;
 }
 
 int nn_predict(nn_model *m, const float *x, int64_t n, float *probs)
@@ -149,9 +191,17 @@ static void jnum(ck_buf *b, const char *key, double v)
     ck_buf_json_num17(b, v); /* the bytes resuming compares, as ever */
 }
 
-/* The run's full configuration, with `epochs` as its epochs. Resuming
- * requires the same text but for the epochs (an extended run). */
-static char *config_json(const nn_model *m, const nn_train_opts *o, int loss, int epochs)
+/* How the work was shared out: threads and processes. Neither changes a
+ * result, so a run may resume with others. */
+typedef struct run_layout {
+    int threads, processes;
+} run_layout;
+
+/* The run's full configuration, with `epochs` as its epochs and `lay` as
+ * its layout. Resuming requires the same text but for the epochs (an
+ * extended run) and the layout. */
+static char *config_json(const nn_model *m, const nn_train_opts *o, int loss, int epochs,
+                         run_layout lay)
 {
     ck_buf b = {0};
     ck_buf_str(&b, "{\"model\":");
@@ -179,8 +229,15 @@ static char *config_json(const nn_model *m, const nn_train_opts *o, int loss, in
     ck_buf_str(&b, "},\"loss\":");
     ck_buf_json_str(&b, nn_loss_name((nn_loss_kind)loss));
     /* The kernel tier rounds differently from another: part of the run. */
-    ck_buf_printf(&b, ",\"seed\":%llu,\"threads\":%d,\"isa\":\"%s\",\"patience\":%d",
-                  (unsigned long long)o->seed, o->threads,
+    ck_buf_printf(&b, ",\"seed\":%llu,\"threads\":%d", (unsigned long long)o->seed, lay.threads);
+    /* Absent at their defaults, as recorded before they existed. */
+    if (lay.processes > 1) {
+        ck_buf_printf(&b, ",\"processes\":%d", lay.processes);
+    }
+    if (o->shards > 1) {
+        ck_buf_printf(&b, ",\"shards\":%d", o->shards);
+    }
+    ck_buf_printf(&b, ",\"isa\":\"%s\",\"patience\":%d",
                   ck_isa_name(m->ex.kern ? m->ex.kern->isa : CK_ISA_GENERIC), o->patience);
     ck_buf_str(&b, ",\"dataset_hash\":");
     ck_buf_json_str(&b, o->dataset_hash);
@@ -200,19 +257,26 @@ static char *config_json(const nn_model *m, const nn_train_opts *o, int loss, in
     return ck_buf_take(&b);
 }
 
+static run_layout layout_of(const nn_train_opts *o)
+{
+    return (run_layout){o->threads, o->comm ? o->comm->size : 1};
+}
+
 char *nn_train_config(const nn_model *m, const nn_train_opts *o)
 {
     int loss = resolve_loss(m, o->loss);
-    return loss < 0 ? NULL : config_json(m, o, loss, o->epochs);
+    return loss < 0 ? NULL : config_json(m, o, loss, o->epochs, layout_of(o));
 }
 
-/* The "epochs" member of a configuration config_json wrote, -1 if none.
- * It is the first `,"epochs":` in the text: inside a JSON string a quote
- * is always escaped, so `,"` occurs only between members. */
-static int config_epochs(const char *config)
+/* The integer member `key` (`,"key":`) of a configuration config_json
+ * wrote, or `absent`. It is the first such text: inside a JSON string a
+ * quote is always escaped, so `,"key":` occurs only between members. */
+static int config_int(const char *config, const char *key, int absent)
 {
-    const char *p = config ? strstr(config, ",\"epochs\":") : NULL;
-    return p ? atoi(p + 10) : -1;
+    char pat[32];
+    snprintf(pat, sizeof pat, ",\"%s\":", key);
+    const char *p = config ? strstr(config, pat) : NULL;
+    return p ? atoi(p + strlen(pat)) : absent;
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -222,6 +286,7 @@ typedef struct run {
     const nn_train_opts *o;
     char *config;
     int loss;
+    nn_shards shards;
 } run;
 
 /* One training epoch; fills p (means, stall, speed). Returns 0, 1 when a
@@ -233,43 +298,63 @@ static int train_epoch(run *r, const nn_source *src, int epoch, nn_progress *p,
     const nn_train_opts *o = r->o;
     double t0 = ck_now(), total = 0;
     int64_t correct = 0;
+    int stop = 0;
+    r->shards.comm_wait = 0;
     int rc = src->begin ? src->begin(src->ctx, epoch, err, errlen) : 0;
-    for (int64_t bi = 0; rc == 0; bi++) {
+    for (int64_t bi = 0;; bi++) {
         nn_batch b = {0};
         double tw = ck_now();
-        rc = src->next(src->ctx, &b, err, errlen);
+        if (rc == 0) {
+            rc = src->next(src->ctx, &b, err, errlen);
+        }
         p->input_stall += ck_now() - tw;
-        if (rc || (rc = check_batch(m, &b, m->name, epoch, bi, err, errlen)) || b.n == 0) {
+        if (rc == 0) {
+            rc = check_batch(m, &b, m->name, epoch, bi, err, errlen);
+        }
+        /* Every process sees the same batches, so all end here together;
+         * one that failed still takes part in the step, to stop the rest. */
+        if (rc == 0 && b.n == 0 && b.total == 0) {
             break;
         }
         nn_step_key key = {.seed = o->seed, .epoch = epoch, .batch = bi};
-        nn_zero_grad(m);
-        nn_model_forward(m, b.x, b.n, &key);
-        double l = nn_model_loss(m, (nn_loss_kind)r->loss, b.labels);
-        if (!isfinite(l)) {
+        nn_step_out out;
+        rc = nn_shards_step(&r->shards, m, r->loss, &b, &key, rc ? rc : stop, &out, err, errlen);
+        if (rc) {
+            break;
+        }
+        if (!isfinite(out.loss)) {
             res->bad_epoch = epoch + 1;
             res->bad_batch = bi + 1;
             return ck_err(err, errlen, CK_ENUMERIC,
                           "%s: epoch %d batch %lld: loss is %s; training stopped (the checkpoint "
                           "of epoch %d is kept)",
-                          m->name, epoch + 1, (long long)bi + 1, isnan(l) ? "NaN" : "infinite",
+                          m->name, epoch + 1, (long long)bi + 1, isnan(out.loss) ? "NaN" : "infinite",
                           epoch);
         }
-        nn_model_backward(m);
         nn_model_update(m);
-        total += l;
-        correct += nn_model_correct(m, b.labels);
-        p->samples += b.n;
+        if (out.stop) {
+            return 1;
+        }
+        total += out.loss;
+        correct += out.correct;
+        p->samples += out.samples;
         p->batch = bi + 1;
         p->loss = total / (double)p->samples;
         p->accuracy = (double)correct / (double)p->samples;
         p->seconds = ck_now() - t0;
+        p->comm_wait = r->shards.comm_wait;
         if (o->on_batch && o->on_batch(o->cb_ctx, p)) {
-            return 1;
+            stop = 1;
+            if (!r->shards.comm) {
+                return 1;
+            }
         }
     }
-    if (rc) {
-        return rc;
+    if (rc == 0 && r->shards.comm) { /* a stop asked after the last batch */
+        rc = nn_shards_agree(&r->shards, m->name, stop, &stop, err, errlen);
+    }
+    if (rc || stop) {
+        return rc ? rc : 1;
     }
     if (p->samples == 0) {
         return ck_err(err, errlen, CK_EINVAL, "%s: epoch %d: the training source is empty", m->name,
@@ -306,20 +391,21 @@ static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_c
         nn_progress p = {.epoch = e + 1, .epochs = o->epochs, .batches = batches};
         p.val_loss = p.val_accuracy = (double)NAN;
         double t0 = ck_now();
-        int rc = train_epoch(r, train, e, &p, res, err, errlen);
+        int rc = train_epoch(r, train, e, &p, res, err, errlen), stop = 0;
         if (rc) {
             return rc;
         }
         if (val && o->on_batch) { /* say that validation runs, once */
             p.validating = 1;
-            if (o->on_batch(o->cb_ctx, &p)) {
+            stop = o->on_batch(o->cb_ctx, &p);
+            p.validating = 0;
+            if (stop && !r->shards.comm) {
                 return 1;
             }
-            p.validating = 0;
         }
-        if (val) {
+        if (val) { /* every process takes part, a stop is agreed on below */
             nn_eval ev;
-            if ((rc = nn_evaluate(m, (nn_loss_kind)r->loss, val, e, &ev, err, errlen))) {
+            if ((rc = evaluate(m, (nn_loss_kind)r->loss, val, e, &r->shards, &ev, err, errlen))) {
                 return rc;
             }
             p.val_loss = ev.loss;
@@ -342,14 +428,20 @@ static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_c
         res->epochs_done = st->epoch;
         res->best_epoch = st->best_epoch;
         res->best_loss = st->best;
-        if (o->record && (rc = o->record->epoch(o->record->ctx, &p, err, errlen))) {
-            return rc;
+        if (o->record) {
+            rc = o->record->epoch(o->record->ctx, &p, err, errlen);
         }
-        if ((rc = save_checkpoints(r, st, p.best, err, errlen))) {
-            return rc;
+        if (rc == 0) {
+            rc = save_checkpoints(r, st, p.best, err, errlen);
         }
-        if (o->on_epoch && o->on_epoch(o->cb_ctx, &p)) {
-            return 1;
+        if (rc == 0 && o->on_epoch && o->on_epoch(o->cb_ctx, &p)) {
+            stop = 1;
+        }
+        if (r->shards.comm) { /* only rank 0 records: every process hears how it went */
+            rc = nn_shards_agree(&r->shards, m->name, rc ? rc : stop, &stop, err, errlen);
+        }
+        if (rc || stop) {
+            return rc ? rc : 1;
         }
         if (o->patience > 0 && st->wait >= o->patience) {
             res->stopped_early = 1;
@@ -357,6 +449,20 @@ static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_c
         }
     }
     return 0;
+}
+
+/* Rank 0's weights, optimizer state and trainer state to every process. */
+static int share_state(nn_model *m, const nn_comm *c, nn_ckpt_state *st, char *err, size_t errlen)
+{
+    size_t state = (size_t)nn_optim_slots(&m->opt) * m->nparams;
+    int rc = c->share(c->ctx, m->params, m->nparams * sizeof *m->params, err, errlen);
+    if (rc == 0 && state) {
+        rc = c->share(c->ctx, m->state, state * sizeof *m->state, err, errlen);
+    }
+    if (rc == 0) {
+        rc = c->share(c->ctx, &m->steps, sizeof m->steps, err, errlen);
+    }
+    return rc ? rc : c->share(c->ctx, st, sizeof *st, err, errlen);
 }
 
 int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const nn_source *val,
@@ -394,18 +500,24 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
     run r = {.m = m, .o = o, .loss = loss};
     nn_ckpt_state st = {.seed = o->seed, .best = INFINITY};
     char *summary = NULL;
-    r.config = config_json(m, o, loss, o->epochs);
+    const nn_comm *comm = o->comm && o->comm->size > 1 ? o->comm : NULL;
+    const int lead = !comm || comm->rank == 0; /* reads, records, writes */
+    r.config = config_json(m, o, loss, o->epochs, layout_of(o));
     int rc = r.config && nn_model_summary(m, &summary) == 0
                  ? 0
                  : ck_err(err, errlen, CK_ENOMEM, "%s: train: out of memory", m->name);
+    if (rc == 0) {
+        rc = nn_shards_open(&r.shards, m, o->shards, comm, err, errlen);
+    }
     /* A run killed before its first checkpoint resumes from the start. */
-    int from_ckpt = o->resume && access(o->last_path, F_OK) == 0;
+    int from_ckpt = lead && o->resume && access(o->last_path, F_OK) == 0;
     if (rc == 0 && from_ckpt) {
         char *cfg = NULL;
         rc = nn_ckpt_read(m, o->last_path, &st, &cfg, err, errlen);
-        /* Only the epochs may change: the run goes on to the new end
-         * (Keras's initial_epoch), or stops at a nearer one. */
-        char *same = rc == 0 ? config_json(m, o, loss, config_epochs(cfg)) : NULL;
+        /* Only the epochs and the layout may change: the run goes on to
+         * the new end (Keras's initial_epoch), or stops at a nearer one. */
+        run_layout was = {config_int(cfg, "threads", 0), config_int(cfg, "processes", 1)};
+        char *same = rc == 0 ? config_json(m, o, loss, config_int(cfg, "epochs", -1), was) : NULL;
         if (rc == 0 && (!same || strcmp(cfg ? cfg : "", same) != 0)) {
             rc = ck_err(err, errlen, CK_EINVAL,
                         "%s: resume: the run's configuration differs from this one", o->last_path);
@@ -421,7 +533,7 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
         if (rc == 0) {
             nn_model_init(m, o->seed);
         }
-        if (rc == 0 && o->weights) {
+        if (rc == 0 && o->weights && lead) {
             rc = nn_model_load_h5(m, o->weights, 0, NULL, err, errlen);
         }
     }
@@ -429,6 +541,13 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
         rc = o->record->start(o->record->ctx, r.config, summary, o->resume, st.epoch, err, errlen);
     }
     int started = rc == 0;
+    if (comm) { /* every process starts from rank 0's weights and state */
+        int stop = 0;
+        rc = nn_shards_agree(&r.shards, m->name, rc, &stop, err, errlen);
+        if (rc == 0) {
+            rc = share_state(m, comm, &st, err, errlen);
+        }
+    }
     res->epochs_done = st.epoch;
     res->best_epoch = st.best_epoch;
     res->best_loss = st.best;
@@ -447,6 +566,7 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
             rc = ck_err(err, errlen, rc2, "%s", e2);
         }
     }
+    nn_shards_close(&r.shards);
     free(summary);
     free(r.config);
     return rc;

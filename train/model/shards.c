@@ -1,0 +1,320 @@
+/* shards.c: one training step as the sum of its shards, on one process or
+ * several, with the same bits whatever the number of processes.
+ *
+ * A batch of T samples is cut into S shards (ck_cut: shard s holds
+ * samples [T*s/S, T*(s+1)/S)), and process r of P takes shards
+ * [S*r/P, S*(r+1)/P). Each shard runs its own forward and backward with
+ * the loss gradient scaled by the whole batch (nn_model_loss_shard) and
+ * dropout drawn where the whole batch's would be (nn_step_key.offset), so
+ * a shard's gradient is the same bits on any process. The batch's
+ * gradient is their sum folded left in shard order, ((g0 + g1) + g2) + ...,
+ * which no process can reorder:
+ *
+ *   rank 0 folds its shards as they finish and sends the partial sum, per
+ *   layer, to rank 1; rank r adds its own shards, in order, to the partial
+ *   sum it receives and sends it on; the last rank's sum is the batch's,
+ *   broadcast to every process, which all take the same optimizer step.
+ *
+ * The chain is one message per layer per link, pipelined over layers;
+ * rank 0 keeps its shards folded as they come (two gradient buffers), a
+ * later rank keeps its shards apart until the partial sum arrives. Losses
+ * and correct counts go per shard through one sum of doubles in which
+ * each element comes from one process (exact), then fold in shard order
+ * too; the same sum carries every process's status, so that a failure or
+ * a stop on any process ends the step on all of them. With S = P = 1 this
+ * is the plain step: one forward and backward of the whole batch.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_internal.h"
+#include "shards.h"
+
+enum { TAG_CHAIN = 100 };
+
+/* Layers whose gradient is computed, last first (the order the backward
+ * finishes them in). */
+static int collect_buckets(nn_shards *s, const nn_model *m)
+{
+    s->nbuckets = 0;
+    s->bucket_off = malloc((size_t)m->nlayers * sizeof *s->bucket_off);
+    s->bucket_n = malloc((size_t)m->nlayers * sizeof *s->bucket_n);
+    if (!s->bucket_off || !s->bucket_n) {
+        return CK_ENOMEM;
+    }
+    for (int i = m->nlayers - 1; i >= 1; i--) {
+        const nn_layer *L = &m->layers[i];
+        size_t n = L->desc.w_n + L->desc.b_n;
+        if (n && !L->frozen) {
+            s->bucket_off[s->nbuckets] = L->w_off;
+            s->bucket_n[s->nbuckets] = n;
+            s->nbuckets++;
+        }
+    }
+    return 0;
+}
+
+static float *grads_alloc(size_t n)
+{
+    float *p = NULL;
+    return posix_memalign((void **)&p, 64, (n ? n : 1) * sizeof *p) ? NULL : p;
+}
+
+int nn_shards_open(nn_shards *s, nn_model *m, int shards, const nn_comm *comm, char *err,
+                   size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->S = shards > 1 ? shards : 1;
+    s->comm = comm && comm->size > 1 ? comm : NULL;
+    s->P = s->comm ? comm->size : 1;
+    s->rank = s->comm ? comm->rank : 0;
+    if (s->P > s->S) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "%s: %d processes and %d shard%s per batch: each process needs a shard "
+                      "(--shards %d or more)",
+                      m->name, s->P, s->S, s->S == 1 ? "" : "s", s->P);
+    }
+    s->first = (int)ck_cut(s->S, s->rank, s->P);
+    s->count = (int)ck_cut(s->S, s->rank + 1, s->P) - s->first;
+    s->final = m->grads;
+    int rc = collect_buckets(s, m);
+    /* Rank 0 folds its shards as they come, into `acc` (the final
+     * gradients when it is alone) with the next shard in bufs[0]; a later
+     * rank keeps one buffer per shard until the partial sum arrives. */
+    int nbufs = s->rank == 0 ? (s->count > 1) : s->count;
+    s->bufs = calloc((size_t)(nbufs ? nbufs : 1), sizeof *s->bufs);
+    s->vec = calloc((size_t)(2 * s->S + s->P + 1), sizeof *s->vec);
+    rc = rc || !s->bufs || !s->vec ? CK_ENOMEM : 0;
+    for (int i = 0; rc == 0 && i < nbufs; i++) {
+        rc = (s->bufs[s->nbufs++] = grads_alloc(m->nparams)) ? 0 : CK_ENOMEM;
+    }
+    if (rc == 0 && s->P > 1 && s->rank < s->P - 1) {
+        rc = (s->acc = grads_alloc(m->nparams)) ? 0 : CK_ENOMEM;
+    }
+    if (rc == 0 && s->P > 1) {
+        s->reqs = calloc((size_t)2 * s->nbuckets + 1, sizeof *s->reqs);
+        rc = s->reqs ? 0 : CK_ENOMEM;
+    }
+    if (rc) {
+        nn_shards_close(s);
+        return ck_err(err, errlen, rc, "%s: out of memory for the shards' gradients", m->name);
+    }
+    if (!s->acc) {
+        s->acc = s->final; /* the last rank's sum is the batch's */
+    }
+    return 0;
+}
+
+void nn_shards_close(nn_shards *s)
+{
+    for (int i = 0; i < s->nbufs; i++) {
+        free(s->bufs[i]);
+    }
+    free(s->bufs);
+    if (s->acc != s->final) {
+        free(s->acc);
+    }
+    free(s->vec);
+    free(s->reqs);
+    free(s->bucket_off);
+    free(s->bucket_n);
+    memset(s, 0, sizeof *s);
+}
+
+/* Where this process's j-th shard's gradient goes. */
+static float *shard_grads(const nn_shards *s, int j)
+{
+    if (s->rank == 0) {
+        return j == 0 ? s->acc : s->bufs[0];
+    }
+    return s->bufs[j];
+}
+
+/* dst[b] += src[b] over every bucket. */
+static void fold_into(const nn_shards *s, float *dst, const float *src, int b)
+{
+    size_t o = s->bucket_off[b], n = s->bucket_n[b];
+    for (size_t i = 0; i < n; i++) {
+        dst[o + i] += src[o + i];
+    }
+}
+
+/* The chain and the broadcast of the batch's gradient, layer by layer. */
+static int exchange(nn_shards *s, char *err, size_t errlen)
+{
+    const nn_comm *c = s->comm;
+    int r = s->rank, P = s->P, nreq = 0, rc = 0;
+    for (int b = 0; b < s->nbuckets && rc == 0; b++) {
+        float *acc = s->acc + s->bucket_off[b];
+        size_t n = s->bucket_n[b];
+        if (r > 0) {
+            void *req = NULL;
+            double t0 = ck_now();
+            rc = c->recv(c->ctx, acc, n, r - 1, TAG_CHAIN + b, &req, err, errlen);
+            rc = rc ? rc : c->wait(c->ctx, req, err, errlen);
+            s->comm_wait += ck_now() - t0;
+            for (int j = 0; rc == 0 && j < s->count; j++) {
+                fold_into(s, s->acc, s->bufs[j], b);
+            }
+        }
+        if (rc == 0 && r < P - 1) {
+            rc = c->send(c->ctx, acc, n, r + 1, TAG_CHAIN + b, &s->reqs[nreq++], err, errlen);
+        }
+        if (rc == 0) {
+            rc = c->bcast(c->ctx, s->final + s->bucket_off[b], n, P - 1, &s->reqs[nreq++], err,
+                          errlen);
+        }
+    }
+    double t0 = ck_now();
+    for (int i = 0; i < nreq; i++) {
+        int rc2 = c->wait(c->ctx, s->reqs[i], err, errlen);
+        rc = rc ? rc : rc2;
+    }
+    s->comm_wait += ck_now() - t0;
+    return rc;
+}
+
+int nn_shards_step(nn_shards *s, nn_model *m, int loss, const nn_batch *b, const nn_step_key *key,
+                   int status, nn_step_out *out, char *err, size_t errlen)
+{
+    const int S = s->S, P = s->P, T = b->total ? b->total : b->n;
+    const int off = b->total ? b->offset : 0;
+    const size_t in = m->layers[0].desc.size;
+    const int lo = (int)ck_cut(T, s->first, S), hi = (int)ck_cut(T, s->first + s->count, S);
+    double *lossv = s->vec, *corr = s->vec + S, *failed = s->vec + 2 * S;
+    memset(s->vec, 0, (size_t)(2 * S + P + 1) * sizeof *s->vec);
+    memset(out, 0, sizeof *out);
+    if (status == 0 && (lo < off || hi > off + b->n)) {
+        status = ck_err(err, errlen, CK_EINVAL,
+                        "%s: batch %lld: the source lent samples [%d, %d) of %d, and this "
+                        "process needs [%d, %d)",
+                        m->name, (long long)key->batch + 1, off, off + b->n, T, lo, hi);
+    }
+    float *keep = m->grads;
+    for (int j = 0; status == 0 && j < s->count; j++) {
+        const int sh = s->first + j, a = (int)ck_cut(T, sh, S), e = (int)ck_cut(T, sh + 1, S);
+        if (s->rank == 0 && j > 0 && a == e) {
+            continue; /* an empty shard adds nothing */
+        }
+        m->grads = shard_grads(s, j);
+        nn_zero_grad(m);
+        if (a == e) {
+            continue;
+        }
+        nn_step_key k = *key;
+        k.offset = a;
+        nn_model_forward(m, b->x + (size_t)(a - off) * in, e - a, &k);
+        lossv[sh] = nn_model_loss_shard(m, (nn_loss_kind)loss, b->labels + (a - off), T);
+        corr[sh] = (double)nn_model_correct(m, b->labels + (a - off));
+        if (isfinite(lossv[sh])) {
+            nn_model_backward(m);
+        }
+        if (s->rank == 0 && j > 0) {
+            for (int bk = 0; bk < s->nbuckets; bk++) {
+                fold_into(s, s->acc, s->bufs[0], bk);
+            }
+        }
+    }
+    m->grads = keep;
+    if (status < 0) {
+        failed[s->rank] = 1;
+    }
+    failed[P] = status == 1; /* a stop asked for (rank 0's callbacks) */
+    int rc = 0;
+    if (s->comm) {
+        double t0 = ck_now();
+        rc = s->comm->sum(s->comm->ctx, s->vec, 2 * S + P + 1, err, errlen);
+        s->comm_wait += ck_now() - t0;
+    }
+    if (rc) {
+        return rc;
+    }
+    if (status < 0) {
+        return status; /* this process's own error, with its message */
+    }
+    for (int p = 0; p < P; p++) {
+        if (failed[p] != 0) {
+            return ck_err(err, errlen, CK_ECANCELED,
+                          "%s: epoch %d batch %lld: process %d failed (its own message says why)",
+                          m->name, key->epoch + 1, (long long)key->batch + 1, p);
+        }
+    }
+    out->stop = failed[P] != 0;
+    for (int sh = 0; sh < S; sh++) {
+        out->loss += lossv[sh];
+        out->correct += (int64_t)corr[sh];
+    }
+    out->samples = T;
+    if (!isfinite(out->loss) || P == 1) {
+        return 0; /* no update follows a bad loss */
+    }
+    return exchange(s, err, errlen);
+}
+
+int nn_shards_eval(nn_shards *s, nn_model *m, int loss, const nn_batch *b, double *lossv,
+                   double *correct, double *confusion, char *err, size_t errlen)
+{
+    const int S = s->S, T = b->total ? b->total : b->n, off = b->total ? b->offset : 0;
+    const int D = nn_model_outputs(m), classes = D == 1 ? 2 : D;
+    const size_t in = m->layers[0].desc.size;
+    const int lo = (int)ck_cut(T, s->first, S), hi = (int)ck_cut(T, s->first + s->count, S);
+    if (lo < off || hi > off + b->n) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "%s: evaluate: the source lent samples [%d, %d) of %d, and this process "
+                      "needs [%d, %d)",
+                      m->name, off, off + b->n, T, lo, hi);
+    }
+    for (int sh = s->first; sh < s->first + s->count; sh++) {
+        const int a = (int)ck_cut(T, sh, S), e = (int)ck_cut(T, sh + 1, S);
+        if (a == e) {
+            continue;
+        }
+        const int32_t *labels = b->labels + (a - off);
+        nn_model_forward(m, b->x + (size_t)(a - off) * in, e - a, NULL);
+        lossv[sh] = nn_model_loss(m, (nn_loss_kind)loss, labels);
+        correct[sh] = (double)nn_model_correct(m, labels);
+        const float *p = nn_model_output(m);
+        for (int i = 0; i < e - a; i++) {
+            const float *row = p + (size_t)i * D;
+            int pred = 0;
+            if (D == 1) {
+                pred = row[0] > 0.5f;
+            } else {
+                for (int j = 1; j < D; j++) {
+                    pred = row[j] > row[pred] ? j : pred;
+                }
+            }
+            confusion[(size_t)labels[i] * classes + pred] += 1;
+        }
+    }
+    return 0;
+}
+
+int nn_shards_agree(nn_shards *s, const char *name, int status, int *stop, char *err,
+                    size_t errlen)
+{
+    const int P = s->P;
+    double *failed = s->vec;
+    memset(failed, 0, (size_t)(P + 1) * sizeof *failed);
+    failed[s->rank] = status < 0;
+    failed[P] = status == 1;
+    if (s->comm) {
+        char e2[256];
+        int rc = s->comm->sum(s->comm->ctx, failed, P + 1, e2, sizeof e2);
+        if (rc) {
+            return status < 0 ? status : ck_err(err, errlen, rc, "%s", e2);
+        }
+    }
+    *stop = failed[P] != 0;
+    if (status < 0) {
+        return status;
+    }
+    for (int p = 0; p < P; p++) {
+        if (failed[p] != 0) {
+            return ck_err(err, errlen, CK_ECANCELED, "%s: process %d failed (its own message says why)",
+                          name, p);
+        }
+    }
+    return 0;
+}
