@@ -581,6 +581,9 @@ void nn_model_backward(nn_model *m)
         if (m->prof) {
             m->prof[m->nlayers + i] += ck_now() - t0;
         }
+        if (m->grad_ready && L->desc.w_n && !L->frozen) {
+            m->grad_ready(m->grad_ctx, i);
+        }
     }
 }
 

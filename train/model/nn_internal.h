@@ -145,6 +145,10 @@ struct nn_model {
     double *prof;   /* NULL, or seconds per layer: forward [0, nlayers),
                        backward [nlayers, 2*nlayers), added by each pass */
     int n;          /* samples in the last forward */
+    /* NULL, or told by the backward as each layer's gradient is complete
+     * (last layer first), so it can be sent on while the rest runs. */
+    void (*grad_ready)(void *ctx, int layer);
+    void *grad_ctx;
     int trained;    /* the last forward was in training mode */
 };
 

@@ -40,13 +40,15 @@ static int collect_buckets(nn_shards *s, const nn_model *m)
     s->nbuckets = 0;
     s->bucket_off = malloc((size_t)m->nlayers * sizeof *s->bucket_off);
     s->bucket_n = malloc((size_t)m->nlayers * sizeof *s->bucket_n);
-    if (!s->bucket_off || !s->bucket_n) {
+    s->bucket_layer = malloc((size_t)m->nlayers * sizeof *s->bucket_layer);
+    if (!s->bucket_off || !s->bucket_n || !s->bucket_layer) {
         return CK_ENOMEM;
     }
     for (int i = m->nlayers - 1; i >= 1; i--) {
         const nn_layer *L = &m->layers[i];
         size_t n = L->desc.w_n + L->desc.b_n;
         if (n && !L->frozen) {
+            s->bucket_layer[s->nbuckets] = i;
             s->bucket_off[s->nbuckets] = L->w_off;
             s->bucket_n[s->nbuckets] = n;
             s->nbuckets++;
@@ -119,6 +121,7 @@ void nn_shards_close(nn_shards *s)
     free(s->reqs);
     free(s->bucket_off);
     free(s->bucket_n);
+    free(s->bucket_layer);
     memset(s, 0, sizeof *s);
 }
 
@@ -140,39 +143,70 @@ static void fold_into(const nn_shards *s, float *dst, const float *src, int b)
     }
 }
 
-/* The chain and the broadcast of the batch's gradient, layer by layer. */
-static int exchange(nn_shards *s, char *err, size_t errlen)
+/* Bucket b of the chain: add this process's shards to the partial sum of
+ * the ones before (rank 0: its folded shards are the partial sum), pass it
+ * on, and take part in the last rank's broadcast of the batch's sum. The
+ * first error is kept in s->rc; later buckets still take part, so every
+ * process makes the same calls. */
+static void exchange_bucket(nn_shards *s, int b)
 {
     const nn_comm *c = s->comm;
-    int r = s->rank, P = s->P, nreq = 0, rc = 0;
-    for (int b = 0; b < s->nbuckets && rc == 0; b++) {
-        float *acc = s->acc + s->bucket_off[b];
-        size_t n = s->bucket_n[b];
-        if (r > 0) {
-            void *req = NULL;
-            double t0 = ck_now();
-            rc = c->recv(c->ctx, acc, n, r - 1, TAG_CHAIN + b, &req, err, errlen);
-            rc = rc ? rc : c->wait(c->ctx, req, err, errlen);
-            s->comm_wait += ck_now() - t0;
-            for (int j = 0; rc == 0 && j < s->count; j++) {
-                fold_into(s, s->acc, s->bufs[j], b);
-            }
+    const int r = s->rank, P = s->P;
+    float *acc = s->acc + s->bucket_off[b];
+    size_t n = s->bucket_n[b];
+    char *err = s->err;
+    size_t errlen = sizeof s->err;
+    int rc = 0;
+    if (r > 0) {
+        void *req = NULL;
+        double t0 = ck_now();
+        rc = c->recv(c->ctx, acc, n, r - 1, TAG_CHAIN + b, &req, err, errlen);
+        rc = rc ? rc : c->wait(c->ctx, req, err, errlen);
+        s->comm_wait += ck_now() - t0;
+        for (int j = 0; j < s->count; j++) {
+            fold_into(s, s->acc, s->bufs[j], b);
         }
-        if (rc == 0 && r < P - 1) {
-            rc = c->send(c->ctx, acc, n, r + 1, TAG_CHAIN + b, &s->reqs[nreq++], err, errlen);
+    }
+    if (rc == 0 && r < P - 1) {
+        rc = c->send(c->ctx, acc, n, r + 1, TAG_CHAIN + b, &s->reqs[s->nreqs++], err, errlen);
+    }
+    if (rc == 0) {
+        rc = c->bcast(c->ctx, s->final + s->bucket_off[b], n, P - 1, &s->reqs[s->nreqs++], err,
+                      errlen);
+    }
+    s->rc = s->rc ? s->rc : rc;
+    s->next = b + 1;
+}
+
+/* The backward's hook on this process's last shard: layer `layer` is
+ * done, so its bucket can go while the layers below run. */
+static void grad_ready(void *ctx, int layer)
+{
+    nn_shards *s = ctx;
+    int b = s->next;
+    if (b < s->nbuckets && s->bucket_layer[b] == layer && s->rc == 0) {
+        if (s->rank == 0 && s->count > 1) {
+            fold_into(s, s->acc, s->bufs[0], b); /* the last shard joins the others */
         }
-        if (rc == 0) {
-            rc = c->bcast(c->ctx, s->final + s->bucket_off[b], n, P - 1, &s->reqs[nreq++], err,
-                          errlen);
-        }
+        exchange_bucket(s, b);
+    }
+}
+
+/* The rest of the exchange (all of it when no backward ran here), then
+ * every request completed. */
+static int exchange_finish(nn_shards *s, char *err, size_t errlen)
+{
+    while (s->next < s->nbuckets) {
+        exchange_bucket(s, s->next);
     }
     double t0 = ck_now();
-    for (int i = 0; i < nreq; i++) {
-        int rc2 = c->wait(c->ctx, s->reqs[i], err, errlen);
-        rc = rc ? rc : rc2;
+    for (int i = 0; i < s->nreqs; i++) {
+        int rc = s->comm->wait(s->comm->ctx, s->reqs[i], s->err, sizeof s->err);
+        s->rc = s->rc ? s->rc : rc;
     }
     s->comm_wait += ck_now() - t0;
-    return rc;
+    s->nreqs = 0;
+    return s->rc ? ck_err(err, errlen, s->rc, "%s", s->err) : 0;
 }
 
 int nn_shards_step(nn_shards *s, nn_model *m, int loss, const nn_batch *b, const nn_step_key *key,
@@ -185,6 +219,8 @@ int nn_shards_step(nn_shards *s, nn_model *m, int loss, const nn_batch *b, const
     double *lossv = s->vec, *corr = s->vec + S, *failed = s->vec + 2 * S;
     memset(s->vec, 0, (size_t)(2 * S + P + 1) * sizeof *s->vec);
     memset(out, 0, sizeof *out);
+    s->next = 0;
+    s->rc = 0;
     if (status == 0 && (lo < off || hi > off + b->n)) {
         status = ck_err(err, errlen, CK_EINVAL,
                         "%s: batch %lld: the source lent samples [%d, %d) of %d, and this "
@@ -194,6 +230,7 @@ int nn_shards_step(nn_shards *s, nn_model *m, int loss, const nn_batch *b, const
     float *keep = m->grads;
     for (int j = 0; status == 0 && j < s->count; j++) {
         const int sh = s->first + j, a = (int)ck_cut(T, sh, S), e = (int)ck_cut(T, sh + 1, S);
+        const int last = j == s->count - 1;
         if (s->rank == 0 && j > 0 && a == e) {
             continue; /* an empty shard adds nothing */
         }
@@ -207,31 +244,34 @@ int nn_shards_step(nn_shards *s, nn_model *m, int loss, const nn_batch *b, const
         nn_model_forward(m, b->x + (size_t)(a - off) * in, e - a, &k);
         lossv[sh] = nn_model_loss_shard(m, (nn_loss_kind)loss, b->labels + (a - off), T);
         corr[sh] = (double)nn_model_correct(m, b->labels + (a - off));
-        if (isfinite(lossv[sh])) {
-            nn_model_backward(m);
-        }
-        if (s->rank == 0 && j > 0) {
+        /* A bad loss still runs its backward: no update follows, but
+         * every process makes the same exchange. */
+        m->grad_ready = s->comm && last ? grad_ready : NULL;
+        m->grad_ctx = s;
+        nn_model_backward(m);
+        m->grad_ready = NULL;
+        if (s->rank == 0 && j > 0 && !(s->comm && last)) {
             for (int bk = 0; bk < s->nbuckets; bk++) {
                 fold_into(s, s->acc, s->bufs[0], bk);
             }
         }
     }
     m->grads = keep;
+    int rc = s->comm ? exchange_finish(s, err, errlen) : 0;
     if (status < 0) {
         failed[s->rank] = 1;
     }
     failed[P] = status == 1; /* a stop asked for (rank 0's callbacks) */
-    int rc = 0;
-    if (s->comm) {
+    if (rc == 0 && s->comm) {
         double t0 = ck_now();
         rc = s->comm->sum(s->comm->ctx, s->vec, 2 * S + P + 1, err, errlen);
         s->comm_wait += ck_now() - t0;
     }
-    if (rc) {
-        return rc;
-    }
     if (status < 0) {
         return status; /* this process's own error, with its message */
+    }
+    if (rc) {
+        return rc;
     }
     for (int p = 0; p < P; p++) {
         if (failed[p] != 0) {
@@ -246,10 +286,7 @@ int nn_shards_step(nn_shards *s, nn_model *m, int loss, const nn_batch *b, const
         out->correct += (int64_t)corr[sh];
     }
     out->samples = T;
-    if (!isfinite(out->loss) || P == 1) {
-        return 0; /* no update follows a bad loss */
-    }
-    return exchange(s, err, errlen);
+    return 0;
 }
 
 int nn_shards_eval(nn_shards *s, nn_model *m, int loss, const nn_batch *b, double *lossv,
@@ -317,4 +354,36 @@ int nn_shards_agree(nn_shards *s, const char *name, int status, int *stop, char 
         }
     }
     return 0;
+}
+
+/* FNV-1a over the weights' bytes, in two 32-bit halves (exact as doubles). */
+static void weights_hash(const nn_model *m, double out[2])
+{
+    uint64_t h = 1469598103934665603ULL;
+    const unsigned char *p = (const unsigned char *)m->params;
+    for (size_t i = 0; i < m->nparams * sizeof *m->params; i++) {
+        h = (h ^ p[i]) * 1099511628211ULL;
+    }
+    out[0] = (double)(h >> 32);
+    out[1] = (double)(h & 0xffffffffu);
+}
+
+int nn_shards_same_weights(nn_shards *s, const nn_model *m, int epoch, char *err, size_t errlen)
+{
+    if (!s->comm) {
+        return 0;
+    }
+    double *v = s->vec;
+    memset(v, 0, (size_t)2 * s->P * sizeof *v);
+    weights_hash(m, v + 2 * s->rank);
+    int rc = s->comm->sum(s->comm->ctx, v, 2 * s->P, err, errlen);
+    for (int p = 1; rc == 0 && p < s->P; p++) {
+        if (v[2 * p] != v[0] || v[2 * p + 1] != v[1]) {
+            rc = ck_err(err, errlen, CK_ENUMERIC,
+                        "%s: after epoch %d the weights of process %d differ from process 0's "
+                        "(they must be the same bits): a fault of that machine, or a bug",
+                        m->name, epoch, p);
+        }
+    }
+    return rc;
 }

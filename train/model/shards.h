@@ -17,8 +17,13 @@ typedef struct nn_shards {
     float **bufs;       /* shard gradients kept apart */
     int nbufs;
     size_t *bucket_off, *bucket_n; /* layers with a gradient, last first */
+    int *bucket_layer;
     int nbuckets;
+    int next;  /* the step's next bucket to exchange */
     void **reqs;
+    int nreqs;
+    int rc;        /* the step's first communication error */
+    char err[256]; /* and its message */
     double *vec;      /* per step: losses, correct counts, statuses */
     double comm_wait; /* seconds, summed until the caller resets it */
 } nn_shards;
@@ -59,5 +64,9 @@ int nn_shards_eval(nn_shards *s, nn_model *m, int loss, const nn_batch *b, doubl
  * that failed, else 0; *stop is set when any asked to stop (status 1). */
 int nn_shards_agree(nn_shards *s, const char *name, int status, int *stop, char *err,
                     size_t errlen);
+
+/* Checks that every process holds the same weights (after `epoch`):
+ * returns 0, or CK_ENUMERIC naming the first process that differs. */
+int nn_shards_same_weights(nn_shards *s, const nn_model *m, int epoch, char *err, size_t errlen);
 
 #endif

@@ -439,6 +439,9 @@ static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_c
         }
         if (r->shards.comm) { /* only rank 0 records: every process hears how it went */
             rc = nn_shards_agree(&r->shards, m->name, rc ? rc : stop, &stop, err, errlen);
+            if (rc == 0) {
+                rc = nn_shards_same_weights(&r->shards, m, e + 1, err, errlen);
+            }
         }
         if (rc || stop) {
             return rc ? rc : 1;
