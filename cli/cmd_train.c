@@ -150,6 +150,7 @@ static const char *member_option(const char *member)
         {"loss", "--model (its output)"},
         {"seed", "--seed"},
         {"threads", "--threads"},
+        {"shards", "--shards"},
         {"isa", "CONVKIT_ISA (the kernel tier)"},
         {"patience", "--early-stopping"},
         {"dataset_hash", "--data/--features (the catalog's content)"},
@@ -215,8 +216,9 @@ static int check_name(const char *cmd, const char *runs, const char *name, int r
 
 /* --resume with these options: the same as the run's (prev), but for
  * --epochs, which extends a finished run or moves an unfinished one's end
- * (never before the epochs done). Every other option that differs is named
- * with both values. A run that early stopping ended stays ended: a run of
+ * (never before the epochs done), and the threads and processes, which
+ * change no result. Every other option that differs is named with both
+ * values. A run that early stopping ended stays ended: a run of
  * more epochs would have stopped there too. */
 static int check_resume(const rn_curves_run *prev, const char *config, int epochs, const char *runs,
                         char *err, size_t errlen)
@@ -231,6 +233,8 @@ static int check_resume(const rn_curves_run *prev, const char *config, int epoch
     for (int i = 0; i < n; i++) {
         if (!strcmp(c[i].member, "epochs")) {
             epochs_changed = 1;
+        } else if (rn_config_is_layout(c[i].member)) {
+            continue;
         } else if (!strcmp(c[i].member, "spec")) {
             ck_buf_printf(&b, "%s%s differ", b.len ? "; " : "", member_option(c[i].member));
         } else {

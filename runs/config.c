@@ -122,3 +122,8 @@ void rn_config_changes_free(rn_config_change *c, int n)
     }
     free(c);
 }
+
+int rn_config_is_layout(const char *member)
+{
+    return !strcmp(member, "threads") || !strcmp(member, "processes");
+}

@@ -100,6 +100,9 @@ typedef struct rn_config_change {
 int rn_config_diff(const char *recorded, const char *now, rn_config_change **out, int *n, char *err,
                    size_t errlen);
 void rn_config_changes_free(rn_config_change *c, int n); /* NULL is a no-op */
+/* Is `member` one that says how the work was shared out ("threads",
+ * "processes")? They change no result: a run resumes with others. */
+int rn_config_is_layout(const char *member);
 
 /* ---- reading: export, list, plots (curves*.c) ------------------------------
  *

@@ -181,8 +181,9 @@ static int exec_bound(const rn_db *r, const char *what, char *err, size_t errlen
 }
 
 /* A resumed run's configuration against the recorded one: the same but
- * for "epochs" (an extended run, Keras's initial_epoch), or CK_EINVAL
- * naming every member that differs with both values. */
+ * for "epochs" (an extended run, Keras's initial_epoch) and the layout
+ * (rn_config_is_layout), or CK_EINVAL naming every member that differs
+ * with both values. */
 static int resume_check(const char *path, const char *name, const char *recorded,
                         const char *config, char *err, size_t errlen)
 {
@@ -197,7 +198,7 @@ static int resume_check(const char *path, const char *name, const char *recorded
     }
     ck_buf b = {0};
     for (int i = 0; i < n; i++) {
-        if (strcmp(c[i].member, "epochs") != 0) {
+        if (strcmp(c[i].member, "epochs") != 0 && !rn_config_is_layout(c[i].member)) {
             ck_buf_printf(&b, "%s%s %s recorded, %s now", b.len ? "; " : "", c[i].member,
                           c[i].recorded ? c[i].recorded : "(none)", c[i].now ? c[i].now : "(none)");
         }
