@@ -5,6 +5,7 @@
  * recorder (kept in memory here, by the rules runs.db keeps: a name is one
  * run, and a resumed run drops the epochs recorded after its checkpoint;
  * runs.db itself is tested in tests/runs). */
+#include <math.h>
 #include <string.h>
 
 #include "nn_internal.h"
@@ -335,6 +336,70 @@ START_TEST(same_seed_same_curve)
     ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err), CK_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "run a: already recorded")); /* the recorder's error */
     nn_model_destroy(m);
+    fixture_free(&f);
+}
+END_TEST
+
+/* A shard's forward in training (dropout on) is the whole batch's rows,
+ * bit for bit: its masks are drawn where the batch's are (key.offset), and
+ * its loss gradient is scaled by the whole batch. */
+START_TEST(shard_forward_is_batch_rows)
+{
+    synth d;
+    synth_make(&d, BATCH, 300);
+    for (int sig = 0; sig < 2; sig++) {
+        nn_model *m = make_model(sig ? sigmoid_spec : softmax_spec);
+        nn_model_init(m, 3);
+        const int D = nn_model_outputs(m), a = 5, e = 12;
+        const size_t L = m->layers[m->nlayers - 1].desc.size;
+        float whole[BATCH * 2], dz[BATCH * 2];
+        nn_step_key key = {.seed = 9, .epoch = 2, .batch = 7};
+        nn_model_forward(m, d.x, BATCH, &key);
+        nn_model_loss(m, NN_LOSS_AUTO, d.y);
+        memcpy(whole, nn_model_output(m), (size_t)BATCH * D * sizeof *whole);
+        memcpy(dz, m->layers[m->nlayers - 1].dy, (size_t)BATCH * L * sizeof *dz);
+        key.offset = a;
+        nn_model_forward(m, d.x + (size_t)a * PIX, e - a, &key);
+        nn_model_loss_shard(m, NN_LOSS_AUTO, d.y + a, BATCH);
+        ck_assert_int_eq(memcmp(nn_model_output(m), whole + (size_t)a * D,
+                                (size_t)(e - a) * D * sizeof *whole),
+                         0);
+        ck_assert_int_eq(memcmp(m->layers[m->nlayers - 1].dy, dz + (size_t)a * L,
+                                (size_t)(e - a) * L * sizeof *dz),
+                         0);
+        nn_model_destroy(m);
+    }
+    synth_free(&d);
+}
+END_TEST
+
+/* --shards: the same curve on any number of threads, close to (not the
+ * bits of) whole batches'; more shards than a batch's samples are empty
+ * ones, which add nothing. */
+START_TEST(shards_same_curve)
+{
+    fixture f;
+    fixture_init(&f);
+    const int shards[4] = {1, 4, 4, 24}, threads[4] = {1, 1, 2, 1};
+    const char *names[4] = {"whole", "s4t1", "s4t2", "s24"};
+    double c[4][6 * 4];
+    for (int i = 0; i < 4; i++) {
+        nn_model *m = make_model(sigmoid_spec);
+        nn_train_opts o = opts_for(&f, names[i], 6);
+        o.shards = shards[i];
+        o.threads = threads[i];
+        char err[256] = "";
+        ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(read_curve(&f.runs, names[i], c[i], 6), 6);
+        nn_model_destroy(m);
+    }
+    ck_assert_int_eq(memcmp(c[1], c[2], sizeof c[1]), 0);
+    ck_assert_int_ne(memcmp(c[0], c[1], sizeof c[0]), 0);
+    for (int k = 0; k < 6 * 4; k++) {
+        ck_assert_msg(fabs(c[0][k] - c[1][k]) < 1e-3 && fabs(c[0][k] - c[3][k]) < 1e-3,
+                      "value %d: whole %.9g, 4 shards %.9g, 24 shards %.9g", k, c[0][k], c[1][k],
+                      c[3][k]);
+    }
     fixture_free(&f);
 }
 END_TEST
@@ -679,6 +744,8 @@ static Suite *train_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, learns_separable_task);
     tcase_add_test(tc, same_seed_same_curve);
+    tcase_add_test(tc, shard_forward_is_batch_rows);
+    tcase_add_test(tc, shards_same_curve);
     tcase_add_test(tc, resume_equals_uninterrupted);
     tcase_add_test(tc, extend_equals_longer_run);
     tcase_add_test(tc, resume_rmsprop_momentum);
