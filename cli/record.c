@@ -29,8 +29,8 @@ static int rec_start(void *ctx, const char *config, const char *summary, int res
 static int rec_epoch(void *ctx, const nn_progress *p, char *err, size_t errlen)
 {
     cli_record *r = ctx;
-    double v[RN_EPOCH_VALUES] = {p->loss,    p->accuracy,     p->val_loss,   p->val_accuracy,
-                                 p->seconds, p->images_per_s, p->input_stall};
+    double v[RN_EPOCH_VALUES] = {p->loss,    p->accuracy,     p->val_loss,    p->val_accuracy,
+                                 p->seconds, p->images_per_s, p->input_stall, p->comm_wait};
     return rn_run_epoch(r->db, r->name, p->epoch, v, err, errlen);
 }
 

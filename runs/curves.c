@@ -6,7 +6,9 @@
  * or change one, and every read happens in one transaction, so a reader
  * running while a run trains sees a consistent set of epochs. A run that
  * is asked for and not recorded is named in the error together with the
- * runs that are, since a typo in a run name is the common mistake.
+ * runs that are, since a typo in a run name is the common mistake. A
+ * column added to runs.db after a file was written (epochs.comm_wait) is
+ * not added by a reader: the file is read as it is, the column as NULL.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +25,8 @@
 #include "rn_internal.h"
 
 const char *const rn_curve_colnames[RN_CV_COUNT] = {
-    "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "images_per_s", "input_stall",
+    "loss",    "accuracy",     "val_loss",    "val_accuracy",
+    "seconds", "images_per_s", "input_stall", "comm_wait",
 };
 
 /* ---- reading runs.db ------------------------------------------------------ */
@@ -84,6 +87,20 @@ double rn_curves_col_double(sqlite3_stmt *q, int col)
         return (double)NAN;
     }
     return sqlite3_column_double(q, col);
+}
+
+int rn_curves_has_column(sqlite3 *db, const char *table, const char *col)
+{
+    sqlite3_stmt *q = NULL;
+    int have = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &q,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, col, -1, SQLITE_STATIC);
+        have = sqlite3_step(q) == SQLITE_ROW;
+    }
+    sqlite3_finalize(q);
+    return have;
 }
 
 int rn_curves_db_err(sqlite3 *db, const char *path, const char *step, char *err, size_t errlen)
@@ -157,13 +174,30 @@ static int no_such_run(const char *path, const char *run, char **names, int n, c
     return rc;
 }
 
-static int load_epochs(sqlite3 *db, const char *path, rn_curve *c, char *err, size_t errlen)
+/* The query of a run's epochs: epoch, then the rn_curve_colnames columns
+ * in order, NULL for one that this runs.db's epochs table lacks (added
+ * after it was written). *sql is malloc'd. */
+static int epochs_query(sqlite3 *db, const char *path, char **sql, char *err, size_t errlen)
+{
+    ck_buf b = {0};
+    ck_buf_str(&b, "SELECT epoch");
+    for (int k = 0; k < RN_CV_COUNT; k++) {
+        const char *col = rn_curve_colnames[k];
+        ck_buf_printf(&b, ", %s", rn_curves_has_column(db, "epochs", col) ? col : "NULL");
+    }
+    ck_buf_str(&b, " FROM epochs WHERE run = ? ORDER BY epoch");
+    if (!(*sql = ck_buf_take(&b))) {
+        return ck_err(err, errlen, CK_ENOMEM, "%s: epochs: out of memory", path);
+    }
+    return 0;
+}
+
+/* c's epochs by sql (epochs_query). */
+static int load_epochs(sqlite3 *db, const char *path, const char *sql, rn_curve *c, char *err,
+                       size_t errlen)
 {
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT epoch, loss, accuracy, val_loss, val_accuracy, seconds,"
-                           " images_per_s, input_stall FROM epochs WHERE run = ? ORDER BY epoch",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
         return rn_curves_db_err(db, path, "epochs", err, errlen);
     }
     sqlite3_bind_text(q, 1, c->run, -1, SQLITE_STATIC);
@@ -245,6 +279,10 @@ int rn_curves_load(sqlite3 *db, const char *runs_path, const char *const *runs, 
             }
         }
     }
+    char *sql = NULL;
+    if (rc == 0) {
+        rc = epochs_query(db, runs_path, &sql, err, errlen);
+    }
     rn_curve *c = rc ? NULL : calloc(count ? (size_t)count : 1, sizeof *c);
     if (rc == 0 && !c) {
         rc = CK_ENOMEM;
@@ -258,13 +296,14 @@ int rn_curves_load(sqlite3 *db, const char *runs_path, const char *const *runs, 
         }
         rc = load_status(db, runs_path, &c[i], err, errlen);
         if (rc == 0) {
-            rc = load_epochs(db, runs_path, &c[i], err, errlen);
+            rc = load_epochs(db, runs_path, sql, &c[i], err, errlen);
         }
         if (rc == 0 && need_epochs && nruns && c[i].n == 0) {
             rc = ck_err(err, errlen, CK_EINVAL, "%s: run %s: no epochs recorded (status %s)",
                         runs_path, c[i].run, c[i].status ? c[i].status : "unknown");
         }
     }
+    free(sql);
     free_names(names, nnames);
     if (rc) {
         rn_curves_free(c, count);

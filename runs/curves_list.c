@@ -14,27 +14,13 @@
 #include "rn.h"
 #include "rn_internal.h"
 
-/* 1 when table evaluations has column `col` (a runs.db written before it
- * was added lacks it; read-only readers never add it). */
-static int has_column(sqlite3 *db, const char *col)
-{
-    sqlite3_stmt *q = NULL;
-    int have = 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('evaluations') WHERE name = ?", -1,
-                           &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, col, -1, SQLITE_STATIC);
-        have = sqlite3_step(q) == SQLITE_ROW;
-    }
-    sqlite3_finalize(q);
-    return have;
-}
-
 /* The latest evaluation of each split and catalog (by hash), oldest
  * first; the latest on split "test" of the run's own catalog is also its
  * test result. */
 static int list_evals(sqlite3 *db, const char *path, rn_curves_run *r, char *err, size_t errlen)
 {
-    int with_dataset = has_column(db, "dataset") && has_column(db, "dataset_hash");
+    int with_dataset = rn_curves_has_column(db, "evaluations", "dataset") &&
+                       rn_curves_has_column(db, "evaluations", "dataset_hash");
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT split, loss, accuracy, n, time, %s FROM evaluations WHERE rowid IN"

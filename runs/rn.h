@@ -4,7 +4,7 @@
  *   runs(name PRIMARY KEY, config JSON, dataset_hash, seed, model_summary,
  *        start, end, status)      status: running, done, interrupted, failed
  *   epochs(run, epoch, loss, accuracy, val_loss, val_accuracy, seconds,
- *          images_per_s, input_stall)
+ *          images_per_s, input_stall, comm_wait)
  *   evaluations(run, split, loss, accuracy, n, confusion JSON, time,
  *               dataset, dataset_hash)
  *
@@ -43,12 +43,14 @@ int rn_run_start(rn_db *db, const char *name, const char *config, const char *da
                  size_t errlen);
 
 /* The metric values of one epoch row, in runs.db's column order. */
-enum { RN_EPOCH_VALUES = 7 };
+enum { RN_EPOCH_VALUES = 8 };
 
 /* One epoch (1-based): loss, accuracy, val_loss, val_accuracy, seconds,
- * images_per_s, input_stall (NAN is stored as NULL). A run that is no
- * longer recorded (deleted meanwhile) is CK_EINVAL and nothing is
- * written. Returns 0, CK_EINVAL, CK_EDB. */
+ * images_per_s, input_stall (seconds waiting for batches), comm_wait
+ * (seconds waiting for the other processes of an mpirun job, 0 for one
+ * process); NAN is stored as NULL. A run that is no longer recorded
+ * (deleted meanwhile) is CK_EINVAL and nothing is written. Returns 0,
+ * CK_EINVAL, CK_EDB. */
 int rn_run_epoch(rn_db *db, const char *name, int epoch, const double v[RN_EPOCH_VALUES], char *err,
                  size_t errlen);
 /* Ends a run with status (done, interrupted, failed). Returns 0, CK_EDB. */
@@ -118,6 +120,10 @@ int rn_config_is_layout(const char *member);
  * CK_ENOMEM. Messages are one line: "runs.db: run x: no such run (recorded:
  * a, b)". Nothing is printed.
  *
+ * A runs.db written before a column was added (epochs.comm_wait,
+ * evaluations.dataset) is read as it is, since reading never migrates:
+ * the missing column reads as NULL (NAN, an empty CSV field, JSON null).
+ *
  * Threads: export and list are thread-safe (each call has its own
  * connection). Plot is not: PLplot keeps process-wide state (its driver
  * table and stream list), so call rn_curves_plot from one thread at a time
@@ -134,10 +140,11 @@ typedef enum rn_curves_format {
 
 /* The export's metric columns, in runs.db order; run and epoch always come
  * first. */
-#define RN_CURVES_COLUMNS "loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,input_stall"
+#define RN_CURVES_COLUMNS                                                                          \
+    "loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,input_stall,comm_wait"
 /* The columns that a seeded run reproduces bit for bit (seconds,
- * images_per_s and input_stall are measured times). Compare exports of
- * repeated runs with these. */
+ * images_per_s, input_stall and comm_wait are measured times). Compare
+ * exports of repeated runs with these. */
 #define RN_CURVES_DETERMINISTIC "loss,accuracy,val_loss,val_accuracy"
 
 typedef struct rn_curves_export_opts {

@@ -1,8 +1,9 @@
 /* rn_internal.h: what the runs/ reading files share: curves.c (reading
  * runs.db, text buffers), curves_export.c, curves_list.c and
- * curves_plot.c (PLplot figures).
+ * curves_plot.c (PLplot figures); runs.c, the writer, uses
+ * rn_curves_has_column to migrate an older runs.db.
  *
- * A run's curve is loaded whole: a few hundred epochs of seven doubles, so
+ * A run's curve is loaded whole: a few hundred epochs of eight doubles, so
  * every consumer works on plain arrays and none keeps a statement open.
  * SQL NULL (SQLite stores NaN as NULL) becomes NAN here; writers turn it
  * back into an empty CSV field or a JSON null.
@@ -24,6 +25,7 @@ enum {
     RN_CV_SECONDS,
     RN_CV_IMAGES_PER_S,
     RN_CV_INPUT_STALL,
+    RN_CV_COMM_WAIT,
     RN_CV_COUNT
 };
 
@@ -45,6 +47,10 @@ struct sqlite3_stmt;
  * memory); a double, NAN for NULL (how SQLite stores NaN). */
 char *rn_curves_col_text(struct sqlite3_stmt *q, int col);
 double rn_curves_col_double(struct sqlite3_stmt *q, int col);
+/* 1 when table `table` of db has column `col`. A runs.db written before
+ * the column was added lacks it, and read-only readers never add it:
+ * they read NULL in its place. */
+int rn_curves_has_column(struct sqlite3 *db, const char *table, const char *col);
 /* CK_EDB with "path: step: SQLite's message". */
 int rn_curves_db_err(struct sqlite3 *db, const char *path, const char *step, char *err,
                      size_t errlen);

@@ -3,8 +3,10 @@
  *   runs(name PRIMARY KEY, config JSON, dataset_hash, seed, model_summary,
  *        start, end, status)      status: running, done, interrupted, failed
  *   epochs(run, epoch, loss, accuracy, val_loss, val_accuracy, seconds,
- *          images_per_s, input_stall)  epoch is 1-based, as Keras prints it;
- *          input_stall is seconds spent waiting for batches
+ *          images_per_s, input_stall, comm_wait)  epoch is 1-based, as
+ *          Keras prints it; input_stall is seconds spent waiting for
+ *          batches, comm_wait seconds spent waiting for the other
+ *          processes of an mpirun job (0 for one process)
  *   evaluations(run, split, loss, accuracy, n, confusion JSON, time,
  *               dataset, dataset_hash)  the catalog (path as given, hash)
  *               whose split was measured
@@ -12,7 +14,8 @@
  * Columns added after a table was first released are listed in `added`
  * and appended to an older runs.db when it is opened for writing, so a
  * file written by an earlier convkit keeps every row and stays readable;
- * readers (curves*.c) treat a column that is not there as NULL.
+ * readers (curves*.c) open runs.db read-only, never migrate it, and treat
+ * a column that is not there as NULL (rn_curves_has_column).
  *
  * Each epoch row is its own transaction, written before that epoch's
  * checkpoint: a run killed between the two has one row more than its
@@ -30,6 +33,7 @@
 
 #include "ck.h"
 #include "rn.h"
+#include "rn_internal.h"
 
 struct rn_db {
     sqlite3 *db;
@@ -41,7 +45,8 @@ static const char schema[] =
     " dataset_hash TEXT, seed INTEGER, model_summary TEXT, start TEXT, end TEXT, status TEXT);"
     "CREATE TABLE IF NOT EXISTS epochs(run TEXT NOT NULL REFERENCES runs(name),"
     " epoch INTEGER NOT NULL, loss REAL, accuracy REAL, val_loss REAL, val_accuracy REAL,"
-    " seconds REAL, images_per_s REAL, input_stall REAL, PRIMARY KEY(run, epoch));"
+    " seconds REAL, images_per_s REAL, input_stall REAL, comm_wait REAL,"
+    " PRIMARY KEY(run, epoch));"
     "CREATE TABLE IF NOT EXISTS evaluations(run TEXT NOT NULL, split TEXT NOT NULL, loss REAL,"
     " accuracy REAL, n INTEGER, confusion TEXT, time TEXT, dataset TEXT, dataset_hash TEXT);";
 
@@ -49,6 +54,7 @@ static const char schema[] =
 static const char *const added[][3] = {
     {"evaluations", "dataset", "TEXT"},
     {"evaluations", "dataset_hash", "TEXT"},
+    {"epochs", "comm_wait", "REAL"},
 };
 
 /* Appends the columns of `added` that db's tables lack, in one write
@@ -61,15 +67,7 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
     }
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof added / sizeof added[0]; i++) {
-        sqlite3_stmt *q = NULL;
-        int have = 0;
-        if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &q,
-                               NULL) == SQLITE_OK) {
-            sqlite3_bind_text(q, 1, added[i][0], -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, 2, added[i][1], -1, SQLITE_STATIC);
-            have = sqlite3_step(q) == SQLITE_ROW;
-        }
-        sqlite3_finalize(q);
+        int have = rn_curves_has_column(db, added[i][0], added[i][1]);
         char sql[160];
         snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", added[i][0], added[i][1],
                  added[i][2]);
@@ -114,6 +112,7 @@ int rn_db_open(rn_db **out, const char *path, char *err, size_t errlen)
     int rc = migrate(*db, path, err, errlen);
     if (rc) {
         sqlite3_close(*db);
+        free(r->path);
         free(r);
         return rc;
     }
@@ -205,8 +204,8 @@ static int resume_check(const char *path, const char *name, const char *recorded
     }
     if (b.len) {
         rc = ck_err(err, errlen, CK_EINVAL,
-                    "%s: run %s: resume: the configuration differs from the recorded one: %s",
-                    path, name, b.s ? b.s : "out of memory");
+                    "%s: run %s: resume: the configuration differs from the recorded one: %s", path,
+                    name, b.s ? b.s : "out of memory");
     }
     ck_buf_free(&b);
     rn_config_changes_free(c, n);
@@ -266,13 +265,13 @@ int rn_run_epoch(rn_db *r, const char *name, int epoch, const double v[RN_EPOCH_
 {
     /* Only for a recorded run: one deleted while it trains (convkit curves
      * delete) must not leave epochs behind for a later run of its name. */
-    int rc =
-        exec_bound(r, "epoch", err, errlen,
-                   "INSERT OR REPLACE INTO epochs(run, epoch, loss, accuracy, val_loss, "
-                   "val_accuracy, seconds, images_per_s, input_stall) "
-                   "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 "
-                   "WHERE EXISTS (SELECT 1 FROM runs WHERE name = ?1)",
-                   "tiddddddd", name, (int64_t)epoch, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+    int rc = exec_bound(r, "epoch", err, errlen,
+                        "INSERT OR REPLACE INTO epochs(run, epoch, loss, accuracy, val_loss, "
+                        "val_accuracy, seconds, images_per_s, input_stall, comm_wait) "
+                        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 "
+                        "WHERE EXISTS (SELECT 1 FROM runs WHERE name = ?1)",
+                        "tidddddddd", name, (int64_t)epoch, v[0], v[1], v[2], v[3], v[4], v[5],
+                        v[6], v[7]);
     if (rc == 0 && sqlite3_changes(r->db) == 0) {
         rc = ck_err(err, errlen, CK_EINVAL,
                     "%s: run %s: epoch %d: the run is no longer recorded (deleted?)", r->path, name,
@@ -371,12 +370,12 @@ int rn_runs_delete(const char *runs_path, const char *const *runs, int nruns, rn
     }
     rc = exec_bound(db, "delete", err, errlen, "BEGIN IMMEDIATE", "");
     for (int i = 0; i < nruns && rc == 0; i++) {
-        rc = exec_bound(db, "delete", err, errlen, "DELETE FROM epochs WHERE run = ?", "t",
-                        runs[i]);
+        rc =
+            exec_bound(db, "delete", err, errlen, "DELETE FROM epochs WHERE run = ?", "t", runs[i]);
         out[i].epochs = sqlite3_changes(db->db);
         if (rc == 0) {
-            rc = exec_bound(db, "delete", err, errlen, "DELETE FROM evaluations WHERE run = ?",
-                            "t", runs[i]);
+            rc = exec_bound(db, "delete", err, errlen, "DELETE FROM evaluations WHERE run = ?", "t",
+                            runs[i]);
             out[i].evaluations = sqlite3_changes(db->db);
         }
         if (rc == 0) {

@@ -37,6 +37,12 @@ curve() { # NAME: the deterministic columns of a run, without its name
   "$convkit" curves export --runs runs.db --run "$1" --columns loss,accuracy,val_loss,val_accuracy | cut -d, -f2-
 }
 expect_status 0 "train plain" train plain 2
+# -- one process waits for no other: comm_wait is recorded, 0, after input_stall
+expect_eq "$(sqlite3 runs.db "SELECT count(*) || ' ' || sum(comm_wait = 0) FROM epochs WHERE run = 'plain'" 2>&1)" \
+  "2 2" "one process records comm_wait 0 for every epoch"
+expect_eq "$("$convkit" curves export --runs runs.db --run plain | head -1)" \
+  "run,epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,input_stall,comm_wait" \
+  "export's columns end in input_stall,comm_wait"
 
 # -- a checkpoint meets a catalog of other classes: refused, both named
 expect_status 2 "evaluate on a catalog of other classes" "$convkit" evaluate plain.best.ckpt \

@@ -52,7 +52,8 @@ static void train_run(const char *runs_path, const char *run, const char *layers
                                      0.5 + 0.11 * e * k - 0.03 * q,
                                      0.0123 * (e + 1) + k,
                                      5203.25 / (e + 1),
-                                     0.001 * (e + 1) * k};
+                                     0.001 * (e + 1) * k,
+                                     0.0005 * (e + 2) * k};
         ck_assert_msg(rn_run_epoch(db, run, e + 1, v, err, sizeof err) == 0, "%s", err);
     }
     ck_assert_msg(rn_run_finish(db, run, "done", err, sizeof err) == 0, "%s", err);
@@ -256,10 +257,10 @@ static int compare_csv_with_db(const char *runs_path, const char *csv)
 {
     char f[16][128];
     const char *p = csv;
-    ck_assert_int_eq(csv_record(&p, f, 16), 9);
-    const char *head[9] = {"run",          "epoch",   "loss",         "accuracy",   "val_loss",
-                           "val_accuracy", "seconds", "images_per_s", "input_stall"};
-    for (int k = 0; k < 9; k++) {
+    ck_assert_int_eq(csv_record(&p, f, 16), 10);
+    const char *head[10] = {"run",          "epoch",   "loss",         "accuracy",    "val_loss",
+                            "val_accuracy", "seconds", "images_per_s", "input_stall", "comm_wait"};
+    for (int k = 0; k < 10; k++) {
         ck_assert_str_eq(f[k], head[k]);
     }
     sqlite3 *db;
@@ -268,17 +269,17 @@ static int compare_csv_with_db(const char *runs_path, const char *csv)
     ck_assert_int_eq(sqlite3_prepare_v2(db,
                                         "SELECT e.run, e.epoch, e.loss, e.accuracy, e.val_loss,"
                                         " e.val_accuracy, e.seconds, e.images_per_s,"
-                                        " e.input_stall FROM epochs e JOIN runs r ON r.name ="
-                                        " e.run ORDER BY r.rowid, e.epoch",
+                                        " e.input_stall, e.comm_wait FROM epochs e JOIN runs r"
+                                        " ON r.name = e.run ORDER BY r.rowid, e.epoch",
                                         -1, &q, NULL),
                      SQLITE_OK);
     int rows = 0;
     while (sqlite3_step(q) == SQLITE_ROW) {
         ck_assert_msg(*p != '\0', "CSV ends before runs.db row %d", rows + 1);
-        ck_assert_int_eq(csv_record(&p, f, 16), 9);
+        ck_assert_int_eq(csv_record(&p, f, 16), 10);
         ck_assert_str_eq(f[0], (const char *)sqlite3_column_text(q, 0));
         ck_assert_int_eq(atoi(f[1]), sqlite3_column_int(q, 1));
-        for (int k = 2; k < 9; k++) {
+        for (int k = 2; k < 10; k++) {
             if (sqlite3_column_type(q, k) == SQLITE_NULL) {
                 ck_assert_msg(f[k][0] == '\0', "row %d col %d: '%s' for NULL", rows + 1, k, f[k]);
             } else {
@@ -307,7 +308,7 @@ START_TEST(export_csv_round_trips)
     ck_assert_msg(rn_db_open(&db, f.runs, err, sizeof err) == 0, "%s", err);
     const char *odd = "odd, \"quoted\" name";
     ck_assert(rn_run_start(db, odd, "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0);
-    double v[7] = {0.1, 1.0 / 3.0, NAN, NAN, 1e-300, 123456.789, 0};
+    double v[RN_EPOCH_VALUES] = {0.1, 1.0 / 3.0, NAN, NAN, 1e-300, 123456.789, 0, 0.5};
     ck_assert(rn_run_epoch(db, odd, 1, v, err, sizeof err) == 0);
     rn_db_close(db);
 
@@ -354,10 +355,10 @@ START_TEST(export_json_holds_the_epochs)
     int rows = 0;
     while ((jp = strstr(jp, "{\"run\":")) != NULL) {
         char fld[16][128];
-        ck_assert_int_eq(csv_record(&cp, fld, 16), 9);
-        const char *keys[7] = {"loss",    "accuracy",     "val_loss",   "val_accuracy",
-                               "seconds", "images_per_s", "input_stall"};
-        for (int k = 0; k < 7; k++) {
+        ck_assert_int_eq(csv_record(&cp, fld, 16), 10);
+        const char *keys[8] = {"loss",    "accuracy",     "val_loss",    "val_accuracy",
+                               "seconds", "images_per_s", "input_stall", "comm_wait"};
+        for (int k = 0; k < 8; k++) {
             char key[32];
             snprintf(key, sizeof key, "\"%s\":", keys[k]);
             const char *at = strstr(jp, key);
@@ -538,7 +539,7 @@ START_TEST(list_summarises_runs)
     ck_assert(rn_run_start(w, "hand", "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0);
     const double acc[4] = {0.5, 0.8, 0.8, 0.7}, loss[4] = {0.9, 0.4, 0.3, 0.6};
     for (int e = 0; e < 4; e++) {
-        double v[7] = {1, 0.5, loss[e], acc[e], 1, 1, 0};
+        double v[RN_EPOCH_VALUES] = {1, 0.5, loss[e], acc[e], 1, 1, 0, 0};
         ck_assert(rn_run_epoch(w, "hand", e + 1, v, err, sizeof err) == 0);
     }
     rn_db_close(w);
@@ -1197,8 +1198,7 @@ START_TEST(plot_errors_are_clear)
     o = rn_curves_plot_defaults();
     o.ylim_loss[0] = 5; /* above every loss, the top automatic */
     ck_assert_int_eq(rn_curves_plot(f.runs, NULL, 0, &o, out, err, sizeof err), CK_EINVAL);
-    ck_assert_msg(strstr(err, "loss y limits 5,auto: the bottom must be below the top"), "%s",
-                  err);
+    ck_assert_msg(strstr(err, "loss y limits 5,auto: the bottom must be below the top"), "%s", err);
     o.ylim_loss[0] = 0;
     o.loss_scale = RN_CURVES_LOG;
     ck_assert_int_eq(rn_curves_plot(f.runs, NULL, 0, &o, out, err, sizeof err), CK_EINVAL);
@@ -1263,6 +1263,110 @@ START_TEST(old_runs_db_is_upgraded)
     ck_assert_msg(rn_curves_list_runs(path, NULL, 0, &l, err, sizeof err) == 0, "%s", err);
     ck_assert(l.runs[0].test_accuracy == 0.75 && l.runs[0].nevals == 2 && !l.runs[0].evals[1].own);
     rn_curves_list_free(&l);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* comm_wait (seconds waiting for the other processes of an mpirun job) is
+ * stored beside input_stall, exported after it and read back. */
+START_TEST(comm_wait_is_recorded_and_exported)
+{
+    char dir[256], path[300], err[256], *text;
+    ck_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/runs.db", dir);
+    rn_db *db;
+    ck_assert_msg(rn_db_open(&db, path, err, sizeof err) == 0, "%s", err);
+    ck_assert(rn_run_start(db, "mpi", "{}", NULL, 1, "", 0, 0, err, sizeof err) == 0);
+    double v[RN_EPOCH_VALUES] = {0.5, 0.75, 0.625, 0.5, 2, 1000, 0.25, 1.5};
+    ck_assert_msg(rn_run_epoch(db, "mpi", 1, v, err, sizeof err) == 0, "%s", err);
+    rn_db_close(db);
+    ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM epochs WHERE input_stall = 0.25 AND "
+                                      "comm_wait = 1.5"),
+                     1);
+    ck_assert_msg(rn_curves_export(path, NULL, 0, NULL, &text, NULL, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_str_eq(text, "run,epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,"
+                           "input_stall,comm_wait\nmpi,1,0.5,0.75,0.625,0.5,2,1000,0.25,1.5\n");
+    free(text);
+    rn_curves_export_opts o = {.format = RN_CURVES_JSON};
+    ck_assert_msg(rn_curves_export(path, NULL, 0, &o, &text, NULL, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_msg(strstr(text, "\"input_stall\":0.25,\"comm_wait\":1.5}"), "%s", text);
+    free(text);
+    o = (rn_curves_export_opts){.columns = "comm_wait"};
+    ck_assert_msg(rn_curves_export(path, NULL, 0, &o, &text, NULL, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_str_eq(text, "run,epoch,comm_wait\nmpi,1,1.5\n");
+    free(text);
+    rn_curve *c;
+    int n;
+    ck_assert_msg(rn_curves_read(path, NULL, 0, 1, &c, &n, err, sizeof err) == 0, "%s", err);
+    ck_assert(n == 1 && c[0].n == 1 && c[0].v[RN_CV_COMM_WAIT] == 1.5);
+    rn_curves_free(c, n);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* A runs.db written before epochs kept comm_wait is read as it is (read
+ * only, nothing added: comm_wait NAN, an empty field) and, opened for
+ * writing, gains the column and keeps its rows. */
+START_TEST(old_epochs_read_without_comm_wait)
+{
+    char dir[256], path[300], svg[300], err[256], *text;
+    ck_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/runs.db", dir);
+    snprintf(svg, sizeof svg, "%s/old.svg", dir);
+    exec_sql(path,
+             "CREATE TABLE runs(name TEXT PRIMARY KEY, config TEXT NOT NULL, dataset_hash TEXT,"
+             " seed INTEGER, model_summary TEXT, start TEXT, end TEXT, status TEXT);"
+             "CREATE TABLE epochs(run TEXT NOT NULL REFERENCES runs(name), epoch INTEGER NOT NULL,"
+             " loss REAL, accuracy REAL, val_loss REAL, val_accuracy REAL, seconds REAL,"
+             " images_per_s REAL, input_stall REAL, PRIMARY KEY(run, epoch));"
+             "CREATE TABLE evaluations(run TEXT NOT NULL, split TEXT NOT NULL, loss REAL,"
+             " accuracy REAL, n INTEGER, confusion TEXT, time TEXT, dataset TEXT,"
+             " dataset_hash TEXT);"
+             "INSERT INTO runs VALUES('old', '{}', 'h1', 1, '', 't0', 't1', 'done');"
+             "INSERT INTO epochs VALUES('old', 1, 0.5, 0.5, 0.6, 0.4, 1, 1, 0.25);");
+    static const char has_comm_wait[] =
+        "SELECT count(*) FROM pragma_table_info('epochs') WHERE name = 'comm_wait'";
+    rn_curve *c;
+    int n;
+    ck_assert_msg(rn_curves_read(path, NULL, 0, 1, &c, &n, err, sizeof err) == 0, "%s", err);
+    ck_assert(n == 1 && c[0].n == 1 && isnan(c[0].v[RN_CV_COMM_WAIT]));
+    ck_assert(c[0].v[RN_CV_INPUT_STALL] == 0.25 && c[0].v[RN_CV_VAL_ACCURACY] == 0.4);
+    rn_curves_free(c, n);
+    ck_assert_msg(rn_curves_export(path, NULL, 0, NULL, &text, NULL, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_str_eq(text, "run,epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,"
+                           "input_stall,comm_wait\nold,1,0.5,0.5,0.6,0.4,1,1,0.25,\n");
+    free(text);
+    rn_curves_list l;
+    ck_assert_msg(rn_curves_list_runs(path, NULL, 0, &l, err, sizeof err) == 0, "%s", err);
+    ck_assert(l.n == 1 && l.runs[0].epochs_done == 1 && l.runs[0].best_val_accuracy == 0.4);
+    rn_curves_list_free(&l);
+    ck_assert_msg(rn_curves_plot(path, NULL, 0, NULL, svg, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(count_rows(path, has_comm_wait), 0);
+    /* Opened for writing: the column is appended, the old row kept. */
+    rn_db *db;
+    ck_assert_msg(rn_db_open(&db, path, err, sizeof err) == 0, "%s", err);
+    double v[RN_EPOCH_VALUES] = {0.4, 0.6, 0.5, 0.5, 1, 1, 0.125, 0.75};
+    ck_assert_msg(rn_run_epoch(db, "old", 2, v, err, sizeof err) == 0, "%s", err);
+    rn_db_close(db);
+    ck_assert_int_eq(count_rows(path, has_comm_wait), 1);
+    ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM epochs WHERE (epoch = 1 AND comm_wait"
+                                      " IS NULL AND input_stall = 0.25) OR (epoch = 2 AND"
+                                      " comm_wait = 0.75)"),
+                     2);
+    ck_assert_msg(rn_curves_export(path, NULL, 0, NULL, &text, NULL, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_msg(strstr(text, "\nold,1,0.5,0.5,0.6,0.4,1,1,0.25,\nold,2,0.4,0.6,0.5,0.5,1,1,"
+                               "0.125,0.75\n"),
+                  "%s", text);
+    free(text);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
@@ -1422,6 +1526,8 @@ int main(void)
     tcase_add_test(tc, plot_svg_text_marks_and_divergence);
     tcase_add_test(tc, plot_labels_never_touch);
     tcase_add_test(tc, old_runs_db_is_upgraded);
+    tcase_add_test(tc, comm_wait_is_recorded_and_exported);
+    tcase_add_test(tc, old_epochs_read_without_comm_wait);
     tcase_add_test(tc, list_tells_evaluations_apart);
     tcase_add_test(tc, resume_names_what_differs);
     tcase_add_test(tc, delete_runs);
