@@ -9,11 +9,11 @@ root=$PWD
 jobs=$(nproc)
 
 need_setup=0
-for m in jansson vips libturbojpeg libarchive sqlite3 openblas check libxxhash plplot hdf5; do
+for m in jansson vips libturbojpeg libarchive sqlite3 openblas check libxxhash plplot hdf5 ompi-c; do
   pkg-config --exists "$m" || need_setup=1
 done
 [ -d /usr/share/datasets/fashion-mnist ] || need_setup=1
-command -v sqlite3 >/dev/null && command -v vipsheader >/dev/null || need_setup=1
+command -v sqlite3 >/dev/null && command -v vipsheader >/dev/null && command -v mpirun >/dev/null || need_setup=1
 [ -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 ] || need_setup=1
 [ $need_setup -eq 0 ] || scripts/setup.sh
 
