@@ -18,6 +18,7 @@
 typedef struct train_view {
     cli_progress bar;
     int quiet;
+    int procs; /* processes of the job */
 } train_view;
 
 /* The signal (SIGINT, SIGTERM) that asked the run to stop, 0 if none: set
@@ -82,8 +83,11 @@ static int on_epoch(void *ctx, const nn_progress *p)
     if (!isnan(p->val_loss)) {
         fprintf(stderr, " - val_loss %.4f - val_accuracy %.4f", p->val_loss, p->val_accuracy);
     }
-    fprintf(stderr, " - %.0f img/s - stall %.2f s%s\n", p->images_per_s, p->input_stall,
-            p->best ? " (best)" : "");
+    fprintf(stderr, " - %.0f img/s - stall %.2f s", p->images_per_s, p->input_stall);
+    if (v->procs > 1) {
+        fprintf(stderr, " - waiting for the others %.2f s", p->comm_wait);
+    }
+    fprintf(stderr, "%s\n", p->best ? " (best)" : "");
     return stop_signal != 0;
 }
 
@@ -419,6 +423,7 @@ int cmd_train(int argc, char **argv)
     }
     const data_part part = {(int)shards, (int)ck_cut(shards, rank, procs),
                             (int)ck_cut(shards, rank + 1, procs)};
+    view.procs = procs;
     if (rank > 0) {
         view.quiet = 1;
     }
