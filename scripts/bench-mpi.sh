@@ -59,7 +59,8 @@ run() {
 figures() { # MODEL CONFIG
   sqlite3 -separator ' ' "$runs" "
     SELECT printf('%.1f', avg(images_per_s)), printf('%.2f', avg(coalesce(comm_wait, 0))),
-           printf('%.2f', avg(input_stall))
+           printf('%.2f', avg(input_stall)),
+           printf('%.1f', 1000 * avg(coalesce(comm_wait, 0) / (images_per_s * seconds / 32)))
     FROM epochs WHERE epoch > 1 AND run LIKE '$2-$1-%'
     GROUP BY run ORDER BY avg(images_per_s) DESC LIMIT 1"
 }
@@ -70,7 +71,7 @@ params() { # MODEL: trainable parameters, from the summary
 
 echo "$(machine_line), best of $rounds, ${epochs} epochs per run (the first not timed), tier ${CONVKIT_ISA:-best}, $(mpirun --version | head -1)"
 echo
-echo "| model | configuration | processes x threads | images/s | vs alone | comm wait s/epoch | input stall s/epoch | gradient MB sent each way per step |"
+echo "| model | configuration | processes x threads | images/s | vs alone | comm wait s/epoch (ms/step) | input stall s/epoch | gradient MB sent each way per step |"
 echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
 for m in $models; do
   for r in $(seq "$rounds"); do
@@ -80,9 +81,9 @@ for m in $models; do
   done
   p=$(params "$m")
   mb=$(awk -v p="$p" 'BEGIN { printf "%.1f", p * 4 / 1e6 }')
-  read -r base _ _ <<< "$(figures "$m" alone)"
+  read -r base _ _ _ <<< "$(figures "$m" alone)"
   for c in alone shards np1 np2; do
-    read -r ips wait stall <<< "$(figures "$m" "$c")"
+    read -r ips wait stall step <<< "$(figures "$m" "$c")"
     case $c in
       alone) what="alone, whole batches" layout="1 x 2" ex=0 ;;
       shards) what="alone, --shards $shards" layout="1 x 2" ex=0 ;;
@@ -90,6 +91,6 @@ for m in $models; do
       np2) what="mpirun -np 2 --bind-to core (2 shards)" layout="2 x 1" ex=$mb ;;
     esac
     ratio=$(awk -v a="$ips" -v b="$base" 'BEGIN { printf "%.3f", a / b }')
-    echo "| $m | $what | $layout | $ips | ${ratio}x | $wait | $stall | $ex |"
+    echo "| $m | $what | $layout | $ips | ${ratio}x | $wait ($step) | $stall | $ex |"
   done
 done
