@@ -14,16 +14,16 @@
 #ifdef __AVX512F__
 typedef __m512 vec;
 #define LANES 16
-#define SET1 _mm512_set1_ps
-#define FMA _mm512_fmadd_ps
-#define ADD _mm512_add_ps
+#define SET1  _mm512_set1_ps
+#define FMA   _mm512_fmadd_ps
+#define ADD   _mm512_add_ps
 #define STORE _mm512_storeu_ps
 #else
 typedef __m256 vec;
 #define LANES 8
-#define SET1 _mm256_set1_ps
-#define FMA _mm256_fmadd_ps
-#define ADD _mm256_add_ps
+#define SET1  _mm256_set1_ps
+#define FMA   _mm256_fmadd_ps
+#define ADD   _mm256_add_ps
 #define STORE _mm256_storeu_ps
 #endif
 

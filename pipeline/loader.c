@@ -190,8 +190,8 @@ static int worker_run(void *user, int worker, int64_t seq, void *p, char *err, s
         if (atomic_load_explicit(&l->stop, memory_order_relaxed)) {
             return ck_err(err, errlen, CK_ECANCELED, "canceled");
         }
-        int rc = load_sample(l, &l->lanes[worker], b->index * l->o.batch + b->first + i, b, i,
-                             err, errlen);
+        int rc = load_sample(l, &l->lanes[worker], b->index * l->o.batch + b->first + i, b, i, err,
+                             errlen);
         if (rc) {
             return rc;
         }

@@ -340,8 +340,7 @@ typedef struct nn_comm {
                 size_t errlen);
     int (*recv)(void *ctx, float *buf, size_t n, int from, int tag, void **req, char *err,
                 size_t errlen);
-    int (*bcast)(void *ctx, float *buf, size_t n, int root, void **req, char *err,
-                 size_t errlen);
+    int (*bcast)(void *ctx, float *buf, size_t n, int root, void **req, char *err, size_t errlen);
     int (*wait)(void *ctx, void *req, char *err, size_t errlen);
     /* Blocking: v[0..n) summed over the processes, in place. The trainer
      * uses it only where each element is nonzero on one process at most,
@@ -355,14 +354,14 @@ typedef struct nn_train_opts {
     int epochs;
     nn_optim_opts optim;
     nn_loss_kind loss;
-    uint64_t seed;              /* initial weights, dropout masks */
-    int threads;                /* OpenBLAS threads; 0 leaves them as they are */
+    uint64_t seed; /* initial weights, dropout masks */
+    int threads;   /* OpenBLAS threads; 0 leaves them as they are */
     /* The batch's gradient is the sum of the gradients of `shards` equal
      * cuts of it, taken in shard order, each computed the same way
      * wherever it runs: the same bits on any number of processes up to
      * `shards`. 0 or 1: the whole batch at once (one process only). */
     int shards;
-    const nn_comm *comm; /* NULL: this process alone */
+    const nn_comm *comm;        /* NULL: this process alone */
     int patience;               /* early stopping on val_loss, Keras's rule; 0: off.
                                    Needs a validation source (CK_EINVAL) */
     const nn_recorder *record;  /* where epochs are recorded; NULL: nowhere */

@@ -361,9 +361,9 @@ START_TEST(shard_forward_is_batch_rows)
         key.offset = a;
         nn_model_forward(m, d.x + (size_t)a * PIX, e - a, &key);
         nn_model_loss_shard(m, NN_LOSS_AUTO, d.y + a, BATCH);
-        ck_assert_int_eq(memcmp(nn_model_output(m), whole + (size_t)a * D,
-                                (size_t)(e - a) * D * sizeof *whole),
-                         0);
+        ck_assert_int_eq(
+            memcmp(nn_model_output(m), whole + (size_t)a * D, (size_t)(e - a) * D * sizeof *whole),
+            0);
         ck_assert_int_eq(memcmp(m->layers[m->nlayers - 1].dy, dz + (size_t)a * L,
                                 (size_t)(e - a) * L * sizeof *dz),
                          0);

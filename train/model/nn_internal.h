@@ -149,7 +149,7 @@ struct nn_model {
      * (last layer first), so it can be sent on while the rest runs. */
     void (*grad_ready)(void *ctx, int layer);
     void *grad_ctx;
-    int trained;    /* the last forward was in training mode */
+    int trained; /* the last forward was in training mode */
 };
 
 /* ---- checkpoints ------------------------------------------------------- */

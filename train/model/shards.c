@@ -336,8 +336,7 @@ int nn_shards_eval(nn_shards *s, nn_model *m, int loss, const nn_batch *b, doubl
     return 0;
 }
 
-int nn_shards_agree(nn_shards *s, const char *name, int status, int *stop, char *err,
-                    size_t errlen)
+int nn_shards_agree(nn_shards *s, const char *name, int status, int *stop, char *err, size_t errlen)
 {
     const int P = s->P;
     double *failed = s->vec;
@@ -357,8 +356,8 @@ int nn_shards_agree(nn_shards *s, const char *name, int status, int *stop, char 
     }
     for (int p = 0; p < P; p++) {
         if (failed[p] != 0) {
-            return ck_err(err, errlen, CK_ECANCELED, "%s: process %d failed (its own message says why)",
-                          name, p);
+            return ck_err(err, errlen, CK_ECANCELED,
+                          "%s: process %d failed (its own message says why)", name, p);
         }
     }
     return 0;

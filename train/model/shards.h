@@ -9,21 +9,21 @@
 #include "nn.h"
 
 typedef struct nn_shards {
-    int S, P, rank;     /* shards per batch, processes, this one */
-    int first, count;   /* this process's shards */
+    int S, P, rank;      /* shards per batch, processes, this one */
+    int first, count;    /* this process's shards */
     const nn_comm *comm; /* NULL: alone */
-    float *final;       /* the model's gradient arena: the batch's sum */
-    float *acc;         /* the partial sum this process folds into */
-    float **bufs;       /* shard gradients kept apart */
+    float *final;        /* the model's gradient arena: the batch's sum */
+    float *acc;          /* the partial sum this process folds into */
+    float **bufs;        /* shard gradients kept apart */
     int nbufs;
     size_t *bucket_off, *bucket_n; /* layers with a gradient, last first */
     int *bucket_layer;
     int nbuckets;
-    int next;  /* the step's next bucket to exchange */
+    int next; /* the step's next bucket to exchange */
     void **reqs;
     int nreqs;
-    int rc;        /* the step's first communication error */
-    char err[256]; /* and its message */
+    int rc;           /* the step's first communication error */
+    char err[256];    /* and its message */
     double *vec;      /* per step: losses, correct counts, statuses */
     double comm_wait; /* seconds, summed until the caller resets it */
 } nn_shards;

@@ -328,8 +328,8 @@ static int train_epoch(run *r, const nn_source *src, int epoch, nn_progress *p,
             return ck_err(err, errlen, CK_ENUMERIC,
                           "%s: epoch %d batch %lld: loss is %s; training stopped (the checkpoint "
                           "of epoch %d is kept)",
-                          m->name, epoch + 1, (long long)bi + 1, isnan(out.loss) ? "NaN" : "infinite",
-                          epoch);
+                          m->name, epoch + 1, (long long)bi + 1,
+                          isnan(out.loss) ? "NaN" : "infinite", epoch);
         }
         nn_model_update(m);
         if (out.stop) {
