@@ -12,6 +12,7 @@
 #include "ck.h"
 #include "cli.h"
 #include "data.h"
+#include "dist.h"
 #include "record.h"
 #include "rn.h"
 
@@ -580,6 +581,11 @@ int cmd_train(int argc, char **argv)
         }
         fprintf(stderr, "%s\n", resume ? "" : " --resume");
         return 128 + stop_signal;
+    }
+    if (rc && procs > 1) { /* each process says it is the one speaking */
+        char who[1300];
+        snprintf(who, sizeof who, "process %d on %s: %s", rank, dist_host(), err);
+        return cli_report(rc, who);
     }
     if (rc) {
         return cli_report(rc, err);

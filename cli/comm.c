@@ -79,14 +79,20 @@ int cli_comm_agree(int rc, const char *path, const char *hash, char *err, size_t
     if (!all) {
         return ck_err(err, errlen, CK_ENOMEM, "train: out of memory");
     }
-    snprintf(mine, sizeof mine, "%c %s %s", rc ? '!' : '=', hash ? hash : "-", dist_host());
+    /* The kernel tier too: tiers round differently, so processes on CPUs
+     * of different tiers could not keep the same weights. */
+    ck_isa isa = CK_ISA_GENERIC;
+    char e2[128];
+    (void)ck_isa_get(&isa, e2, sizeof e2);
+    snprintf(mine, sizeof mine, "%c %s %s %s", rc ? '!' : '=', hash && hash[0] ? hash : "-",
+             ck_isa_name(isa), dist_host());
     int rc2 = dist_gather(mine, LINE, all, err, errlen);
-    char h0[128] = "", host0[256] = "";
-    sscanf(all + 2, "%127s %255s", h0, host0);
+    char h0[128] = "", isa0[32] = "", host0[256] = "";
+    sscanf(all + 2, "%127s %31s %255s", h0, isa0, host0);
     for (int p = 0; rc == 0 && rc2 == 0 && p < P; p++) {
         const char *line = all + (size_t)p * LINE;
-        char h[128] = "", host[256] = "";
-        sscanf(line + 2, "%127s %255s", h, host);
+        char h[128] = "", t[32] = "", host[256] = "";
+        sscanf(line + 2, "%127s %31s %255s", h, t, host);
         if (line[0] == '!') {
             rc = ck_err(err, errlen, CK_ECANCELED,
                         "train: process %d on %s failed to start (its own message says why)", p,
@@ -97,6 +103,12 @@ int cli_comm_agree(int rc, const char *path, const char *hash, char *err, size_t
                         "%s one with %s: every process must read the same catalog (copy it, or "
                         "put it on a shared file system)",
                         path, p, host, h, host0, h0);
+        } else if (strcmp(t, isa0) != 0) {
+            rc = ck_err(err, errlen, CK_EINVAL,
+                        "train: process %d on %s runs the %s kernel tier, process 0 on %s the %s "
+                        "one, and tiers round differently: set CONVKIT_ISA to the lower one for "
+                        "every process (mpirun -x CONVKIT_ISA=...)",
+                        p, host, t, host0, isa0);
         }
     }
     free(all);

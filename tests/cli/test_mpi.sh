@@ -103,6 +103,18 @@ expect_output "process 1 on $(hostname)[^ ]* reads a catalog with dataset hash" 
   "the refusal names the process and its machine"
 expect_eq "$(sqlite3 runs.db "SELECT count(*) FROM epochs WHERE run = 'mixed'")" 0 "no epoch trained"
 
+# Processes on kernel tiers that round differently are refused.
+if "$convkit" bench train mnist --steps 1 --threads 1 --json 2>/dev/null | grep -q '"isa":"generic"'; then
+  echo "note: this CPU runs the generic tier only, tier mismatch not tested"
+else
+  mpirun --allow-run-as-root --oversubscribe --bind-to none \
+    -np 1 "$convkit" train $(opts tiers 1 --shards 2) : \
+    -np 1 env CONVKIT_ISA=generic "$convkit" train $(opts tiers 1 --shards 2) > "$work/out" 2>&1
+  st=$?
+  [ "$st" -ne 0 ] && ok "mixed kernel tiers: refused (exit $st)" || fail "mixed kernel tiers ran"
+  expect_output "process 1 on [^ ]+ runs the generic kernel tier" "the refusal names the tier"
+fi
+
 # A process killed mid-run ends the job (mpirun reports it; nothing hangs),
 # and the run resumes from its last checkpoint to the uninterrupted curve.
 mpi 2 "$convkit" train $(opts killed 4 --shards 4) > killed.out 2>&1 &
