@@ -35,6 +35,13 @@ int cmd_export_weights(int argc, char **argv);
  * else 0. Alone it returns rc. */
 const nn_comm *cli_comm(void);
 int cli_comm_agree(int rc, const char *path, const char *hash, char *err, size_t errlen);
+/* From the start of training on, every process ends with the others: a
+ * failure or a stop on one is agreed on by all, so a process that fails
+ * may leave the job in order (MPI_Finalize) rather than end it, and
+ * process 0 records how the run ended. cli_comm_together says so, unless
+ * a call between the processes failed. */
+void cli_comm_set_together(void);
+int cli_comm_together(void);
 
 /* "convkit CMD: message" on stderr; returns CLI_USAGE, with a hint to --help. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

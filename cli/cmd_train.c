@@ -555,6 +555,7 @@ int cmd_train(int argc, char **argv)
      * for another. */
     rc = cli_comm_agree(rc, features ? features : data, facts.hash, err, sizeof err);
     if (rc == 0) {
+        cli_comm_set_together();
         cli_progress_init(&view.bar);
         catch_stop_signals();
         rc = nn_train(m, &o, &tr.source, val_split ? &va.source : NULL, &res, err, sizeof err);
@@ -570,6 +571,9 @@ int cmd_train(int argc, char **argv)
     aug_policy_destroy(policy);
     free(extra);
     free(spec);
+    if (rc == CK_ECANCELED && stop_signal && rank > 0) {
+        return 128 + stop_signal; /* process 0 says how to continue */
+    }
     if (rc == CK_ECANCELED && stop_signal) {
         fprintf(stderr,
                 "convkit train: %s: stopped by %s after %d of %lld epochs; recorded as "

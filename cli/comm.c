@@ -67,6 +67,18 @@ const nn_comm *cli_comm(void)
     return &c;
 }
 
+static int together;
+
+void cli_comm_set_together(void)
+{
+    together = 1;
+}
+
+int cli_comm_together(void)
+{
+    return together && !dist_failed();
+}
+
 enum { LINE = 512 };
 
 int cli_comm_agree(int rc, const char *path, const char *hash, char *err, size_t errlen)
@@ -87,9 +99,13 @@ int cli_comm_agree(int rc, const char *path, const char *hash, char *err, size_t
     snprintf(mine, sizeof mine, "%c %s %s %s", rc ? '!' : '=', hash && hash[0] ? hash : "-",
              ck_isa_name(isa), dist_host());
     int rc2 = dist_gather(mine, LINE, all, err, errlen);
+    if (rc2) { /* nothing gathered to read */
+        free(all);
+        return rc ? rc : rc2;
+    }
     char h0[128] = "", isa0[32] = "", host0[256] = "";
     sscanf(all + 2, "%127s %31s %255s", h0, isa0, host0);
-    for (int p = 0; rc == 0 && rc2 == 0 && p < P; p++) {
+    for (int p = 0; rc == 0 && p < P; p++) {
         const char *line = all + (size_t)p * LINE;
         char h[128] = "", t[32] = "", host[256] = "";
         sscanf(line + 2, "%127s %31s %255s", h, t, host);
@@ -112,5 +128,5 @@ int cli_comm_agree(int rc, const char *path, const char *hash, char *err, size_t
         }
     }
     free(all);
-    return rc ? rc : rc2;
+    return rc;
 }

@@ -123,7 +123,7 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     int rc = im_init(argv[0], err, sizeof err) ? cli_fail("%s", err) : c->run(argc - 1, argv + 1);
-    if (rc != CLI_OK && dist_size() > 1) {
+    if (rc != CLI_OK && dist_size() > 1 && !cli_comm_together()) {
         dist_abort(rc); /* the others may be waiting for this one: end them all */
     }
     dist_stop();

@@ -18,7 +18,7 @@
 #include <mpi.h>
 #endif
 
-static int started, rank, size = 1;
+static int started, rank, size = 1, failed;
 static char host[256];
 
 static int launched_by_mpirun(void)
@@ -32,6 +32,7 @@ static int mpi_err(int code, const char *what, char *err, size_t errlen)
 {
     char msg[MPI_MAX_ERROR_STRING] = "";
     int len = 0;
+    failed = 1;
     MPI_Error_string(code, msg, &len);
     return ck_err(err, errlen, CK_EIO, "process %d on %s: MPI %s: %s", rank, host, what, msg);
 }
@@ -78,12 +79,20 @@ static MPI_Request *req_new(void **req, char *err, size_t errlen, int *rc)
     return r;
 }
 
+/* A request that was never posted: nothing to wait for. */
+static int posted_failed(void **req, int code, const char *what, char *err, size_t errlen)
+{
+    free(*req);
+    *req = NULL;
+    return mpi_err(code, what, err, errlen);
+}
+
 int dist_send(const float *buf, size_t n, int to, int tag, void **req, char *err, size_t errlen)
 {
     int rc;
     MPI_Request *r = req_new(req, err, errlen, &rc);
     if (r && (rc = MPI_Isend(buf, (int)n, MPI_FLOAT, to, tag, MPI_COMM_WORLD, r))) {
-        return mpi_err(rc, "send", err, errlen);
+        return posted_failed(req, rc, "send", err, errlen);
     }
     return rc;
 }
@@ -93,7 +102,7 @@ int dist_recv(float *buf, size_t n, int from, int tag, void **req, char *err, si
     int rc;
     MPI_Request *r = req_new(req, err, errlen, &rc);
     if (r && (rc = MPI_Irecv(buf, (int)n, MPI_FLOAT, from, tag, MPI_COMM_WORLD, r))) {
-        return mpi_err(rc, "receive", err, errlen);
+        return posted_failed(req, rc, "receive", err, errlen);
     }
     return rc;
 }
@@ -103,7 +112,7 @@ int dist_bcast(float *buf, size_t n, int root, void **req, char *err, size_t err
     int rc;
     MPI_Request *r = req_new(req, err, errlen, &rc);
     if (r && (rc = MPI_Ibcast(buf, (int)n, MPI_FLOAT, root, MPI_COMM_WORLD, r))) {
-        return mpi_err(rc, "broadcast", err, errlen);
+        return posted_failed(req, rc, "broadcast", err, errlen);
     }
     return rc;
 }
@@ -221,6 +230,11 @@ int dist_gather(const char *line, size_t width, char *all, char *err, size_t err
 }
 
 #endif
+
+int dist_failed(void)
+{
+    return failed;
+}
 
 int dist_rank(void)
 {

@@ -29,6 +29,10 @@ void dist_stop(void);
 /* Ends every process of the job with `code` (MPI_Abort), or exits. */
 void dist_abort(int code);
 
+/* Has a call of this process failed? Its peers may then be waiting for
+ * it, so it must end the job (dist_abort), not leave it (dist_stop). */
+int dist_failed(void);
+
 int dist_rank(void); /* 0 when alone */
 int dist_size(void); /* 1 when alone */
 /* This machine's name, as MPI gives it (the host name when alone). */

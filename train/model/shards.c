@@ -107,8 +107,11 @@ int nn_shards_open(nn_shards *s, nn_model *m, int shards, const nn_comm *comm, c
         s->reqs = calloc((size_t)2 * s->nbuckets + 1, sizeof *s->reqs);
         rc = s->reqs ? 0 : CK_ENOMEM;
     }
-    if (rc) {
+    if (rc) { /* who the processes are stays known: the failure is agreed on */
         nn_shards_close(s);
+        s->comm = comm && comm->size > 1 ? comm : NULL;
+        s->P = s->comm ? comm->size : 1;
+        s->rank = s->comm ? comm->rank : 0;
         return ck_err(err, errlen, rc, "%s: out of memory for the shards' gradients", m->name);
     }
     if (!s->acc) {
@@ -338,27 +341,31 @@ int nn_shards_eval(nn_shards *s, nn_model *m, int loss, const nn_batch *b, doubl
 
 int nn_shards_agree(nn_shards *s, const char *name, int status, int *stop, char *err, size_t errlen)
 {
+    /* Its own buffer: this also runs after a plan that failed to open. */
     const int P = s->P;
-    double *failed = s->vec;
-    memset(failed, 0, (size_t)(P + 1) * sizeof *failed);
+    double *failed = calloc((size_t)P + 1, sizeof *failed);
+    if (!failed) {
+        return status < 0 ? status : ck_err(err, errlen, CK_ENOMEM, "%s: out of memory", name);
+    }
     failed[s->rank] = status < 0;
     failed[P] = status == 1;
-    if (s->comm) {
-        char e2[256];
-        int rc = s->comm->sum(s->comm->ctx, failed, P + 1, e2, sizeof e2);
-        if (rc) {
-            return status < 0 ? status : ck_err(err, errlen, rc, "%s", e2);
-        }
-    }
+    char e2[256];
+    int rc = s->comm ? s->comm->sum(s->comm->ctx, failed, P + 1, e2, sizeof e2) : 0;
     *stop = failed[P] != 0;
+    int other = -1;
+    for (int p = 0; p < P && other < 0; p++) {
+        other = failed[p] != 0 ? p : -1;
+    }
+    free(failed);
     if (status < 0) {
         return status;
     }
-    for (int p = 0; p < P; p++) {
-        if (failed[p] != 0) {
-            return ck_err(err, errlen, CK_ECANCELED,
-                          "%s: process %d failed (its own message says why)", name, p);
-        }
+    if (rc) {
+        return ck_err(err, errlen, rc, "%s", e2);
+    }
+    if (other >= 0) {
+        return ck_err(err, errlen, CK_ECANCELED, "%s: process %d failed (its own message says why)",
+                      name, other);
     }
     return 0;
 }

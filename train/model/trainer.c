@@ -331,10 +331,10 @@ static int train_epoch(run *r, const nn_source *src, int epoch, nn_progress *p,
                           m->name, epoch + 1, (long long)bi + 1,
                           isnan(out.loss) ? "NaN" : "infinite", epoch);
         }
-        nn_model_update(m);
-        if (out.stop) {
+        if (out.stop) { /* a process that asked to stop computed nothing this step */
             return 1;
         }
+        nn_model_update(m);
         total += out.loss;
         correct += out.correct;
         p->samples += out.samples;
