@@ -372,9 +372,10 @@ START_TEST(direct_threads)
 }
 END_TEST
 
-/* Winograd on 3x3 layers: odd and even maps (partial tiles), both
- * paddings, chunks of tiles across images, channels past the kernel's
- * depth chunk; the backward's gradients by Winograd on the larger maps. */
+/* Winograd on 3x3 and 5x5 layers: odd and even maps (partial tiles),
+ * both paddings, chunks of tiles across images, channels past the
+ * kernel's depth chunk; the backward's gradients by Winograd on the
+ * larger maps. */
 static const conv_shape_case winograd_cases[] = {
     {3, 7, 7, 16, 32, 3, 3, 0},
     {1, 5, 5, 32, 16, 3, 3, 1},
@@ -389,6 +390,13 @@ static const conv_shape_case winograd_cases[] = {
     {1, 12, 20, 32, 16, 3, 3, 0},
     {2, 22, 23, 16, 32, 3, 3, 1}, /* 132 tiles: two chunks an image */
     {2, 15, 17, 16, 48, 3, 3, 0}, /* odd P and Q: patches past x's edges */
+    /* 5x5 by F(2x2, 5x5): 6x6 patches, 36 taps */
+    {3, 7, 7, 16, 32, 5, 5, 0},
+    {2, 9, 8, 32, 16, 5, 5, 1},
+    {1, 5, 5, 16, 16, 5, 5, 1},
+    {4, 12, 12, 32, 64, 5, 5, 0}, /* the book's mnist, its second layer */
+    {2, 17, 16, 16, 32, 5, 5, 1}, /* Winograd's gradients, odd rows */
+    {1, 22, 23, 16, 16, 5, 5, 0},
 };
 
 START_TEST(winograd_vs_naive)
@@ -397,7 +405,7 @@ START_TEST(winograd_vs_naive)
     for (size_t i = 0; i < sizeof winograd_cases / sizeof winograd_cases[0]; i++) {
         conv_shape_case c = winograd_cases[i];
         nn_conv_shape g = {
-            .H = c.H, .W = c.W, .C = c.C, .K = c.K, .R = 3, .S = 3, .sh = 1, .sw = 1};
+            .H = c.H, .W = c.W, .C = c.C, .K = c.K, .R = c.R, .S = c.S, .sh = 1, .sw = 1};
         ck_assert_int_eq(nn_conv_shape_set(&g, c.same), 0);
         ck_assert(nn_conv_winograd_fits(&g, &ex));
         ck_assert(nn_conv_select(&g, &ex) == &nn_conv_winograd);
@@ -410,6 +418,13 @@ START_TEST(winograd_vs_naive)
     ck_assert(!nn_conv_winograd_fits(&g, &ex)); /* C = 3: direct */
     g.C = 16;
     g.sh = 2;
+    ck_assert(!nn_conv_winograd_fits(&g, &ex));
+    g.sh = 1;
+    g.R = g.S = 7;
+    ck_assert(!nn_conv_winograd_fits(&g, &ex)); /* 7x7: direct */
+    g.R = g.S = 5;
+    ck_assert(nn_conv_winograd_fits(&g, &ex));
+    g.S = 3;
     ck_assert(!nn_conv_winograd_fits(&g, &ex));
 }
 END_TEST
@@ -574,6 +589,10 @@ START_TEST(conv_pool_fused)
     /* and large enough for Winograd's dx: odd rows, odd columns */
     conv_pool_check(&nn_conv_winograd, 2, 2, 17, 14, 16, 32, 3, 1, 1);
     conv_pool_check(&nn_conv_winograd, 1, 3, 16, 19, 32, 16, 3, 1, 0);
+    /* 5x5: the book's mnist (12x12x32 -> 8x8x64 -> 4x4), odd maps */
+    conv_pool_check(&nn_conv_winograd, 2, 5, 12, 12, 32, 64, 5, 1, 0);
+    conv_pool_check(&nn_conv_winograd, 1, 3, 13, 11, 16, 16, 5, 1, 1);
+    conv_pool_check(&nn_conv_winograd, 2, 2, 19, 18, 16, 32, 5, 0, 0);
 }
 END_TEST
 

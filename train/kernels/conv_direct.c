@@ -456,7 +456,7 @@ static void backward_pooled(const conv_job *j, int n, const float *a, nn_kdw *kw
 
 /* A Winograd layer's backward takes the whole output gradient of a few
  * images (masked, or rebuilt from a fused pool's) into the thread's slot,
- * sums the kernel gradient in Winograd's domain (W, 16 taps, per group
+ * sums the kernel gradient in Winograd's domain (W, (R+1)^2 taps, per group
  * of images, taken back into the group's dw at its end) and computes dx
  * as Winograd's convolution of dy. The images go a batch at a time, as
  * many as make WINO_BATCH_TILES tiles (one image on large maps): a chunk
@@ -487,7 +487,7 @@ static int wino_pays(const nn_conv_shape *g, int N, int threads)
 
 static size_t wino_u_size(const nn_conv_shape *g)
 {
-    return (size_t)16 * g->C * g->K;
+    return (size_t)(g->R + 1) * (g->S + 1) * g->C * g->K;
 }
 
 static size_t wino_slot(const nn_conv_shape *g)

@@ -45,7 +45,25 @@
 
 #include "nn_kern.h"
 
-enum { TAPS = 16, CHUNK_TILES = 96 };
+/* Tiles per chunk, at most: 96 of 3x3's 16 taps, as many floats of 5x5's
+ * 36 (42 tiles, a multiple of 6). */
+enum { CHUNK_TILES = 96 };
+
+/* The transforms of g's kernel size, and their number of taps. */
+static const nn_wino_tx *tx_of(const nn_kernels *kern, const nn_conv_shape *g)
+{
+    return &kern->wino[g->R == 5];
+}
+
+static int taps(const nn_conv_shape *g)
+{
+    return (g->R + 1) * (g->R + 1);
+}
+
+static int chunk_max(const nn_conv_shape *g)
+{
+    return CHUNK_TILES * 16 / taps(g) / 6 * 6;
+}
 
 /* ---- tiles, chunks, threads ------------------------------------------------ */
 
@@ -58,28 +76,29 @@ static void tile_grid(const nn_conv_shape *g, const nn_conv_shape *pg, int *th, 
     *tw = pg ? pg->Q : (g->Q + 1) / 2;
 }
 
-/* Tiles per chunk: at most CHUNK_TILES, in a number of chunks that the
+/* Tiles per chunk: at most chunk_max, in a number of chunks that the
  * threads can share evenly (VGG16's block5 at 150x150, batch 32: 800
  * tiles, 9 chunks of 84 and one of 44 rather than 8 of 96 and one of 32
  * on two threads), a multiple of the 6 rows of the GEMM kernel's widest
  * tiles. */
-static int chunk_tiles(long ntiles, int threads)
+static int chunk_tiles(const nn_conv_shape *g, long ntiles, int threads)
 {
-    long n = (ntiles + CHUNK_TILES - 1) / CHUNK_TILES;
+    const int most = chunk_max(g);
+    long n = (ntiles + most - 1) / most;
     n = (n + threads - 1) / threads * threads;
     long per = (ntiles + n - 1) / n;
     per = (per + 5) / 6 * 6;
-    return per < CHUNK_TILES ? (int)per : CHUNK_TILES;
+    return per < most ? (int)per : most;
 }
 
 static size_t per_thread(const nn_conv_shape *g)
 {
-    return (size_t)TAPS * CHUNK_TILES * (g->C + g->K) + g->C + g->K;
+    return (size_t)taps(g) * chunk_max(g) * (g->C + g->K) + g->C + g->K;
 }
 
 size_t nn_wino_scratch(const nn_conv_shape *g, int threads)
 {
-    return (size_t)TAPS * g->C * g->K + (size_t)threads * per_thread(g);
+    return (size_t)taps(g) * g->C * g->K + (size_t)threads * per_thread(g);
 }
 
 typedef struct wino_job {
@@ -104,7 +123,7 @@ static void weight_part(void *ctx, int t, int nt)
     const nn_conv_shape *g = j->g;
     (void)t, (void)nt;
     for (int i; (i = nn_units_take(&j->units)) >= 0;) {
-        j->kern->wino->weight_transform(j->w, g->C, g->K, 16 * i, 16 * i + 16, j->uw);
+        tx_of(j->kern, g)->weight_transform(j->w, g->C, g->K, 16 * i, 16 * i + 16, j->uw);
     }
 }
 
@@ -124,17 +143,18 @@ static void chunk_input(const wino_job *j, long tile, float *v, size_t vs, const
     const nn_conv_shape *g = j->g;
     int n, ty, tx;
     tile_pos(j, tile, &n, &ty, &tx);
-    const float *p[16];
-    for (int i = 0; i < 4; i++) {
+    const int side = g->R + 1;
+    const float *p[36];
+    for (int i = 0; i < side; i++) {
         int h = 2 * ty - g->pt + i;
-        for (int jj = 0; jj < 4; jj++) {
+        for (int jj = 0; jj < side; jj++) {
             int w = 2 * tx - g->pl + jj;
-            p[i * 4 + jj] = h < 0 || h >= g->H || w < 0 || w >= g->W
-                                ? zero
-                                : j->x + (((size_t)n * g->H + h) * g->W + w) * g->C;
+            p[i * side + jj] = h < 0 || h >= g->H || w < 0 || w >= g->W
+                                   ? zero
+                                   : j->x + (((size_t)n * g->H + h) * g->W + w) * g->C;
         }
     }
-    j->kern->wino->input_transform(p, g->C, v, vs);
+    tx_of(j->kern, g)->input_transform(p, g->C, v, vs);
 }
 
 /* The tile's outputs from m: into y (past the map's edge into dummy), or
@@ -146,7 +166,7 @@ static void chunk_output(const wino_job *j, long tile, const float *m, size_t ms
     tile_pos(j, tile, &n, &ty, &tx);
     if (j->pg) {
         size_t o = (((size_t)n * j->pg->P + ty) * j->pg->Q + tx) * g->K;
-        j->kern->wino->output_pool(m, ms, g->K, j->b, j->py + o, j->parg + o);
+        tx_of(j->kern, g)->output_pool(m, ms, g->K, j->b, j->py + o, j->parg + o);
         return;
     }
     float *out[4];
@@ -157,16 +177,16 @@ static void chunk_output(const wino_job *j, long tile, const float *m, size_t ms
                 p < g->P && q < g->Q ? j->y + (((size_t)n * g->P + p) * g->Q + q) * g->K : dummy;
         }
     }
-    j->kern->wino->output_transform(m, ms, g->K, j->b, j->relu, out);
+    tx_of(j->kern, g)->output_transform(m, ms, g->K, j->b, j->relu, out);
 }
 
 /* The tile scratch of one thread (per_thread floats): V and M (or D)
- * for CHUNK_TILES tiles, then C + K floats: zeros for the patch outside
+ * for chunk_max tiles, then C + K floats: zeros for the patch outside
  * x (C) or dy's tile outside the map (K), the outputs past the map's
  * edge going to the K after the first C. Zeroes that row; returns it. */
 static float *zero_row(const nn_conv_shape *g, float *slot)
 {
-    float *z = slot + (size_t)TAPS * CHUNK_TILES * (g->C + g->K);
+    float *z = slot + (size_t)taps(g) * chunk_max(g) * (g->C + g->K);
     memset(z, 0, (size_t)(g->C + g->K) * sizeof *z);
     return z;
 }
@@ -177,13 +197,13 @@ static void chunk(const wino_job *j, long c, float *slot, float *zero)
 {
     const nn_conv_shape *g = j->g;
     const size_t vs = (size_t)j->chunk * g->C, ms = (size_t)j->chunk * g->K;
-    float *v = slot, *m = slot + (size_t)TAPS * CHUNK_TILES * g->C;
+    float *v = slot, *m = slot + (size_t)taps(g) * chunk_max(g) * g->C;
     const long t0 = c * j->chunk;
     const int rows = j->ntiles - t0 < j->chunk ? (int)(j->ntiles - t0) : j->chunk;
     for (int r = 0; r < rows; r++) {
         chunk_input(j, t0 + r, v + (size_t)r * g->C, vs, zero);
     }
-    for (int tap = 0; tap < TAPS; tap++) {
+    for (int tap = 0; tap < taps(g); tap++) {
         nn_kconv k = {
             .a = v + tap * vs,
             .a_cs = g->C,
@@ -207,7 +227,8 @@ static void chunk(const wino_job *j, long c, float *slot, float *zero)
 static void chunk_part(void *ctx, int t, int nt)
 {
     wino_job *j = ctx;
-    float *slot = j->ex->scratch + (size_t)TAPS * j->g->C * j->g->K + (size_t)t * per_thread(j->g);
+    float *slot =
+        j->ex->scratch + (size_t)taps(j->g) * j->g->C * j->g->K + (size_t)t * per_thread(j->g);
     float *zero = zero_row(j->g, slot);
     (void)nt;
     for (int c; (c = nn_units_take(&j->units)) >= 0;) {
@@ -223,7 +244,7 @@ static void run(wino_job *j, int N)
     if (j->ntiles == 0) {
         return;
     }
-    j->chunk = chunk_tiles(j->ntiles, nn_par_threads(ex->par));
+    j->chunk = chunk_tiles(j->g, j->ntiles, nn_par_threads(ex->par));
     j->u = j->uw = ex->scratch;
     j->kern = ex->kern;
     nn_units_init(&j->units, j->g->C / 16);
@@ -256,12 +277,12 @@ nn_conv_shape nn_wino_dx_shape(const nn_conv_shape *g)
                            .W = g->Q,
                            .C = g->K,
                            .K = g->C,
-                           .R = 3,
-                           .S = 3,
+                           .R = g->R,
+                           .S = g->S,
                            .sh = 1,
                            .sw = 1,
-                           .pt = 2 - g->pt,
-                           .pl = 2 - g->pl,
+                           .pt = g->R - 1 - g->pt,
+                           .pl = g->S - 1 - g->pl,
                            .P = g->H,
                            .Q = g->W};
 }
@@ -282,7 +303,7 @@ void nn_wino_weights(const nn_conv_shape *gx, const float *w, float *u, const nn
  * calling thread (the backward's). */
 static wino_job images_job(const nn_conv_shape *g, int N, const float *x, const nn_kernels *kern)
 {
-    wino_job j = {.g = g, .x = x, .kern = kern, .chunk = CHUNK_TILES};
+    wino_job j = {.g = g, .x = x, .kern = kern, .chunk = chunk_max(g)};
     tile_grid(g, NULL, &j.th, &j.tw);
     j.ntiles = (long)N * j.th * j.tw;
     return j;
@@ -295,7 +316,7 @@ void nn_wino_images(const nn_conv_shape *gx, int N, const float *x, const float 
     j.u = u;
     j.y = y;
     float *zero = zero_row(gx, scratch);
-    for (long c = 0; c * CHUNK_TILES < j.ntiles; c++) {
+    for (long c = 0; c * j.chunk < j.ntiles; c++) {
         chunk(&j, c, scratch, zero);
     }
 }
@@ -306,10 +327,10 @@ void nn_wino_dw_images(const nn_conv_shape *g, int N, const float *x, const floa
                        float *scratch, const nn_kernels *kern)
 {
     const wino_job j = images_job(g, N, x, kern);
-    const size_t vs = (size_t)CHUNK_TILES * g->C, ds = (size_t)CHUNK_TILES * g->K;
-    float *v = scratch, *d = v + TAPS * vs, *zero = zero_row(g, scratch);
-    for (long t0 = 0; t0 < j.ntiles; t0 += CHUNK_TILES) {
-        int rows = j.ntiles - t0 < CHUNK_TILES ? (int)(j.ntiles - t0) : CHUNK_TILES;
+    const size_t vs = (size_t)j.chunk * g->C, ds = (size_t)j.chunk * g->K;
+    float *v = scratch, *d = v + taps(g) * vs, *zero = zero_row(g, scratch);
+    for (long t0 = 0; t0 < j.ntiles; t0 += j.chunk) {
+        int rows = j.ntiles - t0 < j.chunk ? (int)(j.ntiles - t0) : j.chunk;
         for (int r = 0; r < rows; r++) {
             int n, ty, tx;
             tile_pos(&j, t0 + r, &n, &ty, &tx);
@@ -323,9 +344,9 @@ void nn_wino_dw_images(const nn_conv_shape *g, int N, const float *x, const floa
                                        : zero;
                 }
             }
-            kern->wino->grad_transform(e, g->K, d + (size_t)r * g->K, ds);
+            tx_of(kern, g)->grad_transform(e, g->K, d + (size_t)r * g->K, ds);
         }
-        for (int tap = 0; tap < TAPS; tap++) {
+        for (int tap = 0; tap < taps(g); tap++) {
             nn_kdw k = {
                 .x = v + tap * vs,
                 .x_cs = g->C,
@@ -346,5 +367,5 @@ void nn_wino_dw_images(const nn_conv_shape *g, int N, const float *x, const floa
 
 void nn_wino_dw_finish(const nn_conv_shape *g, const float *W, float *dw, const nn_kernels *kern)
 {
-    kern->wino->weight_grad_transform(W, g->C, g->K, dw);
+    tx_of(kern, g)->weight_grad_transform(W, g->C, g->K, dw);
 }

@@ -252,7 +252,7 @@ const nn_kernels nn_kernels_avx2 = {
     .update = nn_optim_update,
     .pool2_forward = nn_pool2_forward_avx2,
     .pool2_backward = nn_pool2_backward_avx2,
-    .wino = &nn_wino_tx_avx2,
+    .wino = nn_wino_tx_avx2,
 };
 
 #else

@@ -383,7 +383,7 @@ const nn_kernels nn_kernels_avx512 = {
     .update = kupdate,
     .pool2_forward = nn_pool2_forward_avx512,
     .pool2_backward = nn_pool2_backward_avx512,
-    .wino = &nn_wino_tx_avx512,
+    .wino = nn_wino_tx_avx512,
 };
 
 #else

@@ -92,5 +92,5 @@ const nn_kernels nn_kernels_ref = {
     .update = nn_optim_update,
     .pool2_forward = nn_pool2_forward_ref,
     .pool2_backward = nn_pool2_backward_ref,
-    .wino = &nn_wino_tx_ref,
+    .wino = nn_wino_tx_ref,
 };

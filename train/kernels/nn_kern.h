@@ -159,12 +159,14 @@ typedef struct nn_tile_set {
 void nn_tiles_conv(const nn_tile_set *ts, const nn_kconv *k);
 void nn_tiles_dw(const nn_tile_set *ts, const nn_kdw *k);
 
-/* Winograd F(2x2,3x3)'s transforms, one table per tier (wino_tx.h and
- * conv_winograd.c say what each computes); channel and filter counts are
- * multiples of 16. */
+/* The transforms of Winograd's F(2x2,r x r), r = 3 and 5, a pair of
+ * tables per tier (wino_tx.h and conv_winograd.c say what each
+ * computes); channel and filter counts are multiples of 16. Patches are
+ * (r+1) x (r+1), in as many taps. */
 typedef struct nn_wino_tx {
+    int r;
     void (*weight_transform)(const float *w, int C, int K, int c0, int c1, float *u);
-    void (*input_transform)(const float *const p[16], int C, float *v, size_t vs);
+    void (*input_transform)(const float *const p[], int C, float *v, size_t vs);
     void (*output_transform)(const float *mp, size_t ms, int K, const float *bias, int relu,
                              float *const out[4]);
     void (*output_pool)(const float *mp, size_t ms, int K, const float *bias, float *py,
@@ -172,7 +174,7 @@ typedef struct nn_wino_tx {
     void (*grad_transform)(const float *const e[4], int K, float *d, size_t ds);
     void (*weight_grad_transform)(const float *W, int C, int K, float *dw);
 } nn_wino_tx;
-extern const nn_wino_tx nn_wino_tx_ref, nn_wino_tx_avx2, nn_wino_tx_avx512;
+extern const nn_wino_tx nn_wino_tx_ref[2], nn_wino_tx_avx2[2], nn_wino_tx_avx512[2];
 
 /* A set of kernels: a vector tier's, or their portable twins (plain C,
  * the same sums in another order). */
@@ -198,7 +200,7 @@ typedef struct nn_kernels {
     void (*pool2_forward)(const nn_conv_shape *g, const float *x, float *y, uint32_t *arg);
     void (*pool2_backward)(const nn_conv_shape *g, const uint32_t *arg, const float *dy,
                            const float *ym, float *dx);
-    const nn_wino_tx *wino; /* Winograd's transforms, compiled for this tier */
+    const nn_wino_tx *wino; /* Winograd's transforms for 3x3 and 5x5, for this tier */
 } nn_kernels;
 extern const nn_kernels nn_kernels_ref, nn_kernels_avx512, nn_kernels_avx2;
 /* The kernels of tier isa: NULL for generic (OpenBLAS does the products),
