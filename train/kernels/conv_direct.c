@@ -29,7 +29,7 @@
  * (its SSE3 "Prescott" kernels), 74-105 / 85-136 / 75-98 on its AVX-512
  * ones (kern_avx512.c has the table).
  *
- * 3x3 layers whose channels and filters are multiples of 16 run their
+ * 3x3 and 5x5 layers whose channels and filters are multiples of 16 run their
  * forward by Winograd instead (conv_winograd.c, chosen in nn_conv_select)
  * and their backward here, on large maps with the kernel gradient
  * summed in Winograd's domain and dx as Winograd's convolution of the

@@ -3,9 +3,9 @@
  * Three implementations of the same contract (nn_conv_impl, nn_kern.h):
  * im2col + OpenBLAS sgemm (any geometry, any CPU: the reference), the
  * direct implicit-GEMM convolution on convkit's own micro-kernels
- * (conv_direct.c, stride 1), and Winograd F(2x2,3x3) (conv_winograd.c:
- * its forward; its gradients are the direct backward's, which takes
- * Winograd's pieces on large maps). Their tables and the rules that pick
+ * (conv_direct.c, stride 1), and Winograd F(2x2,3x3) and F(2x2,5x5)
+ * (conv_winograd.c: its forward; its gradients are the direct
+ * backward's, which takes Winograd's pieces on large maps). Their tables and the rules that pick
  * among them live here, so that conv_direct.c and conv_winograd.c do not
  * reach into each other: the direct backward uses Winograd's pieces, and
  * nothing in conv_winograd.c knows the direct convolution.

@@ -1,12 +1,13 @@
-/* conv_winograd.c: the forward of 3x3, stride-1 convolutions (all but the
- * first of VGG16's, and the book's deeper ones) by Winograd's minimal
- * filtering F(2x2, 3x3): each 2x2 block of outputs comes from a 4x4 patch
- * of the input with 16 products per input and output channel instead of
- * 36, 2.25 times fewer multiplications. The backward is the direct one
- * (conv_direct.c), which needs only x, w and y, not how y was computed;
- * where its images have enough tiles it takes its products from here
- * too, a few images at a time on the calling thread: the input
- * gradient, itself a 3x3 convolution of dy with the flipped kernel
+/* conv_winograd.c: the forward of 3x3 and 5x5 stride-1 convolutions (all
+ * but the first of VGG16's, the book's deeper ones, mnist's second) by
+ * Winograd's minimal filtering F(2x2, r x r): each 2x2 block of outputs
+ * comes from an (r+1) x (r+1) patch of the input, with 16 products per
+ * input and output channel instead of 36 for r = 3 (2.25 times fewer)
+ * and 36 instead of 100 for r = 5 (2.8 times). The backward is the
+ * direct one (conv_direct.c), which needs only x, w and y, not how y was
+ * computed; where its images have enough tiles it takes its products
+ * from here too, a few images at a time on the calling thread: the input
+ * gradient, itself an r x r convolution of dy with the flipped kernel
  * (nn_wino_images), and the kernel gradient (nn_wino_dw_images), the
  * forward's sums transposed: per tap, dU_t += V_t^T (A dy A^T)_t over
  * the tiles, then dw = G^T dU G.
@@ -14,30 +15,30 @@
  * With the transforms of Lavin and Gray ("Fast Algorithms for
  * Convolutional Neural Networks", 2016), per output tile
  *   Y = A^T [ (G g G^T) . (B^T d B) ] A
- * over the 4x4 input patch d and each 3x3 filter g. The elementwise
- * product summed over channels is 16 independent GEMMs: for tap t < 16,
+ * over the input patch d and each filter g. The elementwise product
+ * summed over channels is (r+1)^2 independent GEMMs, one per tap t:
  *   M_t (tiles, K) = V_t (tiles, C) U_t (C, K),
  * V = B^T d B of each tile, U = G g G^T of the kernel (formed once per
  * call, shared by the threads). The GEMMs run on the model's
  * micro-kernel (nn_kconv: one tap, the tiles as pixels), the transforms
- * (wino_tx.h, one copy per tier), adds only, 16 channels at a time.
+ * (wino_tx.h, one copy per tier) at the tier's vector width.
  *
  * Work is shared out in chunks of tiles (of several images on small
- * maps): each chunk's V (16 x tiles x C) and M (16 x tiles x K) stay in
- * L2 while its 16 GEMMs stream U_t once per chunk. A chunk's output
+ * maps): each chunk's V (taps x tiles x C) and M (taps x tiles x K) stay
+ * in L2 while its GEMMs stream U_t once per chunk. A chunk's output
  * values do not depend on the chunking, so results are the same bits
  * whatever the number of threads. With a 2x2 max pool after it, a tile
  * is exactly one pooling window: the pool is taken in the output
  * transform, with the argmax nn_kernels.pool2_forward would give, and the
  * convolution's output is never stored.
  *
- * Accuracy: the transforms only add and halve, so results differ from
- * the direct sums by rounding alone, but of larger terms: a tile's
- * transforms mix all 16 inputs of its patch (and the kernel gradient's
- * all four outputs of its dy tile), so where most of a window is near
- * zero and its neighbours are not the error, relative to that window's
- * own terms, can be several times the direct sum's (tests compare both
- * with sums in double on inputs spread over [-1, 1]). A NaN or an
+ * Accuracy: results differ from the direct sums by rounding alone, but
+ * of larger terms: a tile's transforms mix all inputs of its patch (and
+ * the kernel gradient's all four outputs of its dy tile), so where most
+ * of a window is near zero and its neighbours are not the error,
+ * relative to that window's own terms, can be several times the direct
+ * sum's; more for 5x5, whose transforms scale by up to 5 (tests compare
+ * both with sums in double on inputs spread over [-1, 1]). A NaN or an
  * infinity in a patch can make all four outputs of its tile NaN, where
  * the direct sum spoils only the windows it is in.
  */

@@ -293,9 +293,10 @@ extern const nn_conv_impl nn_conv_im2col;
 /* Direct (implicit-GEMM) convolution on ex->kern, threads over the batch,
  * stride 1 (conv_direct.c). */
 extern const nn_conv_impl nn_conv_direct;
-/* Winograd F(2x2,3x3) forward; the direct backward, with its kernel and
- * input gradients by Winograd on large maps; 3x3, stride 1, channels and
- * filters multiples of 16, on a tier's kernels (conv_winograd.c). */
+/* Winograd F(2x2,3x3) and F(2x2,5x5) forward; the direct backward, with
+ * its kernel and input gradients by Winograd on large maps; 3x3 or 5x5,
+ * stride 1, channels and filters multiples of 16, on a tier's kernels
+ * (conv_winograd.c). */
 extern const nn_conv_impl nn_conv_winograd;
 int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex);
 /* Can a Conv2D of geometry g with activation act, run by impl, and the
