@@ -317,7 +317,7 @@ int cmd_train(int argc, char **argv)
     double lr = NAN, momentum = NAN;
     int nesterov = 0, resume = 0, val_none = 0, kind = NN_OPT_RMSPROP, resize = AUG_RESIZE_STRETCH;
     int first;
-    static const char *const optimizers[] = {"sgd", "rmsprop", "adam", NULL};
+    static const char *const optimizers[] = {"sgd", "rmsprop", "adam", "rmsprop-tf2", NULL};
     train_view view = {0};
     const cli_opt opts[] = {
         CLI_STR_OPT("data", 0, &data, "FILE", "the catalog (convkit prepare-dataset)"),
@@ -340,11 +340,14 @@ int cmd_train(int argc, char **argv)
         CLI_STR_OPT("runs", 0, &runs, "FILE", "the runs database (default runs.db)"),
         CLI_INT_OPT("epochs", 0, &epochs, "N", "epochs to train (default 10)", 1, CLI_NOMAX),
         CLI_INT_OPT("batch", 0, &batch, "N", "samples per step (default 32)", 1, 65536),
-        CLI_CHOICE_OPT("optimizer", &kind, "NAME", "(default rmsprop)", optimizers),
+        CLI_CHOICE_OPT("optimizer", &kind, "NAME",
+                       "(default rmsprop, as Keras 3; rmsprop-tf2 is RMSprop as tf.keras <= "
+                       "2.10 ran it, epsilon outside the square root: the book's)",
+                       optimizers),
         CLI_NUM_OPT("lr", &lr, "X", "learning rate (default: Keras's, 0.001; 0.01 for sgd)", 0,
                     INFINITY, CLI_OPEN_LO),
         CLI_NUM_OPT("momentum", &momentum, "X",
-                    "momentum of sgd or rmsprop, as Keras's (default 0)", 0, 1, 0),
+                    "momentum of sgd or rmsprop(-tf2), as Keras's (default 0)", 0, 1, 0),
         CLI_FLAG_OPT("nesterov", 0, &nesterov, "Nesterov's momentum (sgd only)"),
         CLI_POLICY_OPT("augment", &augment, "POLICY",
                        "augmentation of training samples (convkit augment --help)"),

@@ -30,6 +30,7 @@ typedef enum nn_optim_kind {
     NN_OPT_SGD = 0,
     NN_OPT_RMSPROP,
     NN_OPT_ADAM,
+    NN_OPT_RMSPROP_TF2,
 } nn_optim_kind;
 
 /* Hyperparameters, with Keras's formulas (tf.keras 2 / Keras 3):
@@ -37,6 +38,9 @@ typedef enum nn_optim_kind {
  *            (w -= lr*g without momentum)
  *   RMSprop: a = rho*a + (1-rho)*g^2; w -= lr*g / sqrt(a + eps)
  *            with momentum: m = momentum*m + lr*g / sqrt(a + eps); w -= m
+ *   RMSprop as tf.keras <= 2.10 ran it (the book's, "rmsprop-tf2"):
+ *            w -= lr*g / (sqrt(a) + eps); with momentum as RMSprop's
+ *            (its fused kernel had eps inside the root)
  *   Adam:    m += (g-m)*(1-beta1); v += (g^2-v)*(1-beta2);
  *            w -= lr*sqrt(1-beta2^t)/(1-beta1^t) * m / (sqrt(v) + eps)
  * State starts at zero. */
@@ -55,7 +59,8 @@ typedef struct nn_optim_opts {
  * rho 0.9, eps 1e-7; Adam lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-7. */
 nn_optim_opts nn_optim_defaults(nn_optim_kind kind);
 
-/* "sgd", "rmsprop", "adam" (case-insensitive) -> kind; -1 if unknown. */
+/* "sgd", "rmsprop", "adam", "rmsprop-tf2" (case-insensitive) -> kind; -1
+ * if unknown. */
 int nn_optim_parse(const char *name);
 const char *nn_optim_name(nn_optim_kind kind);
 

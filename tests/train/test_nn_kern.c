@@ -751,17 +751,21 @@ END_TEST
 START_TEST(update_same_bits)
 {
     enum { N = 70001 }; /* more than one unit, a partial vector */
-    nn_optim_opts opts[6] = {nn_optim_defaults(NN_OPT_SGD),  nn_optim_defaults(NN_OPT_SGD),
-                             nn_optim_defaults(NN_OPT_SGD),  nn_optim_defaults(NN_OPT_RMSPROP),
-                             nn_optim_defaults(NN_OPT_ADAM), nn_optim_defaults(NN_OPT_RMSPROP)};
+    enum { NOPT = 8 };
+    nn_optim_opts opts[NOPT] = {
+        nn_optim_defaults(NN_OPT_SGD),         nn_optim_defaults(NN_OPT_SGD),
+        nn_optim_defaults(NN_OPT_SGD),         nn_optim_defaults(NN_OPT_RMSPROP),
+        nn_optim_defaults(NN_OPT_ADAM),        nn_optim_defaults(NN_OPT_RMSPROP),
+        nn_optim_defaults(NN_OPT_RMSPROP_TF2), nn_optim_defaults(NN_OPT_RMSPROP_TF2)};
     opts[1].momentum = 0.9;
     opts[2].momentum = 0.8;
     opts[2].nesterov = 1;
     opts[5].momentum = 0.9;
+    opts[7].momentum = 0.9;
     for (int k = 0; k < nsets(); k++) {
         nn_exec ex = {.kern = kset(k)};
         ck_assert_int_eq(nn_par_create(&ex.par, 2), 0);
-        for (int o = 0; o < 6; o++) {
+        for (int o = 0; o < NOPT; o++) {
             float *w1 = nt_rand(N, -1, 1, 800), *w2 = nt_rand(N, -1, 1, 800);
             float *a1 = nt_zeros(N), *a2 = nt_zeros(N), *b1 = nt_zeros(N), *b2 = nt_zeros(N);
             for (int t = 0; t < 3; t++) {

@@ -120,6 +120,48 @@ START_TEST(rmsprop_momentum)
 }
 END_TEST
 
+/* tf.keras <= 2.10's RMSprop (the book's): epsilon outside the root, so a
+ * tiny gradient moves by about lr*sqrt(10) on the first step; with
+ * momentum it is RMSprop's, as tf.keras's fused kernel was. */
+START_TEST(rmsprop_tf2)
+{
+    ck_assert_int_eq(nn_optim_parse("rmsprop-TF2"), NN_OPT_RMSPROP_TF2);
+    ck_assert_str_eq(nn_optim_name(NN_OPT_RMSPROP_TF2), "rmsprop-tf2");
+    nn_optim_opts o = nn_optim_defaults(NN_OPT_RMSPROP_TF2);
+    ck_assert(o.lr == 1e-3 && o.rho == 0.9 && o.eps == 1e-7);
+    ck_assert_int_eq(nn_optim_slots(&o), 1);
+    o.lr = 0.1;
+    float w[N];
+    two_steps(&o, w);
+    for (int i = 0; i < N; i++) {
+        double a = 0, x = w0[i];
+        const float *g[2] = {g1, g2};
+        for (int t = 0; t < 2; t++) {
+            double gi = g[t][i];
+            a = 0.9 * a + 0.1 * gi * gi;
+            x -= 0.1 * gi / (sqrt(a) + 1e-7);
+        }
+        nt_assert_near(w[i], x, 1e-6);
+    }
+    float wt = 0, gt = 1e-4f, st = 0;
+    nn_optim_update(&o, 0, 1, &wt, &gt, &st, NULL);
+    nt_assert_near(wt, -0.1 * 1e-4 / (sqrt(0.1 * 1e-8) + 1e-7), 1e-6);
+    ck_assert(wt < -0.3f); /* inside the root it would be -0.0095 */
+    /* with momentum: the same bits as rmsprop's */
+    nn_optim_opts r = nn_optim_defaults(NN_OPT_RMSPROP);
+    o.momentum = r.momentum = 0.9;
+    r.lr = 0.1;
+    float s1[N] = {0}, s2[N] = {0}, q1[N] = {0}, q2[N] = {0}, wr[N];
+    memcpy(w, w0, sizeof w0);
+    memcpy(wr, w0, sizeof w0);
+    for (int t = 0; t < 3; t++) {
+        nn_optim_update(&o, t, N, w, t % 2 ? g2 : g1, s1, s2);
+        nn_optim_update(&r, t, N, wr, t % 2 ? g2 : g1, q1, q2);
+    }
+    ck_assert_int_eq(memcmp(w, wr, sizeof w), 0);
+}
+END_TEST
+
 START_TEST(adam)
 {
     nn_optim_opts o = nn_optim_defaults(NN_OPT_ADAM);
@@ -175,6 +217,7 @@ static Suite *optim_suite(void)
     tcase_add_test(tc, sgd);
     tcase_add_test(tc, rmsprop);
     tcase_add_test(tc, rmsprop_momentum);
+    tcase_add_test(tc, rmsprop_tf2);
     tcase_add_test(tc, adam);
     tcase_add_test(tc, glorot);
     suite_add_tcase(s, tc);

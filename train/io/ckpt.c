@@ -224,7 +224,7 @@ static int read_body(rbuf *b, nn_model *m, nn_ckpt_state *st, const char *path, 
 {
     nn_optim_opts o = {0};
     uint64_t kind = r_u64(b, 4);
-    o.kind = kind <= NN_OPT_ADAM ? (nn_optim_kind)kind : NN_OPT_SGD;
+    o.kind = kind <= NN_OPT_RMSPROP_TF2 ? (nn_optim_kind)kind : NN_OPT_SGD;
     o.lr = r_f64(b);
     o.momentum = r_f64(b);
     o.nesterov = (int)r_u64(b, 4);
@@ -240,7 +240,7 @@ static int read_body(rbuf *b, nn_model *m, nn_ckpt_state *st, const char *path, 
     s.best_epoch = (int)r_u64(b, 4);
     s.wait = (int)r_u64(b, 4);
     uint64_t np = r_u64(b, 8);
-    if (b->bad || kind > NN_OPT_ADAM || np != m->nparams) {
+    if (b->bad || kind > NN_OPT_RMSPROP_TF2 || np != m->nparams) {
         return ck_err(err, errlen, CK_EFORMAT, "%s: checkpoint: header does not fit the model",
                       path);
     }

@@ -315,13 +315,16 @@ KT static void kupdate(const nn_optim_opts *o, int64_t t, size_t n, float *w, co
                 wv = _mm512_add_ps(wv, o->nesterov ? _mm512_add_ps(step, _mm512_mul_ps(v, mu)) : v);
             }
             break;
-        case NN_OPT_RMSPROP: {
+        case NN_OPT_RMSPROP:
+        case NN_OPT_RMSPROP_TF2: {
             const float rho = (float)o->rho;
             const __m512 r = _mm512_set1_ps(rho), r1 = _mm512_set1_ps(1.0f - rho);
             __m512 a = _mm512_add_ps(_mm512_mul_ps(r, _mm512_maskz_loadu_ps(m, s1 + i)),
                                      _mm512_mul_ps(_mm512_mul_ps(r1, gv), gv));
             _mm512_mask_storeu_ps(s1 + i, m, a);
-            __m512 d = _mm512_sqrt_ps(_mm512_add_ps(a, _mm512_set1_ps((float)o->eps)));
+            const __m512 eps = _mm512_set1_ps((float)o->eps);
+            __m512 d = nn_optim_eps_outside(o) ? _mm512_add_ps(_mm512_sqrt_ps(a), eps)
+                                               : _mm512_sqrt_ps(_mm512_add_ps(a, eps));
             __m512 step = _mm512_div_ps(_mm512_mul_ps(lr, gv), d);
             if (o->momentum != 0.0) {
                 step = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps((float)o->momentum),

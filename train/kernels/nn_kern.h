@@ -431,6 +431,9 @@ int64_t nn_correct(int N, int D, const float *p, const int32_t *labels);
 /* Floats of state per parameter: SGD 0 (1 with momentum), RMSprop 1 (2
  * with momentum), Adam 2. */
 int nn_optim_slots(const nn_optim_opts *o);
+/* Does RMSprop's epsilon go outside the square root (rmsprop-tf2 without
+ * momentum)? */
+int nn_optim_eps_outside(const nn_optim_opts *o);
 
 /* One update of n parameters w with gradients g, t = updates done before
  * this one; s1, s2 are the state slots (NULL when unused). */

@@ -2,8 +2,11 @@
  *
  * The updates follow tf.keras 2 / Keras 3 literally, in float32 like
  * Keras's variables, including where epsilon goes: inside the square root
- * for RMSprop, outside it for Adam (the "epsilon hat" of Kingma & Ba, with
- * the bias corrections folded into the step size). RMSprop's momentum is
+ * for RMSprop (tf.keras >= 2.11, Keras 3), outside it for Adam (the
+ * "epsilon hat" of Kingma & Ba, with the bias corrections folded into the
+ * step size) and for rmsprop-tf2, RMSprop as tf.keras <= 2.10 ran it
+ * without momentum (the book's runs). On the first step of the book's
+ * mnist the two RMSprops differ by about 2x for half the parameters. RMSprop's momentum is
  * tf.keras's: plain (not Nesterov's) momentum on the scaled step,
  * mom = momentum*mom + lr*g/sqrt(ms + eps), w -= mom, in a second slot. All parameters of a
  * model sit in one arena, so one update is one pass over three or four
@@ -26,11 +29,11 @@ nn_optim_opts nn_optim_defaults(nn_optim_kind kind)
     return o;
 }
 
-static const char *const optim_names[] = {"sgd", "rmsprop", "adam"};
+static const char *const optim_names[] = {"sgd", "rmsprop", "adam", "rmsprop-tf2"};
 
 int nn_optim_parse(const char *name)
 {
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         if (name && strcasecmp(name, optim_names[k]) == 0) {
             return k;
         }
@@ -40,14 +43,20 @@ int nn_optim_parse(const char *name)
 
 const char *nn_optim_name(nn_optim_kind kind)
 {
-    return kind <= NN_OPT_ADAM ? optim_names[kind] : "?";
+    return kind <= NN_OPT_RMSPROP_TF2 ? optim_names[kind] : "?";
+}
+
+int nn_optim_eps_outside(const nn_optim_opts *o)
+{
+    return o->kind == NN_OPT_RMSPROP_TF2 && o->momentum == 0.0;
 }
 
 int nn_optim_slots(const nn_optim_opts *o)
 {
     switch (o->kind) {
     case NN_OPT_SGD: return o->momentum != 0.0 ? 1 : 0;
-    case NN_OPT_RMSPROP: return o->momentum != 0.0 ? 2 : 1;
+    case NN_OPT_RMSPROP:
+    case NN_OPT_RMSPROP_TF2: return o->momentum != 0.0 ? 2 : 1;
     case NN_OPT_ADAM: return 2;
     }
     return 0;
@@ -71,11 +80,13 @@ void nn_optim_update(const nn_optim_opts *o, int64_t t, size_t n, float *w, cons
             }
         }
         break;
-    case NN_OPT_RMSPROP: {
+    case NN_OPT_RMSPROP:
+    case NN_OPT_RMSPROP_TF2: {
         const float rho = (float)o->rho, eps = (float)o->eps, mu = (float)o->momentum;
+        const int outside = nn_optim_eps_outside(o);
         for (size_t i = 0; i < n; i++) {
             s1[i] = rho * s1[i] + (1.0f - rho) * g[i] * g[i];
-            const float step = lr * g[i] / sqrtf(s1[i] + eps);
+            const float step = lr * g[i] / (outside ? sqrtf(s1[i]) + eps : sqrtf(s1[i] + eps));
             if (o->momentum == 0.0) {
                 w[i] -= step;
             } else {

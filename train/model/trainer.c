@@ -215,7 +215,7 @@ static char *config_json(const nn_model *m, const nn_train_opts *o, int loss, in
     if (o->optim.kind == NN_OPT_SGD) {
         jnum(&b, "momentum", o->optim.momentum);
         ck_buf_str(&b, o->optim.nesterov ? ",\"nesterov\":true" : ",\"nesterov\":false");
-    } else if (o->optim.kind == NN_OPT_RMSPROP) {
+    } else if (o->optim.kind == NN_OPT_RMSPROP || o->optim.kind == NN_OPT_RMSPROP_TF2) {
         jnum(&b, "rho", o->optim.rho);
         if (o->optim.momentum != 0.0) { /* absent when 0, as recorded before it existed */
             jnum(&b, "momentum", o->optim.momentum);
