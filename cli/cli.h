@@ -188,6 +188,8 @@ int cli_verb(const char *cmd, const char *verb, const char *const *verbs);
 int cli_parse_i64(const char *s, int64_t *out);
 /* The --resize choices, in aug_resize's order (CLI_CHOICE). */
 extern const char *const cli_resize_names[];
+/* The --decode choices: fast (0), full (1). */
+extern const char *const cli_decode_names[];
 /* A model argument's spec text (nn_spec_load), its input made size x size
  * when size > 0 (nn_spec_set_input). *spec is malloc'd, NULL on error. */
 int cli_model_spec(const char *model, int size, char **spec, char *err, size_t errlen);

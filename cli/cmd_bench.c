@@ -316,7 +316,7 @@ static int bench_train(int argc, char **argv)
 }
 
 static const char loader_usage[] =
-    "usage: convkit bench loader DATASET.db [--policy P] [--size 150]\n"
+    "usage: convkit bench loader DATASET.db [--policy P] [--size 150] [--decode fast]\n"
     "                            [--workers 0,1,2] [--batch 32] [--epochs 1]\n"
     "                            [--split train] [--json]\n"
     "\n"
@@ -330,10 +330,12 @@ static int bench_loader(int argc, char **argv)
     const char *cmd = "bench loader", *policy_text = "chollet-2nd", *split = "train";
     int64_t size = 150, batch = 32, epochs = 1;
     counts workers = {{0, 1, 2}, 3, 0};
-    int as_json = 0, first;
+    int as_json = 0, decode = 0, first;
     const cli_opt opts[] = {
         CLI_POLICY_OPT("policy", &policy_text, "P", "the policy (default chollet-2nd)"),
         CLI_INT_OPT("size", 0, &size, "N", "output side (default 150)", 8, 4096),
+        CLI_CHOICE_OPT("decode", &decode, "MODE", "fast (default) or full, as convkit train's",
+                       cli_decode_names),
         CLI_FN_OPT("workers", &workers, "LIST", "worker counts (default 0,1,2)", parse_counts,
                    "up to 8 comma-separated integers from 0 to 256"),
         CLI_INT_OPT("batch", 0, &batch, "N", "batch size (default 32)", 1, 4096),
@@ -359,9 +361,10 @@ static int bench_loader(int argc, char **argv)
     aug_policy_print(policy, canon, sizeof canon);
     int rc = 0;
     if (!as_json) {
-        printf("%s (%s), batch %lld, %lldx%lld\n%-40s %8s %10s %12s %14s %10s\n", argv[first],
-               split, (long long)batch, (long long)size, (long long)size, "policy", "workers",
-               "batches/s", "images/s", "images/cpu-s", "stall s");
+        printf("%s (%s), batch %lld, %lldx%lld, %s decode\n%-40s %8s %10s %12s %14s %10s\n",
+               argv[first], split, (long long)batch, (long long)size, (long long)size,
+               cli_decode_names[decode], "policy", "workers", "batches/s", "images/s",
+               "images/cpu-s", "stall s");
     }
     for (int aug = 0; aug < 2 && rc == 0; aug++) {
         for (int w = 0; w < workers.n && rc == 0; w++) {
@@ -373,6 +376,7 @@ static int bench_loader(int argc, char **argv)
             o.workers = workers.v[w];
             o.aug = aug_params_default((int)size, (int)size, 3);
             o.aug.policy = aug ? policy : NULL;
+            o.aug.shrink_on_load = !decode;
             pl_loader_bench_result r;
             rc = pl_loader_bench_run(&o, (int)epochs, &r, err, sizeof err);
             if (rc) {
@@ -382,6 +386,7 @@ static int bench_loader(int argc, char **argv)
             if (as_json) {
                 ck_buf j = json_begin("loader");
                 ck_buf_json_field_str(&j, "policy", name);
+                ck_buf_json_field_str(&j, "decode", cli_decode_names[decode]);
                 ck_buf_json_field_num(&j, "size", (double)size);
                 ck_buf_json_field_num(&j, "batch", (double)batch);
                 ck_buf_json_field_num(&j, "workers", r.workers);

@@ -2,7 +2,7 @@
  * dataset.db: loss, accuracy, confusion matrix, optionally recorded in
  * runs.db) and `convkit predict` (a checkpoint on image files: class and
  * probability per file). The checkpoint carries the model and the run's
- * configuration (class names, resize mode), so the inputs are prepared as
+ * configuration (class names, resize and decode modes), so the inputs are prepared as
  * they were in training. */
 #include <jansson.h>
 #include <stdlib.h>
@@ -15,12 +15,12 @@
 
 enum { MAX_FILE_BYTES = 256 << 20 };
 
-/* Class names and resize mode recorded with the run ("extra" in its
- * configuration). */
+/* Class names and input (resize, decode) recorded with the run ("extra"
+ * in its configuration). */
 typedef struct run_facts {
     json_t *config;
     json_t *classes; /* borrowed from config; may be NULL */
-    aug_resize resize;
+    data_input input;
 } run_facts;
 
 static void run_facts_read(const nn_model *m, run_facts *f)
@@ -30,10 +30,7 @@ static void run_facts_read(const nn_model *m, run_facts *f)
     f->config = text ? json_loads(text, 0, NULL) : NULL;
     json_t *extra = json_object_get(f->config, "extra");
     f->classes = json_object_get(extra, "classes");
-    const char *resize = json_string_value(json_object_get(extra, "resize"));
-    f->resize = !resize || !strcmp(resize, "stretch") ? AUG_RESIZE_STRETCH
-                : !strcmp(resize, "fit")              ? AUG_RESIZE_FIT
-                                                      : AUG_RESIZE_CROP;
+    f->input = data_input_recorded(extra);
 }
 
 static const char *class_name(const run_facts *f, int i, char *buf, size_t len)
@@ -151,7 +148,7 @@ int cmd_evaluate(int argc, char **argv)
         rc = data_check_images(m, argv[first], err, sizeof err);
     }
     if (rc == 0 && !features) {
-        rc = data_open(&d, data, split, m, rf.resize, NULL, 0, 0, -1, NULL, err, sizeof err);
+        rc = data_open(&d, data, split, m, &rf.input, NULL, 0, 0, -1, NULL, err, sizeof err);
     }
     if (rc == 0) {
         rc = nn_evaluate(m, NN_LOSS_AUTO, &d.source, 0, &e, err, sizeof err);
@@ -265,7 +262,8 @@ static const char predict_usage[] =
     "usage: convkit predict CHECKPOINT IMAGE|DIR... [--json]\n"
     "\n"
     "The class and its probability for each image file, prepared as the\n"
-    "run's training inputs were (size, channels, scale, resize mode). A\n"
+    "run's training inputs were (size, channels, scale, resize and decode\n"
+    "modes). A\n"
     "directory stands for its image files (.jpg, .jpeg, .png, .gif, .webp,\n"
     ".tif, .tiff, .bmp), sorted by name; its subdirectories are not entered.\n"
     "Every file is predicted: one that cannot be is reported with the reason,\n"
@@ -300,7 +298,7 @@ int cmd_predict(int argc, char **argv)
     }
     if (rc == 0) {
         run_facts_read(m, &rf);
-        aug_params p = data_model_params(m, rf.resize);
+        aug_params p = data_model_params(m, &rf.input);
         rc = aug_pipe_create(&pipe, &p, err, sizeof err);
         x = malloc(aug_params_sample_bytes(&p));
         probs = malloc((size_t)nn_model_outputs(m) * sizeof *probs);

@@ -18,7 +18,7 @@
 
 /* The features' config: where they come from, and what training needs. */
 static char *features_config(const nn_model *m, const char *weights, const char *data,
-                             const data_facts *f, const char *resize)
+                             const data_facts *f, const data_input *in)
 {
     json_t *classes = json_array();
     for (int i = 0; i < f->nclasses; i++) {
@@ -27,9 +27,10 @@ static char *features_config(const nn_model *m, const char *weights, const char 
     int h, w, c;
     nn_model_input_shape(m, &h, &w, &c);
     json_t *o =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:[i,i,i], s:s}", "model", nn_model_name(m),
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:[i,i,i], s:s, s:s?}", "model", nn_model_name(m),
                   "spec", nn_model_spec(m), "weights", weights, "dataset", data, "dataset_hash",
-                  f->hash, "classes", classes, "input", h, w, c, "resize", resize);
+                  f->hash, "classes", classes, "input", h, w, c, "resize",
+                  cli_resize_names[in->resize], "decode", in->full_decode ? "full" : NULL);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return text;
@@ -37,10 +38,10 @@ static char *features_config(const nn_model *m, const char *weights, const char 
 
 /* Runs the base over one split into f. */
 static int extract_split(nn_model *m, nn_features *f, const char *data, const char *split,
-                         aug_resize resize, int workers, int quiet, char *err, size_t errlen)
+                         const data_input *in, int workers, int quiet, char *err, size_t errlen)
 {
     data_split d;
-    int rc = data_open(&d, data, split, m, resize, NULL, 0, 0, workers, NULL, err, errlen);
+    int rc = data_open(&d, data, split, m, in, NULL, 0, 0, workers, NULL, err, errlen);
     if (rc) {
         return rc;
     }
@@ -91,7 +92,7 @@ int cmd_extract_features(int argc, char **argv)
     const char *cmd = "extract-features", *weights = NULL, *data = NULL, *out = NULL;
     const char *model = "vgg16-base", *splits = NULL;
     int64_t size = 0, batch = 32, threads = 0, workers = -1;
-    int quiet = 0, resize = AUG_RESIZE_STRETCH, first;
+    int quiet = 0, resize = AUG_RESIZE_STRETCH, decode = 0, first;
     const cli_opt opts[] = {
         CLI_STR_OPT("weights", 0, &weights, "FILE.h5", "the base's Keras weights"),
         CLI_STR_OPT("data", 0, &data, "FILE", "the catalog (convkit prepare-dataset)"),
@@ -105,6 +106,8 @@ int cmd_extract_features(int argc, char **argv)
                     "comma-separated (default train,validation,test: those that have samples)"),
         CLI_CHOICE_OPT("resize", &resize, "MODE", "as convkit train's (default stretch)",
                        cli_resize_names),
+        CLI_CHOICE_OPT("decode", &decode, "MODE", "as convkit train's (default fast)",
+                       cli_decode_names),
         CLI_INT_OPT("batch", 0, &batch, "N", "samples per forward pass (default 32)", 1, 4096),
         CLI_INT_OPT("threads", 0, &threads, "N", "BLAS threads (default: all cores)", 1, CLI_NOMAX),
         CLI_INT_OPT(
@@ -123,7 +126,7 @@ int cmd_extract_features(int argc, char **argv)
     if (first != argc) {
         return cli_usage(cmd, "unexpected argument '%s'", argv[first]);
     }
-    const char *resize_name = cli_resize_names[resize];
+    const data_input input = {.resize = (aug_resize)resize, .full_decode = decode};
     const char *ins[] = {weights, data}, *outs[] = {out};
     st = cli_outputs_apart(cmd, ins, 2, outs, 1);
     if (st) {
@@ -146,7 +149,7 @@ int cmd_extract_features(int argc, char **argv)
     if (rc == 0) {
         rc = data_catalog_facts(data, &facts, err, sizeof err);
     }
-    if (rc == 0 && !(config = features_config(m, weights, data, &facts, resize_name))) {
+    if (rc == 0 && !(config = features_config(m, weights, data, &facts, &input))) {
         rc = ck_err(err, sizeof err, CK_ENOMEM, "extract-features: out of memory");
     }
     int h = 0, w = 0, ch = 0;
@@ -169,7 +172,7 @@ int cmd_extract_features(int argc, char **argv)
         if (!splits && facts.split_size[i] == 0) {
             continue; /* the default list takes the splits there are */
         }
-        rc = extract_split(m, f, data, s, resize, (int)workers, quiet, err, sizeof err);
+        rc = extract_split(m, f, data, s, &input, (int)workers, quiet, err, sizeof err);
     }
     if (rc == 0) {
         rc = nn_features_commit(f, err, sizeof err);

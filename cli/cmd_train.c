@@ -95,15 +95,19 @@ static int on_epoch(void *ctx, const nn_progress *p)
 /* {"augment": ..., "classes": [...], "dataset": ..., ...}: what the run
  * needs beyond nn_train's own configuration, recorded with it. */
 static char *config_extra(const char *data, int features, const data_facts *f, const char *augment,
-                          const char *resize, const char *train_split, const char *val_split)
+                          const data_input *in, const char *train_split, const char *val_split)
 {
     json_t *classes = json_array();
     for (int i = 0; i < f->nclasses; i++) {
         json_array_append_new(classes, json_string(f->classes[i]));
     }
-    json_t *o = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s?}", "augment", augment, "classes", classes,
-                          features ? "features" : "dataset", data, "resize", resize, "train_split",
-                          train_split, "val_split", val_split);
+    /* "decode" only when full: configurations recorded before it existed
+     * decoded fast, and still compare equal */
+    json_t *o =
+        json_pack("{s:s, s:o, s:s, s:s, s:s?, s:s, s:s?}", "augment", augment, "classes", classes,
+                  features ? "features" : "dataset", data, "resize", cli_resize_names[in->resize],
+                  "decode", in->full_decode && !features ? "full" : NULL, "train_split",
+                  train_split, "val_split", val_split);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return text;
@@ -316,6 +320,7 @@ int cmd_train(int argc, char **argv)
     int64_t shards = 0;
     double lr = NAN, momentum = NAN;
     int nesterov = 0, resume = 0, val_none = 0, kind = NN_OPT_RMSPROP, resize = AUG_RESIZE_STRETCH;
+    int decode = 0;
     int first;
     static const char *const optimizers[] = {"sgd", "rmsprop", "adam", "rmsprop-tf2", NULL};
     train_view view = {0};
@@ -356,6 +361,12 @@ int cmd_train(int argc, char **argv)
             "how images take the model's input size: stretch (default, as Keras), fit (keep the "
             "aspect ratio, centre, pad with 0) or crop",
             cli_resize_names),
+        CLI_CHOICE_OPT(
+            "decode", &decode, "MODE",
+            "fast (default): a JPEG at least twice the input's size is decoded at 1/2, 1/4 or 1/8 "
+            "of it first (libjpeg's DCT scaling); full: decoded whole, then resized, as Keras's "
+            "loaders do (the book's inputs, exactly)",
+            cli_decode_names),
         CLI_INT_OPT("seed", 0, &seed, "N", "weights, shuffles, augmentation, dropout (default 0)",
                     0, CLI_NOMAX),
         CLI_FN_OPT(
@@ -435,7 +446,7 @@ int cmd_train(int argc, char **argv)
      * as for 1 (its wait counts that epoch before comparing); the
      * trainer's 0 is "off". */
     int stop_after = patience < 0 ? 0 : patience == 0 ? 1 : (int)patience;
-    const char *resize_name = cli_resize_names[resize];
+    const data_input input = {.resize = (aug_resize)resize, .full_decode = decode};
 
     char err[1024], *spec = NULL, *extra = NULL;
     char last_path[4096], best_path[4096], canon[512] = "none";
@@ -500,15 +511,15 @@ int cmd_train(int argc, char **argv)
         val_split = NULL; /* the catalog has no validation split */
     }
     if (rc == 0 && !features) {
-        rc = data_open(&tr, data, train_split, m, resize, policy, 1, (uint64_t)seed, (int)workers,
+        rc = data_open(&tr, data, train_split, m, &input, policy, 1, (uint64_t)seed, (int)workers,
                        &part, err, sizeof err);
     }
     if (rc == 0 && !features && val_split) {
-        rc = data_open(&va, data, val_split, m, resize, NULL, 0, (uint64_t)seed, (int)workers,
+        rc = data_open(&va, data, val_split, m, &input, NULL, 0, (uint64_t)seed, (int)workers,
                        &part, err, sizeof err);
     }
     if (rc == 0 && !(extra = config_extra(features ? features : data, !!features, &facts, canon,
-                                          resize_name, train_split, val_split))) {
+                                          &input, train_split, val_split))) {
         rc = ck_err(err, sizeof err, CK_ENOMEM, "train: out of memory");
     }
     if (rc == 0 && !val_split) {

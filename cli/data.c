@@ -36,14 +36,25 @@ static int source_next(void *ctx, nn_batch *b, char *err, size_t errlen)
     return 0;
 }
 
-aug_params data_model_params(const nn_model *m, aug_resize resize)
+data_input data_input_recorded(const json_t *o)
+{
+    const char *resize = json_string_value(json_object_get(o, "resize"));
+    const char *decode = json_string_value(json_object_get(o, "decode"));
+    return (data_input){.resize = !resize || !strcmp(resize, "stretch") ? AUG_RESIZE_STRETCH
+                                  : !strcmp(resize, "fit")              ? AUG_RESIZE_FIT
+                                                                        : AUG_RESIZE_CROP,
+                        .full_decode = decode && !strcmp(decode, "full")};
+}
+
+aug_params data_model_params(const nn_model *m, const data_input *in)
 {
     int h, w, c;
     nn_model_input_shape(m, &h, &w, &c);
     aug_params p = aug_params_default(w, h, c);
     /* Models that begin with Rescaling take pixels as they are. */
     p.scale = nn_model_rescales(m) ? 1.0f : 1.0f / 255.0f;
-    p.resize = resize;
+    p.resize = in->resize;
+    p.shrink_on_load = !in->full_decode;
     return p;
 }
 
@@ -71,8 +82,8 @@ int data_check_images(const nn_model *m, const char *model, char *err, size_t er
 }
 
 int data_open(data_split *d, const char *catalog, const char *split, const nn_model *m,
-              aug_resize resize, const aug_policy *policy, int shuffle, uint64_t seed, int workers,
-              const data_part *part, char *err, size_t errlen)
+              const data_input *in, const aug_policy *policy, int shuffle, uint64_t seed,
+              int workers, const data_part *part, char *err, size_t errlen)
 {
     memset(d, 0, sizeof *d);
     int rc = data_check_images(m, nn_model_name(m), err, errlen);
@@ -86,7 +97,7 @@ int data_open(data_split *d, const char *catalog, const char *split, const nn_mo
     o.batch = nn_model_batch(m);
     o.shuffle = shuffle;
     o.seed = seed;
-    o.aug = data_model_params(m, resize);
+    o.aug = data_model_params(m, in);
     o.aug.policy = policy;
     o.workers = workers;
     if (part) {

@@ -2,6 +2,8 @@
 #ifndef CLI_DATA_H
 #define CLI_DATA_H
 
+#include <jansson.h>
+
 #include "aug.h"
 #include "ds.h"
 #include "nn.h"
@@ -22,9 +24,22 @@ typedef struct data_facts {
     int64_t split_size[3]; /* train, validation, test */
 } data_facts;
 
+/* How images become a model's input: the resize, and whether a JPEG is
+ * decoded whole before it (full, as Keras's loaders do) or at 1/2, 1/4 or
+ * 1/8 when the model needs no more pixels (fast, the default). */
+typedef struct data_input {
+    aug_resize resize;
+    int full_decode;
+} data_input;
+
+/* The input a run or a features.db recorded in its configuration
+ * ("resize", "decode"; absent: stretch, fast), from the JSON object that
+ * holds them. */
+data_input data_input_recorded(const json_t *o);
+
 /* The loader's output for model m: its input size and channels, scale 1/255
- * unless the model starts with Rescaling. */
-aug_params data_model_params(const nn_model *m, aug_resize resize);
+ * unless the model starts with Rescaling, resized and decoded as in says. */
+aug_params data_model_params(const nn_model *m, const data_input *in);
 
 /* Opens a loader over `split` of catalog, batches of the model's batch size,
  * and the nn_source over it. policy may be NULL (borrowed). */
@@ -35,8 +50,8 @@ typedef struct data_part {
 } data_part;
 
 int data_open(data_split *d, const char *catalog, const char *split, const nn_model *m,
-              aug_resize resize, const aug_policy *policy, int shuffle, uint64_t seed, int workers,
-              const data_part *part, char *err, size_t errlen);
+              const data_input *in, const aug_policy *policy, int shuffle, uint64_t seed,
+              int workers, const data_part *part, char *err, size_t errlen);
 /* One split of a features.db (convkit extract-features) in batches of the
  * model's batch size, shuffled per epoch with shuffle. */
 int data_open_features(data_split *d, const char *path, const char *split, int batch, int shuffle,

@@ -139,6 +139,7 @@ void cli_progress_end(cli_progress *p)
 }
 
 const char *const cli_resize_names[] = {"stretch", "fit", "crop", NULL};
+const char *const cli_decode_names[] = {"fast", "full", NULL};
 
 int cli_spec_input(char **spec, const char *model, int h, int w, int c, char *err, size_t errlen)
 {

@@ -40,8 +40,9 @@ refused "train --workers 65" "convkit train: --workers: want an integer from 0 t
 refused "train --size 0" "convkit train: --size: want an integer from 1 to 8192, got '0'" "$convkit" $t --size 0
 refused "train --epochs without a value" "convkit train: --epochs: want a value: an integer >= 1" "$convkit" $t --epochs
 refused "train --resume=1" "convkit train: --resume: takes no value, got '1'" "$convkit" $t --resume=1
-refused "train --optimizer rmsprp" "convkit train: --optimizer: want one of sgd, rmsprop, adam, got 'rmsprp'; did you mean rmsprop?" "$convkit" $t --optimizer rmsprp
+refused "train --optimizer rmsprp" "convkit train: --optimizer: want one of sgd, rmsprop, adam, rmsprop-tf2, got 'rmsprp'; did you mean rmsprop?" "$convkit" $t --optimizer rmsprp
 refused "train --resize squash" "convkit train: --resize: want one of stretch, fit, crop, got 'squash'" "$convkit" $t --resize squash
+refused "train --decode exact" "convkit train: --decode: want one of fast, full, got 'exact'" "$convkit" $t --decode exact
 refused "train --name a/b" "convkit train: --name: want a name usable in a file name (not empty, no '/', no leading '.'), got 'a/b'" "$convkit" train --data d.db --model mnist --name a/b
 refused "train --early-stopping patience=x" "convkit train: --early-stopping: want patience=N with an integer N >= 0, got 'patience=x'" "$convkit" $t --early-stopping patience=x
 in_help train -- "patience=N with an integer N >= 0"

@@ -94,6 +94,19 @@ expect_status 0 "train with augmentation" train augmented 4 --augment chollet-2n
 [ "$(curve augmented)" != "$(curve plain)" ] && ok "augmentation changes the curve" || fail "augmentation changed nothing"
 expect_status 2 "a recorded name is not reused" train plain 4
 
+# --decode full: JPEGs decoded whole before the resize (these photos are
+# several times the 32x32 input), so other inputs and another curve; it is
+# recorded, and evaluate prepares its inputs the same way: the best
+# checkpoint's validation loss is the one recorded for its epoch.
+expect_status 0 "train --decode full" train full 4 --decode full
+[ "$(curve full)" != "$(curve plain)" ] && ok "--decode full changes the inputs" ||
+  fail "--decode full changed nothing"
+expect_eq "$(sqlite3 runs.db "SELECT group_concat(name || ' ' || coalesce(config ->> '\$.extra.decode', '-'), ', ')
+  FROM runs WHERE name IN ('plain', 'full') ORDER BY name")" "full full, plain -" "decode recorded when full"
+expect_status 0 "evaluate a --decode full checkpoint" "$convkit" evaluate full.best.ckpt --data avp.db --split validation
+expect_output "loss $(sqlite3 runs.db "SELECT printf('%.4f', min(val_loss)) FROM epochs WHERE run = 'full'")," \
+  "evaluate decodes as the run did (its validation loss is the best epoch's)"
+
 # A run killed after its second epoch, resumed, ends as the uninterrupted one.
 BG=1 train killed 4 > /dev/null 2>&1 &
 pid=$!
