@@ -87,25 +87,6 @@ sample=$(sqlite3 "$out/data.db" "SELECT id FROM samples WHERE split = 'train' AN
 "$convkit" augment preview "$out/data.db" --sample "$sample" --policy "$policy" -n 9 --cell 112 \
   -o "$out/augmented-samples.png"
 
-# Per arm, over the seeds: test accuracy of the kept (lowest val_loss)
-# checkpoint, mean and spread; its epoch; best validation accuracy; the
-# gap between training and validation accuracy at the last epoch
-# (overfitting).
-{
-  echo "| arm | seeds | test accuracy | sd | best epoch | best val_accuracy | final accuracy - val_accuracy |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-  sqlite3 -separator ' ' "$out/runs.db" \
-    "SELECT run, (SELECT accuracy FROM evaluations v WHERE v.run = e.run AND v.split = 'test'),
-       (SELECT epoch FROM epochs b WHERE b.run = e.run ORDER BY val_loss, epoch LIMIT 1),
-       max(val_accuracy),
-       (SELECT accuracy - val_accuracy FROM epochs l WHERE l.run = e.run ORDER BY epoch DESC LIMIT 1)
-     FROM epochs e GROUP BY run ORDER BY run" |
-  awk '{ arm = $1; sub(/-s[0-9]+$/, "", arm); n[arm]++; s[arm] += $2; q[arm] += $2 * $2
-         ep[arm] = ep[arm] (ep[arm] == "" ? "" : ", ") $3; v[arm] += $4; g[arm] += $5 }
-       END { for (a in n) { m = s[a] / n[a]; var = q[a] / n[a] - m * m; if (var < 0) var = 0
-             sd = n[a] > 1 ? sprintf("%.4f", sqrt(var * n[a] / (n[a] - 1))) : "—"  # no spread from one seed
-             printf "| %s | %d | %.4f | %s | %s | %.4f | %.4f |\n", a, n[a], m, sd, ep[a], v[a] / n[a], g[a] / n[a] } }' |
-  sort
-} > "$out/results.md"
+results_table "$out/runs.db" > "$out/results.md"
 cat "$out/results.md"
 echo "outputs in $out/: curves.png, curves-side.svg, curves.csv, augmented-samples.png, results.md, runs.db"

@@ -10,3 +10,29 @@ else
   convkit=$root/build/cli/convkit
   [ -x "$convkit" ] || "$root/scripts/setup.sh"
 fi
+
+# results_table RUNS_DB: a Markdown table of the runs NAME-sSEED in
+# RUNS_DB, one row per NAME over its seeds: the test accuracy of the kept
+# (lowest val_loss) checkpoint as `evaluate --split test` recorded it,
+# mean and sample standard deviation; the epochs it came from; the best
+# validation accuracy; the gap between training and validation accuracy
+# at the last epoch (overfitting). Only figures a seeded run reproduces:
+# run twice, the table is the same.
+results_table() {
+  echo "| run | seeds | test accuracy | sd | best epoch | best val_accuracy | final accuracy - val_accuracy |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  sqlite3 -separator ' ' "$1" \
+    "SELECT run, (SELECT accuracy FROM evaluations v WHERE v.run = e.run AND v.split = 'test'
+                  ORDER BY rowid DESC LIMIT 1),
+       (SELECT epoch FROM epochs b WHERE b.run = e.run ORDER BY val_loss, epoch LIMIT 1),
+       max(val_accuracy),
+       (SELECT accuracy - val_accuracy FROM epochs l WHERE l.run = e.run ORDER BY epoch DESC LIMIT 1)
+     FROM epochs e GROUP BY run ORDER BY run" |
+  awk '{ arm = $1; sub(/-s[0-9]+$/, "", arm); n[arm]++; s[arm] += $2; q[arm] += $2 * $2
+         ep[arm] = ep[arm] (ep[arm] == "" ? "" : ", ") $3; v[arm] += $4; g[arm] += $5 }
+       END { for (a in n) { m = s[a] / n[a]; var = q[a] / n[a] - m * m; if (var < 0) var = 0
+             sd = n[a] > 1 ? sprintf("%.4f", sqrt(var * n[a] / (n[a] - 1))) : "—"  # no spread from one seed
+             printf "| %s | %d | %.4f | %s | %s | %.4f | %.4f |\n", a, n[a], m, sd, ep[a],
+                    v[a] / n[a], g[a] / n[a] } }' |
+  sort
+}

@@ -1,17 +1,16 @@
 /* wino_tx.h: the transforms of Winograd's F(2x2,3x3) and F(2x2,5x5)
  * (conv_winograd.c has the algorithm), written once and compiled once
  * per kernel tier: a tier's file (wino_tx_avx512.c, wino_tx_avx2.c,
- * wino_tx_ref.c) defines WT, the target attribute of its functions, and
+ * wino_tx_ref.c) defines WT, the target attribute of its functions,
  * WINO_TX, the name of the pair of tables it exports, and WLANES, its
  * floats per vector register, then includes this file. GCC's vector
  * extension gives AVX-512, AVX2 or plain code from the same source.
- * F(2x2,3x3)'s
- * transforms only add, halve and compare, so they give the same results
- * in every tier; F(2x2,5x5)'s also multiply by small constants, which
- * the FMA tiers may fuse with an addition.
+ * F(2x2,3x3)'s transforms only add, halve and compare, so they give the
+ * same results in every tier; F(2x2,5x5)'s also multiply by small
+ * constants, which the FMA tiers may fuse with an addition.
  */
 #ifndef WT
-#error "wino_tx.h is included by a tier's file, which defines WT and WINO_TX"
+#error "wino_tx.h is included by a tier's file, which defines WT, WINO_TX and WLANES"
 #endif
 
 /* ---- common --------------------------------------------------------------- */
