@@ -3,11 +3,14 @@
  * Real data lives in ../shared/data beside the repository, read-only.
  * When it is absent a suite skips those tests with a notice, unless
  * CONVKIT_REQUIRE_SHARED=1 (CI sets it), where absence is a failure.
- * Scratch files go under a fresh directory in $TMPDIR (or /tmp). */
+ * Scratch files go under a fresh directory in $TMPDIR (or /tmp): a suite
+ * run by ck_test_run makes one directory for all its tests, removed with
+ * everything in it when every test passed (kept to look at otherwise). */
 #ifndef CK_TEST_H
 #define CK_TEST_H
 
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,13 +59,47 @@ static inline const char *ck_test_tmpdir(char *buf, size_t len)
     return buf;
 }
 
-/* Runs suite s; returns EXIT_SUCCESS when every test passed. */
+/* Removes path and, for a directory, everything in it (symbolic links
+ * are removed, not followed). */
+static inline void ck_test_remove_tree(const char *path)
+{
+    struct stat st;
+    DIR *d = lstat(path, &st) == 0 && S_ISDIR(st.st_mode) ? opendir(path) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            char sub[4096];
+            if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < (int)sizeof sub) {
+                ck_test_remove_tree(sub);
+            }
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    remove(path);
+}
+
+/* Runs suite s, its scratch directories in one of its own; returns
+ * EXIT_SUCCESS when every test passed. */
 static inline int ck_test_run(Suite *s)
 {
+    const char *tmp = getenv("TMPDIR");
+    char root[4096];
+    snprintf(root, sizeof root, "%s/convkit-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(root)) {
+        perror(root);
+        return EXIT_FAILURE;
+    }
+    setenv("TMPDIR", root, 1); /* the forked tests inherit it */
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    if (failed == 0) {
+        ck_test_remove_tree(root);
+    } else {
+        fprintf(stderr, "note: the failed tests' files are in %s\n", root);
+    }
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
