@@ -89,6 +89,9 @@ static int on_epoch(void *ctx, const nn_progress *p)
         fprintf(stderr, " - waiting for the others %.2f s", p->comm_wait);
     }
     fprintf(stderr, "%s\n", p->best ? " (best)" : "");
+    if (p->next_lr < p->lr) { /* as Keras's ReduceLROnPlateau says it */
+        fprintf(stderr, "epoch %d: reducing the learning rate to %g\n", p->epoch, p->next_lr);
+    }
     return stop_signal != 0;
 }
 
@@ -117,8 +120,8 @@ static char *config_extra(const char *data, int features, const data_facts *f, c
  * first, since it has no val_loss, no best checkpoint and no early
  * stopping; --early-stopping without validation is refused. data is the
  * catalog that has no validation split, NULL after --val-split none. */
-static int no_validation(const char *data, const data_facts *f, int patience, int say, char *err,
-                         size_t errlen)
+static int no_validation(const char *data, const data_facts *f, int patience, int plateau, int say,
+                         char *err, size_t errlen)
 {
     char why[1200], tr[32], te[32];
     cli_fmt_count(tr, sizeof tr, f->split_size[0]);
@@ -134,6 +137,9 @@ static int no_validation(const char *data, const data_facts *f, int patience, in
     }
     if (patience > 0) {
         return ck_err(err, errlen, CK_EINVAL, "--early-stopping watches val_loss: %s", why);
+    }
+    if (plateau) {
+        return ck_err(err, errlen, CK_EINVAL, "--reduce-lr-on-plateau watches val_loss: %s", why);
     }
     if (say) {
         fprintf(stderr,
@@ -162,6 +168,7 @@ static const char *member_option(const char *member)
         {"shards", "--shards"},
         {"isa", "CONVKIT_ISA (the kernel tier)"},
         {"patience", "--early-stopping"},
+        {"reduce_lr", "--reduce-lr-on-plateau"},
         {"dataset_hash", "--data/--features (the catalog's content)"},
         {"weights", "--weights"},
         {"trainable_from", "--trainable-from"},
@@ -292,6 +299,48 @@ static int parse_patience(void *dest, const char *v, char *why, size_t len)
     return cli_parse_i64(strncmp(v, "patience=", 9) ? v : v + 9, dest) || *(int64_t *)dest < 0;
 }
 
+/* --reduce-lr-on-plateau KEY=VALUE,...: Keras's ReduceLROnPlateau, its
+ * defaults for the keys not given. */
+static int parse_plateau(void *dest, const char *v, char *why, size_t len)
+{
+    nn_plateau *pl = dest;
+    *pl = (nn_plateau){.patience = 10, .factor = 0.1, .min_delta = 1e-4};
+    char buf[256];
+    if (!v[0] || strlen(v) >= sizeof buf) {
+        return 1;
+    }
+    strcpy(buf, v);
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '='), *end = NULL;
+        double x = eq ? strtod(eq + 1, &end) : (double)NAN;
+        if (!eq || end == eq + 1 || *end || !isfinite(x)) {
+            snprintf(why, len, "want KEY=NUMBER items, got '%s'", item);
+            return 1;
+        }
+        *eq = 0;
+        int whole = x == floor(x) && x < 1e6;
+        if (!strcmp(item, "patience") && whole && x >= 1) {
+            pl->patience = (int)x;
+        } else if (!strcmp(item, "cooldown") && whole && x >= 0) {
+            pl->cooldown = (int)x;
+        } else if (!strcmp(item, "factor") && x > 0 && x < 1) {
+            pl->factor = x;
+        } else if (!strcmp(item, "min_lr") && x >= 0) {
+            pl->min_lr = x;
+        } else if (!strcmp(item, "min_delta") && x >= 0) {
+            pl->min_delta = x;
+        } else {
+            snprintf(why, len,
+                     "want factor in (0, 1), patience >= 1, cooldown >= 0 (integers), min_lr "
+                     ">= 0, min_delta >= 0; got %s=%s",
+                     item, eq + 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* All the cores, shared among the processes mpirun started on this
  * machine. */
 static int default_threads(void)
@@ -318,6 +367,7 @@ int cmd_train(int argc, char **argv)
     const char *features = NULL, *weights = NULL, *trainable_from = NULL;
     int64_t epochs = 10, batch = 32, seed = 0, patience = -1, threads = 0, workers = -1, size = 0;
     int64_t shards = 0;
+    nn_plateau plateau = {0};
     double lr = NAN, momentum = NAN;
     int nesterov = 0, resume = 0, val_none = 0, kind = NN_OPT_RMSPROP, resize = AUG_RESIZE_STRETCH;
     int decode = 0;
@@ -374,6 +424,14 @@ int cmd_train(int argc, char **argv)
             "stop when val_loss has not improved for N epochs (Keras's EarlyStopping: 0 stops at "
             "the first epoch without improvement, as 1 does)",
             parse_patience, "patience=N with an integer N >= 0"),
+        CLI_FN_OPT("reduce-lr-on-plateau", &plateau, "K=V,...",
+                   "multiply the learning rate by factor when val_loss has not improved by "
+                   "min_delta for patience epochs, then wait cooldown epochs (Keras's "
+                   "ReduceLROnPlateau; defaults factor=0.1,patience=10,min_delta=1e-4,"
+                   "cooldown=0,min_lr=0)",
+                   parse_plateau,
+                   "comma-separated factor=, patience=, cooldown=, min_lr=, "
+                   "min_delta= items"),
         CLI_STR_OPT("train-split", 0, &train_split, "NAME",
                     "the split to train on (default train)"),
         CLI_STR_OPT("val-split", 0, &val_split, "NAME",
@@ -526,7 +584,7 @@ int cmd_train(int argc, char **argv)
         rc = no_validation(val_none   ? NULL
                            : features ? features
                                       : data,
-                           &facts, stop_after, !view.quiet, err, sizeof err);
+                           &facts, stop_after, plateau.patience > 0, !view.quiet, err, sizeof err);
     }
     nn_train_result res = {0};
     cli_record record;
@@ -547,6 +605,7 @@ int cmd_train(int argc, char **argv)
         o.shards = (int)shards;
         o.comm = comm;
         o.patience = stop_after;
+        o.plateau = plateau;
         o.record = rank == 0 ? &record.rec : NULL;
         o.dataset_hash = facts.hash;
         o.config_extra = extra;

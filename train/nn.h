@@ -315,6 +315,8 @@ typedef struct nn_progress {
     double comm_wait;              /* seconds spent waiting for the other
                                       processes (0 for one process) */
     int best;                      /* val_loss improved (never without validation) */
+    double lr;                     /* the learning rate the epoch trained with */
+    double next_lr;                /* the next epoch's (lower after a plateau) */
 } nn_progress;
 
 /* Where the record of a run goes (cli/ connects it to runs.db). Called
@@ -355,6 +357,18 @@ typedef struct nn_comm {
     int (*share)(void *ctx, void *buf, size_t n, char *err, size_t errlen);
 } nn_comm;
 
+/* Keras's ReduceLROnPlateau(monitor="val_loss"): once val_loss has not
+ * fallen below its best less min_delta for `patience` epochs, the
+ * learning rate is multiplied by factor (not below min_lr), and `cooldown`
+ * epochs pass before epochs count again. patience 0: off. */
+typedef struct nn_plateau {
+    int patience;
+    double factor;    /* in (0, 1) */
+    double min_delta; /* Keras's default 1e-4 */
+    int cooldown;
+    double min_lr;
+} nn_plateau;
+
 typedef struct nn_train_opts {
     int epochs;
     nn_optim_opts optim;
@@ -369,6 +383,8 @@ typedef struct nn_train_opts {
     const nn_comm *comm;        /* NULL: this process alone */
     int patience;               /* early stopping on val_loss, Keras's rule; 0: off.
                                    Needs a validation source (CK_EINVAL) */
+    nn_plateau plateau;         /* learning rate cut on a val_loss plateau; also
+                                   needs validation */
     const nn_recorder *record;  /* where epochs are recorded; NULL: nowhere */
     const char *dataset_hash;   /* in the configuration; may be NULL */
     const char *config_extra;   /* a JSON object recorded as "extra"; may be NULL */

@@ -113,6 +113,20 @@ expect_status 0 "evaluate a --decode full checkpoint" "$convkit" evaluate full.b
 expect_output "loss $(sqlite3 runs.db "SELECT printf('%.4f', min(val_loss)) FROM epochs WHERE run = 'full'")," \
   "evaluate decodes as the run did (its validation loss is the best epoch's)"
 
+# --reduce-lr-on-plateau: with min_delta 10 no epoch after the first
+# improves, so with patience 1 the rate is cut after epochs 2 and 3; it
+# is said, recorded, and the curve is not the plain one.
+expect_status 0 "train --reduce-lr-on-plateau" "$convkit" train --data avp.db --model small.spec \
+  --name plateau --epochs 4 --batch 16 --seed 5 --threads 1 --workers 1 --runs runs.db \
+  --reduce-lr-on-plateau patience=1,min_delta=10,factor=0.5
+expect_output "epoch 2: reducing the learning rate to 0.0005" "says when it reduces the rate"
+expect_eq "$(sqlite3 runs.db "SELECT config ->> '\$.reduce_lr.patience' || ' ' || (config ->> '\$.reduce_lr.factor')
+  FROM runs WHERE name = 'plateau'")" "1 0.5" "the plateau is recorded"
+[ "$(curve plateau)" != "$(curve plain)" ] && ok "the reduced rate changes the curve" ||
+  fail "--reduce-lr-on-plateau changed nothing"
+expect_status 2 "a plateau factor of 1 is refused" train plateau2 4 --reduce-lr-on-plateau factor=1
+expect_output "factor in \(0, 1\)" "says what a factor must be"
+
 # A run killed after its second epoch, resumed, ends as the uninterrupted one.
 BG=1 train killed 4 > /dev/null 2>&1 &
 pid=$!

@@ -657,6 +657,91 @@ START_TEST(early_stopping)
 }
 END_TEST
 
+/* The learning rate each epoch trained with and the next one's. */
+typedef struct lr_log {
+    int n;
+    double lr[16], next[16];
+    int stop_at; /* 0: never */
+} lr_log;
+
+static int log_lr(void *ctx, const nn_progress *p)
+{
+    lr_log *l = ctx;
+    l->lr[l->n] = p->lr;
+    l->next[l->n] = p->next_lr;
+    l->n++;
+    return l->stop_at && p->epoch == l->stop_at;
+}
+
+/* ReduceLROnPlateau as Keras's: with min_delta 10 only the first epoch
+ * improves, so with patience 2 and cooldown 2 the rate is halved after
+ * epochs 3, 6 and 9 (Keras counts again from the epoch its cooldown
+ * ends), the last time to min_lr. The rate, its wait and cooldown come
+ * back on resume: a run stopped after epoch 3, in its cooldown, and
+ * resumed ends as the uninterrupted one, bit for bit. */
+START_TEST(plateau_cuts_learning_rate)
+{
+    enum { E = 11 };
+    const nn_plateau pl = {
+        .patience = 2, .factor = 0.5, .min_delta = 10, .cooldown = 2, .min_lr = 2e-4};
+    fixture f;
+    fixture_init(&f);
+    char err[256] = "";
+    nn_model *m = make_model(softmax_spec);
+    nn_train_opts o = opts_for(&f, "whole", E);
+    o.optim = nn_optim_defaults(NN_OPT_RMSPROP_TF2);
+    o.plateau = pl;
+    lr_log l = {0};
+    o.on_epoch = log_lr;
+    o.cb_ctx = &l;
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+    nn_model_destroy(m);
+    const double f3 = 1e-3, h = (float)((double)(float)f3 * 0.5), q = (float)(h * 0.5),
+                 lo = (float)2e-4, want_lr[E] = {f3, f3, f3, h, h, h, q, q, q, lo, lo};
+    ck_assert_int_eq(l.n, E);
+    for (int e = 0; e < E; e++) {
+        ck_assert_msg(l.lr[e] == want_lr[e], "epoch %d: lr %g, want %g", e + 1, l.lr[e],
+                      want_lr[e]);
+    }
+    ck_assert(l.next[E - 1] == lo); /* at min_lr: no further cut */
+    char whole_last[300];
+    snprintf(whole_last, sizeof whole_last, "%s", f.last);
+
+    m = make_model(softmax_spec);
+    o = opts_for(&f, "parts", E);
+    o.optim = nn_optim_defaults(NN_OPT_RMSPROP_TF2);
+    o.plateau = pl;
+    lr_log l2 = {.stop_at = 3};
+    o.on_epoch = log_lr;
+    o.cb_ctx = &l2;
+    ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err), CK_ECANCELED);
+    nn_model_destroy(m);
+    m = make_model(softmax_spec);
+    l2.stop_at = 0;
+    o.resume = 1;
+    ck_assert_msg(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err) == 0, "%s", err);
+    nn_model_destroy(m);
+    ck_assert_int_eq(l2.n, E);
+    ck_assert_int_eq(memcmp(l.lr, l2.lr, sizeof l.lr), 0);
+    ck_assert(files_equal(whole_last, f.last));
+    double a[E * 4], b[E * 4];
+    ck_assert_int_eq(read_curve(&f.runs, "whole", a, E), E);
+    ck_assert_int_eq(read_curve(&f.runs, "parts", b, E), E);
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+
+    /* refused without validation, and with a factor outside (0, 1) */
+    m = make_model(softmax_spec);
+    o = opts_for(&f, "noval", 2);
+    o.plateau = (nn_plateau){.patience = 1, .factor = 0.5};
+    ck_assert_int_eq(nn_train(m, &o, &f.train, NULL, NULL, err, sizeof err), CK_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "plateau"));
+    o.plateau.factor = 1;
+    ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err), CK_EINVAL);
+    nn_model_destroy(m);
+    fixture_free(&f);
+}
+END_TEST
+
 /* Counts on_batch calls that announce validation; each must follow the
  * epoch's last batch. */
 static int count_validating(void *ctx, const nn_progress *p)
@@ -767,6 +852,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, extend_equals_longer_run);
     tcase_add_test(tc, resume_rmsprop_momentum);
     tcase_add_test(tc, nan_stops_with_place);
+    tcase_add_test(tc, plateau_cuts_learning_rate);
     tcase_add_test(tc, early_stopping);
     tcase_add_test(tc, no_validation_no_best);
     tcase_add_test(tc, checkpoint_evaluate_predict);

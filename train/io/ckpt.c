@@ -1,11 +1,12 @@
 /* ckpt.c: checkpoints, a small versioned binary format.
  *
  *   "CKNN\r\n\x1a\n"  magic (8 bytes; catches text-mode and truncation damage)
- *   u32 version (1)
+ *   u32 version (2; 1 is read too, without the plateau fields)
  *   str name, str spec, str config        (u32 length + bytes)
  *   u32 optimizer kind, f64 lr, f64 momentum, u32 nesterov,
  *       f64 rho, f64 beta1, f64 beta2, f64 eps, i64 steps
- *   u32 epoch, u64 seed, f64 best, u32 best_epoch, u32 wait
+ *   u32 epoch, u64 seed, f64 best, u32 best_epoch, u32 wait,
+ *       f64 plateau_best, u32 plateau_wait, u32 plateau_cooldown (version 2)
  *   u64 nparams, f32 params[nparams]
  *   u32 slots, f32 state[slots * nparams]
  *   u64 FNV-1a of everything before it
@@ -26,7 +27,7 @@
 #include "nn_internal.h"
 
 static const unsigned char magic[8] = {'C', 'K', 'N', 'N', '\r', '\n', 0x1a, '\n'};
-enum { VERSION = 1, MAX_STR = 1 << 24 };
+enum { VERSION = 2, MAX_STR = 1 << 24 };
 
 static void w_u64(ck_buf *b, uint64_t v, int bytes)
 {
@@ -92,6 +93,9 @@ int nn_ckpt_write(const nn_model *m, const nn_ckpt_state *st, const char *config
     w_f64(&b, st->best);
     w_u64(&b, (uint64_t)st->best_epoch, 4);
     w_u64(&b, (uint64_t)st->wait, 4);
+    w_f64(&b, st->plateau_best);
+    w_u64(&b, (uint64_t)st->plateau_wait, 4);
+    w_u64(&b, (uint64_t)st->plateau_cooldown, 4);
     w_u64(&b, m->nparams, 8);
     w_floats(&b, m->params, m->nparams);
     int slots = nn_optim_slots(&m->opt);
@@ -115,6 +119,7 @@ typedef struct rbuf {
     const unsigned char *p;
     size_t len, pos;
     int bad;
+    int version;
 } rbuf;
 
 static uint64_t r_u64(rbuf *b, int bytes)
@@ -204,9 +209,11 @@ static int slurp(const char *path, rbuf *b, char *err, size_t errlen)
     }
     b->pos = sizeof magic;
     uint64_t version = r_u64(b, 4);
-    if (version != VERSION) {
+    b->version = (int)version;
+    if (version < 1 || version > VERSION) {
         free(p);
-        return ck_err(err, errlen, CK_EFORMAT, "%s: checkpoint: version %llu, expected %d", path,
+        return ck_err(err, errlen, CK_EFORMAT,
+                      "%s: checkpoint: version %llu, expected 1 to %d (a newer convkit's?)", path,
                       (unsigned long long)version, VERSION);
     }
     rbuf tail = {.p = p, .len = got, .pos = got - 8};
@@ -239,6 +246,9 @@ static int read_body(rbuf *b, nn_model *m, nn_ckpt_state *st, const char *path, 
     s.best = r_f64(b);
     s.best_epoch = (int)r_u64(b, 4);
     s.wait = (int)r_u64(b, 4);
+    s.plateau_best = b->version >= 2 ? r_f64(b) : (double)INFINITY;
+    s.plateau_wait = b->version >= 2 ? (int)r_u64(b, 4) : 0;
+    s.plateau_cooldown = b->version >= 2 ? (int)r_u64(b, 4) : 0;
     uint64_t np = r_u64(b, 8);
     if (b->bad || kind > NN_OPT_RMSPROP_TF2 || np != m->nparams) {
         return ck_err(err, errlen, CK_EFORMAT, "%s: checkpoint: header does not fit the model",

@@ -163,6 +163,10 @@ typedef struct nn_ckpt_state {
     double best;    /* best monitored loss so far (INFINITY: none) */
     int best_epoch; /* 1-based, 0: none */
     int wait;       /* epochs without improvement */
+    /* ReduceLROnPlateau's own: its best (less min_delta to count), wait
+     * and cooldown; the learning rate itself is the optimizer's */
+    double plateau_best;
+    int plateau_wait, plateau_cooldown;
 } nn_ckpt_state;
 
 /* Writes m (spec, weights, optimizer and its state), st and config to

@@ -239,6 +239,15 @@ static char *config_json(const nn_model *m, const nn_train_opts *o, int loss, in
     }
     ck_buf_printf(&b, ",\"isa\":\"%s\",\"patience\":%d",
                   ck_isa_name(m->ex.kern ? m->ex.kern->isa : CK_ISA_GENERIC), o->patience);
+    if (o->plateau.patience > 0) { /* absent when off, as recorded before it existed */
+        const nn_plateau *pl = &o->plateau;
+        ck_buf_printf(&b, ",\"reduce_lr\":{\"patience\":%d,\"cooldown\":%d", pl->patience,
+                      pl->cooldown);
+        jnum(&b, "factor", pl->factor);
+        jnum(&b, "min_delta", pl->min_delta);
+        jnum(&b, "min_lr", pl->min_lr);
+        ck_buf_str(&b, "}");
+    }
     ck_buf_str(&b, ",\"dataset_hash\":");
     ck_buf_json_str(&b, o->dataset_hash);
     if (o->weights) {
@@ -377,6 +386,29 @@ static int save_checkpoints(run *r, const nn_ckpt_state *st, int improved, char 
     return rc;
 }
 
+/* Keras's ReduceLROnPlateau.on_epoch_end, monitoring val_loss: the
+ * learning rate is a float32 variable in Keras, cut in double and
+ * stored back as float32; so it is here. */
+static void plateau_step(const nn_plateau *pl, double val_loss, nn_ckpt_state *st, nn_model *m)
+{
+    if (st->plateau_cooldown > 0) {
+        st->plateau_cooldown--;
+        st->plateau_wait = 0;
+    }
+    if (val_loss < st->plateau_best - pl->min_delta) {
+        st->plateau_best = val_loss;
+        st->plateau_wait = 0;
+    } else if (st->plateau_cooldown == 0 && ++st->plateau_wait >= pl->patience) {
+        float lr = (float)m->opt.lr;
+        if (lr > (float)pl->min_lr) {
+            double cut = (double)lr * pl->factor;
+            m->opt.lr = (float)(cut > pl->min_lr ? cut : pl->min_lr);
+            st->plateau_cooldown = pl->cooldown;
+            st->plateau_wait = 0;
+        }
+    }
+}
+
 static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_ckpt_state *st,
                       nn_train_result *res, char *err, size_t errlen)
 {
@@ -424,6 +456,11 @@ static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_c
         } else if (val) {
             st->wait++;
         }
+        p.lr = m->opt.lr;
+        if (val && o->plateau.patience > 0) {
+            plateau_step(&o->plateau, p.val_loss, st, m);
+        }
+        p.next_lr = m->opt.lr;
         st->epoch = e + 1;
         res->epochs_done = st->epoch;
         res->best_epoch = st->best_epoch;
@@ -465,6 +502,9 @@ static int share_state(nn_model *m, const nn_comm *c, nn_ckpt_state *st, char *e
     if (rc == 0) {
         rc = c->share(c->ctx, &m->steps, sizeof m->steps, err, errlen);
     }
+    if (rc == 0) { /* a plateau may have lowered it */
+        rc = c->share(c->ctx, &m->opt.lr, sizeof m->opt.lr, err, errlen);
+    }
     return rc ? rc : c->share(c->ctx, st, sizeof *st, err, errlen);
 }
 
@@ -486,10 +526,15 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
         return ck_err(err, errlen, CK_EINVAL,
                       "%s: train: bad options (epochs >= 1, a last checkpoint to resume)", m->name);
     }
-    if (o->patience > 0 && !val) {
+    if ((o->patience > 0 || o->plateau.patience > 0) && !val) {
         return ck_err(err, errlen, CK_EINVAL,
-                      "%s: train: early stopping watches val_loss, and there is no validation",
-                      m->name);
+                      "%s: train: %s watches val_loss, and there is no validation", m->name,
+                      o->patience > 0 ? "early stopping" : "the learning-rate plateau");
+    }
+    if (o->plateau.patience < 0 ||
+        (o->plateau.patience > 0 && !(o->plateau.factor > 0 && o->plateau.factor < 1))) {
+        return ck_err(err, errlen, CK_EINVAL,
+                      "%s: train: a plateau's factor is in (0, 1) and its patience >= 1", m->name);
     }
     if (o->threads > 0) {
         openblas_set_num_threads(o->threads);
@@ -501,7 +546,7 @@ int nn_train(nn_model *m, const nn_train_opts *o, const nn_source *train, const 
         }
     }
     run r = {.m = m, .o = o, .loss = loss};
-    nn_ckpt_state st = {.seed = o->seed, .best = INFINITY};
+    nn_ckpt_state st = {.seed = o->seed, .best = INFINITY, .plateau_best = INFINITY};
     char *summary = NULL;
     const nn_comm *comm = o->comm && o->comm->size > 1 ? o->comm : NULL;
     const int lead = !comm || comm->rank == 0; /* reads, records, writes */
