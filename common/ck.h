@@ -142,6 +142,7 @@ enum {
     CK_RNG_AUGMENT = 3, /* per-sample augmentation parameters */
     CK_RNG_DROPOUT = 4, /* dropout masks */
     CK_RNG_INIT = 5,    /* initial weights */
+    CK_RNG_VIZ = 6,     /* the noise a filter's pattern starts from */
     CK_RNG_TEST = 99,   /* tests */
 };
 

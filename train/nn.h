@@ -259,6 +259,100 @@ void nn_eval_free(nn_eval *e); /* NULL is a no-op */
  * P(class 1). Returns 0 or CK_EINVAL. */
 int nn_predict(nn_model *m, const float *x, int64_t n, float *probs);
 
+/* ---- what the network looks at (viz.c) -----------------------------------
+ *
+ * The book's three pictures of a trained convnet, as numbers: each layer's
+ * output for one image, the input pattern a filter responds to most, and
+ * Grad-CAM's class activation map. cli/ draws them (augment/'s figures). */
+
+/* One layer as the pictures name it. */
+typedef struct nn_layer_info {
+    const char *name; /* Keras's layer name; valid while the model lives */
+    const char *type; /* Keras's class: "Conv2D", "MaxPooling2D"... (static) */
+    int h, w, c;      /* its output for one sample; a flat one is (1, 1, c) */
+    int kh, kw, kc;   /* Conv2D: kernel height, width and input channels;
+                         MaxPooling2D: the window (kc 0); else 0 */
+    /* Conv2D and Dense: the kernel (Conv2D (kh, kw, kc, c), Dense (in, c),
+     * Keras's layout) and the bias (c) or NULL; NULL for layers without
+     * weights. Valid while the model lives. */
+    const float *kernel, *bias;
+} nn_layer_info;
+
+/* Layers, Input included as layer 0. */
+int nn_model_layers(const nn_model *m);
+/* Layer i's description. Returns 0, or CK_EINVAL when i is out of range. */
+int nn_model_layer_info(const nn_model *m, int i, nn_layer_info *out);
+/* The index of the layer called name, -1 if none is. */
+int nn_model_layer_find(const nn_model *m, const char *name);
+
+/* Rebuilds m, weights, optimizer and configuration kept, as a model that
+ * can be looked into: every layer's output is kept (no convolution runs
+ * fused with the pool after it) and gradients reach the input. It can
+ * still be trained, a little slower. A no-op on a model already
+ * inspecting. Returns 0, CK_ENOMEM (m unchanged). */
+int nn_model_inspect(nn_model *m, char *err, size_t errlen);
+/* Layer i's output (n, h, w, c) from the last forward of n samples, valid
+ * until the next forward; layer 0 is the input. NULL for i out of range,
+ * and for a convolution's output that a model not inspecting never stores
+ * (fused with its pool). */
+const float *nn_model_layer_output(const nn_model *m, int i);
+/* After an inference forward of n samples on an inspecting model: the
+ * gradient with respect to the input of sum(seed * layer's output),
+ * WRITTEN to dx (n, H, W, C). seed is (n, h, w, c) of layer `layer`; for
+ * the final layer it is the gradient of its logits (its input to the final
+ * activation: class scores), not of its probabilities. Parameter
+ * gradients are added to, as by nn_model_backward. Returns 0, or
+ * CK_EINVAL (a model not inspecting, layer out of range or 0). */
+int nn_model_input_grad(nn_model *m, int layer, const float *seed, float *dx);
+
+/* Grad-CAM (Selvaraju et al. 2017) of one image for one class. */
+typedef struct nn_gradcam {
+    int layer;     /* the convolution explained: the last Conv2D */
+    int cls;       /* the class explained */
+    int predicted; /* the model's class for the image */
+    float prob;    /* the model's probability of cls */
+    float score;   /* cls's score: its logit (a binary model's class 0: -logit) */
+    int h, w, c;   /* the layer's output A (h, w, c) */
+    /* (c) weights alpha_k = mean over (h, w) of d score / d A_k, and the
+     * map (h, w) = ReLU(sum_k alpha_k A_k), not normalised; malloc'd */
+    float *alpha, *map;
+} nn_gradcam;
+
+/* Grad-CAM of image x (H, W, C, the model's input) on the last Conv2D,
+ * for class cls (-1: the predicted one; 0 or 1 for a binary model), with
+ * the class's score taken before the final activation, as the paper does.
+ * Makes m inspecting (nn_model_inspect) first. Release out with
+ * nn_gradcam_free. Returns 0, CK_EINVAL (no Conv2D layer, cls out of
+ * range: the message says which), CK_ENOMEM. */
+int nn_gradcam_run(nn_model *m, const float *x, int cls, nn_gradcam *out, char *err, size_t errlen);
+void nn_gradcam_free(nn_gradcam *g); /* NULL is a no-op */
+
+/* How a filter's pattern is found: the book's gradient ascent in input
+ * space. From a grey image with uniform noise (0.5 +- noise of the pixel
+ * range, drawn from seed and the layer and filter indices), `steps` steps
+ * of x += step * g / rms(g), g the gradient of the filter's mean output:
+ * each step moves the image by `step` of the pixel range in root mean
+ * square, whatever its size. */
+typedef struct nn_ascent {
+    int steps;    /* default 30 */
+    double step;  /* fraction of the pixel range; default 0.02 */
+    double noise; /* default 0.1 */
+    uint64_t seed;
+} nn_ascent;
+nn_ascent nn_ascent_defaults(void);
+
+/* The input patterns that filters[0..n) of layer `layer` (channels of its
+ * output) respond to most: x (n, H, W, C) in the model's input units (0..1
+ * or 0..255, nn_model_rescales), the same for a given seed, filter and
+ * model whatever the others asked for. start and end (n each, may be
+ * NULL) get each filter's mean output before the first step and after the
+ * last. A filter dead on the whole start image has no gradient and keeps
+ * its noise. Makes m inspecting first; runs nn_model_batch(m) filters at
+ * a time. Returns 0, CK_EINVAL (layer or a filter out of range, bad
+ * options), CK_ENOMEM. */
+int nn_filter_patterns(nn_model *m, int layer, const int *filters, int n, const nn_ascent *o,
+                       float *x, float *start, float *end, char *err, size_t errlen);
+
 /* ---- stored features (features.c) ---------------------------------------
  *
  * features.db holds what a frozen conv base made of each sample of a

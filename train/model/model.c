@@ -24,6 +24,13 @@
  * is kept in `logits`, the loss writes d(loss)/d(logits) into that layer's
  * dy, and backward skips that one activation.
  *
+ * A model built to be looked into (nn_model_inspect, viz.c) differs in two
+ * choices made at build time, never in the passes themselves: no
+ * convolution runs fused with its pool, so every layer's output is kept,
+ * and a gradient reaches the input, which gets a dy of its own. Training
+ * builds keep the fusion and stop the gradient at the lowest trainable
+ * layer, as before.
+ *
  * The model is built from the spec parser's layer descriptions: each layer
  * keeps its description and gains its place in the arenas and its
  * kernels, a Conv2D the implementation nn_conv_select picks for its
@@ -59,6 +66,9 @@ static float *arena_alloc(size_t n)
  * `any`), so that a gradient must reach layer i-1? */
 static int params_before(const nn_model *m, int i, int any)
 {
+    if (m->inspect) {
+        return 1; /* the input's gradient is wanted */
+    }
     for (int j = 1; j < i; j++) {
         if (m->layers[j].desc.w_n && (any || !m->layers[j].frozen)) {
             return 1;
@@ -81,7 +91,7 @@ static int needs_dy(const nn_model *m, int i)
  * so this only ever switches work off. Returns 0, CK_ENOMEM. */
 static int set_need_dx(nn_model *m)
 {
-    size_t n = 0;
+    size_t n = m->inspect ? (size_t)m->batch * m->layers[0].desc.size : 0;
     for (int i = 0; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
         L->need_dx = params_before(m, i, 0);
@@ -98,6 +108,11 @@ static int set_need_dx(nn_model *m)
     float *d = v;
     free(m->dacts);
     m->dacts = d;
+    m->layers[0].dy = NULL;
+    if (m->inspect) {
+        m->layers[0].dy = d;
+        d += (size_t)m->batch * m->layers[0].desc.size;
+    }
     for (int i = 1; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
         if (nn_kinds[L->desc.kind].view) {
@@ -129,7 +144,7 @@ static int conv_fuses(const nn_model *m, int i)
  * (its own output then never stored)? */
 static int pool_fused(const nn_model *m, int i)
 {
-    if (i < 1 || i + 1 >= m->nlayers) {
+    if (m->inspect || i < 1 || i + 1 >= m->nlayers) {
         return 0;
     }
     const nn_layer *L = &m->layers[i], *P = &m->layers[i + 1];
@@ -161,6 +176,12 @@ static size_t choose_kernels(nn_model *m, int i)
 int nn_model_create(nn_model **out, const char *spec, const char *name, int batch, char *err,
                     size_t errlen)
 {
+    return nn_model_build(out, spec, name, batch, 0, err, errlen);
+}
+
+int nn_model_build(nn_model **out, const char *spec, const char *name, int batch, int inspect,
+                   char *err, size_t errlen)
+{
     *out = NULL;
     if (batch < 1 || batch > 1 << 16) {
         return ck_err(err, errlen, CK_EINVAL, "%s: model: batch size %d out of range", name, batch);
@@ -174,6 +195,7 @@ int nn_model_create(nn_model **out, const char *spec, const char *name, int batc
     if (!m) {
         return ck_err(err, errlen, CK_ENOMEM, "%s: model: out of memory", name);
     }
+    m->inspect = inspect;
     nn_layer_desc *descs;
     int rc = nn_spec_parse(spec, name, &descs, &m->nlayers, err, errlen);
     if (rc) {
@@ -389,14 +411,19 @@ int nn_model_freeze(nn_model *m, char *err, size_t errlen)
 
 int nn_model_forward(nn_model *m, const float *x, int n, const nn_step_key *key)
 {
-    if (n < 1 || n > m->batch) {
+    return nn_model_forward_to(m, x, n, key, m->nlayers - 1);
+}
+
+int nn_model_forward_to(nn_model *m, const float *x, int n, const nn_step_key *key, int last)
+{
+    if (n < 1 || n > m->batch || last < 0 || last >= m->nlayers) {
         return CK_EINVAL;
     }
     m->n = n;
     m->trained = key != NULL;
     m->layers[0].y = (float *)x; /* read only: nothing writes through it */
     nn_exec_update(&m->ex);
-    for (int i = 1; i < m->nlayers; i++) {
+    for (int i = 1; i <= last; i++) {
         nn_layer *L = &m->layers[i];
         const nn_layer *prev = &m->layers[i - 1];
         const float *in = prev->y, *w = m->params + L->w_off;
@@ -519,9 +546,14 @@ void nn_zero_grad(nn_model *m)
 
 void nn_model_backward(nn_model *m)
 {
+    nn_model_backward_span(m, m->nlayers - 1, 0);
+}
+
+void nn_model_backward_span(nn_model *m, int top, int bottom)
+{
     const int n = m->n;
     nn_exec_update(&m->ex);
-    for (int i = m->nlayers - 1; i >= 1; i--) {
+    for (int i = top; i > bottom; i--) {
         nn_layer *L = &m->layers[i];
         nn_layer *prev = &m->layers[i - 1];
         const float *in = prev->y, *w = m->params + L->w_off;

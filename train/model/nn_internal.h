@@ -150,7 +150,24 @@ struct nn_model {
     void (*grad_ready)(void *ctx, int layer);
     void *grad_ctx;
     int trained; /* the last forward was in training mode */
+    int inspect; /* built to be looked into (nn_model_inspect): no pool
+                    fusion, a gradient down to the input's own dy */
 };
+
+/* nn_model_create, or with inspect set a model that keeps every layer's
+ * output and takes gradients down to the input (layers[0].dy): what
+ * nn_model_inspect builds. */
+int nn_model_build(nn_model **out, const char *spec, const char *name, int batch, int inspect,
+                   char *err, size_t errlen);
+/* nn_model_forward through layers [1, last] only. */
+int nn_model_forward_to(nn_model *m, const float *x, int n, const nn_step_key *key, int last);
+/* The backward of layers top, top-1, ..., bottom+1 of the last forward,
+ * from the gradient in layers[top].dy (for the final layer, of its
+ * logits); leaves layers[bottom].dy holding the gradient of bottom's
+ * output where one is kept (bottom 0: the input, in an inspecting model).
+ * Parameter gradients are added to as by nn_model_backward, which is
+ * nn_model_backward_span(m, last, 0). */
+void nn_model_backward_span(nn_model *m, int top, int bottom);
 
 /* ---- checkpoints ------------------------------------------------------- */
 
