@@ -182,6 +182,10 @@ int aug_pipe_run_sample(aug_pipe *p, const aug_src *src, const aug_sample *s, vo
 int aug_read_file(const char *path, size_t max_bytes, void **data, size_t *size, char *err,
                   size_t errlen);
 
+/* The size and bands of an encoded or raw source, from its header (no
+ * pixel decoded). Returns 0 or CK_EDECODE naming the source. */
+int aug_src_size(const aug_src *src, int *w, int *h, int *bands, char *err, size_t errlen);
+
 /* The grid of the original and at least n variants, with no empty cell:
  * cols x rows = n + 1 when that grid is at most twice as wide as high,
  * else the squarest grid holding n + 1, filled with more variants.
@@ -268,6 +272,84 @@ aug_filter_view aug_filter_default_view(aug_filter f);
  * Returns 0, CK_EIO, CK_EDECODE or CK_EINVAL. */
 int aug_filter_file(aug_filter f, aug_filter_view view, const char *in, const char *out, char *err,
                     size_t errlen);
+
+/* ---- figures (figure.c) --------------------------------------------------
+ *
+ * A figure of many small pictures: a title over panels stacked one under
+ * the other, each a title over a grid of tiles and an optional colour bar,
+ * on white, written as PNG (or any format aug_save_atomic takes). Titles
+ * are plain UTF-8 text set by libvips (Pango): any script the installed
+ * fonts cover. Not thread-safe per figure. */
+
+typedef enum aug_cmap {
+    AUG_CMAP_GREY = 0,
+    AUG_CMAP_VIRIDIS, /* matplotlib's default, as the book's activation grids */
+    AUG_CMAP_TURBO,   /* Google's turbo: jet's order of hues, without its bands */
+    AUG_CMAP_COUNT,
+} aug_cmap;
+
+/* The colour of level v (0..255) in cmap. */
+void aug_cmap_rgb(aug_cmap cmap, uint8_t v, uint8_t rgb[3]);
+
+/* How the floats of a map become levels 0..255, over the whole map (all
+ * its bands together). */
+typedef enum aug_scale {
+    AUG_SCALE_STANDARD = 0, /* the book's: 128 + 64 (v - mean) / sd, clipped; an
+                               all-zero map (a dead channel) is 0, another
+                               constant one 128 */
+    AUG_SCALE_SIGNED,       /* 128 + 127 v / max|v|: zero mid-grey */
+    AUG_SCALE_MAX,          /* 255 v / max v, negatives 0 */
+    AUG_SCALE_COUNT,
+} aug_scale;
+
+/* A picture of floats: band b of pixel (x, y) at v[(y * w + x) * stride + b],
+ * bands 1 or 3; one channel of an (h, w, c) tensor is v = t + k, stride c. */
+typedef struct aug_fmap {
+    const float *v;
+    int w, h, bands;
+    ptrdiff_t stride;
+} aug_fmap;
+
+/* m's levels into out (w * h * bands bytes). Returns 0, or CK_EINVAL for
+ * a bad map. Thread-safe. */
+int aug_fmap_to_u8(const aug_fmap *m, aug_scale scale, uint8_t *out);
+
+typedef struct aug_figure aug_figure;
+
+/* A figure titled title (may be ""). Returns 0 or CK_ENOMEM. */
+int aug_figure_create(aug_figure **out, const char *title, char *err, size_t errlen);
+void aug_figure_destroy(aug_figure *f); /* NULL is a no-op */
+
+/* Starts a panel: its title, cols tiles per row, each tile `cell` pixels
+ * on its longer side at most: enlarged by the largest whole factor that
+ * fits with nearest neighbours (a map's pixels show as squares), or
+ * shrunk by averaging. Tiles of one band are drawn through cmap. Returns
+ * 0, CK_EINVAL (cols 1..1024, cell 1..4096), CK_ENOMEM. */
+int aug_figure_panel(aug_figure *f, const char *title, int cols, int cell, aug_cmap cmap, char *err,
+                     size_t errlen);
+/* Adds a tile of 8-bit pixels (w, h, bands 1 or 3; copied) to the last
+ * panel. Returns 0, CK_EINVAL, CK_ENOMEM. */
+int aug_figure_add_pixels(aug_figure *f, const uint8_t *px, int w, int h, int bands, char *err,
+                          size_t errlen);
+/* Adds a map's levels (aug_fmap_to_u8) as a tile. */
+int aug_figure_add_map(aug_figure *f, const aug_fmap *m, aug_scale scale, char *err, size_t errlen);
+/* Ends the last panel with a bar of its colour map, lo and hi written
+ * under its ends. Returns 0, CK_EINVAL, CK_ENOMEM. */
+int aug_figure_colorbar(aug_figure *f, const char *lo, const char *hi, char *err, size_t errlen);
+
+/* Draws f and writes it to path (format from the suffix), whole or not at
+ * all. Returns 0, CK_EIO, CK_ELIMIT (over 32768 pixels a side),
+ * CK_EDECODE (text), CK_ENOMEM. */
+int aug_figure_save(const aug_figure *f, const char *path, char *err, size_t errlen);
+/* Draws f as PNG bytes, *png malloc'd (for an HTML data URI). */
+int aug_figure_png(const aug_figure *f, void **png, size_t *len, char *err, size_t errlen);
+
+/* Grad-CAM's picture: map (mh, mw), values >= 0, divided by its maximum,
+ * resized bilinearly to w x h (pixel centres aligned), coloured by cmap and
+ * mixed into rgb (w, h, 3): out = (1 - alpha) rgb + alpha colour. out may
+ * be rgb. Returns 0 or CK_EINVAL. Thread-safe. */
+int aug_heat_overlay(const uint8_t *rgb, int w, int h, const float *map, int mw, int mh,
+                     aug_cmap cmap, double alpha, uint8_t *out);
 
 /* ---- bench --------------------------------------------------------------- */
 

@@ -27,8 +27,7 @@
 #define FRAME           3 /* the original's frame, drawn in the gap around it */
 #define MAX_INPUT_BYTES ((size_t)256 << 20)
 
-/* Size and bands of an encoded or raw source, from its header. */
-static int src_header(const aug_src *src, int *w, int *h, int *bands, char *err, size_t errlen)
+int aug_src_size(const aug_src *src, int *w, int *h, int *bands, char *err, size_t errlen)
 {
     if (src->width || src->height || src->bands) {
         *w = src->width;
@@ -98,7 +97,7 @@ int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed
     }
     int sw = 0, sh = 0, sb = 0;
     int rc = im_init(NULL, err, errlen);
-    if (rc || (rc = src_header(src, &sw, &sh, &sb, err, errlen))) {
+    if (rc || (rc = aug_src_size(src, &sw, &sh, &sb, err, errlen))) {
         return rc;
     }
     /* Cells keep the source's aspect ratio, the longer side `cell`. */
@@ -179,7 +178,7 @@ static int apply_one(const aug_policy *policy, uint64_t seed, int copies, const 
     aug_pipe *pipe = NULL;
     uint8_t *pix = NULL;
     aug_params p;
-    if ((rc = src_header(&src, &w, &h, &bands, err, errlen)) == 0) {
+    if ((rc = aug_src_size(&src, &w, &h, &bands, err, errlen)) == 0) {
         p = aug_params_default(w, h, bands <= 2 ? 1 : 3);
         p.dtype = AUG_U8;
         p.policy = policy;

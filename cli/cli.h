@@ -27,6 +27,9 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_extract_features(int argc, char **argv);
 int cmd_export_weights(int argc, char **argv);
+int cmd_activations(int argc, char **argv);
+int cmd_filters(int argc, char **argv);
+int cmd_heatmap(int argc, char **argv);
 
 /* comm.c: the processes of an mpirun job as the trainer's nn_comm (NULL
  * when alone), and the start-up check that every process is ready and

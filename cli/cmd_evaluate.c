@@ -13,36 +13,6 @@
 #include "data.h"
 #include "rn.h"
 
-enum { MAX_FILE_BYTES = 256 << 20 };
-
-/* Class names and input (resize, decode) recorded with the run ("extra"
- * in its configuration). */
-typedef struct run_facts {
-    json_t *config;
-    json_t *classes; /* borrowed from config; may be NULL */
-    data_input input;
-} run_facts;
-
-static void run_facts_read(const nn_model *m, run_facts *f)
-{
-    memset(f, 0, sizeof *f);
-    const char *text = nn_model_config(m);
-    f->config = text ? json_loads(text, 0, NULL) : NULL;
-    json_t *extra = json_object_get(f->config, "extra");
-    f->classes = json_object_get(extra, "classes");
-    f->input = data_input_recorded(extra);
-}
-
-static const char *class_name(const run_facts *f, int i, char *buf, size_t len)
-{
-    const char *s = json_string_value(json_array_get(f->classes, (size_t)i));
-    if (s) {
-        return s;
-    }
-    snprintf(buf, len, "%d", i);
-    return buf;
-}
-
 /* An evaluation is recorded only for the run whose checkpoint it is: the
  * checkpoint's configuration must be the run's, but for its epochs (an
  * extended run's earlier checkpoints say fewer). */
@@ -119,7 +89,7 @@ int cmd_evaluate(int argc, char **argv)
     nn_model *m = NULL;
     data_facts facts = {0};
     data_split d = {0};
-    run_facts rf = {0};
+    data_run rf = {0};
     nn_eval e = {0};
     int rc = 0;
     rn_curves_list known = {0};
@@ -133,7 +103,7 @@ int cmd_evaluate(int argc, char **argv)
         rc = check_run(m, argv[first], runs, &known.runs[0], err, sizeof err);
     }
     if (rc == 0) {
-        run_facts_read(m, &rf);
+        data_run_read(m, &rf);
         rc = features ? data_open_features(&d, features, split, (int)batch, 0, 0, err, sizeof err)
                       : data_catalog_facts(data, &facts, err, sizeof err);
     }
@@ -182,11 +152,11 @@ int cmd_evaluate(int argc, char **argv)
                    features ? features : data, split, n, e.loss, e.accuracy);
             printf("\nconfusion (rows: true, columns: predicted)\n%12s", "");
             for (int j = 0; j < e.classes; j++) {
-                printf(" %8.8s", class_name(&rf, j, buf, sizeof buf));
+                printf(" %8.8s", data_class_name(&rf, j, buf, sizeof buf));
             }
             printf("\n");
             for (int i = 0; i < e.classes; i++) {
-                printf("%12.12s", class_name(&rf, i, buf, sizeof buf));
+                printf("%12.12s", data_class_name(&rf, i, buf, sizeof buf));
                 for (int j = 0; j < e.classes; j++) {
                     printf(" %8lld", (long long)e.confusion[i * e.classes + j]);
                 }
@@ -198,7 +168,7 @@ int cmd_evaluate(int argc, char **argv)
     rn_curves_list_free(&known);
     data_close(&d);
     data_facts_free(&facts);
-    json_decref(rf.config);
+    data_run_free(&rf);
     nn_model_destroy(m);
     return cli_report(rc, err);
 }
@@ -208,14 +178,7 @@ int cmd_evaluate(int argc, char **argv)
 static int predict_file(nn_model *m, aug_pipe *pipe, float *x, float *probs, const char *path,
                         int *best, float *p, char *err, size_t errlen)
 {
-    void *bytes = NULL;
-    size_t size = 0;
-    int rc = aug_read_file(path, MAX_FILE_BYTES, &bytes, &size, err, errlen);
-    if (rc == 0) {
-        aug_src src = {.data = bytes, .size = size, .name = path};
-        rc = aug_pipe_run_sample(pipe, &src, NULL, x, err, errlen);
-    }
-    free(bytes);
+    int rc = data_image_read(pipe, path, x, err, errlen);
     if (rc == 0 && nn_predict(m, x, 1, probs) != 0) {
         rc = ck_err(err, errlen, CK_EINVAL, "%s: predict: bad input", path);
     }
@@ -240,7 +203,7 @@ static int predict_file(nn_model *m, aug_pipe *pipe, float *x, float *probs, con
 
 /* {"file", "class", "probability", "probabilities": {class: p}} or
  * {"file", "error"}: one element of predict --json's array. */
-static json_t *predict_json(const run_facts *rf, const nn_model *m, const char *path,
+static json_t *predict_json(const data_run *rf, const nn_model *m, const char *path,
                             const char *error, int best, float p, const float *probs)
 {
     if (error) {
@@ -251,10 +214,10 @@ static json_t *predict_json(const run_facts *rf, const nn_model *m, const char *
     int binary = nn_model_output_act(m) == NN_ACT_SIGMOID;
     for (int k = 0; k < (binary ? 2 : nn_model_outputs(m)); k++) {
         double v = binary ? (k ? probs[0] : 1.0f - probs[0]) : probs[k];
-        json_object_set_new(all, class_name(rf, k, buf, sizeof buf), json_real(v));
+        json_object_set_new(all, data_class_name(rf, k, buf, sizeof buf), json_real(v));
     }
     return json_pack("{s:s, s:s, s:f, s:o}", "file", path, "class",
-                     class_name(rf, best, buf, sizeof buf), "probability", (double)p,
+                     data_class_name(rf, best, buf, sizeof buf), "probability", (double)p,
                      "probabilities", all);
 }
 
@@ -289,7 +252,7 @@ int cmd_predict(int argc, char **argv)
     char err[1024];
     nn_model *m = NULL;
     aug_pipe *pipe = NULL;
-    run_facts rf = {0};
+    data_run rf = {0};
     cli_files files = {0};
     float *x = NULL, *probs = NULL;
     int rc = nn_model_load(&m, argv[first], 1, err, sizeof err);
@@ -297,7 +260,7 @@ int cmd_predict(int argc, char **argv)
         rc = data_check_images(m, argv[first], err, sizeof err);
     }
     if (rc == 0) {
-        run_facts_read(m, &rf);
+        data_run_read(m, &rf);
         aug_params p = data_model_params(m, &rf.input);
         rc = aug_pipe_create(&pipe, &p, err, sizeof err);
         x = malloc(aug_params_sample_bytes(&p));
@@ -339,7 +302,8 @@ int cmd_predict(int argc, char **argv)
             json_decref(o);
         } else if (!bad) {
             char buf[32];
-            printf("%s\t%s\t%.4f\n", files.v[i], class_name(&rf, best, buf, sizeof buf), (double)p);
+            printf("%s\t%s\t%.4f\n", files.v[i], data_class_name(&rf, best, buf, sizeof buf),
+                   (double)p);
         }
     }
     if (rc == 0 && as_json) {
@@ -351,7 +315,7 @@ int cmd_predict(int argc, char **argv)
     free(x);
     free(probs);
     aug_pipe_destroy(pipe);
-    json_decref(rf.config);
+    data_run_free(&rf);
     nn_model_destroy(m);
     if (rc) {
         return cli_report(rc, err);

@@ -58,6 +58,45 @@ aug_params data_model_params(const nn_model *m, const data_input *in)
     return p;
 }
 
+void data_run_read(const nn_model *m, data_run *r)
+{
+    memset(r, 0, sizeof *r);
+    const char *text = nn_model_config(m);
+    r->config = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *extra = json_object_get(r->config, "extra");
+    r->classes = json_object_get(extra, "classes");
+    r->input = data_input_recorded(extra);
+}
+
+void data_run_free(data_run *r)
+{
+    json_decref(r->config);
+    r->config = r->classes = NULL;
+}
+
+const char *data_class_name(const data_run *r, int i, char *buf, size_t len)
+{
+    const char *s = json_string_value(json_array_get(r->classes, (size_t)i));
+    if (s) {
+        return s;
+    }
+    snprintf(buf, len, "%d", i);
+    return buf;
+}
+
+int data_image_read(aug_pipe *pipe, const char *path, void *x, char *err, size_t errlen)
+{
+    void *bytes = NULL;
+    size_t size = 0;
+    int rc = aug_read_file(path, (size_t)256 << 20, &bytes, &size, err, errlen);
+    if (rc == 0) {
+        aug_src src = {.data = bytes, .size = size, .name = path};
+        rc = aug_pipe_run_sample(pipe, &src, NULL, x, err, errlen);
+    }
+    free(bytes);
+    return rc;
+}
+
 int data_check_images(const nn_model *m, const char *model, char *err, size_t errlen)
 {
     int h, w, c;

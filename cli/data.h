@@ -37,6 +37,23 @@ typedef struct data_input {
  * holds them. */
 data_input data_input_recorded(const json_t *o);
 
+/* What a checkpoint's run recorded of its data ("extra" in its
+ * configuration): class names and input (resize, decode), so that images
+ * are prepared as they were in training. */
+typedef struct data_run {
+    json_t *config;
+    json_t *classes; /* borrowed from config; may be NULL */
+    data_input input;
+} data_run;
+void data_run_read(const nn_model *m, data_run *r);
+void data_run_free(data_run *r);
+/* Class i's recorded name, else its number written into buf. */
+const char *data_class_name(const data_run *r, int i, char *buf, size_t len);
+/* An image file through pipe (made by data_model_params) into x, as
+ * predict prepares it: CK_EIO, CK_ELIMIT (over 256 MB), CK_EDECODE name
+ * the file. */
+int data_image_read(aug_pipe *pipe, const char *path, void *x, char *err, size_t errlen);
+
 /* The loader's output for model m: its input size and channels, scale 1/255
  * unless the model starts with Rescaling, resized and decoded as in says. */
 aug_params data_model_params(const nn_model *m, const data_input *in);

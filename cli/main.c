@@ -34,6 +34,9 @@ static const command commands[] = {
      "run a pretrained conv base (VGG16) once over a dataset.db's splits"},
     {"export-weights", cmd_export_weights, "write a checkpoint's weights as a Keras .h5 file"},
     {"curves", cmd_curves, "export, plot or list learning curves from a runs.db"},
+    {"activations", cmd_activations, "every conv and pool layer's output for one image, as grids"},
+    {"filters", cmd_filters, "the first layer's kernels and the patterns deeper filters prefer"},
+    {"heatmap", cmd_heatmap, "Grad-CAM: where in an image the model finds a class"},
     {"bench", cmd_bench, "measure augmentation and training throughput"},
 };
 

@@ -307,12 +307,13 @@ int nn_model_input_grad(nn_model *m, int layer, const float *seed, float *dx);
 
 /* Grad-CAM (Selvaraju et al. 2017) of one image for one class. */
 typedef struct nn_gradcam {
-    int layer;     /* the convolution explained: the last Conv2D */
-    int cls;       /* the class explained */
-    int predicted; /* the model's class for the image */
-    float prob;    /* the model's probability of cls */
-    float score;   /* cls's score: its logit (a binary model's class 0: -logit) */
-    int h, w, c;   /* the layer's output A (h, w, c) */
+    int layer;       /* the convolution explained: the last Conv2D */
+    int cls;         /* the class explained */
+    int predicted;   /* the model's class for the image */
+    float prob;      /* the model's probability of cls */
+    float pred_prob; /* ... and of the predicted class */
+    float score;     /* cls's score: its logit (a binary model's class 0: -logit) */
+    int h, w, c;     /* the layer's output A (h, w, c) */
     /* (c) weights alpha_k = mean over (h, w) of d score / d A_k, and the
      * map (h, w) = ReLU(sum_k alpha_k A_k), not normalised; malloc'd */
     float *alpha, *map;
@@ -330,9 +331,10 @@ void nn_gradcam_free(nn_gradcam *g); /* NULL is a no-op */
 /* How a filter's pattern is found: the book's gradient ascent in input
  * space. From a grey image with uniform noise (0.5 +- noise of the pixel
  * range, drawn from seed and the layer and filter indices), `steps` steps
- * of x += step * g / rms(g), g the gradient of the filter's mean output:
- * each step moves the image by `step` of the pixel range in root mean
- * square, whatever its size. */
+ * of x += step * g / rms(g), g the gradient of the mean over the map of
+ * the filter's response before the layer's activation (so that a filter
+ * silent on the grey start has a gradient too): each step moves the image
+ * by `step` of the pixel range in root mean square, whatever its size. */
 typedef struct nn_ascent {
     int steps;    /* default 30 */
     double step;  /* fraction of the pixel range; default 0.02 */
@@ -345,9 +347,8 @@ nn_ascent nn_ascent_defaults(void);
  * output) respond to most: x (n, H, W, C) in the model's input units (0..1
  * or 0..255, nn_model_rescales), the same for a given seed, filter and
  * model whatever the others asked for. start and end (n each, may be
- * NULL) get each filter's mean output before the first step and after the
- * last. A filter dead on the whole start image has no gradient and keeps
- * its noise. Makes m inspecting first; runs nn_model_batch(m) filters at
+ * NULL) get each filter's mean output (after the activation) before the
+ * first step and after the last. Makes m inspecting first; runs nn_model_batch(m) filters at
  * a time. Returns 0, CK_EINVAL (layer or a filter out of range, bad
  * options), CK_ENOMEM. */
 int nn_filter_patterns(nn_model *m, int layer, const int *filters, int n, const nn_ascent *o,

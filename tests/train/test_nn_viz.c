@@ -363,6 +363,7 @@ START_TEST(gradcam_closed_form)
         ck_assert_int_eq(g.layer, 1);
         ck_assert_int_eq(g.h * 100 + g.w * 10 + g.c, 432);
         nt_assert_near(g.prob, e[c] / sum, 1e-6);
+        nt_assert_near(g.pred_prob, e[pred] / sum, 1e-6);
         nt_assert_near(g.score, z[c], 1e-5);
         for (int k = 0; k < 2; k++) {
             nt_assert_near(g.alpha[k], cf_w[c][k], 1e-6);
@@ -383,6 +384,7 @@ START_TEST(gradcam_closed_form)
         double sign = cls ? 1 : -1;
         ck_assert_int_eq(g.predicted, p1 >= 0.5);
         nt_assert_near(g.prob, cls ? p1 : 1 - p1, 1e-6);
+        nt_assert_near(g.pred_prob, p1 >= 0.5 ? p1 : 1 - p1, 1e-6);
         nt_assert_near(g.score, sign * z[2], 1e-5);
         for (int pq = 0; pq < 12; pq++) {
             double want =
@@ -475,17 +477,20 @@ START_TEST(ascent_raises_and_repeats)
     o.seed = 5;
     ck_assert_msg(nn_filter_patterns(m, 2, all, 6, &o, x, start, end, err, sizeof err) == 0, "%s",
                   err);
-    int alive = 0;
+    /* No filter's mean output falls; those the grey start excites rise,
+     * and one it leaves silent is woken (its response before the ReLU has
+     * a gradient, and rises, if not always above zero). */
+    int woken = 0;
     for (int j = 0; j < 6; j++) {
+        ck_assert_msg(end[j] >= start[j], "filter %d: mean %g -> %g", j, (double)start[j],
+                      (double)end[j]);
         if (start[j] > 0) {
-            alive++;
             ck_assert_msg(end[j] > 1.5f * start[j] + 0.1f, "filter %d: mean %g -> %g", j,
                           (double)start[j], (double)end[j]);
-        } else {
-            nt_assert_near(end[j], start[j], 0);
         }
+        woken += start[j] == 0 && end[j] > 0.1f;
     }
-    ck_assert_int_ge(alive, 2);
+    ck_assert_int_ge(woken, 1);
     /* The same seed, the same patterns; each filter's whatever the others
      * (filter 5 alone; 4 and 5 in the second batch of 4 before). */
     ck_assert_int_eq(nn_filter_patterns(m, 2, all, 6, &o, x2, NULL, NULL, err, sizeof err), 0);

@@ -546,10 +546,10 @@ void nn_zero_grad(nn_model *m)
 
 void nn_model_backward(nn_model *m)
 {
-    nn_model_backward_span(m, m->nlayers - 1, 0);
+    nn_model_backward_span(m, m->nlayers - 1, 0, 0);
 }
 
-void nn_model_backward_span(nn_model *m, int top, int bottom)
+void nn_model_backward_span(nn_model *m, int top, int bottom, int pre)
 {
     const int n = m->n;
     nn_exec_update(&m->ex);
@@ -564,7 +564,9 @@ void nn_model_backward_span(nn_model *m, int top, int bottom)
             continue; /* no gradient wanted from here down */
         }
         double t0 = m->prof ? ck_now() : 0;
-        if (has_act(L) && i < m->nlayers - 1 && !conv_fuses(m, i)) {
+        /* the final layer's dy is its logits' (the loss's), so is the top's with pre */
+        const int pre_act = i == m->nlayers - 1 || (pre && i == top);
+        if (has_act(L) && !pre_act && !conv_fuses(m, i)) {
             nn_act_backward(L->desc.act, (int)(len / (size_t)L->desc.c), L->desc.c, L->y, L->dy);
         }
         switch (L->desc.kind) {
@@ -588,7 +590,8 @@ void nn_model_backward_span(nn_model *m, int top, int bottom)
                 break;
             }
             L->conv->backward(&L->desc.g, n, in, w, L->y,
-                              conv_fuses(m, i) ? L->desc.act : NN_ACT_LINEAR, L->dy, dx, dw, db,
+                              conv_fuses(m, i) && !pre_act ? L->desc.act : NN_ACT_LINEAR, L->dy,
+                              dx, dw, db,
                               &m->ex);
             break;
         case NN_MAXPOOL2D:

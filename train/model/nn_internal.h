@@ -162,12 +162,13 @@ int nn_model_build(nn_model **out, const char *spec, const char *name, int batch
 /* nn_model_forward through layers [1, last] only. */
 int nn_model_forward_to(nn_model *m, const float *x, int n, const nn_step_key *key, int last);
 /* The backward of layers top, top-1, ..., bottom+1 of the last forward,
- * from the gradient in layers[top].dy (for the final layer, of its
- * logits); leaves layers[bottom].dy holding the gradient of bottom's
+ * from the gradient in layers[top].dy: of top's output, or with pre (and
+ * always for the final layer, whose is its logits') of its input to its
+ * activation. Leaves layers[bottom].dy holding the gradient of bottom's
  * output where one is kept (bottom 0: the input, in an inspecting model).
  * Parameter gradients are added to as by nn_model_backward, which is
- * nn_model_backward_span(m, last, 0). */
-void nn_model_backward_span(nn_model *m, int top, int bottom);
+ * nn_model_backward_span(m, last, 0, 0). */
+void nn_model_backward_span(nn_model *m, int top, int bottom, int pre);
 
 /* ---- checkpoints ------------------------------------------------------- */
 

@@ -18,10 +18,14 @@
  * -z, whose sigmoids are the two probabilities.
  *
  * Filter patterns follow Chollet: from a grey image with a little noise,
- * a fixed number of gradient-ascent steps on the filter's mean output,
+ * a fixed number of gradient-ascent steps on the filter's mean response,
  * each step divided by the gradient's root mean square (the first
  * edition's normalisation), so that a step moves the image by a set
- * fraction of the pixel range whatever the image's size. Each pattern's
+ * fraction of the pixel range whatever the image's size. The response is
+ * taken before the layer's ReLU (as the second edition's Xception layers
+ * are, their activations being layers of their own): after it, a filter
+ * that no part of the grey start excites has no gradient at all, and in
+ * a small model trained for a few epochs that was most of them. Each pattern's
  * noise is keyed by (seed, layer, filter), and the filters asked for run
  * as the samples of one batch, each seeded at its own channel; a
  * pattern therefore depends on its seed, filter and model only.
@@ -122,7 +126,7 @@ int nn_model_input_grad(nn_model *m, int layer, const float *seed, float *dx)
     }
     const nn_layer *L = &m->layers[layer];
     memcpy(L->dy, seed, (size_t)m->n * L->desc.size * sizeof *seed);
-    nn_model_backward_span(m, layer, 0);
+    nn_model_backward_span(m, layer, 0, 0);
     memcpy(dx, m->layers[0].dy, (size_t)m->n * m->layers[0].desc.size * sizeof *dx);
     return 0;
 }
@@ -184,7 +188,7 @@ int nn_gradcam_run(nn_model *m, const float *x, int cls, nn_gradcam *out, char *
     float *seed = F->dy;
     memset(seed, 0, (size_t)D * sizeof *seed);
     seed[binary ? 0 : cls] = binary && cls == 0 ? -1.0f : 1.0f;
-    nn_model_backward_span(m, last, lc);
+    nn_model_backward_span(m, last, lc, 0);
 
     const nn_layer *C = &m->layers[lc];
     const int h = C->desc.h, w = C->desc.w, c = C->desc.c;
@@ -213,6 +217,7 @@ int nn_gradcam_run(nn_model *m, const float *x, int cls, nn_gradcam *out, char *
     out->cls = cls;
     out->predicted = pred;
     out->prob = binary ? (cls ? p[0] : 1.0f - p[0]) : p[cls];
+    out->pred_prob = binary ? (pred ? p[0] : 1.0f - p[0]) : p[pred];
     out->score = binary && cls == 0 ? -z[0] : z[binary ? 0 : cls];
     out->h = h;
     out->w = w;
@@ -300,7 +305,7 @@ int nn_filter_patterns(nn_model *m, int layer, const int *filters, int n, const 
                     L->dy[((size_t)s * hw + i) * C + f[s]] = (float)(1.0 / (double)hw);
                 }
             }
-            nn_model_backward_span(m, layer, 0);
+            nn_model_backward_span(m, layer, 0, 1);
             const float *g = m->layers[0].dy;
             for (int s = 0; s < k; s++) {
                 const float *gs = g + (size_t)s * in;
