@@ -60,12 +60,13 @@ void aug_cmap_rgb(aug_cmap cmap, uint8_t v, uint8_t rgb[3])
         return;
     }
     const uint8_t(*t)[3] = cmap == AUG_CMAP_VIRIDIS ? cmap_viridis : cmap_turbo;
-    int i = v >> 3, f = v & 7; /* 256 levels over 32 intervals */
+    /* level v at v/255 of the way through the 32 intervals */
+    int p = v * 32, i = p / 255, f = p % 255;
     if (i == 32) {
-        i = 31, f = 8;
+        i = 31, f = 255;
     }
     for (int b = 0; b < 3; b++) {
-        rgb[b] = (uint8_t)((t[i][b] * (8 - f) + t[i + 1][b] * f + 4) / 8);
+        rgb[b] = (uint8_t)((t[i][b] * (255 - f) + t[i + 1][b] * f + 127) / 255);
     }
 }
 

@@ -221,7 +221,7 @@ int cmd_activations(int argc, char **argv)
         return cli_usage(cmd, "want CHECKPOINT IMAGE -o FILE");
     }
     const char *ins[] = {argv[first], argv[first + 1]}, *outs[] = {out};
-    if ((st = cli_output_ext(cmd, out, "a figure", figure_exts)) ||
+    if ((st = cli_output_ext(cmd, out, "figure", figure_exts)) ||
         (st = cli_outputs_apart(cmd, ins, 2, outs, 1))) {
         return st;
     }
@@ -407,7 +407,7 @@ int cmd_filters(int argc, char **argv)
         return cli_usage(cmd, "want CHECKPOINT -o FILE");
     }
     const char *ins[] = {argv[first]}, *outs[] = {out};
-    if ((st = cli_output_ext(cmd, out, "a figure", figure_exts)) ||
+    if ((st = cli_output_ext(cmd, out, "figure", figure_exts)) ||
         (st = cli_outputs_apart(cmd, ins, 1, outs, 1))) {
         return st;
     }
@@ -566,7 +566,7 @@ int cmd_heatmap(int argc, char **argv)
         return cli_usage(cmd, "want CHECKPOINT IMAGE -o FILE");
     }
     const char *ins[] = {argv[first], argv[first + 1]}, *outs[] = {out};
-    if ((st = cli_output_ext(cmd, out, "a figure", figure_exts)) ||
+    if ((st = cli_output_ext(cmd, out, "figure", figure_exts)) ||
         (st = cli_outputs_apart(cmd, ins, 2, outs, 1))) {
         return st;
     }
