@@ -255,11 +255,11 @@ static const char filters_usage[] =
     "scaled by its largest weight; colour for a colour model). For every\n"
     "deeper Conv2D layer (or only --layer), the input pattern each of its\n"
     "first N filters responds to most, found as the book does: gradient\n"
-    "ascent in input space on the filter's mean output, from a grey image\n"
+    "ascent in input space on the filter's mean response, from a grey image\n"
     "with a little noise (drawn from --seed), each step moving the image by\n"
     "2% of the pixel range in root mean square, shown with the book's\n"
-    "scaling. The response ascended is the filter's before its ReLU, so that\n"
-    "a filter the grey start leaves silent still has a gradient; a panel's\n"
+    "scaling. The response is taken before the layer's ReLU, so that a\n"
+    "filter the grey start leaves silent still has a gradient; a panel's\n"
     "title counts the filters that the ascent never excited.\n";
 
 /* Draws layer li's kernels (kh, kw, kc in {1, 3}) as tiles. BGR kernels
@@ -320,15 +320,12 @@ static int add_patterns(aug_figure *f, viz *v, int i, const nn_layer_info *li, i
         if (dead) {
             snprintf(why, sizeof why, "; %d never excited", dead);
         }
-        snprintf(title, sizeof title,
-                 "%s (%s, %d filters): what filters 0%s%d respond to most (%d steps%s)", li->name,
-                 li->type, li->c, n > 1 ? "\xe2\x80\x93" : "", n - 1, o->steps, why);
-        if (n == 1) {
-            snprintf(title, sizeof title,
-                     "%s (%s, %d filters): what filter 0 responds to most "
-                     "(%d steps%s)",
-                     li->name, li->type, li->c, o->steps, why);
+        char which[32] = "filter 0 responds";
+        if (n > 1) {
+            snprintf(which, sizeof which, "filters 0\xe2\x80\x93%d respond", n - 1); /* 0–7 */
         }
+        snprintf(title, sizeof title, "%s (%s, %d filters): what %s to most (%d steps%s)", li->name,
+                 li->type, li->c, which, o->steps, why);
         int cols = n < 8 ? n : 8, side = v->h > v->w ? v->h : v->w;
         rc =
             aug_figure_panel(f, title, cols, cell_for(side, 160, cols), AUG_CMAP_GREY, err, errlen);
@@ -436,12 +433,14 @@ int cmd_filters(int argc, char **argv)
     }
     nn_layer_info pre;
     int bgr = rc == 0 && nn_model_layer_info(v.m, 1, &pre) == 0 && !strcmp(pre.type, "TFOpLambda");
+    int drawn = 0;
     for (int i = first_conv; rc == 0 && i < nn_model_layers(v.m); i++) {
         nn_layer_info li;
         nn_model_layer_info(v.m, i, &li);
         if (strcmp(li.type, "Conv2D") != 0 || (at >= 0 && i != at)) {
             continue;
         }
+        drawn++;
         if (i == first_conv && (li.kc == 1 || li.kc == 3)) {
             rc = add_kernels(f, &li, bgr && li.kc == 3, err, sizeof err);
             if (rc == 0) {
@@ -457,7 +456,7 @@ int cmd_filters(int argc, char **argv)
     aug_figure_destroy(f);
     viz_close(&v);
     if (rc == 0) {
-        printf("%s: written\n", out);
+        printf("%s: the filters of %d layer%s\n", out, drawn, drawn == 1 ? "" : "s");
     }
     return cli_report(rc, err);
 }

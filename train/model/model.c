@@ -590,9 +590,8 @@ void nn_model_backward_span(nn_model *m, int top, int bottom, int pre)
                 break;
             }
             L->conv->backward(&L->desc.g, n, in, w, L->y,
-                              conv_fuses(m, i) && !pre_act ? L->desc.act : NN_ACT_LINEAR, L->dy,
-                              dx, dw, db,
-                              &m->ex);
+                              conv_fuses(m, i) && !pre_act ? L->desc.act : NN_ACT_LINEAR, L->dy, dx,
+                              dw, db, &m->ex);
             break;
         case NN_MAXPOOL2D:
             if (dx && !pool_fused(m, i - 1)) {
