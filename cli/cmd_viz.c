@@ -469,10 +469,11 @@ static const char heatmap_usage[] =
     "Grad-CAM (Selvaraju et al.) on the last Conv2D layer: each of its\n"
     "channels weighted by the mean over the map of the class score's gradient\n"
     "(the score before the final softmax or sigmoid), summed, negatives\n"
-    "dropped, divided by its maximum, enlarged to the image and drawn over\n"
-    "it in the turbo colour map (blue: none, red: the most), beside the\n"
-    "image as the model saw it. The class is the predicted one unless\n"
-    "--class names another. Prints the predicted class and its probability.\n";
+    "dropped, divided by its maximum, and drawn in the turbo colour map\n"
+    "(blue: none, red: the most) beside the image as the model saw it: as\n"
+    "the grid it is, then enlarged bilinearly and laid over the image at\n"
+    "45%. The class is the predicted one unless --class names another.\n"
+    "Prints the predicted class and its probability.\n";
 
 /* The class named `name` among the model's, or CK_EINVAL listing them. */
 static int find_class(const viz *v, const char *name, int *cls, char *err, size_t errlen)
@@ -499,6 +500,23 @@ static int find_class(const viz *v, const char *name, int *cls, char *err, size_
     }
     return ck_err(err, errlen, CK_EINVAL, "%s: --class %s: not one of its classes (%s)%s", v->ckpt,
                   name, all, hint);
+}
+
+/* Grad-CAM's map itself, w x h RGB: each cell a block (nearest), its
+ * value over the map's maximum in turbo, as the book's matshow of it. */
+static void map_blocks(const nn_gradcam *g, int w, int h, uint8_t *rgb)
+{
+    float top = 0;
+    for (int i = 0; i < g->h * g->w; i++) {
+        top = g->map[i] > top ? g->map[i] : top;
+    }
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            float v = g->map[(size_t)y * g->h / h * g->w + (size_t)x * g->w / w];
+            aug_cmap_rgb(AUG_CMAP_TURBO, (uint8_t)(top > 0 ? 255 * v / top + 0.5f : 0),
+                         rgb + ((size_t)y * w + x) * 3);
+        }
+    }
 }
 
 /* The image as the model saw it at SHOWN pixels on the longer side: RGB
@@ -590,13 +608,14 @@ int cmd_heatmap(int argc, char **argv)
     if (rc == 0) {
         rc = shown_image(&v, &shown, &sw, &sh, err, sizeof err);
     }
-    if (rc == 0 && !(over = malloc((size_t)sw * sh * 3))) {
+    if (rc == 0 && !(over = malloc((size_t)sw * sh * 3 * 2))) { /* the overlay, the map */
         rc = ck_err(err, sizeof err, CK_ENOMEM, "heatmap: out of memory");
     }
     nn_layer_info li = {0};
     const char *pred = NULL, *want = NULL;
     if (rc == 0) {
         aug_heat_overlay(shown, sw, sh, g.map, g.w, g.h, AUG_CMAP_TURBO, 0.45, over);
+        map_blocks(&g, sw, sh, over + (size_t)sw * sh * 3);
         nn_model_layer_info(v.m, g.layer, &li);
         pred = data_class_name(&v.run, g.predicted, buf[0], sizeof buf[0]);
         want = data_class_name(&v.run, g.cls, buf[1], sizeof buf[1]);
@@ -606,20 +625,34 @@ int cmd_heatmap(int argc, char **argv)
                  base_name(argv[first + 1]));
         rc = aug_figure_create(&f, title, err, sizeof err);
     }
+    int empty = 1; /* a map 0 everywhere: nothing in the image speaks for the class */
+    for (int i = 0; rc == 0 && i < g.h * g.w; i++) {
+        empty &= g.map[i] <= 0;
+    }
     if (rc == 0) {
         shape_text(shape, sizeof shape, g.h, g.w, g.c);
         if (g.cls == g.predicted) {
-            snprintf(title, sizeof title, "predicted %s (p = %.3f); Grad-CAM of %s on %s (%s)",
+            snprintf(title, sizeof title,
+                     "predicted %s (p = %.3f); Grad-CAM of %s on %s (%s): the image, the map, both",
                      pred, (double)g.pred_prob, want, li.name, shape);
         } else {
             snprintf(title, sizeof title,
-                     "predicted %s (p = %.3f); Grad-CAM of %s (p = %.3f) on %s (%s)", pred,
-                     (double)g.pred_prob, want, (double)g.prob, li.name, shape);
+                     "predicted %s (p = %.3f); Grad-CAM of %s (p = %.3f) on %s (%s): the image, "
+                     "the map, both",
+                     pred, (double)g.pred_prob, want, (double)g.prob, li.name, shape);
         }
-        rc = aug_figure_panel(f, title, 2, SHOWN, AUG_CMAP_TURBO, err, sizeof err);
+        if (empty) {
+            size_t k = strlen(title);
+            snprintf(title + k, sizeof title - k,
+                     "; the map is 0 everywhere: nothing speaks for %s", want);
+        }
+        rc = aug_figure_panel(f, title, 3, SHOWN, AUG_CMAP_TURBO, err, sizeof err);
     }
     if (rc == 0) {
         rc = aug_figure_add_pixels(f, shown, sw, sh, 3, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = aug_figure_add_pixels(f, over + (size_t)sw * sh * 3, sw, sh, 3, err, sizeof err);
     }
     if (rc == 0) {
         rc = aug_figure_add_pixels(f, over, sw, sh, 3, err, sizeof err);
@@ -632,8 +665,9 @@ int cmd_heatmap(int argc, char **argv)
     }
     if (rc == 0) {
         printf("%s: predicted %s (probability %.4f)\n", argv[first + 1], pred, (double)g.pred_prob);
-        printf("%s: Grad-CAM of %s (probability %.4f) on %s (%dx%dx%d)\n", out, want,
-               (double)g.prob, li.name, g.h, g.w, g.c);
+        printf("%s: Grad-CAM of %s (probability %.4f) on %s (%dx%dx%d)%s\n", out, want,
+               (double)g.prob, li.name, g.h, g.w, g.c,
+               empty ? "; the map is 0 everywhere: nothing in the image speaks for it" : "");
     }
     aug_figure_destroy(f);
     free(shown);

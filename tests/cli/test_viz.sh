@@ -52,8 +52,8 @@ if need_shared hoda/RemainingSamples.cdb; then
   expect_status 0 "heatmap of a digit" "$convkit" heatmap hoda.best.ckpt digit.png -o heat.png
   expect_output "digit.png: predicted [0-9] \(probability 0\.[0-9]{4}\)" "heatmap prints the class and probability"
   expect_output "Grad-CAM of [0-9] .* on conv2d_2 \(3x3x64\)" "heatmap names the layer it explains"
-  # two of 384x384 (letterboxed as in training), 4 apart
-  png_ok "heatmap: image and overlay side by side" heat.png 804 450
+  # the image, the map and both, 384x384 (letterboxed as in training), 4 apart
+  png_ok "heatmap: image, map and overlay side by side" heat.png 1192 450
   expect_status 0 "heatmap --class 3" "$convkit" heatmap hoda.best.ckpt digit.png --class 3 -o heat3.png
   expect_output "Grad-CAM of 3 " "the named class is explained"
   expect_status 0 "filters of a digit model" "$convkit" filters hoda.best.ckpt -n 4 --seed 7 -o filters.png
@@ -70,7 +70,7 @@ if need_shared hoda/RemainingSamples.cdb; then
   grep -q "^conv2d_1: 2 patterns" "$work/out" && ! grep -qE "^conv2d(_2)?:" "$work/out" &&
     ok "--layer draws that layer only" || fail "--layer drew other layers"
   expect_status 0 "a Persian output name" "$convkit" heatmap hoda.best.ckpt digit.png -o "نقشه-گرما.png"
-  png_ok "the Persian-named figure" "نقشه-گرما.png" 804 450
+  png_ok "the Persian-named figure" "نقشه-گرما.png" 1192 450
   expect_status 0 "a Chinese output name" "$convkit" activations hoda.best.ckpt digit.png -o "激活图.png"
   [ -s "激活图.png" ] && ok "the Chinese-named figure exists" || fail "激活图.png missing"
 
@@ -122,7 +122,7 @@ png_ok "activations of a photo" act-avp.png 1628 5000
 expect_status 0 "heatmap of a photo" "$convkit" heatmap avp.best.ckpt "$img" -o heat-avp.png
 expect_output "predicted (alien|predator) \(probability" "a class of the photos"
 expect_output "on conv2d_4 \(7x7x256\)" "the last convolution explained"
-png_ok "heatmap of a photo" heat-avp.png 804 250
+png_ok "heatmap of a photo" heat-avp.png 1192 250
 read -r r g b < <(band_means heat-avp.png)
 awk -v r="$r" -v g="$g" -v b="$b" 'BEGIN { d = r - g; e = g - b; exit !(d * d + e * e > 4) }' &&
   ok "the heat map is in colour (means $r $g $b)" || fail "the heat map looks grey" "means $r $g $b"
