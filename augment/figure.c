@@ -353,12 +353,12 @@ typedef struct canvas {
     int w, h;
 } canvas;
 
-/* Draws mask (w x h) at (x0, y0) in dark grey. */
+/* Draws mask (w x h) at (x0, y0) in dark grey, clipped to the canvas. */
 static void draw_mask(canvas *c, const uint8_t *mask, int w, int h, int x0, int y0)
 {
     static const uint8_t ink[3] = {0x22, 0x22, 0x22};
     for (int y = 0; y < h && y0 + y < c->h; y++)
-        for (int x = 0; x < w && x0 + x < c->w; x++) {
+        for (int x = x0 < 0 ? -x0 : 0; x < w && x0 + x < c->w; x++) {
             unsigned a = mask[(size_t)y * w + x];
             uint8_t *o = c->px + ((size_t)(y0 + y) * c->w + x0 + x) * 3;
             for (int b = 0; b < 3; b++) {

@@ -154,6 +154,30 @@ START_TEST(figure_layout)
 }
 END_TEST
 
+/* A title with no space to wrap at (a long file name) is broken within
+ * the figure's width: the figure does not grow, nothing is drawn outside
+ * it (ASan watches the canvas). */
+START_TEST(long_title)
+{
+    ck_assert_msg(im_init("test_aug_figure", err, sizeof err) == 0, "%s", err);
+    char title[400], dir[256], path[320];
+    memset(title, 'x', sizeof title - 1);
+    title[sizeof title - 1] = 0;
+    aug_figure *f;
+    ck_assert_int_eq(aug_figure_create(&f, title, err, sizeof err), 0);
+    ck_assert_int_eq(aug_figure_panel(f, title, 1, 8, AUG_CMAP_GREY, err, sizeof err), 0);
+    ck_assert_int_eq(
+        aug_figure_add_pixels(f, (uint8_t[4]){0, 85, 170, 255}, 2, 2, 1, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/long.png", ck_test_tmpdir(dir, sizeof dir));
+    ck_assert_msg(aug_figure_save(f, path, err, sizeof err) == 0, "%s", err);
+    aug_figure_destroy(f);
+    VipsImage *im = vips_image_new_from_file(path, NULL);
+    ck_assert_ptr_nonnull(im);
+    ck_assert_int_eq(im->Xsize, 640 + 32);
+    g_object_unref(im);
+}
+END_TEST
+
 static Suite *figure_suite(void)
 {
     Suite *s = suite_create("aug_figure");
@@ -163,6 +187,7 @@ static Suite *figure_suite(void)
     tcase_add_test(tc, colour_maps);
     tcase_add_test(tc, heat_overlay);
     tcase_add_test(tc, figure_layout);
+    tcase_add_test(tc, long_title);
     suite_add_tcase(s, tc);
     return s;
 }
