@@ -31,6 +31,29 @@ int cmd_activations(int argc, char **argv);
 int cmd_filters(int argc, char **argv);
 int cmd_heatmap(int argc, char **argv);
 
+/* cmd_viz.c: the figures of activations, filters and heatmap, made but
+ * not written (aug_figure_save or aug_figure_png draws them), for those
+ * commands and any other that shows them. Each returns 0 and the figure
+ * in *out, or an error naming the checkpoint or image and the reason;
+ * CK_EINVAL for what the user chose wrong (an unknown layer or class, a
+ * model with no convolution). */
+typedef struct cli_viz {
+    const char *ckpt;
+    const char *image;      /* activations, heatmap: read as predict reads it */
+    const char *layer;      /* filters: only this Conv2D layer; NULL: each one */
+    int count;              /* filters: patterns per deeper layer, 1..256 */
+    nn_ascent ascent;       /* filters: how patterns are found */
+    const char *class_name; /* heatmap: the class explained; NULL: the predicted */
+    FILE *say;              /* facts printed as they are found (the predicted
+                               class, each layer's filters); NULL: none */
+    char what[512];         /* set: what the figure shows, one line */
+} cli_viz;
+/* count 8, nn_ascent_defaults(), nothing else set. */
+cli_viz cli_viz_defaults(const char *ckpt, const char *image);
+int cli_viz_activations(cli_viz *v, aug_figure **out, char *err, size_t errlen);
+int cli_viz_filters(cli_viz *v, aug_figure **out, char *err, size_t errlen);
+int cli_viz_heatmap(cli_viz *v, aug_figure **out, char *err, size_t errlen);
+
 /* comm.c: the processes of an mpirun job as the trainer's nn_comm (NULL
  * when alone), and the start-up check that every process is ready and
  * reads a catalog with the same hash: returns rc if this process failed,

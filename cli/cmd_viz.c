@@ -3,12 +3,12 @@
  * (nn_model_layer_output, nn_filter_patterns, nn_gradcam_run), augment/
  * draws (aug_figure); this file chooses what goes in each figure. An
  * image is prepared as predict prepares it, from what the checkpoint
- * recorded (input size, channels, scale, resize mode).
+ * recorded (input size, channels, scale, resize and decode modes).
  *
- * Sizes: a figure is about FIG_WIDTH pixels wide, so it fits a slide.
- * Activation grids have the book's 16 channels a row, each map enlarged
- * by a whole factor to about 64 pixels (its pixels stay squares) or
- * shrunk to the width. A heat map is shown on the image as the model saw
+ * Sizes: a figure is at most about FIG_WIDTH pixels wide, so it fits a
+ * slide. Activation grids have the book's 16 channels a row, each map
+ * enlarged by a whole factor to about 64 pixels (its pixels stay squares)
+ * or shrunk to the width. A heat map is shown on the image as the model saw
  * it, decoded again at SHOWN pixels on its longer side through the same
  * resize mode, at the original's proportions when the run stretched its
  * images (a stretched input's grid maps onto the whole original).
@@ -34,8 +34,8 @@ static const char *base_name(const char *path)
 }
 
 /* The cell of a panel of `cols` tiles of side `side`: a small map
- * enlarged by a whole factor to at least `want` pixels, a larger one
- * shrunk to `want`, and no wider than FIG_WIDTH allows. */
+ * enlarged by a whole factor to at least `want` pixels, a larger one as it
+ * is, either shrunk to what FIG_WIDTH allows. */
 static int cell_for(int side, int want, int cols)
 {
     int cell = side < want ? side * ((want + side - 1) / side) : side;
@@ -48,16 +48,16 @@ static int cell_for(int side, int want, int cols)
 
 /* ---- one checkpoint and one image ---------------------------------------- */
 
-typedef struct viz {
+typedef struct viz_in {
     const char *ckpt, *image;
     nn_model *m;
     data_run run;
     int h, w, c; /* the model's input */
     float *x;    /* the image as the model takes it */
-} viz;
+} viz_in;
 
 /* Loads the checkpoint for batches of `batch`, ready to be looked into. */
-static int viz_open(viz *v, const char *ckpt, int batch, char *err, size_t errlen)
+static int viz_open(viz_in *v, const char *ckpt, int batch, char *err, size_t errlen)
 {
     memset(v, 0, sizeof *v);
     v->ckpt = ckpt;
@@ -76,7 +76,7 @@ static int viz_open(viz *v, const char *ckpt, int batch, char *err, size_t errle
 }
 
 /* Reads path into v->x as predict does. */
-static int viz_image(viz *v, const char *path, char *err, size_t errlen)
+static int viz_image(viz_in *v, const char *path, char *err, size_t errlen)
 {
     v->image = path;
     aug_params p = data_model_params(v->m, &v->run.input);
@@ -92,7 +92,7 @@ static int viz_image(viz *v, const char *path, char *err, size_t errlen)
     return rc;
 }
 
-static void viz_close(viz *v)
+static void viz_close(viz_in *v)
 {
     free(v->x);
     data_run_free(&v->run);
@@ -140,7 +140,7 @@ static const char activations_usage[] =
     "predict prepares it.\n";
 
 /* The input x (h, w, c) in model units as 8-bit levels. */
-static void input_levels(const viz *v, uint8_t *px)
+static void input_levels(const viz_in *v, uint8_t *px)
 {
     const float unit = pixel_unit(v->m);
     for (size_t i = 0; i < (size_t)v->h * v->w * v->c; i++) {
@@ -148,17 +148,24 @@ static void input_levels(const viz *v, uint8_t *px)
     }
 }
 
-static int draw_activations(viz *v, const char *out, int *layers, int *channels, char *err,
-                            size_t errlen)
+int cli_viz_activations(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
 {
     char title[1024], shape[64];
     aug_figure *f = NULL;
-    nn_model_forward(v->m, v->x, 1, NULL);
-    snprintf(title, sizeof title, "Activations of %s in %s", base_name(v->image),
-             base_name(v->ckpt));
-    int rc = aug_figure_create(&f, title, err, errlen);
-    uint8_t *px = malloc((size_t)v->h * v->w * v->c);
-    if (rc == 0 && !px) {
+    uint8_t *px = NULL;
+    viz_in vi, *v = &vi;
+    int layers = 0, channels = 0;
+    int rc = viz_open(v, cv->ckpt, 1, err, errlen);
+    if (rc == 0) {
+        rc = viz_image(v, cv->image, err, errlen);
+    }
+    if (rc == 0) {
+        nn_model_forward(v->m, v->x, 1, NULL);
+        snprintf(title, sizeof title, "Activations of %s in %s", base_name(v->image),
+                 base_name(v->ckpt));
+        rc = aug_figure_create(&f, title, err, errlen);
+    }
+    if (rc == 0 && !(px = malloc((size_t)v->h * v->w * v->c))) {
         rc = ck_err(err, errlen, CK_ENOMEM, "activations: out of memory");
     }
     if (rc == 0) {
@@ -171,7 +178,6 @@ static int draw_activations(viz *v, const char *out, int *layers, int *channels,
         input_levels(v, px);
         rc = aug_figure_add_pixels(f, px, v->w, v->h, v->c, err, errlen);
     }
-    *layers = *channels = 0;
     for (int i = 1; rc == 0 && i < nn_model_layers(v->m); i++) {
         nn_layer_info li;
         nn_model_layer_info(v->m, i, &li);
@@ -188,60 +194,84 @@ static int draw_activations(viz *v, const char *out, int *layers, int *channels,
             aug_fmap map = {.v = y + k, .w = li.w, .h = li.h, .bands = 1, .stride = li.c};
             rc = aug_figure_add_map(f, &map, AUG_SCALE_STANDARD, err, errlen);
         }
-        (*layers)++;
-        *channels += li.c;
+        layers++;
+        channels += li.c;
     }
-    if (rc == 0 && *layers == 0) {
+    if (rc == 0 && layers == 0) {
         rc = ck_err(err, errlen, CK_EINVAL,
                     "%s: the model has no convolution or pooling layer: nothing to show", v->ckpt);
     }
     if (rc == 0) {
-        rc = aug_figure_save(f, out, err, errlen);
+        char n[32];
+        cli_fmt_count(n, sizeof n, channels);
+        snprintf(cv->what, sizeof cv->what, "%s channels of %d layers for %s", n, layers, v->image);
+        *out = f;
+        f = NULL;
     }
     free(px);
     aug_figure_destroy(f);
+    viz_close(v);
     return rc;
+}
+
+/* Parses a command's options, CHECKPOINT [IMAGE] and -o; CLI_GO when the
+ * figure is to be made. */
+static int viz_args(const cli_spec *cli, int argc, char **argv, int images, cli_viz *v,
+                    const char **out)
+{
+    int first, st = cli_parse(cli, argc, argv, &first);
+    if (st != CLI_GO) {
+        return st;
+    }
+    if (argc - first != 1 + images) {
+        return cli_usage(cli->cmd,
+                         images ? "want CHECKPOINT IMAGE -o FILE" : "want CHECKPOINT -o FILE");
+    }
+    v->ckpt = argv[first];
+    v->image = images ? argv[first + 1] : NULL;
+    const char *ins[] = {v->ckpt, v->image}, *outs[] = {*out};
+    if ((st = cli_output_ext(cli->cmd, *out, "figure", figure_exts)) ||
+        (st = cli_outputs_apart(cli->cmd, ins, 1 + images, outs, 1))) {
+        return st;
+    }
+    return CLI_GO;
+}
+
+/* Makes the figure with build, writes it to out and says what it shows. */
+static int viz_write(int (*build)(cli_viz *, aug_figure **, char *, size_t), cli_viz *v,
+                     const char *out)
+{
+    char err[1024];
+    aug_figure *f = NULL;
+    int rc = build(v, &f, err, sizeof err);
+    if (rc == 0) {
+        rc = aug_figure_save(f, out, err, sizeof err);
+    }
+    aug_figure_destroy(f);
+    if (rc == 0) {
+        printf("%s: %s\n", out, v->what);
+    }
+    return cli_report(rc, err);
+}
+
+cli_viz cli_viz_defaults(const char *ckpt, const char *image)
+{
+    return (cli_viz){.ckpt = ckpt, .image = image, .count = 8, .ascent = nn_ascent_defaults()};
 }
 
 int cmd_activations(int argc, char **argv)
 {
-    const char *cmd = "activations", *out = NULL;
-    int first;
+    const char *out = NULL;
     const cli_opt opts[] = {
         CLI_STR_OPT("output", 'o', &out, "FILE", "the figure (PNG, JPEG or WebP by its extension)"),
         CLI_END_OPT,
     };
     const cli_spec cli = {
-        .cmd = cmd, .usage = activations_usage, .opts = opts, .required = "output"};
-    int st = cli_parse(&cli, argc, argv, &first);
-    if (st != CLI_GO) {
-        return st;
-    }
-    if (argc - first != 2) {
-        return cli_usage(cmd, "want CHECKPOINT IMAGE -o FILE");
-    }
-    const char *ins[] = {argv[first], argv[first + 1]}, *outs[] = {out};
-    if ((st = cli_output_ext(cmd, out, "figure", figure_exts)) ||
-        (st = cli_outputs_apart(cmd, ins, 2, outs, 1))) {
-        return st;
-    }
-    char err[1024];
-    viz v;
-    int layers = 0, channels = 0;
-    int rc = viz_open(&v, argv[first], 1, err, sizeof err);
-    if (rc == 0) {
-        rc = viz_image(&v, argv[first + 1], err, sizeof err);
-    }
-    if (rc == 0) {
-        rc = draw_activations(&v, out, &layers, &channels, err, sizeof err);
-    }
-    viz_close(&v);
-    if (rc == 0) {
-        char n[32];
-        cli_fmt_count(n, sizeof n, channels);
-        printf("%s: %s channels of %d layers for %s\n", out, n, layers, argv[first + 1]);
-    }
-    return cli_report(rc, err);
+        .cmd = "activations", .usage = activations_usage, .opts = opts, .required = "output"};
+    cli_viz v = cli_viz_defaults(NULL, NULL);
+    v.say = stdout;
+    int st = viz_args(&cli, argc, argv, 1, &v, &out);
+    return st != CLI_GO ? st : viz_write(cli_viz_activations, &v, out);
 }
 
 /* ---- filters ------------------------------------------------------------- */
@@ -291,8 +321,8 @@ static int add_kernels(aug_figure *f, const nn_layer_info *li, int bgr, char *er
 }
 
 /* Finds and draws the patterns of layer i's first `count` filters. */
-static int add_patterns(aug_figure *f, viz *v, int i, const nn_layer_info *li, int count,
-                        const nn_ascent *o, char *err, size_t errlen)
+static int add_patterns(aug_figure *f, viz_in *v, int i, const nn_layer_info *li, int count,
+                        const nn_ascent *o, FILE *say, char *err, size_t errlen)
 {
     int n = count < li->c ? count : li->c;
     size_t in = (size_t)v->h * v->w * v->c;
@@ -334,13 +364,13 @@ static int add_patterns(aug_figure *f, viz *v, int i, const nn_layer_info *li, i
         aug_fmap map = {.v = x + j * in, .w = v->w, .h = v->h, .bands = v->c, .stride = v->c};
         rc = aug_figure_add_map(f, &map, AUG_SCALE_STANDARD, err, errlen);
     }
-    if (rc == 0) {
-        printf("%s: %d pattern%s, mean output %.4g -> %.4g", li->name, n, n == 1 ? "" : "s", gain0,
-               gain1);
+    if (rc == 0 && say) {
+        fprintf(say, "%s: %d pattern%s, mean output %.4g -> %.4g", li->name, n, n == 1 ? "" : "s",
+                gain0, gain1);
         if (dead) {
-            printf(" (%d filter%s never excited)", dead, dead == 1 ? "" : "s");
+            fprintf(say, " (%d filter%s never excited)", dead, dead == 1 ? "" : "s");
         }
-        printf("\n");
+        fprintf(say, "\n");
     }
     free(filters);
     free(x);
@@ -381,11 +411,66 @@ static int find_conv(const nn_model *m, const char *ckpt, const char *name, int 
     return 0;
 }
 
+int cli_viz_filters(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
+{
+    char title[1024];
+    viz_in vi, *v = &vi;
+    aug_figure *f = NULL;
+    if (cv->count < 1 || cv->count > 256) {
+        return ck_err(err, errlen, CK_EINVAL, "filters: %d filters a layer: want 1..256",
+                      cv->count);
+    }
+    int rc = viz_open(v, cv->ckpt, cv->count, err, errlen), at = -1, first_conv = -1;
+    for (int i = 1; rc == 0 && i < nn_model_layers(v->m) && first_conv < 0; i++) {
+        nn_layer_info li;
+        nn_model_layer_info(v->m, i, &li);
+        first_conv = strcmp(li.type, "Conv2D") ? -1 : i;
+    }
+    if (rc == 0 && first_conv < 0) {
+        rc = ck_err(err, errlen, CK_EINVAL, "%s: the model has no Conv2D layer: no filters",
+                    cv->ckpt);
+    }
+    if (rc == 0 && cv->layer) {
+        rc = find_conv(v->m, cv->ckpt, cv->layer, &at, err, errlen);
+    }
+    if (rc == 0) {
+        snprintf(title, sizeof title, "What the filters of %s respond to", base_name(cv->ckpt));
+        rc = aug_figure_create(&f, title, err, errlen);
+    }
+    nn_layer_info pre;
+    int bgr = rc == 0 && nn_model_layer_info(v->m, 1, &pre) == 0 && !strcmp(pre.type, "TFOpLambda");
+    int drawn = 0;
+    for (int i = first_conv; rc == 0 && i < nn_model_layers(v->m); i++) {
+        nn_layer_info li;
+        nn_model_layer_info(v->m, i, &li);
+        if (strcmp(li.type, "Conv2D") != 0 || (at >= 0 && i != at)) {
+            continue;
+        }
+        drawn++;
+        if (i == first_conv && (li.kc == 1 || li.kc == 3)) {
+            rc = add_kernels(f, &li, bgr && li.kc == 3, err, errlen);
+            if (rc == 0 && cv->say) {
+                fprintf(cv->say, "%s: %d kernels\n", li.name, li.c);
+            }
+        } else {
+            rc = add_patterns(f, v, i, &li, cv->count, &cv->ascent, cv->say, err, errlen);
+        }
+    }
+    if (rc == 0) {
+        snprintf(cv->what, sizeof cv->what, "the filters of %d layer%s", drawn,
+                 drawn == 1 ? "" : "s");
+        *out = f;
+        f = NULL;
+    }
+    aug_figure_destroy(f);
+    viz_close(v);
+    return rc;
+}
+
 int cmd_filters(int argc, char **argv)
 {
-    const char *cmd = "filters", *out = NULL, *layer = NULL;
+    const char *out = NULL, *layer = NULL;
     int64_t count = 8, steps = 30, seed = 0;
-    int first;
     const cli_opt opts[] = {
         CLI_STR_OPT("output", 'o', &out, "FILE", "the figure (PNG, JPEG or WebP by its extension)"),
         CLI_STR_OPT("layer", 0, &layer, "NAME",
@@ -395,70 +480,19 @@ int cmd_filters(int argc, char **argv)
         CLI_INT_OPT("seed", 0, &seed, "S", "the starting noise's seed (default 0)", 0, CLI_NOMAX),
         CLI_END_OPT,
     };
-    const cli_spec cli = {.cmd = cmd, .usage = filters_usage, .opts = opts, .required = "output"};
-    int st = cli_parse(&cli, argc, argv, &first);
+    const cli_spec cli = {
+        .cmd = "filters", .usage = filters_usage, .opts = opts, .required = "output"};
+    cli_viz v = cli_viz_defaults(NULL, NULL);
+    int st = viz_args(&cli, argc, argv, 0, &v, &out);
     if (st != CLI_GO) {
         return st;
     }
-    if (argc - first != 1) {
-        return cli_usage(cmd, "want CHECKPOINT -o FILE");
-    }
-    const char *ins[] = {argv[first]}, *outs[] = {out};
-    if ((st = cli_output_ext(cmd, out, "figure", figure_exts)) ||
-        (st = cli_outputs_apart(cmd, ins, 1, outs, 1))) {
-        return st;
-    }
-    char err[1024], title[1024];
-    viz v;
-    aug_figure *f = NULL;
-    nn_ascent o = nn_ascent_defaults();
-    o.steps = (int)steps;
-    o.seed = (uint64_t)seed;
-    int rc = viz_open(&v, argv[first], (int)count, err, sizeof err), at = -1, first_conv = -1;
-    for (int i = 1; rc == 0 && i < nn_model_layers(v.m) && first_conv < 0; i++) {
-        nn_layer_info li;
-        nn_model_layer_info(v.m, i, &li);
-        first_conv = strcmp(li.type, "Conv2D") ? -1 : i;
-    }
-    if (rc == 0 && first_conv < 0) {
-        rc = ck_err(err, sizeof err, CK_EINVAL, "%s: the model has no Conv2D layer: no filters",
-                    argv[first]);
-    }
-    if (rc == 0 && layer) {
-        rc = find_conv(v.m, argv[first], layer, &at, err, sizeof err);
-    }
-    if (rc == 0) {
-        snprintf(title, sizeof title, "What the filters of %s respond to", base_name(argv[first]));
-        rc = aug_figure_create(&f, title, err, sizeof err);
-    }
-    nn_layer_info pre;
-    int bgr = rc == 0 && nn_model_layer_info(v.m, 1, &pre) == 0 && !strcmp(pre.type, "TFOpLambda");
-    int drawn = 0;
-    for (int i = first_conv; rc == 0 && i < nn_model_layers(v.m); i++) {
-        nn_layer_info li;
-        nn_model_layer_info(v.m, i, &li);
-        if (strcmp(li.type, "Conv2D") != 0 || (at >= 0 && i != at)) {
-            continue;
-        }
-        drawn++;
-        if (i == first_conv && (li.kc == 1 || li.kc == 3)) {
-            rc = add_kernels(f, &li, bgr && li.kc == 3, err, sizeof err);
-            if (rc == 0) {
-                printf("%s: %d kernels\n", li.name, li.c);
-            }
-        } else {
-            rc = add_patterns(f, &v, i, &li, (int)count, &o, err, sizeof err);
-        }
-    }
-    if (rc == 0) {
-        rc = aug_figure_save(f, out, err, sizeof err);
-    }
-    aug_figure_destroy(f);
-    viz_close(&v);
-    if (rc == 0) {
-        printf("%s: the filters of %d layer%s\n", out, drawn, drawn == 1 ? "" : "s");
-    }
-    return cli_report(rc, err);
+    v.layer = layer;
+    v.count = (int)count;
+    v.ascent.steps = (int)steps;
+    v.ascent.seed = (uint64_t)seed;
+    v.say = stdout;
+    return viz_write(cli_viz_filters, &v, out);
 }
 
 /* ---- heatmap --------------------------------------------------------------- */
@@ -476,7 +510,7 @@ static const char heatmap_usage[] =
     "Prints the predicted class and its probability.\n";
 
 /* The class named `name` among the model's, or CK_EINVAL listing them. */
-static int find_class(const viz *v, const char *name, int *cls, char *err, size_t errlen)
+static int find_class(const viz_in *v, const char *name, int *cls, char *err, size_t errlen)
 {
     int D = nn_model_outputs(v->m);
     int n = nn_model_output_act(v->m) == NN_ACT_SIGMOID && D == 1 ? 2 : D;
@@ -521,7 +555,7 @@ static void map_blocks(const nn_gradcam *g, int w, int h, uint8_t *rgb)
 
 /* The image as the model saw it at SHOWN pixels on the longer side: RGB
  * (w, h, 3), malloc'd. */
-static int shown_image(const viz *v, uint8_t **rgb, int *w, int *h, char *err, size_t errlen)
+static int shown_image(const viz_in *v, uint8_t **rgb, int *w, int *h, char *err, size_t errlen)
 {
     *rgb = NULL;
     void *bytes = NULL;
@@ -564,70 +598,51 @@ static int shown_image(const viz *v, uint8_t **rgb, int *w, int *h, char *err, s
     return 0;
 }
 
-int cmd_heatmap(int argc, char **argv)
+int cli_viz_heatmap(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
 {
-    const char *cmd = "heatmap", *out = NULL, *class_name = NULL;
-    int first;
-    const cli_opt opts[] = {
-        CLI_STR_OPT("output", 'o', &out, "FILE", "the figure (PNG, JPEG or WebP by its extension)"),
-        CLI_STR_OPT("class", 0, &class_name, "NAME",
-                    "the class to explain (default: the predicted one)"),
-        CLI_END_OPT,
-    };
-    const cli_spec cli = {.cmd = cmd, .usage = heatmap_usage, .opts = opts, .required = "output"};
-    int st = cli_parse(&cli, argc, argv, &first);
-    if (st != CLI_GO) {
-        return st;
-    }
-    if (argc - first != 2) {
-        return cli_usage(cmd, "want CHECKPOINT IMAGE -o FILE");
-    }
-    const char *ins[] = {argv[first], argv[first + 1]}, *outs[] = {out};
-    if ((st = cli_output_ext(cmd, out, "figure", figure_exts)) ||
-        (st = cli_outputs_apart(cmd, ins, 2, outs, 1))) {
-        return st;
-    }
-    char err[1024], title[1024], buf[2][32], shape[64];
-    viz v;
+    char title[1024], buf[2][32], shape[64];
+    viz_in vi, *v = &vi;
     nn_gradcam g = {0};
     aug_figure *f = NULL;
     uint8_t *shown = NULL, *over = NULL;
     int sw = 0, sh = 0, cls = -1;
-    int rc = viz_open(&v, argv[first], 1, err, sizeof err);
-    if (rc == 0 && class_name) {
-        rc = find_class(&v, class_name, &cls, err, sizeof err);
+    int rc = viz_open(v, cv->ckpt, 1, err, errlen);
+    if (rc == 0 && cv->class_name) {
+        rc = find_class(v, cv->class_name, &cls, err, errlen);
     }
     if (rc == 0) {
-        rc = viz_image(&v, argv[first + 1], err, sizeof err);
+        rc = viz_image(v, cv->image, err, errlen);
     }
-    if (rc == 0 && (rc = nn_gradcam_run(v.m, v.x, cls, &g, err, sizeof err)) != 0) {
+    if (rc == 0 && (rc = nn_gradcam_run(v->m, v->x, cls, &g, err, errlen)) != 0) {
         char why[1024];
         snprintf(why, sizeof why, "%s", err);
-        ck_err(err, sizeof err, rc, "%s: %s", argv[first], why);
+        ck_err(err, errlen, rc, "%s: %s", cv->ckpt, why);
     }
     if (rc == 0) {
-        rc = shown_image(&v, &shown, &sw, &sh, err, sizeof err);
+        rc = shown_image(v, &shown, &sw, &sh, err, errlen);
     }
     if (rc == 0 && !(over = malloc((size_t)sw * sh * 3 * 2))) { /* the overlay, the map */
-        rc = ck_err(err, sizeof err, CK_ENOMEM, "heatmap: out of memory");
+        rc = ck_err(err, errlen, CK_ENOMEM, "heatmap: out of memory");
     }
     nn_layer_info li = {0};
     const char *pred = NULL, *want = NULL;
+    int empty = 1; /* a map 0 everywhere: nothing in the image speaks for the class */
     if (rc == 0) {
         aug_heat_overlay(shown, sw, sh, g.map, g.w, g.h, AUG_CMAP_TURBO, 0.45, over);
         map_blocks(&g, sw, sh, over + (size_t)sw * sh * 3);
-        nn_model_layer_info(v.m, g.layer, &li);
-        pred = data_class_name(&v.run, g.predicted, buf[0], sizeof buf[0]);
-        want = data_class_name(&v.run, g.cls, buf[1], sizeof buf[1]);
-    }
-    if (rc == 0) {
-        snprintf(title, sizeof title, "Grad-CAM of %s on %s", base_name(argv[first]),
-                 base_name(argv[first + 1]));
-        rc = aug_figure_create(&f, title, err, sizeof err);
-    }
-    int empty = 1; /* a map 0 everywhere: nothing in the image speaks for the class */
-    for (int i = 0; rc == 0 && i < g.h * g.w; i++) {
-        empty &= g.map[i] <= 0;
+        nn_model_layer_info(v->m, g.layer, &li);
+        pred = data_class_name(&v->run, g.predicted, buf[0], sizeof buf[0]);
+        want = data_class_name(&v->run, g.cls, buf[1], sizeof buf[1]);
+        for (int i = 0; i < g.h * g.w; i++) {
+            empty &= g.map[i] <= 0;
+        }
+        if (cv->say) {
+            fprintf(cv->say, "%s: predicted %s (probability %.4f)\n", cv->image, pred,
+                    (double)g.pred_prob);
+        }
+        snprintf(title, sizeof title, "Grad-CAM of %s on %s", base_name(cv->ckpt),
+                 base_name(cv->image));
+        rc = aug_figure_create(&f, title, err, errlen);
     }
     if (rc == 0) {
         shape_text(shape, sizeof shape, g.h, g.w, g.c);
@@ -646,33 +661,52 @@ int cmd_heatmap(int argc, char **argv)
             snprintf(title + k, sizeof title - k,
                      "; the map is 0 everywhere: nothing speaks for %s", want);
         }
-        rc = aug_figure_panel(f, title, 3, SHOWN, AUG_CMAP_TURBO, err, sizeof err);
+        rc = aug_figure_panel(f, title, 3, SHOWN, AUG_CMAP_TURBO, err, errlen);
     }
     if (rc == 0) {
-        rc = aug_figure_add_pixels(f, shown, sw, sh, 3, err, sizeof err);
+        rc = aug_figure_add_pixels(f, shown, sw, sh, 3, err, errlen);
     }
     if (rc == 0) {
-        rc = aug_figure_add_pixels(f, over + (size_t)sw * sh * 3, sw, sh, 3, err, sizeof err);
+        rc = aug_figure_add_pixels(f, over + (size_t)sw * sh * 3, sw, sh, 3, err, errlen);
     }
     if (rc == 0) {
-        rc = aug_figure_add_pixels(f, over, sw, sh, 3, err, sizeof err);
+        rc = aug_figure_add_pixels(f, over, sw, sh, 3, err, errlen);
     }
     if (rc == 0) {
-        rc = aug_figure_colorbar(f, "none", "most", err, sizeof err);
+        rc = aug_figure_colorbar(f, "none", "most", err, errlen);
     }
     if (rc == 0) {
-        rc = aug_figure_save(f, out, err, sizeof err);
-    }
-    if (rc == 0) {
-        printf("%s: predicted %s (probability %.4f)\n", argv[first + 1], pred, (double)g.pred_prob);
-        printf("%s: Grad-CAM of %s (probability %.4f) on %s (%dx%dx%d)%s\n", out, want,
-               (double)g.prob, li.name, g.h, g.w, g.c,
-               empty ? "; the map is 0 everywhere: nothing in the image speaks for it" : "");
+        snprintf(cv->what, sizeof cv->what, "Grad-CAM of %s (probability %.4f) on %s (%dx%dx%d)%s",
+                 want, (double)g.prob, li.name, g.h, g.w, g.c,
+                 empty ? "; the map is 0 everywhere: nothing in the image speaks for it" : "");
+        *out = f;
+        f = NULL;
     }
     aug_figure_destroy(f);
     free(shown);
     free(over);
     nn_gradcam_free(&g);
-    viz_close(&v);
-    return cli_report(rc, err);
+    viz_close(v);
+    return rc;
+}
+
+int cmd_heatmap(int argc, char **argv)
+{
+    const char *out = NULL, *class_name = NULL;
+    const cli_opt opts[] = {
+        CLI_STR_OPT("output", 'o', &out, "FILE", "the figure (PNG, JPEG or WebP by its extension)"),
+        CLI_STR_OPT("class", 0, &class_name, "NAME",
+                    "the class to explain (default: the predicted one)"),
+        CLI_END_OPT,
+    };
+    const cli_spec cli = {
+        .cmd = "heatmap", .usage = heatmap_usage, .opts = opts, .required = "output"};
+    cli_viz v = cli_viz_defaults(NULL, NULL);
+    int st = viz_args(&cli, argc, argv, 1, &v, &out);
+    if (st != CLI_GO) {
+        return st;
+    }
+    v.class_name = class_name;
+    v.say = stdout;
+    return viz_write(cli_viz_heatmap, &v, out);
 }
