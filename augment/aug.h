@@ -13,8 +13,9 @@
  *               the resize into one affine map about the image centre, and
  *               resamples once, straight into the caller's buffer (float32
  *               HWC for training, 8-bit for pictures).
- *   tools       preview grids, augmented copies of files, the classic
- *               convolution filters, and a throughput bench.
+ *   tools       preview grids, thumbnails, augmented copies of files, the
+ *               classic convolution filters (as files, or encoded in
+ *               memory for a page), and a throughput bench.
  *
  * libvips must be started with im_init() before any of this is used (the
  * functions here call it too, which is a no-op once done).
@@ -69,6 +70,15 @@ aug_interp aug_policy_interp(const aug_policy *p);
 /* Appends the multi-line text for --help to b: every key, its meaning and
  * the rule aug_policy_parse applies to it, and the presets. */
 void aug_policy_help(ck_buf *b);
+
+/* Appends what p does to an image in words, one sentence per line, in the
+ * order the parts are applied, then the fill and interpolation ("Flipped
+ * left to right with probability 1/2.", "Rotated by an angle drawn
+ * uniformly from -36 to 36 degrees (0.1 of a turn), counter-clockwise
+ * positive.", ...); the identity says so in one line. UTF-8 (the degree
+ * sign, the minus sign). For readers of a report, who know the book, not
+ * convkit's keys. Thread-safe. */
+void aug_policy_describe(const aug_policy *p, ck_buf *b);
 
 /* ---- per-sample parameters --------------------------------------------- */
 
@@ -201,6 +211,27 @@ int aug_preview_shape(int n, int *cols, int *rows);
 int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
                      const char *out_png, char *err, size_t errlen);
 
+/* As aug_preview_grid, the PNG in memory: *png (malloc'd, *len bytes)
+ * instead of a file. Returns 0, CK_EINVAL, CK_EDECODE, CK_EIO or
+ * CK_ENOMEM. */
+int aug_preview_grid_png(const aug_src *src, const aug_policy *policy, uint64_t seed, int n,
+                         int cell, void **png, size_t *len, char *err, size_t errlen);
+
+/* How a picture made in memory is encoded. */
+typedef enum aug_encoding {
+    AUG_PNG = 0, /* lossless: digits, filter responses, grids */
+    AUG_JPEG,    /* quality 85: photos */
+} aug_encoding;
+
+/* A small copy of an image for a page: src decoded as the loader decodes
+ * it (pixel limit, shrink-on-load), grey for one- and two-band sources,
+ * else RGB (alpha dropped), scaled so that its longer side is at most
+ * max_side (never enlarged), encoded as enc into *out (malloc'd, *len
+ * bytes). Returns 0, CK_EINVAL (max_side < 1), CK_EDECODE ("name:
+ * decode: reason"), CK_EIO (encoding) or CK_ENOMEM. Thread-safe. */
+int aug_thumbnail(const aug_src *src, int max_side, aug_encoding enc, void **out, size_t *len,
+                  char *err, size_t errlen);
+
 /* Writes `copies` augmented copies of each input file into outdir (which
  * must exist), as STEM_augK.png when the input's name ends in .png, else
  * STEM_augK.jpg (quality 95), at the input's size and colour (grey stays
@@ -272,6 +303,15 @@ aug_filter_view aug_filter_default_view(aug_filter f);
  * Returns 0, CK_EIO, CK_EDECODE or CK_EINVAL. */
 int aug_filter_file(aug_filter f, aug_filter_view view, const char *in, const char *out, char *err,
                     size_t errlen);
+
+/* As aug_filter_file, on an image in memory, its longer side first
+ * brought to at most max_side (0: as is; never enlarged) as aug_thumbnail
+ * does, the view written as a PNG into *png (malloc'd, *len bytes). An
+ * RGB source is filtered as grey for the edge filters, as by
+ * aug_filter_file. Returns 0, CK_EINVAL, CK_EDECODE, CK_EIO or CK_ENOMEM.
+ * Thread-safe. */
+int aug_filter_png(aug_filter f, aug_filter_view view, const aug_src *src, int max_side, void **png,
+                   size_t *len, char *err, size_t errlen);
 
 /* ---- figures (figure.c) --------------------------------------------------
  *

@@ -156,5 +156,19 @@ void aug_store(const float *px, size_t n, aug_dtype dtype, float scale, void *ds
 /* Writes a libvips image to path atomically (ck_write_file_atomic);
  * the saver comes from path's suffix. Returns 0 or CK_EIO. */
 int aug_save_atomic(void *im, const char *path, char *err, size_t errlen);
+/* Encodes a libvips image in memory as enc (JPEG at quality 85) into *out
+ * (malloc'd, *len bytes); what names it in messages. Returns 0, CK_EIO,
+ * CK_ENOMEM. */
+int aug_encode(void *im, aug_encoding enc, void **out, size_t *len, const char *what, char *err,
+               size_t errlen);
+
+/* ---- pictures (tools.c) ---- */
+
+/* src decoded as 8-bit pixels, grey for one- and two-band sources, else
+ * RGB (alpha dropped), its longer side at most max_side (0: as is; never
+ * enlarged), through the pipe the loader uses: *px (malloc'd) holds *w x
+ * *h x *c bytes, row-major. Returns 0, CK_EINVAL, CK_EDECODE, CK_ENOMEM. */
+int aug_src_pixels(const aug_src *src, int max_side, uint8_t **px, int *w, int *h, int *c,
+                   char *err, size_t errlen);
 
 #endif

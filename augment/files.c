@@ -82,3 +82,24 @@ int aug_save_atomic(void *image, const char *path, char *err, size_t errlen)
     g_free(buf);
     return rc;
 }
+
+int aug_encode(void *image, aug_encoding enc, void **out, size_t *len, const char *what, char *err,
+               size_t errlen)
+{
+    *out = NULL;
+    *len = 0;
+    void *buf = NULL;
+    size_t n = 0;
+    if (vips_image_write_to_buffer(image, enc == AUG_JPEG ? ".jpg[Q=85]" : ".png", &buf, &n,
+                                   NULL)) {
+        return im_err_vips(err, errlen, CK_EIO, "%s: encode", what);
+    }
+    /* The caller frees with free(), whatever allocator GLib uses. */
+    *out = malloc(n ? n : 1);
+    if (*out) {
+        memcpy(*out, buf, n);
+        *len = n;
+    }
+    g_free(buf);
+    return *out ? 0 : ck_err(err, errlen, CK_ENOMEM, "%s: encode: out of memory", what);
+}

@@ -263,29 +263,39 @@ static int view_image(aug_filter f, aug_filter_view v, VipsImage *r, VipsImage *
     return rc;
 }
 
-int aug_filter_file(aug_filter f, aug_filter_view view, const char *in_path, const char *out_path,
-                    char *err, size_t errlen)
+/* The view to use: the filter's own for DEFAULT; CK_EINVAL for one that
+ * does not fit the filter. */
+static int resolve_view(aug_filter f, aug_filter_view *view, char *err, size_t errlen)
 {
-    if ((unsigned)f >= AUG_FILTER_COUNT || (unsigned)view >= AUG_VIEW_COUNT) {
+    if ((unsigned)f >= AUG_FILTER_COUNT || (unsigned)*view >= AUG_VIEW_COUNT) {
         return ck_err(err, errlen, CK_EINVAL, "filter: unknown filter %d or view %d", (int)f,
-                      (int)view);
+                      (int)*view);
     }
-    if (view == AUG_VIEW_DEFAULT) {
-        view = aug_filter_default_view(f);
+    if (*view == AUG_VIEW_DEFAULT) {
+        *view = aug_filter_default_view(f);
     } else if (f == AUG_FILTER_SHARPEN) {
         return ck_err(err, errlen, CK_EINVAL,
                       "filter sharpen: view %s: sharpen writes an image, which has no views",
-                      view_names[view]);
-    } else if (view == AUG_VIEW_SIGNED && aug_filter_default_view(f) == AUG_VIEW_MAGNITUDE) {
+                      view_names[*view]);
+    } else if (*view == AUG_VIEW_SIGNED && aug_filter_default_view(f) == AUG_VIEW_MAGNITUDE) {
         return ck_err(err, errlen, CK_EINVAL,
                       "filter %s: view signed: a gradient magnitude is never negative (views: "
                       "magnitude, abs)",
                       names[f]);
     }
-    int rc = im_init(NULL, err, errlen);
+    return 0;
+}
+
+int aug_filter_file(aug_filter f, aug_filter_view view, const char *in_path, const char *out_path,
+                    char *err, size_t errlen)
+{
+    int rc = resolve_view(f, &view, err, errlen);
+    if (rc || (rc = im_init(NULL, err, errlen))) {
+        return rc;
+    }
     void *data = NULL;
     size_t size = 0;
-    if (rc || (rc = aug_read_file(in_path, (size_t)256 << 20, &data, &size, err, errlen))) {
+    if ((rc = aug_read_file(in_path, (size_t)256 << 20, &data, &size, err, errlen))) {
         return rc;
     }
     VipsImage *t[5] = {NULL, NULL, NULL, NULL, NULL};
@@ -307,5 +317,35 @@ int aug_filter_file(aug_filter f, aug_filter_view view, const char *in_path, con
         }
     }
     free(data);
+    return rc;
+}
+
+int aug_filter_png(aug_filter f, aug_filter_view view, const aug_src *src, int max_side, void **png,
+                   size_t *len, char *err, size_t errlen)
+{
+    *png = NULL;
+    *len = 0;
+    int rc = resolve_view(f, &view, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    uint8_t *px = NULL;
+    int w = 0, h = 0, c = 0;
+    if ((rc = aug_src_pixels(src, max_side, &px, &w, &h, &c, err, errlen))) {
+        return rc;
+    }
+    VipsImage *t[3] = {NULL, NULL, NULL};
+    t[0] = vips_image_new_from_memory(px, (size_t)w * h * c, w, h, c, VIPS_FORMAT_UCHAR);
+    if (!t[0] || filter_image(f, t[0], &t[1]) || view_image(f, view, t[1], &t[2])) {
+        rc = im_err_vips(err, errlen, CK_EDECODE, "%s: filter %s", aug_src_name(src), names[f]);
+    } else {
+        rc = aug_encode(t[2], AUG_PNG, png, len, aug_src_name(src), err, errlen);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (t[i]) {
+            g_object_unref(t[i]);
+        }
+    }
+    free(px);
     return rc;
 }

@@ -585,6 +585,129 @@ size_t aug_policy_print(const aug_policy *p, char *buf, size_t len)
     return o.used;
 }
 
+/* ---- in words ---- */
+
+/* v rounded to 4 significant digits (0.1 of a turn is 36 degrees, not
+ * 36.000000000000007), the minus sign as a printed page writes it. */
+static void words_num(char *buf, size_t len, double v)
+{
+    char t[48];
+    snprintf(t, sizeof t, "%.4g", fabs(v));
+    double r = strtod(t, NULL);
+    fmt_double(t, sizeof t, r);
+    snprintf(buf, len, "%s%s", v < 0 && r != 0 ? "−" : "", t);
+}
+
+/* "lo to hi" with unit after each, the range scaled. */
+static void words_range(ck_buf *b, aug_range r, double scale, const char *unit)
+{
+    char lo[64], hi[64];
+    words_num(lo, sizeof lo, r.lo * scale);
+    words_num(hi, sizeof hi, r.hi * scale);
+    ck_buf_printf(b, "%s%s to %s%s", lo, unit, hi, unit);
+}
+
+void aug_policy_describe(const aug_policy *p, ck_buf *b)
+{
+    static const char *const fills[] = {
+        "reflected at the edge, the edge pixel repeated (d c b a | a b c d | d c b a)",
+        "the nearest edge pixel (a a a a | a b c d | d d d d)",
+        "the image wrapped around (a b c d | a b c d | a b c d)",
+        "a constant",
+    };
+    static const char *const interps[] = {"nearest-neighbour", "bilinear", "bicubic"};
+    if (!p || aug_policy_is_identity(p)) {
+        ck_buf_str(b, "No augmentation: every image is used as it is.\n");
+        return;
+    }
+    if (p->legacy) {
+        ck_buf_str(b, "As the first edition's ImageDataGenerator (mode=legacy).\n");
+    }
+    if (p->flip_h && p->flip_v) {
+        ck_buf_str(b, "Flipped left to right, and independently upside down, each with "
+                      "probability 1/2.\n");
+    } else if (p->flip_h) {
+        ck_buf_str(b, "Flipped left to right with probability 1/2.\n");
+    } else if (p->flip_v) {
+        ck_buf_str(b, "Flipped upside down with probability 1/2.\n");
+    }
+    if (!range_empty(p->rotate)) {
+        ck_buf_str(b, "Rotated by an angle drawn uniformly from ");
+        words_range(b, p->rotate, p->legacy ? 1 : 360, "°");
+        if (!p->legacy) {
+            ck_buf_str(b, " (");
+            words_range(b, p->rotate, 1, "");
+            ck_buf_str(b, " of a turn)");
+        }
+        ck_buf_str(b, ", counter-clockwise positive.\n");
+    }
+    if (!range_empty(p->zoom) || (p->zoom_w_set && !range_empty(p->zoom_w))) {
+        aug_range f = {1 + p->zoom.lo, 1 + p->zoom.hi};
+        ck_buf_str(b, "Zoomed by a factor drawn from ");
+        words_range(b, f, 1, "");
+        if (p->zoom_w_set) {
+            aug_range fw = {1 + p->zoom_w.lo, 1 + p->zoom_w.hi};
+            ck_buf_str(b, " for the height and from ");
+            words_range(b, fw, 1, "");
+            ck_buf_str(b, " for the width, drawn apart");
+        } else if (p->legacy) {
+            ck_buf_str(b, ", for the width and the height apart");
+        } else {
+            ck_buf_str(b, ", the same for the width and the height");
+        }
+        ck_buf_str(b, " (above 1 zooms out: the content shrinks).\n");
+    }
+    int same = p->shift_x.lo == p->shift_y.lo && p->shift_x.hi == p->shift_y.hi;
+    if (same && !range_empty(p->shift_x)) {
+        ck_buf_str(b, "Shifted by a fraction of the width and of the height, each drawn from ");
+        words_range(b, p->shift_x, 100, "%");
+        ck_buf_str(b, ".\n");
+    } else {
+        if (!range_empty(p->shift_x)) {
+            ck_buf_str(b, "Shifted sideways by ");
+            words_range(b, p->shift_x, 100, "%");
+            ck_buf_str(b, " of the width.\n");
+        }
+        if (!range_empty(p->shift_y)) {
+            ck_buf_str(b, "Shifted up or down by ");
+            words_range(b, p->shift_y, 100, "%");
+            ck_buf_str(b, " of the height.\n");
+        }
+    }
+    if (!range_empty(p->shear)) {
+        if (p->legacy) {
+            ck_buf_str(b, "Sheared by an angle drawn from ");
+            words_range(b, p->shear, 180 / PI, "°");
+            ck_buf_str(b, " (");
+            words_range(b, p->shear, 1, "");
+            ck_buf_str(b, " radians).\n");
+        } else {
+            ck_buf_str(b, "Sheared: each row moves sideways by k times its height from the "
+                          "centre, k drawn from ");
+            words_range(b, p->shear, 1, "");
+            ck_buf_str(b, ".\n");
+        }
+    }
+    if (!range_empty(p->contrast)) {
+        aug_range f = {1 + p->contrast.lo, 1 + p->contrast.hi};
+        ck_buf_str(b, "Contrast scaled about each channel's mean by a factor drawn from ");
+        words_range(b, f, 1, "");
+        ck_buf_str(b, ".\n");
+    }
+    if (!range_empty(p->brightness)) {
+        ck_buf_str(b, "Brightness shifted by ");
+        words_range(b, p->brightness, 100, "%");
+        ck_buf_str(b, " of full scale.\n");
+    }
+    ck_buf_printf(b, "Where the image does not reach: %s", fills[p->fill]);
+    if (p->fill == AUG_FILL_CONSTANT) {
+        char v[48];
+        fmt_double(v, sizeof v, p->fill_value);
+        ck_buf_printf(b, " %s", v);
+    }
+    ck_buf_printf(b, ". Resampled once, %s.\n", interps[p->interp]);
+}
+
 int aug_policy_is_identity(const aug_policy *p)
 {
     return !p->flip_h && !p->flip_v && range_empty(p->rotate) && range_empty(p->zoom) &&

@@ -1,6 +1,8 @@
-/* tools.c: what a person looks at — preview grids and augmented copies of
- * files — built on the same pipe the training loader uses, so a picture
- * shows exactly what the model is fed.
+/* tools.c: what a person looks at — preview grids, thumbnails and
+ * augmented copies of files — built on the same pipe the training loader
+ * uses, so a picture shows exactly what the model is fed. Grids and
+ * thumbnails come as files or as encoded bytes in memory, for a page that
+ * embeds them (convkit report); the two are the same bytes.
  *
  * A preview grid has no empty cell, as the book's grid of augmented cats:
  * the original and n variants fill an exact grid when n + 1 has one no
@@ -88,9 +90,11 @@ static void frame_cell(uint8_t *canvas, int gw, int x0, int y0, int w, int h)
     }
 }
 
-int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
-                     const char *out_png, char *err, size_t errlen)
+/* The grid's RGB pixels in *canvas (malloc'd, *gw x *gh). */
+static int grid_pixels(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
+                       uint8_t **canvas_out, int *gw_out, int *gh_out, char *err, size_t errlen)
 {
+    *canvas_out = NULL;
     if (n < 0 || n > 1000 || cell < 8 || cell > 4096) {
         return ck_err(err, errlen, CK_EINVAL,
                       "preview: n=%d cell=%d: n must be 0..1000 and cell 8..4096", n, cell);
@@ -133,19 +137,122 @@ int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed
                    (size_t)cw * 3);
         }
     }
-    if (rc == 0) {
-        VipsImage *im =
-            vips_image_new_from_memory(canvas, (size_t)gw * gh * 3, gw, gh, 3, VIPS_FORMAT_UCHAR);
-        if (!im) {
-            rc = im_err_vips(err, errlen, CK_ENOMEM, "%s: grid", out_png);
-        } else {
-            rc = aug_save_atomic(im, out_png, err, errlen);
-            g_object_unref(im);
-        }
+    aug_pipe_destroy(pipe);
+    free(cellbuf);
+    if (rc) {
+        free(canvas);
+        return rc;
+    }
+    *canvas_out = canvas;
+    *gw_out = gw;
+    *gh_out = gh;
+    return 0;
+}
+
+/* The grid written to out_png, or encoded into *png when out_png is NULL. */
+static int grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
+                const char *out_png, void **png, size_t *len, char *err, size_t errlen)
+{
+    uint8_t *canvas = NULL;
+    int gw = 0, gh = 0;
+    int rc = grid_pixels(src, policy, seed, n, cell, &canvas, &gw, &gh, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    const char *name = out_png ? out_png : "preview";
+    VipsImage *im =
+        vips_image_new_from_memory(canvas, (size_t)gw * gh * 3, gw, gh, 3, VIPS_FORMAT_UCHAR);
+    if (!im) {
+        rc = im_err_vips(err, errlen, CK_ENOMEM, "%s: grid", name);
+    } else {
+        rc = out_png ? aug_save_atomic(im, out_png, err, errlen)
+                     : aug_encode(im, AUG_PNG, png, len, name, err, errlen);
+        g_object_unref(im);
+    }
+    free(canvas);
+    return rc;
+}
+
+int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
+                     const char *out_png, char *err, size_t errlen)
+{
+    return grid(src, policy, seed, n, cell, out_png, NULL, NULL, err, errlen);
+}
+
+int aug_preview_grid_png(const aug_src *src, const aug_policy *policy, uint64_t seed, int n,
+                         int cell, void **png, size_t *len, char *err, size_t errlen)
+{
+    *png = NULL;
+    *len = 0;
+    return grid(src, policy, seed, n, cell, NULL, png, len, err, errlen);
+}
+
+/* ---- thumbnails ---- */
+
+int aug_src_pixels(const aug_src *src, int max_side, uint8_t **px, int *w, int *h, int *c,
+                   char *err, size_t errlen)
+{
+    *px = NULL;
+    int sw = 0, sh = 0, sb = 0;
+    int rc = im_init(NULL, err, errlen);
+    if (rc || (rc = src_header(src, &sw, &sh, &sb, err, errlen))) {
+        return rc;
+    }
+    if (sw < 1 || sh < 1) {
+        return ck_err(err, errlen, CK_EINVAL, "%s: %dx%d: not an image size", aug_src_name(src), sw,
+                      sh);
+    }
+    int ow = sw, oh = sh;
+    if (max_side > 0 && (sw > max_side || sh > max_side)) {
+        ow = sw >= sh ? max_side : (int)fmax(1, round((double)max_side * sw / sh));
+        oh = sh >= sw ? max_side : (int)fmax(1, round((double)max_side * sh / sw));
+    }
+    aug_params p = aug_params_default(ow, oh, sb <= 2 ? 1 : 3);
+    p.dtype = AUG_U8;
+    aug_pipe *pipe = NULL;
+    uint8_t *buf = malloc(aug_params_sample_bytes(&p));
+    if (!buf) {
+        return ck_err(err, errlen, CK_ENOMEM, "%s: out of memory", aug_src_name(src));
+    }
+    aug_sample id = aug_sample_identity();
+    if ((rc = aug_pipe_create(&pipe, &p, err, errlen)) == 0) {
+        rc = aug_pipe_run_sample(pipe, src, &id, buf, err, errlen);
     }
     aug_pipe_destroy(pipe);
-    free(canvas);
-    free(cellbuf);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *px = buf;
+    *w = ow;
+    *h = oh;
+    *c = p.channels;
+    return 0;
+}
+
+int aug_thumbnail(const aug_src *src, int max_side, aug_encoding enc, void **out, size_t *len,
+                  char *err, size_t errlen)
+{
+    *out = NULL;
+    *len = 0;
+    if (max_side < 1 || max_side > AUG_MAX_SIDE) {
+        return ck_err(err, errlen, CK_EINVAL, "thumbnail: max_side=%d: must be 1..%d", max_side,
+                      AUG_MAX_SIDE);
+    }
+    uint8_t *px = NULL;
+    int w = 0, h = 0, c = 0;
+    int rc = aug_src_pixels(src, max_side, &px, &w, &h, &c, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * c, w, h, c, VIPS_FORMAT_UCHAR);
+    if (!im) {
+        rc = im_err_vips(err, errlen, CK_ENOMEM, "%s: thumbnail", aug_src_name(src));
+    } else {
+        rc = aug_encode(im, enc, out, len, aug_src_name(src), err, errlen);
+        g_object_unref(im);
+    }
+    free(px);
     return rc;
 }
 

@@ -550,6 +550,48 @@ END_TEST
 /* Every refusal names the key and the value and states the rule that is
  * applied, the same words --help prints; a value on the rule's edge is
  * taken, one just past it is not. */
+/* A policy in words, for a report's reader: the book's two presets and
+ * the identity. */
+START_TEST(policy_in_words)
+{
+    static const struct {
+        const char *policy;
+        const char *const want[6];
+    } cases[] = {
+        {"chollet-2nd",
+         {"Flipped left to right with probability 1/2.\n",
+          "Rotated by an angle drawn uniformly from −36° to 36° (−0.1 to 0.1 of a turn), "
+          "counter-clockwise positive.\n",
+          "Zoomed by a factor drawn from 0.8 to 1.2, the same for the width and the height",
+          "reflected at the edge", "bilinear", NULL}},
+        {"chollet-1st",
+         {"first edition's ImageDataGenerator", "from −40° to 40°, counter",
+          "for the width and the height apart", "each drawn from −20% to 20%.\n",
+          "Sheared by an angle drawn from −11.46° to 11.46° "
+          "(−0.2 to 0.2 radians).\n",
+          "the nearest edge pixel"}},
+        {"zoom=-0.1:0.3,shift_x=0.1,contrast=0.5,fill=constant,fill_value=7",
+         {"from 0.9 to 1.3", "Shifted sideways by −10% to 10% of the width.\n",
+          "factor drawn from 0.5 to 1.5.\n", "a constant 7.", NULL}},
+        {"none", {"No augmentation: every image is used as it is.\n", NULL}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aug_policy *p;
+        ck_assert_int_eq(aug_policy_parse(&p, cases[i].policy, err, sizeof err), 0);
+        ck_buf b = {0};
+        aug_policy_describe(p, &b);
+        ck_assert(!b.oom && b.s);
+        for (int k = 0; k < 6 && cases[i].want[k]; k++) {
+            ck_assert_msg(strstr(b.s, cases[i].want[k]), "%s: no '%s' in:\n%s", cases[i].policy,
+                          cases[i].want[k], b.s);
+        }
+        ck_assert_msg(!strchr(b.s, 'e') || !strstr(b.s, "e-"), "%s: %s", cases[i].policy, b.s);
+        ck_buf_free(&b);
+        aug_policy_destroy(p);
+    }
+}
+END_TEST
+
 START_TEST(policy_errors_name_key_value_and_rule)
 {
     static const char *const zoom_rule = "F in [0, 1) or LO:HI with -1 < LO <= HI <= 10";
@@ -1160,6 +1202,7 @@ static Suite *aug_suite(void)
     tcase_set_timeout(pol, 120);
     tcase_add_test(pol, draws_have_configured_ranges);
     tcase_add_test(pol, policy_canonical_round_trip);
+    tcase_add_test(pol, policy_in_words);
     tcase_add_test(pol, policy_errors_name_key_value_and_rule);
     suite_add_tcase(s, pol);
     TCase *io = tcase_create("inputs");

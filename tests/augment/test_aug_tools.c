@@ -331,6 +331,99 @@ START_TEST(preview_grid_png)
 }
 END_TEST
 
+/* The bytes of a file, malloc'd. */
+static void *slurp(const char *path, size_t *len)
+{
+    void *data = NULL;
+    ck_assert_msg(aug_read_file(path, 1 << 26, &data, len, err, sizeof err) == 0, "%s", err);
+    return data;
+}
+
+/* The in-memory pictures a page embeds are the files the commands write,
+ * byte for byte; thumbnails keep the aspect ratio, never enlarge, and say
+ * which image failed. */
+START_TEST(pictures_in_memory)
+{
+    init();
+    char dir[256], out[300];
+    ck_test_tmpdir(dir, sizeof dir);
+    size_t len, flen, mlen;
+    void *png = make_png(120, 80, &len);
+    aug_src src = {.data = png, .size = len, .name = "cat.png"};
+    aug_policy *pol;
+    ck_assert_int_eq(aug_policy_parse(&pol, "chollet-2nd", err, sizeof err), 0);
+
+    snprintf(out, sizeof out, "%s/grid.png", dir);
+    ck_assert_msg(aug_preview_grid(&src, pol, 1, 8, 90, out, err, sizeof err) == 0, "%s", err);
+    void *file = slurp(out, &flen), *mem = NULL;
+    ck_assert_msg(aug_preview_grid_png(&src, pol, 1, 8, 90, &mem, &mlen, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert(mlen == flen && memcmp(file, mem, flen) == 0);
+    free(file);
+    free(mem);
+    ck_assert_int_eq(aug_preview_grid_png(&src, pol, 1, -1, 90, &mem, &mlen, err, sizeof err),
+                     CK_EINVAL);
+    ck_assert_ptr_null(mem);
+
+    snprintf(out, sizeof out, "%s/in.png", dir);
+    write_file(out, png, len);
+    char edges[300];
+    snprintf(edges, sizeof edges, "%s/sobel.png", dir);
+    ck_assert_msg(
+        aug_filter_file(AUG_FILTER_SOBEL, AUG_VIEW_DEFAULT, out, edges, err, sizeof err) == 0, "%s",
+        err);
+    file = slurp(edges, &flen);
+    ck_assert_msg(aug_filter_png(AUG_FILTER_SOBEL, AUG_VIEW_DEFAULT, &src, 0, &mem, &mlen, err,
+                                 sizeof err) == 0,
+                  "%s", err);
+    ck_assert(mlen == flen && memcmp(file, mem, flen) == 0);
+    free(file);
+    free(mem);
+    ck_assert_int_eq(
+        aug_filter_png(AUG_FILTER_SOBEL, AUG_VIEW_SIGNED, &src, 0, &mem, &mlen, err, sizeof err),
+        CK_EINVAL);
+    ck_assert_msg(aug_filter_png(AUG_FILTER_LAPLACIAN, AUG_VIEW_DEFAULT, &src, 60, &mem, &mlen, err,
+                                 sizeof err) == 0,
+                  "%s", err);
+    VipsImage *im = vips_image_new_from_buffer(mem, mlen, "", NULL);
+    ck_assert_ptr_nonnull(im);
+    ck_assert(im->Xsize == 60 && im->Ysize == 40 && im->Bands == 1);
+    g_object_unref(im);
+    free(mem);
+
+    /* A 28x28 grey digit stays 28x28 and grey; a photo is shrunk to its
+     * longer side, as JPEG. */
+    uint8_t digit[28 * 28];
+    for (int i = 0; i < 28 * 28; i++) {
+        digit[i] = (uint8_t)(i % 28 * 9);
+    }
+    aug_src raw = {.data = digit, .size = sizeof digit, .width = 28, .height = 28, .bands = 1};
+    ck_assert_msg(aug_thumbnail(&raw, 64, AUG_PNG, &mem, &mlen, err, sizeof err) == 0, "%s", err);
+    ck_assert(mlen > 8 && memcmp(mem, "\x89PNG", 4) == 0);
+    im = vips_image_new_from_buffer(mem, mlen, "", NULL);
+    ck_assert(im && im->Xsize == 28 && im->Ysize == 28 && im->Bands == 1);
+    uint8_t *px = vips_image_write_to_memory(im, &flen);
+    ck_assert(flen == sizeof digit && memcmp(px, digit, flen) == 0);
+    g_free(px);
+    g_object_unref(im);
+    free(mem);
+    ck_assert_msg(aug_thumbnail(&src, 48, AUG_JPEG, &mem, &mlen, err, sizeof err) == 0, "%s", err);
+    ck_assert(mlen > 3 && memcmp(mem, "\xff\xd8\xff", 3) == 0);
+    im = vips_image_new_from_buffer(mem, mlen, "", NULL);
+    ck_assert(im && im->Xsize == 48 && im->Ysize == 32 && im->Bands == 3);
+    g_object_unref(im);
+    free(mem);
+    ck_assert_int_eq(aug_thumbnail(&src, 0, AUG_PNG, &mem, &mlen, err, sizeof err), CK_EINVAL);
+    aug_src junk = {.data = "junk", .size = 4, .name = "junk.jpg"};
+    ck_assert_int_eq(aug_thumbnail(&junk, 48, AUG_JPEG, &mem, &mlen, err, sizeof err), CK_EDECODE);
+    ck_assert_ptr_nonnull(strstr(err, "junk.jpg"));
+    ck_assert_ptr_null(mem);
+    ck_assert_int_eq(count_entries(dir), 3);
+    aug_policy_destroy(pol);
+    g_free(png);
+}
+END_TEST
+
 START_TEST(apply_writes_all_or_nothing)
 {
     init();
@@ -437,6 +530,7 @@ static Suite *tools_suite(void)
     tcase_add_test(tc, filter_names_help_and_files);
     tcase_add_test(tc, filter_views_on_a_photo);
     tcase_add_test(tc, preview_grid_png);
+    tcase_add_test(tc, pictures_in_memory);
     tcase_add_test(tc, apply_writes_all_or_nothing);
     tcase_add_test(tc, bench_runs_every_sample);
     suite_add_tcase(s, tc);
