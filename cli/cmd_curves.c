@@ -18,7 +18,8 @@ static const char usage[] =
     "usage: convkit curves export --runs runs.db [--run NAME]... [--format csv|json]\n"
     "                             [--columns LIST] [-o FILE]\n"
     "       convkit curves plot --runs runs.db [--run NAME [--label TEXT]]...\n"
-    "                           [--layout overlay|side] [--best each|val_accuracy|val_loss|none]\n"
+    "                           [--layout overlay|side|gap]\n"
+    "                           [--best each|val_accuracy|val_loss|none]\n"
     "                           [--yscale-loss linear|log] [--ylim-loss BOTTOM,TOP]\n"
     "                           [--ylim-accuracy BOTTOM,TOP]\n"
     "                           [--title TEXT] [--size WxH] -o FILE.png|FILE.svg\n"
@@ -32,7 +33,8 @@ static const char usage[] =
     "plot: training (solid) and validation (dashed) accuracy and loss per epoch,\n"
     "  the best validation epochs marked (each: the highest val_accuracy on the\n"
     "  accuracy panel, the lowest val_loss, the kept checkpoint, on the loss\n"
-    "  panel); several runs overlaid with a legend or side by side. --label\n"
+    "  panel); several runs overlaid with a legend or side by side; --layout\n"
+    "  gap draws accuracy - val_accuracy per epoch, one line per run. --label\n"
     "  names the preceding --run in the legend. A run whose loss diverged is\n"
     "  left out of the automatic loss range and named in the legend;\n"
     "  --ylim-* set a panel's y range (either side may be empty: '0,' or ',2'),\n"
@@ -148,8 +150,9 @@ static int parse_args(const char *cmd, int positional, int argc, char **argv, cu
         CLI_FN_OPT("format", &a->format, "F", "export: the format (default csv)", parse_format,
                    "csv or json"),
         CLI_STR_OPT("columns", 0, &a->columns, "LIST", "export: the columns to keep"),
-        CLI_FN_OPT("layout", &a->plot.layout, "L", "plot: runs overlaid (default) or side by side",
-                   parse_layout, "overlay or side"),
+        CLI_FN_OPT("layout", &a->plot.layout, "L",
+                   "plot: runs overlaid (default), side by side, or the accuracy gap", parse_layout,
+                   "overlay, side or gap"),
         CLI_FN_OPT("best", &a->plot.best, "B", "plot: the epochs marked (default each)", parse_best,
                    "each, val_accuracy, val_loss or none"),
         CLI_FN_OPT("yscale-loss", &a->plot.loss_scale, "S",

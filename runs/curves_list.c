@@ -84,7 +84,7 @@ static int list_run(sqlite3 *db, const char *path, const rn_curve *c, rn_curves_
         " CASE WHEN json_valid(config) THEN json_extract(config, '$.optimizer.lr') END,"
         " CASE WHEN json_valid(config) THEN json_extract(config, '$.extra.augment') END,"
         " CASE WHEN json_valid(config) THEN coalesce(json_extract(config, '$.extra.dataset'),"
-        " json_extract(config, '$.extra.features')) END"
+        " json_extract(config, '$.extra.features')) END, model_summary"
         " FROM runs WHERE name = ?";
     sqlite3_stmt *q = NULL;
     memset(r, 0, sizeof *r);
@@ -111,6 +111,7 @@ static int list_run(sqlite3 *db, const char *path, const rn_curve *c, rn_curves_
         r->lr = rn_curves_col_double(q, 11);
         r->augment = rn_curves_col_text(q, 12);
         r->dataset = rn_curves_col_text(q, 13);
+        r->summary = rn_curves_col_text(q, 14);
     }
     sqlite3_finalize(q);
     r->epochs_done = c->n;
@@ -179,6 +180,7 @@ void rn_curves_list_free(rn_curves_list *l)
         free(r->start);
         free(r->end);
         free(r->config);
+        free(r->summary);
         for (int k = 0; k < r->nevals; k++) {
             free(r->evals[k].split);
             free(r->evals[k].dataset);
@@ -373,6 +375,7 @@ int rn_curves_list_json(const rn_curves_list *l, char **text)
         } else {
             ck_buf_json_field_str(&b, "config", r->config);
         }
+        ck_buf_json_field_str(&b, "model_summary", r->summary);
         ck_buf_str(&b, "}");
     }
     ck_buf_str(&b, l->n ? "\n]\n" : "]\n");

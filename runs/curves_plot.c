@@ -67,6 +67,9 @@ int rn_curves_layout_parse(const char *name)
     if (name && strcasecmp(name, "side") == 0) {
         return RN_CURVES_SIDE;
     }
+    if (name && strcasecmp(name, "gap") == 0) {
+        return RN_CURVES_GAP;
+    }
     return -1;
 }
 
@@ -100,6 +103,7 @@ typedef struct figure {
     int best_acc[MAX_RUNS], best_loss[MAX_RUNS], diverged[MAX_RUNS];
     double peak[MAX_RUNS];
     rn_axis acc, loss; /* the y axes, shared by the runs' panels */
+    rn_axis gap;       /* GAP: accuracy - val_accuracy */
     rn_curves_best which;
     rn_curves_layout layout;
     const char *title;
@@ -254,12 +258,19 @@ static void draw_panel(const figure *g, double x0, double y0, double x1, double 
     plcol0(COL_GRID);
     plbox("g", step, 0, "", 0, 0);
     draw_yaxis(g, a, xlo, xhi, x1 - x0, ylabel);
+    if (va < 0 && lo < 0 && hi > 0) { /* a difference: where the curves agree */
+        plcol0(COL_FG);
+        pljoin(xlo, 0, xhi, 0);
+    }
 
     for (int r = r0; r < r1; r++) {
         plcol0(COL_RUN0 + r);
         plwidth(2.0);
         pllsty(STYLE_SOLID);
         draw_series(&g->c[r], tr, a);
+        if (va < 0) {
+            continue;
+        }
         pllsty(STYLE_DASHED);
         draw_series(&g->c[r], va, a);
         pllsty(STYLE_SOLID);
@@ -294,6 +305,17 @@ static void draw_panel(const figure *g, double x0, double y0, double x1, double 
 static void run_entry(const figure *g, int r, char *buf, size_t len)
 {
     const double *v = g->c[r].v;
+    if (g->layout == RN_CURVES_GAP) { /* the gap where the run ended */
+        for (int i = g->c[r].n - 1; i >= 0; i--) {
+            if (!isnan(v[(size_t)i * RN_CV_COUNT + RN_CV_ACCURACY])) {
+                snprintf(buf, len, "%s (gap %.4f at epoch %d)", g->label[r],
+                         v[(size_t)i * RN_CV_COUNT + RN_CV_ACCURACY], g->c[r].epoch[i]);
+                return;
+            }
+        }
+        snprintf(buf, len, "%s (no validation)", g->label[r]);
+        return;
+    }
     int a = g->best_acc[r], l = g->best_loss[r];
     char acc[96] = "", loss[96] = "", div[96] = "";
     if (a >= 0 && g->which != RN_CURVES_BEST_VAL_LOSS) {
@@ -319,6 +341,9 @@ static void run_entry(const figure *g, int r, char *buf, size_t len)
  * returns the number of entries. */
 static int style_entries(const figure *g, const char *text[3])
 {
+    if (g->layout == RN_CURVES_GAP) {
+        return 0; /* one line per run: its label says it all */
+    }
     text[0] = "training";
     text[1] = "validation";
     switch (g->which) {
@@ -356,7 +381,7 @@ static void legend_grid(const figure *g, int n, size_t chars, int *rows, int *co
     c = c > n ? n : c;
     c = c < 1 ? 1 : c;
     *cols = c;
-    *rows = (n + c - 1) / c;
+    *rows = n ? (n + c - 1) / c : 0;
 }
 
 static int legend_rows(const figure *g);
@@ -378,13 +403,14 @@ static size_t longest_entry(const figure *g)
 static int layout_fits(figure *g)
 {
     double f = g->f;
-    int cols = g->layout == RN_CURVES_SIDE ? g->n : 2;
+    int cols = g->layout == RN_CURVES_SIDE ? g->n : g->layout == RN_CURVES_GAP ? 1 : 2;
     int rows = g->layout == RN_CURVES_SIDE ? 2 : 1;
     g->top = g->title ? 2.8 * f : 0.6 * f;
     g->fl = fmin(f, g->W * 0.94 / ((double)longest_entry(g) * LEGEND_CHAR_W + 6.0));
     g->legend_h = legend_rows(g) * 1.9 * g->fl + 1.6 * f;
     double cell_w = g->W / cols, cell_h = (g->H - g->top - g->legend_h) / rows;
-    double ml = fmax(margin_left(&g->acc), margin_left(&g->loss));
+    double ml = g->layout == RN_CURVES_GAP ? margin_left(&g->gap)
+                                           : fmax(margin_left(&g->acc), margin_left(&g->loss));
     return cell_w - (ml + MARGIN_R) * f >= 4 * f && cell_h - (MARGIN_T + MARGIN_B) * f >= 3 * f;
 }
 
@@ -441,9 +467,12 @@ static int draw_legend(const figure *g)
     PLINT snum[STYLES] = {1, 1, 1};
     PLFLT swid[STYLES] = {2.0, 2.0, 1.0}, sscale[STYLES] = {1.0, 1.0, 1.25};
     const char *ssym[STYLES] = {best_symbol, best_symbol, best_symbol};
-    pllegend(&lw, &lh, PL_LEGEND_ROW_MAJOR, pos, 0.0, margin, sample, COL_BG, COL_FG, 1, srows,
-             scols, ns, sopt, 1.0, 1.0, 2.0, 0.0, scol, stext, NULL, NULL, NULL, NULL, scol, ssty,
-             swid, scol, sscale, snum, ssym);
+    lh = 0;
+    if (ns > 0) {
+        pllegend(&lw, &lh, PL_LEGEND_ROW_MAJOR, pos, 0.0, margin, sample, COL_BG, COL_FG, 1, srows,
+                 scols, ns, sopt, 1.0, 1.0, 2.0, 0.0, scol, stext, NULL, NULL, NULL, NULL, scol,
+                 ssty, swid, scol, sscale, snum, ssym);
+    }
 
     pllegend(&lw, &lh, PL_LEGEND_ROW_MAJOR, pos, 0.0, margin + lh, sample, COL_BG, COL_FG, 1, rows,
              cols, g->n, opt, 1.0, 1.0, 2.0, 0.0, colors, (const char *const *)text, NULL, NULL,
@@ -472,7 +501,8 @@ static int max_epoch(const figure *g, int r0, int r1)
 static int draw_figure(figure *g)
 {
     double f = g->f, top = g->top;
-    int cols = g->layout == RN_CURVES_SIDE ? g->n : 2;
+    int gap = g->layout == RN_CURVES_GAP;
+    int cols = g->layout == RN_CURVES_SIDE ? g->n : gap ? 1 : 2;
     int rows = g->layout == RN_CURVES_SIDE ? 2 : 1;
     double cell_w = g->W / cols, cell_h = (g->H - top - g->legend_h) / rows;
     double mr = MARGIN_R * f, mt = MARGIN_T * f, mb = MARGIN_B * f;
@@ -490,8 +520,15 @@ static int draw_figure(figure *g)
             int loss = g->layout == RN_CURVES_SIDE ? row == 1 : col == 1;
             int r0 = g->layout == RN_CURVES_SIDE ? col : 0;
             int r1 = g->layout == RN_CURVES_SIDE ? col + 1 : g->n;
-            const rn_axis *a = loss ? &g->loss : &g->acc;
+            const rn_axis *a = gap ? &g->gap : loss ? &g->loss : &g->acc;
             char title[320];
+            if (gap) {
+                double x0 = margin_left(a) * f, y0 = top + mt;
+                draw_panel(g, x0, y0, cell_w - mr, top + cell_h - mb, 0, g->n, RN_CV_ACCURACY, -1,
+                           a, NULL, me, "Training − validation accuracy", COL_FG,
+                           "accuracy − val_accuracy");
+                continue;
+            }
             if (g->layout == RN_CURVES_SIDE) {
                 snprintf(title, sizeof title, "%s: %s", g->label[col], loss ? "loss" : "accuracy");
             } else {
@@ -531,6 +568,11 @@ static int plot_axes(figure *g, const rn_curves_plot_opts *o, const char *out_pa
     for (int r = 0; r < g->n; r++) {
         g->diverged[r] = rn_curve_diverged(&g->c[r], ceiling, &g->peak[r]);
     }
+    if (g->layout == RN_CURVES_GAP) { /* the accuracy column holds the gap; 0 in view */
+        rn_curves_data_range(g->c, g->n, RN_CV_ACCURACY, RN_CV_ACCURACY, INFINITY, 0, &lo, &hi);
+        rn_axis_make(&g->gap, lo <= hi ? fmin(lo, 0) : 0, lo <= hi ? fmax(hi, 0) : 0, NULL, 0);
+        return 0;
+    }
     int log = o->loss_scale == RN_CURVES_LOG;
     char lim[80];
     rn_curves_data_range(g->c, g->n, RN_CV_ACCURACY, RN_CV_VAL_ACCURACY, INFINITY, 0, &lo, &hi);
@@ -568,13 +610,19 @@ static int have_device(const char *dev)
     return 0;
 }
 
-/* Renders g into the file tmp with device dev. */
-static int render(figure *g, const char *dev, const char *tmp)
+/* Renders g with device dev into the file tmp, or into the stream f when
+ * tmp is NULL. PLplot closes f when it ends the stream (plCloseFile closes
+ * every output but stdout), so the caller must not. */
+static int render(figure *g, const char *dev, const char *tmp, FILE *f)
 {
     PLINT strm;
     plmkstrm(&strm);
     plsdev(dev);
-    plsfnam(tmp);
+    if (tmp) {
+        plsfnam(tmp);
+    } else {
+        plsfile(f);
+    }
     plspage(0, 0, (PLINT)g->W, (PLINT)g->H, 0, 0);
     plscolbg(255, 255, 255);
     plscmap0n(COL_RUN0 + MAX_RUNS);
@@ -595,26 +643,41 @@ static int render(figure *g, const char *dev, const char *tmp)
     return rc;
 }
 
-int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
-                   const rn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen)
+/* The accuracy column of c made the gap accuracy - val_accuracy (NAN
+ * where either is missing), for the GAP layout. */
+static void to_gap(rn_curve *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        double *v = c->v + (size_t)i * RN_CV_COUNT;
+        v[RN_CV_ACCURACY] = v[RN_CV_ACCURACY] - v[RN_CV_VAL_ACCURACY]; /* NAN propagates */
+    }
+}
+
+/* rn_curves_plot into out_path, or (out_path NULL) rn_curves_plot_svg into
+ * *svg; name is the output's name in messages. */
+static int plot(const char *runs_path, const char *const *runs, int nruns,
+                const rn_curves_plot_opts *o, const char *out_path, char **svg, size_t *svg_len,
+                char *err, size_t errlen)
 {
     rn_curves_plot_opts opts = o ? *o : rn_curves_plot_defaults();
+    const char *name = out_path ? out_path : "plot";
     /* PLplot's own SVG device writes text as <text>; svgcairo would write
      * every glyph as a path. */
-    const char *dev = rn_curves_has_suffix(out_path, ".png")   ? "pngcairo"
+    const char *dev = !out_path                                ? "svg"
+                      : rn_curves_has_suffix(out_path, ".png") ? "pngcairo"
                       : rn_curves_has_suffix(out_path, ".svg") ? "svg"
                                                                : NULL;
     if (!dev) {
         return ck_err(err, errlen, CK_EINVAL, "%s: plot: the file name must end in .png or .svg",
-                      out_path);
+                      name);
     }
-    if ((unsigned)opts.layout > RN_CURVES_SIDE || (unsigned)opts.best > RN_CURVES_BEST_NONE ||
+    if ((unsigned)opts.layout > RN_CURVES_GAP || (unsigned)opts.best > RN_CURVES_BEST_NONE ||
         (unsigned)opts.loss_scale > RN_CURVES_LOG) {
         return ck_err(err, errlen, CK_EINVAL, "%s: plot: bad layout, best-epoch or scale option",
-                      out_path);
+                      name);
     }
     if (opts.labels && nruns == 0) {
-        return ck_err(err, errlen, CK_EINVAL, "%s: plot: labels need named runs", out_path);
+        return ck_err(err, errlen, CK_EINVAL, "%s: plot: labels need named runs", name);
     }
     rn_curve *all = NULL;
     int nall = 0;
@@ -639,60 +702,109 @@ int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
         rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: %d runs, at most %d fit one figure",
                     runs_path, n, MAX_RUNS);
     }
-    int side = opts.layout == RN_CURVES_SIDE;
-    g.W = opts.width ? opts.width : side ? 440.0 * n + 80 : 1100;
-    g.H = opts.height ? opts.height : side ? 760 : 520;
+    int side = opts.layout == RN_CURVES_SIDE, gap = opts.layout == RN_CURVES_GAP;
+    g.W = opts.width ? opts.width : side ? 440.0 * n + 80 : gap ? 900 : 1100;
+    g.H = opts.height ? opts.height : side ? 760 : gap ? 480 : 520;
     if (rc == 0 && (g.W < 200 || g.W > 8000 || g.H < 200 || g.H > 8000)) {
-        rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: size %.0fx%.0f out of 200..8000", out_path,
-                    g.W, g.H);
+        rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: size %.0fx%.0f out of 200..8000", name, g.W,
+                    g.H);
     }
     if (rc == 0 && !have_device(dev)) {
         rc = ck_err(err, errlen, CK_EIO, "%s: plot: PLplot has no %s driver (Debian package %s)",
-                    out_path, dev, strcmp(dev, "svg") ? "plplot-driver-cairo" : "libplplot17");
+                    name, dev, strcmp(dev, "svg") ? "plplot-driver-cairo" : "libplplot17");
     }
     char *label[MAX_RUNS] = {0};
     for (int r = 0; r < n && rc == 0; r++) {
         const char *l = opts.labels && opts.labels[r] ? opts.labels[r] : c[r].run;
         label[r] = escape_label(l);
         if (!label[r]) {
-            rc = ck_err(err, errlen, CK_ENOMEM, "%s: plot: out of memory", out_path);
+            rc = ck_err(err, errlen, CK_ENOMEM, "%s: plot: out of memory", name);
         }
         int each = opts.best == RN_CURVES_BEST_EACH;
         g.best_acc[r] = rn_curve_best(&c[r], each ? RN_CURVES_BEST_VAL_ACCURACY : opts.best);
         g.best_loss[r] = rn_curve_best(&c[r], each ? RN_CURVES_BEST_VAL_LOSS : opts.best);
+        if (gap) {
+            to_gap(&c[r]);
+        }
     }
     g.c = c;
     g.n = n;
     g.label = label;
     if (rc == 0) {
-        rc = plot_axes(&g, &opts, out_path, err, errlen);
+        rc = plot_axes(&g, &opts, name, err, errlen);
     }
     /* Text height (of a capital, as PLplot measures it) from the panels'
      * size: 11 pixels for two panels of 550x520, within 9..24. */
-    double pw = g.W / (side ? n : 2), ph = g.H / (side ? 2 : 1);
+    double pw = g.W / (side ? n : gap ? 1 : 2), ph = g.H / (side ? 2 : 1);
     g.f = fmin(24.0, fmax(9.0, fmin(pw / 50.0, ph / 40.0)));
+    if (gap) { /* one wide panel: the text of two panels of its height */
+        g.f = fmin(24.0, fmax(9.0, fmin(pw / 80.0, ph / 40.0)));
+    }
     if (rc == 0 && !layout_fits(&g)) {
-        rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: %.0fx%.0f is too small for %d runs",
-                    out_path, g.W, g.H, n);
+        rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: %.0fx%.0f is too small for %d runs", name,
+                    g.W, g.H, n);
     }
-    ck_atomic out;
-    if (rc == 0) {
+    if (rc == 0 && out_path) {
+        ck_atomic out;
         rc = ck_atomic_open_named(&out, out_path, err, errlen);
-    }
-    if (rc == 0) {
-        rc = render(&g, dev, out.tmp); /* PLplot's cairo driver writes by name */
-        if (rc == CK_ENOMEM) {
-            ck_err(err, errlen, rc, "%s: plot: out of memory", out_path);
+        if (rc == 0) {
+            rc = render(&g, dev, out.tmp, NULL); /* PLplot's cairo driver writes by name */
+            if (rc) {
+                ck_atomic_abort(&out);
+            } else {
+                rc = ck_atomic_commit(&out, err, errlen);
+            }
         }
-        if (rc) {
-            ck_atomic_abort(&out);
+    } else if (rc == 0) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) {
+            rc = CK_ENOMEM;
         } else {
-            rc = ck_atomic_commit(&out, err, errlen);
+            rc = render(&g, dev, NULL, f); /* PLplot closes f */
+            if (rc == 0 && (!buf || len == 0)) {
+                rc = CK_ENOMEM;
+            }
         }
+        if (rc == 0) {
+            *svg = buf;
+            *svg_len = len;
+        } else {
+            free(buf);
+        }
+    }
+    if (rc == CK_ENOMEM) {
+        ck_err(err, errlen, rc, "%s: plot: out of memory", name);
     }
     for (int r = 0; r < MAX_RUNS; r++) {
         free(label[r]);
     }
     rn_curves_free(all, nall);
+    return rc;
+}
+
+int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
+                   const rn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen)
+{
+    if (!out_path) {
+        return ck_err(err, errlen, CK_EINVAL, "plot: no output file");
+    }
+    return plot(runs_path, runs, nruns, o, out_path, NULL, NULL, err, errlen);
+}
+
+int rn_curves_plot_svg(const char *runs_path, const char *const *runs, int nruns,
+                       const rn_curves_plot_opts *o, char **svg, size_t *len, char *err,
+                       size_t errlen)
+{
+    *svg = NULL;
+    if (len) {
+        *len = 0;
+    }
+    size_t n = 0;
+    int rc = plot(runs_path, runs, nruns, o, NULL, svg, &n, err, errlen);
+    if (rc == 0 && len) {
+        *len = n;
+    }
     return rc;
 }

@@ -193,6 +193,8 @@ typedef struct rn_curves_run {
     char *status; /* running, done, interrupted, failed */
     char *start, *end;
     char *config;    /* the full configuration text, JSON as recorded */
+    char *summary;   /* the model summary recorded at the start (Keras's
+                        model.summary() table) */
     int config_json; /* 1 when config parses as JSON */
     int epochs;      /* configured (config "epochs"), 0 if absent */
     int batch;       /* config "batch", 0 if absent */
@@ -238,16 +240,22 @@ void rn_curves_list_free(rn_curves_list *l); /* NULL is a no-op */
  * run's own catalog, then every other evaluation: "validation 0.8125",
  * "test 0.9100 (other.db)" for another catalog), or as a JSON array of
  * objects (every field, the evaluations as an array, config embedded as
- * JSON). *text is malloc'd. Returns 0, CK_ENOMEM. */
+ * JSON, the model summary as "model_summary"). *text is malloc'd.
+ * Returns 0, CK_ENOMEM. */
 int rn_curves_list_table(const rn_curves_list *l, char **text);
 int rn_curves_list_json(const rn_curves_list *l, char **text);
 
 /* Plot layouts. OVERLAY: two panels, accuracy then loss, every run drawn in
  * both in its own colour. SIDE: one column per run, accuracy above loss,
- * the y ranges shared along each row. */
+ * the y ranges shared along each row. GAP: one panel, the gap between
+ * training and validation accuracy (accuracy - val_accuracy) per epoch,
+ * every run a solid line in its colour, a line at 0 (where training and
+ * validation agree), each legend entry with the run's gap at its last
+ * epoch; nothing is marked, and the y limits options do not apply. */
 typedef enum rn_curves_layout {
     RN_CURVES_OVERLAY = 0,
     RN_CURVES_SIDE,
+    RN_CURVES_GAP,
 } rn_curves_layout;
 
 /* Which validation epoch is marked. EACH (default): each panel its own
@@ -271,8 +279,8 @@ typedef enum rn_curves_scale {
 
 typedef struct rn_curves_plot_opts {
     int width, height; /* pixels (PNG) or SVG units (pt); 0: the default,
-                          1100x520 overlay, 440 per run x 760 side by side;
-                          each 200..8000 */
+                          1100x520 overlay, 440 per run x 760 side by side,
+                          900x480 gap; each 200..8000 */
     rn_curves_layout layout;
     rn_curves_best best;
     rn_curves_scale loss_scale;
@@ -291,7 +299,7 @@ typedef struct rn_curves_plot_opts {
  * size, no title, no labels. */
 rn_curves_plot_opts rn_curves_plot_defaults(void);
 
-/* "overlay", "side" -> layout; "each", "val_accuracy", "val_loss",
+/* "overlay", "side", "gap" -> layout; "each", "val_accuracy", "val_loss",
  * "none" -> best; "linear", "log" -> scale; -1 if unknown. */
 int rn_curves_layout_parse(const char *name);
 int rn_curves_best_parse(const char *name);
@@ -322,5 +330,14 @@ int rn_curves_ylim_parse(const char *text, double lim[2]);
  * inside it). */
 int rn_curves_plot(const char *runs_path, const char *const *runs, int nruns,
                    const rn_curves_plot_opts *o, const char *out_path, char *err, size_t errlen);
+
+/* As rn_curves_plot with the SVG device, the document in memory rather
+ * than a file: *svg (malloc'd, NUL-terminated, *len bytes; len may be
+ * NULL) holds what rn_curves_plot would write to a ".svg" file, for a page
+ * that embeds the figure. Nothing is written anywhere. The same errors,
+ * named "plot" where they would name the file. */
+int rn_curves_plot_svg(const char *runs_path, const char *const *runs, int nruns,
+                       const rn_curves_plot_opts *o, char **svg, size_t *len, char *err,
+                       size_t errlen);
 
 #endif

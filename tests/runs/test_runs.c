@@ -5,6 +5,7 @@
  * plots must be valid PNG/SVG files of the requested size that hold one
  * curve per run, metric and split (checked in the SVG's geometry and the
  * PNG's pixels); bad input must give messages that name it. */
+#include <dirent.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -528,9 +529,11 @@ START_TEST(list_summarises_runs)
     free(text);
     ck_assert_int_eq(rn_curves_list_json(&l, &text), 0);
     ck_assert_msg(strstr(text, "{\"name\":\"dropout\",\"model\":\"synth\",\"epochs\":3,") &&
-                      strstr(text, "\"config\":{\"model\":\"synth\""),
+                      strstr(text, "\"config\":{\"model\":\"synth\"") &&
+                      strstr(text, ",\"model_summary\":\"summary\"}"),
                   "%s", text);
     free(text);
+    ck_assert_str_eq(l.runs[0].summary, "summary"); /* as recorded at the start */
     rn_curves_list_free(&l);
 
     /* Ties go to the first epoch; val_loss has its own best. */
@@ -894,6 +897,72 @@ static void record_run(const char *runs_path, const char *run, int n, const doub
     ck_assert_msg(rn_run_finish(db, run, "done", err, sizeof err) == 0, "%s", err);
     rn_db_close(db);
 }
+
+/* The files in dir. */
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        n += e->d_name[0] != '.';
+    }
+    closedir(d);
+    return n;
+}
+
+/* A figure in memory is the .svg file's bytes and writes nothing; the gap
+ * figure draws one solid line per run (nothing dashed, nothing marked)
+ * and names each run's last gap. */
+START_TEST(plot_svg_in_memory_and_gap)
+{
+    fixture f;
+    fixture_init(&f);
+    char err[256], out[400];
+    snprintf(out, sizeof out, "%s/curves.svg", f.dir);
+    const double acc[3] = {0.5, 0.9, 1.0}, val_acc[3] = {0.5, 0.7, 0.8};
+    const double loss[3] = {1, 0.5, 0.1}, val_loss[3] = {1, 0.6, 0.7};
+    record_run(f.runs, "g", 3, loss, acc, val_loss, val_acc);
+    const char *runs[] = {"plain", "g"};
+    int files = count_files(f.dir);
+    for (int layout = 0; layout < 3; layout++) {
+        rn_curves_plot_opts o = rn_curves_plot_defaults();
+        o.layout = (rn_curves_layout)layout;
+        o.title = "A title";
+        ck_assert_msg(rn_curves_plot(f.runs, runs, 2, &o, out, err, sizeof err) == 0, "%s", err);
+        size_t flen, mlen;
+        char *file = read_file(out, &flen), *mem = NULL;
+        ck_assert_msg(rn_curves_plot_svg(f.runs, runs, 2, &o, &mem, &mlen, err, sizeof err) == 0,
+                      "%s", err);
+        ck_assert_msg(mlen == flen && memcmp(file, mem, flen) == 0 && mem[mlen] == '\0',
+                      "layout %d: %zu bytes in memory, %zu in the file", layout, mlen, flen);
+        free(file);
+        free(mem);
+    }
+    ck_assert_int_eq(count_files(f.dir), files + 1); /* the .svg file alone */
+    svg_stats st;
+    svg_analyse(out, EPOCHS, &st);
+    ck_assert(st.width == 900 && st.height == 480);
+    ck_assert_msg(st.solid[0] == 1 && st.solid[1] == 1 && st.dashed[0] == 0 && st.dashed[1] == 0,
+                  "solid %d %d dashed %d %d", st.solid[0], st.solid[1], st.dashed[0], st.dashed[1]);
+    svg_text t[200];
+    int n = svg_texts(out, t, 200);
+    ck_assert_ptr_nonnull(find_text(t, n, "Training − validation accuracy"));
+    ck_assert_ptr_nonnull(find_text(t, n, "accuracy − val_accuracy"));
+    ck_assert_ptr_nonnull(find_text(t, n, "g (gap 0.2000 at epoch 3)"));
+    ck_assert_ptr_null(find_text(t, n, "validation accuracy ("));
+    ck_assert_ptr_null(find_text(t, n, "best epoch"));
+    ck_assert_int_eq(rn_curves_layout_parse("GAP"), RN_CURVES_GAP);
+
+    char *mem = (char *)"x";
+    ck_assert_int_eq(
+        rn_curves_plot_svg(f.runs, (const char *[]){"nope"}, 1, NULL, &mem, NULL, err, sizeof err),
+        CK_EINVAL);
+    ck_assert_ptr_null(mem);
+    ck_assert_msg(strstr(err, "nope") != NULL, "%s", err);
+    fixture_free(&f);
+}
+END_TEST
 
 /* Tick labels are plain numbers with one number of decimals, 1-2-5 steps
  * inside the range; limits and log scales; which runs diverged. */
@@ -1521,6 +1590,7 @@ int main(void)
     tcase_add_test(tc, list_summarises_runs);
     tcase_add_test(tc, plot_png_has_size_and_curves);
     tcase_add_test(tc, plot_svg_has_one_path_per_curve);
+    tcase_add_test(tc, plot_svg_in_memory_and_gap);
     tcase_add_test(tc, plot_errors_are_clear);
     tcase_add_test(tc, plot_axes_and_divergence_as_data);
     tcase_add_test(tc, plot_svg_text_marks_and_divergence);
