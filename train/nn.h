@@ -244,6 +244,9 @@ typedef struct nn_eval {
     int64_t n;             /* samples seen */
     int classes;           /* outputs, or 2 for a binary model */
     int64_t *confusion;    /* (classes, classes): row = true, column = predicted */
+    float *outputs;        /* nn_evaluate_outputs only, else NULL: (n, outputs)
+                              probabilities, each sample's in the source's order
+                              (P(class 1) for a binary model) */
 } nn_eval;
 
 /* Runs src's epoch `epoch` through the model in inference mode. out's
@@ -252,6 +255,11 @@ typedef struct nn_eval {
  * not fit the output), CK_ENOMEM. */
 int nn_evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch, nn_eval *out,
                 char *err, size_t errlen);
+/* As nn_evaluate, keeping every sample's probabilities in out->outputs
+ * (malloc'd, released by nn_eval_free): what a report needs to show the
+ * most confident mistakes. The figures are nn_evaluate's, bit for bit. */
+int nn_evaluate_outputs(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch,
+                        nn_eval *out, char *err, size_t errlen);
 void nn_eval_free(nn_eval *e); /* NULL is a no-op */
 
 /* Class probabilities of n samples x (n, H, W, C), any n, in chunks of the

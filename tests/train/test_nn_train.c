@@ -817,6 +817,18 @@ START_TEST(checkpoint_evaluate_predict)
         correct += (p[2 * i + 1] > p[2 * i]) == f.va.y[i];
     }
     ck_assert(fabs(correct / 24.0 - a.accuracy) < 1e-12);
+    /* Kept outputs: the same figures as nn_evaluate, bit for bit, and per
+     * sample, in the source's order (the synthetic source shuffles every
+     * epoch), what predict gives. */
+    ck_assert_ptr_null(a.outputs);
+    ck_assert_int_eq(nn_evaluate_outputs(m, NN_LOSS_AUTO, &f.val, 0, &b, err, sizeof err), 0);
+    ck_assert(b.loss == a.loss && b.accuracy == a.accuracy && b.n == 24 && b.outputs);
+    ck_assert_int_eq(memcmp(a.confusion, b.confusion, 4 * sizeof *a.confusion), 0);
+    for (int i = 0; i < 24 * 2; i++) {
+        nt_assert_near(b.outputs[i], p[f.va.order[i / 2] * 2 + i % 2], 1e-6);
+    }
+    nn_eval_free(&b);
+    ck_assert_ptr_null(b.outputs);
     free(p);
     nn_eval_free(&a);
     nn_model_destroy(l);

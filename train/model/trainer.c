@@ -15,6 +15,7 @@
  * holds, and the recorder's start, told how many epochs the checkpoint
  * holds, drops that row before the resumed run redoes it.
  */
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -72,17 +73,44 @@ void nn_eval_free(nn_eval *e)
 {
     if (e) {
         free(e->confusion);
+        free(e->outputs);
         e->confusion = NULL;
+        e->outputs = NULL;
     }
+}
+
+/* Appends the last forward's outputs of n samples to out->outputs, which
+ * holds out->n samples' so far. */
+static int keep_outputs(const nn_model *m, nn_eval *out, int n, size_t *cap)
+{
+    size_t D = (size_t)nn_model_outputs(m), need = ((size_t)out->n + (size_t)n) * D;
+    if (need > *cap) {
+        size_t c = *cap ? *cap : 1024;
+        while (c < need) {
+            c *= 2;
+        }
+        float *o = realloc(out->outputs, c * sizeof *o);
+        if (!o) {
+            return CK_ENOMEM;
+        }
+        out->outputs = o;
+        *cap = c;
+    }
+    memcpy(out->outputs + (size_t)out->n * D, nn_model_output(m), (size_t)n * D * sizeof(float));
+    return 0;
 }
 
 /* nn_evaluate over the shards of sh: each process its part of every
  * batch; loss and counts per shard, exchanged once at the end and added
- * in batch and shard order, so every process gets the same figures. */
+ * in batch and shard order, so every process gets the same figures. With
+ * keep (one process, one shard: the last forward is then the whole
+ * batch), every sample's outputs are kept too. */
 static int evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch, nn_shards *sh,
-                    nn_eval *out, char *err, size_t errlen)
+                    int keep, nn_eval *out, char *err, size_t errlen)
 {
     eval_init(out);
+    assert(!keep || (sh->S == 1 && !sh->comm));
+    size_t kept = 0;
     int kind = resolve_loss(m, loss);
     if (kind < 0) {
         return ck_err(err, errlen, CK_EINVAL, "%s: evaluate: loss %s does not fit the output",
@@ -121,6 +149,9 @@ static int evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int ep
         }
         double *lossv = v + used * 2 * S;
         rc = nn_shards_eval(sh, m, kind, &b, lossv, lossv + S, conf, err, errlen);
+        if (rc == 0 && keep && b.n > 0 && keep_outputs(m, out, b.n, &kept)) {
+            rc = ck_err(err, errlen, CK_ENOMEM, "%s: evaluate: out of memory", m->name);
+        }
         used++;
         out->n += b.total ? b.total : b.n;
     }
@@ -154,18 +185,31 @@ static int evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int ep
     return 0;
 }
 
-int nn_evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch, nn_eval *out,
-                char *err, size_t errlen)
+/* nn_evaluate and nn_evaluate_outputs: one process, the whole batch. */
+static int evaluate_alone(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch, int keep,
+                          nn_eval *out, char *err, size_t errlen)
 {
     nn_shards sh;
     int rc = nn_shards_open(&sh, m, 1, NULL, err, errlen);
     if (rc == 0) {
-        rc = evaluate(m, loss, src, epoch, &sh, out, err, errlen);
+        rc = evaluate(m, loss, src, epoch, &sh, keep, out, err, errlen);
         nn_shards_close(&sh);
     } else {
         eval_init(out);
     }
     return rc;
+}
+
+int nn_evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch, nn_eval *out,
+                char *err, size_t errlen)
+{
+    return evaluate_alone(m, loss, src, epoch, 0, out, err, errlen);
+}
+
+int nn_evaluate_outputs(nn_model *m, nn_loss_kind loss, const nn_source *src, int epoch,
+                        nn_eval *out, char *err, size_t errlen)
+{
+    return evaluate_alone(m, loss, src, epoch, 1, out, err, errlen);
 }
 
 int nn_predict(nn_model *m, const float *x, int64_t n, float *probs)
@@ -437,7 +481,8 @@ static int train_loop(run *r, const nn_source *train, const nn_source *val, nn_c
         }
         if (val) { /* every process takes part, a stop is agreed on below */
             nn_eval ev;
-            if ((rc = evaluate(m, (nn_loss_kind)r->loss, val, e, &r->shards, &ev, err, errlen))) {
+            if ((rc =
+                     evaluate(m, (nn_loss_kind)r->loss, val, e, &r->shards, 0, &ev, err, errlen))) {
                 return rc;
             }
             p.val_loss = ev.loss;
