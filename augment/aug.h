@@ -125,6 +125,10 @@ typedef enum aug_resize {
                                (crop_to_aspect_ratio=True) */
 } aug_resize;
 
+/* "stretch", "fit", "crop" -> mode (the names runs.db records); -1 for
+ * NULL or another name. */
+int aug_resize_parse(const char *name);
+
 typedef enum aug_engine {
     AUG_ENGINE_GATHER = 0, /* libvips decodes; our own resampler writes the output */
     AUG_ENGINE_VIPS,       /* the whole chain in libvips (vips_embed + vips_affine):
@@ -212,10 +216,16 @@ int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed
                      const char *out_png, char *err, size_t errlen);
 
 /* As aug_preview_grid, the PNG in memory: *png (malloc'd, *len bytes)
- * instead of a file. Returns 0, CK_EINVAL, CK_EDECODE, CK_EIO or
+ * instead of a file (the same bytes with shape NULL). With shape, the
+ * cells take the training loader's geometry for a model of that input:
+ * shape->width x shape->height scaled so the longer side is `cell`, the
+ * source brought into it by shape->resize (and pad), so the grid shows
+ * what the network is fed (a digit fitted into a square, a photo
+ * stretched to one). Returns 0, CK_EINVAL, CK_EDECODE, CK_EIO or
  * CK_ENOMEM. */
 int aug_preview_grid_png(const aug_src *src, const aug_policy *policy, uint64_t seed, int n,
-                         int cell, void **png, size_t *len, char *err, size_t errlen);
+                         int cell, const aug_params *shape, void **png, size_t *len, char *err,
+                         size_t errlen);
 
 /* How a picture made in memory is encoded. */
 typedef enum aug_encoding {

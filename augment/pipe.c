@@ -23,6 +23,17 @@ struct aug_pipe {
     im_jpeg *jpeg; /* JPEG decoder and its pixel buffer */
 };
 
+int aug_resize_parse(const char *name)
+{
+    static const char *const names[] = {"stretch", "fit", "crop"};
+    for (int i = 0; name && i < 3; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 aug_params aug_params_default(int width, int height, int channels)
 {
     return (aug_params){

@@ -90,9 +90,11 @@ static void frame_cell(uint8_t *canvas, int gw, int x0, int y0, int w, int h)
     }
 }
 
-/* The grid's RGB pixels in *canvas (malloc'd, *gw x *gh). */
+/* The grid's RGB pixels in *canvas (malloc'd, *gw x *gh); cells shaped as
+ * the source, or as `shape` when it is not NULL. */
 static int grid_pixels(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
-                       uint8_t **canvas_out, int *gw_out, int *gh_out, char *err, size_t errlen)
+                       const aug_params *shape, uint8_t **canvas_out, int *gw_out, int *gh_out,
+                       char *err, size_t errlen)
 {
     *canvas_out = NULL;
     if (n < 0 || n > 1000 || cell < 8 || cell > 4096) {
@@ -104,7 +106,16 @@ static int grid_pixels(const aug_src *src, const aug_policy *policy, uint64_t se
     if (rc || (rc = aug_src_size(src, &sw, &sh, &sb, err, errlen))) {
         return rc;
     }
-    /* Cells keep the source's aspect ratio, the longer side `cell`. */
+    if (shape && (shape->width < 1 || shape->height < 1)) {
+        return ck_err(err, errlen, CK_EINVAL, "preview: a %dx%d cell shape", shape->width,
+                      shape->height);
+    }
+    if (shape) { /* the loader's output, scaled: its geometry at any size */
+        sw = shape->width;
+        sh = shape->height;
+    }
+    /* Cells keep the source's (or the shape's) aspect ratio, the longer
+     * side `cell`. */
     int cw = sw >= sh ? cell : (int)fmax(1, round((double)cell * sw / sh));
     int ch = sh >= sw ? cell : (int)fmax(1, round((double)cell * sh / sw));
     int cols, rows;
@@ -113,6 +124,10 @@ static int grid_pixels(const aug_src *src, const aug_policy *policy, uint64_t se
     aug_params p = aug_params_default(cw, ch, 3);
     p.dtype = AUG_U8;
     p.policy = policy;
+    if (shape) {
+        p.resize = shape->resize;
+        p.pad = shape->pad;
+    }
     uint8_t *canvas = malloc((size_t)gw * gh * 3), *cellbuf = malloc((size_t)cw * ch * 3);
     aug_pipe *pipe = NULL;
     if (!canvas || !cellbuf) {
@@ -151,11 +166,12 @@ static int grid_pixels(const aug_src *src, const aug_policy *policy, uint64_t se
 
 /* The grid written to out_png, or encoded into *png when out_png is NULL. */
 static int grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
-                const char *out_png, void **png, size_t *len, char *err, size_t errlen)
+                const aug_params *shape, const char *out_png, void **png, size_t *len, char *err,
+                size_t errlen)
 {
     uint8_t *canvas = NULL;
     int gw = 0, gh = 0;
-    int rc = grid_pixels(src, policy, seed, n, cell, &canvas, &gw, &gh, err, errlen);
+    int rc = grid_pixels(src, policy, seed, n, cell, shape, &canvas, &gw, &gh, err, errlen);
     if (rc) {
         return rc;
     }
@@ -176,15 +192,16 @@ static int grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int
 int aug_preview_grid(const aug_src *src, const aug_policy *policy, uint64_t seed, int n, int cell,
                      const char *out_png, char *err, size_t errlen)
 {
-    return grid(src, policy, seed, n, cell, out_png, NULL, NULL, err, errlen);
+    return grid(src, policy, seed, n, cell, NULL, out_png, NULL, NULL, err, errlen);
 }
 
 int aug_preview_grid_png(const aug_src *src, const aug_policy *policy, uint64_t seed, int n,
-                         int cell, void **png, size_t *len, char *err, size_t errlen)
+                         int cell, const aug_params *shape, void **png, size_t *len, char *err,
+                         size_t errlen)
 {
     *png = NULL;
     *len = 0;
-    return grid(src, policy, seed, n, cell, NULL, png, len, err, errlen);
+    return grid(src, policy, seed, n, cell, shape, NULL, png, len, err, errlen);
 }
 
 /* ---- thumbnails ---- */

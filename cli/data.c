@@ -38,11 +38,9 @@ static int source_next(void *ctx, nn_batch *b, char *err, size_t errlen)
 
 data_input data_input_recorded(const json_t *o)
 {
-    const char *resize = json_string_value(json_object_get(o, "resize"));
+    int resize = aug_resize_parse(json_string_value(json_object_get(o, "resize")));
     const char *decode = json_string_value(json_object_get(o, "decode"));
-    return (data_input){.resize = !resize || !strcmp(resize, "stretch") ? AUG_RESIZE_STRETCH
-                                  : !strcmp(resize, "fit")              ? AUG_RESIZE_FIT
-                                                                        : AUG_RESIZE_CROP,
+    return (data_input){.resize = resize < 0 ? AUG_RESIZE_STRETCH : (aug_resize)resize,
                         .full_decode = decode && !strcmp(decode, "full")};
 }
 

@@ -356,14 +356,35 @@ START_TEST(pictures_in_memory)
     snprintf(out, sizeof out, "%s/grid.png", dir);
     ck_assert_msg(aug_preview_grid(&src, pol, 1, 8, 90, out, err, sizeof err) == 0, "%s", err);
     void *file = slurp(out, &flen), *mem = NULL;
-    ck_assert_msg(aug_preview_grid_png(&src, pol, 1, 8, 90, &mem, &mlen, err, sizeof err) == 0,
+    ck_assert_msg(aug_preview_grid_png(&src, pol, 1, 8, 90, NULL, &mem, &mlen, err, sizeof err) ==
+                      0,
                   "%s", err);
     ck_assert(mlen == flen && memcmp(file, mem, flen) == 0);
     free(file);
     free(mem);
-    ck_assert_int_eq(aug_preview_grid_png(&src, pol, 1, -1, 90, &mem, &mlen, err, sizeof err),
+    ck_assert_int_eq(aug_preview_grid_png(&src, pol, 1, -1, 90, NULL, &mem, &mlen, err, sizeof err),
                      CK_EINVAL);
     ck_assert_ptr_null(mem);
+    /* The loader's geometry: a 120x80 image fitted into a square model
+     * input gives square cells, padded above and below (black, the pad). */
+    aug_params square = aug_params_default(28, 28, 1);
+    square.resize = AUG_RESIZE_FIT;
+    ck_assert_msg(
+        aug_preview_grid_png(&src, NULL, 1, 3, 84, &square, &mem, &mlen, err, sizeof err) == 0,
+        "%s", err);
+    VipsImage *g = vips_image_new_from_buffer(mem, mlen, "", NULL);
+    ck_assert(g && g->Xsize == 2 * 84 + 3 * 4 && g->Ysize == 2 * 84 + 3 * 4);
+    /* 120x80 fitted into 84x84 is 84x56: 14 rows of pad above it. */
+    double *v = NULL;
+    int nv = 0;
+    ck_assert(vips_getpoint(g, &v, &nv, 4 + 42, 4 + 6, NULL) == 0);
+    ck_assert(nv == 3 && v[0] == 0 && v[1] == 0 && v[2] == 0);
+    g_free(v);
+    ck_assert(vips_getpoint(g, &v, &nv, 4 + 42, 4 + 42, NULL) == 0);
+    ck_assert(v[0] + v[1] + v[2] > 0);
+    g_free(v);
+    g_object_unref(g);
+    free(mem);
 
     snprintf(out, sizeof out, "%s/in.png", dir);
     write_file(out, png, len);
@@ -414,6 +435,10 @@ START_TEST(pictures_in_memory)
     g_object_unref(im);
     free(mem);
     ck_assert_int_eq(aug_thumbnail(&src, 0, AUG_PNG, &mem, &mlen, err, sizeof err), CK_EINVAL);
+    ck_assert(aug_resize_parse("fit") == AUG_RESIZE_FIT &&
+              aug_resize_parse("crop") == AUG_RESIZE_CROP &&
+              aug_resize_parse("stretch") == AUG_RESIZE_STRETCH);
+    ck_assert(aug_resize_parse("Fit") == -1 && aug_resize_parse(NULL) == -1);
     aug_src junk = {.data = "junk", .size = 4, .name = "junk.jpg"};
     ck_assert_int_eq(aug_thumbnail(&junk, 48, AUG_JPEG, &mem, &mlen, err, sizeof err), CK_EDECODE);
     ck_assert_ptr_nonnull(strstr(err, "junk.jpg"));
