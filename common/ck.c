@@ -118,9 +118,7 @@ void ck_buf_printf(ck_buf *b, const char *fmt, ...)
     va_end(aq);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one
- * (overlong forms, surrogates and code points above U+10FFFF included). */
-static size_t utf8_len(const unsigned char *s)
+size_t ck_utf8_len(const unsigned char *s)
 {
     if (s[0] < 0x80) {
         return 1;
@@ -202,7 +200,7 @@ void ck_buf_json_str(ck_buf *b, const char *s)
     ck_buf_str(b, "\"");
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        size_t n = utf8_len(p);
+        size_t n = ck_utf8_len(p);
         if (n == 0) {
             ck_buf_str(b, "\xEF\xBF\xBD");
             n = 1;

@@ -123,6 +123,11 @@ void ck_buf_json_num17(ck_buf *b, double v);
 /* Writes v into buf in that same shortest round-trip form ("nan", "inf"
  * for the non-finite); buf holds at least 32 bytes. */
 void ck_fmt_double(char *buf, size_t len, double v);
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one
+ * (overlong forms, surrogates and code points above U+10FFFF included):
+ * how every writer of text for others (JSON, HTML) tells bytes it must
+ * replace. */
+size_t ck_utf8_len(const unsigned char *s);
 /* Appends s as a JSON string literal, or null for NULL: '"' and '\\'
  * escaped, control characters as \n \r \t \b \f or \u00XX, and bytes
  * that are not UTF-8 replaced by U+FFFD, so the result is always valid. */
