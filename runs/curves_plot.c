@@ -703,8 +703,8 @@ static int plot(const char *runs_path, const char *const *runs, int nruns,
                     runs_path, n, MAX_RUNS);
     }
     int side = opts.layout == RN_CURVES_SIDE, gap = opts.layout == RN_CURVES_GAP;
-    g.W = opts.width ? opts.width : side ? 440.0 * n + 80 : gap ? 900 : 1100;
-    g.H = opts.height ? opts.height : side ? 760 : gap ? 480 : 520;
+    g.W = opts.width ? opts.width : side ? 440.0 * n + 80 : 1100;
+    g.H = opts.height ? opts.height : side ? 760 : gap ? 440 : 520;
     if (rc == 0 && (g.W < 200 || g.W > 8000 || g.H < 200 || g.H > 8000)) {
         rc = ck_err(err, errlen, CK_EINVAL, "%s: plot: size %.0fx%.0f out of 200..8000", name, g.W,
                     g.H);

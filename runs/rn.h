@@ -280,7 +280,7 @@ typedef enum rn_curves_scale {
 typedef struct rn_curves_plot_opts {
     int width, height; /* pixels (PNG) or SVG units (pt); 0: the default,
                           1100x520 overlay, 440 per run x 760 side by side,
-                          900x480 gap; each 200..8000 */
+                          1100x440 gap; each 200..8000 */
     rn_curves_layout layout;
     rn_curves_best best;
     rn_curves_scale loss_scale;

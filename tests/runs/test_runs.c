@@ -942,7 +942,7 @@ START_TEST(plot_svg_in_memory_and_gap)
     ck_assert_int_eq(count_files(f.dir), files + 1); /* the .svg file alone */
     svg_stats st;
     svg_analyse(out, EPOCHS, &st);
-    ck_assert(st.width == 900 && st.height == 480);
+    ck_assert(st.width == 1100 && st.height == 440);
     ck_assert_msg(st.solid[0] == 1 && st.solid[1] == 1 && st.dashed[0] == 0 && st.dashed[1] == 0,
                   "solid %d %d dashed %d %d", st.solid[0], st.solid[1], st.dashed[0], st.dashed[1]);
     svg_text t[200];
