@@ -22,6 +22,7 @@ int cmd_augment(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_curves(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
