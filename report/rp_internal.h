@@ -156,9 +156,14 @@ int rp_last_row(const rp_run *r, int col);
  * alt text the sample's name. A sample that cannot be read is noted and
  * shown as its name. Returns 0 or CK_ENOMEM. */
 int rp_thumb(rp_doc *d, int k, int64_t id, int max_side, const char *cls);
-/* The first sample id of class `label` in split (ids ascending), -1 if
- * none; from ids/labels as ds_catalog_split gives them. */
-int64_t rp_first_of_class(const int64_t *ids, const int32_t *labels, size_t n, int label);
+/* The sample of class `label` (-1: any) to show for a split of catalog k
+ * (ids and labels as ds_catalog_split gives them), -1 if none: among the
+ * first few of the class, the one whose stored file is largest (a photo
+ * with the most detail, rather than a dark or empty one); raw pixels, all
+ * of one size, give the first. The same sample on every report of the
+ * catalog. */
+int64_t rp_pick_sample(rp_doc *d, int k, const int64_t *ids, const int32_t *labels, size_t n,
+                       int label);
 
 /* ---- the sections (sec_*.c), in page order -------------------------------
  * Each appends its <section> to d->page and returns 0 or a fatal error

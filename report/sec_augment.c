@@ -5,9 +5,10 @@
  * augment preview` draws, through the pipe the loader uses: what the
  * network was fed).
  *
- * The images are the first training sample of each of the first classes,
- * so the grid changes only when the catalog or the policy does; the
- * variants are drawn with the first such run's seed.
+ * The images are a training sample of each of the first classes (the
+ * same on every report: rp_pick_sample), so the grid changes only when the
+ * catalog or the policy does; the variants are drawn with the first such
+ * run's seed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,7 @@ static int grids(rp_doc *d, int k, const aug_policy *p, const rp_run *r)
     int rc = 0;
     ck_buf_str(b, "<div class=\"grids\">\n");
     for (int cl = 0, shown = 0; cl < c->nclasses && shown < GRID_IMAGES && rc == 0; cl++) {
-        int64_t id = rp_first_of_class(ids, labels, n, cl);
+        int64_t id = rp_pick_sample(d, k, ids, labels, n, cl);
         ds_blob blob;
         if (id < 0) {
             continue;
@@ -60,9 +61,9 @@ static int grids(rp_doc *d, int k, const aug_policy *p, const rp_run *r)
             src.height = blob.height;
             src.bands = blob.bands;
         }
-        /* Digits are small: cells three times their size show the warps. */
-        int small = shaped ? w <= 64 && h <= 64 : raw && blob.width <= 64 && blob.height <= 64;
-        int cell = small ? 84 : 150;
+        /* Digits are small: cells three times their size show the warps;
+         * photos get cells of a printed figure. */
+        int cell = raw ? 84 : 150;
         void *png = NULL;
         size_t len = 0;
         int st = aug_preview_grid_png(&src, p, seed, GRID_VARIANTS, cell, shaped ? &shape : NULL,

@@ -50,7 +50,7 @@ static double test_acc(const rp_run *r)
     return r->evaluated ? r->eval.accuracy : (double)NAN;
 }
 
-/* "12" or "11–15": the epochs of the bests of a group. */
+/* "epoch 12" or "epochs 11–15": where the bests of a group lie. */
 static void epochs(ck_buf *b, const rp_doc *d, const rp_group *g, int loss)
 {
     int lo = 0, hi = 0;
@@ -62,16 +62,16 @@ static void epochs(ck_buf *b, const rp_doc *d, const rp_group *g, int loss)
             hi = hi > e ? hi : e;
         }
     }
-    if (!lo) {
-        ck_buf_str(b, "–");
-    } else if (lo == hi) {
-        ck_buf_printf(b, "%d", lo);
-    } else {
-        ck_buf_printf(b, "%d–%d", lo, hi);
+    if (lo == hi && lo) {
+        ck_buf_printf(b, "<br><small>epoch %d</small>", lo);
+    } else if (lo) {
+        ck_buf_printf(b, "<br><small>epochs %d–%d</small>", lo, hi);
     }
 }
 
-static void cell(ck_buf *b, const rp_doc *d, const rp_group *g, measure m)
+/* The cell of measure m over group g; with best (1 val_accuracy, 2
+ * val_loss) the epochs of the bests under it. */
+static void cell(ck_buf *b, const rp_doc *d, const rp_group *g, measure m, int best)
 {
     double v[256];
     int n = g->n < 256 ? g->n : 256;
@@ -80,6 +80,9 @@ static void cell(ck_buf *b, const rp_doc *d, const rp_group *g, measure m)
     }
     ck_buf_str(b, "<td class=\"num\">");
     rp_html_mean_sd(b, v, n, 4);
+    if (best) {
+        epochs(b, d, g, best == 2);
+    }
     ck_buf_str(b, "</td>");
 }
 
@@ -98,9 +101,9 @@ static void table(rp_doc *d)
     for (int g = 0; g < d->ngroups; g++) {
         repeated |= d->groups[g].n > 1;
     }
-    ck_buf_str(b, "<div class=\"wide\"><table><thead><tr><th>runs</th><th class=\"num\">seeds</th>"
-                  "<th class=\"num\">best val_accuracy</th><th class=\"num\">at epoch</th>"
-                  "<th class=\"num\">lowest val_loss</th><th class=\"num\">at epoch</th>"
+    ck_buf_str(b, "<div class=\"wide\"><table><thead><tr><th>arm</th><th class=\"num\">seeds</th>"
+                  "<th class=\"num\">best val_accuracy</th>"
+                  "<th class=\"num\">lowest val_loss</th>"
                   "<th class=\"num\">last accuracy</th><th class=\"num\">last val_accuracy</th>"
                   "<th class=\"num\">gap at the end</th>");
     if (evaluated) {
@@ -114,19 +117,13 @@ static void table(rp_doc *d)
         ck_buf_str(b, "<tr><td><bdi>");
         rp_html_text(b, g->label);
         ck_buf_printf(b, "</bdi></td><td class=\"num\">%d</td>", g->n);
-        cell(b, d, g, best_val_acc);
-        ck_buf_str(b, "<td class=\"num\">");
-        epochs(b, d, g, 0);
-        ck_buf_str(b, "</td>");
-        cell(b, d, g, best_val_loss);
-        ck_buf_str(b, "<td class=\"num\">");
-        epochs(b, d, g, 1);
-        ck_buf_str(b, "</td>");
-        cell(b, d, g, last_acc);
-        cell(b, d, g, last_val_acc);
-        cell(b, d, g, last_gap);
+        cell(b, d, g, best_val_acc, 1);
+        cell(b, d, g, best_val_loss, 2);
+        cell(b, d, g, last_acc, 0);
+        cell(b, d, g, last_val_acc, 0);
+        cell(b, d, g, last_gap, 0);
         if (evaluated) {
-            cell(b, d, g, test_acc);
+            cell(b, d, g, test_acc, 0);
         }
         ck_buf_str(b, "</tr>\n");
     }

@@ -23,14 +23,32 @@ enum {
     EXAMPLES_SHOWN = 5,
 };
 
-int64_t rp_first_of_class(const int64_t *ids, const int32_t *labels, size_t n, int label)
+int64_t rp_pick_sample(rp_doc *d, int k, const int64_t *ids, const int32_t *labels, size_t n,
+                       int label)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (labels[i] == label) {
-            return ids[i];
+    enum { CANDIDATES = 8 };
+    int64_t best = -1;
+    size_t best_size = 0;
+    int seen = 0;
+    for (size_t i = 0; i < n && seen < CANDIDATES; i++) {
+        if (label >= 0 && labels[i] != label) {
+            continue;
+        }
+        ds_blob blob;
+        char e[256];
+        seen++;
+        if (ds_catalog_blob(d->cats[k].c, ids[i], &blob, e, sizeof e) != 0) {
+            continue;
+        }
+        if (best < 0 || blob.size > best_size) {
+            best = ids[i];
+            best_size = blob.size;
+        }
+        if (blob.kind == DS_ENTRY_RAW) {
+            break;
         }
     }
-    return -1;
+    return best;
 }
 
 int rp_thumb(rp_doc *d, int k, int64_t id, int max_side, const char *cls)
@@ -185,13 +203,9 @@ static void duplicates(ck_buf *b, json_t *info)
     ck_buf_str(b, " near; ");
     rp_html_count(b, num(leak, "removed"));
     ck_buf_str(b, " removed.</p>\n");
-    json_t *groups = json_object_get(json_object_get(dup, "exact"), "examples");
-    if (json_array_size(groups) == 0) {
-        groups = json_object_get(json_object_get(dup, "near"), "examples");
-    }
-    if (json_array_size(groups) > 0) {
-        ck_buf_str(b, "<table><thead><tr><th class=\"num\">copies</th><th>files</th></tr></thead>"
-                      "<tbody>\n");
+    int rows = 0;
+    for (int k = 0; k < 2; k++) {
+        json_t *groups = json_object_get(json_object_get(dup, kinds[k]), "examples");
         size_t i;
         json_t *g;
         json_array_foreach(groups, i, g)
@@ -199,12 +213,18 @@ static void duplicates(ck_buf *b, json_t *info)
             if (i == EXAMPLES_SHOWN) {
                 break;
             }
-            ck_buf_str(b, "<tr><td class=\"num\">");
+            if (rows++ == 0) {
+                ck_buf_str(b, "<table><thead><tr><th>copies</th><th class=\"num\">files</th>"
+                              "<th>names</th></tr></thead><tbody>\n");
+            }
+            ck_buf_printf(b, "<tr><td>%s</td><td class=\"num\">", kinds[k]);
             rp_html_count(b, num(g, "size"));
             ck_buf_str(b, "</td><td>");
             names(b, json_object_get(g, "names"));
             ck_buf_str(b, "</td></tr>\n");
         }
+    }
+    if (rows) {
         ck_buf_str(b, "</tbody></table>\n");
     }
     json_t *leaks = json_object_get(leak, "examples");

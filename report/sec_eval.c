@@ -51,8 +51,8 @@ static void heat_map(rp_doc *d, const rp_run *r)
     const rp_eval *e = &r->eval;
     int C = e->classes;
     char buf[32];
-    ck_buf_printf(b, "<table class=\"cm\"><caption class=\"axis\">confusion matrix: rows the "
-                     "true class, columns the predicted one</caption>\n<thead><tr><th></th>");
+    ck_buf_printf(b, "<table class=\"cm\"><caption class=\"axis\">confusion matrix: true class "
+                     "↓, predicted →</caption>\n<thead><tr><th></th>");
     for (int j = 0; j < C; j++) {
         ck_buf_str(b, "<th><bdi>");
         rp_html_text(b, class_name(d, r, j, buf, sizeof buf));
@@ -91,6 +91,7 @@ static void scores(rp_doc *d, const rp_run *r)
     int C = e->classes;
     char buf[32];
     double sp = 0, sr = 0, sf = 0;
+    int undefined = 0;
     ck_buf_str(b,
                "<table><caption class=\"axis\">per class</caption><thead><tr><th>class</th>"
                "<th class=\"num\">precision</th><th class=\"num\">recall</th>"
@@ -104,6 +105,7 @@ static void scores(rp_doc *d, const rp_run *r)
         double p = col ? (double)tp / (double)col : (double)NAN;
         double rc = row ? (double)tp / (double)row : (double)NAN;
         double f1 = p + rc > 0 ? 2 * p * rc / (p + rc) : (p == 0 && rc == 0 ? 0 : (double)NAN);
+        undefined |= isnan(p) || isnan(rc) || isnan(f1);
         sp += isnan(p) ? 0 : p;
         sr += isnan(rc) ? 0 : rc;
         sf += isnan(f1) ? 0 : f1;
@@ -128,6 +130,11 @@ static void scores(rp_doc *d, const rp_run *r)
     ck_buf_str(b, "</td><td class=\"num\">");
     rp_html_count(b, e->n);
     ck_buf_str(b, "</td></tr>\n</tbody></table>\n");
+    if (undefined) {
+        ck_buf_str(b, "<p class=\"lead\">–: no sample predicted (or none true) in that class, "
+                      "so the figure is undefined; it counts as 0 in the mean, as "
+                      "scikit-learn's classification_report does.</p>\n");
+    }
 }
 
 /* qsort order of mistakes: the most confident first, then by place. */

@@ -2,9 +2,10 @@
  *
  * The lecture asks how a computer sees a picture and answers with
  * hand-made kernels: Sobel and Prewitt find edges, the Laplacian finds
- * where intensity bends. They are shown here on a training image, each in
- * its textbook view (aug_filter_png, what `convkit filter` writes), since
- * a convnet's first layer learns kernels much like them.
+ * where intensity bends. They are shown here on a training image (a photo
+ * when a catalog has photos), each in its textbook view (aug_filter_png,
+ * what `convkit filter` writes), since a convnet's first layer learns
+ * kernels much like them.
  *
  * The network's own views come next to them, per evaluated run, once the
  * engine offers them through rp_engine (see rp.h): the activations of
@@ -19,7 +20,7 @@
 #include "aug.h"
 #include "rp_internal.h"
 
-enum { KERNEL_SIDE = 240 };
+enum { KERNEL_SIDE = 400 };
 
 static const struct {
     aug_filter f;
@@ -44,21 +45,24 @@ static int network_views(rp_doc *d)
     return 0;
 }
 
-/* The classic kernels on the first training image of catalog k. */
+/* The classic kernels on a training image of catalog k. */
 static int classic(rp_doc *d, int k)
 {
     ck_buf *b = &d->page;
     rp_catalog *c = &d->cats[k];
-    int64_t *ids = NULL;
-    int32_t *labels = NULL;
+    int64_t *ids = NULL, id = -1;
+    int32_t *labels = NULL, label = -1;
     size_t n = 0;
     char e[512];
     ds_blob blob;
-    if (ds_catalog_split(c->c, "train", &ids, &labels, &n, e, sizeof e) != 0 || n == 0 ||
-        ds_catalog_blob(c->c, ids[0], &blob, e, sizeof e) != 0) {
-        if (n == 0) {
-            snprintf(e, sizeof e, "%s: no training image", c->path);
-        }
+    int rc = ds_catalog_split(c->c, "train", &ids, &labels, &n, e, sizeof e);
+    if (rc == 0 && (id = rp_pick_sample(d, k, ids, labels, n, -1)) < 0) {
+        snprintf(e, sizeof e, "%s: no training image", c->path);
+    }
+    for (size_t i = 0; i < n; i++) {
+        label = ids[i] == id ? labels[i] : label;
+    }
+    if (id < 0 || ds_catalog_blob(c->c, id, &blob, e, sizeof e) != 0) {
         free(ids);
         free(labels);
         rp_page_note(d, "%s", e);
@@ -77,13 +81,13 @@ static int classic(rp_doc *d, int k)
                   "one. The image is <code>");
     rp_html_text(b, blob.name);
     ck_buf_str(b, "</code>, class <bdi>");
-    rp_html_text(b, labels[0] >= 0 && labels[0] < c->nclasses ? c->classes[labels[0]] : "?");
+    rp_html_text(b, label >= 0 && label < c->nclasses ? c->classes[label] : "?");
     ck_buf_str(b, "</bdi>, from <code>");
     rp_html_text(b, c->path);
     ck_buf_str(b, "</code>.</p>\n<div class=\"kernels\">\n");
     void *img = NULL;
     size_t len = 0;
-    int rc = aug_thumbnail(&src, KERNEL_SIDE, AUG_PNG, &img, &len, e, sizeof e);
+    rc = aug_thumbnail(&src, KERNEL_SIDE, AUG_PNG, &img, &len, e, sizeof e);
     if (rc == 0) {
         ck_buf_str(b, "<figure>");
         rp_html_img(b, "image/png", img, len, "the image", cls);
@@ -122,9 +126,23 @@ int rp_sec_network(rp_doc *d)
                   "convolution layer slides small kernels over its input, as the classic edge "
                   "detectors below do; a trained network's first layer learns kernels much "
                   "like them.</p>\n");
-    int rc = 0;
+    int rc = 0, k = -1;
+    for (int i = 0; i < d->ncats && k < 0; i++) { /* a photo shows edges best */
+        int64_t *ids = NULL;
+        int32_t *labels = NULL;
+        size_t n = 0;
+        ds_blob blob;
+        char e[256];
+        if (ds_catalog_split(d->cats[i].c, "train", &ids, &labels, &n, e, sizeof e) == 0 && n > 0 &&
+            ds_catalog_blob(d->cats[i].c, ids[0], &blob, e, sizeof e) == 0 &&
+            blob.kind != DS_ENTRY_RAW) {
+            k = i;
+        }
+        free(ids);
+        free(labels);
+    }
     if (d->ncats > 0) {
-        rc = classic(d, 0);
+        rc = classic(d, k < 0 ? 0 : k);
     } else {
         ck_buf_str(b, "<p>No catalog to take an image from.</p>\n");
     }
