@@ -51,4 +51,6 @@ done
 "$convkit" curves list --runs "$out/runs.db" | tee "$out/runs.txt"
 results_table "$out/runs.db" > "$out/results.md"
 cat "$out/results.md"
-echo "outputs in $out/: results.md, curves.png, curves.csv, test.txt, runs.txt, runs.db"
+"$convkit" report --runs "$out/runs.db" --title "Cats vs dogs, from scratch and with augmentation" \
+  -o "$out/report.html"
+echo "outputs in $out/: report.html, results.md, curves.png, curves.csv, test.txt, runs.txt, runs.db"

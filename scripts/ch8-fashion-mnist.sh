@@ -51,4 +51,6 @@ done
 "$convkit" curves export --runs "$out/runs.db" --columns loss,accuracy,val_loss,val_accuracy -o "$out/curves.csv"
 results_table "$out/runs.db" > "$out/results.md"
 cat "$out/results.md"
-echo "outputs in $out/: results.md, test-s*.txt, curves.png, curves.csv, runs.db"
+"$convkit" report --runs "$out/runs.db" --title "Fashion-MNIST, $(basename "$model" .spec)" \
+  -o "$out/report.html"
+echo "outputs in $out/: report.html, results.md, test-s*.txt, curves.png, curves.csv, runs.db"

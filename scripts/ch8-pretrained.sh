@@ -82,4 +82,5 @@ echo "== 3. fine-tuned: run 2's best model, block5 unfrozen, learning rate 1e-5"
 "$convkit" curves export --runs "$out/runs.db" --columns loss,accuracy,val_loss,val_accuracy \
   -o "$out/curves.csv"
 "$convkit" curves list --runs "$out/runs.db" | tee "$out/runs.txt"
-echo "outputs in $out/: curves.png, curves.csv, test.txt, runs.txt, runs.db, fine-tuned.h5"
+"$convkit" report --runs "$out/runs.db" --title "A pretrained VGG16 conv base" -o "$out/report.html"
+echo "outputs in $out/: report.html, curves.png, curves.csv, test.txt, runs.txt, runs.db, fine-tuned.h5"

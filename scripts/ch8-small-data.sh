@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The chapter's argument on real data: a small training set, one model
 # trained without augmentation and the same model with augmentation and
-# dropout; the curves side by side, the augmented samples, the CSV and a
+# dropout; the curves side by side, the augmented samples, the CSV, a
 # table of each arm's accuracy on a test split that neither training nor
-# the choice of checkpoint saw.
+# the choice of checkpoint saw, and the whole experiment as one HTML page
+# (report.html, convkit report).
 #
 #   scripts/ch8-small-data.sh [--epochs N] [--seeds K] [--policy P] [--quick]
 #                             [--per-class N] [--out DIR] [DIR|ARCHIVE]
@@ -89,4 +90,6 @@ sample=$(sqlite3 "$out/data.db" "SELECT id FROM samples WHERE split = 'train' AN
 
 results_table "$out/runs.db" > "$out/results.md"
 cat "$out/results.md"
-echo "outputs in $out/: curves.png, curves-side.svg, curves.csv, augmented-samples.png, results.md, runs.db"
+"$convkit" report --runs "$out/runs.db" --title "Small training set, without and with augmentation" \
+  -o "$out/report.html"
+echo "outputs in $out/: report.html, curves.png, curves-side.svg, curves.csv, augmented-samples.png, results.md, runs.db"

@@ -4,8 +4,8 @@
 # dataset-fashion-mnist) into one catalog and describes it, then runs a short
 # version of the chapter's small-data experiment (scripts/ch8-small-data.sh):
 # the same convnet trained on 1,000 images without and with augmentation.
-# Leaves the curves plot, the augmented samples, the CSV and a results table
-# in one folder.
+# Leaves the whole experiment as one HTML page (report.html), the curves
+# plot, the augmented samples, the CSV and a results table in one folder.
 #   scripts/demo.sh [OUTDIR]      (default: out/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +24,6 @@ $convkit info "$out/fashion-mnist.db" | sed -n '1,8p'
 echo "== small-data experiment: 100 images per class, without and with augmentation"
 scripts/ch8-small-data.sh --epochs 30 --out "$out"
 echo
-echo "demo outputs are in $out/: curves.png (learning curves), augmented-samples.png,"
-echo "curves.csv, results.md, runs.db and the catalogs"
+echo "demo outputs are in $out/: report.html (the experiment on one page: open it in a"
+echo "browser), curves.png (learning curves), augmented-samples.png, curves.csv,"
+echo "results.md, runs.db and the catalogs"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages convkit needs (idempotent; as root, or through
-# sudo) and makes a release build in build/.
+# sudo) and makes a release build in build/. chromium is for the tests, which
+# load convkit report's pages in it, headless.
 #   scripts/setup.sh           build dependencies, test tools, default data
 #   scripts/setup.sh --bench   also the peers the benchmarks compare against
 set -euo pipefail
@@ -10,7 +11,7 @@ packages=(build-essential cmake pkg-config check sqlite3 libvips-tools
           libvips-dev libarchive-dev libsqlite3-dev libopenblas-dev libxxhash-dev
           zlib1g-dev libjansson-dev libhdf5-dev libplplot-dev plplot-driver-cairo
           libturbojpeg0-dev libtcmalloc-minimal4 dataset-fashion-mnist
-          openmpi-bin libopenmpi-dev)
+          openmpi-bin libopenmpi-dev chromium)
 if [ "${1:-}" = "--bench" ]; then
   packages+=(python3 python3-pil python3-numpy python3-torch python3-torchvision
              libjpeg-turbo-progs time jq)

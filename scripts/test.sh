@@ -14,6 +14,9 @@ for m in jansson vips libturbojpeg libarchive sqlite3 openblas check libxxhash p
 done
 [ -d /usr/share/datasets/fashion-mnist ] || need_setup=1
 command -v sqlite3 >/dev/null && command -v vipsheader >/dev/null && command -v mpirun >/dev/null || need_setup=1
+command -v chromium >/dev/null || need_setup=1
+# The report's test loads pages in headless Chromium: here it must.
+export CONVKIT_REQUIRE_BROWSER=1
 [ -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 ] || need_setup=1
 [ $need_setup -eq 0 ] || scripts/setup.sh
 

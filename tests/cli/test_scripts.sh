@@ -3,8 +3,8 @@
 # scripts/ch8-small-data.sh (2 epochs on its default Fashion-MNIST data, 20
 # images per class to stay quick under ASan, seed 1, the test's convkit
 # through CONVKIT) give byte-identical curves.csv (the columns a seeded run
-# reproduces) and results tables, and write nothing beside their --out
-# directories.
+# reproduces) and results tables, write the experiment's report.html, and
+# write nothing beside their --out directories.
 #   test_scripts.sh CONVKIT SHARED_DATA_DIR
 . "$(dirname "$0")/lib.sh"
 scripts=$(cd "$(dirname "$0")/../../scripts" && pwd)
@@ -21,9 +21,13 @@ small_data() { # OUT
 expect_status 0 "ch8-small-data: first run" small_data run1
 expect_output "outputs in run1/" "ch8-small-data says where its outputs are"
 expect_status 0 "ch8-small-data: second run" small_data run2
-for f in curves.png curves-side.svg augmented-samples.png runs.db; do
+for f in report.html curves.png curves-side.svg augmented-samples.png runs.db; do
   [ -s "run1/$f" ] && ok "run1/$f written" || fail "run1/$f missing"
 done
+grep -q "<h1>Small training set, without and with augmentation</h1>" run1/report.html &&
+  [ "$(grep -o "on the <b>test</b> split" run1/report.html | wc -l)" = 2 ] &&
+  ok "report.html: the experiment, each arm's kept checkpoint on the test split" ||
+  fail "report.html is not the experiment's"
 expect_eq "$(head -1 run1/curves.csv)" "run,epoch,loss,accuracy,val_loss,val_accuracy" \
   "curves.csv holds the deterministic columns"
 expect_eq "$(($(wc -l < run1/curves.csv) - 1))" "4" "curves.csv: 2 arms x 2 epochs"
