@@ -51,6 +51,7 @@ static const char css[] =
     "thead th{border-bottom:2px solid #999;vertical-align:bottom}\n"
     "thead th.num{white-space:normal}\n"
     ".num{text-align:right;white-space:nowrap}\n"
+    ".wide td:first-child{white-space:nowrap}\n"
     "table.kv th{font-weight:600;white-space:nowrap;color:#333}\n"
     "figure{margin:14px 0 22px}\n"
     "svg.fig{display:block;width:100%;height:auto;max-width:1100px}\n"
