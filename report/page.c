@@ -5,7 +5,7 @@
  * default source; images from data: URIs only; the one inline style
  * sheet), and that style sheet, which uses the system's fonts (nothing to
  * fetch) and has a print part: no contents box, each section on a new
- * page, figures and tables kept whole, colours kept (the confusion
+ * page (the first under the title), figures and tables kept whole, colours kept (the confusion
  * matrix's cells are its data). The page has no script; it reads the same
  * without JavaScript because there is none.
  *
@@ -89,6 +89,7 @@ static const char css[] =
     "  main{max-width:none;padding:0}\n"
     "  nav.toc{display:none}\n"
     "  h2{break-before:page}\n"
+    "  #dataset h2{break-before:auto}\n"
     "  h3,h4{break-after:avoid}\n"
     "  figure,table,pre,.thumbrow,.mistakes figure{break-inside:avoid}\n"
     "  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}\n"
