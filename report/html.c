@@ -149,7 +149,7 @@ void rp_mean_sd(const double *v, int n, double *mean, double *sd, int *k)
             q += (v[i] - *mean) * (v[i] - *mean);
         }
     }
-    *sd = m ? sqrt(q / m) : (double)NAN;
+    *sd = m > 1 ? sqrt(q / (m - 1)) : m ? 0 : (double)NAN;
     *k = m;
 }
 

@@ -45,8 +45,8 @@ void rp_html_num(ck_buf *b, double v, int decimals);
 /* A count with thousands separators (U+2009 thin spaces): "22 352". */
 void rp_html_count(ck_buf *b, int64_t n);
 /* "mean ± sd" (sd left out for one value) of n values, NaN ones skipped;
- * sd as numpy's std (over n, not n - 1), as the experiment scripts
- * print it. */
+ * sd the sample standard deviation (over n - 1), as the experiment
+ * scripts' results.md gives it. */
 void rp_html_mean_sd(ck_buf *b, const double *v, int n, int decimals);
 /* The mean and that sd of the finite values among v[0..n); *k of them. */
 void rp_mean_sd(const double *v, int n, double *mean, double *sd, int *k);

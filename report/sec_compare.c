@@ -131,8 +131,8 @@ static void table(rp_doc *d)
         b, "</tbody></table></div>\n<p class=\"lead\">One row per arm: runs that differ only by "
            "seed (or by threads and processes) are one arm");
     if (repeated) {
-        ck_buf_str(b, ", and their figures are the mean ± the standard deviation over the seeds "
-                      "(numpy's std, over n)");
+        ck_buf_str(b, ", and their figures are the mean ± the sample standard deviation over "
+                      "the seeds (over n − 1, as results.md gives it)");
     }
     ck_buf_str(b, ". The gap at the end is accuracy − val_accuracy at the last epoch");
     if (evaluated) {
