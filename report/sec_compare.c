@@ -161,10 +161,10 @@ int rp_sec_compare(rp_doc *d)
         o.title = "The runs overlaid";
         rc = rp_figure_curves(d, names, n, &o, "Learning curves of the runs overlaid",
                               "Every run in its colour, training solid and validation dashed. "
-                              "Without augmentation a small training set is learnt by heart: "
-                              "training accuracy climbs towards 1 while validation accuracy "
-                              "stalls and validation loss turns upward. With it, the two stay "
-                              "together.");
+                              "A network that learns a small training set by heart shows it "
+                              "here: training accuracy climbs towards 1 while validation "
+                              "accuracy stalls and validation loss turns upward. Augmentation "
+                              "is meant to keep the two together.");
     }
     if (rc == 0 && n > 0) {
         rn_curves_plot_opts o = rn_curves_plot_defaults();
