@@ -5,7 +5,8 @@
  * bests) and their epochs (the JSON export, the one reader of curves).
  * From each run's configuration: its catalog, found the way the user
  * would look for it. One --data catalog stands for every run; several are
- * matched to the runs by dataset hash; a run none fits (or without
+ * matched to the runs by dataset hash (a --data that cannot be opened is
+ * an error: the user named it); a run none fits (or without
  * --data) uses the path it recorded, as given to train (relative to where
  * the report is made), or else beside runs.db. A catalog is opened once
  * however many runs share it (the same file by device and inode), and the
@@ -256,13 +257,11 @@ static int find_catalog(rp_doc *d, rp_run *r)
     char why[1024] = "";
     int k = -1, rc;
     r->catalog = -1;
-    for (int i = 0; i < o->ndata && r->catalog < 0; i++) {
-        if ((rc = open_catalog(d, o->data[i], &k, why, sizeof why)) < 0) {
-            return rc;
+    for (int i = 0; i < o->ndata && r->catalog < 0; i++) { /* opened already: rp_gather */
+        if ((rc = open_catalog(d, o->data[i], &k, why, sizeof why)) != 0) {
+            return rc < 0 ? rc : ck_err(d->err, d->errlen, CK_EIO, "%s", why);
         }
-        if (rc == 1) {
-            rp_note(d, "%s", why);
-        } else if (o->ndata == 1 || (hash && !strcmp(d->cats[k].hash, hash))) {
+        if (o->ndata == 1 || (hash && !strcmp(d->cats[k].hash, hash))) {
             r->catalog = k;
         }
     }
@@ -497,6 +496,15 @@ int rp_gather(rp_doc *d, const rp_opts *o, char *err, size_t errlen)
     }
     if ((rc = read_epochs(d))) {
         return rc;
+    }
+    /* The catalogs asked for must be there: a typo is an error, not a note. */
+    for (int i = 0; i < o->ndata; i++) {
+        char why[1024];
+        int k;
+        if ((rc = open_catalog(d, o->data[i], &k, why, sizeof why)) != 0) {
+            return rc < 0 ? ck_err(err, errlen, rc, "report: out of memory")
+                          : ck_err(err, errlen, CK_EIO, "%s", why);
+        }
     }
     for (int i = 0; i < d->nruns && rc == 0; i++) {
         rc = find_catalog(d, &d->runs[i]);

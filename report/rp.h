@@ -86,7 +86,9 @@ typedef struct rp_opts {
  * evaluation refused), is said on the page and in *notes (one line each,
  * malloc'd; NULL when there is nothing to say; notes may be NULL).
  * Returns 0, CK_EINVAL (a run not recorded, a bad option, an output that
- * is an input), CK_EIO, CK_EFORMAT (not a runs.db), CK_EDB, CK_ENOMEM.
+ * is an input), CK_EIO (runs.db or a catalog of o->data that cannot be
+ * opened; the output cannot be written), CK_EFORMAT (not a runs.db),
+ * CK_EDB, CK_ENOMEM.
  * Not thread-safe: PLplot draws the figures (see rn.h). Needs im_init. */
 int rp_report_write(const rp_opts *o, char **notes, char *err, size_t errlen);
 

@@ -70,6 +70,8 @@ expect_status 2 "report --run nope" "$convkit" report --runs runs.db --run nope 
 expect_output "nope.*plain-s1" "a run not recorded is named, with those that are"
 expect_status 2 "report without -o" "$convkit" report --runs runs.db
 expect_status 1 "report on a catalog as runs.db" "$convkit" report --runs hoda.db -o r.html
+expect_status 1 "report --data missing.db" "$convkit" report --runs runs.db --data missing.db -o r.html
+expect_output "missing.db" "the missing catalog is named"
 ls | cmp -s - ../before && ok "nothing written on a refusal" || fail "a refusal wrote something"
 
 expect_status 0 "report" "$convkit" report --runs runs.db -o report.html

@@ -505,6 +505,11 @@ START_TEST(report_refuses_and_leaves_nothing)
     o = (rp_opts){.runs_path = f.runs, .runs = runs, .nruns = 2, .out_path = out};
     ck_assert_int_eq(rp_report_write(&o, NULL, err, sizeof err), CK_EINVAL);
     ck_assert_msg(strstr(err, "nope") && strstr(err, "plain-s1"), "%s", err);
+    /* A catalog asked for that is not there is an error naming it. */
+    const char *missing[] = {"/nonexistent/given.db"};
+    o = (rp_opts){.runs_path = f.runs, .data = missing, .ndata = 1, .out_path = out};
+    ck_assert_int_eq(rp_report_write(&o, NULL, err, sizeof err), CK_EIO);
+    ck_assert_msg(strstr(err, "/nonexistent/given.db"), "%s", err);
     /* Not a runs.db. */
     o = (rp_opts){.runs_path = f.data, .out_path = out};
     ck_assert_int_eq(rp_report_write(&o, NULL, err, sizeof err), CK_EFORMAT);
