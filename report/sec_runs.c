@@ -32,6 +32,28 @@ static void row(ck_buf *b, const char *label, json_t *config, const char *path,
     free(v);
 }
 
+/* The members of object o but skip1 and skip2 (either may be NULL) as "key value, key
+ * value" (numbers as rp_config_text writes them); returns how many. */
+static int members(ck_buf *b, json_t *o, const char *skip1, const char *skip2)
+{
+    const char *key;
+    json_t *v;
+    int n = 0;
+    json_object_foreach(o, key, v)
+    {
+        if ((skip1 && !strcmp(key, skip1)) || (skip2 && !strcmp(key, skip2))) {
+            continue;
+        }
+        char *t = rp_config_text(o, key);
+        ck_buf_str(b, n++ ? ", " : "");
+        rp_html_text(b, key);
+        ck_buf_str(b, " ");
+        rp_html_text(b, t);
+        free(t);
+    }
+    return n;
+}
+
 /* "rmsprop (rho 0.9, epsilon 1e-07)": the optimizer and its settings but
  * the learning rate, which has a row of its own. */
 static void optimizer(ck_buf *b, json_t *config)
@@ -42,22 +64,26 @@ static void optimizer(ck_buf *b, json_t *config)
     }
     ck_buf_str(b, "<tr><th>optimizer</th><td>");
     rp_html_text(b, json_string_value(json_object_get(o, "name")));
-    const char *key;
-    json_t *v;
-    int n = 0;
-    json_object_foreach(o, key, v)
-    {
-        if (!strcmp(key, "name") || !strcmp(key, "lr")) {
-            continue;
-        }
-        char *t = rp_config_text(o, key);
-        ck_buf_str(b, n++ ? ", " : " (");
-        rp_html_text(b, key);
-        ck_buf_str(b, " ");
-        rp_html_text(b, t);
-        free(t);
+    ck_buf tail = {0};
+    if (members(&tail, o, "name", "lr") > 0) {
+        ck_buf_str(b, " (");
+        ck_buf_str(b, tail.s);
+        ck_buf_str(b, ")");
     }
-    ck_buf_str(b, n ? ")</td></tr>\n" : "</td></tr>\n");
+    b->oom |= tail.oom;
+    ck_buf_free(&tail);
+    ck_buf_str(b, "</td></tr>\n");
+}
+
+/* Keras's ReduceLROnPlateau, when the run had it. */
+static void plateau(ck_buf *b, json_t *config)
+{
+    json_t *o = json_object_get(config, "reduce_lr");
+    if (json_is_object(o)) {
+        ck_buf_str(b, "<tr><th>reduce lr on plateau</th><td>");
+        members(b, o, NULL, NULL);
+        ck_buf_str(b, "</td></tr>\n");
+    }
 }
 
 static void configuration(ck_buf *b, const rp_run *r)
@@ -68,6 +94,7 @@ static void configuration(ck_buf *b, const rp_run *r)
     row(b, "model", c, "model", r->r->model);
     optimizer(b, c);
     row(b, "learning rate", c, "optimizer.lr", NULL);
+    plateau(b, c);
     row(b, "batch", c, "batch", NULL);
     snprintf(buf, sizeof buf, "%d done of %d", r->r->epochs_done, r->r->epochs);
     row(b, "epochs", NULL, "", buf);
