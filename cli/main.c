@@ -37,7 +37,6 @@ static const command commands[] = {
     {"activations", cmd_activations, "every conv and pool layer's output for one image, as grids"},
     {"filters", cmd_filters, "the first layer's kernels and the patterns deeper filters prefer"},
     {"heatmap", cmd_heatmap, "Grad-CAM: where in an image the model finds a class"},
-
     {"report", cmd_report, "one self-contained HTML page of an experiment, from its runs.db"},
     {"bench", cmd_bench, "measure augmentation and training throughput"},
 };
