@@ -212,7 +212,7 @@ int aug_src_pixels(const aug_src *src, int max_side, uint8_t **px, int *w, int *
     *px = NULL;
     int sw = 0, sh = 0, sb = 0;
     int rc = im_init(NULL, err, errlen);
-    if (rc || (rc = src_header(src, &sw, &sh, &sb, err, errlen))) {
+    if (rc || (rc = aug_src_size(src, &sw, &sh, &sb, err, errlen))) {
         return rc;
     }
     if (sw < 1 || sh < 1) {
