@@ -391,8 +391,9 @@ int aug_figure_colorbar(aug_figure *f, const char *lo, const char *hi, char *err
  * all. Returns 0, CK_EIO, CK_ELIMIT (over 32768 pixels a side),
  * CK_EDECODE (text), CK_ENOMEM. */
 int aug_figure_save(const aug_figure *f, const char *path, char *err, size_t errlen);
-/* Draws f as PNG bytes, *png malloc'd (for an HTML data URI). */
-int aug_figure_png(const aug_figure *f, void **png, size_t *len, char *err, size_t errlen);
+/* Draws f encoded as enc, *out malloc'd (for an HTML data URI). */
+int aug_figure_encode(const aug_figure *f, aug_encoding enc, void **out, size_t *len, char *err,
+                      size_t errlen);
 
 /* Grad-CAM's picture: map (mh, mw), values >= 0, divided by its maximum,
  * resized bilinearly to w x h (pixel centres aligned), coloured by cmap and

@@ -517,24 +517,15 @@ int aug_figure_save(const aug_figure *f, const char *path, char *err, size_t err
     return rc;
 }
 
-int aug_figure_png(const aug_figure *f, void **png, size_t *len, char *err, size_t errlen)
+int aug_figure_encode(const aug_figure *f, aug_encoding enc, void **out, size_t *len, char *err,
+                      size_t errlen)
 {
-    *png = NULL;
+    *out = NULL;
     *len = 0;
     VipsImage *im = NULL;
-    void *buf = NULL;
     int rc = render(f, &im, err, errlen);
-    if (rc == 0 && vips_image_write_to_buffer(im, ".png", &buf, len, NULL)) {
-        rc = im_err_vips(err, errlen, CK_EIO, "figure: encode");
-    }
-    if (rc == 0 && !(*png = malloc(*len ? *len : 1))) {
-        rc = ck_err(err, errlen, CK_ENOMEM, "figure: out of memory");
-    }
     if (rc == 0) {
-        memcpy(*png, buf, *len);
-    }
-    g_free(buf);
-    if (im) {
+        rc = aug_encode(im, enc, out, len, "figure", err, errlen);
         g_object_unref(im);
     }
     return rc;

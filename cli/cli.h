@@ -33,7 +33,7 @@ int cmd_filters(int argc, char **argv);
 int cmd_heatmap(int argc, char **argv);
 
 /* cmd_viz.c: the figures of activations, filters and heatmap, made but
- * not written (aug_figure_save or aug_figure_png draws them), for those
+ * not written (aug_figure_save or aug_figure_encode draws them), for those
  * commands and any other that shows them. Each returns 0 and the figure
  * in *out, or an error naming the checkpoint or image and the reason;
  * CK_EINVAL for what the user chose wrong (an unknown layer or class, a
@@ -41,8 +41,15 @@ int cmd_heatmap(int argc, char **argv);
 typedef struct cli_viz {
     const char *ckpt;
     const char *image;      /* activations, heatmap: read as predict reads it */
+    const aug_src *src;     /* or the image in memory (a catalog's sample),
+                               named by src->name; set, image is not read */
     const char *layer;      /* filters: only this Conv2D layer; NULL: each one */
     int count;              /* filters: patterns per deeper layer, 1..256 */
+    int layers;             /* filters: patterns of at most this many deeper
+                               layers, spread over the depth, the last among
+                               them; 0: every one */
+    int channels;           /* activations: at most the first this many
+                               channels of a layer; 0: all */
     nn_ascent ascent;       /* filters: how patterns are found */
     const char *class_name; /* heatmap: the class explained; NULL: the predicted */
     FILE *say;              /* facts printed as they are found (the predicted

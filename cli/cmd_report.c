@@ -3,7 +3,10 @@
  * checkpoint of a run evaluated on a split, sample by sample, as
  * `convkit evaluate` does (the same checks of a checkpoint meeting a
  * catalog, the same loader) with each sample's prediction kept, so the
- * page can show the most confident mistakes.
+ * page can show the most confident mistakes; and the checkpoint's views
+ * as `convkit heatmap`, `activations` and `filters` draw them, lightened
+ * for a page (at most REPORT_CHANNELS channels a layer, the patterns of
+ * REPORT_LAYERS deeper layers).
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -16,7 +19,7 @@
 #include "record.h"
 #include "rp.h"
 
-enum { MAX_NAMES = 64 };
+enum { MAX_NAMES = 64, REPORT_CHANNELS = 32, REPORT_LAYERS = 3 };
 
 static const char usage[] =
     "usage: convkit report --runs runs.db [--run NAME]... [--data DATASET.db]...\n"
@@ -30,8 +33,11 @@ static const char usage[] =
     "training and validation accuracy, best and last figures with mean and\n"
     "spread over seeds), and the kept checkpoint of each run on the test split:\n"
     "confusion matrix, precision, recall and F1 per class, the most confident\n"
-    "mistakes; and the lecture's classic kernels (Sobel, Prewitt, Laplacian) on\n"
-    "a training image.\n"
+    "mistakes; the lecture's classic kernels (Sobel, Prewitt, Laplacian) on a\n"
+    "training image, and for one run of each arm what the network looks at on\n"
+    "an image: Grad-CAM, the first 32 channels of each layer's activations, the\n"
+    "first layer's kernels and the patterns of 8 filters in each of 3 deeper\n"
+    "layers (as convkit heatmap, activations and filters draw them).\n"
     "\n"
     "The page is one file: figures are inline SVG, pictures data: URIs, and it\n"
     "loads nothing from anywhere, so it opens offline and prints as it shows.\n"
@@ -143,24 +149,37 @@ static int predictions(const nn_eval *e, int outputs, rp_eval *out)
     return 0;
 }
 
+/* The kept checkpoint of run: NAME.best.ckpt beside runs.db, else
+ * NAME.last.ckpt, into ckpt (len bytes); CK_EIO when neither is there. */
+static int kept(const engine *g, const char *run, char *ckpt, size_t len, char *err,
+                size_t errlen)
+{
+    char last[4096];
+    cli_run_checkpoints(g->runs_path, run, last, ckpt, len < sizeof last ? len : sizeof last);
+    if (access(ckpt, F_OK) != 0 && access(last, F_OK) == 0) {
+        snprintf(ckpt, len, "%s", last);
+    }
+    return access(ckpt, F_OK) == 0
+               ? 0
+               : ck_err(err, errlen, CK_EIO, "%s: no such checkpoint (nor %s)", ckpt, last);
+}
+
 static int evaluate(void *ctx, const char *run, const char *catalog, const char *split,
                     rp_eval *out, char *err, size_t errlen)
 {
     engine *g = ctx;
-    char last[4096], best[4096];
+    char ckpt[4096];
     memset(out, 0, sizeof *out);
-    cli_run_checkpoints(g->runs_path, run, last, best, sizeof last);
-    const char *ckpt = access(best, F_OK) == 0 ? best : access(last, F_OK) == 0 ? last : NULL;
-    if (!ckpt) {
-        return ck_err(err, errlen, CK_EIO, "%s: no such checkpoint (nor %s): not evaluated", best,
-                      last);
+    int rc = kept(g, run, ckpt, sizeof ckpt, err, errlen);
+    if (rc) {
+        return rc;
     }
     nn_model *m = NULL;
     data_facts facts = {0};
     data_split d = {0};
     nn_eval e = {0};
     keep_labels k = {0};
-    int rc = nn_model_load(&m, ckpt, g->batch, err, errlen);
+    rc = nn_model_load(&m, ckpt, g->batch, err, errlen);
     if (rc == 0) {
         rc = data_catalog_facts(catalog, &facts, err, errlen);
     }
@@ -208,6 +227,36 @@ static int evaluate(void *ctx, const char *run, const char *catalog, const char 
     return rc;
 }
 
+static int view(void *ctx, const char *run, rp_view which, const aug_src *image,
+                const char *class_name, void **jpeg, size_t *len, char *what, size_t whatlen,
+                char *err, size_t errlen)
+{
+    static int (*const build[RP_VIEW_COUNT])(cli_viz *, aug_figure **, char *, size_t) = {
+        [RP_VIEW_HEATMAP] = cli_viz_heatmap,
+        [RP_VIEW_ACTIVATIONS] = cli_viz_activations,
+        [RP_VIEW_FILTERS] = cli_viz_filters,
+    };
+    char ckpt[4096];
+    aug_figure *f = NULL;
+    int rc = kept(ctx, run, ckpt, sizeof ckpt, err, errlen);
+    cli_viz v = cli_viz_defaults(ckpt, NULL);
+    v.src = image;
+    v.class_name = class_name;
+    v.channels = REPORT_CHANNELS;
+    v.layers = REPORT_LAYERS;
+    if (rc == 0) {
+        rc = build[which](&v, &f, err, errlen);
+    }
+    if (rc == 0) {
+        rc = aug_figure_encode(f, AUG_JPEG, jpeg, len, err, errlen);
+    }
+    if (rc == 0) {
+        snprintf(what, whatlen, "%s", v.what);
+    }
+    aug_figure_destroy(f);
+    return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
     const char *cmd = "report", *runs_path = NULL, *out = NULL, *split = NULL, *title = NULL;
@@ -249,7 +298,7 @@ int cmd_report(int argc, char **argv)
         return st;
     }
     engine g = {.runs_path = runs_path, .batch = (int)batch};
-    rp_engine eng = {.ctx = &g, .evaluate = evaluate};
+    rp_engine eng = {.ctx = &g, .evaluate = evaluate, .view = view};
     rp_opts o = {.runs_path = runs_path,
                  .runs = a.runs,
                  .nruns = a.nruns,

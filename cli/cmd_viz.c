@@ -49,11 +49,13 @@ static int cell_for(int side, int want, int cols)
 /* ---- one checkpoint and one image ---------------------------------------- */
 
 typedef struct viz_in {
-    const char *ckpt, *image;
+    const char *ckpt, *image; /* the image's name */
     nn_model *m;
     data_run run;
-    int h, w, c; /* the model's input */
-    float *x;    /* the image as the model takes it */
+    int h, w, c;   /* the model's input */
+    aug_src src;   /* the image */
+    void *bytes;   /* its file's bytes, when it was read from one */
+    float *x;      /* the image as the model takes it */
 } viz_in;
 
 /* Loads the checkpoint for batches of `batch`, ready to be looked into. */
@@ -75,18 +77,27 @@ static int viz_open(viz_in *v, const char *ckpt, int batch, char *err, size_t er
     return rc;
 }
 
-/* Reads path into v->x as predict does. */
-static int viz_image(viz_in *v, const char *path, char *err, size_t errlen)
+/* Takes cv's image (in memory, or read from its file) into v->x as
+ * predict prepares it. */
+static int viz_image(viz_in *v, const cli_viz *cv, char *err, size_t errlen)
 {
-    v->image = path;
+    int rc = 0;
+    if (cv->src) {
+        v->src = *cv->src;
+    } else {
+        rc = data_image_file(cv->image, &v->src, &v->bytes, err, errlen);
+    }
+    v->image = v->src.name;
     aug_params p = data_model_params(v->m, &v->run.input);
     aug_pipe *pipe = NULL;
-    int rc = aug_pipe_create(&pipe, &p, err, errlen);
+    if (rc == 0) {
+        rc = aug_pipe_create(&pipe, &p, err, errlen);
+    }
     if (rc == 0 && !(v->x = malloc(aug_params_sample_bytes(&p)))) {
-        rc = ck_err(err, errlen, CK_ENOMEM, "%s: out of memory", path);
+        rc = ck_err(err, errlen, CK_ENOMEM, "%s: out of memory", v->image);
     }
     if (rc == 0) {
-        rc = data_image_read(pipe, path, v->x, err, errlen);
+        rc = aug_pipe_run_sample(pipe, &v->src, NULL, v->x, err, errlen);
     }
     aug_pipe_destroy(pipe);
     return rc;
@@ -95,6 +106,7 @@ static int viz_image(viz_in *v, const char *path, char *err, size_t errlen)
 static void viz_close(viz_in *v)
 {
     free(v->x);
+    free(v->bytes);
     data_run_free(&v->run);
     nn_model_destroy(v->m);
 }
@@ -157,7 +169,7 @@ int cli_viz_activations(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
     int layers = 0, channels = 0;
     int rc = viz_open(v, cv->ckpt, 1, err, errlen);
     if (rc == 0) {
-        rc = viz_image(v, cv->image, err, errlen);
+        rc = viz_image(v, cv, err, errlen);
     }
     if (rc == 0) {
         nn_model_forward(v->m, v->x, 1, NULL);
@@ -185,17 +197,22 @@ int cli_viz_activations(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
             continue;
         }
         const float *y = nn_model_layer_output(v->m, i);
-        int cols = li.c < GRID_COLS ? li.c : GRID_COLS;
+        int shown = cv->channels > 0 && cv->channels < li.c ? cv->channels : li.c;
+        int cols = shown < GRID_COLS ? shown : GRID_COLS;
         shape_text(shape, sizeof shape, li.h, li.w, li.c);
         snprintf(title, sizeof title, "%s (%s): %s", li.name, li.type, shape);
+        if (shown < li.c) {
+            size_t k = strlen(title);
+            snprintf(title + k, sizeof title - k, ", its first %d channels", shown);
+        }
         rc = aug_figure_panel(f, title, cols, cell_for(li.h > li.w ? li.h : li.w, 64, cols),
                               AUG_CMAP_VIRIDIS, err, errlen);
-        for (int k = 0; rc == 0 && k < li.c; k++) {
+        for (int k = 0; rc == 0 && k < shown; k++) {
             aug_fmap map = {.v = y + k, .w = li.w, .h = li.h, .bands = 1, .stride = li.c};
             rc = aug_figure_add_map(f, &map, AUG_SCALE_STANDARD, err, errlen);
         }
         layers++;
-        channels += li.c;
+        channels += shown;
     }
     if (rc == 0 && layers == 0) {
         rc = ck_err(err, errlen, CK_EINVAL,
@@ -411,6 +428,30 @@ static int find_conv(const nn_model *m, const char *ckpt, const char *name, int 
     return 0;
 }
 
+/* Whether deeper layer j of n is among `most` of them spread over the
+ * depth, the last among them (most 0: every one is). */
+static int spread_pick(int j, int n, int most)
+{
+    for (int k = 0; most > 0 && n > most && k < most; k++) {
+        if ((k + 1) * n / most - 1 == j) {
+            return 1;
+        }
+    }
+    return most <= 0 || n <= most;
+}
+
+/* The number of Conv2D layers of m after layer `after`. */
+static int convs_after(const nn_model *m, int after)
+{
+    int n = 0;
+    for (int i = after + 1; i < nn_model_layers(m); i++) {
+        nn_layer_info li;
+        nn_model_layer_info(m, i, &li);
+        n += !strcmp(li.type, "Conv2D");
+    }
+    return n;
+}
+
 int cli_viz_filters(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
 {
     char title[1024];
@@ -439,11 +480,15 @@ int cli_viz_filters(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
     }
     nn_layer_info pre;
     int bgr = rc == 0 && nn_model_layer_info(v->m, 1, &pre) == 0 && !strcmp(pre.type, "TFOpLambda");
-    int drawn = 0;
+    int drawn = 0, deeper = rc == 0 ? convs_after(v->m, first_conv) : 0, j = -1;
     for (int i = first_conv; rc == 0 && i < nn_model_layers(v->m); i++) {
         nn_layer_info li;
         nn_model_layer_info(v->m, i, &li);
-        if (strcmp(li.type, "Conv2D") != 0 || (at >= 0 && i != at)) {
+        if (strcmp(li.type, "Conv2D") != 0) {
+            continue;
+        }
+        j += i > first_conv; /* i's rank among the deeper layers */
+        if (at >= 0 ? i != at : i > first_conv && !spread_pick(j, deeper, cv->layers)) {
             continue;
         }
         drawn++;
@@ -558,13 +603,9 @@ static void map_blocks(const nn_gradcam *g, int w, int h, uint8_t *rgb)
 static int shown_image(const viz_in *v, uint8_t **rgb, int *w, int *h, char *err, size_t errlen)
 {
     *rgb = NULL;
-    void *bytes = NULL;
-    size_t size = 0;
-    int rc = aug_read_file(v->image, (size_t)256 << 20, &bytes, &size, err, errlen);
-    aug_src src = {.data = bytes, .size = size, .name = v->image};
-    int aw = v->w, ah = v->h, bands = 0;
-    if (rc == 0 && v->run.input.resize == AUG_RESIZE_STRETCH) {
-        rc = aug_src_size(&src, &aw, &ah, &bands, err, errlen);
+    int rc = 0, aw = v->w, ah = v->h, bands = 0;
+    if (v->run.input.resize == AUG_RESIZE_STRETCH) {
+        rc = aug_src_size(&v->src, &aw, &ah, &bands, err, errlen);
     }
     *w = aw >= ah ? SHOWN : (int)fmax(1, round((double)SHOWN * aw / ah));
     *h = ah >= aw ? SHOWN : (int)fmax(1, round((double)SHOWN * ah / aw));
@@ -581,7 +622,7 @@ static int shown_image(const viz_in *v, uint8_t **rgb, int *w, int *h, char *err
         rc = aug_pipe_create(&pipe, &p, err, errlen);
     }
     if (rc == 0) {
-        rc = aug_pipe_run_sample(pipe, &src, NULL, px, err, errlen);
+        rc = aug_pipe_run_sample(pipe, &v->src, NULL, px, err, errlen);
     }
     if (rc == 0 && v->c == 1) { /* grey to RGB, in place from the end */
         for (size_t i = (size_t)*w * *h; i-- > 0;) {
@@ -589,7 +630,6 @@ static int shown_image(const viz_in *v, uint8_t **rgb, int *w, int *h, char *err
         }
     }
     aug_pipe_destroy(pipe);
-    free(bytes);
     if (rc) {
         free(px);
         return rc;
@@ -611,7 +651,7 @@ int cli_viz_heatmap(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
         rc = find_class(v, cv->class_name, &cls, err, errlen);
     }
     if (rc == 0) {
-        rc = viz_image(v, cv->image, err, errlen);
+        rc = viz_image(v, cv, err, errlen);
     }
     if (rc == 0 && (rc = nn_gradcam_run(v->m, v->x, cls, &g, err, errlen)) != 0) {
         char why[1024];
@@ -637,11 +677,11 @@ int cli_viz_heatmap(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
             empty &= g.map[i] <= 0;
         }
         if (cv->say) {
-            fprintf(cv->say, "%s: predicted %s (probability %.4f)\n", cv->image, pred,
+            fprintf(cv->say, "%s: predicted %s (probability %.4f)\n", v->image, pred,
                     (double)g.pred_prob);
         }
         snprintf(title, sizeof title, "Grad-CAM of %s on %s", base_name(cv->ckpt),
-                 base_name(cv->image));
+                 base_name(v->image));
         rc = aug_figure_create(&f, title, err, errlen);
     }
     if (rc == 0) {

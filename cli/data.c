@@ -82,13 +82,20 @@ const char *data_class_name(const data_run *r, int i, char *buf, size_t len)
     return buf;
 }
 
+int data_image_file(const char *path, aug_src *src, void **bytes, char *err, size_t errlen)
+{
+    size_t size = 0;
+    int rc = aug_read_file(path, (size_t)256 << 20, bytes, &size, err, errlen);
+    *src = (aug_src){.data = *bytes, .size = size, .name = path};
+    return rc;
+}
+
 int data_image_read(aug_pipe *pipe, const char *path, void *x, char *err, size_t errlen)
 {
     void *bytes = NULL;
-    size_t size = 0;
-    int rc = aug_read_file(path, (size_t)256 << 20, &bytes, &size, err, errlen);
+    aug_src src;
+    int rc = data_image_file(path, &src, &bytes, err, errlen);
     if (rc == 0) {
-        aug_src src = {.data = bytes, .size = size, .name = path};
         rc = aug_pipe_run_sample(pipe, &src, NULL, x, err, errlen);
     }
     free(bytes);

@@ -49,9 +49,12 @@ void data_run_read(const nn_model *m, data_run *r);
 void data_run_free(data_run *r);
 /* Class i's recorded name, else its number written into buf. */
 const char *data_class_name(const data_run *r, int i, char *buf, size_t len);
+/* An image file's bytes as a source named path, *bytes malloc'd (the
+ * source's data): CK_EIO, CK_ELIMIT (over 256 MB) name the file. */
+int data_image_file(const char *path, aug_src *src, void **bytes, char *err, size_t errlen);
 /* An image file through pipe (made by data_model_params) into x, as
- * predict prepares it: CK_EIO, CK_ELIMIT (over 256 MB), CK_EDECODE name
- * the file. */
+ * predict prepares it: data_image_file's errors, CK_EDECODE naming the
+ * file. */
 int data_image_read(aug_pipe *pipe, const char *path, void *x, char *err, size_t errlen);
 
 /* The loader's output for model m: its input size and channels, scale 1/255

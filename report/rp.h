@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aug.h"
+
 /* A checkpoint evaluated on one split of a catalog, sample by sample. */
 typedef struct rp_eval {
     char *checkpoint; /* the file evaluated */
@@ -47,13 +49,27 @@ void rp_eval_free(rp_eval *e);
  * evaluation would be and goes on (a run whose checkpoint is missing
  * keeps its curves), except on CK_ENOMEM, which stops it.
  *
- * The section "What the network looks at" will take the network's own
- * pictures through here as well (activations, learned filters, Grad-CAM:
- * see report/sec_network.c); until then it shows the classic kernels. */
+ * view: picture `which` of the kept checkpoint of run `run` (found as
+ * evaluate finds it) on `image`, a sample of the run's catalog of class
+ * `class_name` (NULL: unknown), which Grad-CAM explains (unknown: the
+ * predicted class); RP_VIEW_FILTERS uses neither. The picture comes as
+ * JPEG bytes in *jpeg (malloc'd, *len of them) and what it shows, one
+ * line, in `what`. Returns 0, or an error as evaluate does, put on the
+ * page where the picture would be. */
+typedef enum rp_view {
+    RP_VIEW_HEATMAP = 0, /* Grad-CAM of the predicted class on the image */
+    RP_VIEW_ACTIVATIONS, /* the convolution and pooling layers' outputs for it */
+    RP_VIEW_FILTERS,     /* the first layer's kernels, what deeper filters respond to */
+    RP_VIEW_COUNT,
+} rp_view;
+
 typedef struct rp_engine {
     void *ctx;
     int (*evaluate)(void *ctx, const char *run, const char *catalog, const char *split,
                     rp_eval *out, char *err, size_t errlen);
+    int (*view)(void *ctx, const char *run, rp_view which, const aug_src *image,
+                const char *class_name, void **jpeg, size_t *len, char *what, size_t whatlen,
+                char *err, size_t errlen);
 } rp_engine;
 
 typedef struct rp_opts {

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aug.h"
 #include "ck.h"
 #include "ds.h"
 #include "rn.h"
@@ -150,6 +151,10 @@ double rp_value(const rp_run *r, int i, int col);
 int rp_last_row(const rp_run *r, int col);
 
 /* ---- pictures from a catalog (sec_dataset.c) ------------------------------ */
+
+/* A catalog's sample as a source for augment/ (raw pixels with their
+ * size), borrowing the blob's bytes. */
+aug_src rp_blob_src(const ds_blob *blob);
 
 /* An <img> of sample id of catalog k, its longer side at most max_side
  * (never enlarged; raw digits as PNG, shown pixelated; photos as JPEG),

@@ -54,13 +54,8 @@ static int grids(rp_doc *d, int k, const aug_policy *p, const rp_run *r)
             rp_note(d, "%s: %s", c->path, e);
             continue;
         }
-        aug_src src = {.data = blob.data, .size = blob.size, .name = blob.name};
+        aug_src src = rp_blob_src(&blob);
         int raw = blob.kind == DS_ENTRY_RAW;
-        if (raw) {
-            src.width = blob.width;
-            src.height = blob.height;
-            src.bands = blob.bands;
-        }
         /* Digits are small: cells three times their size show the warps;
          * photos get cells of a printed figure. */
         int cell = raw ? 84 : 150;

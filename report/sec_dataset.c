@@ -51,6 +51,17 @@ int64_t rp_pick_sample(rp_doc *d, int k, const int64_t *ids, const int32_t *labe
     return best;
 }
 
+aug_src rp_blob_src(const ds_blob *blob)
+{
+    aug_src src = {.data = blob->data, .size = blob->size, .name = blob->name};
+    if (blob->kind == DS_ENTRY_RAW) {
+        src.width = blob->width;
+        src.height = blob->height;
+        src.bands = blob->bands;
+    }
+    return src;
+}
+
 int rp_thumb(rp_doc *d, int k, int64_t id, int max_side, const char *cls)
 {
     char e[512], name[64];
@@ -62,12 +73,7 @@ int rp_thumb(rp_doc *d, int k, int64_t id, int max_side, const char *cls)
     size_t len = 0;
     int raw = rc == 0 && blob.kind == DS_ENTRY_RAW;
     if (rc == 0) {
-        aug_src src = {.data = blob.data, .size = blob.size, .name = blob.name};
-        if (raw) {
-            src.width = blob.width;
-            src.height = blob.height;
-            src.bands = blob.bands;
-        }
+        aug_src src = rp_blob_src(&blob);
         rc = aug_thumbnail(&src, max_side, raw ? AUG_PNG : AUG_JPEG, &img, &len, e, sizeof e);
     }
     if (rc == CK_ENOMEM) {

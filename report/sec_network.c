@@ -7,12 +7,13 @@
  * what `convkit filter` writes), since a convnet's first layer learns
  * kernels much like them.
  *
- * The network's own views come next to them, per evaluated run, once the
- * engine offers them through rp_engine (see rp.h): the activations of
- * every convolution and pooling layer for this same image, the first
- * layer's kernels and the patterns deeper filters respond to most, and
- * Grad-CAM on the last convolution layer. Their place in the page is
- * marked below (network_views).
+ * Then the network's own views, through the engine (rp_engine.view), for
+ * one run of each arm (the first of its seeds whose checkpoint was
+ * evaluated, seeds looking alike), on a training image of the run's
+ * catalog (the same image as the kernels' when the catalog is the same,
+ * so the arms can be compared on it): Grad-CAM on the last convolution
+ * layer, the activations of every convolution and pooling layer, the
+ * first layer's kernels and the patterns deeper filters respond to most.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,59 +36,99 @@ static const struct {
                            "sides of every edge"},
 };
 
-/* The place of the network's own views: empty until the engine gives
- * them (activations, learned filters, Grad-CAM for each evaluated run,
- * on the image of the classic kernels). */
-static int network_views(rp_doc *d)
-{
-    ck_buf_str(&d->page, "<!-- the network's views (activations, learned filters, Grad-CAM) "
-                         "come here -->\n");
-    return 0;
-}
+/* The image of catalog k that the section shows: a training image,
+ * rp_pick_sample's, its bytes copied (a blob is the catalog's only until
+ * its next call). */
+typedef struct shown {
+    aug_src src;
+    void *bytes;
+    int label;
+} shown;
 
-/* The classic kernels on a training image of catalog k. */
-static int classic(rp_doc *d, int k)
+/* 0 with *s filled (shown_free releases it), 1 when the catalog gives
+ * none (noted on the page), or CK_ENOMEM. */
+static int shown_take(rp_doc *d, int k, shown *s)
 {
-    ck_buf *b = &d->page;
     rp_catalog *c = &d->cats[k];
     int64_t *ids = NULL, id = -1;
-    int32_t *labels = NULL, label = -1;
+    int32_t *labels = NULL;
     size_t n = 0;
     char e[512];
     ds_blob blob;
+    memset(s, 0, sizeof *s);
+    s->label = -1;
     int rc = ds_catalog_split(c->c, "train", &ids, &labels, &n, e, sizeof e);
     if (rc == 0 && (id = rp_pick_sample(d, k, ids, labels, n, -1)) < 0) {
         snprintf(e, sizeof e, "%s: no training image", c->path);
     }
     for (size_t i = 0; i < n; i++) {
-        label = ids[i] == id ? labels[i] : label;
+        s->label = ids[i] == id ? labels[i] : s->label;
     }
+    free(ids);
+    free(labels);
     if (id < 0 || ds_catalog_blob(c->c, id, &blob, e, sizeof e) != 0) {
-        free(ids);
-        free(labels);
         rp_page_note(d, "%s", e);
-        return 0;
+        return 1;
     }
-    aug_src src = {.data = blob.data, .size = blob.size, .name = blob.name};
-    int raw = blob.kind == DS_ENTRY_RAW;
-    if (raw) {
-        src.width = blob.width;
-        src.height = blob.height;
-        src.bands = blob.bands;
+    s->src = rp_blob_src(&blob);
+    size_t name = strlen(blob.name) + 1;
+    if (!(s->bytes = malloc(blob.size + name))) {
+        return ck_err(d->err, d->errlen, CK_ENOMEM, "report: out of memory");
     }
-    const char *cls = raw ? "pix" : NULL;
-    ck_buf_str(b, "<h3>The lecture's kernels</h3>\n<p>Each kernel is slid over the image (a "
-                  "correlation, edges extended) and its response shown, scaled by the largest "
-                  "one. The image is <code>");
-    rp_html_text(b, blob.name);
+    memcpy(s->bytes, blob.data, blob.size);
+    memcpy((char *)s->bytes + blob.size, blob.name, name);
+    s->src.data = s->bytes;
+    s->src.name = (char *)s->bytes + blob.size;
+    return 0;
+}
+
+static void shown_free(shown *s)
+{
+    free(s->bytes);
+    memset(s, 0, sizeof *s);
+}
+
+/* The class of catalog k's image s, NULL when it has none. */
+static const char *shown_class(const rp_doc *d, int k, const shown *s)
+{
+    const rp_catalog *c = &d->cats[k];
+    return s->label >= 0 && s->label < c->nclasses ? c->classes[s->label] : NULL;
+}
+
+/* "the image <code>NAME</code>, class <bdi>C</bdi>, from <code>PATH</code>" */
+static void shown_words(rp_doc *d, int k, const shown *s)
+{
+    ck_buf *b = &d->page;
+    const rp_catalog *c = &d->cats[k];
+    ck_buf_str(b, "the image <code>");
+    rp_html_text(b, s->src.name);
     ck_buf_str(b, "</code>, class <bdi>");
-    rp_html_text(b, label >= 0 && label < c->nclasses ? c->classes[label] : "?");
+    const char *cls = shown_class(d, k, s);
+    rp_html_text(b, cls ? cls : "?");
     ck_buf_str(b, "</bdi>, from <code>");
     rp_html_text(b, c->path);
-    ck_buf_str(b, "</code>.</p>\n<div class=\"kernels\">\n");
+    ck_buf_str(b, "</code>");
+}
+
+/* The classic kernels on the image of catalog k. */
+static int classic(rp_doc *d, int k)
+{
+    ck_buf *b = &d->page;
+    shown s;
+    char e[512];
+    int rc = shown_take(d, k, &s);
+    if (rc) {
+        return rc < 0 ? rc : 0;
+    }
+    const char *cls = s.src.width > 0 ? "pix" : NULL; /* raw pixels: digits */
+    ck_buf_str(b, "<h3>The lecture's kernels</h3>\n<p>Each kernel is slid over the image (a "
+                  "correlation, edges extended) and its response shown, scaled by the largest "
+                  "one. It is ");
+    shown_words(d, k, &s);
+    ck_buf_str(b, ".</p>\n<div class=\"kernels\">\n");
     void *img = NULL;
     size_t len = 0;
-    rc = aug_thumbnail(&src, KERNEL_SIDE, AUG_PNG, &img, &len, e, sizeof e);
+    rc = aug_thumbnail(&s.src, KERNEL_SIDE, AUG_PNG, &img, &len, e, sizeof e);
     if (rc == 0) {
         ck_buf_str(b, "<figure>");
         rp_html_img(b, "image/png", img, len, "the image", cls);
@@ -96,7 +137,7 @@ static int classic(rp_doc *d, int k)
     free(img);
     for (size_t i = 0; rc == 0 && i < sizeof kernels / sizeof kernels[0]; i++) {
         img = NULL;
-        rc = aug_filter_png(kernels[i].f, AUG_VIEW_DEFAULT, &src, KERNEL_SIDE, &img, &len, e,
+        rc = aug_filter_png(kernels[i].f, AUG_VIEW_DEFAULT, &s.src, KERNEL_SIDE, &img, &len, e,
                             sizeof e);
         if (rc == 0) {
             ck_buf_str(b, "<figure>");
@@ -108,8 +149,7 @@ static int classic(rp_doc *d, int k)
         free(img);
     }
     ck_buf_str(b, "</div>\n");
-    free(ids);
-    free(labels);
+    shown_free(&s);
     if (rc == CK_ENOMEM) {
         return ck_err(d->err, d->errlen, rc, "%s", e);
     }
@@ -119,13 +159,100 @@ static int classic(rp_doc *d, int k)
     return 0;
 }
 
+static const char *const view_heads[RP_VIEW_COUNT] = {
+    [RP_VIEW_HEATMAP] = "Where it looks (Grad-CAM)",
+    [RP_VIEW_ACTIVATIONS] = "What each layer makes of the image",
+    [RP_VIEW_FILTERS] = "What its filters respond to",
+};
+
+/* The run of group g to look into: the first evaluated one, else the
+ * first with a catalog of images; -1 if none. */
+static int group_run(const rp_doc *d, const rp_group *g)
+{
+    int first = -1;
+    for (int k = 0; k < g->n; k++) {
+        const rp_run *r = &d->runs[g->runs[k]];
+        char *features = rp_config_text(r->config, "extra.features");
+        int images = !features && r->catalog >= 0;
+        free(features);
+        if (images && r->evaluated) {
+            return g->runs[k];
+        }
+        first = images && first < 0 ? g->runs[k] : first;
+    }
+    return first;
+}
+
+/* Run i's views on the image of its catalog. */
+static int run_views(rp_doc *d, int i)
+{
+    const rp_engine *eng = d->o->engine;
+    const rp_run *r = &d->runs[i];
+    ck_buf *b = &d->page;
+    shown s;
+    int rc = shown_take(d, r->catalog, &s);
+    if (rc) {
+        return rc < 0 ? rc : 0;
+    }
+    ck_buf_str(b, "<h3>What <bdi>");
+    rp_html_text(b, d->groups[r->group].label);
+    ck_buf_str(b, "</bdi> learned</h3>\n<p>The kept checkpoint of run <bdi>");
+    rp_html_text(b, r->r->name);
+    ck_buf_str(b, "</bdi> on ");
+    shown_words(d, r->catalog, &s);
+    ck_buf_str(b, ".</p>\n");
+    for (int v = 0; rc == 0 && v < RP_VIEW_COUNT; v++) {
+        char what[512] = "", e[1024];
+        void *jpeg = NULL;
+        size_t len = 0;
+        rc = eng->view(eng->ctx, r->r->name, (rp_view)v, &s.src, shown_class(d, r->catalog, &s),
+                       &jpeg, &len, what, sizeof what, e, sizeof e);
+        if (rc == 0) {
+            ck_buf_str(b, "<figure class=\"view\">");
+            rp_html_img(b, "image/jpeg", jpeg, len, view_heads[v], NULL);
+            ck_buf_str(b, "<figcaption><b>");
+            rp_html_text(b, view_heads[v]);
+            ck_buf_str(b, ":</b> ");
+            rp_html_text(b, what);
+            ck_buf_str(b, "</figcaption></figure>\n");
+        } else if (rc != CK_ENOMEM) { /* the others would say the same */
+            rp_page_note(d, "%s", e);
+        } else {
+            ck_err(d->err, d->errlen, rc, "%s", e);
+        }
+        free(jpeg);
+    }
+    shown_free(&s);
+    return rc == CK_ENOMEM ? rc : 0;
+}
+
+/* The network's own views, one run of each arm. */
+static int network_views(rp_doc *d)
+{
+    const rp_engine *eng = d->o->engine;
+    int rc = 0, shown_any = 0;
+    for (int g = 0; rc == 0 && eng && eng->view && g < d->ngroups; g++) {
+        int i = group_run(d, &d->groups[g]);
+        if (i >= 0) {
+            shown_any = 1;
+            rc = run_views(d, i);
+        }
+    }
+    if (!shown_any) {
+        ck_buf_str(&d->page, "<p>No run to look into: none has a catalog of images and a "
+                             "checkpoint.</p>\n");
+    }
+    return rc;
+}
+
 int rp_sec_network(rp_doc *d)
 {
     ck_buf *b = &d->page;
     ck_buf_str(b, "<section id=\"network\">\n<h2>6 What the network looks at</h2>\n<p>A "
                   "convolution layer slides small kernels over its input, as the classic edge "
                   "detectors below do; a trained network's first layer learns kernels much "
-                  "like them.</p>\n");
+                  "like them. After them, each arm's network on an image: where it looks, "
+                  "what each layer makes of the image, and what its filters respond to.</p>\n");
     int rc = 0, k = -1;
     for (int i = 0; i < d->ncats && k < 0; i++) { /* a photo shows edges best */
         int64_t *ids = NULL;

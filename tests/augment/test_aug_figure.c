@@ -120,12 +120,20 @@ START_TEST(figure_layout)
     ck_assert_msg(aug_figure_save(f, path, err, sizeof err) == 0, "%s", err);
     void *png;
     size_t len;
-    ck_assert_int_eq(aug_figure_png(f, &png, &len, err, sizeof err), 0);
+    void *jpeg;
+    size_t jlen;
+    ck_assert_int_eq(aug_figure_encode(f, AUG_PNG, &png, &len, err, sizeof err), 0);
+    ck_assert_int_eq(aug_figure_encode(f, AUG_JPEG, &jpeg, &jlen, err, sizeof err), 0);
     aug_figure_destroy(f);
     VipsImage *im = vips_image_new_from_file(path, NULL),
-              *mem = vips_image_new_from_buffer(png, len, "", NULL);
+              *mem = vips_image_new_from_buffer(png, len, "", NULL),
+              *jim = vips_image_new_from_buffer(jpeg, jlen, "", NULL);
     ck_assert_ptr_nonnull(im);
     ck_assert_ptr_nonnull(mem);
+    ck_assert_ptr_nonnull(jim);
+    ck_assert_str_eq(vips_foreign_find_load_buffer(jpeg, jlen), "VipsForeignLoadJpegBuffer");
+    ck_assert_int_eq(jim->Xsize, mem->Xsize);
+    ck_assert_int_eq(jim->Ysize, mem->Ysize);
     /* 16 cells of 65 and 15 gaps of 3, 16 pixels of margin each side */
     ck_assert_int_eq(im->Xsize, 16 * 65 + 15 * 3 + 32);
     ck_assert_int_eq(mem->Xsize, im->Xsize);
@@ -150,6 +158,8 @@ START_TEST(figure_layout)
     ck_assert_int_ge(im->Ysize, y0 + 2 * 39 + 3 + 12);
     g_object_unref(im);
     g_object_unref(mem);
+    g_object_unref(jim);
+    free(jpeg);
     free(png);
 }
 END_TEST

@@ -92,6 +92,15 @@ grep -q "photos &lt;&amp;&gt; گربه" report.html && ! grep -q "photos <&>" re
   ok "a run name is escaped" || fail "the run name is not escaped"
 grep -q '<td class="num">2</td>' report.html && grep -q " ± " report.html &&
   ok "plain-s1 and plain-s2 are one arm of two seeds" || fail "no arm of two seeds"
+# What the network looks at: Grad-CAM, activations and filters of one run
+# of each of the three arms, plain's the run whose checkpoint is there.
+expect_eq "$(grep -o '<figure class="view"><img src="data:image/jpeg;base64,' report.html | wc -l)" 9 \
+  "three views of each of three arms"
+grep -q '<h3>What <bdi>plain</bdi> learned</h3>' report.html &&
+  grep -q 'The kept checkpoint of run <bdi>plain-s1</bdi>' report.html &&
+  ok "plain's views are plain-s1's" || fail "plain's views are not plain-s1's"
+grep -qE 'Grad-CAM of (alien|predator) \(probability [0-9.]+\) on conv2d' report.html &&
+  ok "the photos' Grad-CAM explains the image's class" || fail "no Grad-CAM of the image's class"
 
 # The same inputs give the same page.
 expect_status 0 "report again" "$convkit" report --runs runs.db -o again.html
@@ -128,7 +137,8 @@ browse ../dom.html ../console.log --dump-dom "file://$PWD/report.html" || fail "
 for text in plain-s1 plain-s2 augmented "photos &lt;&amp;&gt; گربه" \
   "Training and validation accuracy" "Training and validation loss" \
   "Training − validation accuracy" "The runs overlaid" "1 Dataset" "5 Evaluation" \
-  "The most confident mistakes"; do
+  "The most confident mistakes" "6 What the network looks at" "Where it looks (Grad-CAM)" \
+  "What each layer makes of the image" "What its filters respond to"; do
   grep -qF -- "$text" ../dom.html && ok "in the DOM as text: $text" || fail "not in the DOM: $text"
 done
 

@@ -314,11 +314,32 @@ static char *slurp(const char *path, size_t *len)
 }
 
 /* The stub engine: every test sample taken for class 0 with probability
- * 0.9, but for plain-s2, whose checkpoint is missing. */
+ * 0.9, but for plain-s2, whose checkpoint is missing; the views, a small
+ * JPEG each, but for aug<b>&, whose views fail; each view asked for in
+ * `views`, one line "run view class image". */
 typedef struct stub {
     const char *data;
     int calls;
+    ck_buf views;
 } stub;
+
+static int stub_view(void *ctx, const char *run, rp_view which, const aug_src *image,
+                     const char *class_name, void **jpeg, size_t *len, char *what, size_t whatlen,
+                     char *e, size_t elen)
+{
+    stub *s = ctx;
+    ck_buf_printf(&s->views, "%s %d %s %s\n", run, (int)which, class_name ? class_name : "-",
+                  image->name);
+    if (!strcmp(run, "aug<b>&")) {
+        return ck_err(e, elen, CK_EIO, "aug.best.ckpt: view %d: <boom>", (int)which);
+    }
+    VipsImage *im;
+    ck_assert_int_eq(vips_black(&im, 8, 6, "bands", 3, NULL), 0);
+    ck_assert_int_eq(vips_jpegsave_buffer(im, jpeg, len, NULL), 0);
+    g_object_unref(im);
+    snprintf(what, whatlen, "view %d <of> %s", (int)which, run);
+    return 0;
+}
 
 static int stub_evaluate(void *ctx, const char *run, const char *catalog, const char *split,
                          rp_eval *out, char *e, size_t elen)
@@ -407,7 +428,7 @@ START_TEST(report_is_self_contained_and_escaped)
     snprintf(out, sizeof out, "%s/report.html", f.dir);
     snprintf(again, sizeof again, "%s/again.html", f.dir);
     stub s = {.data = f.data};
-    rp_engine eng = {.ctx = &s, .evaluate = stub_evaluate};
+    rp_engine eng = {.ctx = &s, .evaluate = stub_evaluate, .view = stub_view};
     rp_opts o = {.runs_path = f.runs, .engine = &eng, .out_path = out};
     char *notes = NULL;
     int files = count_files(f.dir);
@@ -431,9 +452,18 @@ START_TEST(report_is_self_contained_and_escaped)
     ck_assert_ptr_null(strstr(html, "@import"));
     ck_assert_ptr_null(strstr(html, "url(http"));
     /* Thumbnails (3 classes x 6), the policy's grids (3), the kernels (6),
-     * 12 mistakes for two runs: every one decodes. */
+     * 12 mistakes for two runs, plain's 3 views: every one decodes. */
     int images = check_sources(html);
-    ck_assert_msg(images == 18 + 3 + 6 + 2 * 12, "%d images", images);
+    ck_assert_msg(images == 18 + 3 + 6 + 2 * 12 + 3, "%d images", images);
+    /* The views: one run of each arm with a catalog, the evaluated one
+     * (plain-s1, not plain-s2), on the kernels' image and its class; a
+     * run whose first view fails is not asked for the others. */
+    char *views = ck_buf_take(&s.views);
+    ck_assert_str_eq(views, "plain-s1 0 گربه train/گربه/0.png\n"
+                            "plain-s1 1 گربه train/گربه/0.png\n"
+                            "plain-s1 2 گربه train/گربه/0.png\n"
+                            "aug<b>& 0 گربه train/گربه/0.png\n");
+    free(views);
     /* Names from the data, escaped wherever they appear; none raw. */
     ck_assert_ptr_null(strstr(html, "aug<b>&"));
     ck_assert_ptr_null(strstr(html, "<b>&"));
@@ -465,7 +495,13 @@ START_TEST(report_is_self_contained_and_escaped)
         "<th class=\"num\">test accuracy</th>",
         "confusion matrix",
         "taken for",
-        "<!-- the network's views"};
+        "It is the image <code>train/گربه/0.png</code>, class <bdi>گربه</bdi>",
+        "<h3>What <bdi>plain</bdi> learned</h3>\n<p>The kept checkpoint of run <bdi>plain-s1</bdi> "
+        "on the image <code>train/گربه/0.png</code>",
+        "<figcaption><b>Where it looks (Grad-CAM):</b> view 0 &lt;of&gt; plain-s1</figcaption>",
+        "<figcaption><b>What its filters respond to:</b> view 2 &lt;of&gt; plain-s1</figcaption>",
+        "<h3>What <bdi>aug&lt;b&gt;&amp;</bdi> learned</h3>",
+        "aug.best.ckpt: view 0: &lt;boom&gt;"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         ck_assert_msg(strstr(html, want[i]) != NULL, "no '%s'", want[i]);
     }
