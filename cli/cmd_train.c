@@ -304,7 +304,7 @@ static int parse_patience(void *dest, const char *v, char *why, size_t len)
 static int parse_plateau(void *dest, const char *v, char *why, size_t len)
 {
     nn_plateau *pl = dest;
-    *pl = (nn_plateau){.patience = 10, .factor = 0.1, .min_delta = 1e-4};
+    *pl = nn_plateau_defaults();
     char buf[256];
     if (!v[0] || strlen(v) >= sizeof buf) {
         return 1;
@@ -319,22 +319,7 @@ static int parse_plateau(void *dest, const char *v, char *why, size_t len)
             return 1;
         }
         *eq = 0;
-        int whole = x == floor(x) && x < 1e6;
-        if (!strcmp(item, "patience") && whole && x >= 1) {
-            pl->patience = (int)x;
-        } else if (!strcmp(item, "cooldown") && whole && x >= 0) {
-            pl->cooldown = (int)x;
-        } else if (!strcmp(item, "factor") && x > 0 && x < 1) {
-            pl->factor = x;
-        } else if (!strcmp(item, "min_lr") && x >= 0) {
-            pl->min_lr = x;
-        } else if (!strcmp(item, "min_delta") && x >= 0) {
-            pl->min_delta = x;
-        } else {
-            snprintf(why, len,
-                     "want factor in (0, 1), patience >= 1, cooldown >= 0 (integers), min_lr "
-                     ">= 0, min_delta >= 0; got %s=%s",
-                     item, eq + 1);
+        if (nn_plateau_set(pl, item, x, why, len) != 0) {
             return 1;
         }
     }

@@ -472,6 +472,15 @@ typedef struct nn_plateau {
     double min_lr;
 } nn_plateau;
 
+/* Keras's defaults: patience 10, factor 0.1, min_delta 1e-4, cooldown 0,
+ * min_lr 0. */
+nn_plateau nn_plateau_defaults(void);
+/* Sets member `key` (factor, patience, cooldown, min_lr, min_delta) to v.
+ * Returns 0, or CK_EINVAL with the rule it breaks (factor in (0, 1),
+ * patience >= 1, cooldown >= 0, both whole, min_lr and min_delta >= 0),
+ * or for an unknown key the keys and the nearest. */
+int nn_plateau_set(nn_plateau *pl, const char *key, double v, char *err, size_t errlen);
+
 typedef struct nn_train_opts {
     int epochs;
     nn_optim_opts optim;

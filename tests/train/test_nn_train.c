@@ -739,6 +739,28 @@ START_TEST(plateau_cuts_learning_rate)
     ck_assert_int_eq(nn_train(m, &o, &f.train, &f.val, NULL, err, sizeof err), CK_EINVAL);
     nn_model_destroy(m);
     fixture_free(&f);
+
+    /* Keras's defaults, and each setting checked by its rule */
+    nn_plateau d = nn_plateau_defaults();
+    ck_assert(d.patience == 10 && d.factor == 0.1 && d.min_delta == 1e-4 && d.cooldown == 0 &&
+              d.min_lr == 0);
+    ck_assert_int_eq(nn_plateau_set(&d, "factor", 0.5, err, sizeof err), 0);
+    ck_assert_int_eq(nn_plateau_set(&d, "cooldown", 2, err, sizeof err), 0);
+    ck_assert_int_eq(nn_plateau_set(&d, "min_lr", 1e-5, err, sizeof err), 0);
+    ck_assert(d.factor == 0.5 && d.cooldown == 2 && d.min_lr == 1e-5 && d.patience == 10);
+    static const struct {
+        const char *key;
+        double v;
+        const char *says;
+    } bad[] = {{"factor", 1, "in (0, 1)"},          {"factor", 0, "in (0, 1)"},
+               {"patience", 0, ">= 1"},             {"patience", 2.5, "whole"},
+               {"cooldown", -1, ">= 0"},            {"min_delta", -1e-9, ">= 0"},
+               {"patiense", 3, "did you mean patience?"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(nn_plateau_set(&d, bad[i].key, bad[i].v, err, sizeof err), CK_EINVAL);
+        ck_assert_msg(strstr(err, bad[i].says), "%s=%g: %s", bad[i].key, bad[i].v, err);
+    }
+    ck_assert(d.factor == 0.5 && d.patience == 10 && d.cooldown == 2 && d.min_delta == 1e-4);
 }
 END_TEST
 

@@ -430,6 +430,56 @@ static int save_checkpoints(run *r, const nn_ckpt_state *st, int improved, char 
     return rc;
 }
 
+nn_plateau nn_plateau_defaults(void)
+{
+    return (nn_plateau){.patience = 10, .factor = 0.1, .min_delta = 1e-4};
+}
+
+int nn_plateau_set(nn_plateau *pl, const char *key, double v, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"factor", "patience", "cooldown", "min_lr", "min_delta"};
+    static const char *const rules[] = {"in (0, 1)", "a whole number >= 1",
+                                        "a whole number >= 0", ">= 0", ">= 0"};
+    int k = 0, whole = v == floor(v) && fabs(v) < 1e6;
+    while (k < 5 && strcmp(key, keys[k]) != 0) {
+        k++;
+    }
+    int good = k == 0   ? v > 0 && v < 1
+               : k == 1 ? whole && v >= 1
+               : k == 2 ? whole && v >= 0
+               : k < 5  ? v >= 0
+                        : 0;
+    if (k == 5) {
+        ck_nearest near;
+        ck_nearest_init(&near, key);
+        for (int i = 0; i < 5; i++) {
+            ck_nearest_add(&near, keys[i]);
+        }
+        char hint[64] = "";
+        if (near.best) {
+            snprintf(hint, sizeof hint, "; did you mean %s?", near.best);
+        }
+        return ck_err(err, errlen, CK_EINVAL,
+                      "no plateau setting '%s' (factor, patience, cooldown, min_lr, min_delta)%s",
+                      key, hint);
+    }
+    if (!good || !isfinite(v)) {
+        return ck_err(err, errlen, CK_EINVAL, "the plateau's %s is %s, not %g", key, rules[k], v);
+    }
+    if (k == 0) {
+        pl->factor = v;
+    } else if (k == 1) {
+        pl->patience = (int)v;
+    } else if (k == 2) {
+        pl->cooldown = (int)v;
+    } else if (k == 3) {
+        pl->min_lr = v;
+    } else {
+        pl->min_delta = v;
+    }
+    return 0;
+}
+
 /* Keras's ReduceLROnPlateau.on_epoch_end, monitoring val_loss: the
  * learning rate is a float32 variable in Keras, cut in double and
  * stored back as float32; so it is here. */
