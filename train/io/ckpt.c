@@ -240,15 +240,18 @@ static int read_body(rbuf *b, nn_model *m, nn_ckpt_state *st, const char *path, 
     o.beta2 = r_f64(b);
     o.eps = r_f64(b);
     int64_t steps = (int64_t)r_u64(b, 8);
-    nn_ckpt_state s;
+    nn_ckpt_state s = {0};
     s.epoch = (int)r_u64(b, 4);
     s.seed = r_u64(b, 8);
     s.best = r_f64(b);
     s.best_epoch = (int)r_u64(b, 4);
     s.wait = (int)r_u64(b, 4);
-    s.plateau_best = b->version >= 2 ? r_f64(b) : (double)INFINITY;
-    s.plateau_wait = b->version >= 2 ? (int)r_u64(b, 4) : 0;
-    s.plateau_cooldown = b->version >= 2 ? (int)r_u64(b, 4) : 0;
+    s.plateau_best = INFINITY; /* version 1: no plateau yet */
+    if (b->version >= 2) {
+        s.plateau_best = r_f64(b);
+        s.plateau_wait = (int)r_u64(b, 4);
+        s.plateau_cooldown = (int)r_u64(b, 4);
+    }
     uint64_t np = r_u64(b, 8);
     if (b->bad || kind > NN_OPT_RMSPROP_TF2 || np != m->nparams) {
         return ck_err(err, errlen, CK_EFORMAT, "%s: checkpoint: header does not fit the model",
