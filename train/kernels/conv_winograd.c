@@ -124,7 +124,8 @@ static void weight_part(void *ctx, int t, int nt)
     const nn_conv_shape *g = j->g;
     (void)t, (void)nt;
     for (int i; (i = nn_units_take(&j->units)) >= 0;) {
-        tx_of(j->kern, g)->weight_transform(j->w, g->C, g->K, 16 * i, 16 * i + 16, j->uw);
+        tx_of(j->kern, g)->weight_transform(j->w, g->C, g->K, NN_WINO_UNIT * i,
+                                            NN_WINO_UNIT * (i + 1), j->uw);
     }
 }
 
@@ -248,7 +249,7 @@ static void run(wino_job *j, int N)
     j->chunk = chunk_tiles(j->g, j->ntiles, nn_par_threads(ex->par));
     j->u = j->uw = ex->scratch;
     j->kern = ex->kern;
-    nn_units_init(&j->units, j->g->C / 16);
+    nn_units_init(&j->units, j->g->C / NN_WINO_UNIT);
     nn_par_run(ex->par, weight_part, j);
     nn_units_init(&j->units, (int)((j->ntiles + j->chunk - 1) / j->chunk));
     nn_par_run(ex->par, chunk_part, j);
@@ -296,7 +297,7 @@ size_t nn_wino_image_scratch(const nn_conv_shape *gx)
 void nn_wino_weights(const nn_conv_shape *gx, const float *w, float *u, const nn_exec *ex)
 {
     wino_job j = {.g = gx, .w = w, .uw = u, .kern = ex->kern};
-    nn_units_init(&j.units, gx->C / 16);
+    nn_units_init(&j.units, gx->C / NN_WINO_UNIT);
     nn_par_run(ex->par, weight_part, &j);
 }
 

@@ -161,8 +161,10 @@ void nn_tiles_dw(const nn_tile_set *ts, const nn_kdw *k);
 
 /* The transforms of Winograd's F(2x2,r x r), r = 3 and 5, a pair of
  * tables per tier (wino_tx.h and conv_winograd.c say what each
- * computes); channel and filter counts are multiples of 16. Patches are
- * (r+1) x (r+1), in as many taps. */
+ * computes); channel and filter counts are multiples of NN_WINO_UNIT,
+ * the weight transform's unit of work. Patches are (r+1) x (r+1), in as
+ * many taps. A tier built without its kernels has a table of NULLs. */
+enum { NN_WINO_UNIT = 16 };
 typedef struct nn_wino_tx {
     int r;
     void (*weight_transform)(const float *w, int C, int K, int c0, int c1, float *u);
