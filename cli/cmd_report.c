@@ -84,15 +84,13 @@ typedef struct engine {
 /* A source that lends another's batches and keeps their labels. */
 typedef struct keep_labels {
     const nn_source *inner;
-    int32_t *labels;
-    size_t n, cap;
-    int nomem;
+    ck_buf labels; /* int32_t each */
 } keep_labels;
 
 static int keep_begin(void *ctx, int epoch, char *err, size_t errlen)
 {
     keep_labels *k = ctx;
-    k->n = 0;
+    ck_buf_free(&k->labels);
     return k->inner->begin ? k->inner->begin(k->inner->ctx, epoch, err, errlen) : 0;
 }
 
@@ -100,24 +98,10 @@ static int keep_next(void *ctx, nn_batch *b, char *err, size_t errlen)
 {
     keep_labels *k = ctx;
     int rc = k->inner->next(k->inner->ctx, b, err, errlen);
-    if (rc || b->n <= 0) {
-        return rc;
+    if (rc == 0 && b->n > 0) {
+        ck_buf_add(&k->labels, b->labels, (size_t)b->n * sizeof *b->labels);
     }
-    if (k->n + (size_t)b->n > k->cap) {
-        size_t cap = k->cap ? 2 * k->cap : 1024;
-        while (cap < k->n + (size_t)b->n) {
-            cap *= 2;
-        }
-        int32_t *l = realloc(k->labels, cap * sizeof *l);
-        if (!l) {
-            return ck_err(err, errlen, CK_ENOMEM, "report: out of memory");
-        }
-        k->labels = l;
-        k->cap = cap;
-    }
-    memcpy(k->labels + k->n, b->labels, (size_t)b->n * sizeof *b->labels);
-    k->n += (size_t)b->n;
-    return 0;
+    return rc;
 }
 
 /* Each sample's predicted class and its probability, from the outputs
@@ -198,9 +182,10 @@ static int evaluate(void *ctx, const char *run, const char *catalog, const char 
         nn_source src = {.ctx = &k, .size = d.source.size, .begin = keep_begin, .next = keep_next};
         rc = nn_evaluate_outputs(m, NN_LOSS_AUTO, &src, 0, &e, err, errlen);
     }
-    if (rc == 0 && (int64_t)k.n != e.n) {
+    int64_t nlabels = (int64_t)(k.labels.len / sizeof(int32_t));
+    if (rc == 0 && !k.labels.oom && nlabels != e.n) {
         rc = ck_err(err, errlen, CK_EINVAL, "%s: %s: %lld labels for %lld samples", catalog, split,
-                    (long long)k.n, (long long)e.n);
+                    (long long)nlabels, (long long)e.n);
     }
     if (rc == 0) {
         out->checkpoint = strdup(ckpt);
@@ -210,16 +195,15 @@ static int evaluate(void *ctx, const char *run, const char *catalog, const char 
         out->classes = e.classes;
         out->confusion = e.confusion;
         e.confusion = NULL;
-        out->label = k.labels;
-        k.labels = NULL;
-        if (!out->checkpoint || predictions(&e, nn_model_outputs(m), out)) {
+        out->label = (int32_t *)ck_buf_take(&k.labels);
+        if (!out->checkpoint || !out->label || predictions(&e, nn_model_outputs(m), out)) {
             rc = ck_err(err, errlen, CK_ENOMEM, "report: out of memory");
         }
     }
     if (rc) {
         rp_eval_free(out);
     }
-    free(k.labels);
+    ck_buf_free(&k.labels);
     nn_eval_free(&e);
     data_close(&d);
     data_facts_free(&facts);

@@ -79,27 +79,6 @@ void nn_eval_free(nn_eval *e)
     }
 }
 
-/* Appends the last forward's outputs of n samples to out->outputs, which
- * holds out->n samples' so far. */
-static int keep_outputs(const nn_model *m, nn_eval *out, int n, size_t *cap)
-{
-    size_t D = (size_t)nn_model_outputs(m), need = ((size_t)out->n + (size_t)n) * D;
-    if (need > *cap) {
-        size_t c = *cap ? *cap : 1024;
-        while (c < need) {
-            c *= 2;
-        }
-        float *o = realloc(out->outputs, c * sizeof *o);
-        if (!o) {
-            return CK_ENOMEM;
-        }
-        out->outputs = o;
-        *cap = c;
-    }
-    memcpy(out->outputs + (size_t)out->n * D, nn_model_output(m), (size_t)n * D * sizeof(float));
-    return 0;
-}
-
 /* nn_evaluate over the shards of sh: each process its part of every
  * batch; loss and counts per shard, exchanged once at the end and added
  * in batch and shard order, so every process gets the same figures. With
@@ -110,7 +89,7 @@ static int evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int ep
 {
     eval_init(out);
     assert(!keep || (sh->S == 1 && !sh->comm));
-    size_t kept = 0;
+    ck_buf kept = {0}; /* with keep, every sample's outputs (floats) */
     int kind = resolve_loss(m, loss);
     if (kind < 0) {
         return ck_err(err, errlen, CK_EINVAL, "%s: evaluate: loss %s does not fit the output",
@@ -149,8 +128,8 @@ static int evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int ep
         }
         double *lossv = v + used * 2 * S;
         rc = nn_shards_eval(sh, m, kind, &b, lossv, lossv + S, conf, err, errlen);
-        if (rc == 0 && keep && b.n > 0 && keep_outputs(m, out, b.n, &kept)) {
-            rc = ck_err(err, errlen, CK_ENOMEM, "%s: evaluate: out of memory", m->name);
+        if (rc == 0 && keep && b.n > 0) {
+            ck_buf_add(&kept, nn_model_output(m), (size_t)b.n * D * sizeof(float));
         }
         used++;
         out->n += b.total ? b.total : b.n;
@@ -176,6 +155,10 @@ static int evaluate(nn_model *m, nn_loss_kind loss, const nn_source *src, int ep
     }
     free(v);
     free(conf);
+    if (rc == 0 && keep && !(out->outputs = (float *)ck_buf_take(&kept))) {
+        rc = ck_err(err, errlen, CK_ENOMEM, "%s: evaluate: out of memory", m->name);
+    }
+    ck_buf_free(&kept);
     if (rc) {
         nn_eval_free(out);
         return rc;
