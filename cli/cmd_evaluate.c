@@ -150,13 +150,16 @@ int cmd_evaluate(int argc, char **argv)
             cli_fmt_count(n, sizeof n, e.n);
             printf("%s on %s (%s, %s samples): loss %.4f, accuracy %.4f\n", argv[first],
                    features ? features : data, split, n, e.loss, e.accuracy);
+            char cell[64]; /* class names cut and padded by columns, in any script */
             printf("\nconfusion (rows: true, columns: predicted)\n%12s", "");
             for (int j = 0; j < e.classes; j++) {
-                printf(" %8.8s", data_class_name(&rf, j, buf, sizeof buf));
+                const char *cls = data_class_name(&rf, j, buf, sizeof buf);
+                printf(" %s", ck_text_cell(cell, sizeof cell, cls, 8, 1));
             }
             printf("\n");
             for (int i = 0; i < e.classes; i++) {
-                printf("%12.12s", data_class_name(&rf, i, buf, sizeof buf));
+                const char *cls = data_class_name(&rf, i, buf, sizeof buf);
+                printf("%s", ck_text_cell(cell, sizeof cell, cls, 12, 1));
                 for (int j = 0; j < e.classes; j++) {
                     printf(" %8lld", (long long)e.confusion[i * e.classes + j]);
                 }

@@ -40,8 +40,10 @@ static void print_splits(json_t *root)
     size_t nclasses = json_array_size(classes);
     char n[32];
     printf("\n%-12s %10s", "split", "total");
-    for (size_t i = 0; i < nclasses; i++) {
-        printf(" %10.10s", json_string_value(json_array_get(classes, i)));
+    for (size_t i = 0; i < nclasses; i++) { /* by columns: names in any script */
+        char cell[64];
+        const char *name = json_string_value(json_array_get(classes, i));
+        printf(" %s", ck_text_cell(cell, sizeof cell, name ? name : "", 10, 1));
     }
     printf("\n");
     const char *key;

@@ -16,6 +16,8 @@
  * - The tier of hand-written kernels the process runs (ck_isa.c).
  * - The nearest name to a misspelled word (ck_words.c), for every "did you
  *   mean" convkit prints.
+ * - The width of text in a terminal's columns (ck_columns.c), for tables
+ *   of names in any script.
  */
 #ifndef CK_H
 #define CK_H
@@ -208,6 +210,17 @@ typedef struct ck_nearest {
 } ck_nearest;
 void ck_nearest_init(ck_nearest *n, const char *word);
 void ck_nearest_add(ck_nearest *n, const char *name);
+
+/* ---- text in a terminal's columns (ck_columns.c) ------------------------ */
+
+/* The columns UTF-8 text s takes in a terminal: 2 for a wide (East Asian)
+ * character, 0 for a combining mark, else 1; a byte that is not UTF-8
+ * counts 1. Thread-safe. */
+int ck_text_columns(const char *s);
+/* s as a table's cell of exactly `cols` columns into buf (len bytes): cut
+ * at the end of the last whole character that fits, padded with spaces
+ * after it, or before it when right is 1. Returns buf. Thread-safe. */
+const char *ck_text_cell(char *buf, size_t len, const char *s, int cols, int right);
 
 /* ---- errno text and whole-or-nothing files (ck_file.c) ----------------- */
 

@@ -296,14 +296,16 @@ int rn_curves_list_table(const rn_curves_list *l, char **text)
     for (int k = 0; k < TABLE_COLS; k++) {
         width[k] = 0;
         for (int i = 0; i <= l->n; i++) {
-            int w = (int)strlen(cells[i][k]);
+            int w = ck_text_columns(cells[i][k]);
             width[k] = w > width[k] ? w : width[k];
         }
     }
     for (int i = 0; i <= l->n; i++) {
         for (int k = 0; k < TABLE_COLS; k++) {
-            if (k + 1 < TABLE_COLS) {
-                ck_buf_printf(&b, "%-*s  ", width[k], cells[i][k]);
+            if (k + 1 < TABLE_COLS) { /* padded by columns: names in any script line up */
+                char cell[2 * CELL];
+                ck_buf_printf(&b, "%s  ",
+                              ck_text_cell(cell, sizeof cell, cells[i][k], width[k], 0));
             } else {
                 ck_buf_printf(&b, "%s\n", cells[i][k]);
             }

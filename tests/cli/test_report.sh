@@ -56,6 +56,13 @@ photo='photos <&> گربه'
 "$convkit" train --model photos.spec --data avp.db --name "$photo" --seed 1 --epochs 2 \
   --threads 1 --workers 1 --augment chollet-2nd --runs runs.db -q > /dev/null || fail "train photos"
 rm -f plain-s2.best.ckpt plain-s2.last.ckpt
+# curves list pads its cells by columns, not bytes: the Persian name's row
+# lines up with the others.
+"$convkit" curves list --runs runs.db > ../list.txt || fail "curves list"
+widths=$(sed -E 's/^([^ ]+( [^ ]+)*  +).*/\1/' ../list.txt |
+  while IFS= read -r line; do printf '%s\n' "$line" | LC_ALL=C.UTF-8 wc -L; done | sort -u)
+expect_eq "$(echo "$widths" | wc -l) $(wc -l < ../list.txt)" "1 5" \
+  "curves list's name column is one width with a Persian name in it"
 
 # Refusals: exit 2, nothing written.
 ls > ../before

@@ -13,6 +13,30 @@
 
 /* The distance against hand counts, and the suggestion rule: a typo of a
  * name is suggested, a different word is not. */
+START_TEST(text_in_columns)
+{
+    /* columns, not bytes: wide CJK 2, Persian 1 a letter, a combining mark
+     * 0, a byte that is not UTF-8 1 */
+    ck_assert_int_eq(ck_text_columns(""), 0);
+    ck_assert_int_eq(ck_text_columns("plain-s1"), 8);
+    ck_assert_int_eq(ck_text_columns("猫狗"), 4);
+    ck_assert_int_eq(ck_text_columns("گربه"), 4);
+    ck_assert_int_eq(ck_text_columns("e\xCC\x81"), 1); /* e + U+0301 */
+    ck_assert_int_eq(ck_text_columns("a\xFF" "b"), 3);
+    char c[32];
+    ck_assert_str_eq(ck_text_cell(c, sizeof c, "猫", 4, 0), "猫  ");
+    ck_assert_str_eq(ck_text_cell(c, sizeof c, "猫", 4, 1), "  猫");
+    ck_assert_str_eq(ck_text_cell(c, sizeof c, "abcdef", 4, 0), "abcd");
+    /* cut at a whole character: 猫狗鱼 in 5 columns is 猫狗 and a space */
+    ck_assert_str_eq(ck_text_cell(c, sizeof c, "猫狗鱼", 5, 1), " 猫狗");
+    ck_assert_str_eq(ck_text_cell(c, sizeof c, "گربه سیاه", 6, 0), "گربه س");
+    /* a buffer too small for the cell holds what fits, terminated */
+    char small[4];
+    ck_assert_str_eq(ck_text_cell(small, sizeof small, "猫", 8, 0), "猫");
+    ck_assert_str_eq(ck_text_cell(small, sizeof small, "ab", 8, 0), "ab ");
+}
+END_TEST
+
 START_TEST(nearest_names)
 {
     ck_assert_int_eq(ck_edit_distance("", ""), 0);
@@ -423,6 +447,7 @@ static Suite *common_suite(void)
     tcase_add_test(tc, atomic_files_whole_or_nothing);
     tcase_add_test(tc, isa_tiers);
     tcase_add_test(tc, nearest_names);
+    tcase_add_test(tc, text_in_columns);
     suite_add_tcase(s, tc);
     return s;
 }
