@@ -335,6 +335,7 @@ typedef enum aug_cmap {
     AUG_CMAP_GREY = 0,
     AUG_CMAP_VIRIDIS, /* matplotlib's default, as the book's activation grids */
     AUG_CMAP_TURBO,   /* Google's turbo: jet's order of hues, without its bands */
+    AUG_CMAP_BLUES,   /* matplotlib's Blues: white to dark blue, for counts */
     AUG_CMAP_COUNT,
 } aug_cmap;
 

@@ -16,7 +16,9 @@
  * one shrunk by averaging; one-band maps go through a colour map (viridis,
  * matplotlib's default, for activations; turbo, a perceptually smoother
  * jet, for heat maps), sampled from matplotlib at 33 points and
- * interpolated linearly (within 3 levels of its 256-entry tables).
+ * interpolated linearly (within 3 levels of its 256-entry tables);
+ * Blues, for counts such as a confusion matrix's, is matplotlib's own 9
+ * stops, interpolated the same way.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -53,17 +55,27 @@ static const uint8_t cmap_turbo[33][3] = {
     {169, 22, 1},   {146, 11, 1},   {122, 4, 3},
 };
 
+static const uint8_t cmap_blues[9][3] = {
+    {0xf7, 0xfb, 0xff}, {0xde, 0xeb, 0xf7}, {0xc6, 0xdb, 0xef},
+    {0x9e, 0xca, 0xe1}, {0x6b, 0xae, 0xd6}, {0x42, 0x92, 0xc6},
+    {0x21, 0x71, 0xb5}, {0x08, 0x51, 0x9c}, {0x08, 0x30, 0x6b},
+};
+
 void aug_cmap_rgb(aug_cmap cmap, uint8_t v, uint8_t rgb[3])
 {
-    if (cmap != AUG_CMAP_VIRIDIS && cmap != AUG_CMAP_TURBO) {
+    const uint8_t(*t)[3] = cmap == AUG_CMAP_VIRIDIS ? cmap_viridis
+                           : cmap == AUG_CMAP_TURBO ? cmap_turbo
+                           : cmap == AUG_CMAP_BLUES ? cmap_blues
+                                                    : NULL;
+    if (!t) {
         rgb[0] = rgb[1] = rgb[2] = v;
         return;
     }
-    const uint8_t(*t)[3] = cmap == AUG_CMAP_VIRIDIS ? cmap_viridis : cmap_turbo;
-    /* level v at v/255 of the way through the 32 intervals */
-    int p = v * 32, i = p / 255, f = p % 255;
-    if (i == 32) {
-        i = 31, f = 255;
+    /* level v at v/255 of the way through the table's intervals */
+    const int n = cmap == AUG_CMAP_BLUES ? 8 : 32;
+    int p = v * n, i = p / 255, f = p % 255;
+    if (i == n) {
+        i = n - 1, f = 255;
     }
     for (int b = 0; b < 3; b++) {
         rgb[b] = (uint8_t)((t[i][b] * (255 - f) + t[i + 1][b] * f + 127) / 255);

@@ -18,23 +18,6 @@
 
 enum { MISTAKES_SHOWN = 12 };
 
-/* matplotlib's Blues, 9 stops. */
-static const unsigned char blues[9][3] = {
-    {0xf7, 0xfb, 0xff}, {0xde, 0xeb, 0xf7}, {0xc6, 0xdb, 0xef},
-    {0x9e, 0xca, 0xe1}, {0x6b, 0xae, 0xd6}, {0x42, 0x92, 0xc6},
-    {0x21, 0x71, 0xb5}, {0x08, 0x51, 0x9c}, {0x08, 0x30, 0x6b},
-};
-
-static void colour(double f, unsigned char rgb[3])
-{
-    f = fmin(fmax(f, 0), 1) * 8;
-    int i = (int)f < 8 ? (int)f : 7;
-    double t = f - i;
-    for (int c = 0; c < 3; c++) {
-        rgb[c] = (unsigned char)lround(blues[i][c] + t * (blues[i + 1][c] - blues[i][c]));
-    }
-}
-
 static const char *class_name(const rp_doc *d, const rp_run *r, int i, char *buf, size_t len)
 {
     const rp_catalog *c = &d->cats[r->catalog];
@@ -70,8 +53,8 @@ static void heat_map(rp_doc *d, const rp_run *r)
         for (int j = 0; j < C; j++) {
             int64_t n = e->confusion[(size_t)i * C + j];
             double f = row ? (double)n / (double)row : 0;
-            unsigned char rgb[3];
-            colour(f, rgb);
+            uint8_t rgb[3];
+            aug_cmap_rgb(AUG_CMAP_BLUES, (uint8_t)lround(255 * fmin(fmax(f, 0), 1)), rgb);
             ck_buf_printf(b, "<td style=\"background:#%02x%02x%02x;color:%s\" title=\"", rgb[0],
                           rgb[1], rgb[2], f > 0.5 ? "#fff" : "#111");
             rp_html_num(b, 100 * f, 1);

@@ -49,7 +49,8 @@ END_TEST
 START_TEST(colour_maps)
 {
     /* matplotlib's ends and middle: viridis #440154, #21918c, #fde725;
-     * turbo (0.18995, 0.07176, 0.23217) and (0.4796, 0.01583, 0.01055) */
+     * turbo (0.18995, 0.07176, 0.23217) and (0.4796, 0.01583, 0.01055);
+     * Blues #f7fbff, #6baed6 (its fifth of 9 stops), #08306b */
     static const struct {
         aug_cmap c;
         uint8_t v, rgb[3];
@@ -57,6 +58,8 @@ START_TEST(colour_maps)
         {AUG_CMAP_VIRIDIS, 0, {0x44, 0x01, 0x54}},   {AUG_CMAP_VIRIDIS, 128, {0x21, 0x91, 0x8c}},
         {AUG_CMAP_VIRIDIS, 255, {0xfd, 0xe7, 0x25}}, {AUG_CMAP_TURBO, 0, {48, 18, 59}},
         {AUG_CMAP_TURBO, 255, {122, 4, 3}},          {AUG_CMAP_GREY, 77, {77, 77, 77}},
+        {AUG_CMAP_BLUES, 0, {0xf7, 0xfb, 0xff}},     {AUG_CMAP_BLUES, 128, {0x6b, 0xae, 0xd6}},
+        {AUG_CMAP_BLUES, 255, {0x08, 0x30, 0x6b}},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         uint8_t rgb[3];
