@@ -133,6 +133,20 @@ void rp_html_count(ck_buf *b, int64_t n)
     }
 }
 
+void rp_html_num_cell(ck_buf *b, double v, int decimals)
+{
+    ck_buf_str(b, "<td class=\"num\">");
+    rp_html_num(b, v, decimals);
+    ck_buf_str(b, "</td>");
+}
+
+void rp_html_count_cell(ck_buf *b, int64_t n, int head)
+{
+    ck_buf_str(b, head ? "<th class=\"num\">" : "<td class=\"num\">");
+    rp_html_count(b, n);
+    ck_buf_str(b, head ? "</th>" : "</td>");
+}
+
 void rp_mean_sd(const double *v, int n, double *mean, double *sd, int *k)
 {
     double s = 0, q = 0;

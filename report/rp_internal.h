@@ -45,6 +45,10 @@ void rp_html_img(ck_buf *b, const char *mime, const void *data, size_t len, cons
 void rp_html_num(ck_buf *b, double v, int decimals);
 /* A count with thousands separators (U+2009 thin spaces): "22 352". */
 void rp_html_count(ck_buf *b, int64_t n);
+/* A table's number cell, <td class="num">, around rp_html_num; a count's,
+ * around rp_html_count, a <th> when head is 1. */
+void rp_html_num_cell(ck_buf *b, double v, int decimals);
+void rp_html_count_cell(ck_buf *b, int64_t n, int head);
 /* "mean ± sd" (sd left out for one value) of n values, NaN ones skipped;
  * sd the sample standard deviation (over n - 1), as the experiment
  * scripts' results.md gives it. */

@@ -124,26 +124,20 @@ static void counts_table(ck_buf *b, json_t *info)
         {
             long long n = num(json_object_get(split, "classes"), name ? name : "");
             all += n;
-            ck_buf_str(b, "<td class=\"num\">");
-            rp_html_count(b, n);
-            ck_buf_str(b, "</td>");
+            rp_html_count_cell(b, n, 0);
         }
-        ck_buf_str(b, "<td class=\"num\">");
-        rp_html_count(b, all);
-        ck_buf_str(b, "</td></tr>\n");
+        rp_html_count_cell(b, all, 0);
+        ck_buf_str(b, "</tr>\n");
     }
     long long total = 0;
     ck_buf_str(b, "<tr><th>all</th>");
     json_object_foreach(splits, key, split)
     {
         total += num(split, "total");
-        ck_buf_str(b, "<th class=\"num\">");
-        rp_html_count(b, num(split, "total"));
-        ck_buf_str(b, "</th>");
+        rp_html_count_cell(b, num(split, "total"), 1);
     }
-    ck_buf_str(b, "<th class=\"num\">");
-    rp_html_count(b, total);
-    ck_buf_str(b, "</th></tr>\n</tbody></table>\n");
+    rp_html_count_cell(b, total, 1);
+    ck_buf_str(b, "</tr>\n</tbody></table>\n");
 }
 
 /* The first EXAMPLES_SHOWN names of a JSON array, escaped, comma-separated. */
@@ -179,9 +173,9 @@ static void rejects(ck_buf *b, json_t *info)
     {
         ck_buf_str(b, "<tr><td>");
         rp_html_text(b, json_string_value(json_object_get(r, "reason")));
-        ck_buf_str(b, "</td><td class=\"num\">");
-        rp_html_count(b, num(r, "count"));
-        ck_buf_str(b, "</td><td>");
+        ck_buf_str(b, "</td>");
+        rp_html_count_cell(b, num(r, "count"), 0);
+        ck_buf_str(b, "<td>");
         names(b, json_object_get(r, "examples"));
         ck_buf_str(b, "</td></tr>\n");
     }

@@ -94,25 +94,19 @@ static void scores(rp_doc *d, const rp_run *r)
         sf += isnan(f1) ? 0 : f1;
         ck_buf_str(b, "<tr><td><bdi>");
         rp_html_text(b, class_name(d, r, k, buf, sizeof buf));
-        ck_buf_str(b, "</bdi></td><td class=\"num\">");
-        rp_html_num(b, p, 3);
-        ck_buf_str(b, "</td><td class=\"num\">");
-        rp_html_num(b, rc, 3);
-        ck_buf_str(b, "</td><td class=\"num\">");
-        rp_html_num(b, f1, 3);
-        ck_buf_str(b, "</td><td class=\"num\">");
-        rp_html_count(b, row);
-        ck_buf_str(b, "</td></tr>\n");
+        ck_buf_str(b, "</bdi></td>");
+        rp_html_num_cell(b, p, 3);
+        rp_html_num_cell(b, rc, 3);
+        rp_html_num_cell(b, f1, 3);
+        rp_html_count_cell(b, row, 0);
+        ck_buf_str(b, "</tr>\n");
     }
-    ck_buf_str(b, "<tr><th>mean over classes</th><td class=\"num\">");
-    rp_html_num(b, sp / C, 3);
-    ck_buf_str(b, "</td><td class=\"num\">");
-    rp_html_num(b, sr / C, 3);
-    ck_buf_str(b, "</td><td class=\"num\">");
-    rp_html_num(b, sf / C, 3);
-    ck_buf_str(b, "</td><td class=\"num\">");
-    rp_html_count(b, e->n);
-    ck_buf_str(b, "</td></tr>\n</tbody></table>\n");
+    ck_buf_str(b, "<tr><th>mean over classes</th>");
+    rp_html_num_cell(b, sp / C, 3);
+    rp_html_num_cell(b, sr / C, 3);
+    rp_html_num_cell(b, sf / C, 3);
+    rp_html_count_cell(b, e->n, 0);
+    ck_buf_str(b, "</tr>\n</tbody></table>\n");
     if (undefined) {
         ck_buf_str(b, "<p class=\"lead\">–: no sample predicted (or none true) in that class, "
                       "so the figure is undefined; it counts as 0 in the mean, as "
