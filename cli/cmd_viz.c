@@ -481,6 +481,9 @@ int cli_viz_filters(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
     nn_layer_info pre;
     int bgr = rc == 0 && nn_model_layer_info(v->m, 1, &pre) == 0 && !strcmp(pre.type, "TFOpLambda");
     int drawn = 0, deeper = rc == 0 ? convs_after(v->m, first_conv) : 0, j = -1;
+    char patterns[400] = ""; /* the layers whose patterns are drawn */
+    int most = 0;            /* their largest filter count */
+    cv->what[0] = '\0';      /* filled layer by layer */
     for (int i = first_conv; rc == 0 && i < nn_model_layers(v->m); i++) {
         nn_layer_info li;
         nn_model_layer_info(v->m, i, &li);
@@ -497,13 +500,27 @@ int cli_viz_filters(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
             if (rc == 0 && cv->say) {
                 fprintf(cv->say, "%s: %d kernels\n", li.name, li.c);
             }
+            snprintf(cv->what, sizeof cv->what, "%s's %d kernels", li.name, li.c);
         } else {
             rc = add_patterns(f, v, i, &li, cv->count, &cv->ascent, cv->say, err, errlen);
+            size_t k = strlen(patterns);
+            snprintf(patterns + k, sizeof patterns - k, "%s%s", k ? ", " : "", li.name);
+            most = li.c > most ? li.c : most;
+        }
+    }
+    if (rc == 0 && patterns[0]) {
+        size_t k = strlen(cv->what);
+        int n = cv->count < most ? cv->count : most;
+        if (n == 1) {
+            snprintf(cv->what + k, sizeof cv->what - k, "%swhat filter 0 of %s responds to most",
+                     k ? "; " : "", patterns);
+        } else { /* filters 0–7 */
+            snprintf(cv->what + k, sizeof cv->what - k,
+                     "%swhat filters 0\xe2\x80\x93%d of %s respond to most", k ? "; " : "", n - 1,
+                     patterns);
         }
     }
     if (rc == 0) {
-        snprintf(cv->what, sizeof cv->what, "the filters of %d layer%s", drawn,
-                 drawn == 1 ? "" : "s");
         *out = f;
         f = NULL;
     }

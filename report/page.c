@@ -82,6 +82,7 @@ static const char css[] =
     ".kernels figure{margin:0}\n"
     ".kernels img{display:block;width:100%;height:auto;border:1px solid #ddd;background:#fff}\n"
     ".kernels img.pix{image-rendering:pixelated;height:260px;object-fit:contain}\n"
+    "figure.view img{display:block;max-width:100%;height:auto}\n"
     "footer{margin-top:56px;color:#777;font-size:13px;border-top:1px solid var(--line);"
     "padding-top:8px}\n"
     "@media print{\n"
