@@ -90,8 +90,8 @@ int aug_encode(void *image, aug_encoding enc, void **out, size_t *len, const cha
     *len = 0;
     void *buf = NULL;
     size_t n = 0;
-    if (vips_image_write_to_buffer(image, enc == AUG_JPEG ? ".jpg[Q=85,strip]" : ".png[strip]", &buf, &n,
-                                   NULL)) {
+    if (vips_image_write_to_buffer(image, enc == AUG_JPEG ? ".jpg[Q=85,strip]" : ".png[strip]",
+                                   &buf, &n, NULL)) {
         return im_err_vips(err, errlen, CK_EIO, "%s: encode", what);
     }
     /* The caller frees with free(), whatever allocator GLib uses. */

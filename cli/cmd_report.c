@@ -135,8 +135,7 @@ static int predictions(const nn_eval *e, int outputs, rp_eval *out)
 
 /* The kept checkpoint of run: NAME.best.ckpt beside runs.db, else
  * NAME.last.ckpt, into ckpt (len bytes); CK_EIO when neither is there. */
-static int kept(const engine *g, const char *run, char *ckpt, size_t len, char *err,
-                size_t errlen)
+static int kept(const engine *g, const char *run, char *ckpt, size_t len, char *err, size_t errlen)
 {
     char last[4096];
     cli_run_checkpoints(g->runs_path, run, last, ckpt, len < sizeof last ? len : sizeof last);

@@ -52,10 +52,10 @@ typedef struct viz_in {
     const char *ckpt, *image; /* the image's name */
     nn_model *m;
     data_run run;
-    int h, w, c;   /* the model's input */
-    aug_src src;   /* the image */
-    void *bytes;   /* its file's bytes, when it was read from one */
-    float *x;      /* the image as the model takes it */
+    int h, w, c; /* the model's input */
+    aug_src src; /* the image */
+    void *bytes; /* its file's bytes, when it was read from one */
+    float *x;    /* the image as the model takes it */
 } viz_in;
 
 /* Loads the checkpoint for batches of `batch`, ready to be looked into. */

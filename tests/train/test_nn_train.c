@@ -752,9 +752,12 @@ START_TEST(plateau_cuts_learning_rate)
         const char *key;
         double v;
         const char *says;
-    } bad[] = {{"factor", 1, "in (0, 1)"},          {"factor", 0, "in (0, 1)"},
-               {"patience", 0, ">= 1"},             {"patience", 2.5, "whole"},
-               {"cooldown", -1, ">= 0"},            {"min_delta", -1e-9, ">= 0"},
+    } bad[] = {{"factor", 1, "in (0, 1)"},
+               {"factor", 0, "in (0, 1)"},
+               {"patience", 0, ">= 1"},
+               {"patience", 2.5, "whole"},
+               {"cooldown", -1, ">= 0"},
+               {"min_delta", -1e-9, ">= 0"},
                {"patiense", 3, "did you mean patience?"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(nn_plateau_set(&d, bad[i].key, bad[i].v, err, sizeof err), CK_EINVAL);

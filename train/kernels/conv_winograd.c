@@ -124,8 +124,8 @@ static void weight_part(void *ctx, int t, int nt)
     const nn_conv_shape *g = j->g;
     (void)t, (void)nt;
     for (int i; (i = nn_units_take(&j->units)) >= 0;) {
-        tx_of(j->kern, g)->weight_transform(j->w, g->C, g->K, NN_WINO_UNIT * i,
-                                            NN_WINO_UNIT * (i + 1), j->uw);
+        tx_of(j->kern, g)
+            ->weight_transform(j->w, g->C, g->K, NN_WINO_UNIT * i, NN_WINO_UNIT * (i + 1), j->uw);
     }
 }
 

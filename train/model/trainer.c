@@ -421,8 +421,8 @@ nn_plateau nn_plateau_defaults(void)
 int nn_plateau_set(nn_plateau *pl, const char *key, double v, char *err, size_t errlen)
 {
     static const char *const keys[] = {"factor", "patience", "cooldown", "min_lr", "min_delta"};
-    static const char *const rules[] = {"in (0, 1)", "a whole number >= 1",
-                                        "a whole number >= 0", ">= 0", ">= 0"};
+    static const char *const rules[] = {"in (0, 1)", "a whole number >= 1", "a whole number >= 0",
+                                        ">= 0", ">= 0"};
     int k = 0, whole = v == floor(v) && fabs(v) < 1e6;
     while (k < 5 && strcmp(key, keys[k]) != 0) {
         k++;
