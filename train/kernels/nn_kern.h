@@ -256,8 +256,9 @@ void nn_pool2_backward_avx512(const nn_conv_shape *g, const uint32_t *arg, const
 typedef void (*nn_conv_fwd_fn)(const nn_conv_shape *g, int N, const float *x, const float *w,
                                const float *b, nn_act act, float *y, const nn_exec *ex);
 /* dy (N,P,Q,K), the gradient of the activation's output y (N,P,Q,K) ->
- * WRITES dx (N,H,W,C) if not NULL and ADDS into dw (R,S,C,K) and db (K) if
- * not NULL. With act NN_ACT_RELU the gradient is masked by y > 0 first. */
+ * WRITES dx (N,H,W,C) if not NULL, ADDS into dw (R,S,C,K) (never NULL) and
+ * into db (K) if not NULL. With act NN_ACT_RELU the gradient is masked by
+ * y > 0 first. */
 typedef void (*nn_conv_bwd_fn)(const nn_conv_shape *g, int N, const float *x, const float *w,
                                const float *y, nn_act act, const float *dy, float *dx, float *dw,
                                float *db, const nn_exec *ex);
@@ -270,7 +271,7 @@ typedef void (*nn_conv_pool_fwd_fn)(const nn_conv_shape *g, int N, const float *
                                     const float *b, const nn_conv_shape *pg, float *py,
                                     uint32_t *parg, const nn_exec *ex);
 /* Its backward from the pool's output gradient pdy: WRITES dx if not
- * NULL, ADDS into dw and db (if not NULL). */
+ * NULL, ADDS into dw (never NULL) and into db if not NULL. */
 typedef void (*nn_conv_pool_bwd_fn)(const nn_conv_shape *g, int N, const float *x, const float *w,
                                     const nn_conv_shape *pg, const float *py, const uint32_t *parg,
                                     const float *pdy, float *dx, float *dw, float *db,
@@ -380,8 +381,8 @@ void nn_maxpool_backward(const nn_conv_shape *g, int N, const uint32_t *arg, con
 /* x (N,Din), w (Din,Dout), b (Dout) or NULL -> y (N,Dout). */
 void nn_dense_forward(int N, int Din, int Dout, const float *x, const float *w, const float *b,
                       float *y, const nn_exec *ex);
-/* dy (N,Dout) -> adds into dw (Din,Dout), db (Dout) if not NULL; WRITES dx
- * (N,Din) if not NULL. */
+/* dy (N,Dout) -> adds into dw (Din,Dout) (never NULL) and into db (Dout)
+ * if not NULL; WRITES dx (N,Din) if not NULL. */
 void nn_dense_backward(int N, int Din, int Dout, const float *x, const float *w, const float *dy,
                        float *dx, float *dw, float *db, const nn_exec *ex);
 /* Floats of ex->scratch the dense kernels need for N samples. */
