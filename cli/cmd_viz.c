@@ -480,7 +480,7 @@ int cli_viz_filters(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
     }
     nn_layer_info pre;
     int bgr = rc == 0 && nn_model_layer_info(v->m, 1, &pre) == 0 && !strcmp(pre.type, "TFOpLambda");
-    int drawn = 0, deeper = rc == 0 ? convs_after(v->m, first_conv) : 0, j = -1;
+    int deeper = rc == 0 ? convs_after(v->m, first_conv) : 0, j = -1;
     char patterns[400] = ""; /* the layers whose patterns are drawn */
     int most = 0;            /* their largest filter count */
     cv->what[0] = '\0';      /* filled layer by layer */
@@ -494,7 +494,6 @@ int cli_viz_filters(cli_viz *cv, aug_figure **out, char *err, size_t errlen)
         if (at >= 0 ? i != at : i > first_conv && !spread_pick(j, deeper, cv->layers)) {
             continue;
         }
-        drawn++;
         if (i == first_conv && (li.kc == 1 || li.kc == 3)) {
             rc = add_kernels(f, &li, bgr && li.kc == 3, err, errlen);
             if (rc == 0 && cv->say) {

@@ -215,7 +215,8 @@ void ck_nearest_add(ck_nearest *n, const char *name);
 
 /* The columns UTF-8 text s takes in a terminal: 2 for a wide (East Asian)
  * character, 0 for a combining mark, else 1; a byte that is not UTF-8
- * counts 1. Thread-safe. */
+ * counts 1 (so does every character on a system without the C.UTF-8
+ * locale, which glibc has built in since 2.35). Thread-safe. */
 int ck_text_columns(const char *s);
 /* s as a table's cell of exactly `cols` columns into buf (len bytes): cut
  * at the end of the last whole character that fits, padded with spaces

@@ -53,11 +53,12 @@ void rp_eval_free(rp_eval *e);
  * evaluate finds it) on `image`, a sample of the run's catalog of class
  * `class_name` (NULL: unknown), which Grad-CAM explains (unknown: the
  * predicted class); RP_VIEW_FILTERS uses neither. The picture comes as
- * JPEG bytes in *jpeg (malloc'd, *len of them) and what it shows, one
- * line, in `what`. Returns 0, or an error as evaluate does, put on the
- * page where the picture would be. */
+ * JPEG bytes in *jpeg (malloc'd, *len of them; NULL on an error) and
+ * what it shows, one line, in `what`. Returns 0, or an error as evaluate
+ * does, put on the page where the picture would be (once, when the next
+ * view fails for the same reason). */
 typedef enum rp_view {
-    RP_VIEW_HEATMAP = 0, /* Grad-CAM of the predicted class on the image */
+    RP_VIEW_HEATMAP = 0, /* Grad-CAM of the image's class (see view) */
     RP_VIEW_ACTIVATIONS, /* the convolution and pooling layers' outputs for it */
     RP_VIEW_FILTERS,     /* the first layer's kernels, what deeper filters respond to */
     RP_VIEW_COUNT,

@@ -201,7 +201,8 @@ static int run_views(rp_doc *d, int i)
     ck_buf_str(b, "</bdi> on ");
     shown_words(d, r->catalog, &s);
     ck_buf_str(b, ".</p>\n");
-    for (int v = 0; rc == 0 && v < RP_VIEW_COUNT; v++) {
+    char said[1024] = ""; /* the last view's error, said once when the next repeats it */
+    for (int v = 0; rc != CK_ENOMEM && v < RP_VIEW_COUNT; v++) {
         char what[512] = "", e[1024];
         void *jpeg = NULL;
         size_t len = 0;
@@ -215,9 +216,10 @@ static int run_views(rp_doc *d, int i)
             ck_buf_str(b, ":</b> ");
             rp_html_text(b, what);
             ck_buf_str(b, "</figcaption></figure>\n");
-        } else if (rc != CK_ENOMEM) { /* the others would say the same */
+        } else if (rc != CK_ENOMEM && strcmp(e, said) != 0) {
             rp_page_note(d, "%s", e);
-        } else {
+            snprintf(said, sizeof said, "%s", e);
+        } else if (rc == CK_ENOMEM) {
             ck_err(d->err, d->errlen, rc, "%s", e);
         }
         free(jpeg);
@@ -231,7 +233,10 @@ static int network_views(rp_doc *d)
 {
     const rp_engine *eng = d->o->engine;
     int rc = 0, shown_any = 0;
-    for (int g = 0; rc == 0 && eng && eng->view && g < d->ngroups; g++) {
+    if (!eng || !eng->view) {
+        return 0;
+    }
+    for (int g = 0; rc == 0 && g < d->ngroups; g++) {
         int i = group_run(d, &d->groups[g]);
         if (i >= 0) {
             shown_any = 1;

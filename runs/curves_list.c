@@ -256,9 +256,11 @@ static void table_cells(const rn_curves_run *r, char cell[TABLE_COLS][CELL])
     if (!len) {
         snprintf(cell[12], CELL, "%s", dash);
     }
-    for (int k = 0; k + 1 < TABLE_COLS; k++) {
-        if (strlen(cell[k]) >= NARROW - 1) {
-            memcpy(cell[k] + NARROW - 4, "...", 4); /* truncated */
+    for (int k = 0; k + 1 < TABLE_COLS; k++) { /* cut by columns, at a character's end */
+        if (ck_text_columns(cell[k]) > NARROW - 1) {
+            char cut[4 * NARROW]; /* NARROW - 4 columns, at most 4 bytes each */
+            ck_text_cell(cut, sizeof cut, cell[k], NARROW - 4, 0);
+            snprintf(cell[k], CELL, "%s...", cut);
         }
     }
 }

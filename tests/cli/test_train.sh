@@ -125,7 +125,7 @@ expect_eq "$(sqlite3 runs.db "SELECT config ->> '\$.reduce_lr.patience' || ' ' |
 [ "$(curve plateau)" != "$(curve plain)" ] && ok "the reduced rate changes the curve" ||
   fail "--reduce-lr-on-plateau changed nothing"
 expect_status 2 "a plateau factor of 1 is refused" train plateau2 4 --reduce-lr-on-plateau factor=1
-expect_output "factor is in \(0, 1\)" "says what a factor must be"
+expect_output "factor must be in \(0, 1\)" "says what a factor must be"
 expect_status 2 "a misspelt plateau key is refused" train plateau2 4 --reduce-lr-on-plateau patiense=3
 expect_output "did you mean patience" "names the key meant"
 

@@ -315,7 +315,8 @@ static char *slurp(const char *path, size_t *len)
 
 /* The stub engine: every test sample taken for class 0 with probability
  * 0.9, but for plain-s2, whose checkpoint is missing; the views, a small
- * JPEG each, but for aug<b>&, whose views fail; each view asked for in
+ * JPEG each, but for aug<b>&, whose Grad-CAM fails for a reason of its own
+ * and whose other views fail for one reason twice; each view asked for in
  * `views`, one line "run view class image". */
 typedef struct stub {
     const char *data;
@@ -331,12 +332,18 @@ static int stub_view(void *ctx, const char *run, rp_view which, const aug_src *i
     ck_buf_printf(&s->views, "%s %d %s %s\n", run, (int)which, class_name ? class_name : "-",
                   image->name);
     if (!strcmp(run, "aug<b>&")) {
-        return ck_err(e, elen, CK_EIO, "aug.best.ckpt: view %d: <boom>", (int)which);
+        return ck_err(e, elen, which == RP_VIEW_HEATMAP ? CK_EINVAL : CK_EIO,
+                      which == RP_VIEW_HEATMAP ? "aug.best.ckpt: --class: <boom>"
+                                               : "aug.best.ckpt: twice the same");
     }
     VipsImage *im;
+    void *buf;
     ck_assert_int_eq(vips_black(&im, 8, 6, "bands", 3, NULL), 0);
-    ck_assert_int_eq(vips_jpegsave_buffer(im, jpeg, len, NULL), 0);
+    ck_assert_int_eq(vips_jpegsave_buffer(im, &buf, len, NULL), 0);
     g_object_unref(im);
+    *jpeg = malloc(*len); /* the report frees with free() */
+    memcpy(*jpeg, buf, *len);
+    g_free(buf);
     snprintf(what, whatlen, "view %d <of> %s", (int)which, run);
     return 0;
 }
@@ -457,13 +464,19 @@ START_TEST(report_is_self_contained_and_escaped)
     ck_assert_msg(images == 18 + 3 + 6 + 2 * 12 + 3, "%d images", images);
     /* The views: one run of each arm with a catalog, the evaluated one
      * (plain-s1, not plain-s2), on the kernels' image and its class; a
-     * run whose first view fails is not asked for the others. */
+     * view that fails leaves the others be, and a reason repeated is said
+     * once. */
     char *views = ck_buf_take(&s.views);
     ck_assert_str_eq(views, "plain-s1 0 گربه train/گربه/0.png\n"
                             "plain-s1 1 گربه train/گربه/0.png\n"
                             "plain-s1 2 گربه train/گربه/0.png\n"
-                            "aug<b>& 0 گربه train/گربه/0.png\n");
+                            "aug<b>& 0 گربه train/گربه/0.png\n"
+                            "aug<b>& 1 گربه train/گربه/0.png\n"
+                            "aug<b>& 2 گربه train/گربه/0.png\n");
     free(views);
+    const char *twice = strstr(html, "aug.best.ckpt: twice the same");
+    ck_assert_ptr_nonnull(twice);
+    ck_assert_ptr_null(strstr(twice + 1, "aug.best.ckpt: twice the same"));
     /* Names from the data, escaped wherever they appear; none raw. */
     ck_assert_ptr_null(strstr(html, "aug<b>&"));
     ck_assert_ptr_null(strstr(html, "<b>&"));
@@ -501,7 +514,7 @@ START_TEST(report_is_self_contained_and_escaped)
         "<figcaption><b>Where it looks (Grad-CAM):</b> view 0 &lt;of&gt; plain-s1</figcaption>",
         "<figcaption><b>What its filters respond to:</b> view 2 &lt;of&gt; plain-s1</figcaption>",
         "<h3>What <bdi>aug&lt;b&gt;&amp;</bdi> learned</h3>",
-        "aug.best.ckpt: view 0: &lt;boom&gt;"};
+        "aug.best.ckpt: --class: &lt;boom&gt;"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         ck_assert_msg(strstr(html, want[i]) != NULL, "no '%s'", want[i]);
     }

@@ -1499,6 +1499,28 @@ START_TEST(list_tells_evaluations_apart)
     ck_assert_msg(strstr(text, " test 0.6250 (d.db, now hash bbbbbbbbbbbb)\n"), "%s", text);
     free(text);
     rn_curves_list_free(&l);
+    /* A name wider than a cell is cut by columns at a character's end: 30
+     * wide characters (60 columns) keep 22 (44 columns) and "...". */
+    char wide[128] = "", kept[128] = "";
+    for (int i = 0; i < 30; i++) {
+        strcat(wide, "猫");
+        if (i < 22) {
+            strcat(kept, "猫");
+        }
+    }
+    strcat(kept, "...  ");
+    ck_assert_msg(rn_db_open(&db, f.runs, err, sizeof err) == 0, "%s", err);
+    ck_assert(rn_run_start(db, wide, "{}", "aaaa", 1, "", 0, 0, err, sizeof err) == 0);
+    rn_db_close(db);
+    const char *wides[] = {wide};
+    ck_assert_msg(rn_curves_list_runs(f.runs, wides, 1, &l, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(rn_curves_list_table(&l, &text), 0);
+    ck_assert_msg(strstr(text, kept) && !strstr(text, wide), "%s", text);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p += ck_utf8_len(p)) {
+        ck_assert_msg(ck_utf8_len(p) > 0, "not UTF-8 at byte %td", p - (unsigned char *)text);
+    }
+    free(text);
+    rn_curves_list_free(&l);
     fixture_free(&f);
 }
 END_TEST

@@ -47,9 +47,9 @@ const nn_conv_impl nn_conv_winograd = {.name = "winograd",
 
 int nn_conv_winograd_fits(const nn_conv_shape *g, const nn_exec *ex)
 {
-    return ex->kern && ex->kern->wino && ex->kern->wino[0].input_transform &&
-           (g->R == 3 || g->R == 5) && g->S == g->R && g->sh == 1 && g->sw == 1 &&
-           g->C % NN_WINO_UNIT == 0 && g->K % NN_WINO_UNIT == 0;
+    return ex->kern && ex->kern->wino && (g->R == 3 || g->R == 5) &&
+           ex->kern->wino[g->R == 5].input_transform && g->S == g->R && g->sh == 1 &&
+           g->sw == 1 && g->C % NN_WINO_UNIT == 0 && g->K % NN_WINO_UNIT == 0;
 }
 
 /* The pair goes through the convolution's output a group of rows at a

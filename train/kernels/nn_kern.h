@@ -161,9 +161,12 @@ void nn_tiles_dw(const nn_tile_set *ts, const nn_kdw *k);
 
 /* The transforms of Winograd's F(2x2,r x r), r = 3 and 5, a pair of
  * tables per tier (wino_tx.h and conv_winograd.c say what each
- * computes); channel and filter counts are multiples of NN_WINO_UNIT,
- * the weight transform's unit of work. Patches are (r+1) x (r+1), in as
- * many taps. A tier built without its kernels has a table of NULLs. */
+ * computes). Channel and filter counts are multiples of NN_WINO_UNIT:
+ * the transforms go through them a vector at a time, up to 16 floats
+ * (the AVX-512 tier's WLANES), and the weight transform is shared among
+ * threads in units of 16 channels; a smaller unit would break the widest
+ * tier. Patches are (r+1) x (r+1), in as many taps. A tier built without
+ * its kernels has a table of NULLs. */
 enum { NN_WINO_UNIT = 16 };
 typedef struct nn_wino_tx {
     int r;

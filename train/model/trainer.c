@@ -18,6 +18,7 @@
 #include <assert.h>
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,45 +421,49 @@ nn_plateau nn_plateau_defaults(void)
 
 int nn_plateau_set(nn_plateau *pl, const char *key, double v, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"factor", "patience", "cooldown", "min_lr", "min_delta"};
-    static const char *const rules[] = {"in (0, 1)", "a whole number >= 1", "a whole number >= 0",
-                                        ">= 0", ">= 0"};
-    int k = 0, whole = v == floor(v) && fabs(v) < 1e6;
-    while (k < 5 && strcmp(key, keys[k]) != 0) {
+    static const struct {
+        const char *key, *rule;
+        double lo, hi; /* v in (lo, hi) when open, else in [lo, hi] */
+        int open, whole;
+        size_t at; /* the member: an int when whole, else a double */
+    } rules[] = {
+        {"factor", "in (0, 1)", 0, 1, 1, 0, offsetof(nn_plateau, factor)},
+        {"patience", "a whole number >= 1", 1, 1e6, 0, 1, offsetof(nn_plateau, patience)},
+        {"cooldown", "a whole number >= 0", 0, 1e6, 0, 1, offsetof(nn_plateau, cooldown)},
+        {"min_lr", ">= 0", 0, INFINITY, 0, 0, offsetof(nn_plateau, min_lr)},
+        {"min_delta", ">= 0", 0, INFINITY, 0, 0, offsetof(nn_plateau, min_delta)},
+    };
+    enum { NRULES = sizeof rules / sizeof rules[0] };
+    int k = 0;
+    while (k < NRULES && strcmp(key, rules[k].key) != 0) {
         k++;
     }
-    int good = k == 0   ? v > 0 && v < 1
-               : k == 1 ? whole && v >= 1
-               : k == 2 ? whole && v >= 0
-               : k < 5  ? v >= 0
-                        : 0;
-    if (k == 5) {
+    if (k == NRULES) {
         ck_nearest near;
         ck_nearest_init(&near, key);
-        for (int i = 0; i < 5; i++) {
-            ck_nearest_add(&near, keys[i]);
+        char keys[128] = "";
+        for (int i = 0; i < NRULES; i++) {
+            ck_nearest_add(&near, rules[i].key);
+            size_t n = strlen(keys);
+            snprintf(keys + n, sizeof keys - n, "%s%s", i ? ", " : "", rules[i].key);
         }
         char hint[64] = "";
         if (near.best) {
             snprintf(hint, sizeof hint, "; did you mean %s?", near.best);
         }
-        return ck_err(err, errlen, CK_EINVAL,
-                      "no plateau setting '%s' (factor, patience, cooldown, min_lr, min_delta)%s",
-                      key, hint);
+        return ck_err(err, errlen, CK_EINVAL, "no plateau setting '%s' (%s)%s", key, keys, hint);
     }
-    if (!good || !isfinite(v)) {
-        return ck_err(err, errlen, CK_EINVAL, "the plateau's %s is %s, not %g", key, rules[k], v);
+    const int in = rules[k].open ? v > rules[k].lo && v < rules[k].hi
+                                 : v >= rules[k].lo && v <= rules[k].hi;
+    if (!isfinite(v) || !in || (rules[k].whole && v != floor(v))) {
+        return ck_err(err, errlen, CK_EINVAL, "the plateau's %s must be %s, not %g", key,
+                      rules[k].rule, v);
     }
-    if (k == 0) {
-        pl->factor = v;
-    } else if (k == 1) {
-        pl->patience = (int)v;
-    } else if (k == 2) {
-        pl->cooldown = (int)v;
-    } else if (k == 3) {
-        pl->min_lr = v;
+    char *member = (char *)pl + rules[k].at;
+    if (rules[k].whole) {
+        *(int *)member = (int)v;
     } else {
-        pl->min_delta = v;
+        *(double *)member = v;
     }
     return 0;
 }
