@@ -23,7 +23,7 @@ enum { MAX_NAMES = 64, REPORT_CHANNELS = 32, REPORT_LAYERS = 3 };
 
 static const char usage[] =
     "usage: convkit report --runs runs.db [--run NAME]... [--data DATASET.db]...\n"
-    "                      [--split NAME] [--title TEXT] -o REPORT.html\n"
+    "                      [--split NAME] [--title TEXT] [--no-views] -o REPORT.html\n"
     "\n"
     "One HTML page that shows an experiment: the catalogs the runs trained on\n"
     "(samples per split and class, rejects, duplicates and leakage, pictures of\n"
@@ -37,7 +37,8 @@ static const char usage[] =
     "training image, and for one run of each arm what the network looks at on\n"
     "an image: Grad-CAM, the first 32 channels of each layer's activations, the\n"
     "first layer's kernels and the patterns of 8 filters in each of 3 deeper\n"
-    "layers (as convkit heatmap, activations and filters draw them).\n"
+    "layers (as convkit heatmap, activations and filters draw them; --no-views\n"
+    "leaves them out, as they take a while on a large model).\n"
     "\n"
     "The page is one file: figures are inline SVG, pictures data: URIs, and it\n"
     "loads nothing from anywhere, so it opens offline and prints as it shows.\n"
@@ -244,7 +245,7 @@ int cmd_report(int argc, char **argv)
 {
     const char *cmd = "report", *runs_path = NULL, *out = NULL, *split = NULL, *title = NULL;
     int64_t batch = 64;
-    int first;
+    int first, no_views = 0;
     report_args a = {0};
     const cli_opt opts[] = {
         CLI_STR_OPT("runs", 0, &runs_path, "FILE", "the runs database"),
@@ -259,6 +260,8 @@ int cmd_report(int argc, char **argv)
                     "validation when there is no test split)"),
         CLI_STR_OPT("title", 0, &title, "TEXT", "the page's heading (default Experiment report)"),
         CLI_INT_OPT("batch", 0, &batch, "N", "samples per forward pass (default 64)", 1, 65536),
+        CLI_FLAG_OPT("no-views", 0, &no_views,
+                     "leave out the network's views (Grad-CAM, activations, filters)"),
         CLI_STR_OPT("output", 'o', &out, "FILE", "the HTML file to write"),
         CLI_END_OPT,
     };
@@ -281,7 +284,7 @@ int cmd_report(int argc, char **argv)
         return st;
     }
     engine g = {.runs_path = runs_path, .batch = (int)batch};
-    rp_engine eng = {.ctx = &g, .evaluate = evaluate, .view = view};
+    rp_engine eng = {.ctx = &g, .evaluate = evaluate, .view = no_views ? NULL : view};
     rp_opts o = {.runs_path = runs_path,
                  .runs = a.runs,
                  .nruns = a.nruns,

@@ -116,10 +116,13 @@ cls=$(grep -A1 '<h3>What <bdi>photos ' report.html | grep -oE 'class <bdi>[a-z]+
 # The same inputs give the same page.
 expect_status 0 "report again" "$convkit" report --runs runs.db -o again.html
 cmp -s report.html again.html && ok "the same bytes twice" || fail "the page differs between two runs"
-expect_status 0 "report: two runs, --data" "$convkit" report --runs runs.db --run plain-s1 \
-  --run augmented --data hoda.db --title "Digits" -o two.html
+expect_status 0 "report: two runs, --data, --no-views" "$convkit" report --runs runs.db \
+  --run plain-s1 --run augmented --data hoda.db --title "Digits" --no-views -o two.html
 grep -q "<h1>Digits</h1>" two.html && ! grep -q "avp.db" two.html &&
   ok "--run and --data choose what is shown" || fail "--run or --data ignored"
+! grep -q '<figure class="view">' two.html && grep -q "The lecture's kernels" two.html &&
+  ok "--no-views leaves out the network's views, not the kernels" ||
+  fail "--no-views: views shown, or the section lost"
 
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chromium" ]; then
