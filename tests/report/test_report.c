@@ -529,6 +529,7 @@ START_TEST(report_is_self_contained_and_escaped)
     ck_assert(len == len2 && memcmp(html, html2, len) == 0);
     free(html2);
     free(html);
+    ck_buf_free(&s.views); /* the second report's */
     fixture_free(&f);
 }
 END_TEST
