@@ -71,12 +71,15 @@ static int shown_take(rp_doc *d, int k, shown *s)
         return 1;
     }
     s->src = rp_blob_src(&blob);
-    size_t name = strlen(blob.name) + 1;
+    const char *entry = blob.name ? blob.name : "?"; /* NULL only when SQLite runs out of memory */
+    size_t name = strlen(entry) + 1;
     if (!(s->bytes = malloc(blob.size + name))) {
         return ck_err(d->err, d->errlen, CK_ENOMEM, "report: out of memory");
     }
-    memcpy(s->bytes, blob.data, blob.size);
-    memcpy((char *)s->bytes + blob.size, blob.name, name);
+    if (blob.size) {
+        memcpy(s->bytes, blob.data, blob.size);
+    }
+    memcpy((char *)s->bytes + blob.size, entry, name);
     s->src.data = s->bytes;
     s->src.name = (char *)s->bytes + blob.size;
     return 0;
