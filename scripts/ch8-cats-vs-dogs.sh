@@ -29,9 +29,10 @@ done
 [ -n "$archive" ] || { echo "usage: scripts/ch8-cats-vs-dogs.sh [options] dogs-vs-cats.zip" >&2; exit 2; }
 . "$(dirname "$0")/common.sh"
 out=${out:-$root/out/ch8-cats-vs-dogs}
-mkdir -p "$out"
+claim_out "$out" "$archive"
 rm -f "$out"/runs.db "$out"/*.ckpt
-[ -f "$out/data.db" ] || "$convkit" prepare-dataset "$archive" --split chollet -o "$out/data.db"
+# kept from the last run when it was made from the same archive: nothing to do
+"$convkit" prepare-dataset "$archive" --split chollet -o "$out/data.db"
 "$convkit" info "$out/data.db" | sed -n '1,9p'
 book=(--optimizer rmsprop-tf2 --decode full --lr 1e-4 --runs "$out/runs.db")
 : > "$out/test.txt"

@@ -43,7 +43,7 @@ extra=()
 [ "$policy" = none ] || extra+=(--augment "$policy")
 [ "$plateau" = none ] || extra+=(--reduce-lr-on-plateau "$plateau")
 fm=/usr/share/datasets/fashion-mnist
-mkdir -p "$out"
+claim_out "$out"
 rm -f "$out"/runs.db "$out"/*.ckpt
 # 54,000 train, 6,000 validation; the publisher's test split stays whole.
 "$convkit" prepare-dataset "$fm/train-images-idx3-ubyte.gz" "$fm/t10k-images-idx3-ubyte.gz" \

@@ -39,7 +39,7 @@ out=${out:-$root/out/ch8-persian-digits}
 model=${model:-$root/scripts/models/mnist-3conv-dropout.spec}
 augment=()
 [ "$policy" = none ] || augment=(--augment "$policy")
-mkdir -p "$out"
+claim_out "$out" "${cdbs[@]}"
 rm -f "$out"/data.db "$out"/runs.db "$out"/*.ckpt
 "$convkit" prepare-dataset "${cdbs[@]}" --split train=0.8,validation=0.1,test=0.1 --seed 1 \
   -o "$out/data.db" -q

@@ -41,8 +41,9 @@ done
 . "$(dirname "$0")/common.sh"
 src=${src:-$root/../shared/data/alien-vs-predator/train}
 out=${out:-$root/out/ch8-pretrained}
-mkdir -p "$out"
-rm -f "$out"/data.db "$out"/features.db "$out"/runs.db "$out"/*.ckpt "$out"/*.h5
+claim_out "$out" "$weights" "$src"
+rm -f "$out"/data.db "$out"/features.db "$out"/runs.db "$out"/*.ckpt "$out"/augmented.h5 \
+  "$out"/fine-tuned.h5
 
 split=(--split train=0.7,validation=0.15,test=0.15)
 case "$src" in *.zip|*.tar|*.tar.gz|*.tgz) split=(--split chollet) ;; esac

@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
 done
 . "$(dirname "$0")/common.sh"
 out=${out:-$root/out/ch8-small-data}
-mkdir -p "$out"
+claim_out "$out" ${src:+"$src"}
 rm -f "$out"/data.db "$out"/runs.db "$out"/*.ckpt
 if [ -z "$src" ]; then
   fm=/usr/share/datasets/fashion-mnist

@@ -11,6 +11,31 @@ else
   [ -x "$convkit" ] || "$root/scripts/setup.sh"
 fi
 
+# claim_out DIR [INPUT...]: make DIR the script's output folder, whose
+# files the run replaces. A new or empty folder is taken, and so is one a
+# convkit script wrote before (it holds .convkit-out); any other is
+# refused, so that a mistyped --out never deletes a user's files, and so
+# is one that holds an input (the weights, the data).
+claim_out() {
+  local dir=$1 f
+  shift
+  mkdir -p "$dir"
+  if [ ! -e "$dir/.convkit-out" ] && [ -n "$(ls -A "$dir")" ]; then
+    echo "$(basename "$0"): $dir: holds files no convkit script wrote, which a run would" \
+      "replace; name a new or empty folder for them" >&2
+    exit 2
+  fi
+  for f in "$@"; do
+    case "$(realpath -m "$f")/" in
+      "$(realpath "$dir")"/*)
+        echo "$(basename "$0"): $f: inside the output folder $dir, whose files a run" \
+          "replaces; keep inputs elsewhere" >&2
+        exit 2 ;;
+    esac
+  done
+  echo "outputs of scripts/$(basename "$0"); its next run replaces them" > "$dir/.convkit-out"
+}
+
 # results_table RUNS_DB: a Markdown table of the runs NAME-sSEED in
 # RUNS_DB, one row per NAME over its seeds: the test accuracy of the kept
 # (lowest val_loss) checkpoint as `evaluate --split test` recorded it,

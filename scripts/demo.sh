@@ -6,20 +6,20 @@
 # the same convnet trained on 1,000 images without and with augmentation.
 # Leaves the whole experiment as one HTML page (report.html), the curves
 # plot, the augmented samples, the CSV and a results table in one folder.
-#   scripts/demo.sh [OUTDIR]      (default: out/demo)
+#   scripts/demo.sh [OUTDIR]      (default: out/demo in the repository)
 set -euo pipefail
+out=$(realpath -m "${1:-$(dirname "$0")/../out/demo}") # relative to where it is started
 cd "$(dirname "$0")/.."
-out=${1:-out/demo}
 scripts/setup.sh
-mkdir -p "$out"
+. scripts/common.sh
+claim_out "$out"
 fm=/usr/share/datasets/fashion-mnist
-convkit=build/cli/convkit
 
 echo "== prepare-dataset: Fashion-MNIST, 60,000 + 10,000 images"
 rm -f "$out/fashion-mnist.db"
-$convkit prepare-dataset "$fm/train-images-idx3-ubyte.gz" "$fm/t10k-images-idx3-ubyte.gz" \
+"$convkit" prepare-dataset "$fm/train-images-idx3-ubyte.gz" "$fm/t10k-images-idx3-ubyte.gz" \
     -o "$out/fashion-mnist.db"
-$convkit info "$out/fashion-mnist.db" | sed -n '1,8p'
+"$convkit" info "$out/fashion-mnist.db" | sed -n '1,8p'
 
 echo "== small-data experiment: 100 images per class, without and with augmentation"
 scripts/ch8-small-data.sh --epochs 30 --out "$out"

@@ -4,7 +4,8 @@
 # images per class to stay quick under ASan, seed 1, the test's convkit
 # through CONVKIT) give byte-identical curves.csv (the columns a seeded run
 # reproduces) and results tables, write the experiment's report.html, and
-# write nothing beside their --out directories.
+# write nothing beside their --out directories; a folder of the user's
+# given as --out is refused, whole.
 #   test_scripts.sh CONVKIT SHARED_DATA_DIR
 . "$(dirname "$0")/lib.sh"
 scripts=$(cd "$(dirname "$0")/../../scripts" && pwd)
@@ -38,4 +39,17 @@ cmp -s run1/results.md run2/results.md && ok "two runs, identical results table"
 expect_eq "$(awk -F' [|] ' '/^[|] (plain|augmented) /{ print $4 }' run1/results.md | sort -u)" "—" \
   "one seed: no sd in the results table"
 expect_eq "$(ls | tr '\n' ' ')" "out run1 run2 " "nothing written beside --out"
+
+# A careless --out: a folder of the user's is refused and left whole; one a
+# script wrote before is taken again, unless it holds an input.
+mkdir mine && echo keep > mine/data.db
+expect_status 2 "ch8-small-data: --out a folder of the user's" small_data mine
+expect_output "mine: holds files no convkit script wrote" "the refusal says why"
+expect_eq "$(ls -A mine | tr '\n' ' ')$(cat mine/data.db)" "data.db keep" "the user's folder is left whole"
+echo weights > run1/vgg16.h5
+expect_status 2 "ch8-pretrained: the weights inside --out" \
+  env CONVKIT="$convkit" "$scripts/ch8-pretrained.sh" --out run1 run1/vgg16.h5 mine
+expect_output "run1/vgg16.h5: inside the output folder run1" "the refusal names the input"
+[ -s run1/runs.db ] && [ "$(cat run1/vgg16.h5)" = weights ] &&
+  ok "ch8-pretrained: refused before it replaced anything" || fail "run1 lost files"
 finish
