@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The book's cats-vs-dogs runs on Kaggle's dogs-vs-cats.zip (or fastai's
-# dogscats.zip), which the user brings: the small subset of the first edition
-# (--split chollet: 1,000 training, 500 validation and 1,000 test images per
-# class), the convnet from scratch for 30 epochs, then with augmentation
+# dogscats.zip), which the user brings: the book's small subset (--split
+# chollet: 1,000 training, 500 validation and 1,000 test images per class),
+# the first edition's convnet from scratch for 30 epochs, then with augmentation
 # (chollet-1st) and dropout for 100 epochs, RMSprop as the book ran it and
 # JPEGs decoded whole as Keras does; curves side by side, the test
 # accuracy of each run's lowest-val_loss epoch. --seeds K trains both with
