@@ -3,8 +3,11 @@
  * transaction after the last source. This file checks the options, sets
  * the transaction up and runs the steps in this order, each in its own file
  * (which states its policy in full):
- * - labels (here): class names sorted byte-wise (Keras' order); label =
- *   position;
+ * - labels (here): class names sorted byte-wise, as Keras and torchvision
+ *   sort a folder tree's; when every source is IDX or HODA, whose class
+ *   names are the publisher's label numbers, by number (10 after 9, the
+ *   labels keras.datasets gives); label = position. Classes are few, so
+ *   this one order may come from the sorter;
  * - splits (catalog_split.c): the source's own, chollet's file numbers, or
  *   seeded stratified fractions, then limit_per_class;
  * - exact copies and exact leakage (catalog_exact.c): a validation or test
@@ -95,7 +98,9 @@ static int derive(ds_catalog *c, const ds_split_opts *o, char hex[33], char *err
     int rc = ds_cat_exec(c,
                          "DELETE FROM classes;"
                          "INSERT INTO classes(label, name)"
-                         " SELECT row_number() OVER (ORDER BY class_name) - 1, class_name"
+                         " SELECT row_number() OVER (ORDER BY CASE WHEN NOT EXISTS"
+                         "  (SELECT 1 FROM sources WHERE layout NOT IN ('idx', 'hoda'))"
+                         "  THEN CAST(class_name AS INTEGER) END, class_name) - 1, class_name"
                          " FROM (SELECT DISTINCT class_name FROM samples"
                          " WHERE class_name IS NOT NULL)",
                          "finish: classes", err, errlen);

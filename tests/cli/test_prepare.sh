@@ -112,6 +112,20 @@ else
   echo "note: dataset-fashion-mnist not installed, skipped"
 fi
 
+# -- IDX labels are numbers: the classes keep their order (label 10 after
+# 9, as keras.datasets gives them); a folder tree's are sorted as text.
+byte() { printf "\\$(printf %03o "$1")"; }
+be32() { byte $(($1 >> 24 & 255)); byte $(($1 >> 16 & 255)); byte $(($1 >> 8 & 255)); byte $(($1 & 255)); }
+{ be32 0x803; be32 12; be32 2; be32 2
+  for i in $(seq 0 11); do byte $((i * 20)); byte $((255 - i * 20)); byte $((i * 7)); byte $((i % 3 * 90)); done
+} > twelve-images-idx3-ubyte
+{ be32 0x801; be32 12; for i in $(seq 0 11); do byte "$i"; done; } > twelve-labels-idx1-ubyte
+expect_status 0 "prepare IDX with 12 classes" "$convkit" prepare-dataset twelve-images-idx3-ubyte -o twelve.db -q
+expect_eq "$(sqlite3 twelve.db "SELECT group_concat(name, ' ') FROM (SELECT name FROM classes ORDER BY label)")" \
+  "0 1 2 3 4 5 6 7 8 9 10 11" "IDX classes in the labels' order"
+expect_eq "$(sqlite3 twelve.db "SELECT count(*) FROM samples s JOIN classes c ON c.label = s.label
+                                WHERE s.class_name != c.name")" "0" "each sample's label is its class's"
+
 # -- HODA digits
 if need_shared hoda/RemainingSamples.cdb; then
   expect_status 0 "prepare HODA" "$convkit" prepare-dataset "$shared/hoda/RemainingSamples.cdb" -o hoda.db -q
