@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     --quick) e1=2 e2=2; shift ;;
     --seeds) seeds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /s/^# \{0,1\}//p' "$0"; exit 0 ;;
     -*) echo "ch8-cats-vs-dogs: unknown option $1" >&2; exit 2 ;;
     *) archive=$1; shift ;;
   esac

@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --optimizer) optimizer=$2; shift 2 ;;
     --plateau) plateau=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "ch8-fashion-mnist: unknown argument $1" >&2; exit 2 ;;
   esac
 done

@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     --model) model=$2; shift 2 ;;
     --policy) policy=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /s/^# \{0,1\}//p' "$0"; exit 0 ;;
     -*) echo "ch8-persian-digits: unknown option $1" >&2; exit 2 ;;
     *) cdbs+=("$1"); shift ;;
   esac

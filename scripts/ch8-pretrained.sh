@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --epochs-fine) e3=$2; shift 2 ;;
     --limit-per-class) limit=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /s/^# \{0,1\}//p' "$0"; exit 0 ;;
     -*) echo "ch8-pretrained: unknown option $1" >&2; exit 2 ;;
     *) if [ -z "$weights" ]; then weights=$1; else src=$1; fi; shift ;;
   esac
