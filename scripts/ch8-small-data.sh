@@ -16,7 +16,8 @@
 # Dropout(0.5) (scripts/models/mnist-dropout.spec); 30 epochs each. With
 # a class-per-folder set (such as ../shared/data/alien-vs-predator/train)
 # or an archive: the book's split (half for training, a quarter each for
-# validation and test), the book's catsdogs-2nd model (180x180, RMSprop as
+# validation and test: its first edition's 1,000, 500 and 500 cats and dogs
+# of each class), the book's catsdogs-2nd model (180x180, RMSprop as
 # the book ran it, JPEGs decoded whole as Keras does), 30 epochs without
 # augmentation and 100 with chollet-2nd and the dropout variant, as the
 # book. --epochs N gives both arms N epochs; --quick, 3. Each arm keeps its
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --policy) policy=$2; shift 2 ;;
     --per-class) per_class=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /s/^# \{0,1\}//p' "$0"; exit 0 ;;
     -*) echo "ch8-small-data: unknown option $1" >&2; exit 2 ;;
     *) src=$1; shift ;;
   esac
