@@ -39,11 +39,17 @@ static void print_splits(json_t *root)
     json_t *splits = json_object_get(root, "splits");
     size_t nclasses = json_array_size(classes);
     char n[32];
+    int w = 10; /* every class column as wide as the longest name, up to 20 */
+    for (size_t i = 0; i < nclasses; i++) {
+        const char *name = json_string_value(json_array_get(classes, i));
+        int cols = ck_text_columns(name ? name : "");
+        w = cols > w ? (cols < 20 ? cols : 20) : w;
+    }
     printf("\n%-12s %10s", "split", "total");
     for (size_t i = 0; i < nclasses; i++) { /* by columns: names in any script */
-        char cell[64];
+        char cell[128];
         const char *name = json_string_value(json_array_get(classes, i));
-        printf(" %s", ck_text_cell(cell, sizeof cell, name ? name : "", 10, 1));
+        printf(" %s", ck_text_cell(cell, sizeof cell, name ? name : "", w, 1));
     }
     printf("\n");
     const char *key;
@@ -56,7 +62,7 @@ static void print_splits(json_t *root)
         for (size_t i = 0; per_class && i < nclasses; i++) {
             const char *name = json_string_value(json_array_get(classes, i));
             count(n, sizeof n, (long long)json_integer_value(json_object_get(per_class, name)));
-            printf(" %10s", n);
+            printf(" %*s", w, n);
         }
         printf("\n");
     }

@@ -245,6 +245,16 @@ static int parse_split(void *dest, const char *v, char *why, size_t len)
     return ds_split_parse(v, dest, why, len);
 }
 
+static int parse_class_names(void *dest, const char *v, char *why, size_t len)
+{
+    char **names;
+    int n;
+    int rc = ds_class_names_parse(v, &names, &n, why, len);
+    free(names);
+    *(const char **)dest = v;
+    return rc;
+}
+
 int cmd_prepare(int argc, char **argv)
 {
     const char *cmd = "prepare-dataset";
@@ -269,6 +279,10 @@ int cmd_prepare(int argc, char **argv)
                    "publisher's test split (IDX t10k, fastai test) stays test, and the "
                    "fractions share out the rest",
                    parse_split, "source, chollet, chollet-1st or NAME=FRACTION,..."),
+        CLI_FN_OPT("class-names", &o.split.class_names, "LIST",
+                   "names of the numbered classes of IDX and HODA files, comma-separated: "
+                   "class 0 is stored as the first, and the classes keep this order",
+                   parse_class_names, "NAME,NAME,..."),
         CLI_FLAG_OPT("pool-test", 0, &o.split.pool_test,
                      "share a publisher's test split out with the rest"),
         CLI_INT_OPT("seed", 0, &seed, "N", "seed of the fraction split (default 0)", 0, CLI_NOMAX),
@@ -358,7 +372,8 @@ int cmd_prepare(int argc, char **argv)
         cli_report(rc, err);
         struct stat ost;
         if (st.removed) {
-            fprintf(stderr, "prepare-dataset: nothing was stored; %s was removed\n", o.output);
+            fprintf(stderr, "prepare-dataset: %s was removed: nothing in it could be kept\n",
+                    o.output);
         } else if (stat(o.output, &ost) == 0) {
             fprintf(stderr,
                     "prepare-dataset: %s keeps what was stored: run the same command again to "

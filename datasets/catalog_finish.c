@@ -6,8 +6,10 @@
  * - labels (here): class names sorted byte-wise, as Keras and torchvision
  *   sort a folder tree's; when every source is IDX or HODA, whose class
  *   names are the publisher's label numbers, by number (10 after 9, the
- *   labels keras.datasets gives); label = position. Classes are few, so
- *   this one order may come from the sorter;
+ *   labels keras.datasets gives); with class names given for those
+ *   numbers (the ingest stored them), in the order given, which is the
+ *   numbers'; label = position. Classes are few, so this one order may
+ *   come from the sorter;
  * - splits (catalog_split.c): the source's own, chollet's file numbers, or
  *   seeded stratified fractions, then limit_per_class;
  * - exact copies and exact leakage (catalog_exact.c): a validation or test
@@ -95,15 +97,25 @@ static int check_opts(const ds_catalog *c, const ds_split_opts *o, char *err, si
  * transaction; *hex receives the dataset hash. */
 static int derive(ds_catalog *c, const ds_split_opts *o, char hex[33], char *err, size_t errlen)
 {
-    int rc = ds_cat_exec(c,
-                         "DELETE FROM classes;"
-                         "INSERT INTO classes(label, name)"
-                         " SELECT row_number() OVER (ORDER BY CASE WHEN NOT EXISTS"
-                         "  (SELECT 1 FROM sources WHERE layout NOT IN ('idx', 'hoda'))"
-                         "  THEN CAST(class_name AS INTEGER) END, class_name) - 1, class_name"
-                         " FROM (SELECT DISTINCT class_name FROM samples"
-                         " WHERE class_name IS NOT NULL)",
-                         "finish: classes", err, errlen);
+    sqlite3_stmt *st = NULL;
+    int rc = ds_cat_exec(c, "DELETE FROM classes", "finish: classes", err, errlen);
+    if (rc == 0) { /* a name's place in "a,b,c" is where ",name," starts */
+        rc = ds_cat_prepare(
+            c,
+            "INSERT INTO classes(label, name)"
+            " SELECT row_number() OVER (ORDER BY CASE"
+            "  WHEN ?1 IS NOT NULL THEN instr(',' || ?1 || ',', ',' || class_name || ',')"
+            "  WHEN NOT EXISTS (SELECT 1 FROM sources WHERE layout NOT IN ('idx', 'hoda'))"
+            "  THEN CAST(class_name AS INTEGER) END, class_name) - 1, class_name"
+            " FROM (SELECT DISTINCT class_name FROM samples"
+            " WHERE class_name IS NOT NULL)",
+            &st, "finish: classes", err, errlen);
+    }
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, o->class_names, -1, SQLITE_STATIC);
+        rc = ds_fin_stmt_run(c, st, "classes", err, errlen);
+    }
+    sqlite3_finalize(st);
     ds_cat_classes_reset(c);
     const char *const *names;
     int nclasses = 0;

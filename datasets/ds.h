@@ -185,6 +185,10 @@ typedef struct ds_split_opts {
     int keep_leakage;        /* 1: report leakage but keep the samples */
     int pool_test;           /* fractions: 1 shares a publisher's test split out
                                 with the rest; 0 (default) keeps it test */
+    const char *class_names; /* "a,b,c" (--class-names): the names of classes
+                                a source numbers (IDX, HODA): class k is
+                                stored as the k-th name, and the classes
+                                keep the list's order. NULL: the numbers */
 } ds_split_opts;
 
 ds_split_opts ds_split_opts_default(void);
@@ -193,6 +197,12 @@ ds_split_opts ds_split_opts_default(void);
  * "train=0.8,validation=0.1,test=0.1" into o (other fields untouched).
  * Returns 0 or CK_EINVAL with a message naming the bad part. */
 int ds_split_parse(const char *text, ds_split_opts *o, char *err, size_t errlen);
+
+/* Splits a class_names list "a,b,c" into *names, *n of them, in one
+ * malloc'd block (free(*names) frees it all). Each name must be non-empty,
+ * UTF-8 without control characters, and unlike the others. Returns 0 or
+ * CK_EINVAL naming the bad name (then *names is NULL). */
+int ds_class_names_parse(const char *list, char ***names, int *n, char *err, size_t errlen);
 
 /* The canonical one-line text of o, e.g. "split=chollet seed=0
  * limit-per-class=0 near-distance=4 keep-leakage=0" (fractions as

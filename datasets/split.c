@@ -1,4 +1,4 @@
-/* split.c: the --split option, parsed and described.
+/* split.c: the --split and --class-names options, parsed and described.
  *
  * Only the text lives here; the catalog applies a split to its rows in
  * ds_catalog_finish. Fractions are checked strictly (each >= 0, sum 1 within
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ck.h"
 #include "ds.h"
 
 ds_split_opts ds_split_opts_default(void)
@@ -126,4 +127,45 @@ void ds_split_describe(const ds_split_opts *o, char *buf, size_t len)
              mode, (unsigned long long)o->seed, (long long)o->limit_per_class, o->near_distance,
              o->keep_leakage ? 1 : 0,
              o->pool_test && o->mode == DS_SPLIT_FRACTIONS ? " pool-test=1" : "");
+}
+
+int ds_class_names_parse(const char *list, char ***names, int *n, char *err, size_t errlen)
+{
+    *names = NULL;
+    *n = 0;
+    int count = 1;
+    for (const char *p = list; *p; p++) {
+        count += *p == ',';
+    }
+    size_t len = strlen(list) + 1;
+    char **v = malloc((size_t)count * sizeof *v + len);
+    if (!v) {
+        return ck_err(err, errlen, CK_ENOMEM, "class names: out of memory");
+    }
+    char *text = memcpy(v + count, list, len);
+    for (int i = 0; i < count; i++) {
+        v[i] = text;
+        text += strcspn(text, ",");
+        *text++ = '\0';
+    }
+    for (int i = 0; i < count; i++) {
+        const unsigned char *p = (const unsigned char *)v[i];
+        size_t k;
+        while (*p >= 0x20 && *p != 0x7f && (k = ck_utf8_len(p)) > 0) {
+            p += k;
+        }
+        const char *why = !*v[i] ? "is empty" : *p ? "is not printable UTF-8 text" : NULL;
+        for (int j = 0; !why && j < i; j++) {
+            why = strcmp(v[i], v[j]) == 0 ? "is given twice" : NULL;
+        }
+        if (why) { /* the name is shown only when it is text */
+            int rc = ck_err(err, errlen, CK_EINVAL, "class name %d%s%s%s %s", i, *p ? "" : " '",
+                            *p ? "" : v[i], *p ? "" : "'", why);
+            free(v);
+            return rc;
+        }
+    }
+    *names = v;
+    *n = count;
+    return 0;
 }

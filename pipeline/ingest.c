@@ -2,7 +2,8 @@
  *
  *   reader (source thread)  ds_source_next over the sources in order
  *   workers                 ds_check_entry: decode, verify, hash
- *   writer (caller thread)  ds_catalog_put, in read order
+ *   writer (caller thread)  ds_catalog_put, in read order (with class
+ *                           names given, a numbered class stored by its name)
  *
  * The reader numbers entries itself: source i's ids start at the number of
  * entries of the sources before it, so ids are the same in every run. It
@@ -91,6 +92,9 @@ typedef struct ingest {
     const pl_ingest_opts *o;
     char **paths; /* absolute source paths, as recorded */
     ds_check_opts check;
+    char **names; /* o->split.class_names split, nnames of them, or NULL */
+    int nnames;
+    int unnamed; /* the run stopped at a class the names do not cover */
 
     /* Reader thread only. */
     ds_catalog *lookup;                  /* read-only connection for ds_catalog_has */
@@ -314,6 +318,30 @@ static void report(ingest *in, const char *stage)
     in->o->progress(&p, in->o->user);
 }
 
+/* --class-names: *named is e with its class, a number k, stored as the
+ * k-th name. A class that is not one of those numbers stops the run: the
+ * names were meant for another dataset. */
+static int name_class(ingest *in, int source, const ds_entry *e, ds_entry *named, char *err,
+                      size_t errlen)
+{
+    *named = *e;
+    if (!in->names || !e->label) {
+        return 0;
+    }
+    const char *l = e->label;
+    size_t len = strspn(l, "0123456789");
+    long k = len > 0 && len < 10 && !l[len] && (l[0] != '0' || len == 1) ? atol(l) : -1;
+    if (k < 0 || k >= in->nnames) {
+        in->unnamed = 1;
+        return ck_err(err, errlen, CK_EINVAL,
+                      "%s: %s: class '%s' has no name: --class-names names the numbered "
+                      "classes 0 to %d (of IDX and HODA files)",
+                      in->paths[source], e->name, l, in->nnames - 1);
+    }
+    named->label = in->names[k];
+    return 0;
+}
+
 static int write_item(ingest *in, ds_catalog *c, item *it, char *err, size_t errlen)
 {
     int rc = 0;
@@ -334,7 +362,11 @@ static int write_item(ingest *in, ds_catalog *c, item *it, char *err, size_t err
     case ITEM_ENTRIES:
         for (int i = 0; i < it->n && rc == 0; i++) {
             const slot *sl = &it->e[i];
-            rc = ds_catalog_put(c, sl->id, it->source, sl->entry, &sl->sample, err, errlen);
+            ds_entry named;
+            rc = name_class(in, it->source, sl->entry, &named, err, errlen);
+            if (rc == 0) {
+                rc = ds_catalog_put(c, sl->id, it->source, &named, &sl->sample, err, errlen);
+            }
             if (rc == 0) {
                 in->ok += sl->sample.ok != 0;
                 in->rejected += sl->sample.ok == 0;
@@ -441,6 +473,9 @@ static int options_text(const ingest *in, char **out, char *err, size_t errlen)
     append(&s, " max-entry-bytes=%llu max-nesting=%d max-side=%d %s",
            (unsigned long long)o->limits.max_entry_bytes, o->limits.max_nesting,
            o->check.max_side > 0 ? o->check.max_side : 0, split);
+    if (o->split.class_names) {
+        append(&s, " class-names=%s", o->split.class_names);
+    }
     *out = s;
     return s ? 0 : ck_err(err, errlen, CK_ENOMEM, "ingest: out of memory");
 }
@@ -466,21 +501,27 @@ static int resolve_paths(ingest *in, char *err, size_t errlen)
 
 /* ---- the run ----------------------------------------------------------- */
 
-/* A catalog this run created and that holds nothing is removed when the run
- * fails: a failure leaves no file that a new run would have to explain. */
-static void remove_new_catalog(const char *path, int *removed)
+static int holds_nothing(const char *path)
 {
     ds_catalog *c;
-    char err[256];
+    char err[256], *json = NULL;
     if (ds_catalog_open(&c, path, DS_OPEN_READ, err, sizeof err) != 0) {
-        return;
+        return 0;
     }
-    char *json = NULL;
     int empty = ds_catalog_info_json(c, &json, err, sizeof err) == 0 && json &&
                 strstr(json, "\"samples\":{\"total\":0,") != NULL;
     free(json);
     ds_catalog_close(c);
-    if (!empty) {
+    return empty;
+}
+
+/* A catalog this run created is removed when the run fails and it holds
+ * nothing, or always (a class the class names do not cover: the same
+ * command could never resume it): a failure leaves no file that a new run
+ * would have to explain. */
+static void remove_new_catalog(const char *path, int always, int *removed)
+{
+    if (!always && !holds_nothing(path)) {
         return;
     }
     static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
@@ -558,6 +599,9 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
     size_t cache_limit;
     alloc_cache_bound(&cache_limit);
     int rc = im_init(NULL, err, errlen);
+    if (rc == 0 && o->split.class_names) {
+        rc = ds_class_names_parse(o->split.class_names, &in.names, &in.nnames, err, errlen);
+    }
     if (rc == 0) {
         rc = resolve_paths(&in, err, errlen);
     }
@@ -589,7 +633,7 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
     }
     ds_catalog_close(c);
     if (rc && !existed) {
-        remove_new_catalog(o->output, &st->removed);
+        remove_new_catalog(o->output, in.unnamed, &st->removed);
     }
 
     st->already_finished = finished;
@@ -605,6 +649,7 @@ int pl_ingest_run(const pl_ingest_opts *o, pl_ingest_stats *st, char *err, size_
         free(in.paths[i]);
     }
     free(in.paths);
+    free(in.names);
     free(options);
     alloc_cache_restore(cache_limit);
     return rc;

@@ -152,7 +152,8 @@ typedef struct pl_ingest_stats {
     int64_t resumed;      /* entries already stored by an earlier, interrupted run */
     int already_finished; /* the catalog was complete with these options: nothing done */
     char replaced[1024];  /* options of an image-less catalog this run replaced, or "" */
-    int removed;          /* the run failed and removed the empty catalog it created */
+    int removed;          /* the run failed and removed the catalog it created (empty,
+                             or unusable with these options) */
     double seconds;
     pl_stage_stats reader, workers, writer; /* writer.wait is its input stall */
 } pl_ingest_stats;

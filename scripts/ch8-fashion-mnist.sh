@@ -44,10 +44,11 @@ extra=()
 [ "$plateau" = none ] || extra+=(--reduce-lr-on-plateau "$plateau")
 fm=/usr/share/datasets/fashion-mnist
 claim_out "$out"
-rm -f "$out"/runs.db "$out"/*.ckpt
+rm -f "$out"/fashion-mnist.db "$out"/runs.db "$out"/*.ckpt
 # 54,000 train, 6,000 validation; the publisher's test split stays whole.
 "$convkit" prepare-dataset "$fm/train-images-idx3-ubyte.gz" "$fm/t10k-images-idx3-ubyte.gz" \
-  --split train=0.9,validation=0.1 --seed 1 -o "$out/fashion-mnist.db" -q
+  --split train=0.9,validation=0.1 --seed 1 --class-names "$fashion_mnist_classes" \
+  -o "$out/fashion-mnist.db" -q
 for seed in $(seq 1 "$seeds"); do
   "$convkit" train --data "$out/fashion-mnist.db" --model "$model" --name "mnist-s$seed" \
     --epochs "$epochs" --batch 64 --optimizer "$optimizer" --seed "$seed" --runs "$out/runs.db" \

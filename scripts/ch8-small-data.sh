@@ -52,7 +52,8 @@ if [ -z "$src" ]; then
   fm=/usr/share/datasets/fashion-mnist
   # the publisher's test split stays whole: --limit-per-class takes its first N per class
   "$convkit" prepare-dataset "$fm/train-images-idx3-ubyte.gz" "$fm/t10k-images-idx3-ubyte.gz" \
-    --split train=0.5,validation=0.5 --limit-per-class "$per_class" --seed 1 -o "$out/data.db" -q
+    --split train=0.5,validation=0.5 --limit-per-class "$per_class" --seed 1 \
+    --class-names "$fashion_mnist_classes" -o "$out/data.db" -q
   plain=mnist aug=$root/scripts/models/mnist-dropout.spec batch=32 train_opts=()
   # Clothes are upright and centred: small shifts and zooms, mirrored.
   policy=${policy:-flip=horizontal,zoom=0.1,shift=0.1}

@@ -11,6 +11,10 @@ else
   [ -x "$convkit" ] || "$root/scripts/setup.sh"
 fi
 
+# Fashion-MNIST's classes, label 0 first (the table of its README), for
+# prepare-dataset --class-names.
+fashion_mnist_classes="T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+
 # claim_out DIR [INPUT...]: make DIR the script's output folder, whose
 # files the run replaces. A new or empty folder is taken, and so is one a
 # convkit script wrote before (it holds .convkit-out); any other is

@@ -18,7 +18,7 @@ fm=/usr/share/datasets/fashion-mnist
 echo "== prepare-dataset: Fashion-MNIST, 60,000 + 10,000 images"
 rm -f "$out/fashion-mnist.db"
 "$convkit" prepare-dataset "$fm/train-images-idx3-ubyte.gz" "$fm/t10k-images-idx3-ubyte.gz" \
-    -o "$out/fashion-mnist.db"
+    --class-names "$fashion_mnist_classes" -o "$out/fashion-mnist.db"
 "$convkit" info "$out/fashion-mnist.db" | sed -n '1,8p'
 
 echo "== small-data experiment: 100 images per class, without and with augmentation"

@@ -125,6 +125,21 @@ expect_eq "$(sqlite3 twelve.db "SELECT group_concat(name, ' ') FROM (SELECT name
   "0 1 2 3 4 5 6 7 8 9 10 11" "IDX classes in the labels' order"
 expect_eq "$(sqlite3 twelve.db "SELECT count(*) FROM samples s JOIN classes c ON c.label = s.label
                                 WHERE s.class_name != c.name")" "0" "each sample's label is its class's"
+# --class-names: the numbered classes stored by name, in the list's order
+names=صفر,یک,دو,سه,چهار,پنج,شش,هفت,هشت,نه,ده,یازده
+expect_status 0 "prepare IDX, classes named in Persian" "$convkit" prepare-dataset \
+  twelve-images-idx3-ubyte -o named.db -q --class-names "$names"
+expect_eq "$(sqlite3 named.db "SELECT group_concat(name, ',') FROM (SELECT name FROM classes ORDER BY label)")" \
+  "$names" "the classes are the names, in the list's order"
+expect_eq "$(sqlite3 named.db "SELECT class_name || ':' || label FROM samples WHERE id = 11")" "یازده:11" \
+  "class 11's sample is named یازده, label 11"
+expect_status 2 "eleven names for twelve classes" "$convkit" prepare-dataset \
+  twelve-images-idx3-ubyte -o short.db -q --class-names "${names%,*}"
+expect_output "twelve-images-idx3-ubyte#11: class '11' has no name" "the error names the entry and class"
+[ ! -e short.db ] && ok "nothing kept of the refused run" || fail "short.db left behind"
+expect_status 2 "a name given twice" "$convkit" prepare-dataset twelve-images-idx3-ubyte -o twice.db \
+  --class-names "a,b,a"
+expect_output "class name 2 'a' is given twice" "the usage error says which name"
 
 # -- HODA digits
 if need_shared hoda/RemainingSamples.cdb; then

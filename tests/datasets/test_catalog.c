@@ -634,6 +634,39 @@ START_TEST(split_parse)
 }
 END_TEST
 
+START_TEST(class_names_parse)
+{
+    char err[256], **names;
+    int n;
+    ck_assert_int_eq(
+        ds_class_names_parse("T-shirt/top,Ankle boot,صفر,零", &names, &n, err, sizeof err), 0);
+    ck_assert_int_eq(n, 4);
+    ck_assert_str_eq(names[0], "T-shirt/top");
+    ck_assert_str_eq(names[1], "Ankle boot");
+    ck_assert_str_eq(names[2], "صفر");
+    ck_assert_str_eq(names[3], "零");
+    free(names);
+    ck_assert_int_eq(ds_class_names_parse("one", &names, &n, err, sizeof err), 0);
+    ck_assert_int_eq(n, 1);
+    free(names);
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"", "class name 0 '' is empty"},
+        {"a,,b", "class name 1 '' is empty"},
+        {"a,b,", "class name 2 '' is empty"},
+        {"a,b,a", "class name 2 'a' is given twice"},
+        {"a,b\tc", "class name 1 is not printable UTF-8 text"},
+        {"a,\xff", "class name 1 is not printable UTF-8 text"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(ds_class_names_parse(bad[i].text, &names, &n, err, sizeof err), CK_EINVAL);
+        ck_assert_msg(strstr(err, bad[i].msg) != NULL, "'%s': %s", bad[i].text, err);
+        ck_assert_ptr_null(names);
+    }
+}
+END_TEST
+
 /* Leakage: cat.5 (train) and cat.1200 (validation) are the same file;
  * cat.6 (train) and cat.1300 (validation) are near copies. */
 static int leak_specs(spec *s, char names[][32])
@@ -1321,6 +1354,7 @@ static Suite *suite(void)
     tcase_add_test(tc, split_modes);
     tcase_add_test(tc, fractions_are_seeded_and_limited);
     tcase_add_test(tc, split_parse);
+    tcase_add_test(tc, class_names_parse);
     tcase_add_test(tc, leakage_policy);
     tcase_add_test(tc, duplicate_groups);
     tcase_add_test(tc, info_json);
