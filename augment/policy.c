@@ -250,9 +250,9 @@ static void unknown_word(char *buf, size_t len, const char *word, const char *co
             used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", names[i]);
         }
     }
+    char hint[128];
     if (used < len) {
-        snprintf(buf + used, len - used, ")%s%s%s", n.best ? "; did you mean " : "",
-                 n.best ? n.best : "", n.best ? "?" : "");
+        snprintf(buf + used, len - used, ")%s", ck_nearest_hint(&n, hint, sizeof hint));
     }
 }
 

@@ -412,12 +412,9 @@ static int find_conv(const nn_model *m, const char *ckpt, const char *name, int 
             nn_model_layer_info(m, i, &li);
             ck_nearest_add(&near, li.name);
         }
-        char hint[128] = "";
-        if (near.best) {
-            snprintf(hint, sizeof hint, "; did you mean %s?", near.best);
-        }
+        char hint[128];
         return ck_err(err, errlen, CK_EINVAL, "%s: --layer %s: no such layer (Conv2D layers: %s)%s",
-                      ckpt, name, names, hint);
+                      ckpt, name, names, ck_nearest_hint(&near, hint, sizeof hint));
     }
     nn_model_layer_info(m, *at, &li);
     if (strcmp(li.type, "Conv2D") != 0) {
@@ -590,11 +587,8 @@ static int find_class(const viz_in *v, const char *name, int *cls, char *err, si
             ck_nearest_add(&near, s);
         }
     }
-    if (near.best) {
-        snprintf(hint, sizeof hint, "; did you mean %s?", near.best);
-    }
     return ck_err(err, errlen, CK_EINVAL, "%s: --class %s: not one of its classes (%s)%s", v->ckpt,
-                  name, all, hint);
+                  name, all, ck_nearest_hint(&near, hint, sizeof hint));
 }
 
 /* Grad-CAM's map itself, w x h RGB: each cell a block (nearest), its

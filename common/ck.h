@@ -199,7 +199,7 @@ int ck_edit_distance(const char *a, const char *b);
  *     ck_nearest n;
  *     ck_nearest_init(&n, word);
  *     for (...) ck_nearest_add(&n, name);
- *     if (n.best) ... "did you mean %s?"
+ *     ... "unknown word%s", ck_nearest_hint(&n, hint, sizeof hint)
  *
  * A value type; best borrows the name given to ck_nearest_add. */
 typedef struct ck_nearest {
@@ -210,6 +210,9 @@ typedef struct ck_nearest {
 } ck_nearest;
 void ck_nearest_init(ck_nearest *n, const char *word);
 void ck_nearest_add(ck_nearest *n, const char *name);
+/* "; did you mean BEST?" when n found a name, else "": the tail of every
+ * message about an unknown word. Into buf (len bytes); returns buf. */
+const char *ck_nearest_hint(const ck_nearest *n, char *buf, size_t len);
 
 /* ---- text in a terminal's columns (ck_columns.c) ------------------------ */
 

@@ -13,6 +13,7 @@
  * more characters begins ("prepare" for "prepare-dataset") is near too.
  * The nearest by distance wins; ties go to the first name seen.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "ck.h"
@@ -75,4 +76,11 @@ void ck_nearest_add(ck_nearest *n, const char *name)
         n->best = name;
         n->dist = d;
     }
+}
+
+const char *ck_nearest_hint(const ck_nearest *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s", n->best ? "; did you mean " : "", n->best ? n->best : "",
+             n->best ? "?" : "");
+    return buf;
 }

@@ -83,6 +83,11 @@ START_TEST(nearest_names)
     ck_nearest_add(&n, "mnist");
     ck_nearest_add(&n, "mnist-3conv");
     ck_assert_str_eq(n.best, "mnist-3conv");
+    char hint[32];
+    ck_assert_str_eq(ck_nearest_hint(&n, hint, sizeof hint), "; did you mean mnist-3conv?");
+    ck_nearest_init(&n, "resnet50");
+    ck_nearest_add(&n, "mnist");
+    ck_assert_str_eq(ck_nearest_hint(&n, hint, sizeof hint), "");
 }
 END_TEST
 

@@ -123,10 +123,10 @@ static int unknown_model(const char *model, char *err, size_t errlen)
         ck_buf_str(&names, nn_builtin_name(i));
         ck_nearest_add(&n, nn_builtin_name(i));
     }
+    char hint[128];
     int rc = ck_err(err, errlen, CK_EINVAL,
-                    "%s: not a built-in model (%s) nor a spec file (no such file)%s%s%s", model,
-                    names.oom ? "?" : names.s, n.best ? "; did you mean " : "",
-                    n.best ? n.best : "", n.best ? "?" : "");
+                    "%s: not a built-in model (%s) nor a spec file (no such file)%s", model,
+                    names.oom ? "?" : names.s, ck_nearest_hint(&n, hint, sizeof hint));
     ck_buf_free(&names);
     return rc;
 }

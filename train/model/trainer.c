@@ -447,14 +447,12 @@ int nn_plateau_set(nn_plateau *pl, const char *key, double v, char *err, size_t 
             size_t n = strlen(keys);
             snprintf(keys + n, sizeof keys - n, "%s%s", i ? ", " : "", rules[i].key);
         }
-        char hint[64] = "";
-        if (near.best) {
-            snprintf(hint, sizeof hint, "; did you mean %s?", near.best);
-        }
-        return ck_err(err, errlen, CK_EINVAL, "no plateau setting '%s' (%s)%s", key, keys, hint);
+        char hint[64];
+        return ck_err(err, errlen, CK_EINVAL, "no plateau setting '%s' (%s)%s", key, keys,
+                      ck_nearest_hint(&near, hint, sizeof hint));
     }
-    const int in = rules[k].open ? v > rules[k].lo && v < rules[k].hi
-                                 : v >= rules[k].lo && v <= rules[k].hi;
+    const int in =
+        rules[k].open ? v > rules[k].lo && v < rules[k].hi : v >= rules[k].lo && v <= rules[k].hi;
     if (!isfinite(v) || !in || (rules[k].whole && v != floor(v))) {
         return ck_err(err, errlen, CK_EINVAL, "the plateau's %s must be %s, not %g", key,
                       rules[k].rule, v);
