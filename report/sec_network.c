@@ -219,11 +219,11 @@ static int run_views(rp_doc *d, int i)
             ck_buf_str(b, ":</b> ");
             rp_html_text(b, what);
             ck_buf_str(b, "</figcaption></figure>\n");
-        } else if (rc != CK_ENOMEM && strcmp(e, said) != 0) {
-            rp_page_note(d, "%s", e);
-            snprintf(said, sizeof said, "%s", e);
         } else if (rc == CK_ENOMEM) {
             ck_err(d->err, d->errlen, rc, "%s", e);
+        } else if (strcmp(e, said) != 0) {
+            rp_page_note(d, "%s", e);
+            snprintf(said, sizeof said, "%s", e);
         }
         free(jpeg);
     }
